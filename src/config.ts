@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+
+/** Settings read from the environment once, at start. */
+export interface Config {
+  port: number;
+  host: string;
+  /** A PostgreSQL server; when absent, the embedded PGlite database in dataDir. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  adminToken: string;
+  /** Whether the operator token was generated (and so must be printed once). */
+  adminTokenGenerated: boolean;
+  testClock: boolean;
+  smtpUrl: string | undefined;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const adminToken = env.RETRACE_ADMIN_TOKEN || `op_${randomBytes(24).toString('base64url')}`;
+  return {
+    port: Number(env.PORT ?? 3000),
+    host: env.HOST ?? '0.0.0.0',
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: path.resolve(env.RETRACE_DATA_DIR ?? './.retrace-data'),
+    adminToken,
+    adminTokenGenerated: !env.RETRACE_ADMIN_TOKEN,
+    testClock: env.RETRACE_TEST_CLOCK === '1',
+    smtpUrl: env.SMTP_URL || undefined,
+  };
+}

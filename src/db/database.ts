@@ -1,0 +1,137 @@
+import { readdir, readFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import pg from 'pg';
+
+// Tables are queried with `sql` templates; the typed builder is not used, so the schema
+// type is open.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Schema = any;
+export type Db = Kysely<Schema>;
+export type Tx = Transaction<Schema>;
+
+/** Who and why a change is made: written into every history row of the transaction. */
+export interface ChangeContext {
+  workspaceId: string;
+  actorId: string | null;
+  origin: 'user' | 'form' | 'import' | 'restore' | 'rollback' | 'system';
+  at: Date;
+}
+
+/** One session that runs multi-statement SQL scripts (migrations, benchmarks). */
+export interface ScriptSession {
+  exec(script: string): Promise<void>;
+  rows<R>(query: string): Promise<R[]>;
+}
+
+/** A connected database: Kysely for queries, plus a session for multi-statement scripts. */
+export interface Database {
+  db: Db;
+  engine: 'pglite' | 'postgres';
+  withScriptSession<T>(fn: (session: ScriptSession) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+// pg parses int8 as string by default; counts and versions here fit in a JS number.
+pg.types.setTypeParser(20, (value) => Number(value));
+pg.types.setTypeParser(1700, (value) => Number(value));
+
+export async function connectPostgres(url: string, poolSize = 10): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    engine: 'postgres',
+    async withScriptSession(fn) {
+      const client = await pool.connect();
+      try {
+        return await fn({
+          exec: async (script) => void (await client.query(script)),
+          rows: async (query) => (await client.query(query)).rows,
+        });
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/** PGlite in dataDir, or in memory when dataDir is undefined. */
+export async function connectPGlite(dataDir: string | undefined): Promise<Database> {
+  if (dataDir) await mkdir(dataDir, { recursive: true });
+  const client = await PGlite.create(dataDir, {
+    parsers: { 20: (value: string) => Number(value), 1700: (value: string) => Number(value) },
+  });
+  // PGlite is one connection: the dialect's driver queues every Kysely connection, so a
+  // transaction never interleaves with another request's statements.
+  const db = new Kysely<Schema>({ dialect: new PGliteDialect(client) });
+  return {
+    db,
+    engine: 'pglite',
+    async withScriptSession(fn) {
+      // Through Kysely's queue, so a script never runs inside another transaction.
+      return db.connection().execute(() =>
+        fn({
+          exec: async (script) => void (await client.exec(script)),
+          rows: async <R>(query: string) => (await client.query<R>(query)).rows,
+        }),
+      );
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+const migrationsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+/**
+ * Applies the numbered SQL files in db/migrations that have not run yet, in order, each
+ * in its own transaction. An advisory lock keeps two starting servers from racing.
+ */
+export async function migrate(database: Database): Promise<string[]> {
+  const files = (await readdir(migrationsDir)).filter((f) => f.endsWith('.sql')).sort();
+  return database.withScriptSession(async (session) => {
+    await session.exec(`SELECT pg_advisory_lock(4242)`);
+    try {
+      await session.exec(
+        `CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const done = new Set((await session.rows<{ name: string }>(`SELECT name FROM schema_migrations`)).map((r) => r.name));
+      const applied: string[] = [];
+      for (const file of files) {
+        if (done.has(file)) continue;
+        const script = await readFile(path.join(migrationsDir, file), 'utf8');
+        try {
+          await session.exec(`BEGIN;\n${script}\n;\nINSERT INTO schema_migrations (name) VALUES ('${file}');\nCOMMIT;`);
+        } catch (error) {
+          await session.exec('ROLLBACK');
+          throw new Error(`migration ${file} failed: ${(error as Error).message}`, { cause: error });
+        }
+        applied.push(file);
+      }
+      return applied;
+    } finally {
+      await session.exec(`SELECT pg_advisory_unlock(4242)`);
+    }
+  });
+}
+
+/**
+ * Runs fn in a transaction whose history rows carry ctx's actor, origin and time.
+ * Every write of the application goes through here.
+ */
+export async function inTransaction<T>(db: Db, ctx: ChangeContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (tx) => {
+    await sql`SELECT set_config('retrace.now', ${ctx.at.toISOString()}, true),
+                     set_config('retrace.actor', ${ctx.actorId ?? ''}, true),
+                     set_config('retrace.origin', ${ctx.origin}, true)`.execute(tx);
+    return fn(tx);
+  });
+}
