@@ -257,11 +257,15 @@ CREATE TABLE history (
   origin text NOT NULL,
   before jsonb,
   after jsonb,
+  -- the writing transaction: ties together what one change did (a delete and the
+  -- associations it removed), so it can be re-applied or undone as one
+  txid bigint NOT NULL DEFAULT txid_current(),
   PRIMARY KEY (workspace_id, version)
 );
 CREATE INDEX history_contact ON history (workspace_id, contact_id, version) WHERE contact_id IS NOT NULL;
 CREATE INDEX history_row ON history (workspace_id, table_name, row_key, version);
 CREATE INDEX history_at ON history (workspace_id, at);
+CREATE INDEX history_txid ON history (workspace_id, txid);
 
 CREATE FUNCTION forbid_history_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

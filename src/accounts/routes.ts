@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import type { RouteModule } from '../http/server.js';
+import { addRoute, idParams } from '../http/route.js';
+import { createAccount, deleteAccount, getAccount, linkContact, listAccounts } from './service.js';
+
+export const accountRoutes: RouteModule = (app, ctx) => {
+  const tag = 'accounts';
+  addRoute(app, ctx, {
+    method: 'POST', url: '/accounts', summary: 'Create an account (company)', tag, status: 201,
+    access: { user: 'contacts.write' }, body: z.strictObject({ name: z.string().trim().min(1).max(200) }),
+    handler: ({ body, change }) => createAccount(ctx.db, change, body.name),
+  });
+  addRoute(app, ctx, {
+    method: 'GET', url: '/accounts', summary: 'The workspace’s accounts', tag,
+    access: { user: 'contacts.read' },
+    handler: async ({ principal }) => ({ data: await listAccounts(ctx.db, principal.workspaceId), nextCursor: null }),
+  });
+  addRoute(app, ctx, {
+    method: 'GET', url: '/accounts/:id', summary: 'An account', tag,
+    access: { user: 'contacts.read' }, params: idParams('id'),
+    handler: ({ params, principal }) => getAccount(ctx.db, principal.workspaceId, params.id),
+  });
+  addRoute(app, ctx, {
+    method: 'DELETE', url: '/accounts/:id', summary: 'Delete an account', tag,
+    access: { user: 'contacts.delete' }, params: idParams('id'),
+    handler: async ({ params, change }) => {
+      await deleteAccount(ctx.db, change, params.id);
+      return getAccount(ctx.db, change.workspaceId, params.id);
+    },
+  });
+  addRoute(app, ctx, {
+    method: 'PUT', url: '/accounts/:accountId/contacts/:contactId', summary: 'Link a contact to an account with a job title', tag,
+    access: { user: 'contacts.write' }, params: idParams('accountId', 'contactId'),
+    body: z.strictObject({ jobTitle: z.string().trim().max(200).nullable().optional() }),
+    handler: ({ params, body, change }) => linkContact(ctx.db, change, params.accountId, params.contactId, body.jobTitle ?? null),
+  });
+};

@@ -1,0 +1,95 @@
+import { sql } from 'kysely';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { notFound } from '../http/errors.js';
+import { recordAudit } from '../audit/service.js';
+import { requireActiveContact } from '../contacts/guards.js';
+
+export interface Account {
+  id: string;
+  name: string;
+  createdAt: string;
+  deletedAt: string | null;
+}
+
+interface AccountRow {
+  id: string;
+  name: string;
+  created_at: Date;
+  deleted_at: Date | null;
+}
+
+const presentAccount = (r: AccountRow): Account => ({
+  id: r.id,
+  name: r.name,
+  createdAt: r.created_at.toISOString(),
+  deletedAt: r.deleted_at?.toISOString() ?? null,
+});
+
+export async function createAccount(db: Db, change: ChangeContext, name: string): Promise<Account> {
+  return inTransaction(db, change, async (tx) => {
+    const { rows } = await sql<AccountRow>`
+      INSERT INTO accounts (workspace_id, name, created_at) VALUES (${change.workspaceId}, ${name}, ${change.at})
+      RETURNING id, name, created_at, deleted_at`.execute(tx);
+    await recordAudit(tx, change, { action: 'account.created', targetType: 'account', targetId: rows[0].id, details: { name } });
+    return presentAccount(rows[0]);
+  });
+}
+
+export async function getAccount(db: Db, workspaceId: string, accountId: string): Promise<Account> {
+  const { rows } = await sql<AccountRow>`
+    SELECT id, name, created_at, deleted_at FROM accounts WHERE workspace_id = ${workspaceId} AND id = ${accountId}`.execute(db);
+  if (!rows[0]) throw notFound('Account');
+  return presentAccount(rows[0]);
+}
+
+export async function listAccounts(db: Db, workspaceId: string): Promise<Account[]> {
+  const { rows } = await sql<AccountRow>`
+    SELECT id, name, created_at, deleted_at FROM accounts
+    WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL ORDER BY created_at, id`.execute(db);
+  return rows.map(presentAccount);
+}
+
+export async function deleteAccount(db: Db, change: ChangeContext, accountId: string): Promise<void> {
+  await inTransaction(db, change, async (tx) => {
+    const { rows } = await sql`
+      UPDATE accounts SET deleted_at = ${change.at}
+      WHERE workspace_id = ${change.workspaceId} AND id = ${accountId} AND deleted_at IS NULL RETURNING id`.execute(tx);
+    if (rows.length === 0) throw notFound('Account');
+    await recordAudit(tx, change, { action: 'account.deleted', targetType: 'account', targetId: accountId });
+  });
+}
+
+export async function linkContact(
+  db: Db,
+  change: ChangeContext,
+  accountId: string,
+  contactId: string,
+  jobTitle: string | null,
+): Promise<{ accountId: string; contactId: string; jobTitle: string | null }> {
+  return inTransaction(db, change, async (tx) => {
+    const { rows } = await sql`SELECT 1 FROM accounts WHERE workspace_id = ${change.workspaceId} AND id = ${accountId} AND deleted_at IS NULL`.execute(tx);
+    if (rows.length === 0) throw notFound('Account');
+    await requireActiveContact(tx, change.workspaceId, contactId);
+    await sql`
+      INSERT INTO account_contacts (workspace_id, account_id, contact_id, job_title, created_at)
+      VALUES (${change.workspaceId}, ${accountId}, ${contactId}, ${jobTitle}, ${change.at})
+      ON CONFLICT (workspace_id, account_id, contact_id) DO UPDATE SET job_title = EXCLUDED.job_title`.execute(tx);
+    await recordAudit(tx, change, { action: 'account_contact.set', targetType: 'contact', targetId: contactId, details: { accountId, jobTitle } });
+    return { accountId, contactId, jobTitle };
+  });
+}
+
+/** A contact's links to accounts that still exist. */
+export async function contactAccounts(db: Db, workspaceId: string, contactId: string): Promise<{ accountId: string; jobTitle: string | null }[]> {
+  const { rows } = await sql<{ accountId: string; jobTitle: string | null }>`
+    SELECT ac.account_id AS "accountId", ac.job_title AS "jobTitle"
+    FROM account_contacts ac JOIN accounts a ON a.workspace_id = ac.workspace_id AND a.id = ac.account_id
+    WHERE ac.workspace_id = ${workspaceId} AND ac.contact_id = ${contactId} AND a.deleted_at IS NULL
+    ORDER BY ac.created_at, ac.account_id`.execute(db);
+  return rows;
+}
+
+export async function unlinkFromAllAccounts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await sql`DELETE FROM account_contacts WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
+}

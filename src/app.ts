@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import { systemClock, TestClock } from './clock.js';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import { connectPGlite, connectPostgres, migrate, type Database } from './db/database.js';
+import { buildServer, type RouteModule } from './http/server.js';
+import { auditRoutes } from './audit/routes.js';
+import { workspaceRoutes } from './workspaces/routes.js';
+import { userRoutes } from './users/routes.js';
+import { contactRoutes } from './contacts/routes.js';
+import { listRoutes } from './lists/routes.js';
+import { accountRoutes } from './accounts/routes.js';
+import { dealRoutes } from './deals/routes.js';
+import { tagRoutes } from './tags/routes.js';
+import { maintenanceRoutes } from './maintenance/routes.js';
+
+/** Every feature's routes, in the order the OpenAPI document lists them. */
+export const routeModules: RouteModule[] = [
+  maintenanceRoutes,
+  workspaceRoutes,
+  userRoutes,
+  contactRoutes,
+  listRoutes,
+  accountRoutes,
+  dealRoutes,
+  tagRoutes,
+  auditRoutes,
+];
+
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Database> {
+  const database = config.databaseUrl ? await connectPostgres(config.databaseUrl) : await connectPGlite(config.dataDir);
+  await migrate(database);
+  return database;
+}
+
+export function createContext(database: Database, config: Config): AppContext {
+  return { database, db: database.db, clock: config.testClock ? new TestClock() : systemClock, config };
+}
+
+export async function createServer(ctx: AppContext, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
+  return buildServer(ctx, routeModules, options);
+}

@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+
+/** The part of an audit entry the hash covers. */
+export interface ChainedFields {
+  at: Date;
+  actorId: string | null;
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  details: unknown;
+}
+
+/** JSON with object keys sorted at every depth, so equal values always hash the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** Each entry's hash covers its own fields and the previous entry's hash. */
+export function chainHash(prevHash: string | null, entry: ChainedFields): string {
+  const body = canonicalJson({
+    at: entry.at.toISOString(),
+    actorId: entry.actorId,
+    action: entry.action,
+    targetType: entry.targetType,
+    targetId: entry.targetId,
+    details: entry.details,
+  });
+  return createHash('sha256').update(`${prevHash ?? ''}\n${body}`).digest('hex');
+}

@@ -1,0 +1,73 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { sql } from 'kysely';
+import { readConfig } from '../config.js';
+import { createContext, openDatabase } from '../app.js';
+import { inTransaction } from '../db/database.js';
+import { createWorkspace } from '../workspaces/service.js';
+import { issueToken } from '../users/service.js';
+import { seedWorkspace } from '../seed/workspace.js';
+import { progressBar } from './progress.js';
+import { serve } from './serve.js';
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
+  return n;
+};
+
+const program = new Command('retrace').description('Retrace: a CRM contact store in which nothing is lost by mistake');
+
+program
+  .command('serve')
+  .description('Start the API and web UI (embedded PGlite unless DATABASE_URL is set)')
+  .option('--no-demo', 'do not create the demo workspace on first start')
+  .action(async (options: { demo: boolean }) => {
+    await serve(readConfig(), { demo: options.demo });
+  });
+
+program
+  .command('seed')
+  .description('Create a workspace filled with a realistic CRM of N contacts')
+  .requiredOption('--contacts <n>', 'number of contacts', positiveInt)
+  .option('--name <name>', 'workspace name', 'Seeded workspace')
+  .action(async (options: { contacts: number; name: string }) => {
+    const config = readConfig();
+    const database = await openDatabase(config);
+    const ctx = createContext(database, config);
+    const { workspace, token } = await createWorkspace(ctx.db, ctx.clock, { name: options.name, adminEmail: 'admin@example.com' });
+    const bar = progressBar('seeding', options.contacts);
+    const summary = await seedWorkspace(ctx.db, { workspaceId: workspace.id, actorId: null, origin: 'import', at: ctx.clock.now() }, {
+      contacts: options.contacts,
+      onProgress: (done) => bar.update(done),
+    });
+    bar.stop();
+    console.log(JSON.stringify({ workspaceId: workspace.id, adminToken: token, ...summary }, null, 2));
+    await database.close();
+  });
+
+const token = program.command('token').description('API tokens');
+token
+  .command('create')
+  .description('Issue a new API token for a user of a workspace (the first admin by default)')
+  .requiredOption('--workspace <id>', 'workspace id')
+  .option('--user <email>', 'the user’s email')
+  .action(async (options: { workspace: string; user?: string }) => {
+    const config = readConfig();
+    const database = await openDatabase(config);
+    const ctx = createContext(database, config);
+    const { rows } = await sql<{ id: string }>`
+      SELECT u.id FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
+      WHERE u.workspace_id = ${options.workspace}
+        AND (${options.user ?? null}::text IS NULL AND r.name = 'admin' OR lower(u.email) = lower(${options.user ?? ''}))
+      ORDER BY u.created_at LIMIT 1`.execute(ctx.db);
+    if (!rows[0]) {
+      console.error('No such user in that workspace');
+      process.exitCode = 1;
+    } else {
+      const change = { workspaceId: options.workspace, actorId: null, origin: 'system' as const, at: ctx.clock.now() };
+      console.log(await inTransaction(ctx.db, change, (tx) => issueToken(tx, options.workspace, rows[0].id)));
+    }
+    await database.close();
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,63 @@
+import { sql } from 'kysely';
+import type { Config } from '../config.js';
+import { createContext, createServer, openDatabase } from '../app.js';
+import { inTransaction } from '../db/database.js';
+import { createWorkspace } from '../workspaces/service.js';
+import { issueToken } from '../users/service.js';
+import { seedWorkspace } from '../seed/workspace.js';
+import { scheduleMaintenance } from '../maintenance/service.js';
+import { maintenanceTasks } from '../maintenance/tasks.js';
+import type { AppContext } from '../context.js';
+
+const demoName = 'Demo workspace';
+const demoContacts = 3000;
+
+/** Starts the server; on an empty database, creates the demo workspace first. */
+export async function serve(config: Config, options: { demo: boolean }): Promise<void> {
+  const database = await openDatabase(config);
+  const ctx = createContext(database, config);
+  const signIn = options.demo ? await demoSignIn(ctx) : null;
+  const server = await createServer(ctx, { logger: false });
+  const stopMaintenance = scheduleMaintenance(ctx, maintenanceTasks, 30_000);
+  await server.listen({ port: config.port, host: config.host });
+  const base = `http://localhost:${config.port}`;
+  console.log(`Retrace is running at ${base} on ${config.databaseUrl ? 'PostgreSQL' : `PGlite (${config.dataDir})`}`);
+  console.log(`API: ${base}/api/v1  ·  OpenAPI: ${base}/api/docs`);
+  if (signIn) {
+    console.log(`Sign in to the demo workspace as its admin: ${base}/?token=${encodeURIComponent(signIn.token)}`);
+    console.log(`  (API token: ${signIn.token})`);
+  }
+  if (config.adminTokenGenerated) console.log(`Operator token (set RETRACE_ADMIN_TOKEN to choose it): ${config.adminToken}`);
+  if (config.testClock) console.log('Test clock is ON (RETRACE_TEST_CLOCK=1)');
+
+  const shutdown = async () => {
+    stopMaintenance();
+    await server.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+/**
+ * The demo workspace's admin sign-in: created with a few thousand contacts on first
+ * start; on later starts, a fresh token for the same admin.
+ */
+async function demoSignIn(ctx: AppContext): Promise<{ token: string } | null> {
+  const { rows } = await sql<{ id: string; name: string }>`SELECT id, name FROM workspaces ORDER BY created_at LIMIT 1`.execute(ctx.db);
+  const existing = rows[0];
+  if (!existing) {
+    console.log(`Creating the demo workspace with ${demoContacts} contacts…`);
+    const { workspace, token } = await createWorkspace(ctx.db, ctx.clock, { name: demoName, adminEmail: 'admin@demo.retrace.dev', activeContactLimit: 5000 });
+    await seedWorkspace(ctx.db, { workspaceId: workspace.id, actorId: null, origin: 'import', at: ctx.clock.now() }, { contacts: demoContacts });
+    return { token };
+  }
+  if (existing.name !== demoName) return null;
+  const admin = await sql<{ id: string }>`
+    SELECT u.id FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
+    WHERE u.workspace_id = ${existing.id} AND r.name = 'admin' ORDER BY u.created_at LIMIT 1`.execute(ctx.db);
+  if (!admin.rows[0]) return null;
+  const change = { workspaceId: existing.id, actorId: null, origin: 'system' as const, at: ctx.clock.now() };
+  return { token: await inTransaction(ctx.db, change, (tx) => issueToken(tx, existing.id, admin.rows[0].id)) };
+}

@@ -1,0 +1,286 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { emailTaken, invalidState, notFound } from '../http/errors.js';
+import { decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { recordAudit } from '../audit/service.js';
+import { emitEvents } from '../outbox/service.js';
+import { removeFromAllLists } from '../lists/service.js';
+import { unlinkFromAllAccounts } from '../accounts/service.js';
+import { addTagsToContact, requireLiveTags, untagAll } from '../tags/service.js';
+import { detachContactsFromDeals } from '../deals/service.js';
+import { pauseEnrollments } from '../automations/enrollments.js';
+import { lockContact, type ContactStatus } from './guards.js';
+
+export interface Contact {
+  id: string;
+  email: string;
+  firstName: string | null;
+  lastName: string | null;
+  phone: string | null;
+  fields: Record<string, unknown>;
+  tags: string[];
+  createdAt: string;
+  updatedAt: string;
+  status: ContactStatus;
+  deletedAt?: string;
+  deletedBy?: string | null;
+  archivedAt?: string;
+  archivedBy?: string | null;
+  mergedInto?: string;
+}
+
+export interface ContactRow {
+  id: string;
+  email: string;
+  first_name: string | null;
+  last_name: string | null;
+  phone: string | null;
+  fields: Record<string, unknown>;
+  status: ContactStatus;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+  deleted_by: string | null;
+  archived_at: Date | null;
+  archived_by: string | null;
+  merged_into: string | null;
+  tag_ids: string[];
+}
+
+export function presentContact(r: ContactRow): Contact {
+  return {
+    id: r.id,
+    email: r.email,
+    firstName: r.first_name,
+    lastName: r.last_name,
+    phone: r.phone,
+    fields: r.fields,
+    tags: r.tag_ids,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+    status: r.status,
+    ...(r.deleted_at ? { deletedAt: r.deleted_at.toISOString(), deletedBy: r.deleted_by } : {}),
+    ...(r.archived_at && r.status === 'archived' ? { archivedAt: r.archived_at.toISOString(), archivedBy: r.archived_by } : {}),
+    ...(r.merged_into ? { mergedInto: r.merged_into } : {}),
+  };
+}
+
+/** The columns of a contact as presented, for `FROM contacts c`. */
+export const contactColumns = sql`
+  c.id, c.email, c.first_name, c.last_name, c.phone, c.fields, c.status, c.created_at, c.updated_at,
+  c.deleted_at, c.deleted_by, c.archived_at, c.archived_by, c.merged_into,
+  coalesce((SELECT array_agg(ct.tag_id ORDER BY ct.created_at, ct.tag_id) FROM contact_tags ct
+            JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.deleted_at IS NULL
+            WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id), '{}') AS tag_ids`;
+
+export async function getContact(db: Db | Tx, workspaceId: string, contactId: string): Promise<Contact> {
+  const { rows } = await sql<ContactRow>`
+    SELECT ${contactColumns} FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = ${contactId}`.execute(db);
+  if (!rows[0]) throw notFound('Contact');
+  return presentContact(rows[0]);
+}
+
+/** `q` matched as a substring of the name or email, case-insensitively. */
+export function nameOrEmailMatches(q: string | undefined): RawBuilder<unknown> {
+  if (!q) return sql`true`;
+  const pattern = `%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+  return sql`(c.email ILIKE ${pattern} OR c.first_name ILIKE ${pattern} OR c.last_name ILIKE ${pattern}
+              OR (coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) ILIKE ${pattern})`;
+}
+
+export interface ContactQuery {
+  q?: string;
+  status: ContactStatus;
+  limit: number;
+  cursor?: string;
+}
+
+/** Contacts of one status, newest first. */
+export async function listContacts(db: Db, workspaceId: string, query: ContactQuery): Promise<Page<Contact>> {
+  const after = decodeCursor(query.cursor, 2);
+  const { rows } = await sql<ContactRow>`
+    SELECT ${contactColumns} FROM contacts c
+    WHERE c.workspace_id = ${workspaceId} AND c.status = ${query.status} AND ${nameOrEmailMatches(query.q)}
+      AND (${after?.[0] ?? null}::timestamptz IS NULL OR (c.created_at, c.id) < (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
+    ORDER BY c.created_at DESC, c.id DESC
+    LIMIT ${query.limit + 1}`.execute(db);
+  return toPage(rows, query.limit, (r) => [r.created_at.toISOString(), r.id], presentContact);
+}
+
+/** The active or archived contact holding this email, if any. */
+export async function findHolderOfEmail(tx: Tx | Db, workspaceId: string, email: string): Promise<{ id: string; status: ContactStatus } | null> {
+  const { rows } = await sql<{ id: string; status: ContactStatus }>`
+    SELECT id, status FROM contacts
+    WHERE workspace_id = ${workspaceId} AND lower(email) = lower(${email}) AND status IN ('active', 'archived')`.execute(tx);
+  return rows[0] ?? null;
+}
+
+export interface NewContact {
+  email: string;
+  firstName?: string | null;
+  lastName?: string | null;
+  phone?: string | null;
+  fields?: Record<string, unknown>;
+  tags?: string[];
+}
+
+/** Creates a contact inside tx (forms and imports reuse it); a contact.created event follows. */
+export async function insertContact(tx: Tx, change: ChangeContext, input: NewContact): Promise<string> {
+  const holder = await findHolderOfEmail(tx, change.workspaceId, input.email);
+  if (holder) throw emailTaken(holder.id);
+  const tags = [...new Set(input.tags ?? [])];
+  await requireLiveTags(tx, change.workspaceId, tags);
+  const { rows } = await sql<{ id: string }>`
+    INSERT INTO contacts (workspace_id, email, first_name, last_name, phone, fields, created_at, updated_at)
+    VALUES (${change.workspaceId}, ${input.email}, ${input.firstName ?? null}, ${input.lastName ?? null}, ${input.phone ?? null},
+            ${JSON.stringify(input.fields ?? {})}::jsonb, ${change.at}, ${change.at})
+    RETURNING id`.execute(tx);
+  const contactId = rows[0].id;
+  await emitEvents(tx, change, [{ type: 'contact.created', contactId }]);
+  await addTagsToContact(tx, change, contactId, tags);
+  return contactId;
+}
+
+export async function createContact(db: Db, change: ChangeContext, input: NewContact): Promise<Contact> {
+  return inTransaction(db, change, async (tx) => {
+    const contactId = await insertContact(tx, change, input);
+    await recordAudit(tx, change, { action: 'contact.created', targetType: 'contact', targetId: contactId, details: {} });
+    return getContact(tx, change.workspaceId, contactId);
+  });
+}
+
+export interface ContactPatch {
+  email?: string;
+  firstName?: string | null;
+  lastName?: string | null;
+  phone?: string | null;
+  fields?: Record<string, unknown>;
+}
+
+/** Updates the given fields of an active contact, inside tx. */
+export async function applyContactPatch(tx: Tx, change: ChangeContext, contactId: string, patch: ContactPatch): Promise<string[]> {
+  const status = await lockContact(tx, change.workspaceId, contactId);
+  if (status !== 'active') throw invalidState(`Only active contacts can be changed; this one is ${status}`, { status });
+  if (patch.email !== undefined) {
+    const holder = await findHolderOfEmail(tx, change.workspaceId, patch.email);
+    if (holder && holder.id !== contactId) throw emailTaken(holder.id);
+  }
+  const changed = Object.keys(patch).filter((k) => patch[k as keyof ContactPatch] !== undefined);
+  await sql`
+    UPDATE contacts SET
+      email = coalesce(${patch.email ?? null}, email),
+      first_name = CASE WHEN ${patch.firstName !== undefined} THEN ${patch.firstName ?? null} ELSE first_name END,
+      last_name = CASE WHEN ${patch.lastName !== undefined} THEN ${patch.lastName ?? null} ELSE last_name END,
+      phone = CASE WHEN ${patch.phone !== undefined} THEN ${patch.phone ?? null} ELSE phone END,
+      fields = CASE WHEN ${patch.fields !== undefined} THEN ${JSON.stringify(patch.fields ?? {})}::jsonb ELSE fields END,
+      updated_at = ${change.at}
+    WHERE workspace_id = ${change.workspaceId} AND id = ${contactId}`.execute(tx);
+  return changed;
+}
+
+export async function updateContact(db: Db, change: ChangeContext, contactId: string, patch: ContactPatch): Promise<Contact> {
+  return inTransaction(db, change, async (tx) => {
+    const changed = await applyContactPatch(tx, change, contactId, patch);
+    await recordAudit(tx, change, { action: 'contact.updated', targetType: 'contact', targetId: contactId, details: { fields: changed } });
+    return getContact(tx, change.workspaceId, contactId);
+  });
+}
+
+/**
+ * Takes contacts out of the live data: off every list, account, tag and deal (by the
+ * deal rule of seed 002), automations paused. History keeps every removed row, which is
+ * what a restore re-applies.
+ */
+export async function detachContacts(tx: Tx, change: ChangeContext, contactIds: string[]): Promise<{ dealsDeleted: string[] }> {
+  await removeFromAllLists(tx, change.workspaceId, contactIds);
+  await unlinkFromAllAccounts(tx, change.workspaceId, contactIds);
+  await untagAll(tx, change.workspaceId, contactIds);
+  const dealsDeleted = await detachContactsFromDeals(tx, change, contactIds);
+  await pauseEnrollments(tx, change.workspaceId, contactIds);
+  return { dealsDeleted };
+}
+
+export interface Skipped {
+  contactId: string;
+  reason: string;
+}
+
+/** Classifies ids into the contacts in one of `allowed` statuses and the rest, with why. */
+async function partitionByStatus(
+  tx: Tx,
+  workspaceId: string,
+  ids: string[],
+  allowed: ContactStatus[],
+): Promise<{ eligible: string[]; skipped: Skipped[] }> {
+  const { rows } = await sql<{ id: string; status: ContactStatus }>`
+    SELECT id, status FROM contacts WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`.execute(tx);
+  const statusOf = new Map(rows.map((r) => [r.id, r.status]));
+  const eligible: string[] = [];
+  const skipped: Skipped[] = [];
+  for (const id of ids) {
+    const status = statusOf.get(id);
+    if (status === undefined) skipped.push({ contactId: id, reason: 'not_found' });
+    else if (allowed.includes(status)) eligible.push(id);
+    else skipped.push({ contactId: id, reason: status });
+  }
+  return { eligible, skipped };
+}
+
+/** Soft-deletes contacts (active or archived): they go to the recycle bin with who and when. */
+export async function deleteContacts(db: Db, change: ChangeContext, ids: string[]): Promise<{ deleted: string[]; skipped: Skipped[] }> {
+  const unique = [...new Set(ids)];
+  return inTransaction(db, change, async (tx) => {
+    const { eligible, skipped } = await partitionByStatus(tx, change.workspaceId, unique, ['active', 'archived']);
+    if (eligible.length === 0) return { deleted: [], skipped };
+    await sql`
+      UPDATE contacts SET status = 'deleted', deleted_at = ${change.at}, deleted_by = ${change.actorId}, updated_at = ${change.at}
+      WHERE workspace_id = ${change.workspaceId} AND id = ANY(${eligible}::text[])`.execute(tx);
+    const { dealsDeleted } = await detachContacts(tx, change, eligible);
+    await recordAudit(
+      tx,
+      change,
+      ...eligible.map((id) => ({ action: 'contact.deleted', targetType: 'contact', targetId: id })),
+      ...dealsDeleted.map((id) => ({ action: 'deal.deleted', targetType: 'deal', targetId: id, details: { reason: 'last_contact_deleted' } })),
+    );
+    return { deleted: eligible, skipped };
+  });
+}
+
+export async function deleteContact(db: Db, change: ChangeContext, contactId: string): Promise<Contact> {
+  const { deleted, skipped } = await deleteContacts(db, change, [contactId]);
+  if (deleted.length === 0) {
+    if (skipped[0]?.reason === 'not_found') throw notFound('Contact');
+    throw invalidState(`The contact is already ${skipped[0]?.reason}`, { status: skipped[0]?.reason });
+  }
+  return getContact(db, change.workspaceId, contactId);
+}
+
+/** Archives active contacts: off the billing count, email kept, restorable after the freeze. */
+export async function archiveContacts(db: Db, change: ChangeContext, ids: string[]): Promise<{ archived: string[]; skipped: Skipped[] }> {
+  const unique = [...new Set(ids)];
+  return inTransaction(db, change, async (tx) => {
+    const { eligible, skipped } = await partitionByStatus(tx, change.workspaceId, unique, ['active']);
+    if (eligible.length === 0) return { archived: [], skipped };
+    await sql`
+      UPDATE contacts SET status = 'archived', archived_at = ${change.at}, archived_by = ${change.actorId}, updated_at = ${change.at}
+      WHERE workspace_id = ${change.workspaceId} AND id = ANY(${eligible}::text[])`.execute(tx);
+    const { dealsDeleted } = await detachContacts(tx, change, eligible);
+    await recordAudit(
+      tx,
+      change,
+      ...eligible.map((id) => ({ action: 'contact.archived', targetType: 'contact', targetId: id })),
+      ...dealsDeleted.map((id) => ({ action: 'deal.deleted', targetType: 'deal', targetId: id, details: { reason: 'last_contact_archived' } })),
+    );
+    return { archived: eligible, skipped };
+  });
+}
+
+export async function archiveContact(db: Db, change: ChangeContext, contactId: string): Promise<Contact> {
+  const { archived, skipped } = await archiveContacts(db, change, [contactId]);
+  if (archived.length === 0) {
+    if (skipped[0]?.reason === 'not_found') throw notFound('Contact');
+    throw invalidState(`Only active contacts can be archived; this one is ${skipped[0]?.reason}`, { status: skipped[0]?.reason });
+  }
+  return getContact(db, change.workspaceId, contactId);
+}

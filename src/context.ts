@@ -1,0 +1,11 @@
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Database, Db } from './db/database.js';
+
+/** What every service needs: the database and the clock. Passed explicitly, never global. */
+export interface AppContext {
+  database: Database;
+  db: Db;
+  clock: Clock;
+  config: Config;
+}

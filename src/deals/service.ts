@@ -1,0 +1,136 @@
+import { sql } from 'kysely';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { invalidRequest, notFound } from '../http/errors.js';
+import { recordAudit } from '../audit/service.js';
+
+export interface Deal {
+  id: string;
+  title: string;
+  value: number | null;
+  stage: string | null;
+  contactIds: string[];
+  primaryContactId: string | null;
+  createdAt: string;
+  deletedAt?: string;
+}
+
+interface DealRow {
+  id: string;
+  title: string;
+  value: number | null;
+  stage: string | null;
+  primary_contact_id: string | null;
+  created_at: Date;
+  deleted_at: Date | null;
+  contact_ids: string[];
+}
+
+const presentDeal = (r: DealRow): Deal => ({
+  id: r.id,
+  title: r.title,
+  value: r.value,
+  stage: r.stage,
+  contactIds: r.contact_ids,
+  primaryContactId: r.primary_contact_id,
+  createdAt: r.created_at.toISOString(),
+  ...(r.deleted_at ? { deletedAt: r.deleted_at.toISOString() } : {}),
+});
+
+const dealColumns = sql`
+  d.id, d.title, d.value, d.stage, d.primary_contact_id, d.created_at, d.deleted_at,
+  coalesce((SELECT array_agg(dc.contact_id ORDER BY dc.added_seq) FROM deal_contacts dc
+            WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id), '{}') AS contact_ids`;
+
+export async function getDeal(db: Db | Tx, workspaceId: string, dealId: string): Promise<Deal> {
+  const { rows } = await sql<DealRow>`SELECT ${dealColumns} FROM deals d WHERE d.workspace_id = ${workspaceId} AND d.id = ${dealId}`.execute(db);
+  if (!rows[0]) throw notFound('Deal');
+  return presentDeal(rows[0]);
+}
+
+export async function listDeals(db: Db, workspaceId: string): Promise<Deal[]> {
+  const { rows } = await sql<DealRow>`
+    SELECT ${dealColumns} FROM deals d WHERE d.workspace_id = ${workspaceId} AND d.deleted_at IS NULL ORDER BY d.created_at, d.id`.execute(db);
+  return rows.map(presentDeal);
+}
+
+/** Live deals the contact is on. */
+export async function contactDeals(db: Db, workspaceId: string, contactId: string): Promise<Deal[]> {
+  const { rows } = await sql<DealRow>`
+    SELECT ${dealColumns} FROM deals d
+    WHERE d.workspace_id = ${workspaceId} AND d.deleted_at IS NULL
+      AND EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND dc.contact_id = ${contactId})
+    ORDER BY d.created_at, d.id`.execute(db);
+  return rows.map(presentDeal);
+}
+
+export interface NewDeal {
+  title: string;
+  value?: number | null;
+  stage?: string | null;
+  contactIds: string[];
+  primaryContactId?: string;
+}
+
+export async function createDeal(db: Db, change: ChangeContext, input: NewDeal): Promise<Deal> {
+  const contactIds = [...new Set(input.contactIds)];
+  const primary = input.primaryContactId ?? contactIds[0];
+  if (!contactIds.includes(primary)) {
+    throw invalidRequest('primaryContactId must be one of contactIds', {
+      issues: [{ in: 'body', path: ['primaryContactId'], message: 'not among contactIds' }],
+    });
+  }
+  return inTransaction(db, change, async (tx) => {
+    const { rows: found } = await sql<{ id: string }>`
+      SELECT id FROM contacts WHERE workspace_id = ${change.workspaceId} AND id = ANY(${contactIds}::text[]) AND status = 'active'
+      FOR SHARE`.execute(tx);
+    if (found.length !== contactIds.length) {
+      const active = new Set(found.map((r) => r.id));
+      throw invalidRequest('Every contact of a deal must be an active contact of this workspace', {
+        issues: contactIds.filter((id) => !active.has(id)).map((id) => ({ in: 'body', path: ['contactIds'], message: `no active contact ${id}` })),
+      });
+    }
+    const { rows } = await sql<{ id: string }>`
+      INSERT INTO deals (workspace_id, title, value, stage, primary_contact_id, created_at, updated_at)
+      VALUES (${change.workspaceId}, ${input.title}, ${input.value ?? null}, ${input.stage ?? null}, ${primary}, ${change.at}, ${change.at})
+      RETURNING id`.execute(tx);
+    const dealId = rows[0].id;
+    await sql`
+      INSERT INTO deal_contacts (workspace_id, deal_id, contact_id, added_at)
+      SELECT ${change.workspaceId}, ${dealId}, c, ${change.at} FROM unnest(${contactIds}::text[]) WITH ORDINALITY AS t(c, n) ORDER BY n`.execute(tx);
+    await recordAudit(tx, change, { action: 'deal.created', targetType: 'deal', targetId: dealId, details: { title: input.title, contactIds } });
+    return getDeal(tx, change.workspaceId, dealId);
+  });
+}
+
+/**
+ * Takes contacts that are leaving (deleted, archived, merged away) off their deals.
+ * Seed 002: a deal whose only contacts these are is deleted with them (and not restored
+ * later); a deal with others keeps them, and if its primary left, the earliest-added
+ * remaining contact becomes primary. Returns the ids of the deals deleted.
+ */
+export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, contactIds: string[]): Promise<string[]> {
+  const ws = change.workspaceId;
+  const { rows: affected } = await sql<{ deal_id: string }>`
+    SELECT DISTINCT dc.deal_id FROM deal_contacts dc JOIN deals d ON d.workspace_id = dc.workspace_id AND d.id = dc.deal_id
+    WHERE dc.workspace_id = ${ws} AND dc.contact_id = ANY(${contactIds}::text[]) AND d.deleted_at IS NULL`.execute(tx);
+  if (affected.length === 0) {
+    await sql`DELETE FROM deal_contacts WHERE workspace_id = ${ws} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
+    return [];
+  }
+  const dealIds = affected.map((r) => r.deal_id);
+  await sql`DELETE FROM deal_contacts WHERE workspace_id = ${ws} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  const { rows: orphaned } = await sql<{ id: string }>`
+    UPDATE deals d SET deleted_at = ${change.at}, updated_at = ${change.at}
+    WHERE d.workspace_id = ${ws} AND d.id = ANY(${dealIds}::text[])
+      AND NOT EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id)
+    RETURNING d.id`.execute(tx);
+  await sql`
+    UPDATE deals d SET primary_contact_id = (
+        SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id
+        ORDER BY dc.added_seq LIMIT 1),
+      updated_at = ${change.at}
+    WHERE d.workspace_id = ${ws} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL
+      AND d.primary_contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  return orphaned.map((r) => r.id);
+}

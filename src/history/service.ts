@@ -1,0 +1,71 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+
+export interface FieldChange {
+  from: unknown;
+  to: unknown;
+}
+
+export interface Version {
+  version: number;
+  at: string;
+  op: 'insert' | 'update' | 'delete';
+  /** Which record changed: the contact itself, or one of its associations. */
+  entity: string;
+  actorId: string | null;
+  origin: string;
+  changes: Record<string, FieldChange>;
+}
+
+const entityOf: Record<string, string> = {
+  contacts: 'contact',
+  list_memberships: 'list_membership',
+  account_contacts: 'account_contact',
+  deal_contacts: 'deal_contact',
+  contact_tags: 'contact_tag',
+  enrollments: 'enrollment',
+  messages: 'message',
+};
+
+const camel = (column: string) => column.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
+
+/** Field-by-field differences between two row images; absent images count as all-null. */
+export function diffRows(before: Record<string, unknown> | null, after: Record<string, unknown> | null): Record<string, FieldChange> {
+  const changes: Record<string, FieldChange> = {};
+  const keys = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
+  for (const key of keys) {
+    if (key === 'workspace_id') continue;
+    const from = before?.[key] ?? null;
+    const to = after?.[key] ?? null;
+    if (JSON.stringify(from) !== JSON.stringify(to)) changes[camel(key)] = { from, to };
+  }
+  return changes;
+}
+
+interface HistoryRow {
+  version: number;
+  at: Date;
+  op: Version['op'];
+  table_name: string;
+  actor_id: string | null;
+  origin: string;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+
+/** Every captured change of a contact and its associations, oldest first. */
+export async function contactHistory(db: Db, workspaceId: string, contactId: string): Promise<Version[]> {
+  const { rows } = await sql<HistoryRow>`
+    SELECT version, at, op, table_name, actor_id, origin, before, after
+    FROM history WHERE workspace_id = ${workspaceId} AND contact_id = ${contactId}
+    ORDER BY version`.execute(db);
+  return rows.map((r) => ({
+    version: r.version,
+    at: r.at.toISOString(),
+    op: r.op,
+    entity: entityOf[r.table_name] ?? r.table_name,
+    actorId: r.actor_id,
+    origin: r.origin,
+    changes: diffRows(r.before, r.after),
+  }));
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { invalidRequest } from './errors.js';
+
+/** `?limit=` 1..500 (default 50) and an opaque `?cursor=`, as every collection takes. */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().min(1).optional(),
+};
+
+export interface Page<T> {
+  data: T[];
+  nextCursor: string | null;
+}
+
+/** A keyset position: the sort values of the last row of the previous page. */
+export type CursorKey = (string | number)[];
+
+export function encodeCursor(key: CursorKey): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined, arity: number): CursorKey | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(key) && key.length === arity && key.every((v) => typeof v === 'string' || typeof v === 'number')) {
+      return key;
+    }
+  } catch {
+    // falls through to the error below
+  }
+  throw invalidRequest('cursor is not one this server issued', { issues: [{ path: ['cursor'], message: 'invalid cursor' }] });
+}
+
+/**
+ * Turns limit+1 fetched rows into a page: the extra row only says that another page
+ * exists, and the last kept row's key becomes the cursor.
+ */
+export function toPage<R, T>(rows: R[], limit: number, keyOf: (row: R) => CursorKey, present: (row: R) => T): Page<T> {
+  const kept = rows.slice(0, limit);
+  const last = kept.at(-1);
+  return {
+    data: kept.map(present),
+    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null,
+  };
+}

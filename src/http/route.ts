@@ -1,0 +1,125 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z, type ZodType } from 'zod';
+import type { ChangeContext } from '../db/database.js';
+import type { Permission } from '../users/permissions.js';
+import type { AppContext } from '../context.js';
+import { resolvePrincipal, type Principal, type UserPrincipal } from './auth.js';
+import { AppError, forbidden, invalidRequest, unauthenticated } from './errors.js';
+
+/**
+ * Who may call a route: a workspace user (optionally with a permission), the operator,
+ * the operator or a workspace admin, or anyone.
+ */
+export type Access =
+  | { user: Permission | null }
+  | { operator: true }
+  | { operatorOr: Permission }
+  | { public: true };
+
+interface Call<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  ip: string;
+}
+
+interface UserCall<B, Q, P> extends Call<B, Q, P> {
+  principal: UserPrincipal;
+  /** The change context of this request: its workspace, actor, origin "user" and now. */
+  change: ChangeContext;
+}
+
+interface RouteSpec<B, Q, P, A extends Access> {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  summary: string;
+  tag: string;
+  access: A;
+  body?: ZodType<B>;
+  query?: ZodType<Q>;
+  params?: ZodType<P>;
+  status?: number;
+  handler: (call: A extends { user: Permission | null } ? UserCall<B, Q, P> : Call<B, Q, P> & { principal: Principal | null }) => Promise<unknown>;
+}
+
+function parse<T>(schema: ZodType<T> | undefined, value: unknown, where: string): T {
+  if (!schema) return value as T;
+  const result = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
+  if (result.success) return result.data;
+  throw invalidRequest(`The request ${where} is not valid`, {
+    issues: result.error.issues.map((issue) => ({ in: where, path: issue.path, message: issue.message })),
+  });
+}
+
+function jsonSchemaOf(schema: ZodType | undefined): object | undefined {
+  if (!schema) return undefined;
+  try {
+    return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Path ids are opaque strings; any id that matches nothing is a 404, whatever its form. */
+export const idParams = <K extends string>(...names: K[]) =>
+  z.object(Object.fromEntries(names.map((n) => [n, z.string()])) as Record<K, z.ZodString>);
+
+/**
+ * Registers one route of the contract: authenticates, authorizes, validates with zod
+ * (the JSON schema is only for the OpenAPI document), then calls the handler. Routes
+ * stay thin: everything else is the service's.
+ */
+export function addRoute<B = undefined, Q = undefined, P = undefined, A extends Access = Access>(
+  app: FastifyInstance,
+  ctx: AppContext,
+  spec: RouteSpec<B, Q, P, A>,
+): void {
+  app.route({
+    method: spec.method,
+    url: `/api/v1${spec.url}`,
+    schema: {
+      summary: spec.summary,
+      tags: [spec.tag],
+      ...(spec.body ? { body: jsonSchemaOf(spec.body) } : {}),
+      ...(spec.query ? { querystring: jsonSchemaOf(spec.query) } : {}),
+      ...(spec.params ? { params: jsonSchemaOf(spec.params) } : {}),
+    },
+    handler: async (request: FastifyRequest, reply) => {
+      const principal = await authorize(ctx, request, spec.access);
+      const call = {
+        body: parse(spec.body, request.body, 'body'),
+        query: parse(spec.query, request.query, 'query'),
+        params: parse(spec.params, request.params, 'params'),
+        ip: request.ip,
+        principal,
+      };
+      const handlerCall =
+        principal?.kind === 'user'
+          ? {
+              ...call,
+              change: { workspaceId: principal.workspaceId, actorId: principal.userId, origin: 'user' as const, at: ctx.clock.now() },
+            }
+          : call;
+      const result = await spec.handler(handlerCall as never);
+      reply.status(spec.status ?? 200);
+      return result ?? null;
+    },
+  });
+}
+
+async function authorize(ctx: AppContext, request: FastifyRequest, access: Access): Promise<Principal | null> {
+  if ('public' in access) return null;
+  const principal = await resolvePrincipal(ctx.db, ctx.config.adminToken, request.headers.authorization);
+  if (!principal) throw unauthenticated();
+  if ('operator' in access) {
+    if (principal.kind !== 'operator') throw new AppError(403, 'forbidden', 'This route needs the operator token', {});
+    return principal;
+  }
+  if ('operatorOr' in access) {
+    if (principal.kind === 'operator' || principal.permissions.has(access.operatorOr)) return principal;
+    throw forbidden(access.operatorOr);
+  }
+  if (principal.kind !== 'user') throw new AppError(403, 'forbidden', 'This route needs a workspace user token', {});
+  if (access.user && !principal.permissions.has(access.user)) throw forbidden(access.user);
+  return principal;
+}

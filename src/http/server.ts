@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import type { AppContext } from '../context.js';
+import { AppError } from './errors.js';
+
+/** A feature's routes: each feature folder exports one of these from routes.ts. */
+export type RouteModule = (app: FastifyInstance, ctx: AppContext) => void;
+
+const webDist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist');
+
+/** Bodies larger than this are refused with 400 before they reach a route. */
+export const bodyLimitBytes = 1024 * 1024;
+
+export async function buildServer(ctx: AppContext, modules: RouteModule[], options: { logger?: boolean } = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: bodyLimitBytes, trustProxy: false });
+
+  // Validation is zod's (http/route.ts); the JSON schemas on routes only document them.
+  app.setValidatorCompiler(() => () => true);
+
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (error instanceof AppError) {
+      return reply.status(error.status).send({ error: { code: error.code, message: error.message, details: error.details } });
+    }
+    const status = (error as FastifyError).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      // Malformed JSON, an empty JSON body, a body over the limit, a wrong content type:
+      // all are bad input, and the contract answers bad input with 400 invalid_request.
+      return reply.status(400).send({
+        error: { code: 'invalid_request', message: error.message, details: { issues: [{ in: 'body', message: error.message }] } },
+      });
+    }
+    request.log.error({ err: error, url: request.url }, 'unhandled error');
+    if (!options.logger) console.error('unhandled error on', request.method, request.url, error);
+    return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error', details: {} } });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Retrace API', version: '1.0.0', description: 'A CRM contact store in which nothing is lost by mistake.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  for (const register of modules) register(app, ctx);
+
+  app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/docs/json', { schema: { hide: true } }, async () => app.swagger());
+
+  if (existsSync(webDist)) {
+    await app.register(fastifyStatic, { root: webDist, wildcard: false });
+  }
+
+  app.setNotFoundHandler(async (request, reply) => {
+    if (!request.url.startsWith('/api/') && request.method === 'GET' && existsSync(path.join(webDist, 'index.html'))) {
+      // The web UI routes on the client: every other page is its index.
+      return reply.type('text/html').sendFile('index.html');
+    }
+    return reply.status(404).send({ error: { code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}`, details: {} } });
+  });
+
+  return app;
+}

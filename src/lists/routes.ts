@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import type { RouteModule } from '../http/server.js';
+import { addRoute, idParams } from '../http/route.js';
+import { createList, deleteList, getList, listLists, membershipStatuses, putMembership } from './service.js';
+
+export const listRoutes: RouteModule = (app, ctx) => {
+  const tag = 'lists';
+  addRoute(app, ctx, {
+    method: 'POST', url: '/lists', summary: 'Create a list', tag, status: 201,
+    access: { user: 'contacts.write' }, body: z.strictObject({ name: z.string().trim().min(1).max(200) }),
+    handler: ({ body, change }) => createList(ctx.db, change, body.name),
+  });
+  addRoute(app, ctx, {
+    method: 'GET', url: '/lists', summary: 'The workspace’s lists', tag,
+    access: { user: 'contacts.read' },
+    handler: async ({ principal }) => ({ data: await listLists(ctx.db, principal.workspaceId), nextCursor: null }),
+  });
+  addRoute(app, ctx, {
+    method: 'GET', url: '/lists/:id', summary: 'A list', tag,
+    access: { user: 'contacts.read' }, params: idParams('id'),
+    handler: ({ params, principal }) => getList(ctx.db, principal.workspaceId, params.id),
+  });
+  addRoute(app, ctx, {
+    method: 'DELETE', url: '/lists/:id', summary: 'Delete a list (its memberships are not restored with contacts)', tag,
+    access: { user: 'contacts.delete' }, params: idParams('id'),
+    handler: async ({ params, change }) => {
+      await deleteList(ctx.db, change, params.id);
+      return getList(ctx.db, change.workspaceId, params.id);
+    },
+  });
+  addRoute(app, ctx, {
+    method: 'PUT', url: '/lists/:listId/contacts/:contactId', summary: 'Set a contact’s status on a list', tag,
+    access: { user: 'contacts.write' }, params: idParams('listId', 'contactId'),
+    body: z.strictObject({ status: z.enum(membershipStatuses) }),
+    handler: ({ params, body, change }) => putMembership(ctx.db, change, params.listId, params.contactId, body.status),
+  });
+};

@@ -1,0 +1,133 @@
+import { sql } from 'kysely';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { notFound } from '../http/errors.js';
+import { recordAudit } from '../audit/service.js';
+import { emitEvents } from '../outbox/service.js';
+import { requireActiveContact } from '../contacts/guards.js';
+
+export const membershipStatuses = ['subscribed', 'unsubscribed', 'bounced', 'unconfirmed'] as const;
+export type MembershipStatus = (typeof membershipStatuses)[number];
+
+export interface List {
+  id: string;
+  name: string;
+  createdAt: string;
+  deletedAt: string | null;
+  memberCount: number;
+}
+
+interface ListRow {
+  id: string;
+  name: string;
+  created_at: Date;
+  deleted_at: Date | null;
+  member_count: number;
+}
+
+const presentList = (r: ListRow): List => ({
+  id: r.id,
+  name: r.name,
+  createdAt: r.created_at.toISOString(),
+  deletedAt: r.deleted_at?.toISOString() ?? null,
+  memberCount: r.member_count,
+});
+
+export async function createList(db: Db, change: ChangeContext, name: string): Promise<List> {
+  return inTransaction(db, change, async (tx) => {
+    const { rows } = await sql<{ id: string }>`
+      INSERT INTO lists (workspace_id, name, created_at) VALUES (${change.workspaceId}, ${name}, ${change.at}) RETURNING id`.execute(tx);
+    await recordAudit(tx, change, { action: 'list.created', targetType: 'list', targetId: rows[0].id, details: { name } });
+    return getList(tx, change.workspaceId, rows[0].id);
+  });
+}
+
+export async function getList(db: Db | Tx, workspaceId: string, listId: string): Promise<List> {
+  const { rows } = await sql<ListRow>`
+    SELECT l.id, l.name, l.created_at, l.deleted_at,
+           (SELECT count(*)::int FROM list_memberships m WHERE m.workspace_id = l.workspace_id AND m.list_id = l.id) AS member_count
+    FROM lists l WHERE l.workspace_id = ${workspaceId} AND l.id = ${listId}`.execute(db);
+  if (!rows[0]) throw notFound('List');
+  return presentList(rows[0]);
+}
+
+export async function listLists(db: Db, workspaceId: string): Promise<List[]> {
+  const { rows } = await sql<ListRow>`
+    SELECT l.id, l.name, l.created_at, l.deleted_at, count(m.contact_id)::int AS member_count
+    FROM lists l LEFT JOIN list_memberships m ON m.workspace_id = l.workspace_id AND m.list_id = l.id
+    WHERE l.workspace_id = ${workspaceId} AND l.deleted_at IS NULL
+    GROUP BY l.workspace_id, l.id ORDER BY l.created_at, l.id`.execute(db);
+  return rows.map(presentList);
+}
+
+/** Lists are soft-deleted: their memberships stay in history but never come back on restore. */
+export async function deleteList(db: Db, change: ChangeContext, listId: string): Promise<void> {
+  await inTransaction(db, change, async (tx) => {
+    const { rows } = await sql`
+      UPDATE lists SET deleted_at = ${change.at}
+      WHERE workspace_id = ${change.workspaceId} AND id = ${listId} AND deleted_at IS NULL RETURNING id`.execute(tx);
+    if (rows.length === 0) throw notFound('List');
+    await recordAudit(tx, change, { action: 'list.deleted', targetType: 'list', targetId: listId });
+  });
+}
+
+async function requireLiveList(tx: Tx, workspaceId: string, listId: string): Promise<void> {
+  const { rows } = await sql`SELECT 1 FROM lists WHERE workspace_id = ${workspaceId} AND id = ${listId} AND deleted_at IS NULL`.execute(tx);
+  if (rows.length === 0) throw notFound('List');
+}
+
+/**
+ * Sets a contact's status on a list, adding the membership if needed. A membership that
+ * becomes subscribed is a list.subscribed event.
+ */
+export async function setMembership(
+  tx: Tx,
+  change: ChangeContext,
+  listId: string,
+  contactId: string,
+  status: MembershipStatus,
+): Promise<{ listId: string; contactId: string; status: MembershipStatus }> {
+  await requireLiveList(tx, change.workspaceId, listId);
+  await requireActiveContact(tx, change.workspaceId, contactId);
+  const before = await sql<{ status: MembershipStatus }>`
+    SELECT status FROM list_memberships WHERE workspace_id = ${change.workspaceId} AND list_id = ${listId} AND contact_id = ${contactId}`.execute(tx);
+  const previous = before.rows[0]?.status ?? null;
+  if (previous === status) return { listId, contactId, status };
+  await sql`
+    INSERT INTO list_memberships (workspace_id, list_id, contact_id, status, created_at, updated_at)
+    VALUES (${change.workspaceId}, ${listId}, ${contactId}, ${status}, ${change.at}, ${change.at})
+    ON CONFLICT (workspace_id, list_id, contact_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`.execute(tx);
+  if (status === 'subscribed') await emitEvents(tx, change, [{ type: 'list.subscribed', listId, contactId }]);
+  await recordAudit(tx, change, {
+    action: 'list_membership.set',
+    targetType: 'contact',
+    targetId: contactId,
+    details: { listId, from: previous, to: status },
+  });
+  return { listId, contactId, status };
+}
+
+export async function putMembership(
+  db: Db,
+  change: ChangeContext,
+  listId: string,
+  contactId: string,
+  status: MembershipStatus,
+): Promise<{ listId: string; contactId: string; status: MembershipStatus }> {
+  return inTransaction(db, change, (tx) => setMembership(tx, change, listId, contactId, status));
+}
+
+/** A contact's memberships on lists that still exist. */
+export async function contactMemberships(db: Db, workspaceId: string, contactId: string): Promise<{ listId: string; status: MembershipStatus }[]> {
+  const { rows } = await sql<{ listId: string; status: MembershipStatus }>`
+    SELECT m.list_id AS "listId", m.status
+    FROM list_memberships m JOIN lists l ON l.workspace_id = m.workspace_id AND l.id = m.list_id
+    WHERE m.workspace_id = ${workspaceId} AND m.contact_id = ${contactId} AND l.deleted_at IS NULL
+    ORDER BY m.created_at, m.list_id`.execute(db);
+  return rows;
+}
+
+/** Removes contacts from every list (they are deleted or archived); history keeps the rows. */
+export async function removeFromAllLists(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await sql`DELETE FROM list_memberships WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
+}

@@ -1,0 +1,28 @@
+import type { RouteModule } from '../http/server.js';
+import { addRoute } from '../http/route.js';
+import { recordAudit } from '../audit/service.js';
+import { inTransaction } from '../db/database.js';
+import { runMaintenance } from './service.js';
+import { maintenanceTasks } from './tasks.js';
+
+export const maintenanceRoutes: RouteModule = (app, ctx) => {
+  addRoute(app, ctx, {
+    method: 'GET', url: '/health', summary: 'Ready to serve', tag: 'operator', access: { public: true },
+    handler: async () => ({ ok: true }),
+  });
+
+  addRoute(app, ctx, {
+    method: 'POST', url: '/maintenance/run', summary: 'Run all due background work now, to completion', tag: 'operator',
+    // An admin runs it for their own workspace; the operator for every workspace.
+    access: { operatorOr: 'users.manage' },
+    handler: async ({ principal }) => {
+      const workspaceId = principal?.kind === 'user' ? principal.workspaceId : null;
+      const ran = await runMaintenance(ctx, maintenanceTasks, workspaceId);
+      if (principal?.kind === 'user') {
+        const change = { workspaceId: principal.workspaceId, actorId: principal.userId, origin: 'user' as const, at: ctx.clock.now() };
+        await inTransaction(ctx.db, change, (tx) => recordAudit(tx, change, { action: 'maintenance.run', details: { ran } }));
+      }
+      return { ran };
+    },
+  });
+};

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import type { RouteModule } from '../http/server.js';
+import { addRoute, idParams } from '../http/route.js';
+import { createTag, deleteTag, listTags } from './service.js';
+
+export const tagRoutes: RouteModule = (app, ctx) => {
+  const tag = 'tags';
+  addRoute(app, ctx, {
+    method: 'POST', url: '/tags', summary: 'Create a tag', tag, status: 201,
+    access: { user: 'contacts.write' }, body: z.strictObject({ name: z.string().trim().min(1).max(100) }),
+    handler: ({ body, change }) => createTag(ctx.db, change, body.name),
+  });
+  addRoute(app, ctx, {
+    method: 'GET', url: '/tags', summary: 'The workspace’s tags', tag,
+    access: { user: 'contacts.read' },
+    handler: async ({ principal }) => ({ data: await listTags(ctx.db, principal.workspaceId), nextCursor: null }),
+  });
+  addRoute(app, ctx, {
+    method: 'DELETE', url: '/tags/:id', summary: 'Delete a tag', tag,
+    access: { user: 'contacts.delete' }, params: idParams('id'),
+    handler: async ({ params, change }) => {
+      await deleteTag(ctx.db, change, params.id);
+      return { id: params.id, deleted: true };
+    },
+  });
+};

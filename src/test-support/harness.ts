@@ -1,0 +1,129 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { TestClock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { AppContext } from '../context.js';
+import { connectPGlite, connectPostgres, migrate, type Database } from '../db/database.js';
+import { createServer } from '../app.js';
+
+export const operatorToken = 'op_test_operator_token';
+
+let shared: Promise<Database> | undefined;
+
+/** The worker's database: PGlite in memory, or the run's PostgreSQL database. */
+export function testDatabase(): Promise<Database> {
+  shared ??= (async () => {
+    const url = process.env.RETRACE_TEST_DATABASE;
+    const database = url ? await connectPostgres(url, 4) : await connectPGlite(undefined);
+    await migrate(database);
+    return database;
+  })();
+  return shared;
+}
+
+export const testConfig: Config = {
+  port: 0,
+  host: '127.0.0.1',
+  databaseUrl: undefined,
+  dataDir: '',
+  adminToken: operatorToken,
+  adminTokenGenerated: false,
+  testClock: true,
+  smtpUrl: undefined,
+};
+
+export interface TestApp {
+  ctx: AppContext;
+  clock: TestClock;
+  server: FastifyInstance;
+}
+
+/** A server on the worker's database with its own test clock. */
+export async function testApp(): Promise<TestApp> {
+  const database = await testDatabase();
+  const clock = new TestClock();
+  const ctx: AppContext = { database, db: database.db, clock, config: testConfig };
+  const server = await createServer(ctx);
+  await server.ready();
+  return { ctx, clock, server };
+}
+
+export interface Response<T = any> {
+  status: number;
+  body: T;
+  raw: LightMyRequestResponse;
+}
+
+/** Calls the API as the holder of `token` (or anonymously with null). */
+export async function call<T = any>(
+  server: FastifyInstance,
+  token: string | null,
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  url: string,
+  body?: unknown,
+): Promise<Response<T>> {
+  const raw = await server.inject({
+    method,
+    url: `/api/v1${url}`,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    ...(body === undefined ? {} : { payload: body as object }),
+  });
+  const text = raw.body;
+  return { status: raw.statusCode, body: text ? JSON.parse(text) : null, raw };
+}
+
+export interface TestWorkspace {
+  id: string;
+  adminId: string;
+  adminToken: string;
+  /** Calls the API as the workspace's admin. */
+  api: <T = any>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown) => Promise<Response<T>>;
+  /** A new user with the given role, and a caller acting as them. */
+  userWithRole: (role: string) => Promise<{ id: string; token: string; api: TestWorkspace['api'] }>;
+}
+
+let workspaceCounter = 0;
+
+/** A fresh workspace: every test makes its own, so tests never depend on one another. */
+export async function aWorkspace(app: TestApp, options: { activeContactLimit?: number } = {}): Promise<TestWorkspace> {
+  workspaceCounter += 1;
+  const created = await call(app.server, operatorToken, 'POST', '/workspaces', {
+    name: `Test workspace ${workspaceCounter}`,
+    adminEmail: `admin${workspaceCounter}@example.com`,
+    ...(options.activeContactLimit === undefined ? {} : { activeContactLimit: options.activeContactLimit }),
+  });
+  if (created.status !== 201) throw new Error(`workspace creation failed: ${JSON.stringify(created.body)}`);
+  const adminToken: string = created.body.token;
+  const api: TestWorkspace['api'] = (method, url, body) => call(app.server, adminToken, method, url, body);
+  let userCounter = 0;
+  return {
+    id: created.body.workspace.id,
+    adminId: created.body.user.id,
+    adminToken,
+    api,
+    async userWithRole(role) {
+      userCounter += 1;
+      const res = await api('POST', '/users', { email: `${role}${userCounter}-${workspaceCounter}@example.com`, role });
+      if (res.status !== 201) throw new Error(`user creation failed: ${JSON.stringify(res.body)}`);
+      const token: string = res.body.token;
+      return { id: res.body.user.id, token, api: (m, u, b) => call(app.server, token, m, u, b) };
+    },
+  };
+}
+
+let contactCounter = 0;
+
+/** A contact in the workspace, created through the API. */
+export async function aContact(
+  ws: TestWorkspace,
+  fields: { email?: string; firstName?: string; lastName?: string; tags?: string[] } = {},
+): Promise<any> {
+  contactCounter += 1;
+  const res = await ws.api('POST', '/contacts', {
+    email: fields.email ?? `person${contactCounter}.${Date.now()}@example.com`,
+    firstName: fields.firstName ?? `First${contactCounter}`,
+    lastName: fields.lastName ?? `Last${contactCounter}`,
+    ...(fields.tags ? { tags: fields.tags } : {}),
+  });
+  if (res.status !== 201) throw new Error(`contact creation failed: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
