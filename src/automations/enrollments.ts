@@ -10,3 +10,15 @@ export async function pauseEnrollments(tx: Tx, workspaceId: string, contactIds: 
     UPDATE enrollments SET resume_status = status, status = 'paused', updated_at = retrace_now()
     WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[]) AND status IN ('active', 'waiting')`.execute(tx);
 }
+
+/**
+ * Resumes paused enrollments of restored contacts at their saved step. The message ledger
+ * (unique per automation, step and contact) keeps any step already sent from sending again.
+ */
+export async function resumeEnrollments(tx: Tx, workspaceId: string, contactIds: string[]): Promise<number> {
+  const { rows } = await sql`
+    UPDATE enrollments SET status = resume_status, resume_status = NULL, updated_at = retrace_now()
+    WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[]) AND status = 'paused' AND resume_status IS NOT NULL
+    RETURNING contact_id`.execute(tx);
+  return rows.length;
+}
