@@ -13,6 +13,7 @@ import { accountRoutes } from './accounts/routes.js';
 import { dealRoutes } from './deals/routes.js';
 import { tagRoutes } from './tags/routes.js';
 import { maintenanceRoutes } from './maintenance/routes.js';
+import { JobWorker } from './jobs/worker.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -33,8 +34,17 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
   return database;
 }
 
-export function createContext(database: Database, config: Config): AppContext {
-  return { database, db: database.db, clock: config.testClock ? new TestClock() : systemClock, config };
+/** The context of a running server, with its background job worker (not yet started). */
+export function createContext(database: Database, config: Config): { ctx: AppContext; worker: JobWorker } {
+  const worker: JobWorker = new JobWorker(() => ctx);
+  const ctx: AppContext = {
+    database,
+    db: database.db,
+    clock: config.testClock ? new TestClock() : systemClock,
+    config,
+    kickJobs: () => worker.kick(),
+  };
+  return { ctx, worker };
 }
 
 export async function createServer(ctx: AppContext, options: { logger?: boolean } = {}): Promise<FastifyInstance> {

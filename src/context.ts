@@ -8,4 +8,6 @@ export interface AppContext {
   db: Db;
   clock: Clock;
   config: Config;
+  /** Asks the background job worker to look for work now (a job was just queued). */
+  kickJobs: () => void;
 }

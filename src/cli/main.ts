@@ -33,7 +33,7 @@ program
   .action(async (options: { contacts: number; name: string }) => {
     const config = readConfig();
     const database = await openDatabase(config);
-    const ctx = createContext(database, config);
+    const { ctx } = createContext(database, config);
     const { workspace, token } = await createWorkspace(ctx.db, ctx.clock, { name: options.name, adminEmail: 'admin@example.com' });
     const bar = progressBar('seeding', options.contacts);
     const summary = await seedWorkspace(ctx.db, { workspaceId: workspace.id, actorId: null, origin: 'import', at: ctx.clock.now() }, {
@@ -54,7 +54,7 @@ token
   .action(async (options: { workspace: string; user?: string }) => {
     const config = readConfig();
     const database = await openDatabase(config);
-    const ctx = createContext(database, config);
+    const { ctx } = createContext(database, config);
     const { rows } = await sql<{ id: string }>`
       SELECT u.id FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
       WHERE u.workspace_id = ${options.workspace}

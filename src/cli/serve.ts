@@ -15,10 +15,11 @@ const demoContacts = 3000;
 /** Starts the server; on an empty database, creates the demo workspace first. */
 export async function serve(config: Config, options: { demo: boolean }): Promise<void> {
   const database = await openDatabase(config);
-  const ctx = createContext(database, config);
+  const { ctx, worker } = createContext(database, config);
   const signIn = options.demo ? await demoSignIn(ctx) : null;
   const server = await createServer(ctx, { logger: false });
   const stopMaintenance = scheduleMaintenance(ctx, maintenanceTasks, 30_000);
+  worker.start(2000);
   await server.listen({ port: config.port, host: config.host });
   const base = `http://localhost:${config.port}`;
   console.log(`Retrace is running at ${base} on ${config.databaseUrl ? 'PostgreSQL' : `PGlite (${config.dataDir})`}`);
@@ -32,6 +33,7 @@ export async function serve(config: Config, options: { demo: boolean }): Promise
 
   const shutdown = async () => {
     stopMaintenance();
+    await worker.stop();
     await server.close();
     await database.close();
     process.exit(0);

@@ -4,6 +4,9 @@ import type { Config } from '../config.js';
 import type { AppContext } from '../context.js';
 import { connectPGlite, connectPostgres, migrate, type Database } from '../db/database.js';
 import { createServer } from '../app.js';
+import { JobWorker } from '../jobs/worker.js';
+import { jobHandlers } from '../jobs/handlers.js';
+import { runPendingJobs } from '../jobs/service.js';
 
 export const operatorToken = 'op_test_operator_token';
 
@@ -35,16 +38,33 @@ export interface TestApp {
   ctx: AppContext;
   clock: TestClock;
   server: FastifyInstance;
+  /**
+   * Runs the workspace's queued jobs now, to completion (or for maxSteps batches, then
+   * leaves them as a crashed process would). Returns the batches committed.
+   */
+  runJobs: (workspaceId: string, options?: { maxSteps?: number }) => Promise<number>;
 }
 
-/** A server on the worker's database with its own test clock. */
-export async function testApp(): Promise<TestApp> {
+/**
+ * A server on the worker's database with its own test clock. Jobs run only when the test
+ * calls runJobs(), unless autoRunJobs is set (then a worker runs them as `serve` does).
+ */
+export async function testApp(options: { autoRunJobs?: boolean } = {}): Promise<TestApp> {
   const database = await testDatabase();
   const clock = new TestClock();
-  const ctx: AppContext = { database, db: database.db, clock, config: testConfig };
+  const worker: JobWorker = new JobWorker(() => ctx);
+  const ctx: AppContext = {
+    database,
+    db: database.db,
+    clock,
+    config: testConfig,
+    kickJobs: () => {
+      if (options.autoRunJobs) worker.kick();
+    },
+  };
   const server = await createServer(ctx);
   await server.ready();
-  return { ctx, clock, server };
+  return { ctx, clock, server, runJobs: (workspaceId, run = {}) => runPendingJobs(ctx, jobHandlers, { workspaceId, ...run }) };
 }
 
 export interface Response<T = any> {

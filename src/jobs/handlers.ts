@@ -1,0 +1,7 @@
+import type { JobHandler } from './service.js';
+
+/**
+ * Every kind of background job. Features add their handler here; the worker and
+ * POST /maintenance/run look jobs up by kind.
+ */
+export const jobHandlers: JobHandler[] = [];

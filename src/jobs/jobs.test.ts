@@ -1,0 +1,63 @@
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { inTransaction } from '../db/database.js';
+import { aWorkspace, testApp, type TestApp } from '../test-support/harness.js';
+import { insertJob, runPendingJobs, withOneActiveJob, findJob, type JobHandler } from './service.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await testApp();
+});
+
+/** A job that appends one number per batch to its checkpoint, up to `until`. */
+const counting: JobHandler = {
+  kind: 'test.counting',
+  origin: 'system',
+  async step(tx, job) {
+    const seen = (job.progress.seen as number[] | undefined) ?? [];
+    const next = seen.length + 1;
+    await sql`SELECT ${next}::int`.execute(tx);
+    const progress = { seen: [...seen, next] };
+    return { progress, done: next >= (job.params.until as number), result: { count: next } };
+  },
+};
+
+async function queueCounting(workspaceId: string, until: number) {
+  const change = { workspaceId, actorId: null, origin: 'system' as const, at: app.clock.now() };
+  return withOneActiveJob(app.ctx.db, workspaceId, () =>
+    inTransaction(app.ctx.db, change, (tx) => insertJob(tx, change, { kind: counting.kind, status: 'queued', params: { until } })),
+  );
+}
+
+describe('durable jobs', () => {
+  it('refuses a second active job in the same workspace with restore_job_running naming the first', async () => {
+    const ws = await aWorkspace(app);
+    const first = await queueCounting(ws.id, 2);
+    await expect(queueCounting(ws.id, 2)).rejects.toMatchObject({ status: 409, code: 'restore_job_running', details: { jobId: first.id } });
+  });
+
+  it('resumes a job stopped mid-way from its last committed checkpoint, running each batch once', async () => {
+    const ws = await aWorkspace(app);
+    const job = await queueCounting(ws.id, 5);
+    expect(await runPendingJobs(app.ctx, [counting], { workspaceId: ws.id, maxSteps: 2 })).toBe(2);
+    expect(await findJob(app.ctx.db, ws.id, job.id)).toMatchObject({ status: 'running', progress: { seen: [1, 2] } });
+    expect(await runPendingJobs(app.ctx, [counting], { workspaceId: ws.id })).toBe(3);
+    expect(await findJob(app.ctx.db, ws.id, job.id)).toMatchObject({ status: 'succeeded', progress: { seen: [1, 2, 3, 4, 5] }, result: { count: 5 } });
+  });
+
+  it('frees the slot when a job ends, so the next one can be queued', async () => {
+    const ws = await aWorkspace(app);
+    await queueCounting(ws.id, 1);
+    await runPendingJobs(app.ctx, [counting], { workspaceId: ws.id });
+    const second = await queueCounting(ws.id, 1);
+    expect(second.status).toBe('queued');
+  });
+
+  it('marks a job failed with its error when a batch throws, and rolls that batch back', async () => {
+    const ws = await aWorkspace(app);
+    const failing: JobHandler = { ...counting, async step() { throw new Error('boom'); } };
+    const job = await queueCounting(ws.id, 3);
+    await runPendingJobs(app.ctx, [failing], { workspaceId: ws.id });
+    expect(await findJob(app.ctx.db, ws.id, job.id)).toMatchObject({ status: 'failed', error: 'boom', progress: {} });
+  });
+});

@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { AppContext } from '../context.js';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { AppError } from '../http/errors.js';
+
+export type JobStatus = 'awaiting_approval' | 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface Job<P = Record<string, unknown>, G = Record<string, unknown>> {
+  workspaceId: string;
+  id: string;
+  kind: string;
+  status: JobStatus;
+  params: P;
+  progress: G;
+  result: Record<string, unknown> | null;
+  error: string | null;
+  createdBy: string | null;
+  approvedBy: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+interface JobRow {
+  workspace_id: string;
+  id: string;
+  kind: string;
+  status: JobStatus;
+  params: Record<string, unknown>;
+  progress: Record<string, unknown>;
+  result: Record<string, unknown> | null;
+  error: string | null;
+  created_by: string | null;
+  approved_by: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+function toJob(r: JobRow): Job {
+  return {
+    workspaceId: r.workspace_id,
+    id: r.id,
+    kind: r.kind,
+    status: r.status,
+    params: r.params,
+    progress: r.progress,
+    result: r.result,
+    error: r.error,
+    createdBy: r.created_by,
+    approvedBy: r.approved_by,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+/**
+ * What a kind of job does. `step` does one batch inside the given transaction and
+ * returns the new checkpoint; the runner commits it with the batch. Returning done ends
+ * the job with `result`.
+ */
+export interface JobHandler {
+  kind: string;
+  /** The origin written into history and the outbox for the job's changes. */
+  origin: ChangeContext['origin'];
+  step(tx: Tx, job: Job, change: ChangeContext, ctx: AppContext): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }>;
+}
+
+const jobColumns = sql`workspace_id, id, kind, status, params, progress, result, error, created_by, approved_by, created_at, started_at, finished_at`;
+
+export async function findJob(db: Db | Tx, workspaceId: string, jobId: string): Promise<Job | null> {
+  const { rows } = await sql<JobRow>`SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${workspaceId} AND id = ${jobId}`.execute(db);
+  return rows[0] ? toJob(rows[0]) : null;
+}
+
+export async function listJobs(db: Db, workspaceId: string, kind: string, limit: number, before?: { createdAt: string; id: string }): Promise<Job[]> {
+  const { rows } = await sql<JobRow>`
+    SELECT ${jobColumns} FROM jobs
+    WHERE workspace_id = ${workspaceId} AND kind = ${kind}
+      AND (${before?.createdAt ?? null}::timestamptz IS NULL OR (created_at, id) < (${before?.createdAt ?? null}::timestamptz, ${before?.id ?? null}::text))
+    ORDER BY created_at DESC, id DESC LIMIT ${limit}`.execute(db);
+  return rows.map(toJob);
+}
+
+/** The workspace's queued or running job, if any. */
+export async function activeJob(db: Db | Tx, workspaceId: string): Promise<Job | null> {
+  const { rows } = await sql<JobRow>`
+    SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${workspaceId} AND status IN ('queued', 'running')`.execute(db);
+  return rows[0] ? toJob(rows[0]) : null;
+}
+
+const isOneActiveViolation = (error: unknown) =>
+  typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505' &&
+  String((error as { constraint?: string; message?: string }).constraint ?? (error as { message?: string }).message).includes('jobs_one_active_per_workspace');
+
+export const jobRunning = (jobId: string | undefined) =>
+  new AppError(409, 'restore_job_running', 'A restore or rollback is already queued or running in this workspace', { jobId: jobId ?? null });
+
+/**
+ * Turns a database refusal of a second active job into 409 restore_job_running naming the
+ * job that holds the slot. The unique index is what decides: two simultaneous requests
+ * get exactly one job.
+ */
+export async function withOneActiveJob<T>(db: Db, workspaceId: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (!isOneActiveViolation(error)) throw error;
+    throw jobRunning((await activeJob(db, workspaceId))?.id);
+  }
+}
+
+/** Adds a job inside tx; with status queued it takes the workspace's one active slot. */
+export async function insertJob(
+  tx: Tx,
+  change: ChangeContext,
+  input: { kind: string; status: 'queued' | 'awaiting_approval'; params: Record<string, unknown>; progress?: Record<string, unknown> },
+): Promise<Job> {
+  const { rows } = await sql<JobRow>`
+    INSERT INTO jobs (workspace_id, kind, status, params, progress, created_by, created_at)
+    VALUES (${change.workspaceId}, ${input.kind}, ${input.status}, ${JSON.stringify(input.params)}::jsonb,
+            ${JSON.stringify(input.progress ?? {})}::jsonb, ${change.actorId}, ${change.at})
+    RETURNING ${jobColumns}`.execute(tx);
+  return toJob(rows[0]);
+}
+
+/** Moves an awaiting job to queued (it then needs the active slot). */
+export async function queueJob(tx: Tx, workspaceId: string, jobId: string, approvedBy: string | null): Promise<void> {
+  await sql`UPDATE jobs SET status = 'queued', approved_by = ${approvedBy}
+            WHERE workspace_id = ${workspaceId} AND id = ${jobId} AND status = 'awaiting_approval'`.execute(tx);
+}
+
+const leaseMs = 30_000;
+
+export interface RunOptions {
+  workspaceId?: string | null;
+  /** Stop after this many batches and release the job, as a crashed runner would leave it (tests). */
+  maxSteps?: number;
+}
+
+/**
+ * Runs claimable jobs to completion: queued ones, and running ones whose runner's lease
+ * ran out (a crashed or stopped process). Returns the number of batches committed.
+ */
+export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHandler[], options: RunOptions = {}): Promise<number> {
+  const owner = randomUUID();
+  let steps = 0;
+  for (;;) {
+    const job = await claimJob(ctx.db, owner, options.workspaceId ?? null);
+    if (!job) return steps;
+    const handler = handlers.find((h) => h.kind === job.kind);
+    if (!handler) {
+      await finishJob(ctx.db, job, { status: 'failed', error: `no handler for jobs of kind ${job.kind}` });
+      continue;
+    }
+    const budget = options.maxSteps === undefined ? Infinity : options.maxSteps - steps;
+    const ran = await runClaimedJob(ctx, handler, job, owner, budget);
+    steps += ran;
+    if (options.maxSteps !== undefined && steps >= options.maxSteps) return steps;
+  }
+}
+
+async function claimJob(db: Db, owner: string, workspaceId: string | null): Promise<Job | null> {
+  const now = new Date();
+  const { rows } = await sql<JobRow>`
+    UPDATE jobs SET status = 'running', lease_owner = ${owner}, lease_until = ${new Date(now.getTime() + leaseMs)},
+                    started_at = coalesce(started_at, retrace_now())
+    WHERE (workspace_id, id) = (
+      SELECT workspace_id, id FROM jobs
+      WHERE (${workspaceId}::text IS NULL OR workspace_id = ${workspaceId})
+        AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < ${now})))
+      ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING ${jobColumns}`.execute(db);
+  return rows[0] ? toJob(rows[0]) : null;
+}
+
+async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job, owner: string, budget: number): Promise<number> {
+  let job = claimed;
+  let steps = 0;
+  try {
+    while (steps < budget) {
+      const change: ChangeContext = { workspaceId: job.workspaceId, actorId: job.createdBy, origin: handler.origin, at: ctx.clock.now() };
+      const outcome = await inTransaction(ctx.db, change, async (tx) => {
+        const { rows } = await sql<JobRow>`
+          SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner} FOR UPDATE`.execute(tx);
+        if (!rows[0] || rows[0].status !== 'running') return null;
+        const current = toJob(rows[0]);
+        const result = await handler.step(tx, current, change, ctx);
+        await sql`
+          UPDATE jobs SET progress = ${JSON.stringify(result.progress)}::jsonb,
+                          lease_until = ${new Date(Date.now() + leaseMs)},
+                          status = ${result.done ? 'succeeded' : 'running'},
+                          result = ${result.done ? JSON.stringify(result.result ?? {}) : null}::jsonb,
+                          finished_at = ${result.done ? change.at : null}
+          WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}`.execute(tx);
+        return { ...current, progress: result.progress, done: result.done };
+      });
+      if (!outcome) return steps;
+      steps += 1;
+      job = outcome;
+      if (outcome.done) return steps;
+    }
+    // Out of budget: release the lease as a stopped process would, leaving it resumable.
+    await sql`UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner}`.execute(ctx.db);
+    return steps;
+  } catch (error) {
+    console.error(`job ${job.id} (${job.kind}) failed`, error);
+    await finishJob(ctx.db, job, { status: 'failed', error: error instanceof Error ? error.message : String(error) });
+    return steps;
+  }
+}
+
+async function finishJob(db: Db, job: Job, outcome: { status: 'failed'; error: string }): Promise<void> {
+  await sql`UPDATE jobs SET status = ${outcome.status}, error = ${outcome.error}, finished_at = retrace_now(), lease_owner = NULL, lease_until = NULL
+            WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}`.execute(db);
+}
