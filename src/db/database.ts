@@ -65,7 +65,10 @@ export async function connectPostgres(url: string, poolSize = 10): Promise<Datab
 /** PGlite in dataDir, or in memory when dataDir is undefined. */
 export async function connectPGlite(dataDir: string | undefined): Promise<Database> {
   if (dataDir) await mkdir(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir, {
+  // One options object: PGlite.create(undefined, options) drops the options, and the
+  // in-memory database (the tests') would return numeric columns as strings.
+  const client = await PGlite.create({
+    dataDir,
     parsers: { 20: (value: string) => Number(value), 1700: (value: string) => Number(value) },
   });
   // PGlite is one connection: the dialect's driver queues every Kysely connection, so a
