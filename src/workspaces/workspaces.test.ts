@@ -1,0 +1,133 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../clock.js';
+import { createServer } from '../app.js';
+import { aContact, aWorkspace, call, operatorToken, testApp, type TestApp } from '../test-support/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await testApp();
+});
+
+describe('creating workspaces (operator)', () => {
+  it('creates a workspace with its first admin, whose token works', async () => {
+    const res = await call(app.server, operatorToken, 'POST', '/workspaces', { name: 'Acme CRM', adminEmail: 'boss@acme.example', activeContactLimit: 10 });
+    expect(res.status).toBe(201);
+    const { workspace, user, token } = res.body;
+    expect(workspace).toEqual({
+      id: workspace.id,
+      name: 'Acme CRM',
+      activeContactLimit: 10,
+      usage: { active: 0, archived: 0, deleted: 0 },
+      retention: { deletedDays: 30, archiveFreezeDays: 30, archiveDays: 365, pitrHours: 72 },
+      createdAt: workspace.createdAt,
+    });
+    expect(user).toEqual({ id: user.id, email: 'boss@acme.example', name: null, role: 'admin', createdAt: user.createdAt });
+    const me = await call(app.server, token, 'GET', '/workspace');
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual(workspace);
+  });
+
+  it('leaves the contact limit null when none is given', async () => {
+    const res = await call(app.server, operatorToken, 'POST', '/workspaces', { name: 'Open', adminEmail: 'o@example.com' });
+    expect(res.body.workspace.activeContactLimit).toBeNull();
+  });
+
+  it('refuses bad input with 400', async () => {
+    for (const body of [
+      { name: 'X' },
+      { name: '', adminEmail: 'a@example.com' },
+      { name: 'X', adminEmail: 'nope' },
+      { name: 'X', adminEmail: 'a@example.com', activeContactLimit: -1 },
+      { name: 'X', adminEmail: 'a@example.com', activeContactLimit: 1.5 },
+      { name: 'X', adminEmail: 'a@example.com', plan: 'gold' },
+    ]) {
+      const res = await call(app.server, operatorToken, 'POST', '/workspaces', body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+  });
+
+  it('is the operator’s alone: a workspace admin gets 403, no token 401', async () => {
+    const ws = await aWorkspace(app);
+    const body = { name: 'Sneaky', adminEmail: 's@example.com' };
+    const asAdmin = await ws.api('POST', '/workspaces', body);
+    expect(asAdmin.status).toBe(403);
+    expect(asAdmin.body.error.code).toBe('forbidden');
+    expect((await call(app.server, null, 'POST', '/workspaces', body)).status).toBe(401);
+  });
+});
+
+describe('the workspace', () => {
+  it('counts active, archived and deleted contacts', async () => {
+    const ws = await aWorkspace(app, { activeContactLimit: 100 });
+    const [a, b] = [await aContact(ws), await aContact(ws)];
+    await aContact(ws);
+    await ws.api('DELETE', `/contacts/${a.id}`);
+    await ws.api('POST', `/contacts/${b.id}/archive`);
+    const res = await ws.api('GET', '/workspace');
+    expect(res.body).toMatchObject({ id: ws.id, activeContactLimit: 100, usage: { active: 1, archived: 1, deleted: 1 } });
+  });
+
+  it('is for workspace users: the operator token gets 403', async () => {
+    const res = await call(app.server, operatorToken, 'GET', '/workspace');
+    expect(res.status).toBe(403);
+  });
+});
+
+describe('the test clock', () => {
+  it('tells the time and moves forward', async () => {
+    const before = await call(app.server, operatorToken, 'GET', '/test-clock');
+    expect(before.status).toBe(200);
+    const moved = await call(app.server, operatorToken, 'POST', '/test-clock', { advanceSeconds: 86_400 });
+    expect(moved.status).toBe(200);
+    const shift = Date.parse(moved.body.now) - Date.parse(before.body.now);
+    expect(shift).toBeGreaterThanOrEqual(86_400_000);
+    expect(shift).toBeLessThan(86_400_000 + 5_000);
+  });
+
+  it('stamps changes with its time', async () => {
+    const ws = await aWorkspace(app);
+    const now = Date.parse((await call(app.server, operatorToken, 'POST', '/test-clock', { advanceSeconds: 3 * 86_400 })).body.now);
+    const c = await aContact(ws);
+    expect(Date.parse(c.createdAt) - now).toBeGreaterThanOrEqual(0);
+    expect(Date.parse(c.createdAt) - now).toBeLessThan(5_000);
+  });
+
+  it('refuses to go backwards and refuses non-operators', async () => {
+    const ws = await aWorkspace(app);
+    expect((await call(app.server, operatorToken, 'POST', '/test-clock', { advanceSeconds: -1 })).status).toBe(400);
+    expect((await call(app.server, operatorToken, 'POST', '/test-clock', { advanceSeconds: '10' })).status).toBe(400);
+    expect((await ws.api('GET', '/test-clock')).status).toBe(403);
+    expect((await call(app.server, null, 'GET', '/test-clock')).status).toBe(401);
+  });
+
+  it('answers 404 when the server runs on the real clock', async () => {
+    const server = await createServer({ ...app.ctx, clock: systemClock });
+    await server.ready();
+    try {
+      expect((await call(server, operatorToken, 'GET', '/test-clock')).status).toBe(404);
+      const res = await call(server, operatorToken, 'POST', '/test-clock', { advanceSeconds: 1 });
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('not_found');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('health and documentation', () => {
+  it('answers health without auth', async () => {
+    const res = await call(app.server, null, 'GET', '/health');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true });
+  });
+
+  it('serves the OpenAPI document at /api/docs', async () => {
+    const res = await app.server.inject({ method: 'GET', url: '/api/docs' });
+    expect(res.statusCode).toBe(200);
+    const doc = JSON.parse(res.body);
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/contacts', '/api/v1/contacts/{id}', '/api/v1/workspaces', '/api/v1/audit-log']));
+    expect(doc.paths['/api/v1/contacts'].post.requestBody.content['application/json'].schema.required).toEqual(['email']);
+  });
+});
