@@ -1,0 +1,119 @@
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { aContact, aWorkspace, testApp, type TestApp } from '../test-support/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await testApp();
+});
+
+interface HistoryRow {
+  table_name: string;
+  op: string;
+  actor_id: string | null;
+  origin: string;
+  at: Date;
+  txid: number;
+}
+
+async function historyOf(workspaceId: string, contactId: string): Promise<HistoryRow[]> {
+  const { rows } = await sql<HistoryRow>`
+    SELECT table_name, op, actor_id, origin, at, txid FROM history
+    WHERE workspace_id = ${workspaceId} AND contact_id = ${contactId} ORDER BY version`.execute(app.ctx.db);
+  return rows;
+}
+
+describe('history of contacts', () => {
+  it('keeps a version for the insert, each update and the delete, with actor, origin and the injected time', async () => {
+    const ws = await aWorkspace(app);
+    // A year ahead: the database's own clock could not have written these times.
+    const created = app.clock.advance(365 * 86_400);
+    const c = await aContact(ws, { email: 'h@example.com', firstName: 'Hal' });
+    app.clock.advance(60);
+    await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'Hank' });
+    app.clock.advance(60);
+    const deleted = (await ws.api('DELETE', `/contacts/${c.id}`)).body;
+    const res = await ws.api('GET', `/contacts/${c.id}/history`);
+    expect(res.status).toBe(200);
+    expect(res.body.nextCursor).toBeNull();
+    const versions = res.body.data;
+    expect(versions.map((v: any) => [v.op, v.entity, v.actorId, v.origin])).toEqual([
+      ['insert', 'contact', ws.adminId, 'user'],
+      ['update', 'contact', ws.adminId, 'user'],
+      ['update', 'contact', ws.adminId, 'user'],
+    ]);
+    expect(versions[0].at).toBe(c.createdAt);
+    expect(Date.parse(versions[0].at) - created.getTime()).toBeLessThan(5_000);
+    expect(versions[1].changes).toEqual({ firstName: { from: 'Hal', to: 'Hank' }, updatedAt: versions[1].changes.updatedAt });
+    expect(versions[2].at).toBe(deleted.deletedAt);
+    expect(versions[2].changes.status).toEqual({ from: 'active', to: 'deleted' });
+    expect(versions[2].changes.deletedBy).toEqual({ from: null, to: ws.adminId });
+  });
+
+  it('captures inserts, updates and deletes of every association, with the delete in one transaction', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const other = await aContact(ws);
+    const list = (await ws.api('POST', '/lists', { name: 'L' })).body;
+    const account = (await ws.api('POST', '/accounts', { name: 'A' })).body;
+    const tag = (await ws.api('POST', '/tags', { name: 'T' })).body;
+    const tag2 = (await ws.api('POST', '/tags', { name: 'T2' })).body;
+    await ws.api('PUT', `/lists/${list.id}/contacts/${c.id}`, { status: 'subscribed' });
+    await ws.api('PUT', `/lists/${list.id}/contacts/${c.id}`, { status: 'unsubscribed' });
+    await ws.api('PUT', `/accounts/${account.id}/contacts/${c.id}`, { jobTitle: 'CTO' });
+    await ws.api('PUT', `/accounts/${account.id}/contacts/${c.id}`, { jobTitle: 'CEO' });
+    await ws.api('POST', `/contacts/${c.id}/tags`, { tagId: tag.id });
+    await ws.api('POST', `/contacts/${c.id}/tags`, { tagId: tag2.id });
+    await ws.api('DELETE', `/contacts/${c.id}/tags/${tag2.id}`);
+    await ws.api('POST', '/deals', { title: 'D', contactIds: [c.id, other.id] });
+    await ws.api('DELETE', `/contacts/${c.id}`);
+    const rows = await historyOf(ws.id, c.id);
+    expect(rows.map((r) => `${r.table_name}:${r.op}`)).toEqual([
+      'contacts:insert',
+      'list_memberships:insert',
+      'list_memberships:update',
+      'account_contacts:insert',
+      'account_contacts:update',
+      'contact_tags:insert',
+      'contact_tags:insert',
+      'contact_tags:delete',
+      'deal_contacts:insert',
+      'contacts:update',
+      'list_memberships:delete',
+      'account_contacts:delete',
+      'contact_tags:delete',
+      'deal_contacts:delete',
+    ]);
+    expect(rows.every((r) => r.actor_id === ws.adminId && r.origin === 'user')).toBe(true);
+    const deletion = rows.slice(9);
+    expect(new Set(deletion.map((r) => r.txid)).size).toBe(1);
+    expect(new Set(deletion.map((r) => r.at.toISOString())).size).toBe(1);
+    expect(deletion[0].txid).not.toBe(rows[8].txid);
+  });
+
+  it('captures a change made with raw SQL outside the app as origin sql with no actor', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws, { firstName: 'Before' });
+    await sql`UPDATE contacts SET first_name = 'After' WHERE workspace_id = ${ws.id} AND id = ${c.id}`.execute(app.ctx.db);
+    const versions = (await ws.api('GET', `/contacts/${c.id}/history`)).body.data;
+    expect(versions).toHaveLength(2);
+    expect(versions[1]).toMatchObject({ op: 'update', entity: 'contact', actorId: null, origin: 'sql', changes: { firstName: { from: 'Before', to: 'After' } } });
+    expect(Object.keys(versions[1].changes)).toEqual(['firstName']);
+  });
+
+  it('is append-only: UPDATE and DELETE on history raise and change nothing', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    await expect(sql`UPDATE history SET actor_id = 'forged' WHERE workspace_id = ${ws.id}`.execute(app.ctx.db)).rejects.toThrow(/append-only/);
+    await expect(sql`DELETE FROM history WHERE workspace_id = ${ws.id}`.execute(app.ctx.db)).rejects.toThrow(/append-only/);
+    const rows = await historyOf(ws.id, c.id);
+    expect(rows.map((r) => [r.op, r.actor_id])).toEqual([['insert', ws.adminId]]);
+  });
+
+  it('keeps history out of other workspaces', async () => {
+    const ws = await aWorkspace(app);
+    const other = await aWorkspace(app);
+    const c = await aContact(ws);
+    expect((await other.api('GET', `/contacts/${c.id}/history`)).status).toBe(404);
+  });
+});
