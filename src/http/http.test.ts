@@ -1,0 +1,223 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { aContact, aWorkspace, call, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await testApp();
+});
+
+/** Raw request with a JSON content type, for bodies `call` cannot send. */
+async function rawPost(ws: TestWorkspace, url: string, payload: string, contentType = 'application/json') {
+  const res = await app.server.inject({
+    method: 'POST',
+    url: `/api/v1${url}`,
+    headers: { authorization: `Bearer ${ws.adminToken}`, 'content-type': contentType },
+    payload,
+  });
+  return { status: res.statusCode, body: JSON.parse(res.body) };
+}
+
+async function usage(ws: TestWorkspace) {
+  return (await ws.api('GET', '/workspace')).body.usage;
+}
+
+describe('authentication', () => {
+  it('answers 401 unauthenticated without a token, with a bad one and with a forged one', async () => {
+    const ws = await aWorkspace(app);
+    const forged = ws.adminToken.replace(/.$/, (ch) => (ch === 'A' ? 'B' : 'A'));
+    const otherWorkspaceToken = ws.adminToken.replace(ws.id, '00000000-0000-0000-0000-000000000000');
+    for (const header of [undefined, 'Bearer', 'Bearer nonsense', `Basic ${ws.adminToken}`, `Bearer ${forged}`, `Bearer ${otherWorkspaceToken}`, 'Bearer rt..x']) {
+      const res = await app.server.inject({ method: 'GET', url: '/api/v1/contacts', headers: header ? { authorization: header } : {} });
+      expect(res.statusCode, header).toBe(401);
+      expect(JSON.parse(res.body).error).toEqual({ code: 'unauthenticated', message: 'A valid bearer token is required', details: {} });
+    }
+  });
+
+  it('refuses a write without a token and changes nothing', async () => {
+    const ws = await aWorkspace(app);
+    expect((await call(app.server, null, 'POST', '/contacts', { email: 'anon@example.com' })).status).toBe(401);
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+  });
+});
+
+describe('bad input answers 400 invalid_request and changes nothing', () => {
+  it('malformed JSON', async () => {
+    const ws = await aWorkspace(app);
+    const res = await rawPost(ws, '/contacts', '{"email": "broken@example.com",');
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+    expect(Array.isArray(res.body.error.details.issues)).toBe(true);
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+  });
+
+  it('an empty body, a JSON null and a body that is not an object', async () => {
+    const ws = await aWorkspace(app);
+    for (const payload of ['', 'null', '[]', '"email"', '42']) {
+      const res = await rawPost(ws, '/contacts', payload);
+      expect(res.status, payload).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+  });
+
+  it('a body that is not JSON', async () => {
+    const ws = await aWorkspace(app);
+    const res = await rawPost(ws, '/contacts', 'email=x@example.com', 'application/x-www-form-urlencoded');
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+  });
+
+  it('wrong types, with the issue’s path', async () => {
+    const ws = await aWorkspace(app);
+    const res = await ws.api('POST', '/contacts', { email: 'typed@example.com', firstName: 42, fields: 'x', tags: 'vip' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+    expect(res.body.error.details.issues.map((i: any) => i.path)).toEqual([['firstName'], ['fields'], ['tags']]);
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+  });
+
+  it('unknown fields', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const created = await ws.api('POST', '/contacts', { email: 'extra@example.com', favouriteColour: 'blue' });
+    expect(created.status).toBe(400);
+    expect(created.body.error.code).toBe('invalid_request');
+    const patched = await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'New', createdAt: '2000-01-01T00:00:00Z' });
+    expect(patched.status).toBe(400);
+    expect(await usage(ws)).toEqual({ active: 1, archived: 0, deleted: 0 });
+    expect((await ws.api('GET', `/contacts/${c.id}`)).body).toEqual(c);
+  });
+
+  it('a body over 1 MiB', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const big = JSON.stringify({ email: 'big@example.com', fields: { blob: 'x'.repeat(1024 * 1024) } });
+    const res = await rawPost(ws, '/contacts', big);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+    const patch = await app.server.inject({
+      method: 'PATCH',
+      url: `/api/v1/contacts/${c.id}`,
+      headers: { authorization: `Bearer ${ws.adminToken}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ fields: { blob: 'y'.repeat(1024 * 1024 + 10) } }),
+    });
+    expect(patch.statusCode).toBe(400);
+    expect(await usage(ws)).toEqual({ active: 1, archived: 0, deleted: 0 });
+    expect((await ws.api('GET', `/contacts/${c.id}`)).body).toEqual(c);
+  });
+
+  it('repeated or over-long query parameters', async () => {
+    const ws = await aWorkspace(app);
+    for (const query of ['status=active&status=deleted', 'limit=1&limit=2', `q=${'a'.repeat(201)}`]) {
+      const res = await ws.api('GET', `/contacts?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+  });
+
+  it('an unknown route answers 404 not_found', async () => {
+    const ws = await aWorkspace(app);
+    const res = await ws.api('GET', '/no-such-thing');
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('not_found');
+  });
+});
+
+describe('another workspace’s things answer 404, as if they did not exist', () => {
+  interface Theirs {
+    contactId: string;
+    listId: string;
+    accountId: string;
+    dealId: string;
+    tagId: string;
+  }
+
+  /** Every route of the foundation that names a thing of the workspace in its path. */
+  const routes: [method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: (t: Theirs) => string, body?: (t: Theirs) => unknown][] = [
+    ['GET', (t) => `/contacts/${t.contactId}`],
+    ['PATCH', (t) => `/contacts/${t.contactId}`, () => ({ firstName: 'Hijacked' })],
+    ['DELETE', (t) => `/contacts/${t.contactId}`],
+    ['POST', (t) => `/contacts/${t.contactId}/archive`],
+    ['GET', (t) => `/contacts/${t.contactId}/history`],
+    ['GET', (t) => `/contacts/${t.contactId}/lists`],
+    ['GET', (t) => `/contacts/${t.contactId}/accounts`],
+    ['GET', (t) => `/contacts/${t.contactId}/deals`],
+    ['POST', (t) => `/contacts/${t.contactId}/tags`, (t) => ({ tagId: t.tagId })],
+    ['DELETE', (t) => `/contacts/${t.contactId}/tags/${t.tagId}`],
+    ['GET', (t) => `/lists/${t.listId}`],
+    ['DELETE', (t) => `/lists/${t.listId}`],
+    ['PUT', (t) => `/lists/${t.listId}/contacts/${t.contactId}`, () => ({ status: 'unsubscribed' })],
+    ['GET', (t) => `/accounts/${t.accountId}`],
+    ['DELETE', (t) => `/accounts/${t.accountId}`],
+    ['PUT', (t) => `/accounts/${t.accountId}/contacts/${t.contactId}`, () => ({ jobTitle: 'Spy' })],
+    ['GET', (t) => `/deals/${t.dealId}`],
+    ['DELETE', (t) => `/tags/${t.tagId}`],
+  ];
+
+  for (const [method, url, body] of routes) {
+    const shape = url({ contactId: ':contactId', listId: ':listId', accountId: ':accountId', dealId: ':dealId', tagId: ':tagId' });
+    it(`${method} ${shape}`, async () => {
+      const mine = await aWorkspace(app);
+      const victim = await aWorkspace(app);
+      const contact = await aContact(victim);
+      const theirs: Theirs = {
+        contactId: contact.id,
+        listId: (await victim.api('POST', '/lists', { name: 'L' })).body.id,
+        accountId: (await victim.api('POST', '/accounts', { name: 'A' })).body.id,
+        tagId: (await victim.api('POST', '/tags', { name: 'T' })).body.id,
+        dealId: (await victim.api('POST', '/deals', { title: 'D', contactIds: [contact.id] })).body.id,
+      };
+      await victim.api('PUT', `/lists/${theirs.listId}/contacts/${contact.id}`, { status: 'subscribed' });
+      await victim.api('PUT', `/accounts/${theirs.accountId}/contacts/${contact.id}`, { jobTitle: 'CEO' });
+      await victim.api('POST', `/contacts/${contact.id}/tags`, { tagId: theirs.tagId });
+      const before = (await victim.api('GET', `/contacts/${contact.id}`)).body;
+
+      const res = await mine.api(method, url(theirs), body?.(theirs));
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('not_found');
+
+      expect((await victim.api('GET', `/contacts/${contact.id}`)).body).toEqual(before);
+      expect((await victim.api('GET', `/contacts/${contact.id}/lists`)).body.data).toEqual([{ listId: theirs.listId, status: 'subscribed' }]);
+      expect((await victim.api('GET', `/contacts/${contact.id}/accounts`)).body.data).toEqual([{ accountId: theirs.accountId, jobTitle: 'CEO' }]);
+      expect((await victim.api('GET', '/deals')).body.data.map((d: any) => d.id)).toEqual([theirs.dealId]);
+    });
+  }
+
+  it('bulk routes skip another workspace’s contacts as not found', async () => {
+    const mine = await aWorkspace(app);
+    const victim = await aWorkspace(app);
+    const contact = await aContact(victim);
+    expect((await mine.api('POST', '/contacts/delete', { ids: [contact.id] })).body).toEqual({ deleted: [], skipped: [{ contactId: contact.id, reason: 'not_found' }] });
+    expect((await mine.api('POST', '/contacts/archive', { ids: [contact.id] })).body).toEqual({ archived: [], skipped: [{ contactId: contact.id, reason: 'not_found' }] });
+    expect((await victim.api('GET', `/contacts/${contact.id}`)).body.status).toBe('active');
+  });
+
+  it('bodies naming another workspace’s contacts or tags are refused as unknown ids', async () => {
+    const mine = await aWorkspace(app);
+    const victim = await aWorkspace(app);
+    const contact = await aContact(victim);
+    const tag = (await victim.api('POST', '/tags', { name: 'T' })).body;
+    expect((await mine.api('POST', '/deals', { title: 'D', contactIds: [contact.id] })).status).toBe(400);
+    expect((await mine.api('POST', '/contacts', { email: 'x@example.com', tags: [tag.id] })).status).toBe(400);
+    expect((await mine.api('GET', '/deals')).body.data).toEqual([]);
+    expect(await usage(mine)).toEqual({ active: 0, archived: 0, deleted: 0 });
+  });
+
+  it('lists never show another workspace’s things', async () => {
+    const mine = await aWorkspace(app);
+    const victim = await aWorkspace(app);
+    const contact = await aContact(victim);
+    await victim.api('POST', '/lists', { name: 'L' });
+    await victim.api('POST', '/accounts', { name: 'A' });
+    await victim.api('POST', '/tags', { name: 'T' });
+    await victim.api('POST', '/deals', { title: 'D', contactIds: [contact.id] });
+    for (const url of ['/contacts', '/lists', '/accounts', '/tags', '/deals', '/users', '/audit-log']) {
+      const data = (await mine.api('GET', url)).body.data;
+      expect(JSON.stringify(data), url).not.toContain(victim.id);
+      expect(JSON.stringify(data), url).not.toContain(contact.id);
+    }
+    expect((await mine.api('GET', '/contacts')).body.data).toEqual([]);
+    expect((await mine.api('GET', '/users')).body.data.map((u: any) => u.id)).toEqual([mine.adminId]);
+  });
+});
