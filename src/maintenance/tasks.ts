@@ -1,6 +1,7 @@
 import type { MaintenanceTask } from './service.js';
 import { jobHandlers } from '../jobs/handlers.js';
 import { runPendingJobs } from '../jobs/service.js';
+import { automationTasks } from '../automations/maintenance.js';
 
 /**
  * Every kind of due background work, in the order a maintenance pass runs it. Features
@@ -9,4 +10,6 @@ import { runPendingJobs } from '../jobs/service.js';
 export const maintenanceTasks: MaintenanceTask[] = [
   // Queued restores and rollbacks, and any left by a stopped process, run to completion.
   { name: 'jobs', run: (ctx, workspaceId) => runPendingJobs(ctx, jobHandlers, { workspaceId }) },
+  // Domain events enrol contacts, then every due automation step runs (issue 4).
+  ...automationTasks,
 ];

@@ -1,0 +1,20 @@
+import type { MaintenanceTask } from '../maintenance/service.js';
+import { consumeOutbox } from '../outbox/consumer.js';
+import { senderFor } from '../messages/sender.js';
+import { enrolOnEvents } from './enrollments.js';
+import { runDueSteps } from './runner.js';
+
+/**
+ * The automations' share of a maintenance pass, in order: deliver pending events (which
+ * enrols contacts), then run every due step to completion.
+ */
+export const automationTasks: MaintenanceTask[] = [
+  {
+    name: 'events',
+    run: (ctx, workspaceId) =>
+      consumeOutbox(ctx, workspaceId, async (tx, change, events) => {
+        await enrolOnEvents(tx, change, events);
+      }),
+  },
+  { name: 'automationSteps', run: (ctx, workspaceId) => runDueSteps(ctx, workspaceId, senderFor(ctx)) },
+];

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import type { RouteModule } from '../http/server.js';
+import { addRoute, idParams } from '../http/route.js';
+import { pageQuery } from '../http/pagination.js';
+import { createAutomation, getAutomation, listAutomations, listEnrollments } from './service.js';
+
+const trigger = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('contact.created') }),
+  z.strictObject({ type: z.literal('list.subscribed'), listId: z.string().min(1) }),
+  z.strictObject({ type: z.literal('tag.added'), tagId: z.string().min(1) }),
+]);
+
+const step = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('send_email'), subject: z.string().trim().min(1).max(300) }),
+  // Up to a year: a longer wait is more likely a mistake than a plan.
+  z.strictObject({ type: z.literal('wait'), seconds: z.number().int().min(0).max(366 * 24 * 3600) }),
+]);
+
+const newAutomationBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  trigger,
+  steps: z.array(step).min(1).max(100),
+});
+
+/**
+ * Creating an automation needs automations.manage; reading automations and their
+ * enrollments needs contacts.read (they say what happens to contacts).
+ */
+export const automationRoutes: RouteModule = (app, ctx) => {
+  const tag = 'automations';
+
+  addRoute(app, ctx, {
+    method: 'POST', url: '/automations', summary: 'Create an automation: a trigger and its steps', tag, status: 201,
+    access: { user: 'automations.manage' }, body: newAutomationBody,
+    handler: ({ body, change }) => createAutomation(ctx.db, change, body),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/automations', summary: 'The workspace’s automations, oldest first', tag,
+    access: { user: 'contacts.read' }, query: z.object(pageQuery),
+    handler: ({ query, principal }) => listAutomations(ctx.db, principal.workspaceId, query),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/automations/:id', summary: 'An automation', tag,
+    access: { user: 'contacts.read' }, params: idParams('id'),
+    handler: ({ params, principal }) => getAutomation(ctx.db, principal.workspaceId, params.id),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/automations/:id/enrollments', summary: 'Who is enrolled, at which step, with which status', tag,
+    access: { user: 'contacts.read' }, params: idParams('id'), query: z.object(pageQuery),
+    handler: ({ params, query, principal }) => listEnrollments(ctx.db, principal.workspaceId, params.id, query),
+  });
+};

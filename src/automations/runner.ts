@@ -1,0 +1,115 @@
+import { sql } from 'kysely';
+import type { AppContext } from '../context.js';
+import type { ChangeContext, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { claimMessages, deliverMessages, type MessageClaim } from '../messages/service.js';
+import type { OutgoingMessage, Sender } from '../messages/sender.js';
+import type { EnrollmentStatus, Step } from './service.js';
+
+/**
+ * A due enrollment and the step it stands at (null past the last step). An active
+ * enrollment is always due; a waiting one once its run_at has come.
+ */
+export interface DueEnrollment {
+  automationId: string;
+  contactId: string;
+  stepIndex: number;
+  status: 'active' | 'waiting';
+  step: Step | null;
+  stepCount: number;
+}
+
+/** Where a due enrollment goes next, and the message its step claims, if any. */
+export interface Transition {
+  automationId: string;
+  contactId: string;
+  stepIndex: number;
+  status: EnrollmentStatus;
+  runAt: string;
+  claim: MessageClaim | null;
+}
+
+/**
+ * One move of one enrollment. A wait step is entered (status waiting until now + seconds)
+ * and, once due, left for the next step; a send_email step claims its message and moves
+ * on. Past the last step the enrollment is completed.
+ */
+export function nextTransition(due: DueEnrollment, now: Date): Transition {
+  const key = { automationId: due.automationId, contactId: due.contactId };
+  const advance = (): Transition => {
+    const stepIndex = due.stepIndex + 1;
+    return { ...key, stepIndex, status: stepIndex >= due.stepCount ? 'completed' : 'active', runAt: now.toISOString(), claim: null };
+  };
+  if (due.step === null) return { ...key, stepIndex: due.stepIndex, status: 'completed', runAt: now.toISOString(), claim: null };
+  if (due.status === 'waiting') return advance();
+  if (due.step.type === 'wait') {
+    return { ...key, stepIndex: due.stepIndex, status: 'waiting', runAt: new Date(now.getTime() + due.step.seconds * 1000).toISOString(), claim: null };
+  }
+  return { ...advance(), claim: { ...key, stepIndex: due.stepIndex, subject: due.step.subject } };
+}
+
+const batchSize = 500;
+
+/**
+ * Runs every due automation step of a workspace (or of every workspace), round after
+ * round, until none is due. Returns the number of steps taken.
+ *
+ * Why a send cannot happen twice: a round claims its messages in the ledger and advances
+ * the steps in ONE transaction, and only after it commits hands the claimed messages to
+ * the sender. The ledger's unique (automation, step, contact) key with ON CONFLICT DO
+ * NOTHING returns a claim only the first time, ever. A crash before the commit loses
+ * both the claim and the advance, so the step runs again and claims afresh (nothing was
+ * sent yet); a crash after it leaves the claim, so nothing can claim that message again,
+ * and at worst it was never handed over (its ledger row stays `pending`). We chose
+ * claim-then-send over send-then-record because the contract is "at most once": a lost
+ * email is visible in the ledger, a duplicate cannot be taken back (seed 000).
+ */
+export async function runDueSteps(ctx: AppContext, workspaceId: string | null, sender: Sender): Promise<number> {
+  let steps = 0;
+  for (const id of workspaceId !== null ? [workspaceId] : await workspacesWithDueSteps(ctx)) {
+    for (;;) {
+      const change: ChangeContext = { workspaceId: id, actorId: null, origin: 'system', at: ctx.clock.now() };
+      const { taken, claimed } = await inTransaction(ctx.db, change, (tx) => takeDueSteps(tx, change));
+      await deliverMessages(ctx.db, change, sender, claimed);
+      steps += taken;
+      if (taken === 0) break;
+    }
+  }
+  return steps;
+}
+
+async function workspacesWithDueSteps(ctx: AppContext): Promise<string[]> {
+  // Maintenance of every workspace: the one unscoped query finds where there is work.
+  const { rows } = await sql<{ workspace_id: string }>`
+    SELECT DISTINCT workspace_id FROM enrollments WHERE status = 'active' OR (status = 'waiting' AND run_at <= ${ctx.clock.now()})`.execute(ctx.db);
+  return rows.map((r) => r.workspace_id);
+}
+
+/** One round: a batch of due enrollments moves one step, in one transaction. */
+async function takeDueSteps(tx: Tx, change: ChangeContext): Promise<{ taken: number; claimed: OutgoingMessage[] }> {
+  // SKIP LOCKED: a concurrent runner (the background loop beside POST /maintenance/run)
+  // takes other enrollments; the ledger key stops a double send even if both took one.
+  const { rows } = await sql<{ automation_id: string; contact_id: string; step_index: number; status: 'active' | 'waiting'; step: Step | null; step_count: number }>`
+    SELECT e.automation_id, e.contact_id, e.step_index, e.status, a.steps -> e.step_index AS step, jsonb_array_length(a.steps) AS step_count
+    FROM enrollments e
+    JOIN automations a ON a.workspace_id = e.workspace_id AND a.id = e.automation_id
+    JOIN contacts c ON c.workspace_id = e.workspace_id AND c.id = e.contact_id AND c.status = 'active'
+    WHERE e.workspace_id = ${change.workspaceId} AND (e.status = 'active' OR (e.status = 'waiting' AND e.run_at <= ${change.at}))
+    ORDER BY e.run_at NULLS FIRST, e.automation_id, e.contact_id
+    LIMIT ${batchSize}
+    FOR UPDATE OF e SKIP LOCKED`.execute(tx);
+  if (rows.length === 0) return { taken: 0, claimed: [] };
+  const transitions = rows.map((r) =>
+    nextTransition(
+      { automationId: r.automation_id, contactId: r.contact_id, stepIndex: r.step_index, status: r.status, step: r.step, stepCount: r.step_count },
+      change.at,
+    ),
+  );
+  const claimed = await claimMessages(tx, change, transitions.flatMap((t) => (t.claim ? [t.claim] : [])));
+  await sql`
+    UPDATE enrollments e SET
+      step_index = (t->>'stepIndex')::int, status = t->>'status', run_at = (t->>'runAt')::timestamptz, updated_at = ${change.at}
+    FROM jsonb_array_elements(${JSON.stringify(transitions)}::jsonb) AS x(t)
+    WHERE e.workspace_id = ${change.workspaceId} AND e.automation_id = t->>'automationId' AND e.contact_id = t->>'contactId'`.execute(tx);
+  return { taken: rows.length, claimed };
+}

@@ -1,0 +1,114 @@
+import { sql } from 'kysely';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { invalidRequest, notFound } from '../http/errors.js';
+import { decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { recordAudit } from '../audit/service.js';
+import { getList } from '../lists/service.js';
+import { requireLiveTags } from '../tags/service.js';
+
+export type Trigger = { type: 'contact.created' } | { type: 'list.subscribed'; listId: string } | { type: 'tag.added'; tagId: string };
+export type Step = { type: 'send_email'; subject: string } | { type: 'wait'; seconds: number };
+export type EnrollmentStatus = 'active' | 'waiting' | 'completed' | 'paused';
+
+export interface Automation {
+  id: string;
+  name: string;
+  trigger: Trigger;
+  steps: Step[];
+  createdAt: string;
+}
+
+export interface Enrollment {
+  contactId: string;
+  stepIndex: number;
+  status: EnrollmentStatus;
+  runAt: string | null;
+}
+
+interface AutomationRow {
+  id: string;
+  name: string;
+  trigger: Trigger;
+  steps: Step[];
+  created_at: Date;
+}
+
+const presentAutomation = (r: AutomationRow): Automation => ({
+  id: r.id,
+  name: r.name,
+  trigger: r.trigger,
+  steps: r.steps,
+  createdAt: r.created_at.toISOString(),
+});
+
+/** A trigger may only name a live list or tag of the workspace (bad input otherwise). */
+async function requireTriggerTarget(tx: Tx, workspaceId: string, trigger: Trigger): Promise<void> {
+  if (trigger.type === 'list.subscribed') {
+    const list = await getList(tx, workspaceId, trigger.listId).catch(() => null);
+    if (!list || list.deletedAt !== null) {
+      throw invalidRequest('Unknown list', { issues: [{ in: 'body', path: ['trigger', 'listId'], message: `no list ${trigger.listId}` }] });
+    }
+  }
+  if (trigger.type === 'tag.added') await requireLiveTags(tx, workspaceId, [trigger.tagId]);
+}
+
+export async function createAutomation(db: Db, change: ChangeContext, input: { name: string; trigger: Trigger; steps: Step[] }): Promise<Automation> {
+  return inTransaction(db, change, async (tx) => {
+    await requireTriggerTarget(tx, change.workspaceId, input.trigger);
+    const { rows } = await sql<AutomationRow>`
+      INSERT INTO automations (workspace_id, name, trigger, steps, created_at)
+      VALUES (${change.workspaceId}, ${input.name}, ${JSON.stringify(input.trigger)}::jsonb, ${JSON.stringify(input.steps)}::jsonb, ${change.at})
+      RETURNING id, name, trigger, steps, created_at`.execute(tx);
+    const automation = presentAutomation(rows[0]);
+    await recordAudit(tx, change, {
+      action: 'automation.created',
+      targetType: 'automation',
+      targetId: automation.id,
+      details: { name: input.name, trigger: input.trigger, steps: input.steps.length },
+    });
+    return automation;
+  });
+}
+
+export async function getAutomation(db: Db | Tx, workspaceId: string, automationId: string): Promise<Automation> {
+  const { rows } = await sql<AutomationRow>`
+    SELECT id, name, trigger, steps, created_at FROM automations WHERE workspace_id = ${workspaceId} AND id = ${automationId}`.execute(db);
+  if (!rows[0]) throw notFound('Automation');
+  return presentAutomation(rows[0]);
+}
+
+/** The workspace's automations, oldest first. */
+export async function listAutomations(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Automation>> {
+  const after = decodeCursor(page.cursor, 2);
+  const { rows } = await sql<AutomationRow>`
+    SELECT id, name, trigger, steps, created_at FROM automations
+    WHERE workspace_id = ${workspaceId}
+      AND (${after?.[0] ?? null}::timestamptz IS NULL OR (created_at, id) > (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
+    ORDER BY created_at, id
+    LIMIT ${page.limit + 1}`.execute(db);
+  return toPage(rows, page.limit, (r) => [r.created_at.toISOString(), r.id], presentAutomation);
+}
+
+/** An automation's enrollments, by contact id. */
+export async function listEnrollments(
+  db: Db,
+  workspaceId: string,
+  automationId: string,
+  page: { limit: number; cursor?: string },
+): Promise<Page<Enrollment>> {
+  await getAutomation(db, workspaceId, automationId);
+  const after = decodeCursor(page.cursor, 1);
+  const { rows } = await sql<{ contact_id: string; step_index: number; status: EnrollmentStatus; run_at: Date | null }>`
+    SELECT contact_id, step_index, status, run_at FROM enrollments
+    WHERE workspace_id = ${workspaceId} AND automation_id = ${automationId}
+      AND (${after?.[0] ?? null}::text IS NULL OR contact_id > ${after?.[0] ?? null})
+    ORDER BY contact_id
+    LIMIT ${page.limit + 1}`.execute(db);
+  return toPage(rows, page.limit, (r) => [r.contact_id], (r) => ({
+    contactId: r.contact_id,
+    stepIndex: r.step_index,
+    status: r.status,
+    runAt: r.run_at?.toISOString() ?? null,
+  }));
+}
