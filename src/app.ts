@@ -13,6 +13,9 @@ import { accountRoutes } from './accounts/routes.js';
 import { dealRoutes } from './deals/routes.js';
 import { tagRoutes } from './tags/routes.js';
 import { maintenanceRoutes } from './maintenance/routes.js';
+import { automationRoutes } from './automations/routes.js';
+import { messageRoutes } from './messages/routes.js';
+import { formRoutes } from './forms/routes.js';
 import { JobWorker } from './jobs/worker.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
@@ -26,6 +29,9 @@ export const routeModules: RouteModule[] = [
   dealRoutes,
   tagRoutes,
   auditRoutes,
+  automationRoutes,
+  messageRoutes,
+  formRoutes,
 ];
 
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Database> {

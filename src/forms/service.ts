@@ -1,0 +1,122 @@
+import { sql } from 'kysely';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { AppError, invalidRequest, notFound } from '../http/errors.js';
+import { decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { recordAudit } from '../audit/service.js';
+import { getList, setMembership } from '../lists/service.js';
+import { applyContactPatch, findHolderOfEmail, insertContact } from '../contacts/service.js';
+
+export interface Form {
+  id: string;
+  name: string;
+  listId: string | null;
+  createdAt: string;
+}
+
+interface FormRow {
+  workspace_id: string;
+  id: string;
+  name: string;
+  list_id: string | null;
+  created_at: Date;
+}
+
+const presentForm = (r: FormRow): Form => ({ id: r.id, name: r.name, listId: r.list_id, createdAt: r.created_at.toISOString() });
+
+export const rateLimited = (retryAfterSeconds: number) =>
+  new AppError(429, 'rate_limited', 'Too many submissions from this address; try again later', { retryAfterSeconds });
+
+/** The form's list must be a live list of the workspace (bad input otherwise). */
+async function requireLiveList(tx: Tx, workspaceId: string, listId: string): Promise<void> {
+  const list = await getList(tx, workspaceId, listId).catch(() => null);
+  if (!list || list.deletedAt !== null) {
+    throw invalidRequest('Unknown list', { issues: [{ in: 'body', path: ['listId'], message: `no list ${listId}` }] });
+  }
+}
+
+export async function createForm(db: Db, change: ChangeContext, input: { name: string; listId?: string }): Promise<Form> {
+  return inTransaction(db, change, async (tx) => {
+    if (input.listId !== undefined) await requireLiveList(tx, change.workspaceId, input.listId);
+    const { rows } = await sql<FormRow>`
+      INSERT INTO forms (workspace_id, name, list_id, created_at)
+      VALUES (${change.workspaceId}, ${input.name}, ${input.listId ?? null}, ${change.at})
+      RETURNING workspace_id, id, name, list_id, created_at`.execute(tx);
+    await recordAudit(tx, change, { action: 'form.created', targetType: 'form', targetId: rows[0].id, details: { name: input.name, listId: input.listId ?? null } });
+    return presentForm(rows[0]);
+  });
+}
+
+export async function getForm(db: Db, workspaceId: string, formId: string): Promise<Form> {
+  const { rows } = await sql<FormRow>`
+    SELECT workspace_id, id, name, list_id, created_at FROM forms WHERE workspace_id = ${workspaceId} AND id = ${formId}`.execute(db);
+  if (!rows[0]) throw notFound('Form');
+  return presentForm(rows[0]);
+}
+
+/** The workspace's forms, oldest first. */
+export async function listForms(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Form>> {
+  const after = decodeCursor(page.cursor, 2);
+  const { rows } = await sql<FormRow>`
+    SELECT workspace_id, id, name, list_id, created_at FROM forms
+    WHERE workspace_id = ${workspaceId}
+      AND (${after?.[0] ?? null}::timestamptz IS NULL OR (created_at, id) > (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
+    ORDER BY created_at, id
+    LIMIT ${page.limit + 1}`.execute(db);
+  return toPage(rows, page.limit, (r) => [r.created_at.toISOString(), r.id], presentForm);
+}
+
+/**
+ * The workspace of a form named only by its id: public submissions carry no token. The
+ * one lookup not led by a workspace id (index forms_by_id).
+ */
+export async function findPublicForm(db: Db, formId: string): Promise<{ workspaceId: string; listId: string | null } | null> {
+  const { rows } = await sql<FormRow>`SELECT workspace_id, id, name, list_id, created_at FROM forms WHERE id = ${formId}`.execute(db);
+  return rows[0] ? { workspaceId: rows[0].workspace_id, listId: rows[0].list_id } : null;
+}
+
+export interface Submission {
+  email: string;
+  firstName?: string | null;
+  lastName?: string | null;
+}
+
+/**
+ * A public submission, as origin "form": updates the active contact with the email, or
+ * creates one, then subscribes it to the form's list (a real subscription: automations
+ * on that list start). A list deleted since the form was made subscribes nobody.
+ */
+export async function submitForm(db: Db, form: { workspaceId: string; formId: string; listId: string | null }, at: Date, input: Submission): Promise<void> {
+  const change: ChangeContext = { workspaceId: form.workspaceId, actorId: null, origin: 'form', at };
+  const submit = () =>
+    inTransaction(db, change, async (tx) => {
+      const contactId = await upsertSubmitter(tx, change, input);
+      const subscribeTo = form.listId !== null && (await getList(tx, form.workspaceId, form.listId)).deletedAt === null ? form.listId : null;
+      if (subscribeTo !== null) await setMembership(tx, change, subscribeTo, contactId, 'subscribed');
+      await recordAudit(tx, change, { action: 'form.submitted', targetType: 'contact', targetId: contactId, details: { formId: form.formId, listId: subscribeTo } });
+    });
+  try {
+    await submit();
+  } catch (error) {
+    // Two first submissions of one email at once: the loser of the unique email index
+    // tries again and finds the winner's contact to update.
+    if ((error as { code?: string }).code !== '23505') throw error;
+    await submit();
+  }
+}
+
+async function upsertSubmitter(tx: Tx, change: ChangeContext, input: Submission): Promise<string> {
+  const names = {
+    ...(input.firstName !== undefined ? { firstName: input.firstName } : {}),
+    ...(input.lastName !== undefined ? { lastName: input.lastName } : {}),
+  };
+  const holder = await findHolderOfEmail(tx, change.workspaceId, input.email);
+  if (!holder) return insertContact(tx, change, { email: input.email, ...names });
+  if (holder.status === 'archived') {
+    // The contract restores an archived contact at once on a submission (freeze or
+    // not); that restore belongs to the recycle bin, which does not offer it yet.
+    throw new AppError(409, 'invalid_state', 'This email belongs to an archived contact', { status: 'archived' });
+  }
+  await applyContactPatch(tx, change, holder.id, names);
+  return holder.id;
+}
