@@ -294,6 +294,25 @@ describe('automations', () => {
     expect(sentIn(ws)).toEqual(['Hello']);
   });
 
+  it('sends each message once when two maintenance passes run at the same time', async () => {
+    const ws = await aWorkspace(app);
+    const listId = await aList(ws);
+    await anAutomation(ws, { type: 'list.subscribed', listId }, [
+      { type: 'send_email', subject: 'One' },
+      { type: 'send_email', subject: 'Two' },
+    ]);
+    for (let i = 0; i < 12; i += 1) {
+      const contact = await aContact(ws);
+      await ws.api('PUT', `/lists/${listId}/contacts/${contact.id}`, { status: 'subscribed' });
+    }
+    await Promise.all([maintain(ws), maintain(ws), runMaintenance(app.ctx, maintenanceTasks, ws.id)]);
+    await maintain(ws);
+    const sent = handedOver.filter((m) => m.workspaceId === ws.id);
+    expect(sent).toHaveLength(24);
+    expect(new Set(sent.map((m) => `${m.contactId}:${m.stepIndex}`)).size).toBe(24);
+    expect((await ws.api('GET', '/messages?limit=500')).body.data).toHaveLength(24);
+  });
+
   it('lists and reads automations; another workspace’s is a 404', async () => {
     const ws = await aWorkspace(app);
     const other = await aWorkspace(app);

@@ -73,6 +73,20 @@ describe('forms', () => {
     expect(await contactByEmail(ws, 'alan@example.com')).toHaveLength(1);
   });
 
+  it('makes one contact of two first submissions of one email at the same time', async () => {
+    const ws = await aWorkspace(app);
+    const listId = await aList(ws);
+    const formId = await aForm(ws, listId);
+    const results = await Promise.all([
+      submit(formId, { email: 'twice@example.com', firstName: 'First' }),
+      submit(formId, { email: 'twice@example.com', firstName: 'Second' }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([201, 201]);
+    const contacts = await contactByEmail(ws, 'twice@example.com');
+    expect(contacts).toHaveLength(1);
+    expect((await ws.api('GET', `/contacts/${contacts[0].id}/lists`)).body.data).toEqual([{ listId, status: 'subscribed' }]);
+  });
+
   it('takes a submission to a form without a list, subscribing nobody', async () => {
     const ws = await aWorkspace(app);
     const formId = await aForm(ws);
