@@ -106,7 +106,7 @@ function presentEntry(row: AuditRow): AuditEntry {
 
 /** The workspace's audit entries, newest first. */
 export async function listAuditEntries(db: Db, workspaceId: string, filter: AuditFilter): Promise<Page<AuditEntry>> {
-  const after = decodeCursor(filter.cursor, 1);
+  const after = decodeCursor(filter.cursor, ['integer']);
   const { rows } = await sql<AuditRow>`
     SELECT id, at, actor_id, action, target_type, target_id, details, hash, prev_hash
     FROM audit_log

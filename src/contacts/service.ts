@@ -98,7 +98,7 @@ export interface ContactQuery {
 
 /** Contacts of one status, newest first. */
 export async function listContacts(db: Db, workspaceId: string, query: ContactQuery): Promise<Page<Contact>> {
-  const after = decodeCursor(query.cursor, 2);
+  const after = decodeCursor(query.cursor, ['timestamp', 'text']);
   const { rows } = await sql<ContactRow>`
     SELECT ${contactColumns} FROM contacts c
     WHERE c.workspace_id = ${workspaceId} AND c.status = ${query.status} AND ${nameOrEmailMatches(query.q)}
@@ -108,8 +108,14 @@ export async function listContacts(db: Db, workspaceId: string, query: ContactQu
   return toPage(rows, query.limit, (r) => [r.created_at.toISOString(), r.id], presentContact);
 }
 
-/** The active or archived contact holding this email, if any. */
+/**
+ * The active or archived contact holding this email, if any. In a transaction it first
+ * takes a lock on the email until commit, so concurrent claims of one email take turns:
+ * the second sees the first's contact (409 email_taken) instead of failing on the
+ * unique index.
+ */
 export async function findHolderOfEmail(tx: Tx | Db, workspaceId: string, email: string): Promise<{ id: string; status: ContactStatus } | null> {
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${workspaceId} || ':' || lower(${email}), 0))`.execute(tx);
   const { rows } = await sql<{ id: string; status: ContactStatus }>`
     SELECT id, status FROM contacts
     WHERE workspace_id = ${workspaceId} AND lower(email) = lower(${email}) AND status IN ('active', 'archived')`.execute(tx);

@@ -221,3 +221,58 @@ describe('another workspace’s things answer 404, as if they did not exist', ()
     expect((await mine.api('GET', '/users')).body.data.map((u: any) => u.id)).toEqual([mine.adminId]);
   });
 });
+
+describe('odd input never answers 5xx', () => {
+  const cursorOf = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
+
+  it('a path id with a NUL byte or of great length is 404', async () => {
+    const ws = await aWorkspace(app);
+    for (const id of ['%00', 'a%00b', 'x'.repeat(5000), '%E2%82%AC']) {
+      const res = await ws.api('GET', `/contacts/${id}`);
+      expect(res.status, id.slice(0, 10)).toBe(404);
+      expect((await ws.api('DELETE', `/lists/${id}`)).status).toBe(404);
+    }
+  });
+
+  it('a NUL byte in a body or query string is 400 and changes nothing', async () => {
+    const ws = await aWorkspace(app);
+    for (const body of [{ email: 'nul@example.com', firstName: 'a\u0000b' }, { email: 'nul@example.com', fields: { 'k\u0000': 1 } }, { email: 'nul@example.com', fields: { k: 'v\u0000' } }]) {
+      const res = await ws.api('POST', '/contacts', body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+    expect((await ws.api('GET', '/contacts?q=%00')).status).toBe(400);
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+  });
+
+  it('a well-formed cursor with values of the wrong kind is 400', async () => {
+    const ws = await aWorkspace(app);
+    for (const cursor of [cursorOf(['not a time', 'id']), cursorOf([12, 'id']), cursorOf(['2026-01-01T00:00:00Z', 5])]) {
+      expect((await ws.api('GET', `/contacts?cursor=${cursor}`)).status).toBe(400);
+    }
+    for (const cursor of [cursorOf(['abc']), cursorOf([1.5]), cursorOf([1e300])]) {
+      expect((await ws.api('GET', `/audit-log?cursor=${cursor}`)).status).toBe(400);
+    }
+  });
+
+  it('concurrent creates of one email: one contact, the others 409 email_taken', async () => {
+    const ws = await aWorkspace(app);
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => ws.api('POST', '/contacts', { email: 'race@example.com' })),
+    );
+    const created = results.filter((r) => r.status === 201);
+    expect(created).toHaveLength(1);
+    for (const r of results.filter((x) => x.status !== 201)) {
+      expect(r.status).toBe(409);
+      expect(r.body.error).toMatchObject({ code: 'email_taken', details: { contactId: created[0].body.id } });
+    }
+  });
+
+  it('concurrent changes to one email: one wins, the other is 409 email_taken', async () => {
+    const ws = await aWorkspace(app);
+    const [a, b] = [await aContact(ws), await aContact(ws)];
+    const results = await Promise.all([a, b].map((c) => ws.api('PATCH', `/contacts/${c.id}`, { email: 'same@example.com' })));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect(results.find((r) => r.status === 409)?.body.error.code).toBe('email_taken');
+  });
+});

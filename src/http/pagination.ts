@@ -19,11 +19,31 @@ export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined, arity: number): CursorKey | undefined {
+/** What a cursor position holds: a time, a text (an id) or a whole number. */
+export type CursorPart = 'timestamp' | 'text' | 'integer';
+
+const cursorPartIs: Record<CursorPart, (v: unknown) => boolean> = {
+  timestamp: (v) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(v) && !Number.isNaN(Date.parse(v)),
+  text: (v) => typeof v === 'string' && !v.includes('\u0000'),
+  integer: (v) => Number.isSafeInteger(v),
+};
+
+/**
+ * The key of a cursor this server issued. `shape` names each position's kind, so a
+ * cursor edited by hand is a 400 here rather than a type error in SQL; a bare number
+ * only checks the arity (each part a string or a number).
+ */
+export function decodeCursor(cursor: string | undefined, shape: number | readonly CursorPart[]): CursorKey | undefined {
   if (cursor === undefined) return undefined;
+  const parts = typeof shape === 'number' ? undefined : shape;
+  const arity = parts?.length ?? (shape as number);
   try {
     const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(key) && key.length === arity && key.every((v) => typeof v === 'string' || typeof v === 'number')) {
+    if (
+      Array.isArray(key) &&
+      key.length === arity &&
+      key.every((v, i) => (parts ? cursorPartIs[parts[i]](v) : typeof v === 'string' || typeof v === 'number'))
+    ) {
       return key;
     }
   } catch {

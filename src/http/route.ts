@@ -51,6 +51,38 @@ function parse<T>(schema: ZodType<T> | undefined, value: unknown, where: string)
   });
 }
 
+/**
+ * The path of the first string (value or key) holding a NUL character, which no
+ * PostgreSQL text or jsonb value can store; null when there is none.
+ */
+function pathOfNul(value: unknown, path: (string | number)[] = []): (string | number)[] | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = pathOfNul(item, [...path, i]);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes('\u0000')) return [...path, key];
+      const found = pathOfNul(item, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+/** Input PostgreSQL cannot hold: a path id with NUL matches nothing (404), elsewhere it is bad input. */
+function refuseNul(request: FastifyRequest): void {
+  if (pathOfNul(request.params)) throw new AppError(404, 'not_found', 'Nothing has this id');
+  for (const [where, value] of [['query', request.query], ['body', request.body]] as const) {
+    const path = pathOfNul(value);
+    if (path) throw invalidRequest(`The request ${where} holds a NUL character`, { issues: [{ in: where, path, message: 'NUL character' }] });
+  }
+}
+
 function jsonSchemaOf(schema: ZodType | undefined): object | undefined {
   if (!schema) return undefined;
   try {
@@ -86,6 +118,7 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, A extends 
     },
     handler: async (request: FastifyRequest, reply) => {
       const principal = await authorize(ctx, request, spec.access);
+      refuseNul(request);
       const call = {
         body: parse(spec.body, request.body, 'body'),
         query: parse(spec.query, request.query, 'query'),

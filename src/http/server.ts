@@ -15,8 +15,23 @@ const webDist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../.
 /** Bodies larger than this are refused with 400 before they reach a route. */
 export const bodyLimitBytes = 1024 * 1024;
 
+/**
+ * PostgreSQL errors that mean the request's values were refused, not that the server
+ * failed: a value of the wrong form (SQLSTATE class 22) is bad input, and a unique key
+ * taken by a concurrent request is a conflict. Bad input never yields a 5xx.
+ */
+function refusalOf(error: unknown): { status: number; code: string; message: string } | null {
+  const sqlState = (error as { code?: unknown }).code;
+  if (typeof sqlState !== 'string' || !/^[0-9A-Z]{5}$/.test(sqlState)) return null;
+  if (sqlState.startsWith('22')) return { status: 400, code: 'invalid_request', message: 'A value in the request cannot be stored' };
+  if (sqlState === '23505') return { status: 409, code: 'invalid_state', message: 'This conflicts with a change made at the same time' };
+  return null;
+}
+
 export async function buildServer(ctx: AppContext, modules: RouteModule[], options: { logger?: boolean } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: bodyLimitBytes, trustProxy: false });
+  // Any path id that matches nothing is a 404 whatever its form, long ones included
+  // (Fastify answers 414 above its default of 100 characters).
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: bodyLimitBytes, trustProxy: false, routerOptions: { maxParamLength: 16 * 1024 } });
 
   // Validation is zod's (http/route.ts); the JSON schemas on routes only document them.
   app.setValidatorCompiler(() => () => true);
@@ -32,6 +47,12 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
       return reply.status(400).send({
         error: { code: 'invalid_request', message: error.message, details: { issues: [{ in: 'body', message: error.message }] } },
       });
+    }
+    const databaseRefusal = refusalOf(error);
+    if (databaseRefusal) {
+      // A safety net: input checks should have caught this first. Logged so it gets one.
+      request.log.warn({ err: error, url: request.url }, 'database refused the input');
+      return reply.status(databaseRefusal.status).send({ error: { code: databaseRefusal.code, message: databaseRefusal.message, details: {} } });
     }
     request.log.error({ err: error, url: request.url }, 'unhandled error');
     if (!options.logger) console.error('unhandled error on', request.method, request.url, error);
