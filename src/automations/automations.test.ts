@@ -10,6 +10,7 @@ import { maintenanceTasks } from '../maintenance/tasks.js';
 import { SmtpSender, useSender, type OutgoingMessage, type Sender } from '../messages/sender.js';
 import { pauseEnrollments, resumeEnrollments } from './enrollments.js';
 import { nextTransition } from './runner.js';
+import type { Step } from './service.js';
 
 let app: TestApp;
 /** Every message handed to the transport, by any workspace of this file. */
@@ -378,6 +379,11 @@ describe('the step machine', () => {
       automationId: 'a', contactId: 'c', stepIndex: 3, status: 'completed', runAt: now.toISOString(),
       claim: { automationId: 'a', contactId: 'c', stepIndex: 2, subject: 'Bye' },
     });
+  });
+
+  it('passes over a step it does not know', () => {
+    const unknown = { type: 'send_sms', body: 'Hi' } as unknown as Step;
+    expect(nextTransition({ ...base, stepIndex: 0, status: 'active', step: unknown }, now)).toMatchObject({ stepIndex: 1, status: 'active', claim: null });
   });
 
   it('enters a wait step until now plus its seconds, then leaves it', () => {
