@@ -60,7 +60,7 @@ export function presentContact(r: ContactRow): Contact {
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
     status: r.status,
-    ...(r.deleted_at ? { deletedAt: r.deleted_at.toISOString(), deletedBy: r.deleted_by } : {}),
+    ...(r.deleted_at && r.status === 'deleted' ? { deletedAt: r.deleted_at.toISOString(), deletedBy: r.deleted_by } : {}),
     ...(r.archived_at && r.status === 'archived' ? { archivedAt: r.archived_at.toISOString(), archivedBy: r.archived_by } : {}),
     ...(r.merged_into ? { mergedInto: r.merged_into } : {}),
   };
