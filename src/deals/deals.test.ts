@@ -64,4 +64,16 @@ describe('deals', () => {
     await ws.api('POST', `/contacts/${c.id}/archive`);
     expect(typeof (await ws.api('GET', `/deals/${deal.id}`)).body.deletedAt).toBe('string');
   });
+
+  it('deletes a shared deal when all its contacts are deleted at the same time', async () => {
+    const ws = await aWorkspace(app);
+    const contacts = [await aContact(ws), await aContact(ws), await aContact(ws)];
+    const deal = (await ws.api('POST', '/deals', { title: 'Shared', contactIds: contacts.map((c) => c.id) })).body;
+    const results = await Promise.all(contacts.map((c) => ws.api('DELETE', `/contacts/${c.id}`)));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    const read = (await ws.api('GET', `/deals/${deal.id}`)).body;
+    expect(read.contactIds).toEqual([]);
+    expect(typeof read.deletedAt).toBe('string');
+    expect((await ws.api('GET', '/deals')).body.data).toEqual([]);
+  });
 });

@@ -111,9 +111,16 @@ export async function createDeal(db: Db, change: ChangeContext, input: NewDeal):
  */
 export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, contactIds: string[]): Promise<string[]> {
   const ws = change.workspaceId;
+  // Locks the deals (in id order, so two detaches cannot deadlock) before looking at who
+  // remains on them: two contacts of one deal deleted at once would otherwise each see
+  // the other still on it, and the deal would live on with no contact.
   const { rows: affected } = await sql<{ deal_id: string }>`
-    SELECT DISTINCT dc.deal_id FROM deal_contacts dc JOIN deals d ON d.workspace_id = dc.workspace_id AND d.id = dc.deal_id
-    WHERE dc.workspace_id = ${ws} AND dc.contact_id = ANY(${contactIds}::text[]) AND d.deleted_at IS NULL`.execute(tx);
+    SELECT d.id AS deal_id FROM deals d
+    WHERE d.workspace_id = ${ws} AND d.deleted_at IS NULL
+      AND EXISTS (SELECT 1 FROM deal_contacts dc
+                  WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND dc.contact_id = ANY(${contactIds}::text[]))
+    ORDER BY d.id
+    FOR UPDATE OF d`.execute(tx);
   if (affected.length === 0) {
     await sql`DELETE FROM deal_contacts WHERE workspace_id = ${ws} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
     return [];
