@@ -50,9 +50,19 @@ describe('bad input answers 400 invalid_request and changes nothing', () => {
     expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
   });
 
-  it('an empty body, a JSON null and a body that is not an object', async () => {
+  it('an empty body, a JSON null and a body that is not an object where a body is needed', async () => {
     const ws = await aWorkspace(app);
-    for (const payload of ['', 'null', '[]', '"email"', '42']) {
+    for (const payload of ['', ' ', 'null', '[]', '"email"', '42']) {
+      const res = await rawPost(ws, '/contacts', payload);
+      expect(res.status, payload).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+  });
+
+  it('__proto__ and constructor keys', async () => {
+    const ws = await aWorkspace(app);
+    for (const payload of ['{"email":"p@example.com","__proto__":{"x":1}}', '{"email":"p@example.com","fields":{"constructor":{"prototype":{}}}}']) {
       const res = await rawPost(ws, '/contacts', payload);
       expect(res.status, payload).toBe(400);
       expect(res.body.error.code).toBe('invalid_request');
@@ -274,5 +284,22 @@ describe('odd input never answers 5xx', () => {
     const results = await Promise.all([a, b].map((c) => ws.api('PATCH', `/contacts/${c.id}`, { email: 'same@example.com' })));
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
     expect(results.find((r) => r.status === 409)?.body.error.code).toBe('email_taken');
+  });
+});
+
+describe('requests that need no body', () => {
+  it('take an empty body sent as JSON', async () => {
+    const ws = await aWorkspace(app);
+    const [a, b] = [await aContact(ws), await aContact(ws)];
+    const archived = await rawPost(ws, `/contacts/${a.id}/archive`, '');
+    expect(archived.status).toBe(200);
+    expect(archived.body.status).toBe('archived');
+    const deleted = await app.server.inject({
+      method: 'DELETE',
+      url: `/api/v1/contacts/${b.id}`,
+      headers: { authorization: `Bearer ${ws.adminToken}`, 'content-type': 'application/json' },
+    });
+    expect(deleted.statusCode).toBe(200);
+    expect(await usage(ws)).toEqual({ active: 0, archived: 1, deleted: 1 });
   });
 });

@@ -36,6 +36,17 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
   // Validation is zod's (http/route.ts); the JSON schemas on routes only document them.
   app.setValidatorCompiler(() => () => true);
 
+  // Clients often send `content-type: application/json` on every request: an empty body
+  // is then no body (fine for POST /contacts/:id/archive; a route that needs a body says
+  // 400 itself), not a parse error. Anything else parses as Fastify does, which refuses
+  // __proto__ and constructor keys.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
+    return parseJson(request, body, done);
+  });
+
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
       return reply.status(error.status).send({ error: { code: error.code, message: error.message, details: error.details } });
