@@ -98,6 +98,13 @@ describe('verifying the audit chain', () => {
     expect(res.body).toEqual({ ok: true, entries: 3 });
   });
 
+  it('stays whole when many changes are made at the same time', async () => {
+    const ws = await aWorkspace(app);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => ws.api('POST', '/contacts', { email: `c${i}@example.com` })));
+    expect(results.map((r) => r.status)).toEqual(Array(8).fill(201));
+    expect((await ws.api('GET', '/audit-log/verify')).body).toEqual({ ok: true, entries: 10 });
+  });
+
   it('finds a row changed by raw SQL and names it in brokenAt', async () => {
     const ws = await aWorkspace(app);
     const other = await aWorkspace(app);
