@@ -50,20 +50,21 @@ describe('the audit log', () => {
   it('filters by action, actor, target and time', async () => {
     const ws = await aWorkspace(app);
     const member = await ws.userWithRole('member');
-    const start = app.clock.advance(3600);
+    app.clock.advance(3600);
     const a = await aContact(ws);
     app.clock.advance(3600);
-    const middle = app.clock.now();
     const b = (await member.api('POST', '/contacts', { email: 'b@example.com' })).body;
     await member.api('PATCH', `/contacts/${b.id}`, { firstName: 'Bee' });
     const ids = async (query: string) => (await ws.api('GET', `/audit-log?${query}`)).body.data.map((e: any) => `${e.action}:${e.targetId}`);
     expect(await ids('action=contact.created')).toEqual([`contact.created:${b.id}`, `contact.created:${a.id}`]);
     expect(await ids(`actorId=${member.id}`)).toEqual([`contact.updated:${b.id}`, `contact.created:${b.id}`]);
     expect(await ids(`targetId=${a.id}`)).toEqual([`contact.created:${a.id}`]);
-    expect(await ids(`from=${encodeURIComponent(middle.toISOString())}`)).toEqual([`contact.updated:${b.id}`, `contact.created:${b.id}`]);
-    expect(await ids(`from=${encodeURIComponent(start.toISOString())}&to=${encodeURIComponent(middle.toISOString())}`)).toEqual([
-      `contact.created:${a.id}`,
-    ]);
+    // Half an hour either side of a's entry: an hour of test clock separates each step.
+    const aAt = Date.parse((await ws.api('GET', `/audit-log?targetId=${a.id}`)).body.data[0].at);
+    const iso = (ms: number) => encodeURIComponent(new Date(ms).toISOString());
+    expect(await ids(`from=${iso(aAt + 1800_000)}`)).toEqual([`contact.updated:${b.id}`, `contact.created:${b.id}`]);
+    expect(await ids(`from=${iso(aAt - 1800_000)}&to=${iso(aAt + 1800_000)}`)).toEqual([`contact.created:${a.id}`]);
+    expect(await ids(`from=${iso(aAt)}&to=${iso(aAt)}`)).toEqual([`contact.created:${a.id}`]);
     expect(await ids('action=contact.merged')).toEqual([]);
   });
 

@@ -6,11 +6,11 @@ beforeAll(async () => {
   app = await testApp();
 });
 
-/** Contacts created one second apart, so "newest first" has one answer. */
+/** Contacts created a minute apart, so "newest first" has one answer. */
 async function contactsInOrder(ws: TestWorkspace, names: string[]): Promise<any[]> {
   const made = [];
   for (const firstName of names) {
-    app.clock.advance(1);
+    app.clock.advance(60);
     made.push(await aContact(ws, { firstName, lastName: 'Smith', email: `${firstName.toLowerCase()}@example.com` }));
   }
   return made;
@@ -156,7 +156,7 @@ describe('changing contacts', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ email: 'p@example.com', firstName: 'Pat', lastName: 'Kim', phone: '+44 1', fields: { tier: 2 } });
     expect(res.body.createdAt).toBe(c.createdAt);
-    expect(Date.parse(res.body.updatedAt) - Date.parse(c.updatedAt)).toBeGreaterThanOrEqual(60_000);
+    expect(Math.abs(Date.parse(res.body.updatedAt) - Date.parse(c.updatedAt) - 60_000)).toBeLessThan(5_000);
     const cleared = await ws.api('PATCH', `/contacts/${c.id}`, { phone: null });
     expect(cleared.body.phone).toBeNull();
   });
@@ -210,8 +210,7 @@ describe('deleting contacts', () => {
     const res = await ws.api('DELETE', `/contacts/${c.id}`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: c.id, status: 'deleted', deletedBy: ws.adminId, tags: [] });
-    expect(Date.parse(res.body.deletedAt) - now.getTime()).toBeGreaterThanOrEqual(0);
-    expect(Date.parse(res.body.deletedAt) - now.getTime()).toBeLessThan(5_000);
+    expect(Math.abs(Date.parse(res.body.deletedAt) - now.getTime())).toBeLessThan(5_000);
     expect((await ws.api('GET', `/contacts/${c.id}/lists`)).body.data).toEqual([]);
     expect((await ws.api('GET', `/contacts/${c.id}/accounts`)).body.data).toEqual([]);
     expect((await ws.api('GET', '/workspace')).body.usage).toEqual({ active: 0, archived: 0, deleted: 1 });

