@@ -8,7 +8,7 @@ import { createWorkspace, getWorkspace } from './service.js';
 const newWorkspaceBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
   adminEmail: z.email(),
-  activeContactLimit: z.number().int().min(0).nullable().optional(),
+  activeContactLimit: z.number().int().min(0).max(2_147_483_647).nullable().optional(),
 });
 
 export const workspaceRoutes: RouteModule = (app, ctx) => {

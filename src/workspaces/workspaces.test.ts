@@ -39,6 +39,7 @@ describe('creating workspaces (operator)', () => {
       { name: 'X', adminEmail: 'nope' },
       { name: 'X', adminEmail: 'a@example.com', activeContactLimit: -1 },
       { name: 'X', adminEmail: 'a@example.com', activeContactLimit: 1.5 },
+      { name: 'X', adminEmail: 'a@example.com', activeContactLimit: 2 ** 31 },
       { name: 'X', adminEmail: 'a@example.com', plan: 'gold' },
     ]) {
       const res = await call(app.server, operatorToken, 'POST', '/workspaces', body);
