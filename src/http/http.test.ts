@@ -255,6 +255,17 @@ describe('odd input never answers 5xx', () => {
     expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
   });
 
+  it('deeply nested JSON is 400 and changes nothing', async () => {
+    const ws = await aWorkspace(app);
+    const depth = 200_000;
+    const res = await rawPost(ws, '/contacts', `{"email":"deep@example.com","fields":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+    const modest = await rawPost(ws, '/contacts', `{"email":"deep@example.com","fields":{"a":${'['.repeat(40)}1${']'.repeat(40)}}}`);
+    expect(modest.status).toBe(201);
+  });
+
   it('a well-formed cursor with values of the wrong kind is 400', async () => {
     const ws = await aWorkspace(app);
     for (const cursor of [cursorOf(['not a time', 'id']), cursorOf([12, 'id']), cursorOf(['2026-01-01T00:00:00Z', 5])]) {

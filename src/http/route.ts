@@ -51,35 +51,45 @@ function parse<T>(schema: ZodType<T> | undefined, value: unknown, where: string)
   });
 }
 
+/** How deep JSON input may nest: deeper is refused before anything walks it recursively. */
+const maxInputDepth = 64;
+
+type InputPath = (string | number)[];
+
 /**
- * The path of the first string (value or key) holding a NUL character, which no
- * PostgreSQL text or jsonb value can store; null when there is none.
+ * A place in parsed input that PostgreSQL could not hold, or null: a NUL character in a
+ * string or key (no text or jsonb value can store one), or nesting deeper than
+ * maxInputDepth (which would exhaust a stack here, in zod or in PostgreSQL). Walks with
+ * its own stack, so no input can overflow it.
  */
-function pathOfNul(value: unknown, path: (string | number)[] = []): (string | number)[] | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
-  if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) {
-      const found = pathOfNul(item, [...path, i]);
-      if (found) return found;
+function unstorable(input: unknown): { path: InputPath; message: string } | null {
+  const pending: { value: unknown; path: InputPath }[] = [{ value: input, path: [] }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value, path } = next;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return { path, message: 'NUL character' };
+      continue;
     }
-    return null;
-  }
-  if (value !== null && typeof value === 'object') {
+    if (value === null || typeof value !== 'object') continue;
+    if (path.length >= maxInputDepth) return { path, message: `nested deeper than ${maxInputDepth} levels` };
     for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000')) return [...path, key];
-      const found = pathOfNul(item, [...path, key]);
-      if (found) return found;
+      if (key.includes('\u0000')) return { path: [...path, key], message: 'NUL character' };
+      pending.push({ value: item, path: [...path, Array.isArray(value) ? Number(key) : key] });
     }
   }
   return null;
 }
 
 /** Input PostgreSQL cannot hold: a path id with NUL matches nothing (404), elsewhere it is bad input. */
-function refuseNul(request: FastifyRequest): void {
-  if (pathOfNul(request.params)) throw new AppError(404, 'not_found', 'Nothing has this id');
+function refuseUnstorable(request: FastifyRequest): void {
+  if (unstorable(request.params)) throw new AppError(404, 'not_found', 'Nothing has this id');
   for (const [where, value] of [['query', request.query], ['body', request.body]] as const) {
-    const path = pathOfNul(value);
-    if (path) throw invalidRequest(`The request ${where} holds a NUL character`, { issues: [{ in: where, path, message: 'NUL character' }] });
+    const problem = unstorable(value);
+    if (problem) {
+      throw invalidRequest(`The request ${where} cannot be stored: ${problem.message}`, {
+        issues: [{ in: where, path: problem.path, message: problem.message }],
+      });
+    }
   }
 }
 
@@ -118,7 +128,7 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, A extends 
     },
     handler: async (request: FastifyRequest, reply) => {
       const principal = await authorize(ctx, request, spec.access);
-      refuseNul(request);
+      refuseUnstorable(request);
       const call = {
         body: parse(spec.body, request.body, 'body'),
         query: parse(spec.query, request.query, 'query'),
