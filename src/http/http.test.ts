@@ -255,6 +255,17 @@ describe('odd input never answers 5xx', () => {
     expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
   });
 
+  it('a lone surrogate is stored in a text column and refused with 400 in custom fields', async () => {
+    const ws = await aWorkspace(app);
+    const named = await rawPost(ws, '/contacts', '{"email":"s1@example.com","firstName":"a\\ud800b"}');
+    expect(named.status).toBe(201);
+    const fielded = await rawPost(ws, '/contacts', '{"email":"s2@example.com","fields":{"k":"a\\ud800b"}}');
+    // jsonb refuses the escape JSON.stringify writes for it: the safety net makes it 400.
+    expect(fielded.status).toBe(400);
+    expect(fielded.body.error.code).toBe('invalid_request');
+    expect((await usage(ws)).active).toBe(1);
+  });
+
   it('deeply nested JSON is 400 and changes nothing', async () => {
     const ws = await aWorkspace(app);
     const depth = 200_000;
