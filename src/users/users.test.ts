@@ -36,6 +36,14 @@ describe('users', () => {
     expect((await ws.api('GET', '/users')).body.data).toHaveLength(2);
   });
 
+  it('adds one user when the same email is sent several times at once; the others are 409', async () => {
+    const ws = await aWorkspace(app);
+    const results = await Promise.all(Array.from({ length: 4 }, () => ws.api('POST', '/users', { email: 'twin@example.com', role: 'member' })));
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+    expect(results.filter((r) => r.status === 409).map((r) => r.body.error.code)).toEqual(['invalid_state', 'invalid_state', 'invalid_state']);
+    expect((await ws.api('GET', '/users')).body.data).toHaveLength(2);
+  });
+
   it('refuses an unknown role, a bad email and unknown fields with 400', async () => {
     const ws = await aWorkspace(app);
     for (const body of [
@@ -75,6 +83,13 @@ describe('roles', () => {
     const write = await auditor.api('POST', '/contacts', { email: 'no@example.com' });
     expect(write.status).toBe(403);
     expect(write.body.error).toMatchObject({ code: 'forbidden', details: { permission: 'contacts.write' } });
+  });
+
+  it('creates one role when the same name is sent several times at once; the others are 409', async () => {
+    const ws = await aWorkspace(app);
+    const results = await Promise.all(Array.from({ length: 4 }, () => ws.api('POST', '/roles', { name: 'Twin', permissions: [] })));
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+    expect((await ws.api('GET', '/roles')).body.data).toHaveLength(4);
   });
 
   it('refuses a duplicate role name with 409 and an unknown permission with 400', async () => {
