@@ -52,6 +52,7 @@ describe('history of contacts', () => {
 
   it('captures inserts, updates and deletes of every association, with the delete in one transaction', async () => {
     const ws = await aWorkspace(app);
+    const injected = app.clock.advance(2 * 365 * 86_400);
     const c = await aContact(ws);
     const other = await aContact(ws);
     const list = (await ws.api('POST', '/lists', { name: 'L' })).body;
@@ -85,6 +86,7 @@ describe('history of contacts', () => {
       'deal_contacts:delete',
     ]);
     expect(rows.every((r) => r.actor_id === ws.adminId && r.origin === 'user')).toBe(true);
+    expect(rows.every((r) => Math.abs(r.at.getTime() - injected.getTime()) < 60_000)).toBe(true);
     const deletion = rows.slice(9);
     expect(new Set(deletion.map((r) => r.txid)).size).toBe(1);
     expect(new Set(deletion.map((r) => r.at.toISOString())).size).toBe(1);
@@ -99,6 +101,22 @@ describe('history of contacts', () => {
     expect(versions).toHaveLength(2);
     expect(versions[1]).toMatchObject({ op: 'update', entity: 'contact', actorId: null, origin: 'sql', changes: { firstName: { from: 'Before', to: 'After' } } });
     expect(Object.keys(versions[1].changes)).toEqual(['firstName']);
+  });
+
+  it('captures a hard delete made with raw SQL, keeping the row as it was', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws, { email: 'gone@example.com' });
+    await sql`DELETE FROM contacts WHERE workspace_id = ${ws.id} AND id = ${c.id}`.execute(app.ctx.db);
+    expect((await ws.api('GET', `/contacts/${c.id}`)).status).toBe(404);
+    const { rows } = await sql<{ op: string; actor_id: string | null; origin: string; before: { email: string }; after: unknown }>`
+      SELECT op, actor_id, origin, before, after FROM history
+      WHERE workspace_id = ${ws.id} AND contact_id = ${c.id} ORDER BY version`.execute(app.ctx.db);
+    expect(rows.map((r) => [r.op, r.actor_id, r.origin])).toEqual([
+      ['insert', ws.adminId, 'user'],
+      ['delete', null, 'sql'],
+    ]);
+    expect(rows[1].before.email).toBe('gone@example.com');
+    expect(rows[1].after).toBeNull();
   });
 
   it('is append-only: UPDATE and DELETE on history raise and change nothing', async () => {
