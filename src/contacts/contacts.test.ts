@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 
@@ -132,6 +133,23 @@ describe('listing contacts', () => {
     } while (cursor);
     expect(pages).toBe(3);
     expect(seen).toEqual(newestFirst);
+  });
+
+  it('pages through contacts whose times have microseconds, as raw SQL writes them', async () => {
+    const ws = await aWorkspace(app);
+    await sql`
+      INSERT INTO contacts (workspace_id, email, created_at, updated_at)
+      SELECT ${ws.id}, 'sql' || n || '@example.com', '2020-01-01 00:00:00.123456+00', '2020-01-01 00:00:00.123456+00'
+      FROM generate_series(1, 3) AS n`.execute(app.ctx.db);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: any = await ws.api('GET', `/contacts?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status).toBe(200);
+      seen.push(...res.body.data.map((x: any) => x.email));
+      cursor = res.body.nextCursor;
+    } while (cursor && seen.length < 10);
+    expect(seen.sort()).toEqual(['sql1@example.com', 'sql2@example.com', 'sql3@example.com']);
   });
 
   it('takes limits from 1 to 500 and refuses others and foreign cursors with 400', async () => {

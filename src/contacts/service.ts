@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { emailTaken, invalidState, notFound } from '../http/errors.js';
-import { decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
 import { removeFromAllLists } from '../lists/service.js';
@@ -99,13 +99,13 @@ export interface ContactQuery {
 /** Contacts of one status, newest first. */
 export async function listContacts(db: Db, workspaceId: string, query: ContactQuery): Promise<Page<Contact>> {
   const after = decodeCursor(query.cursor, ['timestamp', 'text']);
-  const { rows } = await sql<ContactRow>`
-    SELECT ${contactColumns} FROM contacts c
+  const { rows } = await sql<ContactRow & { created_key: string }>`
+    SELECT ${contactColumns}, ${cursorTime('c.created_at')} AS created_key FROM contacts c
     WHERE c.workspace_id = ${workspaceId} AND c.status = ${query.status} AND ${nameOrEmailMatches(query.q)}
       AND (${after?.[0] ?? null}::timestamptz IS NULL OR (c.created_at, c.id) < (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
     ORDER BY c.created_at DESC, c.id DESC
     LIMIT ${query.limit + 1}`.execute(db);
-  return toPage(rows, query.limit, (r) => [r.created_at.toISOString(), r.id], presentContact);
+  return toPage(rows, query.limit, (r) => [r.created_key, r.id], presentContact);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { sql, type RawBuilder } from 'kysely';
 import { z } from 'zod';
 import { invalidRequest } from './errors.js';
 
@@ -17,6 +18,15 @@ export type CursorKey = (string | number)[];
 
 export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+/**
+ * A timestamptz column as a cursor part, to the microsecond: a JS Date keeps only
+ * milliseconds, and a cursor cut to them would skip rows written with finer times (by
+ * raw SQL, or anything defaulting to the database clock).
+ */
+export function cursorTime(column: string): RawBuilder<string> {
+  return sql<string>`to_char(${sql.ref(column)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 
 /** What a cursor position holds: a time, a text (an id) or a whole number. */
