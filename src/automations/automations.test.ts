@@ -360,6 +360,23 @@ describe('automations', () => {
     expect((await member.api('GET', '/automations')).status).toBe(200);
   });
 
+  it('pages through the ledger, oldest first, whatever the precision of its times', async () => {
+    const ws = await aWorkspace(app);
+    const contact = await aContact(ws);
+    await sql`
+      INSERT INTO messages (workspace_id, automation_id, step_index, contact_id, subject, sent_at)
+      SELECT ${ws.id}, 'automation', n, ${contact.id}, 'Step ' || n, '2020-01-01 00:00:00.123456+00'::timestamptz + n * interval '1 microsecond'
+      FROM generate_series(0, 2) AS n`.execute(app.ctx.db);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: { body: { data: { subject: string }[]; nextCursor: string | null } } = await ws.api('GET', `/messages?contactId=${contact.id}&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...res.body.data.map((m) => m.subject));
+      cursor = res.body.nextCursor;
+    } while (cursor !== null && seen.length < 10);
+    expect(seen).toEqual(['Step 0', 'Step 1', 'Step 2']);
+  });
+
   it('answers 404 for the ledger of another workspace’s contact', async () => {
     const ws = await aWorkspace(app);
     const other = await aWorkspace(app);

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { invalidRequest, notFound } from '../http/errors.js';
-import { decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { getList } from '../lists/service.js';
 import { requireLiveTags } from '../tags/service.js';
@@ -81,13 +81,13 @@ export async function getAutomation(db: Db | Tx, workspaceId: string, automation
 /** The workspace's automations, oldest first. */
 export async function listAutomations(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Automation>> {
   const after = decodeCursor(page.cursor, 2);
-  const { rows } = await sql<AutomationRow>`
-    SELECT id, name, trigger, steps, created_at FROM automations
+  const { rows } = await sql<AutomationRow & { created_key: string }>`
+    SELECT id, name, trigger, steps, created_at, ${cursorTime('created_at')} AS created_key FROM automations
     WHERE workspace_id = ${workspaceId}
       AND (${after?.[0] ?? null}::timestamptz IS NULL OR (created_at, id) > (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
     ORDER BY created_at, id
     LIMIT ${page.limit + 1}`.execute(db);
-  return toPage(rows, page.limit, (r) => [r.created_at.toISOString(), r.id], presentAutomation);
+  return toPage(rows, page.limit, (r) => [r.created_key, r.id], presentAutomation);
 }
 
 /** An automation's enrollments, by contact id. */

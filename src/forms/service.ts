@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { AppError, invalidRequest, notFound } from '../http/errors.js';
-import { decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { getList, setMembership } from '../lists/service.js';
 import { applyContactPatch, findHolderOfEmail, insertContact } from '../contacts/service.js';
@@ -57,13 +57,13 @@ export async function getForm(db: Db, workspaceId: string, formId: string): Prom
 /** The workspace's forms, oldest first. */
 export async function listForms(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Form>> {
   const after = decodeCursor(page.cursor, 2);
-  const { rows } = await sql<FormRow>`
-    SELECT workspace_id, id, name, list_id, created_at FROM forms
+  const { rows } = await sql<FormRow & { created_key: string }>`
+    SELECT workspace_id, id, name, list_id, created_at, ${cursorTime('created_at')} AS created_key FROM forms
     WHERE workspace_id = ${workspaceId}
       AND (${after?.[0] ?? null}::timestamptz IS NULL OR (created_at, id) > (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
     ORDER BY created_at, id
     LIMIT ${page.limit + 1}`.execute(db);
-  return toPage(rows, page.limit, (r) => [r.created_at.toISOString(), r.id], presentForm);
+  return toPage(rows, page.limit, (r) => [r.created_key, r.id], presentForm);
 }
 
 /**

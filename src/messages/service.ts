@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
-import { decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import type { OutgoingMessage, Sender } from './sender.js';
 
 export interface Message {
@@ -104,13 +104,13 @@ export async function listMessages(
   query: { contactId?: string; limit: number; cursor?: string },
 ): Promise<Page<Message>> {
   const after = decodeCursor(query.cursor, 2);
-  const { rows } = await sql<MessageRow>`
-    SELECT id, contact_id, automation_id, step_index, subject, sent_at, delivery_status
+  const { rows } = await sql<MessageRow & { sent_key: string }>`
+    SELECT id, contact_id, automation_id, step_index, subject, sent_at, delivery_status, ${cursorTime('sent_at')} AS sent_key
     FROM messages
     WHERE workspace_id = ${workspaceId}
       AND (${query.contactId ?? null}::text IS NULL OR contact_id = ${query.contactId ?? null})
       AND (${after?.[0] ?? null}::timestamptz IS NULL OR (sent_at, id) > (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
     ORDER BY sent_at, id
     LIMIT ${query.limit + 1}`.execute(db);
-  return toPage(rows, query.limit, (r) => [r.sent_at.toISOString(), r.id], presentMessage);
+  return toPage(rows, query.limit, (r) => [r.sent_key, r.id], presentMessage);
 }
