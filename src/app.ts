@@ -17,6 +17,7 @@ import { automationRoutes } from './automations/routes.js';
 import { messageRoutes } from './messages/routes.js';
 import { formRoutes } from './forms/routes.js';
 import { JobWorker } from './jobs/worker.js';
+import { recycleBinRoutes } from './recycle-bin/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -28,6 +29,7 @@ export const routeModules: RouteModule[] = [
   accountRoutes,
   dealRoutes,
   tagRoutes,
+  recycleBinRoutes,
   auditRoutes,
   automationRoutes,
   messageRoutes,

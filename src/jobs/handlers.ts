@@ -1,7 +1,8 @@
 import type { JobHandler } from './service.js';
+import { restoreJobHandler } from '../recycle-bin/service.js';
 
 /**
  * Every kind of background job. Features add their handler here; the worker and
  * POST /maintenance/run look jobs up by kind.
  */
-export const jobHandlers: JobHandler[] = [];
+export const jobHandlers: JobHandler[] = [restoreJobHandler];

@@ -1,0 +1,245 @@
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await testApp();
+});
+
+const day = 86_400;
+
+async function restore(ws: TestWorkspace, body: Record<string, unknown>) {
+  const res = await ws.api('POST', '/restore-jobs', body);
+  if (res.status !== 202) return res;
+  await app.runJobs(ws.id);
+  return ws.api('GET', `/restore-jobs/${res.body.id}`);
+}
+
+describe('restoring deleted contacts (seed 002)', () => {
+  it('brings back list memberships with their status, but not on a deleted list', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const kept = (await ws.api('POST', '/lists', { name: 'Kept' })).body;
+    const gone = (await ws.api('POST', '/lists', { name: 'Gone' })).body;
+    await ws.api('PUT', `/lists/${kept.id}/contacts/${c.id}`, { status: 'bounced' });
+    await ws.api('PUT', `/lists/${gone.id}/contacts/${c.id}`, { status: 'subscribed' });
+    await ws.api('DELETE', `/contacts/${c.id}`);
+    await ws.api('DELETE', `/lists/${gone.id}`);
+    const job = await restore(ws, { source: 'deleted', contactIds: [c.id] });
+    expect(job.body).toMatchObject({ status: 'succeeded', requested: 1, restored: 1, skipped: [] });
+    expect((await ws.api('GET', `/contacts/${c.id}/lists`)).body.data).toEqual([{ listId: kept.id, status: 'bounced' }]);
+  });
+
+  it('brings back account links with their job title, but not to a deleted account', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const acme = (await ws.api('POST', '/accounts', { name: 'Acme' })).body;
+    const gone = (await ws.api('POST', '/accounts', { name: 'Gone' })).body;
+    await ws.api('PUT', `/accounts/${acme.id}/contacts/${c.id}`, { jobTitle: 'CTO' });
+    await ws.api('PUT', `/accounts/${gone.id}/contacts/${c.id}`, { jobTitle: 'CEO' });
+    await ws.api('DELETE', `/contacts/${c.id}`);
+    await ws.api('DELETE', `/accounts/${gone.id}`);
+    await restore(ws, { source: 'deleted', contactIds: [c.id] });
+    expect((await ws.api('GET', `/contacts/${c.id}/accounts`)).body.data).toEqual([{ accountId: acme.id, jobTitle: 'CTO' }]);
+  });
+
+  it('adds the contact back to a shared deal, never as primary, and leaves its sole deal deleted', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const other = await aContact(ws);
+    const shared = (await ws.api('POST', '/deals', { title: 'Shared', contactIds: [c.id, other.id], primaryContactId: c.id })).body;
+    const sole = (await ws.api('POST', '/deals', { title: 'Sole', contactIds: [c.id] })).body;
+    await ws.api('DELETE', `/contacts/${c.id}`);
+    await restore(ws, { source: 'deleted', contactIds: [c.id] });
+    expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [other.id, c.id], primaryContactId: other.id });
+    expect((await ws.api('GET', `/deals/${sole.id}`)).body.deletedAt).toEqual(expect.any(String));
+    expect((await ws.api('GET', `/contacts/${c.id}/deals`)).body.data.map((d: { id: string }) => d.id)).toEqual([shared.id]);
+  });
+
+  it('brings back tags unless deleted, and the original created date', async () => {
+    const ws = await aWorkspace(app);
+    const vip = (await ws.api('POST', '/tags', { name: 'vip' })).body;
+    const old = (await ws.api('POST', '/tags', { name: 'old' })).body;
+    const c = await aContact(ws, { tags: [vip.id, old.id] });
+    await ws.api('DELETE', `/contacts/${c.id}`);
+    await ws.api('DELETE', `/tags/${old.id}`);
+    app.clock.advance(day);
+    await restore(ws, { source: 'deleted', contactIds: [c.id] });
+    const back = (await ws.api('GET', `/contacts/${c.id}`)).body;
+    expect(back).toMatchObject({ status: 'active', tags: [vip.id], createdAt: c.createdAt });
+    expect(back.deletedAt).toBeUndefined();
+  });
+
+  it('skips with reasons: merged, purged, email_taken (naming the holder), not_deleted, not_found', async () => {
+    const ws = await aWorkspace(app);
+    const merged = await aContact(ws);
+    const purged = await aContact(ws);
+    const taken = await aContact(ws, { email: 'taken@example.com' });
+    const active = await aContact(ws);
+    await ws.api('POST', '/contacts/delete', { ids: [merged.id, purged.id, taken.id] });
+    const holder = await aContact(ws, { email: 'TAKEN@example.com' });
+    await sql`UPDATE contacts SET status = 'merged', merged_into = ${active.id} WHERE workspace_id = ${ws.id} AND id = ${merged.id}`.execute(app.ctx.db);
+    await app.ctx.db.transaction().execute(async (tx) => {
+      await sql`INSERT INTO contact_tombstones (workspace_id, contact_id, reason, at) VALUES (${ws.id}, ${purged.id}, 'purged', now())`.execute(tx);
+      await sql`DELETE FROM contacts WHERE workspace_id = ${ws.id} AND id = ${purged.id}`.execute(tx);
+    });
+    const job = await restore(ws, { source: 'deleted', contactIds: [merged.id, purged.id, taken.id, active.id, 'no-such-contact'] });
+    expect(job.body).toMatchObject({ status: 'succeeded', requested: 5, restored: 0 });
+    expect(job.body.skipped).toEqual([
+      { contactId: merged.id, reason: 'merged' },
+      { contactId: purged.id, reason: 'purged' },
+      { contactId: taken.id, reason: 'email_taken', takenBy: holder.id },
+      { contactId: active.id, reason: 'not_deleted' },
+      { contactId: 'no-such-contact', reason: 'not_found' },
+    ]);
+  });
+
+  it('refuses more than 100 picked contacts with 422 too_many_contacts', async () => {
+    const ws = await aWorkspace(app);
+    const ids = Array.from({ length: 101 }, (_, i) => `id-${i}`);
+    const res = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: ids });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toMatchObject({ code: 'too_many_contacts', details: { max: 100, given: 101 } });
+  });
+
+  it('restores all deleted contacts matching the filter, and only those', async () => {
+    const ws = await aWorkspace(app);
+    const smiths = [await aContact(ws, { lastName: 'Smithson' }), await aContact(ws, { lastName: 'Smithers' })];
+    const other = await aContact(ws, { lastName: 'Jones' });
+    await ws.api('POST', '/contacts/delete', { ids: [...smiths.map((c) => c.id), other.id] });
+    const job = await restore(ws, { source: 'deleted', all: true, filter: { q: 'smith' } });
+    expect(job.body).toMatchObject({ status: 'succeeded', requested: 2, restored: 2 });
+    expect((await ws.api('GET', '/deleted-contacts')).body.data.map((c: { id: string }) => c.id)).toEqual([other.id]);
+  });
+
+  it('lists deleted contacts newest deletion first with who deleted them, searchable by email and date', async () => {
+    const ws = await aWorkspace(app);
+    const first = await aContact(ws, { email: 'first@example.com' });
+    const second = await aContact(ws, { email: 'second@example.com' });
+    await ws.api('DELETE', `/contacts/${first.id}`);
+    app.clock.advance(day);
+    const between = app.clock.now().toISOString();
+    app.clock.advance(day);
+    await ws.api('DELETE', `/contacts/${second.id}`);
+    const all = (await ws.api('GET', '/deleted-contacts')).body.data;
+    expect(all.map((c: { id: string }) => c.id)).toEqual([second.id, first.id]);
+    expect(all[0]).toMatchObject({ status: 'deleted', deletedBy: ws.adminId });
+    expect((await ws.api('GET', '/deleted-contacts?q=FIRST@')).body.data.map((c: { id: string }) => c.id)).toEqual([first.id]);
+    expect((await ws.api('GET', `/deleted-contacts?deletedFrom=${between}`)).body.data.map((c: { id: string }) => c.id)).toEqual([second.id]);
+    expect((await ws.api('GET', '/deleted-contacts?deletedFrom=yesterday')).status).toBe(400);
+  });
+
+  it('allows one restore job at a time: of two simultaneous requests exactly one is accepted', async () => {
+    const ws = await aWorkspace(app);
+    const a = await aContact(ws);
+    const b = await aContact(ws);
+    await ws.api('POST', '/contacts/delete', { ids: [a.id, b.id] });
+    const [one, two] = await Promise.all([
+      ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [a.id] }),
+      ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [b.id] }),
+    ]);
+    expect([one.status, two.status].sort()).toEqual([202, 409]);
+    const accepted = one.status === 202 ? one : two;
+    const refused = one.status === 202 ? two : one;
+    expect(refused.body.error).toMatchObject({ code: 'restore_job_running', details: { jobId: accepted.body.id } });
+  });
+
+  it('asks for confirmation before going over the active contact limit', async () => {
+    const ws = await aWorkspace(app, { activeContactLimit: 2 });
+    const a = await aContact(ws);
+    const b = await aContact(ws);
+    await ws.api('DELETE', `/contacts/${a.id}`);
+    await aContact(ws);
+    const refused = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [a.id] });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'contact_limit_exceeded', details: { active: 2, limit: 2, wouldBe: 3 } });
+    const job = await restore(ws, { source: 'deleted', contactIds: [a.id], confirmOverage: true });
+    expect(job.body).toMatchObject({ status: 'succeeded', restored: 1 });
+    expect((await ws.api('GET', '/workspace')).body.usage).toEqual({ active: 3, archived: 0, deleted: 0 });
+    expect(b.status).toBe('active');
+  });
+
+  it('resumes a job stopped between batches and restores each contact exactly once', async () => {
+    const ws = await aWorkspace(app);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) ids.push((await aContact(ws)).id);
+    await ws.api('POST', '/contacts/delete', { ids });
+    const accepted = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: ids });
+    await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '1') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    // A process that committed its first batch and then stopped leaves the job running.
+    expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
+    expect((await ws.api('GET', `/restore-jobs/${accepted.body.id}`)).body).toMatchObject({ status: 'running', restored: 1 });
+    expect(await app.runJobs(ws.id)).toBe(2);
+    const job = (await ws.api('GET', `/restore-jobs/${accepted.body.id}`)).body;
+    expect(job).toMatchObject({ status: 'succeeded', requested: 3, restored: 3, skipped: [] });
+    const audit = (await ws.api('GET', '/audit-log?action=contact.restored')).body.data;
+    expect(audit.map((e: { targetId: string }) => e.targetId).sort()).toEqual([...ids].sort());
+  });
+
+  it('sends nothing and enrols nobody when contacts come back', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    await ws.api('DELETE', `/contacts/${c.id}`);
+    await restore(ws, { source: 'deleted', contactIds: [c.id] });
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM outbox WHERE workspace_id = ${ws.id} AND origin = 'restore'`.execute(app.ctx.db);
+    expect(rows[0].n).toBe(0);
+    expect((await ws.api('GET', `/messages?contactId=${c.id}`)).body.data).toEqual([]);
+  });
+
+  it('is admins only: managers and members get 403 contacts.restore', async () => {
+    const ws = await aWorkspace(app);
+    for (const role of ['manager', 'member']) {
+      const user = await ws.userWithRole(role);
+      const res = await user.api('POST', '/restore-jobs', { source: 'deleted', all: true });
+      expect(res.status).toBe(403);
+      expect(res.body.error).toMatchObject({ code: 'forbidden', details: { permission: 'contacts.restore' } });
+    }
+  });
+
+  it('answers 404 for another workspace’s restore job', async () => {
+    const ws = await aWorkspace(app);
+    const other = await aWorkspace(app);
+    const job = await ws.api('POST', '/restore-jobs', { source: 'deleted', all: true });
+    expect((await other.api('GET', `/restore-jobs/${job.body.id}`)).status).toBe(404);
+  });
+});
+
+describe('restoring archived contacts (seed 004)', () => {
+  it('takes archived contacts off the active count and lists when they become restorable', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const archived = (await ws.api('POST', `/contacts/${c.id}/archive`)).body;
+    expect((await ws.api('GET', '/workspace')).body.usage).toEqual({ active: 0, archived: 1, deleted: 0 });
+    const listed = (await ws.api('GET', '/archived-contacts')).body.data[0];
+    const at = Date.parse(archived.archivedAt);
+    expect(listed).toMatchObject({
+      id: c.id,
+      archivedAt: archived.archivedAt,
+      restorableFrom: new Date(at + 30 * day * 1000).toISOString(),
+      restorableUntil: new Date(at + 365 * day * 1000).toISOString(),
+    });
+  });
+
+  it('skips a contact archived 29 days ago as frozen and restores it on day 31', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    await ws.api('POST', `/contacts/${c.id}/archive`);
+    app.clock.advance(29 * day);
+    const early = await restore(ws, { source: 'archived', contactIds: [c.id] });
+    expect(early.body).toMatchObject({ restored: 0, skipped: [{ contactId: c.id, reason: 'frozen' }] });
+    app.clock.advance(2 * day);
+    const later = await restore(ws, { source: 'archived', contactIds: [c.id] });
+    expect(later.body).toMatchObject({ restored: 1, skipped: [] });
+    expect((await ws.api('GET', '/workspace')).body.usage).toEqual({ active: 1, archived: 0, deleted: 0 });
+  });
+
+  it('skips a deleted contact when restoring from the archive as not_archived', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    await ws.api('DELETE', `/contacts/${c.id}`);
+    const job = await restore(ws, { source: 'archived', contactIds: [c.id] });
+    expect(job.body.skipped).toEqual([{ contactId: c.id, reason: 'not_archived' }]);
+  });
+});

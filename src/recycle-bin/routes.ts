@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import type { RouteModule } from '../http/server.js';
+import { addRoute, idParams } from '../http/route.js';
+import { AppError } from '../http/errors.js';
+import { pageQuery } from '../http/pagination.js';
+import { getRestoreJob, listArchivedContacts, listDeletedContacts, listRestoreJobs, requestRestore } from './service.js';
+
+const isoTime = z.iso.datetime({ offset: true });
+const toDate = (value: string | undefined) => (value ? new Date(value) : undefined);
+
+/** Seed 002: up to 100 picked contacts at a time; "restore all" has no limit. */
+export const maxPickedContacts = 100;
+
+const restoreBody = z
+  .strictObject({
+    source: z.enum(['deleted', 'archived']),
+    contactIds: z.array(z.string().min(1).max(100)).min(1).max(10_000).optional(),
+    all: z.boolean().optional(),
+    filter: z.strictObject({ q: z.string().max(200).optional(), from: isoTime.optional(), to: isoTime.optional() }).optional(),
+    confirmOverage: z.boolean().optional(),
+    resumeAutomations: z.boolean().optional(),
+  })
+  .refine((b) => (b.contactIds !== undefined) !== (b.all === true), { message: 'Give either contactIds or all: true' })
+  .refine((b) => b.filter === undefined || b.all === true, { message: 'filter goes with all: true' });
+
+export const recycleBinRoutes: RouteModule = (app, ctx) => {
+  const tag = 'restore';
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/deleted-contacts', summary: 'Deleted contacts, newest deletion first, with who deleted them and when', tag,
+    access: { user: 'contacts.read' },
+    query: z.object({ q: z.string().max(200).optional(), deletedFrom: isoTime.optional(), deletedTo: isoTime.optional(), ...pageQuery }),
+    handler: ({ principal, query }) =>
+      listDeletedContacts(ctx.db, principal.workspaceId, { ...query, from: toDate(query.deletedFrom), to: toDate(query.deletedTo) }),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/archived-contacts', summary: 'Archived contacts with restorableFrom and restorableUntil', tag,
+    access: { user: 'contacts.read' },
+    query: z.object({ q: z.string().max(200).optional(), archivedFrom: isoTime.optional(), archivedTo: isoTime.optional(), ...pageQuery }),
+    handler: ({ principal, query }) =>
+      listArchivedContacts(ctx.db, principal.workspaceId, { ...query, from: toDate(query.archivedFrom), to: toDate(query.archivedTo) }),
+  });
+
+  addRoute(app, ctx, {
+    method: 'POST', url: '/restore-jobs', summary: 'Restore picked contacts (up to 100) or all matching a filter, as one background job', tag,
+    access: { user: 'contacts.restore' }, body: restoreBody, status: 202,
+    handler: ({ body, change }) => {
+      if (body.contactIds && new Set(body.contactIds).size > maxPickedContacts) {
+        throw new AppError(422, 'too_many_contacts', `Pick at most ${maxPickedContacts} contacts, or restore all matching a filter`, {
+          max: maxPickedContacts,
+          given: new Set(body.contactIds).size,
+        });
+      }
+      return requestRestore(ctx, change, body);
+    },
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/restore-jobs', summary: 'Restore jobs, newest first', tag,
+    access: { user: 'contacts.read' }, query: z.object({ ...pageQuery }),
+    handler: ({ principal, query }) => listRestoreJobs(ctx.db, principal.workspaceId, query.limit),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/restore-jobs/:id', summary: 'A restore job: progress while running, skipped contacts at the end', tag,
+    access: { user: 'contacts.read' }, params: idParams('id'),
+    handler: ({ principal, params }) => getRestoreJob(ctx.db, principal.workspaceId, params.id),
+  });
+};

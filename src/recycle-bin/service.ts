@@ -1,0 +1,276 @@
+import { sql } from 'kysely';
+import type { AppContext } from '../context.js';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { AppError, notFound } from '../http/errors.js';
+import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { recordAudit } from '../audit/service.js';
+import { resumeEnrollments } from '../automations/enrollments.js';
+import { contactColumns, nameOrEmailMatches, presentContact, type Contact, type ContactRow } from '../contacts/service.js';
+import { getRetention } from '../workspaces/service.js';
+import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
+import { candidates, reactivate, reapplyAssociations, type Candidate } from './queries.js';
+
+export type RestoreSource = 'deleted' | 'archived';
+
+const dayMs = 86_400_000;
+
+export interface BinQuery {
+  q?: string;
+  from?: Date;
+  to?: Date;
+  limit: number;
+  cursor?: string;
+}
+
+/** The condition "in this source and matching the filter", over `contacts c`. */
+function inSource(source: RestoreSource, filter: { q?: string; from?: Date; to?: Date }) {
+  const column = source === 'deleted' ? sql.ref('c.deleted_at') : sql.ref('c.archived_at');
+  return sql`c.status = ${source} AND ${nameOrEmailMatches(filter.q)}
+    AND (${filter.from ?? null}::timestamptz IS NULL OR ${column} >= ${filter.from ?? null})
+    AND (${filter.to ?? null}::timestamptz IS NULL OR ${column} <= ${filter.to ?? null})`;
+}
+
+/** Deleted or archived contacts, most recently removed first. */
+async function listRemoved(db: Db, workspaceId: string, source: RestoreSource, query: BinQuery): Promise<Page<Contact & { at: string }>> {
+  const after = decodeCursor(query.cursor, ['timestamp', 'text']);
+  const column = source === 'deleted' ? 'c.deleted_at' : 'c.archived_at';
+  const { rows } = await sql<ContactRow & { removed_key: string; removed_at: Date }>`
+    SELECT ${contactColumns}, ${sql.ref(column)} AS removed_at, ${cursorTime(column)} AS removed_key FROM contacts c
+    WHERE c.workspace_id = ${workspaceId} AND ${inSource(source, query)}
+      AND (${after?.[0] ?? null}::timestamptz IS NULL OR (${sql.ref(column)}, c.id) < (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
+    ORDER BY ${sql.ref(column)} DESC, c.id DESC
+    LIMIT ${query.limit + 1}`.execute(db);
+  return toPage(rows, query.limit, (r) => [r.removed_key, r.id], (r) => ({ ...presentContact(r), at: r.removed_at.toISOString() }));
+}
+
+export async function listDeletedContacts(db: Db, workspaceId: string, query: BinQuery): Promise<Page<Contact>> {
+  const page = await listRemoved(db, workspaceId, 'deleted', query);
+  return { data: page.data.map(({ at: _at, ...contact }) => contact), nextCursor: page.nextCursor };
+}
+
+export interface ArchivedContact extends Contact {
+  restorableFrom: string;
+  restorableUntil: string;
+}
+
+/** Archived contacts with the window in which a manual restore is allowed (seed 004). */
+export async function listArchivedContacts(db: Db, workspaceId: string, query: BinQuery): Promise<Page<ArchivedContact>> {
+  const retention = await getRetention(db, workspaceId);
+  const page = await listRemoved(db, workspaceId, 'archived', query);
+  return {
+    data: page.data.map(({ at, ...contact }) => ({
+      ...contact,
+      archivedAt: at,
+      restorableFrom: new Date(Date.parse(at) + retention.archiveFreezeDays * dayMs).toISOString(),
+      restorableUntil: new Date(Date.parse(at) + retention.archiveDays * dayMs).toISOString(),
+    })),
+    nextCursor: page.nextCursor,
+  };
+}
+
+export interface RestoreRequest {
+  source: RestoreSource;
+  contactIds?: string[];
+  all?: boolean;
+  filter?: { q?: string; from?: string; to?: string };
+  confirmOverage?: boolean;
+  resumeAutomations?: boolean;
+}
+
+export interface RestoreJobView {
+  id: string;
+  source: RestoreSource;
+  status: Job['status'];
+  requested: number;
+  restored: number;
+  skipped: { contactId: string; reason: string; takenBy?: string }[];
+  resumeAutomations: boolean;
+  createdBy: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error?: string;
+}
+
+interface RestoreParams {
+  source: RestoreSource;
+  ids: string[];
+  resumeAutomations: boolean;
+  /** Contacts per transaction; restoreBatchSize unless set (tests use small batches). */
+  batchSize?: number;
+}
+
+interface RestoreProgress {
+  offset: number;
+  restored: number;
+  skipped: RestoreJobView['skipped'];
+}
+
+export const restoreBatchSize = 2000;
+
+function presentJob(job: Job): RestoreJobView {
+  const params = job.params as unknown as RestoreParams;
+  const progress = job.progress as unknown as Partial<RestoreProgress>;
+  return {
+    id: job.id,
+    source: params.source,
+    status: job.status,
+    requested: params.ids.length,
+    restored: progress.restored ?? 0,
+    skipped: progress.skipped ?? [],
+    resumeAutomations: params.resumeAutomations,
+    createdBy: job.createdBy,
+    createdAt: job.createdAt.toISOString(),
+    startedAt: job.startedAt?.toISOString() ?? null,
+    finishedAt: job.finishedAt?.toISOString() ?? null,
+    ...(job.error ? { error: job.error } : {}),
+  };
+}
+
+/**
+ * Queues a restore job (seed 002: one at a time per workspace, admins only). The set of
+ * contacts is fixed now; with `all`, every contact of the source matching the filter.
+ */
+export async function requestRestore(ctx: AppContext, change: ChangeContext, input: RestoreRequest): Promise<RestoreJobView> {
+  const ws = change.workspaceId;
+  const job = await withOneActiveJob(ctx.db, ws, () =>
+    inTransaction(ctx.db, change, async (tx) => {
+      let ids: string[];
+      if (input.contactIds) {
+        ids = [...new Set(input.contactIds)];
+      } else {
+        const filter = {
+          q: input.filter?.q,
+          from: input.filter?.from ? new Date(input.filter.from) : undefined,
+          to: input.filter?.to ? new Date(input.filter.to) : undefined,
+        };
+        const { rows } = await sql<{ id: string }>`
+          SELECT c.id FROM contacts c WHERE c.workspace_id = ${ws} AND ${inSource(input.source, filter)} ORDER BY c.id`.execute(tx);
+        ids = rows.map((r) => r.id);
+      }
+      await checkContactLimit(tx, ws, input.source, ids, input.confirmOverage ?? false);
+      const params: RestoreParams = { source: input.source, ids, resumeAutomations: input.resumeAutomations ?? false };
+      const progress: RestoreProgress = { offset: 0, restored: 0, skipped: [] };
+      const created = await insertJob(tx, change, { kind: 'restore', status: 'queued', params: { ...params }, progress: { ...progress } });
+      await recordAudit(tx, change, {
+        action: 'restore_job.created',
+        targetType: 'restore_job',
+        targetId: created.id,
+        details: { source: input.source, requested: ids.length, all: input.all ?? false, resumeAutomations: params.resumeAutomations },
+      });
+      return created;
+    }),
+  );
+  ctx.kickJobs();
+  return presentJob(job);
+}
+
+/** Seed 004: restoring counts against the active limit at once; going over needs confirmation. */
+async function checkContactLimit(tx: Tx, workspaceId: string, source: RestoreSource, ids: string[], confirmed: boolean): Promise<void> {
+  const { activeContactLimit } = await getRetention(tx, workspaceId);
+  if (activeContactLimit === null || confirmed) return;
+  const { rows } = await sql<{ active: number; restorable: number }>`
+    SELECT (SELECT count(*)::int FROM contacts WHERE workspace_id = ${workspaceId} AND status = 'active') AS active,
+           (SELECT count(*)::int FROM contacts WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) AND status = ${source}) AS restorable`.execute(tx);
+  const { active, restorable } = rows[0];
+  if (active + restorable > activeContactLimit) {
+    throw new AppError(409, 'contact_limit_exceeded', 'Restoring these contacts would take the workspace over its active contact limit; confirm the overage to go ahead', {
+      active,
+      limit: activeContactLimit,
+      wouldBe: active + restorable,
+    });
+  }
+}
+
+export async function getRestoreJob(db: Db, workspaceId: string, jobId: string): Promise<RestoreJobView> {
+  const job = await findJob(db, workspaceId, jobId);
+  if (!job || job.kind !== 'restore') throw notFound('Restore job');
+  return presentJob(job);
+}
+
+export async function listRestoreJobs(db: Db, workspaceId: string, limit: number): Promise<Page<RestoreJobView>> {
+  const jobs = await listJobs(db, workspaceId, 'restore', limit);
+  return { data: jobs.map(presentJob), nextCursor: null };
+}
+
+/** Why a candidate cannot be restored from `source`, or null if it can. */
+function skipReason(c: Candidate, source: RestoreSource, now: Date, freezeDays: number): string | null {
+  if (c.status === null) return c.tombstone ? 'purged' : 'not_found';
+  if (c.status === 'merged') return 'merged';
+  if (c.status !== source) return source === 'deleted' ? 'not_deleted' : 'not_archived';
+  if (source === 'archived' && c.archived_at && now.getTime() - c.archived_at.getTime() < freezeDays * dayMs) return 'frozen';
+  if (c.taken_by) return 'email_taken';
+  return null;
+}
+
+/**
+ * Restores a batch: classifies, reactivates the eligible contacts and re-applies their
+ * associations, in the caller's transaction. Two contacts of one batch sharing an email:
+ * the first comes back, the second is skipped as email_taken.
+ */
+async function restoreBatch(
+  tx: Tx,
+  change: ChangeContext,
+  ids: string[],
+  options: { source: RestoreSource; ignoreFreeze: boolean; resumeAutomations: boolean },
+): Promise<{ restored: string[]; skipped: RestoreJobView['skipped'] }> {
+  const ws = change.workspaceId;
+  const { archiveFreezeDays } = await getRetention(tx, ws);
+  const restored: string[] = [];
+  const skipped: RestoreJobView['skipped'] = [];
+  const claimedEmails = new Map<string, string>();
+  for (const c of await candidates(tx, ws, ids)) {
+    const reason = skipReason(c, options.source, change.at, options.ignoreFreeze ? 0 : archiveFreezeDays);
+    const email = c.email?.toLowerCase() ?? '';
+    if (reason === 'email_taken') skipped.push({ contactId: c.id, reason, takenBy: c.taken_by ?? undefined });
+    else if (reason) skipped.push({ contactId: c.id, reason });
+    else if (claimedEmails.has(email)) skipped.push({ contactId: c.id, reason: 'email_taken', takenBy: claimedEmails.get(email) });
+    else {
+      claimedEmails.set(email, c.id);
+      restored.push(c.id);
+    }
+  }
+  if (restored.length > 0) {
+    await reactivate(tx, ws, restored, change.at);
+    await reapplyAssociations(tx, ws, restored);
+    // Seed 002: restoring triggers no automation; only an explicit request resumes them.
+    if (options.resumeAutomations) await resumeEnrollments(tx, ws, restored);
+    await recordAudit(
+      tx,
+      change,
+      ...restored.map((id) => ({ action: 'contact.restored', targetType: 'contact', targetId: id, details: { source: options.source } })),
+    );
+  }
+  return { restored, skipped };
+}
+
+export const restoreJobHandler: JobHandler = {
+  kind: 'restore',
+  origin: 'restore',
+  async step(tx, job, change) {
+    const params = job.params as unknown as RestoreParams;
+    const progress = job.progress as unknown as RestoreProgress;
+    const batch = params.ids.slice(progress.offset, progress.offset + (params.batchSize ?? restoreBatchSize));
+    const outcome = await restoreBatch(tx, change, batch, {
+      source: params.source,
+      ignoreFreeze: false,
+      resumeAutomations: params.resumeAutomations,
+    });
+    const next: RestoreProgress = {
+      offset: progress.offset + batch.length,
+      restored: progress.restored + outcome.restored.length,
+      skipped: [...progress.skipped, ...outcome.skipped],
+    };
+    const done = next.offset >= params.ids.length;
+    return { progress: { ...next }, done, result: done ? { restored: next.restored, skipped: next.skipped.length } : undefined };
+  },
+};
+
+/**
+ * Seed 004: a form submission from an archived contact restores it at once, freeze or
+ * not, with its associations, inside the caller's transaction.
+ */
+export async function restoreArchivedContactNow(tx: Tx, change: ChangeContext, contactId: string): Promise<void> {
+  await restoreBatch(tx, change, [contactId], { source: 'archived', ignoreFreeze: true, resumeAutomations: false });
+}
