@@ -36,6 +36,23 @@ async function contactByEmail(ws: TestWorkspace, email: string) {
 }
 
 describe('forms', () => {
+  it('restores an archived contact at once on a submission (inside the freeze), updates it and subscribes it', async () => {
+    const ws = await aWorkspace(app);
+    const listId = await aList(ws);
+    const formId = await aForm(ws, listId);
+    const newsletterTag = (await ws.api('POST', '/tags', { name: 'newsletter' })).body.id;
+    const archived = await aContact(ws, { email: 'back@example.com', firstName: 'Old', tags: [newsletterTag] });
+    await ws.api('POST', `/contacts/${archived.id}/archive`);
+    app.clock.advance(86_400);
+
+    const res = await submit(formId, { email: 'BACK@example.com', firstName: 'New' });
+    expect(res.status).toBe(201);
+    const back = (await ws.api('GET', `/contacts/${archived.id}`)).body;
+    expect(back).toMatchObject({ status: 'active', firstName: 'New', tags: [newsletterTag], createdAt: archived.createdAt });
+    expect((await ws.api('GET', `/contacts/${archived.id}/lists`)).body.data).toEqual([{ listId, status: 'subscribed' }]);
+    expect((await ws.api('GET', '/workspace')).body.usage).toEqual({ active: 1, archived: 0, deleted: 0 });
+  });
+
   it('creates a contact from a submission and subscribes it, which starts the list’s automations', async () => {
     const ws = await aWorkspace(app);
     const listId = await aList(ws);

@@ -1,3 +1,4 @@
+import { restoreArchivedContactNow } from '../recycle-bin/service.js';
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
@@ -112,11 +113,8 @@ async function upsertSubmitter(tx: Tx, change: ChangeContext, input: Submission)
   };
   const holder = await findHolderOfEmail(tx, change.workspaceId, input.email);
   if (!holder) return insertContact(tx, change, { email: input.email, ...names });
-  if (holder.status === 'archived') {
-    // The contract restores an archived contact at once on a submission (freeze or
-    // not); that restore belongs to the recycle bin, which does not offer it yet.
-    throw new AppError(409, 'invalid_state', 'This email belongs to an archived contact', { status: 'archived' });
-  }
+  // Seed 004: an archived contact who submits a form is restored at once, freeze or not.
+  if (holder.status === 'archived') await restoreArchivedContactNow(tx, change, holder.id);
   await applyContactPatch(tx, change, holder.id, names);
   return holder.id;
 }
