@@ -2,6 +2,7 @@ import type { MaintenanceTask } from './service.js';
 import { jobHandlers } from '../jobs/handlers.js';
 import { runPendingJobs } from '../jobs/service.js';
 import { automationTasks } from '../automations/maintenance.js';
+import { purgeExpiredContacts } from '../retention/service.js';
 
 /**
  * Every kind of due background work, in the order a maintenance pass runs it. Features
@@ -12,4 +13,6 @@ export const maintenanceTasks: MaintenanceTask[] = [
   { name: 'jobs', run: (ctx, workspaceId) => runPendingJobs(ctx, jobHandlers, { workspaceId }) },
   // Domain events enrol contacts, then every due automation step runs (issue 4).
   ...automationTasks,
+  // Deleted contacts past deletedDays and archived ones past archiveDays go for good.
+  { name: 'purge', run: purgeExpiredContacts },
 ];

@@ -1,0 +1,64 @@
+import { sql } from 'kysely';
+import type { AppContext } from '../context.js';
+import type { ChangeContext, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { recordAudit } from '../audit/service.js';
+
+const purgeBatchSize = 2000;
+
+interface DueContact {
+  workspace_id: string;
+  id: string;
+  status: 'deleted' | 'archived';
+}
+
+/**
+ * Purges for good the contacts past retention: deleted ones `deletedDays` after deletion
+ * (seed 002: 30 days), archived ones `archiveDays` after archiving (seed 004: a year).
+ * Returns how many were purged.
+ */
+export async function purgeExpiredContacts(ctx: AppContext, workspaceId: string | null): Promise<number> {
+  let purged = 0;
+  for (;;) {
+    const now = ctx.clock.now();
+    const { rows } = await sql<DueContact>`
+      SELECT c.workspace_id, c.id, c.status FROM contacts c JOIN workspaces w ON w.id = c.workspace_id
+      WHERE (${workspaceId}::text IS NULL OR c.workspace_id = ${workspaceId})
+        AND ((c.status = 'deleted' AND c.deleted_at <= ${now}::timestamptz - make_interval(days => w.deleted_days))
+          OR (c.status = 'archived' AND c.archived_at <= ${now}::timestamptz - make_interval(days => w.archive_days)))
+      ORDER BY c.workspace_id, c.id LIMIT ${purgeBatchSize}`.execute(ctx.db);
+    if (rows.length === 0) return purged;
+    const byWorkspace = new Map<string, DueContact[]>();
+    for (const row of rows) byWorkspace.set(row.workspace_id, [...(byWorkspace.get(row.workspace_id) ?? []), row]);
+    for (const [ws, due] of byWorkspace) {
+      const change: ChangeContext = { workspaceId: ws, actorId: null, origin: 'system', at: now };
+      await inTransaction(ctx.db, change, (tx) => purgeContacts(tx, change, due));
+      purged += due.length;
+    }
+  }
+}
+
+/**
+ * Removes the contacts' rows, what remains of their associations, their enrollments and
+ * messages, and every history row about them (the delete's own capture included), and
+ * leaves a tombstone without personal data. The audit log records the purge by id only.
+ */
+async function purgeContacts(tx: Tx, change: ChangeContext, due: DueContact[]): Promise<void> {
+  const ws = change.workspaceId;
+  const ids = due.map((c) => c.id);
+  await sql`SELECT set_config('retrace.history_maintenance', 'on', true)`.execute(tx);
+  for (const table of ['list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags', 'enrollments', 'messages']) {
+    await sql`DELETE FROM ${sql.table(table)} WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
+  }
+  await sql`DELETE FROM contacts WHERE workspace_id = ${ws} AND id = ANY(${ids}::text[])`.execute(tx);
+  await sql`DELETE FROM history WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
+  await sql`
+    INSERT INTO contact_tombstones (workspace_id, contact_id, reason, at)
+    SELECT ${ws}, id, 'purged', ${change.at} FROM unnest(${ids}::text[]) AS id
+    ON CONFLICT DO NOTHING`.execute(tx);
+  await recordAudit(
+    tx,
+    change,
+    ...due.map((c) => ({ action: 'contact.purged', targetType: 'contact', targetId: c.id, details: { after: c.status } })),
+  );
+}
