@@ -86,6 +86,9 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
 
   if (existsSync(webDist)) {
     await app.register(fastifyStatic, { root: webDist, wildcard: false });
+  } else {
+    // Until the web UI is built: a page that says what is running and where the API is.
+    app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html').send(landingPage));
   }
 
   app.setNotFoundHandler(async (request, reply) => {
@@ -98,3 +101,16 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
 
   return app;
 }
+
+const landingPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Retrace</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1f2937}code{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}</style>
+</head><body>
+<h1>Retrace</h1>
+<p>A CRM contact store in which nothing is lost by mistake.</p>
+<ul>
+<li>API: <code>/api/v1</code> (Bearer token; <code>npm start</code> printed the demo admin's)</li>
+<li>OpenAPI document: <a href="/api/docs">/api/docs</a></li>
+<li>Health: <a href="/api/v1/health">/api/v1/health</a></li>
+</ul>
+</body></html>`;
