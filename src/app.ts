@@ -18,6 +18,7 @@ import { messageRoutes } from './messages/routes.js';
 import { formRoutes } from './forms/routes.js';
 import { JobWorker } from './jobs/worker.js';
 import { recycleBinRoutes } from './recycle-bin/routes.js';
+import { erasureRoutes } from './erasure/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -30,6 +31,7 @@ export const routeModules: RouteModule[] = [
   dealRoutes,
   tagRoutes,
   recycleBinRoutes,
+  erasureRoutes,
   auditRoutes,
   automationRoutes,
   messageRoutes,

@@ -32,20 +32,26 @@ export async function purgeExpiredContacts(ctx: AppContext, workspaceId: string 
     for (const row of rows) byWorkspace.set(row.workspace_id, [...(byWorkspace.get(row.workspace_id) ?? []), row]);
     for (const [ws, due] of byWorkspace) {
       const change: ChangeContext = { workspaceId: ws, actorId: null, origin: 'system', at: now };
-      await inTransaction(ctx.db, change, (tx) => purgeContacts(tx, change, due));
+      await inTransaction(ctx.db, change, async (tx) => {
+        await removeContactsForGood(tx, change, due.map((c) => c.id), 'purged');
+        await recordAudit(
+          tx,
+          change,
+          ...due.map((c) => ({ action: 'contact.purged', targetType: 'contact', targetId: c.id, details: { after: c.status } })),
+        );
+      });
       purged += due.length;
     }
   }
 }
 
 /**
- * Removes the contacts' rows, what remains of their associations, their enrollments and
- * messages, and every history row about them (the delete's own capture included), and
- * leaves a tombstone without personal data. The audit log records the purge by id only.
+ * Removes contacts for good (retention purge, or erasure): their rows, what remains of
+ * their associations, their enrollments and messages, and every history row about them
+ * (the delete's own capture included), leaving a tombstone without personal data.
  */
-async function purgeContacts(tx: Tx, change: ChangeContext, due: DueContact[]): Promise<void> {
+export async function removeContactsForGood(tx: Tx, change: ChangeContext, ids: string[], reason: 'purged' | 'erased'): Promise<void> {
   const ws = change.workspaceId;
-  const ids = due.map((c) => c.id);
   await sql`SELECT set_config('retrace.history_maintenance', 'on', true)`.execute(tx);
   for (const table of ['list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags', 'enrollments', 'messages']) {
     await sql`DELETE FROM ${sql.table(table)} WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
@@ -54,11 +60,6 @@ async function purgeContacts(tx: Tx, change: ChangeContext, due: DueContact[]): 
   await sql`DELETE FROM history WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
   await sql`
     INSERT INTO contact_tombstones (workspace_id, contact_id, reason, at)
-    SELECT ${ws}, id, 'purged', ${change.at} FROM unnest(${ids}::text[]) AS id
-    ON CONFLICT DO NOTHING`.execute(tx);
-  await recordAudit(
-    tx,
-    change,
-    ...due.map((c) => ({ action: 'contact.purged', targetType: 'contact', targetId: c.id, details: { after: c.status } })),
-  );
+    SELECT ${ws}, id, ${reason}, ${change.at} FROM unnest(${ids}::text[]) AS id
+    ON CONFLICT (workspace_id, contact_id) DO UPDATE SET reason = EXCLUDED.reason, at = EXCLUDED.at`.execute(tx);
 }

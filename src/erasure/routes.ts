@@ -1,0 +1,11 @@
+import type { RouteModule } from '../http/server.js';
+import { addRoute, idParams } from '../http/route.js';
+import { eraseContact } from './service.js';
+
+export const erasureRoutes: RouteModule = (app, ctx) => {
+  addRoute(app, ctx, {
+    method: 'POST', url: '/contacts/:id/erase', summary: 'Erase a person: gone at once from live data and history', tag: 'contacts',
+    access: { user: 'contacts.erase' }, params: idParams('id'),
+    handler: ({ params, change }) => eraseContact(ctx.db, change, params.id),
+  });
+};
