@@ -19,6 +19,7 @@ import { formRoutes } from './forms/routes.js';
 import { JobWorker } from './jobs/worker.js';
 import { recycleBinRoutes } from './recycle-bin/routes.js';
 import { erasureRoutes } from './erasure/routes.js';
+import { mergeRoutes } from './merge/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -32,6 +33,7 @@ export const routeModules: RouteModule[] = [
   tagRoutes,
   recycleBinRoutes,
   erasureRoutes,
+  mergeRoutes,
   auditRoutes,
   automationRoutes,
   messageRoutes,

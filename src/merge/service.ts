@@ -1,0 +1,71 @@
+import { sql } from 'kysely';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { invalidRequest, invalidState, notFound } from '../http/errors.js';
+import { recordAudit } from '../audit/service.js';
+import { detachContacts, getContact, type Contact } from '../contacts/service.js';
+
+/**
+ * Gives the survivor the merged contacts' live lists, tags, accounts and deals. Where the
+ * survivor already has one, its own wins (its status on a list, its job title); on lists
+ * the merged contacts share, a subscribed status wins over the others. Where a merged
+ * contact was a deal's primary, the survivor becomes primary.
+ */
+async function moveAssociations(tx: Tx, ws: string, survivorId: string, mergedIds: string[], at: Date): Promise<void> {
+  await sql`
+    INSERT INTO list_memberships (workspace_id, list_id, contact_id, status, created_at, updated_at)
+    SELECT DISTINCT ON (m.list_id) ${ws}, m.list_id, ${survivorId}, m.status, m.created_at, ${at}
+    FROM list_memberships m WHERE m.workspace_id = ${ws} AND m.contact_id = ANY(${mergedIds}::text[])
+    ORDER BY m.list_id, (m.status = 'subscribed') DESC, m.created_at
+    ON CONFLICT DO NOTHING`.execute(tx);
+  await sql`
+    INSERT INTO contact_tags (workspace_id, contact_id, tag_id, created_at)
+    SELECT DISTINCT ON (t.tag_id) ${ws}, ${survivorId}, t.tag_id, t.created_at
+    FROM contact_tags t WHERE t.workspace_id = ${ws} AND t.contact_id = ANY(${mergedIds}::text[])
+    ORDER BY t.tag_id, t.created_at
+    ON CONFLICT DO NOTHING`.execute(tx);
+  await sql`
+    INSERT INTO account_contacts (workspace_id, account_id, contact_id, job_title, created_at)
+    SELECT DISTINCT ON (a.account_id) ${ws}, a.account_id, ${survivorId}, a.job_title, a.created_at
+    FROM account_contacts a WHERE a.workspace_id = ${ws} AND a.contact_id = ANY(${mergedIds}::text[])
+    ORDER BY a.account_id, a.created_at
+    ON CONFLICT DO NOTHING`.execute(tx);
+  await sql`
+    INSERT INTO deal_contacts (workspace_id, deal_id, contact_id, added_at)
+    SELECT DISTINCT ${ws}, d.deal_id, ${survivorId}, ${at}::timestamptz
+    FROM deal_contacts d WHERE d.workspace_id = ${ws} AND d.contact_id = ANY(${mergedIds}::text[])
+    ON CONFLICT DO NOTHING`.execute(tx);
+  await sql`
+    UPDATE deals SET primary_contact_id = ${survivorId}, updated_at = ${at}
+    WHERE workspace_id = ${ws} AND primary_contact_id = ANY(${mergedIds}::text[]) AND deleted_at IS NULL`.execute(tx);
+}
+
+/**
+ * Merges contacts into a survivor. The merged ones become `merged` with mergedInto and can
+ * never be restored (seed 004: once merged, the previous data cannot be restored).
+ */
+export async function mergeContacts(db: Db, change: ChangeContext, survivorId: string, mergedIds: string[]): Promise<Contact> {
+  const merged = [...new Set(mergedIds)];
+  if (merged.includes(survivorId)) {
+    throw invalidRequest('The survivor cannot be merged into itself', { issues: [{ in: 'body', path: ['mergedIds'], message: 'contains survivorId' }] });
+  }
+  const ws = change.workspaceId;
+  return inTransaction(db, change, async (tx) => {
+    const { rows } = await sql<{ id: string; status: string }>`
+      SELECT id, status FROM contacts WHERE workspace_id = ${ws} AND id = ANY(${[survivorId, ...merged]}::text[]) ORDER BY id FOR UPDATE`.execute(tx);
+    const statusOf = new Map(rows.map((r) => [r.id, r.status]));
+    const missing = [survivorId, ...merged].find((id) => !statusOf.has(id));
+    if (missing) throw notFound(`Contact ${missing}`);
+    if (statusOf.get(survivorId) !== 'active') throw invalidState('The survivor must be an active contact', { contactId: survivorId, status: statusOf.get(survivorId) });
+    const unmergeable = merged.find((id) => !['active', 'archived'].includes(statusOf.get(id) ?? ''));
+    if (unmergeable) throw invalidState('Only active or archived contacts can be merged', { contactId: unmergeable, status: statusOf.get(unmergeable) });
+
+    await moveAssociations(tx, ws, survivorId, merged, change.at);
+    await sql`
+      UPDATE contacts SET status = 'merged', merged_into = ${survivorId}, merged_at = ${change.at}, updated_at = ${change.at}
+      WHERE workspace_id = ${ws} AND id = ANY(${merged}::text[])`.execute(tx);
+    await detachContacts(tx, change, merged);
+    await recordAudit(tx, change, ...merged.map((id) => ({ action: 'contact.merged', targetType: 'contact', targetId: id, details: { survivorId } })));
+    return getContact(tx, ws, survivorId);
+  });
+}
