@@ -8,6 +8,7 @@ import { issueToken } from '../users/service.js';
 import { seedWorkspace } from '../seed/workspace.js';
 import { progressBar } from './progress.js';
 import { serve } from './serve.js';
+import { restoreFromCli } from './restore.js';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -67,6 +68,37 @@ token
       const change = { workspaceId: options.workspace, actorId: null, origin: 'system' as const, at: ctx.clock.now() };
       console.log(await inTransaction(ctx.db, change, (tx) => issueToken(tx, options.workspace, rows[0].id)));
     }
+    await database.close();
+  });
+
+program
+  .command('restore')
+  .description('Restore deleted (or archived) contacts as one background job, with a progress bar')
+  .requiredOption('--workspace <id>', 'workspace id')
+  .option('--ids <ids>', 'comma-separated contact ids (up to 100)')
+  .option('--all', 'every contact of the source matching --q', false)
+  .option('--q <text>', 'name or email filter, with --all')
+  .option('--source <source>', 'deleted or archived', 'deleted')
+  .option('--confirm-overage', 'go over the active contact limit', false)
+  .option('--resume-automations', 'resume paused enrollments at their saved step', false)
+  .action(async (options: { workspace: string; ids?: string; all: boolean; q?: string; source: string; confirmOverage: boolean; resumeAutomations: boolean }) => {
+    if (!options.ids === !options.all || (options.source !== 'deleted' && options.source !== 'archived')) {
+      console.error('Give either --ids or --all, and --source deleted|archived');
+      process.exitCode = 2;
+      return;
+    }
+    const config = readConfig();
+    const database = await openDatabase(config);
+    const { ctx } = createContext(database, config);
+    await restoreFromCli(ctx, {
+      workspace: options.workspace,
+      source: options.source,
+      ids: options.ids?.split(',').filter(Boolean),
+      all: options.all,
+      q: options.q,
+      confirmOverage: options.confirmOverage,
+      resumeAutomations: options.resumeAutomations,
+    });
     await database.close();
   });
 

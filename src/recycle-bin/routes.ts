@@ -1,15 +1,11 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
-import { AppError } from '../http/errors.js';
 import { pageQuery } from '../http/pagination.js';
 import { getRestoreJob, listArchivedContacts, listDeletedContacts, listRestoreJobs, requestRestore } from './service.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 const toDate = (value: string | undefined) => (value ? new Date(value) : undefined);
-
-/** Seed 002: up to 100 picked contacts at a time; "restore all" has no limit. */
-export const maxPickedContacts = 100;
 
 const restoreBody = z
   .strictObject({
@@ -45,15 +41,7 @@ export const recycleBinRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
     method: 'POST', url: '/restore-jobs', summary: 'Restore picked contacts (up to 100) or all matching a filter, as one background job', tag,
     access: { user: 'contacts.restore' }, body: restoreBody, status: 202,
-    handler: ({ body, change }) => {
-      if (body.contactIds && new Set(body.contactIds).size > maxPickedContacts) {
-        throw new AppError(422, 'too_many_contacts', `Pick at most ${maxPickedContacts} contacts, or restore all matching a filter`, {
-          max: maxPickedContacts,
-          given: new Set(body.contactIds).size,
-        });
-      }
-      return requestRestore(ctx, change, body);
-    },
+    handler: ({ body, change }) => requestRestore(ctx, change, body),
   });
 
   addRoute(app, ctx, {

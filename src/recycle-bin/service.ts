@@ -109,6 +109,9 @@ interface RestoreProgress {
 
 export const restoreBatchSize = 2000;
 
+/** Seed 002: up to 100 picked contacts at a time; "restore all" has no limit. */
+export const maxPickedContacts = 100;
+
 function presentJob(job: Job): RestoreJobView {
   const params = job.params as unknown as RestoreParams;
   const progress = job.progress as unknown as Partial<RestoreProgress>;
@@ -133,6 +136,13 @@ function presentJob(job: Job): RestoreJobView {
  * contacts is fixed now; with `all`, every contact of the source matching the filter.
  */
 export async function requestRestore(ctx: AppContext, change: ChangeContext, input: RestoreRequest): Promise<RestoreJobView> {
+  const picked = input.contactIds ? new Set(input.contactIds).size : 0;
+  if (picked > maxPickedContacts) {
+    throw new AppError(422, 'too_many_contacts', `Pick at most ${maxPickedContacts} contacts, or restore all matching a filter`, {
+      max: maxPickedContacts,
+      given: picked,
+    });
+  }
   const ws = change.workspaceId;
   const job = await withOneActiveJob(ctx.db, ws, () =>
     inTransaction(ctx.db, change, async (tx) => {
