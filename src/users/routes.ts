@@ -2,9 +2,25 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute } from '../http/route.js';
 import { permissions } from './permissions.js';
-import { addUser, createRole, listRoles, listUsers } from './service.js';
+import { getWorkspace } from '../workspaces/service.js';
+import { addUser, createRole, listRoles, listUsers, signedInUser } from './service.js';
 
 export const userRoutes: RouteModule = (app, ctx) => {
+  addRoute(app, ctx, {
+    method: 'GET',
+    url: '/me',
+    summary: 'Who the token belongs to: user, role, permissions and workspace (what the web UI shows and hides)',
+    tag: 'users',
+    access: { user: null },
+    handler: async ({ principal }) => {
+      const [me, workspace] = await Promise.all([
+        signedInUser(ctx.db, principal.workspaceId, principal.userId),
+        getWorkspace(ctx.db, principal.workspaceId),
+      ]);
+      return { ...me, workspace: { id: workspace.id, name: workspace.name } };
+    },
+  });
+
   addRoute(app, ctx, {
     method: 'POST',
     url: '/users',

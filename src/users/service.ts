@@ -4,7 +4,7 @@ import { inTransaction } from '../db/database.js';
 import { hashToken, newToken } from '../http/auth.js';
 import { AppError, invalidRequest, notFound } from '../http/errors.js';
 import { recordAudit } from '../audit/service.js';
-import { builtinRoles, type Permission } from './permissions.js';
+import { builtinRoles, permissions as allPermissions, type Permission } from './permissions.js';
 
 export interface User {
   id: string;
@@ -76,6 +76,28 @@ export async function getUser(db: Db | Tx, workspaceId: string, userId: string):
     WHERE u.workspace_id = ${workspaceId} AND u.id = ${userId}`.execute(db);
   if (!rows[0]) throw notFound('User');
   return presentUser(rows[0]);
+}
+
+/** Who holds a token: the user, their role and its permissions (in the order of the permission table). */
+export interface SignedInUser {
+  user: { id: string; email: string; name: string | null };
+  role: { id: string; name: string };
+  permissions: Permission[];
+}
+
+export async function signedInUser(db: Db, workspaceId: string, userId: string): Promise<SignedInUser> {
+  const { rows } = await sql<{ id: string; email: string; name: string | null; role_id: string; role_name: string; permissions: Permission[] }>`
+    SELECT u.id, u.email, u.name, r.id AS role_id, r.name AS role_name, r.permissions
+    FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
+    WHERE u.workspace_id = ${workspaceId} AND u.id = ${userId}`.execute(db);
+  const row = rows[0];
+  if (!row) throw notFound('User');
+  const held = new Set(row.permissions);
+  return {
+    user: { id: row.id, email: row.email, name: row.name },
+    role: { id: row.role_id, name: row.role_name },
+    permissions: allPermissions.filter((p) => held.has(p)),
+  };
 }
 
 export async function listUsers(db: Db, workspaceId: string): Promise<User[]> {

@@ -60,6 +60,53 @@ describe('users', () => {
   });
 });
 
+describe('GET /me', () => {
+  it('answers the signed-in admin, their role, every permission and the workspace', async () => {
+    const ws = await aWorkspace(app);
+    const res = await ws.api('GET', '/me');
+    expect(res.status).toBe(200);
+    const roles = (await ws.api('GET', '/roles')).body.data;
+    const workspace = (await ws.api('GET', '/workspace')).body;
+    const [admin] = (await ws.api('GET', '/users')).body.data;
+    expect(res.body).toEqual({
+      user: { id: ws.adminId, email: admin.email, name: null },
+      role: { id: roles[0].id, name: 'admin' },
+      permissions: [...permissions],
+      workspace: { id: ws.id, name: workspace.name },
+    });
+  });
+
+  it('answers a manager with only the manager’s permissions, in the permission table’s order', async () => {
+    const ws = await aWorkspace(app);
+    const manager = await ws.userWithRole('manager');
+    const res = await manager.api('GET', '/me');
+    expect(res.status).toBe(200);
+    expect(res.body.user.id).toBe(manager.id);
+    expect(res.body.role.name).toBe('manager');
+    expect(res.body.permissions).toEqual(['contacts.read', 'contacts.write', 'contacts.delete', 'contacts.archive', 'contacts.merge']);
+  });
+
+  it('answers a user of a custom role without any permission', async () => {
+    const ws = await aWorkspace(app);
+    const role = (await ws.api('POST', '/roles', { name: 'Nobody', permissions: [] })).body;
+    const nobody = await ws.userWithRole('nobody');
+    const res = await nobody.api('GET', '/me');
+    expect(res.status).toBe(200);
+    expect(res.body.role).toEqual({ id: role.id, name: 'Nobody' });
+    expect(res.body.permissions).toEqual([]);
+  });
+
+  it('is 401 without a valid token and 403 for the operator', async () => {
+    const anonymous = await call(app.server, null, 'GET', '/me');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error.code).toBe('unauthenticated');
+    expect((await call(app.server, 'rt.nope.nope', 'GET', '/me')).status).toBe(401);
+    const operator = await call(app.server, operatorToken, 'GET', '/me');
+    expect(operator.status).toBe(403);
+    expect(operator.body.error.code).toBe('forbidden');
+  });
+});
+
 describe('roles', () => {
   it('lists the built-in roles with their permissions', async () => {
     const ws = await aWorkspace(app);
