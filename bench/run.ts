@@ -1,0 +1,84 @@
+/**
+ * The benchmarks: `npm run bench` runs them all, `npm run bench -- restore` or
+ * `-- history` one. Each runs on a fresh database on the PostgreSQL server (created and
+ * dropped here; BENCH_DATABASE_URL to use a given one) and then on PGlite in memory
+ * with fewer contacts. Figures are comparable as ratios within one run; BENCHMARKS.md
+ * keeps a run's results with the machine it ran on.
+ *
+ * BENCH_CONTACTS (100000) and BENCH_PGLITE_CONTACTS (20000; 0 skips PGlite) set the
+ * sizes, BENCH_ROUNDS (5) the runs of each history variant.
+ */
+import { describeMachine } from './machine.js';
+import { pgliteDatabase, serverDatabase, type BenchDatabase } from './databases.js';
+import { benchRestore, type RestoreFigures } from './restore.js';
+import { benchHistory, type HistoryFigures } from './history.js';
+import { formatMs } from './timing.js';
+
+const benchmarks = {
+  async restore(engine: Engine) {
+    report(await withDatabase(engine, 'restore', (bench) => benchRestore(bench, engine.contacts)));
+  },
+  async history(engine: Engine) {
+    report(await withDatabase(engine, 'history', (bench) => benchHistory(bench, engine.contacts, rounds)));
+  },
+};
+
+type BenchmarkName = keyof typeof benchmarks;
+
+interface Engine {
+  name: 'server' | 'pglite';
+  contacts: number;
+}
+
+const sizeFrom = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number`);
+  return value;
+};
+
+const rounds = Math.max(1, sizeFrom('BENCH_ROUNDS', 5));
+const engines: Engine[] = [
+  { name: 'server' as const, contacts: sizeFrom('BENCH_CONTACTS', 100_000) },
+  { name: 'pglite' as const, contacts: sizeFrom('BENCH_PGLITE_CONTACTS', 20_000) },
+].filter((e) => e.contacts > 0);
+
+async function withDatabase<T>(engine: Engine, name: string, fn: (bench: BenchDatabase) => Promise<T>): Promise<T> {
+  const bench = engine.name === 'server' ? await serverDatabase(name) : await pgliteDatabase();
+  try {
+    return await fn(bench);
+  } finally {
+    await bench.dispose();
+  }
+}
+
+function report(figures: RestoreFigures | HistoryFigures): void {
+  if ('restoreMs' in figures) {
+    const f = figures;
+    console.log(`\nrestore — ${f.engine}, ${f.size.contacts} deleted contacts, ${f.rows} rows written (${f.batches} batches)`);
+    console.log(`  set-up: fill ${formatMs(f.fillMs)}, delete through the service ${formatMs(f.deleteMs)}`);
+    console.log(`  restore job        ${formatMs(f.restoreMs).padStart(9)}  ${f.restoreRate} contacts/s`);
+    console.log(`  INSERT … SELECT    ${formatMs(f.ceilingMs).padStart(9)}  ${f.ceilingRate} contacts/s (ceiling)`);
+    console.log(`  restore / ceiling  ${(f.restoreRate / f.ceilingRate).toFixed(2)}`);
+  } else {
+    const f = figures;
+    const runs = (ms: number[]) => ms.map((m) => (m / 1000).toFixed(2)).join(', ');
+    console.log(`\nhistory — ${f.engine}, UPDATE of ${f.contacts} contacts, median of ${f.rounds}`);
+    console.log(`  with capture       ${formatMs(f.capturedMedianMs).padStart(9)}  (${runs(f.capturedMs)})`);
+    console.log(`  triggers off       ${formatMs(f.uncapturedMedianMs).padStart(9)}  (${runs(f.uncapturedMs)})`);
+    console.log(`  capture overhead   ${f.ratio.toFixed(2)}×`);
+  }
+}
+
+const requested = process.argv.slice(2);
+const unknown = requested.filter((name) => !(name in benchmarks));
+if (unknown.length > 0) {
+  console.error(`Unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(benchmarks).join(', ')}`);
+  process.exit(2);
+}
+const names = (requested.length > 0 ? requested : Object.keys(benchmarks)) as BenchmarkName[];
+
+const machine = await describeMachine();
+console.log(`${machine.date} — ${machine.cores} cores, ${machine.ramGiB} GiB RAM, ${machine.cpu}, Node ${machine.node}`);
+for (const name of names) {
+  for (const engine of engines) await benchmarks[name](engine);
+}
