@@ -20,6 +20,7 @@ import { JobWorker } from './jobs/worker.js';
 import { recycleBinRoutes } from './recycle-bin/routes.js';
 import { erasureRoutes } from './erasure/routes.js';
 import { mergeRoutes } from './merge/routes.js';
+import { snapshotRoutes } from './snapshots/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -34,6 +35,7 @@ export const routeModules: RouteModule[] = [
   recycleBinRoutes,
   erasureRoutes,
   mergeRoutes,
+  snapshotRoutes,
   auditRoutes,
   automationRoutes,
   messageRoutes,

@@ -3,6 +3,7 @@ import { jobHandlers } from '../jobs/handlers.js';
 import { runPendingJobs } from '../jobs/service.js';
 import { automationTasks } from '../automations/maintenance.js';
 import { purgeExpiredContacts } from '../retention/service.js';
+import { compactHistory, expireSnapshots, takeScheduledSnapshots } from '../snapshots/service.js';
 
 /**
  * Every kind of due background work, in the order a maintenance pass runs it. Features
@@ -15,4 +16,9 @@ export const maintenanceTasks: MaintenanceTask[] = [
   ...automationTasks,
   // Deleted contacts past deletedDays and archived ones past archiveDays go for good.
   { name: 'purge', run: purgeExpiredContacts },
+  // Scheduled snapshots whose boundary has passed, then the expired ones go (issue 6).
+  { name: 'snapshots', run: takeScheduledSnapshots },
+  { name: 'expiredSnapshots', run: expireSnapshots },
+  // History no recoverable point needs, last: after the snapshots that pin it are settled.
+  { name: 'compactedHistory', run: (ctx, workspaceId) => compactHistory(ctx, workspaceId) },
 ];

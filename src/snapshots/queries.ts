@@ -1,0 +1,290 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Db, Tx } from '../db/database.js';
+import { cursorTime, type CursorKey } from '../http/pagination.js';
+
+export type SnapshotKind = 'hourly' | 'weekly' | 'monthly' | 'manual';
+
+export interface SnapshotRow {
+  id: string;
+  taken_at: Date;
+  kind: SnapshotKind;
+  label: string | null;
+  expires_at: Date | null;
+  created_by: string | null;
+  created_at: Date;
+  /** taken_at to the microsecond, for cursors */
+  taken_key: string;
+}
+
+export interface ScheduleRow {
+  hourly_enabled: boolean;
+  hourly_keep_hours: number;
+  weekly_enabled: boolean;
+  weekly_keep_days: number;
+  monthly_enabled: boolean;
+  monthly_keep_days: number;
+}
+
+const snapshotColumns = sql`s.id, s.taken_at, s.kind, s.label, s.expires_at, s.created_by, s.created_at, ${cursorTime('s.taken_at')} AS taken_key`;
+
+/** Over `snapshots s`: not deleted and not past its expiry (the expire task may not have run yet). */
+const retained = (now: Date) => sql`s.deleted_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ${now})`;
+
+/** One page of the workspace's retained snapshots, newest first. */
+export async function selectSnapshots(db: Db, workspaceId: string, now: Date, limit: number, after: CursorKey | undefined): Promise<SnapshotRow[]> {
+  const { rows } = await sql<SnapshotRow>`
+    SELECT ${snapshotColumns} FROM snapshots s
+    WHERE s.workspace_id = ${workspaceId} AND ${retained(now)}
+      AND (${after?.[0] ?? null}::timestamptz IS NULL OR (s.taken_at, s.id) < (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
+    ORDER BY s.taken_at DESC, s.id DESC
+    LIMIT ${limit}`.execute(db);
+  return rows;
+}
+
+export async function selectSnapshot(db: Db | Tx, workspaceId: string, id: string, now: Date): Promise<SnapshotRow | undefined> {
+  const { rows } = await sql<SnapshotRow>`
+    SELECT ${snapshotColumns} FROM snapshots s
+    WHERE s.workspace_id = ${workspaceId} AND s.id = ${id} AND ${retained(now)}`.execute(db);
+  return rows[0];
+}
+
+export async function insertManualSnapshot(tx: Tx, workspaceId: string, input: { takenAt: Date; expiresAt: Date; label: string | null; createdBy: string | null }): Promise<SnapshotRow> {
+  const { rows } = await sql<SnapshotRow>`
+    INSERT INTO snapshots AS s (workspace_id, taken_at, kind, label, expires_at, created_by, created_at)
+    VALUES (${workspaceId}, ${input.takenAt}, 'manual', ${input.label}, ${input.expiresAt}, ${input.createdBy}, ${input.takenAt})
+    RETURNING ${snapshotColumns}`.execute(tx);
+  return rows[0];
+}
+
+/** Marks a retained snapshot deleted; its row stays as a tombstone until it would have expired. */
+export async function markSnapshotDeleted(tx: Tx, workspaceId: string, id: string, now: Date, deletedBy: string | null): Promise<SnapshotRow | undefined> {
+  const { rows } = await sql<SnapshotRow>`
+    UPDATE snapshots s SET deleted_at = ${now}, deleted_by = ${deletedBy}
+    WHERE s.workspace_id = ${workspaceId} AND s.id = ${id} AND ${retained(now)}
+    RETURNING ${snapshotColumns}`.execute(tx);
+  return rows[0];
+}
+
+/** What history compaction may now drop: a snapshot stopped pinning its versions. */
+export async function markPinsReleased(tx: Tx, workspaceId: string): Promise<void> {
+  await sql`UPDATE history_compactions SET released = true WHERE workspace_id = ${workspaceId}`.execute(tx);
+}
+
+/** The workspace's schedule row, or undefined when it has the defaults. */
+export async function selectSchedule(db: Db | Tx, workspaceId: string): Promise<ScheduleRow | undefined> {
+  const { rows } = await sql<ScheduleRow>`
+    SELECT hourly_enabled, hourly_keep_hours, weekly_enabled, weekly_keep_days, monthly_enabled, monthly_keep_days
+    FROM snapshot_settings WHERE workspace_id = ${workspaceId}`.execute(db);
+  return rows[0];
+}
+
+export async function upsertSchedule(tx: Tx, workspaceId: string, s: ScheduleRow, at: Date, by: string | null): Promise<void> {
+  await sql`
+    INSERT INTO snapshot_settings (workspace_id, hourly_enabled, hourly_keep_hours, weekly_enabled, weekly_keep_days,
+                                   monthly_enabled, monthly_keep_days, updated_at, updated_by)
+    VALUES (${workspaceId}, ${s.hourly_enabled}, ${s.hourly_keep_hours}, ${s.weekly_enabled}, ${s.weekly_keep_days},
+            ${s.monthly_enabled}, ${s.monthly_keep_days}, ${at}, ${by})
+    ON CONFLICT (workspace_id) DO UPDATE SET
+      hourly_enabled = EXCLUDED.hourly_enabled, hourly_keep_hours = EXCLUDED.hourly_keep_hours,
+      weekly_enabled = EXCLUDED.weekly_enabled, weekly_keep_days = EXCLUDED.weekly_keep_days,
+      monthly_enabled = EXCLUDED.monthly_enabled, monthly_keep_days = EXCLUDED.monthly_keep_days,
+      updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by`.execute(tx);
+}
+
+/** A new retention for the kind's snapshots (deleted ones too: their tombstones follow). */
+export async function reexpireScheduled(tx: Tx, workspaceId: string, kind: SnapshotKind, keep: RawBuilder<unknown>): Promise<void> {
+  await sql`UPDATE snapshots SET expires_at = taken_at + ${keep}
+            WHERE workspace_id = ${workspaceId} AND kind = ${kind}`.execute(tx);
+}
+
+/**
+ * The scheduled boundaries due and not yet taken, per workspace (all when workspaceId is
+ * null): hourly at each UTC hour, weekly at Saturday 00:00 UTC, monthly at 00:00 UTC of
+ * the 1st (the instant the previous month ends). Only boundaries that are
+ * - no older than the recoverable window (now − pitr_hours, and never before history was
+ *   compacted): an older boundary's versions may already be gone, so it would pin nothing
+ *   true;
+ * - not before the workspace existed;
+ * - not already expired (taken_at + keep > now): never more than the retention keeps.
+ * Columns: workspace_id, taken_at, kind, expires_at.
+ */
+export function dueBoundaries(workspaceId: string | null, now: Date, defaults: ScheduleRow): RawBuilder<unknown> {
+  return sql`
+    SELECT k.workspace_id, b.taken_at, k.kind, b.taken_at + k.keep AS expires_at
+    FROM (
+      SELECT w.id AS workspace_id,
+             greatest(${now}::timestamptz - make_interval(hours => w.pitr_hours), w.created_at,
+                      coalesce(c.compacted_through, '-infinity'::timestamptz)) AS earliest,
+             coalesce(st.hourly_enabled, ${defaults.hourly_enabled}) AS hourly_enabled,
+             coalesce(st.hourly_keep_hours, ${defaults.hourly_keep_hours}) AS hourly_keep_hours,
+             coalesce(st.weekly_enabled, ${defaults.weekly_enabled}) AS weekly_enabled,
+             coalesce(st.weekly_keep_days, ${defaults.weekly_keep_days}) AS weekly_keep_days,
+             coalesce(st.monthly_enabled, ${defaults.monthly_enabled}) AS monthly_enabled,
+             coalesce(st.monthly_keep_days, ${defaults.monthly_keep_days}) AS monthly_keep_days
+      FROM workspaces w
+      LEFT JOIN snapshot_settings st ON st.workspace_id = w.id
+      LEFT JOIN history_compactions c ON c.workspace_id = w.id
+      WHERE (${workspaceId}::text IS NULL OR w.id = ${workspaceId})
+    ) sch
+    CROSS JOIN LATERAL (VALUES
+      ('hourly', sch.hourly_enabled, make_interval(hours => sch.hourly_keep_hours), interval '1 hour',
+       date_trunc('hour', ${now}::timestamptz AT TIME ZONE 'UTC')),
+      -- ISO weeks start on Monday: two days later, Saturday 00:00 starts the "week".
+      ('weekly', sch.weekly_enabled, make_interval(days => sch.weekly_keep_days), interval '7 days',
+       date_trunc('week', (${now}::timestamptz AT TIME ZONE 'UTC') + interval '2 days') - interval '2 days'),
+      ('monthly', sch.monthly_enabled, make_interval(days => sch.monthly_keep_days), interval '1 month',
+       date_trunc('month', ${now}::timestamptz AT TIME ZONE 'UTC'))
+    ) AS k0(kind, enabled, keep, step, latest)
+    CROSS JOIN LATERAL (SELECT sch.workspace_id, k0.kind, k0.keep, k0.step, k0.latest,
+                               greatest(sch.earliest, ${now}::timestamptz - k0.keep) AS earliest) k
+    -- Walks back from the latest boundary, in UTC wall time (month steps need it).
+    CROSS JOIN LATERAL generate_series(k.latest, k.earliest AT TIME ZONE 'UTC', -k.step) AS g(utc)
+    CROSS JOIN LATERAL (SELECT g.utc AT TIME ZONE 'UTC' AS taken_at) b
+    WHERE k0.enabled
+      AND b.taken_at >= sch.earliest
+      AND b.taken_at + k.keep > ${now}
+      AND NOT EXISTS (SELECT 1 FROM snapshots x
+                      WHERE x.workspace_id = k.workspace_id AND x.kind = k.kind AND x.taken_at = b.taken_at)`;
+}
+
+export async function workspacesWithDueBoundaries(db: Db, workspaceId: string | null, now: Date, defaults: ScheduleRow): Promise<string[]> {
+  const { rows } = await sql<{ workspace_id: string }>`
+    SELECT DISTINCT d.workspace_id FROM (${dueBoundaries(workspaceId, now, defaults)}) d ORDER BY d.workspace_id`.execute(db);
+  return rows.map((r) => r.workspace_id);
+}
+
+export async function insertDueBoundaries(tx: Tx, workspaceId: string, now: Date, defaults: ScheduleRow): Promise<SnapshotRow[]> {
+  const { rows } = await sql<SnapshotRow>`
+    INSERT INTO snapshots AS s (workspace_id, taken_at, kind, expires_at, created_at)
+    SELECT d.workspace_id, d.taken_at, d.kind, d.expires_at, ${now}
+    FROM (${dueBoundaries(workspaceId, now, defaults)}) d
+    ORDER BY d.taken_at
+    ON CONFLICT DO NOTHING
+    RETURNING ${snapshotColumns}`.execute(tx);
+  return rows;
+}
+
+export async function workspacesWithExpiredSnapshots(db: Db, workspaceId: string | null, now: Date): Promise<string[]> {
+  const { rows } = await sql<{ workspace_id: string }>`
+    SELECT DISTINCT workspace_id FROM snapshots
+    WHERE (${workspaceId}::text IS NULL OR workspace_id = ${workspaceId}) AND expires_at <= ${now}
+    ORDER BY workspace_id`.execute(db);
+  return rows.map((r) => r.workspace_id);
+}
+
+/** Removes the workspace's expired snapshots; returns those that were still retained (not deleted). */
+export async function deleteExpiredSnapshots(tx: Tx, workspaceId: string, now: Date): Promise<SnapshotRow[]> {
+  const { rows } = await sql<SnapshotRow & { deleted_at: Date | null }>`
+    DELETE FROM snapshots s WHERE s.workspace_id = ${workspaceId} AND s.expires_at <= ${now}
+    RETURNING ${snapshotColumns}, s.deleted_at`.execute(tx);
+  return rows.filter((r) => r.deleted_at === null);
+}
+
+export interface PointsAround {
+  exact: boolean;
+  before: Date | null;
+  after: Date | null;
+}
+
+/** Whether a retained snapshot was taken exactly at `at`, and the nearest ones before and after it. */
+export async function retainedPointsAround(db: Db | Tx, workspaceId: string, at: Date, now: Date): Promise<PointsAround> {
+  const { rows } = await sql<PointsAround>`
+    SELECT EXISTS (SELECT 1 FROM snapshots s WHERE s.workspace_id = ${workspaceId} AND ${retained(now)} AND s.taken_at = ${at}) AS exact,
+           (SELECT max(s.taken_at) FROM snapshots s WHERE s.workspace_id = ${workspaceId} AND ${retained(now)} AND s.taken_at < ${at}) AS before,
+           (SELECT min(s.taken_at) FROM snapshots s WHERE s.workspace_id = ${workspaceId} AND ${retained(now)} AND s.taken_at > ${at}) AS after`.execute(db);
+  return rows[0];
+}
+
+/** All the workspace's retained snapshots, newest first (a few hundred at most with the default schedule). */
+export async function selectRetainedSnapshots(db: Db | Tx, workspaceId: string, now: Date): Promise<SnapshotRow[]> {
+  const { rows } = await sql<SnapshotRow>`
+    SELECT ${snapshotColumns} FROM snapshots s
+    WHERE s.workspace_id = ${workspaceId} AND ${retained(now)}
+    ORDER BY s.taken_at DESC, s.id DESC`.execute(db);
+  return rows;
+}
+
+/** How far the workspace's history has been compacted, if ever. */
+export async function selectCompactedThrough(db: Db | Tx, workspaceId: string): Promise<Date | null> {
+  const { rows } = await sql<{ compacted_through: Date }>`
+    SELECT compacted_through FROM history_compactions WHERE workspace_id = ${workspaceId}`.execute(db);
+  return rows[0]?.compacted_through ?? null;
+}
+
+/**
+ * Workspaces whose history compaction is due, with the time it compacts through
+ * (now − pitr_hours): those never compacted, those where a snapshot stopped pinning
+ * since, and those last compacted an hour or more ago (a pass reads all history older
+ * than the window, so it is not repeated every minute).
+ */
+export async function workspacesDueForCompaction(db: Db, workspaceId: string | null, now: Date): Promise<{ workspace_id: string; through: Date }[]> {
+  const { rows } = await sql<{ workspace_id: string; through: Date }>`
+    SELECT w.id AS workspace_id, ${now}::timestamptz - make_interval(hours => w.pitr_hours) AS through
+    FROM workspaces w LEFT JOIN history_compactions c ON c.workspace_id = w.id
+    WHERE (${workspaceId}::text IS NULL OR w.id = ${workspaceId})
+      AND (c.workspace_id IS NULL OR c.released OR c.last_run_at <= ${now}::timestamptz - interval '1 hour')
+    ORDER BY w.id`.execute(db);
+  return rows;
+}
+
+/**
+ * Records a compaction pass before it deletes anything: from now on no point before
+ * `through` counts as recoverable (unless a snapshot pins it), and no scheduled snapshot
+ * is taken before it.
+ */
+export async function startCompaction(tx: Tx, workspaceId: string, through: Date, now: Date): Promise<void> {
+  await sql`
+    INSERT INTO history_compactions (workspace_id, compacted_through, last_run_at, released)
+    VALUES (${workspaceId}, ${through}, ${now}, false)
+    ON CONFLICT (workspace_id) DO UPDATE SET
+      compacted_through = greatest(history_compactions.compacted_through, EXCLUDED.compacted_through),
+      last_run_at = EXCLUDED.last_run_at, released = false`.execute(tx);
+}
+
+/**
+ * One batch of history compaction: of the next `batchSize` entries (by version, after
+ * `afterVersion`) with at <= through, deletes those no retained point needs.
+ *
+ * The state of a row as of T is its entry with the greatest version among those with
+ * at <= T. So an entry e is needed at T exactly when e.at <= T < superseded_at(e), the
+ * least `at` of the row's later versions (none: e is the row's latest entry, needed for
+ * ever, and the recycle bin reads it). The retained points are every T >= through (the
+ * PITR window) and the taken_at of each retained snapshot. An entry with at <= through
+ * goes unless superseded_at > through (it is the row's state at the window's start) or a
+ * retained snapshot falls in [e.at, superseded_at).
+ *
+ * Needs retrace.history_maintenance on in the transaction. Returns the batch's last
+ * version (null: nothing left) and how many entries went.
+ */
+export async function compactHistoryBatch(
+  tx: Tx,
+  workspaceId: string,
+  through: Date,
+  now: Date,
+  afterVersion: number,
+  batchSize: number,
+): Promise<{ last_version: number | null; removed: number }> {
+  const { rows } = await sql<{ last_version: number | null; removed: number }>`
+    WITH candidate AS (
+      SELECT h.version, h.table_name, h.row_key, h.at FROM history h
+      WHERE h.workspace_id = ${workspaceId} AND h.version > ${afterVersion} AND h.at <= ${through}
+      ORDER BY h.version LIMIT ${batchSize}
+    ), unneeded AS (
+      SELECT c.version FROM candidate c
+      CROSS JOIN LATERAL (
+        SELECT min(n.at) AS superseded_at FROM history n
+        WHERE n.workspace_id = ${workspaceId} AND n.table_name = c.table_name AND n.row_key = c.row_key AND n.version > c.version
+      ) later
+      WHERE later.superseded_at <= ${through}
+        AND NOT EXISTS (
+          SELECT 1 FROM snapshots s
+          WHERE s.workspace_id = ${workspaceId} AND ${retained(now)}
+            AND s.taken_at >= c.at AND s.taken_at < later.superseded_at)
+    ), removed AS (
+      DELETE FROM history h USING unneeded u
+      WHERE h.workspace_id = ${workspaceId} AND h.version = u.version
+      RETURNING h.version
+    )
+    SELECT (SELECT max(version) FROM candidate) AS last_version, (SELECT count(*) FROM removed)::int AS removed`.execute(tx);
+  return rows[0];
+}
