@@ -78,17 +78,31 @@ export async function selectSchedule(db: Db | Tx, workspaceId: string): Promise<
   return rows[0];
 }
 
-export async function upsertSchedule(tx: Tx, workspaceId: string, s: ScheduleRow, at: Date, by: string | null): Promise<void> {
+/**
+ * The workspace's schedule row, locked until the transaction ends so concurrent changes
+ * take turns; written with the defaults first if the workspace had none.
+ */
+export async function lockSchedule(tx: Tx, workspaceId: string, defaults: ScheduleRow): Promise<ScheduleRow> {
   await sql`
     INSERT INTO snapshot_settings (workspace_id, hourly_enabled, hourly_keep_hours, weekly_enabled, weekly_keep_days,
-                                   monthly_enabled, monthly_keep_days, updated_at, updated_by)
-    VALUES (${workspaceId}, ${s.hourly_enabled}, ${s.hourly_keep_hours}, ${s.weekly_enabled}, ${s.weekly_keep_days},
-            ${s.monthly_enabled}, ${s.monthly_keep_days}, ${at}, ${by})
-    ON CONFLICT (workspace_id) DO UPDATE SET
-      hourly_enabled = EXCLUDED.hourly_enabled, hourly_keep_hours = EXCLUDED.hourly_keep_hours,
-      weekly_enabled = EXCLUDED.weekly_enabled, weekly_keep_days = EXCLUDED.weekly_keep_days,
-      monthly_enabled = EXCLUDED.monthly_enabled, monthly_keep_days = EXCLUDED.monthly_keep_days,
-      updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by`.execute(tx);
+                                   monthly_enabled, monthly_keep_days)
+    VALUES (${workspaceId}, ${defaults.hourly_enabled}, ${defaults.hourly_keep_hours}, ${defaults.weekly_enabled},
+            ${defaults.weekly_keep_days}, ${defaults.monthly_enabled}, ${defaults.monthly_keep_days})
+    ON CONFLICT (workspace_id) DO NOTHING`.execute(tx);
+  const { rows } = await sql<ScheduleRow>`
+    SELECT hourly_enabled, hourly_keep_hours, weekly_enabled, weekly_keep_days, monthly_enabled, monthly_keep_days
+    FROM snapshot_settings WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
+  return rows[0];
+}
+
+export async function updateSchedule(tx: Tx, workspaceId: string, s: ScheduleRow, at: Date, by: string | null): Promise<void> {
+  await sql`
+    UPDATE snapshot_settings SET
+      hourly_enabled = ${s.hourly_enabled}, hourly_keep_hours = ${s.hourly_keep_hours},
+      weekly_enabled = ${s.weekly_enabled}, weekly_keep_days = ${s.weekly_keep_days},
+      monthly_enabled = ${s.monthly_enabled}, monthly_keep_days = ${s.monthly_keep_days},
+      updated_at = ${at}, updated_by = ${by}
+    WHERE workspace_id = ${workspaceId}`.execute(tx);
 }
 
 /** A new retention for the kind's snapshots (deleted ones too: their tombstones follow). */

@@ -12,6 +12,7 @@ import {
   deleteExpiredSnapshots,
   insertDueBoundaries,
   insertManualSnapshot,
+  lockSchedule,
   markPinsReleased,
   markSnapshotDeleted,
   reexpireScheduled,
@@ -22,7 +23,7 @@ import {
   selectSnapshot,
   selectSnapshots,
   startCompaction,
-  upsertSchedule,
+  updateSchedule,
   workspacesDueForCompaction,
   workspacesWithDueBoundaries,
   workspacesWithExpiredSnapshots,
@@ -158,9 +159,7 @@ export async function getSnapshotSettings(db: Db | Tx, workspaceId: string): Pro
 export async function updateSnapshotSettings(db: Db, change: ChangeContext, patch: SnapshotSettingsPatch): Promise<SnapshotSettings> {
   return inTransaction(db, change, async (tx) => {
     const ws = change.workspaceId;
-    // Serializes concurrent changes of one workspace's schedule.
-    await sql`SELECT 1 FROM workspaces WHERE id = ${ws} FOR UPDATE`.execute(tx);
-    const old = (await selectSchedule(tx, ws)) ?? defaultSchedule;
+    const old = await lockSchedule(tx, ws, defaultSchedule);
     const next: ScheduleRow = {
       hourly_enabled: patch.hourly?.enabled ?? old.hourly_enabled,
       hourly_keep_hours: patch.hourly?.keepHours ?? old.hourly_keep_hours,
@@ -169,7 +168,7 @@ export async function updateSnapshotSettings(db: Db, change: ChangeContext, patc
       monthly_enabled: patch.monthly?.enabled ?? old.monthly_enabled,
       monthly_keep_days: patch.monthly?.keepDays ?? old.monthly_keep_days,
     };
-    await upsertSchedule(tx, ws, next, change.at, change.actorId);
+    await updateSchedule(tx, ws, next, change.at, change.actorId);
     if (next.hourly_keep_hours !== old.hourly_keep_hours) {
       await reexpireScheduled(tx, ws, 'hourly', sql`make_interval(hours => ${next.hourly_keep_hours})`);
     }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 import { AppError } from '../http/errors.js';
-import { assertRecoverable, compactHistory, recoverableRange } from './service.js';
+import { assertRecoverable, compactHistory, recoverableRange, takeScheduledSnapshots } from './service.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -161,6 +161,17 @@ describe('the snapshot schedule (seed 003)', () => {
     expect((await snapshots(ws)).map((s) => s.takenAt)).toEqual(after.map(iso));
   });
 
+  it('takes each boundary once when two maintenance passes run at the same time', async () => {
+    const h0 = toHalfPast();
+    const ws = await aWorkspace(app);
+    await scheduleOnly(ws, { hourly: true, weekly: false, monthly: false });
+    app.clock.advance(5 * 3600);
+    const [a, b] = await Promise.all([takeScheduledSnapshots(app.ctx, ws.id), takeScheduledSnapshots(app.ctx, ws.id)]);
+    expect(a + b).toBe(5);
+    expect((await snapshots(ws)).map((s) => s.takenAt)).toEqual([5, 4, 3, 2, 1].map((h) => iso(h0 + h * hourMs)));
+    expect((await ws.api('GET', '/audit-log?action=snapshot.created')).body.data).toHaveLength(5);
+  });
+
   it('does not take again a scheduled snapshot that was deleted', async () => {
     toHalfPast();
     const ws = await aWorkspace(app);
@@ -276,6 +287,20 @@ describe('snapshot settings', () => {
     expect((await ws.api('GET', '/snapshots/settings')).body).toEqual(expected);
     const [entry] = (await ws.api('GET', '/audit-log?action=snapshot_settings.updated')).body.data;
     expect(entry).toMatchObject({ actorId: ws.adminId, details: { before: defaults, after: expected } });
+  });
+
+  it('keeps both of two changes made at the same time', async () => {
+    const ws = await aWorkspace(app);
+    const results = await Promise.all([
+      ws.api('PATCH', '/snapshots/settings', { hourly: { keepHours: 24 } }),
+      ws.api('PATCH', '/snapshots/settings', { weekly: { keepDays: 10 } }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([200, 200]);
+    expect((await ws.api('GET', '/snapshots/settings')).body).toEqual({
+      hourly: { enabled: true, keepHours: 24 },
+      weekly: { enabled: true, keepDays: 10 },
+      monthly: { enabled: true, keepDays: 365 },
+    });
   });
 
   it('refuses bad settings with 400 naming the field, and changes nothing', async () => {
@@ -399,7 +424,7 @@ describe('history compaction', () => {
     expect(await contactVersions(ws.id, c.id)).toEqual([{ op: 'update', firstName: 'E' }]);
   });
 
-  it('compacts in batches, with the same result', async () => {
+  it('compacts in batches, with the same result, also when two passes run at once', async () => {
     const ws = await aWorkspace(app);
     await scheduleOnly(ws, { hourly: false, weekly: false, monthly: false });
     const contacts = [await aContact(ws), await aContact(ws), await aContact(ws)];
@@ -407,7 +432,9 @@ describe('history compaction', () => {
       for (const c of contacts) await ws.api('PATCH', `/contacts/${c.id}`, { firstName: name });
     }
     app.clock.advance(73 * 3600);
-    expect(await compactHistory(app.ctx, ws.id, { batchSize: 2 })).toBe(9);
+    // Two passes at once (the background loop beside POST /maintenance/run) remove each entry once.
+    const [a, b] = await Promise.all([compactHistory(app.ctx, ws.id, { batchSize: 2 }), compactHistory(app.ctx, ws.id, { batchSize: 2 })]);
+    expect(a + b).toBe(9);
     for (const c of contacts) expect(await contactVersions(ws.id, c.id)).toEqual([{ op: 'update', firstName: 'D' }]);
   });
 
