@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'web/tests/**/*.test.ts'],
-    globalSetup: ['src/test-support/global-setup.ts'],
+    globalSetup: ['src/test-support/global-setup.ts', 'web/tests/build-web.ts'],
     pool: 'forks',
     maxWorkers: 2,
     // One database connection per worker, shared by its test files: opening PGlite

@@ -25,7 +25,8 @@ export async function serve(config: Config, options: { demo: boolean }): Promise
   console.log(`Retrace is running at ${base} on ${config.databaseUrl ? 'PostgreSQL' : `PGlite (${config.dataDir})`}`);
   console.log(`API: ${base}/api/v1  ·  OpenAPI: ${base}/api/docs`);
   if (signIn) {
-    console.log(`Sign in to the demo workspace as its admin: ${base}/?token=${encodeURIComponent(signIn.token)}`);
+    // In the fragment, the token never reaches a server log; the web UI keeps it and clears the address.
+    console.log(`Web UI: sign in to the demo workspace as its admin: ${base}/#token=${encodeURIComponent(signIn.token)}`);
     console.log(`  (API token: ${signIn.token})`);
   }
   if (config.adminTokenGenerated) console.log(`Operator token (set RETRACE_ADMIN_TOKEN to choose it): ${config.adminToken}`);

@@ -1,0 +1,99 @@
+import { useState } from 'react';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { queryString, type Page, type Query } from '../api';
+import { useSession } from '../session';
+
+/**
+ * Cursor paging (the API's `nextCursor`): a stack of the cursors that led to each page,
+ * so "Previous" goes back without offsets. Any change of filter starts again at page 1.
+ */
+function useCursorPages(resetKey: string) {
+  const [state, setState] = useState<{ key: string; cursors: (string | undefined)[] }>({ key: resetKey, cursors: [undefined] });
+  const cursors = state.key === resetKey ? state.cursors : [undefined];
+  if (state.key !== resetKey) setState({ key: resetKey, cursors });
+  return {
+    cursor: cursors[cursors.length - 1],
+    pageNumber: cursors.length,
+    next: (cursor: string) => setState({ key: resetKey, cursors: [...cursors, cursor] }),
+    previous: () => setState({ key: resetKey, cursors: cursors.slice(0, -1) }),
+  };
+}
+
+export const pageSizes = [25, 50, 100] as const;
+
+export interface PagedQuery<T> {
+  rows: T[];
+  /** Loaded, and the page is empty. */
+  empty: boolean;
+  error: unknown;
+  pager: PagerProps;
+}
+
+/**
+ * One page of a collection (`GET path?…filter&limit&cursor`), its page size and its
+ * place among the pages; the page shown stays until the next one arrives.
+ */
+export function usePagedQuery<T>(path: string, filter: Query): PagedQuery<T> {
+  const { call } = useSession();
+  const [pageSize, setPageSize] = useState<number>(50);
+  const pages = useCursorPages(`${path}|${JSON.stringify(filter)}|${pageSize}`);
+  const query = useQuery({
+    queryKey: ['page', path, filter, pageSize, pages.cursor],
+    queryFn: () => call<Page<T>>('GET', `${path}${queryString({ ...filter, limit: pageSize, cursor: pages.cursor })}`),
+    placeholderData: keepPreviousData,
+  });
+  const rows = query.data?.data ?? [];
+  return {
+    rows,
+    empty: query.isSuccess && rows.length === 0,
+    error: query.error,
+    pager: { pageNumber: pages.pageNumber, nextCursor: query.data?.nextCursor, onNext: pages.next, onPrevious: pages.previous, pageSize, onPageSize: setPageSize, shown: rows.length },
+  };
+}
+
+interface PagerProps {
+  pageNumber: number;
+  nextCursor: string | null | undefined;
+  onNext: (cursor: string) => void;
+  onPrevious: () => void;
+  pageSize: number;
+  onPageSize: (size: number) => void;
+  shown: number;
+}
+
+export function Pager({ pageNumber, nextCursor, onNext, onPrevious, pageSize, onPageSize, shown }: PagerProps) {
+  return (
+    <nav className="pager" aria-label="Pages">
+      <label className="page-size">
+        Rows per page{' '}
+        <select value={pageSize} onChange={(event) => onPageSize(Number(event.target.value))}>
+          {pageSizes.map((size) => (
+            <option key={size} value={size}>
+              {size}
+            </option>
+          ))}
+        </select>
+      </label>
+      <span className="page-number">
+        Page {pageNumber} · {shown} shown
+      </span>
+      <button type="button" className="button secondary small" onClick={onPrevious} disabled={pageNumber <= 1}>
+        ← Previous
+      </button>
+      <button type="button" className="button secondary small" onClick={() => nextCursor && onNext(nextCursor)} disabled={!nextCursor}>
+        Next →
+      </button>
+    </nav>
+  );
+}
+
+/** The row a table shows when its page is empty. */
+export function EmptyRow({ columns, children }: { columns: number; children: string }) {
+  return (
+    <tr>
+      <td colSpan={columns} className="empty">
+        {children}
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,92 @@
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useWorkspace } from '../lookups';
+import { plural } from '../format';
+import { useSession } from '../session';
+import { Dialog } from './Dialog';
+import { ErrorNotice } from './Notice';
+
+export type Removal = 'delete' | 'archive';
+
+export interface RemovalResult {
+  removal: Removal;
+  done: string[];
+  skipped: { contactId: string; reason: string }[];
+}
+
+/**
+ * Confirms deleting or archiving contacts, saying what that means and how they come
+ * back, then does it (POST /contacts/delete or /contacts/archive).
+ */
+export function RemoveDialog({ removal, ids, label, onCancel, onDone }: {
+  removal: Removal;
+  ids: string[];
+  /** What is removed, in words: "Ada Lovelace" or "3 contacts". */
+  label: string;
+  onCancel: () => void;
+  onDone: (result: RemovalResult) => void;
+}) {
+  const { call } = useSession();
+  const queryClient = useQueryClient();
+  const retention = useWorkspace()?.retention;
+  const remove = useMutation({
+    mutationFn: async () => {
+      if (removal === 'delete') {
+        const result = await call<{ deleted: string[]; skipped: RemovalResult['skipped'] }>('POST', '/contacts/delete', { ids });
+        return { removal, done: result.deleted, skipped: result.skipped };
+      }
+      const result = await call<{ archived: string[]; skipped: RemovalResult['skipped'] }>('POST', '/contacts/archive', { ids });
+      return { removal, done: result.archived, skipped: result.skipped };
+    },
+    onSuccess: async (result) => {
+      await queryClient.invalidateQueries();
+      onDone(result);
+    },
+  });
+  const count = plural(ids.length, 'contact');
+  return removal === 'delete' ? (
+    <Dialog title={`Delete ${label}?`} confirmLabel={`Delete ${count}`} tone="danger" busy={remove.isPending} onConfirm={() => remove.mutate()} onCancel={onCancel}>
+      <p>
+        {ids.length === 1 ? 'The contact goes' : 'They go'} to the recycle bin and {ids.length === 1 ? 'leaves' : 'leave'} every list, account, deal and tag. An admin can
+        restore {ids.length === 1 ? 'it' : 'them'} with those associations from <strong>Restore contacts</strong> for {retention?.deletedDays ?? 30} days; after that{' '}
+        {ids.length === 1 ? 'it is' : 'they are'} purged for good.
+      </p>
+      <p className="muted">A deal whose only contact is deleted is deleted with it, and does not come back on restore.</p>
+      <ErrorNotice error={remove.error} />
+    </Dialog>
+  ) : (
+    <Dialog title={`Archive ${label}?`} confirmLabel={`Archive ${count}`} tone="warning" busy={remove.isPending} onConfirm={() => remove.mutate()} onCancel={onCancel}>
+      <p>
+        Archived contacts stop counting toward your active contact limit and leave every list, account, deal and tag. An admin can restore them from{' '}
+        <strong>Archived contacts</strong> after {retention?.archiveFreezeDays ?? 30} days and until {retention?.archiveDays ?? 365} days after archiving; a form
+        submission brings one back at once.
+      </p>
+      <ErrorNotice error={remove.error} />
+    </Dialog>
+  );
+}
+
+export function removalSummary(result: RemovalResult): string {
+  const verb = result.removal === 'delete' ? 'Deleted' : 'Archived';
+  const skipped = result.skipped.length ? ` ${plural(result.skipped.length, 'contact')} skipped (${result.skipped.map((s) => s.reason).join(', ')}).` : '';
+  const where = result.removal === 'delete' ? 'Restore contacts' : 'Archived contacts';
+  return `${verb} ${plural(result.done.length, 'contact')}. ${result.done.length ? `They can be brought back from ${where}.` : ''}${skipped}`;
+}
+
+/** Archive and Delete, each shown only to who may do it. */
+export function RemoveButtons({ onRemove }: { onRemove: (removal: Removal) => void }) {
+  const { can } = useSession();
+  return (
+    <>
+      {can('contacts.archive') && (
+        <button type="button" className="button secondary" onClick={() => onRemove('archive')}>
+          Archive
+        </button>
+      )}
+      {can('contacts.delete') && (
+        <button type="button" className="button danger" onClick={() => onRemove('delete')}>
+          Delete
+        </button>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,70 @@
+import { useQuery } from '@tanstack/react-query';
+import type { Deal, Named, Page, User } from './api';
+import { useSession } from './session';
+
+/**
+ * Names for the ids the API answers: users (who deleted, who changed), lists, accounts,
+ * tags and deals. Each is one small request, cached for a minute.
+ */
+export function useUserNames(): (id: string | null | undefined, origin?: string) => string {
+  const { me, can, call } = useSession();
+  const users = useQuery({
+    queryKey: ['users'],
+    queryFn: () => call<Page<User>>('GET', '/users'),
+    enabled: can('users.manage'),
+    staleTime: 60_000,
+  });
+  return (id, origin) => {
+    if (!id) return originLabel[origin ?? 'system'] ?? 'System';
+    if (id === me.user.id) return `${me.user.name ?? me.user.email} (you)`;
+    const user = users.data?.data.find((u) => u.id === id);
+    return user ? (user.name ?? user.email) : `User ${id.slice(0, 8)}`;
+  };
+}
+
+/** Who made a change that no user made (history `origin`, audit entries without actor). */
+const originLabel: Record<string, string> = {
+  system: 'System',
+  import: 'Import',
+  form: 'A form submission',
+  sql: 'A change outside Retrace (SQL)',
+  restore: 'A restore',
+  rollback: 'A rollback',
+  user: 'System',
+};
+
+type NamedKind = 'lists' | 'accounts' | 'tags';
+
+export function useNames(kind: NamedKind): Map<string, string> {
+  const { call, can } = useSession();
+  const query = useQuery({
+    queryKey: [kind],
+    queryFn: () => call<Page<Named>>('GET', `/${kind}`),
+    enabled: can('contacts.read'),
+    staleTime: 60_000,
+  });
+  return new Map((query.data?.data ?? []).map((item) => [item.id, item.name]));
+}
+
+export function useDealTitles(): Map<string, string> {
+  const { call, can } = useSession();
+  const query = useQuery({
+    queryKey: ['deals'],
+    queryFn: () => call<Page<Deal>>('GET', '/deals'),
+    enabled: can('contacts.read'),
+    staleTime: 60_000,
+  });
+  return new Map((query.data?.data ?? []).map((deal) => [deal.id, deal.title]));
+}
+
+export interface WorkspaceInfo {
+  activeContactLimit: number | null;
+  usage: { active: number; archived: number; deleted: number };
+  retention: { deletedDays: number; archiveFreezeDays: number; archiveDays: number };
+}
+
+/** The workspace's limits, usage and retention (GET /workspace). */
+export function useWorkspace(): WorkspaceInfo | undefined {
+  const { call } = useSession();
+  return useQuery({ queryKey: ['workspace'], queryFn: () => call<WorkspaceInfo>('GET', '/workspace'), staleTime: 10_000 }).data;
+}

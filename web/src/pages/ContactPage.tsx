@@ -1,0 +1,202 @@
+import { Fragment, useState } from 'react';
+import { useQuery } from '@tanstack/react-query';
+import type { Contact, Deal, Page, Version } from '../api';
+import { ErrorNotice, Notice } from '../components/Notice';
+import { RemoveButtons, RemoveDialog, removalSummary, type Removal } from '../components/RemoveDialog';
+import { contactName, formatDate, formatDateTime } from '../format';
+import { useDealTitles, useNames, useUserNames } from '../lookups';
+import { Link } from '../router';
+import type { PageProps } from '../routes';
+import { useSession } from '../session';
+import { timelineOf } from '../timeline';
+
+/** A contact's page: its details, lists, accounts, deals and tags, and its history as a timeline. */
+export function ContactPage({ params }: PageProps) {
+  const { call } = useSession();
+  const id = params.id;
+  const path = `/contacts/${encodeURIComponent(id)}`;
+  const contact = useQuery({ queryKey: ['contact', id], queryFn: () => call<Contact>('GET', path) });
+  const lists = useQuery({ queryKey: ['contact', id, 'lists'], queryFn: () => call<Page<{ listId: string; status: string }>>('GET', `${path}/lists`) });
+  const accounts = useQuery({ queryKey: ['contact', id, 'accounts'], queryFn: () => call<Page<{ accountId: string; jobTitle: string | null }>>('GET', `${path}/accounts`) });
+  const deals = useQuery({ queryKey: ['contact', id, 'deals'], queryFn: () => call<Page<Deal>>('GET', `${path}/deals`) });
+  const history = useQuery({ queryKey: ['contact', id, 'history'], queryFn: () => call<Page<Version>>('GET', `${path}/history`) });
+  const listNames = useNames('lists');
+  const accountNames = useNames('accounts');
+  const tagNames = useNames('tags');
+  const dealTitles = useDealTitles();
+  const person = useUserNames();
+  const [removal, setRemoval] = useState<Removal | null>(null);
+  const [news, setNews] = useState<string | null>(null);
+
+  if (contact.error) {
+    return (
+      <section className="page">
+        <Link to="/contacts" className="back">
+          ← Contacts
+        </Link>
+        <ErrorNotice error={contact.error} />
+      </section>
+    );
+  }
+  const c = contact.data;
+  if (!c) return <section className="page muted">Loading…</section>;
+
+  const quoted = (name: string | undefined, fallback: string) => (name ? `“${name}”` : fallback);
+  const events = timelineOf(history.data?.data ?? [], {
+    list: (listId) => quoted(listNames.get(listId), 'a deleted list'),
+    account: (accountId) => quoted(accountNames.get(accountId), 'a deleted account'),
+    deal: (dealId) => quoted(dealTitles.get(dealId), 'a deleted deal'),
+    tag: (tagId) => quoted(tagNames.get(tagId), 'a deleted tag'),
+  });
+  const customFields = Object.entries(c.fields ?? {});
+
+  return (
+    <section className="page">
+      <Link to="/contacts" className="back">
+        ← Contacts
+      </Link>
+      <header className="page-header">
+        <div className="contact-heading">
+          <span className="avatar" aria-hidden="true">
+            {contactName(c).slice(0, 1).toUpperCase()}
+          </span>
+          <div>
+            <h1>{contactName(c)}</h1>
+            <p className="muted">
+              {c.email} <span className={`badge status-${c.status}`}>{c.status}</span>
+            </p>
+          </div>
+        </div>
+        {c.status === 'active' && (
+          <div className="page-actions">
+            <RemoveButtons onRemove={setRemoval} />
+          </div>
+        )}
+      </header>
+      {news && (
+        <Notice tone="success" onDismiss={() => setNews(null)}>
+          {news}
+        </Notice>
+      )}
+      {c.status === 'deleted' && (
+        <Notice tone="warning">
+          Deleted {formatDateTime(c.deletedAt)} by {person(c.deletedBy)}. It can be restored from <Link to="/restore/deleted">Restore contacts</Link>.
+        </Notice>
+      )}
+      {c.status === 'archived' && (
+        <Notice tone="warning">
+          Archived {formatDateTime(c.archivedAt)} by {person(c.archivedBy)}. See <Link to="/restore/archived">Archived contacts</Link>.
+        </Notice>
+      )}
+      {c.status === 'merged' && c.mergedInto && (
+        <Notice tone="info">
+          Merged into <Link to={`/contacts/${encodeURIComponent(c.mergedInto)}`}>another contact</Link>; a merged contact cannot be restored.
+        </Notice>
+      )}
+      <div className="contact-grid">
+        <div className="stack">
+          <div className="card pad">
+            <h2>Details</h2>
+            <dl className="details">
+              <dt>Email</dt>
+              <dd>{c.email}</dd>
+              <dt>Phone</dt>
+              <dd>{c.phone ?? '—'}</dd>
+              <dt>Created</dt>
+              <dd>{formatDateTime(c.createdAt)}</dd>
+              <dt>Updated</dt>
+              <dd>{formatDateTime(c.updatedAt)}</dd>
+              {customFields.map(([key, value]) => (
+                <Fragment key={key}>
+                  <dt>{key}</dt>
+                  <dd>{typeof value === 'string' ? value : JSON.stringify(value)}</dd>
+                </Fragment>
+              ))}
+            </dl>
+          </div>
+          <div className="card pad" aria-label="Lists">
+            <h2>Lists</h2>
+            <ul className="plain" data-testid="contact-lists">
+              {(lists.data?.data ?? []).map((m) => (
+                <li key={m.listId}>
+                  {listNames.get(m.listId) ?? m.listId} <span className={`badge list-${m.status}`}>{m.status}</span>
+                </li>
+              ))}
+              {lists.data?.data.length === 0 && <li className="muted">On no list</li>}
+            </ul>
+          </div>
+          <div className="card pad">
+            <h2>Accounts</h2>
+            <ul className="plain" data-testid="contact-accounts">
+              {(accounts.data?.data ?? []).map((a) => (
+                <li key={a.accountId}>
+                  {accountNames.get(a.accountId) ?? a.accountId}
+                  {a.jobTitle && <span className="muted"> · {a.jobTitle}</span>}
+                </li>
+              ))}
+              {accounts.data?.data.length === 0 && <li className="muted">No account</li>}
+            </ul>
+          </div>
+          <div className="card pad">
+            <h2>Deals</h2>
+            <ul className="plain" data-testid="contact-deals">
+              {(deals.data?.data ?? []).map((d) => (
+                <li key={d.id}>
+                  {d.title}
+                  {d.value !== null && <span className="muted"> · {d.value.toLocaleString('en-US')}</span>}
+                  {d.stage && <span className="muted"> · {d.stage}</span>}
+                  {d.primaryContactId === c.id && <span className="badge">primary</span>}
+                </li>
+              ))}
+              {deals.data?.data.length === 0 && <li className="muted">No deal</li>}
+            </ul>
+          </div>
+          <div className="card pad">
+            <h2>Tags</h2>
+            <div data-testid="contact-tags">
+              {c.tags.map((tag) => (
+                <span key={tag} className="pill">
+                  {tagNames.get(tag) ?? tag}
+                </span>
+              ))}
+              {c.tags.length === 0 && <span className="muted">No tag</span>}
+            </div>
+          </div>
+        </div>
+        <div className="card pad">
+          <h2>History</h2>
+          <ErrorNotice error={history.error} />
+          <ol className="timeline" aria-label="History">
+            {events.map((event) => (
+              <li key={event.key} className="timeline-event">
+                <div className="timeline-meta">
+                  <strong>{person(event.actorId, event.origin)}</strong>
+                  <span className="muted"> · {formatDateTime(event.at)}</span>
+                  {event.origin !== 'user' && <span className="badge">{event.origin}</span>}
+                </div>
+                <ul className="timeline-lines">
+                  {event.lines.map((line, i) => (
+                    <li key={i}>{line}</li>
+                  ))}
+                </ul>
+              </li>
+            ))}
+          </ol>
+          <p className="muted small">Created {formatDate(c.createdAt)}; every change since is kept.</p>
+        </div>
+      </div>
+      {removal && (
+        <RemoveDialog
+          removal={removal}
+          ids={[c.id]}
+          label={contactName(c)}
+          onCancel={() => setRemoval(null)}
+          onDone={(result) => {
+            setRemoval(null);
+            setNews(removalSummary(result));
+          }}
+        />
+      )}
+    </section>
+  );
+}

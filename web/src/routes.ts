@@ -1,0 +1,48 @@
+import type { ComponentType } from 'react';
+import type { Permission } from './api';
+import { ContactsPage } from './pages/ContactsPage';
+import { ContactPage } from './pages/ContactPage';
+import { DeletedContactsPage, ArchivedContactsPage } from './pages/RemovedContactsPage';
+import { AuditLogPage } from './pages/AuditLogPage';
+
+export interface PageProps {
+  params: Record<string, string>;
+}
+
+/** One page of the UI: its path pattern, and the permission without which it is not shown. */
+export interface PageRoute {
+  path: string;
+  page: ComponentType<PageProps>;
+  permission: Permission;
+}
+
+export interface NavItem extends PageRoute {
+  label: string;
+}
+
+/**
+ * The sidebar, by section. A new page (the rollback timeline and snapshots will join
+ * "Recovery") is one entry here; the layout and router read this table.
+ */
+export const navSections: { title: string; items: NavItem[] }[] = [
+  {
+    title: 'Contacts',
+    items: [{ path: '/contacts', label: 'Contacts', page: ContactsPage, permission: 'contacts.read' }],
+  },
+  {
+    title: 'Recovery',
+    items: [
+      { path: '/restore/deleted', label: 'Restore contacts', page: DeletedContactsPage, permission: 'contacts.read' },
+      { path: '/restore/archived', label: 'Archived contacts', page: ArchivedContactsPage, permission: 'contacts.read' },
+    ],
+  },
+  {
+    title: 'Workspace',
+    items: [{ path: '/audit-log', label: 'Audit log', page: AuditLogPage, permission: 'audit.read' }],
+  },
+];
+
+/** Pages reached from another page rather than the sidebar; `section` is the nav entry they belong to. */
+export const innerRoutes: (PageRoute & { section: string })[] = [
+  { path: '/contacts/:id', page: ContactPage, permission: 'contacts.read', section: '/contacts' },
+];

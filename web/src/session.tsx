@@ -1,0 +1,103 @@
+import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { ApiError, request, type Me, type Permission } from './api';
+
+const tokenKey = 'retrace.token';
+
+/**
+ * A token handed over in the address (`/#token=…`, the link `npm start` prints) is kept
+ * and taken out of the address at once, so it stays out of history and bookmarks.
+ */
+export function takeTokenFromAddress(): void {
+  const match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
+  if (!match) return;
+  window.localStorage.setItem(tokenKey, decodeURIComponent(match[1]));
+  window.history.replaceState(null, '', window.location.pathname + window.location.search);
+}
+
+export interface Session {
+  token: string;
+  me: Me;
+  /** Whether the signed-in user's role holds the permission: actions they may not take are not shown. */
+  can: (permission: Permission) => boolean;
+  call: <T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown) => Promise<T>;
+  signOut: () => void;
+}
+
+const SessionContext = createContext<Session | null>(null);
+
+export function useSession(): Session {
+  const session = useContext(SessionContext);
+  if (!session) throw new Error('useSession outside a signed-in page');
+  return session;
+}
+
+interface SignInState {
+  token: string | null;
+  signIn: (token: string) => void;
+  signOut: (reason?: string) => void;
+  /** Why the last session ended, to show on the sign-in page. */
+  reason: string | null;
+}
+
+export function useStoredToken(): SignInState {
+  const [token, setToken] = useState<string | null>(() => window.localStorage.getItem(tokenKey));
+  const [reason, setReason] = useState<string | null>(null);
+  const queryClient = useQueryClient();
+  const signIn = useCallback((next: string) => {
+    window.localStorage.setItem(tokenKey, next);
+    setReason(null);
+    setToken(next);
+  }, []);
+  const signOut = useCallback(
+    (why?: string) => {
+      window.localStorage.removeItem(tokenKey);
+      queryClient.clear();
+      setReason(why ?? null);
+      setToken(null);
+    },
+    [queryClient],
+  );
+  return { token, signIn, signOut, reason };
+}
+
+/** Loads who the token belongs to (GET /me) and provides the session to the pages. */
+export function SessionProvider({ token, onSignOut, children, fallback }: {
+  token: string;
+  onSignOut: (reason?: string) => void;
+  children: ReactNode;
+  fallback: ReactNode;
+}) {
+  const me = useQuery({
+    queryKey: ['me', token],
+    queryFn: () => request<Me>(token, 'GET', '/me'),
+    retry: false,
+    staleTime: 60_000,
+  });
+  const call = useCallback(
+    async <T,>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> => {
+      try {
+        return await request<T>(token, method, path, body);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) onSignOut('Your API token is no longer valid. Sign in again.');
+        throw error;
+      }
+    },
+    [token, onSignOut],
+  );
+  const session = useMemo<Session | null>(() => {
+    if (!me.data) return null;
+    const held = new Set(me.data.permissions);
+    return { token, me: me.data, can: (p) => held.has(p), call, signOut: () => onSignOut() };
+  }, [me.data, token, call, onSignOut]);
+
+  if (me.error) {
+    const error = me.error;
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      queueMicrotask(() => onSignOut(error.status === 401 ? 'This API token is not valid. Check it and try again.' : 'This is not a workspace user’s token (the operator token cannot sign in here).'));
+      return fallback;
+    }
+  }
+  if (!session) return me.error ? <div className="boot-error" role="alert">Could not load your session: {me.error.message}</div> : fallback;
+  return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
+}
