@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, type TestWorkspace } from '../../src/test-support/harness.js';
 import { seedWorkspace } from '../../src/seed/workspace.js';
@@ -42,6 +42,20 @@ async function crmWorkspace(options: { activeContactLimit?: number; seeded?: num
 
 const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 const rowsOf = (page: Page) => page.locator('main table:not(.restored-data) tbody tr');
+/**
+ * The locator's text once it reads `expected` (the page fills in names and refetches
+ * after the fact), or what it reads after a few seconds, for the assertion to show.
+ */
+async function settledText(locator: Locator, expected: string): Promise<string> {
+  let text = '';
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+    text = await locator.innerText().catch(() => '');
+    if (text === expected) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return text;
+}
+
 const columnTexts = async (page: Page, column: number) => rowsOf(page).locator(`td:nth-child(${column})`).allInnerTexts();
 
 describe('web UI: sign-in', () => {
@@ -104,6 +118,7 @@ describe('web UI: delete and restore (seed 002)', () => {
     await page.waitForFunction(() => document.querySelectorAll('main tbody tr').length === 3);
     expect((await columnTexts(page, 3)).sort()).toEqual(['ada@restore.example', 'alan@restore.example', 'grace@restore.example']);
     const adminEmail = (await ws.api('GET', '/users')).body.data[0].email;
+    await page.getByText(`${adminEmail} (you)`).first().waitFor();
     expect(await columnTexts(page, 5)).toEqual([`${adminEmail} (you)`, `${adminEmail} (you)`, `${adminEmail} (you)`]);
 
     // Pick two and confirm: the dialog says how many, what comes back and what does not.
@@ -145,10 +160,11 @@ describe('web UI: delete and restore (seed 002)', () => {
     await page.getByRole('link', { name: 'Ada Lovelace' }).click();
     await page.getByRole('heading', { name: 'Ada Lovelace', level: 1 }).waitFor();
     await page.getByRole('list', { name: 'History' }).locator('li.timeline-event').first().waitFor();
-    await expect(page.getByTestId('contact-lists').innerText()).resolves.toBe('Board updates subscribed');
-    await expect(page.getByTestId('contact-accounts').innerText()).resolves.toBe('Analytical Engines Ltd · CTO');
-    await expect(page.getByTestId('contact-deals').innerText()).resolves.toBe('Lovelace renewal · 12,000 · proposal');
-    await expect(page.getByTestId('contact-tags').innerText()).resolves.toBe('pioneer');
+    expect(await settledText(page.getByTestId('contact-lists'), 'Board updates subscribed')).toBe('Board updates subscribed');
+    expect(await settledText(page.getByTestId('contact-accounts'), 'Analytical Engines Ltd · CTO')).toBe('Analytical Engines Ltd · CTO');
+    expect(await settledText(page.getByTestId('contact-deals'), 'Lovelace renewal · 12,000 · proposal')).toBe('Lovelace renewal · 12,000 · proposal');
+    expect(await settledText(page.getByTestId('contact-tags'), 'pioneer')).toBe('pioneer');
+    await page.getByText('Left list “Board updates” (was subscribed)').waitFor();
     const events = page.getByRole('list', { name: 'History' }).locator('li.timeline-event');
     const newest = await events.first().innerText();
     expect(newest).toContain('Restored the contact from the recycle bin');
@@ -307,9 +323,8 @@ describe('web UI: audit log', () => {
     const created = (await ws.api('GET', `/audit-log?action=contact.created&targetId=${doomed.id}`)).body.data[0];
     await sql`UPDATE audit_log SET details = '{"email":"forged@audit.example"}' WHERE workspace_id = ${ws.id} AND id = ${Number(created.id)}`.execute(server.app.ctx.db);
     await page.getByRole('button', { name: 'Verify again' }).click();
-    await expect(page.getByTestId('chain').innerText()).resolves.toBe(
-      `Chain broken at entry ${created.id} (of ${verdict.entries} entries): it, or the one before it, was changed or removed outside Retrace.`,
-    );
+    const broken = `Chain broken at entry ${created.id} (of ${verdict.entries} entries): it, or the one before it, was changed or removed outside Retrace.`;
+    expect(await settledText(page.getByTestId('chain'), broken)).toBe(broken);
     await page.context().close();
   });
 });
