@@ -21,6 +21,7 @@ import { recycleBinRoutes } from './recycle-bin/routes.js';
 import { erasureRoutes } from './erasure/routes.js';
 import { mergeRoutes } from './merge/routes.js';
 import { snapshotRoutes } from './snapshots/routes.js';
+import { rollbackRoutes } from './rollbacks/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -36,6 +37,7 @@ export const routeModules: RouteModule[] = [
   erasureRoutes,
   mergeRoutes,
   snapshotRoutes,
+  rollbackRoutes,
   auditRoutes,
   automationRoutes,
   messageRoutes,

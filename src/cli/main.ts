@@ -9,6 +9,7 @@ import { seedWorkspace } from '../seed/workspace.js';
 import { progressBar } from './progress.js';
 import { serve } from './serve.js';
 import { restoreFromCli } from './restore.js';
+import { previewFromCli, rollbackFromCli, type RollbackCommand } from './rollback.js';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -101,5 +102,38 @@ program
     });
     await database.close();
   });
+
+const rollback = program.command('rollback').description('Point-in-time rollback of contacts or of a whole workspace');
+
+for (const [name, description, run] of [
+  ['preview', 'Show what a rollback to --at would change, changing nothing', previewFromCli],
+  ['run', 'Roll back to --at: --contacts at once with a progress bar; the whole workspace after a second admin approves', rollbackFromCli],
+] as const) {
+  rollback
+    .command(name)
+    .description(description)
+    .requiredOption('--workspace <id>', 'workspace id')
+    .requiredOption('--at <time>', 'the point in time, ISO 8601 with offset (e.g. 2026-11-24T09:30:00Z)')
+    .option('--contacts <ids>', 'comma-separated contact ids (a partial rollback); without it, the whole workspace')
+    .option('--resume-automations', 'resume paused enrollments of revived contacts at their saved step', false)
+    .action(async (options: { workspace: string; at: string; contacts?: string; resumeAutomations: boolean }) => {
+      if (Number.isNaN(Date.parse(options.at))) {
+        console.error('--at must be an ISO 8601 time, e.g. 2026-11-24T09:30:00Z');
+        process.exitCode = 2;
+        return;
+      }
+      const config = readConfig();
+      const database = await openDatabase(config);
+      const { ctx } = createContext(database, config);
+      const command: RollbackCommand = {
+        workspace: options.workspace,
+        at: new Date(options.at).toISOString(),
+        contacts: options.contacts?.split(',').filter(Boolean),
+        resumeAutomations: options.resumeAutomations,
+      };
+      await run(ctx, command);
+      await database.close();
+    });
+}
 
 await program.parseAsync(process.argv);

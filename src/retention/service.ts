@@ -48,12 +48,13 @@ export async function purgeExpiredContacts(ctx: AppContext, workspaceId: string 
 /**
  * Removes contacts for good (retention purge, or erasure): their rows, what remains of
  * their associations, their enrollments and messages, and every history row about them
- * (the delete's own capture included), leaving a tombstone without personal data.
+ * (the delete's own capture included), and any unfinished rollback's plan for them (so it
+ * cannot write them back), leaving a tombstone without personal data.
  */
 export async function removeContactsForGood(tx: Tx, change: ChangeContext, ids: string[], reason: 'purged' | 'erased'): Promise<void> {
   const ws = change.workspaceId;
   await sql`SELECT set_config('retrace.history_maintenance', 'on', true)`.execute(tx);
-  for (const table of ['list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags', 'enrollments', 'messages']) {
+  for (const table of ['list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags', 'enrollments', 'messages', 'rollback_targets']) {
     await sql`DELETE FROM ${sql.table(table)} WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
   }
   await sql`DELETE FROM contacts WHERE workspace_id = ${ws} AND id = ANY(${ids}::text[])`.execute(tx);

@@ -1,0 +1,114 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { ChangeContext, Tx } from '../db/database.js';
+import { pauseEnrollments, resumeEnrollments } from '../automations/enrollments.js';
+import { associationTables, columnsOf, contactsTable, keyMatches, parentTables, type RolledBackTable } from './tables.js';
+
+/** The plan's rows of one rollback that a step writes: not skipped, and `which` holds. */
+function planned(change: ChangeContext, rollbackId: string, table: RolledBackTable, which: RawBuilder<unknown>) {
+  return sql`rt.workspace_id = ${change.workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name = ${table.name}
+    AND rt.skip_reason IS NULL AND ${which}`;
+}
+
+/** Writes back the planned images of `table` (those that exist), inserting rows that are gone. */
+async function writeImages(tx: Tx, change: ChangeContext, rollbackId: string, table: RolledBackTable, which: RawBuilder<unknown>): Promise<void> {
+  const columns = await columnsOf(tx, table);
+  const list = sql.join(columns.map((c) => sql.ref(c)));
+  const settable = columns.filter((c) => c !== 'workspace_id' && !table.primaryKey.includes(c));
+  await sql`
+    INSERT INTO ${sql.table(table.name)} (${list})
+    SELECT ${sql.join(columns.map((c) => sql`img.${sql.ref(c)}`))}
+    FROM rollback_targets rt CROSS JOIN LATERAL jsonb_populate_record(NULL::${sql.table(table.name)}, rt.image) img
+    WHERE ${planned(change, rollbackId, table, sql`rt.image IS NOT NULL AND ${which}`)}
+    ON CONFLICT (workspace_id, ${sql.join(table.primaryKey.map((c) => sql.ref(c)))}) DO UPDATE SET
+      ${sql.join(settable.map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`))}`.execute(tx);
+}
+
+/** Rows that did not exist at the point go the way such rows go (see Removal). */
+async function removeAbsent(tx: Tx, change: ChangeContext, rollbackId: string, table: RolledBackTable, which: RawBuilder<unknown>): Promise<void> {
+  const absent = planned(change, rollbackId, table, sql`rt.image IS NULL AND ${which}`);
+  const live = sql`live.workspace_id = ${change.workspaceId} AND ${keyMatches(table)}`;
+  if (table.removal === 'hard') {
+    await sql`DELETE FROM ${sql.table(table.name)} live USING rollback_targets rt WHERE ${absent} AND ${live}`.execute(tx);
+  } else if (table.removal === 'soft') {
+    await sql`UPDATE ${sql.table(table.name)} live SET deleted_at = ${change.at}
+              FROM rollback_targets rt WHERE ${absent} AND ${live} AND live.deleted_at IS NULL`.execute(tx);
+  } else {
+    // Created after the point: to the recycle bin, from which it can still be restored.
+    await sql`UPDATE contacts live SET status = 'deleted', deleted_at = ${change.at}, deleted_by = ${change.actorId}, updated_at = ${change.at}
+              FROM rollback_targets rt WHERE ${absent} AND ${live} AND live.status IN ('active', 'archived')`.execute(tx);
+  }
+}
+
+/** Lists, accounts, deals and tags (full rollbacks only), before the contacts that point at them. */
+export async function applyParents(tx: Tx, change: ChangeContext, rollbackId: string): Promise<void> {
+  for (const table of parentTables) {
+    await removeAbsent(tx, change, rollbackId, table, sql`true`);
+    await writeImages(tx, change, rollbackId, table, sql`true`);
+  }
+}
+
+const holds = (image: string) => sql.raw(`(${image}->>'status') IN ('active', 'archived')`);
+
+/**
+ * The contacts of the batch that give up their email (they go back to deleted, merged or
+ * not existing) take that state now, and those that will hold another email leave theirs
+ * for a moment, so that when contacts take their emails back no unique key is in the way
+ * whichever batch they are in.
+ */
+export async function releaseEmails(tx: Tx, change: ChangeContext, rollbackId: string, after: string, limit: number): Promise<string[]> {
+  const { rows } = await sql<{ row_key: string }>`
+    SELECT rt.row_key FROM rollback_targets rt
+    WHERE ${planned(change, rollbackId, contactsTable, sql`rt.row_key > ${after}`)}
+      AND (rt.image IS NULL OR NOT ${holds('rt.image')}
+           OR (rt.live IS NOT NULL AND ${holds('rt.live')} AND lower(rt.live->>'email') <> lower(rt.image->>'email')))
+    ORDER BY rt.row_key LIMIT ${limit}`.execute(tx);
+  const ids = rows.map((r) => r.row_key);
+  if (ids.length === 0) return ids;
+  const batch = sql`rt.row_key = ANY(${ids}::text[])`;
+  await removeAbsent(tx, change, rollbackId, contactsTable, batch);
+  await writeImages(tx, change, rollbackId, contactsTable, sql`${batch} AND NOT ${holds('rt.image')}`);
+  await sql`
+    UPDATE contacts live SET status = 'deleted'
+    FROM rollback_targets rt
+    WHERE ${planned(change, rollbackId, contactsTable, sql`${batch} AND ${holds('rt.image')}`)}
+      AND live.workspace_id = ${change.workspaceId} AND live.id = rt.row_key`.execute(tx);
+  await pauseLeaving(tx, change, rollbackId, batch);
+  return ids;
+}
+
+/**
+ * A batch of contacts: their associations that did not exist at the point go, the
+ * contacts that hold an email at the point take it back, then their associations are
+ * written back.
+ */
+export async function applyContacts(tx: Tx, change: ChangeContext, rollbackId: string, after: string, limit: number, resumeAutomations: boolean): Promise<string[]> {
+  const { rows } = await sql<{ contact_id: string }>`
+    SELECT DISTINCT rt.contact_id FROM rollback_targets rt
+    WHERE rt.workspace_id = ${change.workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.skip_reason IS NULL
+      AND rt.contact_id > ${after}
+    ORDER BY rt.contact_id LIMIT ${limit}`.execute(tx);
+  const ids = rows.map((r) => r.contact_id);
+  if (ids.length === 0) return ids;
+  const batch = sql`rt.contact_id = ANY(${ids}::text[])`;
+  for (const table of associationTables) await removeAbsent(tx, change, rollbackId, table, batch);
+  await writeImages(tx, change, rollbackId, contactsTable, sql`${batch} AND ${holds('rt.image')}`);
+  for (const table of associationTables) await writeImages(tx, change, rollbackId, table, batch);
+  await pauseLeaving(tx, change, rollbackId, sql`${batch} AND ${holds('rt.image')}`);
+  if (resumeAutomations) {
+    const returning = await contactsWhere(tx, change, rollbackId, sql`${batch} AND (rt.image->>'status') = 'active' AND (rt.live IS NULL OR (rt.live->>'status') <> 'active')`);
+    await resumeEnrollments(tx, change.workspaceId, returning);
+  }
+  return ids;
+}
+
+async function contactsWhere(tx: Tx, change: ChangeContext, rollbackId: string, which: RawBuilder<unknown>): Promise<string[]> {
+  const { rows } = await sql<{ row_key: string }>`
+    SELECT rt.row_key FROM rollback_targets rt WHERE ${planned(change, rollbackId, contactsTable, which)}`.execute(tx);
+  return rows.map((r) => r.row_key);
+}
+
+/** Contacts active now and not at the point stop their automations, keeping their step. */
+async function pauseLeaving(tx: Tx, change: ChangeContext, rollbackId: string, which: RawBuilder<unknown>): Promise<void> {
+  const leaving = await contactsWhere(tx, change, rollbackId, sql`${which} AND (rt.live->>'status') = 'active' AND (rt.image IS NULL OR (rt.image->>'status') <> 'active')`);
+  if (leaving.length > 0) await pauseEnrollments(tx, change.workspaceId, leaving);
+}

@@ -1,0 +1,175 @@
+import { sql } from 'kysely';
+import type { Tx } from '../db/database.js';
+import { columnsOf, contactsTable, keyMatches, rolledBackTables, type RolledBackTable } from './tables.js';
+
+export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactIds: string[] };
+
+/**
+ * Where a rollback takes its images from: the workspace as of a point in time, or, for an
+ * undo, each row as it was just before another rollback's transactions wrote it.
+ */
+export type PlanSource = { kind: 'asOf'; at: Date } | { kind: 'undo'; txids: string[] };
+
+const holdsEmail = (image: string) => sql.raw(`(${image}->>'status') IN ('active', 'archived')`);
+
+function tablesIn(scope: RollbackScope): RolledBackTable[] {
+  return rolledBackTables.filter((t) => scope.type === 'workspace' || t.perContact);
+}
+
+/**
+ * Writes the plan of a rollback into rollback_targets: the rows to write, each with its
+ * image from `source` and the row as it is now; rows that would not change are left out,
+ * and rows that must be left alone say why. Set-based: a handful of statements whatever
+ * the size of the workspace.
+ */
+export async function planRollback(tx: Tx, workspaceId: string, rollbackId: string, scope: RollbackScope, source: PlanSource): Promise<void> {
+  const tables = tablesIn(scope).map((t) => t.name);
+  const inScope = scope.type === 'contacts' ? sql`AND h.contact_id = ANY(${scope.contactIds}::text[])` : sql``;
+  if (source.kind === 'asOf') {
+    // Only rows written after T can differ from T; each goes back to its latest version
+    // at or before T (none, or a delete: it did not exist then).
+    await sql`
+      INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image)
+      SELECT ${workspaceId}, ${rollbackId}, k.table_name, k.row_key, k.contact_id, then_.image
+      FROM (SELECT DISTINCT h.table_name, h.row_key, h.contact_id FROM history h
+            WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tables}::text[]) ${inScope}) k
+      LEFT JOIN LATERAL (
+        SELECT CASE WHEN h.op = 'delete' THEN NULL ELSE h.after END AS image FROM history h
+        WHERE h.workspace_id = ${workspaceId} AND h.table_name = k.table_name AND h.row_key = k.row_key AND h.at <= ${source.at}
+        ORDER BY h.version DESC LIMIT 1) then_ ON true`.execute(tx);
+  } else {
+    await sql`
+      INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image)
+      SELECT DISTINCT ON (h.table_name, h.row_key) ${workspaceId}, ${rollbackId}, h.table_name, h.row_key, h.contact_id, h.before
+      FROM history h
+      WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tables}::text[]) ${inScope}
+      ORDER BY h.table_name, h.row_key, h.version`.execute(tx);
+  }
+  const target = sql`rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId}`;
+  for (const table of tablesIn(scope)) {
+    await sql`
+      UPDATE rollback_targets rt SET live = to_jsonb(live.*)
+      FROM ${sql.table(table.name)} live
+      WHERE ${target} AND rt.table_name = ${table.name} AND live.workspace_id = ${workspaceId} AND ${keyMatches(table)}`.execute(tx);
+  }
+  // Nothing to do: the row is already as it was, or is already gone the way it would go.
+  await sql`
+    DELETE FROM rollback_targets rt
+    WHERE ${target} AND (rt.image IS NOT DISTINCT FROM rt.live
+      OR (rt.image IS NULL AND rt.live IS NULL)
+      OR (rt.image IS NULL AND rt.table_name = ANY(${rolledBackTables.filter((t) => t.removal === 'soft').map((t) => t.name)}::text[]) AND rt.live->>'deleted_at' IS NOT NULL)
+      OR (rt.image IS NULL AND rt.table_name = 'contacts' AND NOT ${holdsEmail('rt.live')}))`.execute(tx);
+  await markSkips(tx, workspaceId, rollbackId);
+}
+
+/**
+ * Rows left alone: a merged contact is never brought back; a contact whose email another
+ * contact now holds, and will still hold after the rollback, is skipped and the holder
+ * named. A skipped contact's associations are left alone with it.
+ */
+async function markSkips(tx: Tx, workspaceId: string, rollbackId: string): Promise<void> {
+  const target = sql`rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId}`;
+  await sql`
+    UPDATE rollback_targets rt SET skip_reason = 'merged'
+    FROM contacts c
+    WHERE ${target} AND c.workspace_id = ${workspaceId} AND c.id = rt.contact_id AND c.status = 'merged'`.execute(tx);
+  await sql`
+    UPDATE rollback_targets rt SET skip_reason = 'email_taken', taken_by = holder.id
+    FROM contacts holder
+    WHERE ${target} AND rt.table_name = 'contacts' AND rt.skip_reason IS NULL AND ${holdsEmail('rt.image')}
+      AND holder.workspace_id = ${workspaceId} AND lower(holder.email) = lower(rt.image->>'email')
+      AND holder.status IN ('active', 'archived') AND holder.id <> rt.row_key
+      AND NOT EXISTS (
+        SELECT 1 FROM rollback_targets o
+        WHERE o.workspace_id = ${workspaceId} AND o.rollback_id = ${rollbackId} AND o.table_name = 'contacts' AND o.row_key = holder.id
+          AND o.skip_reason IS NULL
+          AND (o.image IS NULL OR NOT ${holdsEmail('o.image')} OR lower(o.image->>'email') <> lower(rt.image->>'email')))`.execute(tx);
+  await sql`
+    UPDATE rollback_targets rt SET skip_reason = c.skip_reason, taken_by = c.taken_by
+    FROM rollback_targets c
+    WHERE ${target} AND rt.skip_reason IS NULL AND rt.contact_id IS NOT NULL
+      AND c.workspace_id = ${workspaceId} AND c.rollback_id = ${rollbackId} AND c.table_name = 'contacts'
+      AND c.row_key = rt.contact_id AND c.skip_reason IS NOT NULL`.execute(tx);
+}
+
+type Figures = Record<string, number>;
+export type RollbackCounts = Record<string, Figures> & { skipped: { contacts: number } };
+
+/** What the plan will do, by table: contacts revived, reverted and removed; rows added, changed and removed. */
+export async function countPlan(tx: Tx, workspaceId: string, rollbackId: string): Promise<RollbackCounts> {
+  const { rows } = await sql<{ table_name: string; add: number; change: number; remove: number; revive: number; revert: number; skipped: number }>`
+    SELECT rt.table_name,
+      count(*) FILTER (WHERE rt.skip_reason IS NULL AND rt.live IS NULL)::int AS add,
+      count(*) FILTER (WHERE rt.skip_reason IS NULL AND rt.live IS NOT NULL AND rt.image IS NOT NULL)::int AS change,
+      count(*) FILTER (WHERE rt.skip_reason IS NULL AND rt.image IS NULL)::int AS remove,
+      count(*) FILTER (WHERE rt.skip_reason IS NULL AND ${holdsEmail('rt.image')} AND (rt.live IS NULL OR NOT ${holdsEmail('rt.live')}))::int AS revive,
+      count(*) FILTER (WHERE rt.skip_reason IS NULL AND rt.live IS NOT NULL AND ${holdsEmail('rt.live')} AND (rt.image IS NULL OR NOT ${holdsEmail('rt.image')}))::int AS leave,
+      count(*) FILTER (WHERE rt.skip_reason IS NOT NULL)::int AS skipped
+    FROM rollback_targets rt
+    WHERE rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId}
+    GROUP BY rt.table_name`.execute(tx);
+  const byTable = new Map(rows.map((r) => [r.table_name, r as typeof r & { leave: number }]));
+  const counts: Record<string, Figures> = {};
+  for (const table of rolledBackTables) {
+    const r = byTable.get(table.name);
+    if (table === contactsTable) {
+      const total = r ? r.add + r.change + r.remove : 0;
+      const revive = r?.revive ?? 0;
+      const remove = r?.leave ?? 0;
+      counts.contacts = { revive, revert: total - revive - remove, remove };
+    } else {
+      counts[table.countsName] = { add: r?.add ?? 0, change: r?.change ?? 0, remove: r?.remove ?? 0 };
+    }
+  }
+  return { ...counts, skipped: { contacts: byTable.get('contacts')?.skipped ?? 0 } } as RollbackCounts;
+}
+
+export interface SkippedContact {
+  contactId: string;
+  reason: string;
+  takenBy?: string;
+}
+
+export async function skippedContacts(tx: Tx, workspaceId: string, rollbackId: string, limit: number): Promise<SkippedContact[]> {
+  const { rows } = await sql<{ row_key: string; skip_reason: string; taken_by: string | null }>`
+    SELECT row_key, skip_reason, taken_by FROM rollback_targets
+    WHERE workspace_id = ${workspaceId} AND rollback_id = ${rollbackId} AND table_name = 'contacts' AND skip_reason IS NOT NULL
+    ORDER BY row_key LIMIT ${limit}`.execute(tx);
+  return rows.map((r) => ({ contactId: r.row_key, reason: r.skip_reason, ...(r.taken_by ? { takenBy: r.taken_by } : {}) }));
+}
+
+const camel = (column: string) => column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+export interface SampleRecord {
+  contactId: string;
+  change: 'revive' | 'revert' | 'remove';
+  /** Field by field: the value now and the value the rollback writes back. */
+  differences: { field: string; now: unknown; then: unknown }[];
+  /** The latest change after the point, which the rollback overrides. */
+  lastChange: { at: string; actorId: string | null; origin: string } | null;
+  skipped?: SkippedContact;
+}
+
+/** Up to `limit` contacts of the plan with their field-by-field differences. */
+export async function samplePlan(tx: Tx, workspaceId: string, rollbackId: string, limit: number): Promise<SampleRecord[]> {
+  const { rows } = await sql<{ row_key: string; image: Record<string, unknown> | null; live: Record<string, unknown> | null; skip_reason: string | null; taken_by: string | null; last_at: Date | null; last_actor: string | null; last_origin: string | null }>`
+    SELECT rt.row_key, rt.image, rt.live, rt.skip_reason, rt.taken_by, last.at AS last_at, last.actor_id AS last_actor, last.origin AS last_origin
+    FROM rollback_targets rt
+    LEFT JOIN LATERAL (
+      SELECT h.at, h.actor_id, h.origin FROM history h
+      WHERE h.workspace_id = ${workspaceId} AND h.table_name = 'contacts' AND h.row_key = rt.row_key
+      ORDER BY h.version DESC LIMIT 1) last ON true
+    WHERE rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name = 'contacts'
+    ORDER BY rt.row_key LIMIT ${limit}`.execute(tx);
+  const columns = await columnsOf(tx, contactsTable);
+  const holds = (row: Record<string, unknown> | null) => row !== null && ['active', 'archived'].includes(String(row.status));
+  return rows.map((r) => ({
+    contactId: r.row_key,
+    change: holds(r.image) && !holds(r.live) ? 'revive' : holds(r.live) && !holds(r.image) ? 'remove' : 'revert',
+    differences: columns
+      .filter((c) => c !== 'workspace_id' && JSON.stringify(r.live?.[c] ?? null) !== JSON.stringify(r.image?.[c] ?? null))
+      .map((c) => ({ field: camel(c), now: r.live?.[c] ?? null, then: r.image?.[c] ?? null })),
+    lastChange: r.last_at ? { at: r.last_at.toISOString(), actorId: r.last_actor, origin: r.last_origin ?? 'sql' } : null,
+    ...(r.skip_reason ? { skipped: { contactId: r.row_key, reason: r.skip_reason, ...(r.taken_by ? { takenBy: r.taken_by } : {}) } } : {}),
+  }));
+}

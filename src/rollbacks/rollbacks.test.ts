@@ -1,0 +1,350 @@
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await testApp();
+});
+
+/** A point in time strictly between what came before and what comes after. */
+function aPoint(): string {
+  app.clock.advance(1);
+  const at = app.clock.now().toISOString();
+  app.clock.advance(1);
+  return at;
+}
+
+async function runRollback(ws: TestWorkspace, id: string) {
+  await app.runJobs(ws.id);
+  return (await ws.api('GET', `/rollbacks/${id}`)).body;
+}
+
+const rolledBackTables = ['contacts', 'lists', 'accounts', 'deals', 'tags', 'list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags'];
+
+/** Every row of the workspace's contact data, as the database holds it. */
+async function dump(workspaceId: string): Promise<Record<string, Record<string, unknown>[]>> {
+  const out: Record<string, Record<string, unknown>[]> = {};
+  for (const table of rolledBackTables) {
+    const { rows } = await sql<{ row: Record<string, unknown> }>`
+      SELECT to_jsonb(t) AS row FROM ${sql.table(table)} t WHERE workspace_id = ${workspaceId} ORDER BY to_jsonb(t)::text`.execute(app.ctx.db);
+    out[table] = rows.map((r) => r.row);
+  }
+  return out;
+}
+
+/** A workspace with two contacts on a list, an account, a deal and a tag. */
+async function aPopulatedWorkspace() {
+  const ws = await aWorkspace(app);
+  const ann = await aContact(ws, { email: 'ann@example.com', firstName: 'Ann' });
+  const bob = await aContact(ws, { email: 'bob@example.com', firstName: 'Bob' });
+  const list = (await ws.api('POST', '/lists', { name: 'Newsletter' })).body;
+  const account = (await ws.api('POST', '/accounts', { name: 'Acme' })).body;
+  const tag = (await ws.api('POST', '/tags', { name: 'VIP' })).body;
+  await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'subscribed' });
+  await ws.api('PUT', `/lists/${list.id}/contacts/${bob.id}`, { status: 'subscribed' });
+  await ws.api('PUT', `/accounts/${account.id}/contacts/${ann.id}`, { jobTitle: 'CTO' });
+  await ws.api('POST', `/contacts/${ann.id}/tags`, { tagId: tag.id });
+  const deal = (await ws.api('POST', '/deals', { title: 'Renewal', contactIds: [ann.id, bob.id], primaryContactId: ann.id })).body;
+  return { ws, ann, bob, list, account, tag, deal };
+}
+
+describe('partial rollback (contacts scope)', () => {
+  it('puts the picked contacts’ fields and associations back as they were, and leaves other contacts alone', async () => {
+    const { ws, ann, bob, list, account, tag } = await aPopulatedWorkspace();
+    const at = aPoint();
+    await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie', phone: '+1 555 0100' });
+    await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'unsubscribed' });
+    await ws.api('DELETE', `/contacts/${ann.id}/tags/${tag.id}`);
+    await ws.api('PATCH', `/contacts/${bob.id}`, { firstName: 'Robert' });
+
+    const preview = await ws.api('POST', '/rollbacks/preview', { at, scope: { type: 'contacts', contactIds: [ann.id] } });
+    expect(preview.status).toBe(200);
+    expect(preview.body.counts).toMatchObject({
+      contacts: { revive: 0, revert: 1, remove: 0 },
+      listMemberships: { add: 0, change: 1, remove: 0 },
+      contactTags: { add: 1, change: 0, remove: 0 },
+      accountLinks: { add: 0, change: 0, remove: 0 },
+      skipped: { contacts: 0 },
+    });
+    expect(preview.body.sample).toHaveLength(1);
+    expect(preview.body.sample[0]).toMatchObject({ contactId: ann.id, change: 'revert', lastChange: { actorId: ws.adminId, origin: 'user' } });
+    expect(preview.body.sample[0].differences).toEqual(
+      expect.arrayContaining([{ field: 'firstName', now: 'Annie', then: 'Ann' }, { field: 'phone', now: '+1 555 0100', then: null }]),
+    );
+
+    const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [ann.id] } });
+    expect(accepted.status).toBe(202);
+    expect(accepted.body).toMatchObject({ status: 'queued', at, scope: { type: 'contacts', contactIds: [ann.id] } });
+    const done = await runRollback(ws, accepted.body.id);
+    expect(done).toMatchObject({ status: 'succeeded', counts: preview.body.counts, skipped: [] });
+
+    expect((await ws.api('GET', `/contacts/${ann.id}`)).body).toMatchObject({ firstName: 'Ann', phone: null, tags: [tag.id], status: 'active' });
+    expect((await ws.api('GET', `/contacts/${ann.id}/lists`)).body.data).toEqual([{ listId: list.id, status: 'subscribed' }]);
+    expect((await ws.api('GET', `/contacts/${ann.id}/accounts`)).body.data).toEqual([{ accountId: account.id, jobTitle: 'CTO' }]);
+    expect((await ws.api('GET', `/contacts/${bob.id}`)).body.firstName).toBe('Robert');
+  });
+
+  it('changes nothing when previewed', async () => {
+    const { ws, ann } = await aPopulatedWorkspace();
+    const at = aPoint();
+    await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie' });
+    const before = await dump(ws.id);
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM history WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    expect((await ws.api('POST', '/rollbacks/preview', { at, scope: { type: 'workspace' } })).status).toBe(200);
+    expect(await dump(ws.id)).toEqual(before);
+    const after = await sql<{ n: number }>`SELECT count(*)::int AS n FROM history WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    expect(after.rows[0].n).toBe(rows[0].n);
+    expect((await sql<{ n: number }>`SELECT count(*)::int AS n FROM rollback_targets WHERE workspace_id = ${ws.id}`.execute(app.ctx.db)).rows[0].n).toBe(0);
+  });
+
+  it('skips a contact whose email another contact outside the scope now holds, naming the holder', async () => {
+    const ws = await aWorkspace(app);
+    const ann = await aContact(ws, { email: 'ann@old.example' });
+    const at = aPoint();
+    await ws.api('PATCH', `/contacts/${ann.id}`, { email: 'ann@new.example' });
+    const newcomer = await aContact(ws, { email: 'ann@old.example' });
+    const scope = { type: 'contacts', contactIds: [ann.id] };
+    const preview = (await ws.api('POST', '/rollbacks/preview', { at, scope })).body;
+    expect(preview.skipped).toEqual([{ contactId: ann.id, reason: 'email_taken', takenBy: newcomer.id }]);
+    expect(preview.counts.contacts).toEqual({ revive: 0, revert: 0, remove: 0 });
+    const done = await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope })).body.id);
+    expect(done).toMatchObject({ status: 'succeeded', skipped: [{ contactId: ann.id, reason: 'email_taken', takenBy: newcomer.id }] });
+    expect((await ws.api('GET', `/contacts/${ann.id}`)).body.email).toBe('ann@new.example');
+  });
+
+  it('sends a contact created after the point to the recycle bin, from which it can be restored', async () => {
+    const ws = await aWorkspace(app);
+    const at = aPoint();
+    const late = await aContact(ws, { email: 'late@example.com' });
+    const done = await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [late.id] } })).body.id);
+    expect(done.counts.contacts).toEqual({ revive: 0, revert: 0, remove: 1 });
+    const deleted = (await ws.api('GET', '/deleted-contacts?q=late@example.com')).body.data;
+    expect(deleted).toEqual([expect.objectContaining({ id: late.id, deletedBy: ws.adminId })]);
+  });
+
+  it('revives a contact deleted after the point with its associations, sending nothing and leaving its automation paused', async () => {
+    const { ws, ann, list } = await aPopulatedWorkspace();
+    const automation = (await ws.api('POST', '/automations', {
+      name: 'Welcome', trigger: { type: 'list.subscribed', listId: list.id }, steps: [{ type: 'send_email', subject: 'Hello' }, { type: 'wait', seconds: 3600 }, { type: 'send_email', subject: 'Again' }],
+    })).body;
+    const carl = await aContact(ws, { email: 'carl@example.com' });
+    await ws.api('PUT', `/lists/${list.id}/contacts/${carl.id}`, { status: 'subscribed' });
+    await ws.api('POST', '/maintenance/run');
+    const sentBefore = (await ws.api('GET', `/messages?contactId=${carl.id}`)).body.data.length;
+    const at = aPoint();
+    await ws.api('DELETE', `/contacts/${carl.id}`);
+    const done = await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [carl.id, ann.id] } })).body.id);
+    expect(done.counts.contacts).toEqual({ revive: 1, revert: 0, remove: 0 });
+    expect((await ws.api('GET', `/contacts/${carl.id}`)).body.status).toBe('active');
+    expect((await ws.api('GET', `/contacts/${carl.id}/lists`)).body.data).toEqual([{ listId: list.id, status: 'subscribed' }]);
+    await ws.api('POST', '/maintenance/run');
+    expect((await ws.api('GET', `/messages?contactId=${carl.id}`)).body.data).toHaveLength(sentBefore);
+    const enrollments = (await ws.api('GET', `/automations/${automation.id}/enrollments`)).body.data;
+    expect(enrollments.find((e: { contactId: string }) => e.contactId === carl.id)).toMatchObject({ status: 'paused' });
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE workspace_id = ${ws.id} AND origin = 'rollback'`.execute(app.ctx.db);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('resumes a revived contact’s automation at its saved step when asked, without sending a step twice', async () => {
+    const ws = await aWorkspace(app);
+    const list = (await ws.api('POST', '/lists', { name: 'Onboarding' })).body;
+    await ws.api('POST', '/automations', {
+      name: 'Drip', trigger: { type: 'list.subscribed', listId: list.id }, steps: [{ type: 'send_email', subject: 'One' }, { type: 'wait', seconds: 60 }, { type: 'send_email', subject: 'Two' }],
+    });
+    const dora = await aContact(ws, { email: 'dora@example.com' });
+    await ws.api('PUT', `/lists/${list.id}/contacts/${dora.id}`, { status: 'subscribed' });
+    await ws.api('POST', '/maintenance/run');
+    const at = aPoint();
+    await ws.api('DELETE', `/contacts/${dora.id}`);
+    await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [dora.id] }, resumeAutomations: true })).body.id);
+    app.clock.advance(120);
+    await ws.api('POST', '/maintenance/run');
+    const subjects = (await ws.api('GET', `/messages?contactId=${dora.id}`)).body.data.map((m: { subject: string }) => m.subject);
+    expect(subjects.sort()).toEqual(['One', 'Two']);
+  });
+
+  it('resumes a rollback stopped between batches and ends with every contact rolled back once', async () => {
+    const ws = await aWorkspace(app);
+    const contacts = [];
+    for (let i = 0; i < 3; i += 1) contacts.push(await aContact(ws, { firstName: `Before${i}` }));
+    const at = aPoint();
+    for (const c of contacts) await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'After' });
+    const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: contacts.map((c) => c.id) } });
+    await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '1') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    // plan, parents, an empty release pass, then the first contact: and the process stops.
+    expect(await app.runJobs(ws.id, { maxSteps: 4 })).toBe(4);
+    expect((await ws.api('GET', `/rollbacks/${accepted.body.id}`)).body).toMatchObject({ status: 'running', progress: { contactsDone: 1, contactsTotal: 3 } });
+    const done = await runRollback(ws, accepted.body.id);
+    expect(done).toMatchObject({ status: 'succeeded', progress: { contactsDone: 3, contactsTotal: 3 } });
+    for (const [i, c] of contacts.entries()) expect((await ws.api('GET', `/contacts/${c.id}`)).body.firstName).toBe(`Before${i}`);
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM history WHERE workspace_id = ${ws.id} AND table_name = 'contacts' AND origin = 'rollback'`.execute(app.ctx.db);
+    expect(rows[0].n).toBe(3);
+  });
+  it('never writes back a contact erased while the rollback runs', async () => {
+    const ws = await aWorkspace(app);
+    const eve = await aContact(ws, { email: 'eve@example.com', firstName: 'Eve' });
+    const at = aPoint();
+    await ws.api('PATCH', `/contacts/${eve.id}`, { firstName: 'Evelyn' });
+    const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [eve.id] } });
+    expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
+    expect((await ws.api('POST', `/contacts/${eve.id}/erase`)).status).toBe(200);
+    expect((await runRollback(ws, accepted.body.id)).status).toBe('succeeded');
+    expect((await ws.api('GET', `/contacts/${eve.id}`)).status).toBe(404);
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM history WHERE workspace_id = ${ws.id} AND contact_id = ${eve.id}`.execute(app.ctx.db);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('swaps emails back between two contacts without tripping over the unique email', async () => {
+    const ws = await aWorkspace(app);
+    const a = await aContact(ws, { email: 'first@example.com' });
+    const b = await aContact(ws, { email: 'second@example.com' });
+    const at = aPoint();
+    await ws.api('PATCH', `/contacts/${a.id}`, { email: 'temp@example.com' });
+    await ws.api('PATCH', `/contacts/${b.id}`, { email: 'first@example.com' });
+    await ws.api('PATCH', `/contacts/${a.id}`, { email: 'second@example.com' });
+    const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [a.id, b.id] } });
+    await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '1') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    expect(await runRollback(ws, accepted.body.id)).toMatchObject({ status: 'succeeded', skipped: [], counts: { contacts: { revive: 0, revert: 2, remove: 0 } } });
+    expect((await ws.api('GET', `/contacts/${a.id}`)).body).toMatchObject({ email: 'first@example.com', status: 'active' });
+    expect((await ws.api('GET', `/contacts/${b.id}`)).body).toMatchObject({ email: 'second@example.com', status: 'active' });
+  });
+});
+
+describe('full rollback (workspace scope)', () => {
+  it('waits for a second admin: the requester gets 403 four_eyes_required, a manager cannot approve', async () => {
+    const ws = await aWorkspace(app);
+    const at = aPoint();
+    const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'workspace' } });
+    expect(accepted.status).toBe(202);
+    expect(accepted.body.status).toBe('awaiting_approval');
+    const own = await ws.api('POST', `/rollbacks/${accepted.body.id}/approve`);
+    expect(own.status).toBe(403);
+    expect(own.body.error.code).toBe('four_eyes_required');
+    const manager = await ws.userWithRole('manager');
+    const denied = await manager.api('POST', `/rollbacks/${accepted.body.id}/approve`);
+    expect(denied.body.error).toMatchObject({ code: 'forbidden', details: { permission: 'rollbacks.approve' } });
+    expect(await app.runJobs(ws.id)).toBe(0);
+    const second = await ws.userWithRole('admin');
+    const approved = await second.api('POST', `/rollbacks/${accepted.body.id}/approve`);
+    expect(approved.status).toBe(200);
+    expect(approved.body).toMatchObject({ status: 'queued', approvedBy: second.id, requestedBy: ws.adminId });
+    expect((await second.api('POST', `/rollbacks/${accepted.body.id}/approve`)).body.error.code).toBe('invalid_state');
+    expect((await runRollback(ws, accepted.body.id)).status).toBe('succeeded');
+    const audit = (await ws.api('GET', `/audit-log?targetId=${accepted.body.id}`)).body.data.map((e: { action: string }) => e.action);
+    expect(audit).toEqual(['rollback.completed', 'rollback.approved', 'rollback.requested']);
+  });
+
+  it('returns every field and association to the point exactly, and its undo returns to the state before', async () => {
+    const { ws, ann, bob, list, account, tag, deal } = await aPopulatedWorkspace();
+    const at = aPoint();
+    const atPoint = await dump(ws.id);
+    // Everything a workspace lives through after the point.
+    await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie', fields: { plan: 'pro' } });
+    await ws.api('DELETE', `/contacts/${bob.id}`);
+    await ws.api('DELETE', `/lists/${list.id}`);
+    await ws.api('DELETE', `/tags/${tag.id}`);
+    await ws.api('PUT', `/accounts/${account.id}/contacts/${ann.id}`, { jobTitle: 'CEO' });
+    const late = await aContact(ws, { email: 'late@example.com' });
+    const newList = (await ws.api('POST', '/lists', { name: 'Later' })).body;
+    await ws.api('PUT', `/lists/${newList.id}/contacts/${ann.id}`, { status: 'subscribed' });
+    await ws.api('POST', '/deals', { title: 'New deal', contactIds: [late.id, ann.id] });
+    const beforeRollback = await dump(ws.id);
+
+    const preview = (await ws.api('POST', '/rollbacks/preview', { at, scope: { type: 'workspace' } })).body;
+    const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'workspace' } });
+    await (await ws.userWithRole('admin')).api('POST', `/rollbacks/${accepted.body.id}/approve`);
+    const done = await runRollback(ws, accepted.body.id);
+    expect(done).toMatchObject({ status: 'succeeded', counts: preview.counts, skipped: [] });
+    expect(preview.counts.contacts).toEqual({ revive: 1, revert: 1, remove: 1 });
+    expect(preview.counts.lists).toEqual({ add: 0, change: 1, remove: 1 });
+
+    // What did not exist at the point is in the bin or marked deleted, and nothing else differs.
+    const after = await dump(ws.id);
+    const existedAtPoint = (table: string) => new Set(atPoint[table].map((r) => `${r.id}`));
+    for (const table of ['contacts', 'lists', 'accounts', 'deals', 'tags']) {
+      const newer = after[table].filter((r) => !existedAtPoint(table).has(`${r.id}`));
+      for (const row of newer) expect(table === 'contacts' ? row.status : row.deleted_at !== null).toBe(table === 'contacts' ? 'deleted' : true);
+      expect(after[table].filter((r) => existedAtPoint(table).has(`${r.id}`))).toEqual(atPoint[table]);
+    }
+    for (const table of ['list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags']) expect(after[table]).toEqual(atPoint[table]);
+    expect((await ws.api('GET', `/deals/${deal.id}`)).body).toMatchObject({ contactIds: [ann.id, bob.id], primaryContactId: ann.id });
+
+    const undo = await ws.api('POST', `/rollbacks/${accepted.body.id}/undo`);
+    expect(undo.status).toBe(202);
+    expect(undo.body).toMatchObject({ status: 'awaiting_approval', undoOf: accepted.body.id });
+    await (await ws.userWithRole('admin')).api('POST', `/rollbacks/${undo.body.id}/approve`);
+    expect((await runRollback(ws, undo.body.id)).status).toBe('succeeded');
+    expect(await dump(ws.id)).toEqual(beforeRollback);
+    const again = await ws.api('POST', `/rollbacks/${accepted.body.id}/undo`);
+    expect(again.body.error).toMatchObject({ code: 'invalid_state', details: { undoneBy: undo.body.id } });
+  });
+});
+
+describe('recoverable points and access', () => {
+  it('accepts any point in the last 72 hours and refuses older or future ones with 422 point_not_recoverable', async () => {
+    const ws = await aWorkspace(app);
+    const now = app.clock.now().getTime();
+    const scope = { type: 'workspace' };
+    const inside = new Date(now - 72 * 3600_000 + 60_000).toISOString();
+    expect((await ws.api('POST', '/rollbacks/preview', { at: inside, scope })).status).toBe(200);
+    for (const at of [new Date(now - 72 * 3600_000 - 60_000).toISOString(), new Date(now + 3600_000).toISOString()]) {
+      const res = await ws.api('POST', '/rollbacks', { at, scope });
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('point_not_recoverable');
+      expect(res.body.error.details.nearest).toEqual(expect.arrayContaining([expect.any(String)]));
+    }
+    expect((await ws.api('GET', '/rollbacks')).body.data).toEqual([]);
+  });
+
+  it('refuses bad input with 400 and changes nothing', async () => {
+    const ws = await aWorkspace(app);
+    const at = aPoint();
+    for (const body of [
+      { at, scope: { type: 'contacts', contactIds: [] } },
+      { at, scope: { type: 'everything' } },
+      { at: 'yesterday', scope: { type: 'workspace' } },
+      { at, scope: { type: 'workspace' }, extra: true },
+      { scope: { type: 'workspace' } },
+    ]) {
+      const res = await ws.api('POST', '/rollbacks', body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+    expect((await ws.api('GET', '/rollbacks')).body.data).toEqual([]);
+  });
+
+  it('is for admins: managers and members get 403 rollbacks.request', async () => {
+    const ws = await aWorkspace(app);
+    const at = aPoint();
+    for (const role of ['manager', 'member']) {
+      const user = await ws.userWithRole(role);
+      for (const url of ['/rollbacks/preview', '/rollbacks']) {
+        const res = await user.api('POST', url, { at, scope: { type: 'workspace' } });
+        expect(res.body.error).toMatchObject({ code: 'forbidden', details: { permission: 'rollbacks.request' } });
+      }
+    }
+  });
+
+  it('answers 404 for another workspace’s rollback', async () => {
+    const ws = await aWorkspace(app);
+    const other = await aWorkspace(app);
+    const accepted = await ws.api('POST', '/rollbacks', { at: aPoint(), scope: { type: 'workspace' } });
+    for (const [method, url] of [['GET', ''], ['POST', '/approve'], ['POST', '/undo']] as const) {
+      expect((await other.api(method, `/rollbacks/${accepted.body.id}${url}`)).status).toBe(404);
+    }
+  });
+
+  it('allows one rollback or restore at a time per workspace', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const at = aPoint();
+    await ws.api('DELETE', `/contacts/${c.id}`);
+    const restore = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [c.id] });
+    const res = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [c.id] } });
+    expect(res.status).toBe(409);
+    expect(res.body.error).toMatchObject({ code: 'restore_job_running', details: { jobId: restore.body.id } });
+  });
+});

@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { AppContext } from '../context.js';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { AppError, invalidState, notFound } from '../http/errors.js';
+import type { Page } from '../http/pagination.js';
+import { recordAudit } from '../audit/service.js';
+import { assertRecoverable } from '../snapshots/service.js';
+import { findJob, insertJob, listJobs, queueJob, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
+import { countPlan, planRollback, samplePlan, skippedContacts, type PlanSource, type RollbackCounts, type RollbackScope, type SampleRecord, type SkippedContact } from './plan.js';
+import { applyContacts, applyParents, releaseEmails } from './apply.js';
+
+/** Contacts written per batch (with all their association rows): one transaction each. */
+export const rollbackBatchSize = 2000;
+const sampleSize = 20;
+const reportedSkips = 1000;
+
+interface RollbackParams {
+  at: string;
+  scope: RollbackScope;
+  resumeAutomations: boolean;
+  /** An undo: the rollback whose writes it puts back, and that rollback's transactions. */
+  undoOf?: string;
+  undoTxids?: string[];
+  batchSize?: number;
+}
+
+type Phase = 'plan' | 'parents' | 'release' | 'contacts' | 'done';
+
+interface RollbackProgress {
+  phase: Phase;
+  cursor: string;
+  contactsTotal: number;
+  contactsDone: number;
+  counts: RollbackCounts | null;
+  skipped: SkippedContact[];
+  /** Every transaction that wrote rows: what an undo puts back. */
+  txids: string[];
+}
+
+export interface RollbackView {
+  id: string;
+  at: string;
+  scope: RollbackScope;
+  status: Job['status'];
+  resumeAutomations: boolean;
+  undoOf: string | null;
+  counts: RollbackCounts | null;
+  skipped: SkippedContact[];
+  progress: { contactsDone: number; contactsTotal: number };
+  error: string | null;
+  requestedBy: string | null;
+  approvedBy: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+function presentRollback(job: Job): RollbackView {
+  const params = job.params as unknown as RollbackParams;
+  const progress = job.progress as unknown as Partial<RollbackProgress>;
+  return {
+    id: job.id,
+    at: params.at,
+    scope: params.scope,
+    status: job.status,
+    resumeAutomations: params.resumeAutomations,
+    undoOf: params.undoOf ?? null,
+    counts: progress.counts ?? null,
+    skipped: progress.skipped ?? [],
+    progress: { contactsDone: progress.contactsDone ?? 0, contactsTotal: progress.contactsTotal ?? 0 },
+    error: job.error,
+    requestedBy: job.createdBy,
+    approvedBy: job.approvedBy,
+    createdAt: job.createdAt.toISOString(),
+    startedAt: job.startedAt?.toISOString() ?? null,
+    finishedAt: job.finishedAt?.toISOString() ?? null,
+  };
+}
+
+export interface RollbackRequest {
+  at: string;
+  scope: RollbackScope;
+  resumeAutomations?: boolean;
+}
+
+export interface RollbackPreview {
+  at: string;
+  scope: RollbackScope;
+  counts: RollbackCounts;
+  sample: SampleRecord[];
+  skipped: SkippedContact[];
+}
+
+/** Thrown to end the preview's transaction without keeping anything it wrote. */
+class PreviewDone extends Error {
+  constructor(readonly preview: RollbackPreview) {
+    super('preview');
+  }
+}
+
+/**
+ * What a rollback to `at` would do, computed by the very plan the rollback runs, in a
+ * transaction that is then rolled back: the preview changes nothing and shows exactly
+ * what the rollback would do now.
+ */
+export async function previewRollback(ctx: AppContext, change: ChangeContext, input: RollbackRequest): Promise<RollbackPreview> {
+  const at = new Date(input.at);
+  await assertRecoverable(ctx.db, change.workspaceId, at, change.at);
+  try {
+    await inTransaction(ctx.db, change, async (tx) => {
+      const id = `preview-${randomUUID()}`;
+      await planRollback(tx, change.workspaceId, id, input.scope, { kind: 'asOf', at });
+      throw new PreviewDone({
+        at: at.toISOString(),
+        scope: input.scope,
+        counts: await countPlan(tx, change.workspaceId, id),
+        sample: await samplePlan(tx, change.workspaceId, id, sampleSize),
+        skipped: await skippedContacts(tx, change.workspaceId, id, reportedSkips),
+      });
+    });
+  } catch (error) {
+    if (error instanceof PreviewDone) return error.preview;
+    throw error;
+  }
+  throw new Error('unreachable: the preview transaction always ends in PreviewDone');
+}
+
+const initialProgress: RollbackProgress = { phase: 'plan', cursor: '', contactsTotal: 0, contactsDone: 0, counts: null, skipped: [], txids: [] };
+
+/**
+ * A partial rollback (contacts scope) is queued at once; a full one (workspace scope)
+ * waits for a second admin's approval.
+ */
+export async function requestRollback(ctx: AppContext, change: ChangeContext, input: RollbackRequest): Promise<RollbackView> {
+  const at = new Date(input.at);
+  await assertRecoverable(ctx.db, change.workspaceId, at, change.at);
+  const params: RollbackParams = { at: at.toISOString(), scope: input.scope, resumeAutomations: input.resumeAutomations ?? false };
+  return createRollback(ctx, change, params, 'rollback.requested');
+}
+
+async function createRollback(ctx: AppContext, change: ChangeContext, params: RollbackParams, action: string): Promise<RollbackView> {
+  const status = params.scope.type === 'workspace' ? 'awaiting_approval' : 'queued';
+  const job = await withOneActiveJob(ctx.db, change.workspaceId, () =>
+    inTransaction(ctx.db, change, async (tx) => {
+      const created = await insertJob(tx, change, { kind: 'rollback', status, params: { ...params }, progress: { ...initialProgress } });
+      await recordAudit(tx, change, {
+        action,
+        targetType: 'rollback',
+        targetId: created.id,
+        details: { at: params.at, scope: params.scope.type, contacts: params.scope.type === 'contacts' ? params.scope.contactIds.length : null, undoOf: params.undoOf ?? null },
+      });
+      return created;
+    }),
+  );
+  if (status === 'queued') ctx.kickJobs();
+  return presentRollback(job);
+}
+
+async function findRollback(db: Db | Tx, workspaceId: string, id: string): Promise<Job> {
+  const job = await findJob(db, workspaceId, id);
+  if (!job || job.kind !== 'rollback') throw notFound('Rollback');
+  return job;
+}
+
+/** Four eyes: a full rollback runs only once a different user with rollbacks.approve says so. */
+export async function approveRollback(ctx: AppContext, change: ChangeContext, id: string): Promise<RollbackView> {
+  const job = await findRollback(ctx.db, change.workspaceId, id);
+  if (job.createdBy !== null && job.createdBy === change.actorId) {
+    throw new AppError(403, 'four_eyes_required', 'A full rollback must be approved by a different user than the one who requested it', { requestedBy: job.createdBy });
+  }
+  if (job.status !== 'awaiting_approval') throw invalidState(`This rollback is ${job.status}, not awaiting approval`, { status: job.status });
+  const params = job.params as unknown as RollbackParams;
+  if (!params.undoOf) await assertRecoverable(ctx.db, change.workspaceId, new Date(params.at), change.at);
+  await withOneActiveJob(ctx.db, change.workspaceId, () =>
+    inTransaction(ctx.db, change, async (tx) => {
+      await queueJob(tx, change.workspaceId, id, change.actorId);
+      await recordAudit(tx, change, { action: 'rollback.approved', targetType: 'rollback', targetId: id, details: { requestedBy: job.createdBy } });
+    }),
+  );
+  ctx.kickJobs();
+  return presentRollback(await findRollback(ctx.db, change.workspaceId, id));
+}
+
+/**
+ * A new rollback that puts every row the given one wrote back as it was just before it
+ * wrote it. Needs the same approval as the original when it was a full one.
+ */
+export async function undoRollback(ctx: AppContext, change: ChangeContext, id: string): Promise<RollbackView> {
+  const job = await findRollback(ctx.db, change.workspaceId, id);
+  const params = job.params as unknown as RollbackParams;
+  const progress = job.progress as unknown as RollbackProgress;
+  if (job.status !== 'succeeded' && !(job.status === 'failed' && progress.txids.length > 0)) {
+    throw invalidState(`Only a rollback that ran can be undone; this one is ${job.status}`, { status: job.status });
+  }
+  const { rows } = await sql<{ id: string }>`
+    SELECT id FROM jobs WHERE workspace_id = ${change.workspaceId} AND kind = 'rollback' AND params->>'undoOf' = ${id} AND status <> 'failed'`.execute(ctx.db);
+  if (rows[0]) throw invalidState('This rollback has already been undone', { undoneBy: rows[0].id });
+  return createRollback(
+    ctx,
+    change,
+    { at: job.startedAt?.toISOString() ?? params.at, scope: params.scope, resumeAutomations: false, undoOf: id, undoTxids: progress.txids },
+    'rollback.undo_requested',
+  );
+}
+
+export async function getRollback(db: Db, workspaceId: string, id: string): Promise<RollbackView> {
+  return presentRollback(await findRollback(db, workspaceId, id));
+}
+
+export async function listRollbacks(db: Db, workspaceId: string, limit: number): Promise<Page<RollbackView>> {
+  const jobs = await listJobs(db, workspaceId, 'rollback', limit);
+  return { data: jobs.map(presentRollback), nextCursor: null };
+}
+
+async function currentTxid(tx: Tx): Promise<string> {
+  const { rows } = await sql<{ txid: string }>`SELECT txid_current()::text AS txid`.execute(tx);
+  return rows[0].txid;
+}
+
+async function countPlannedContacts(tx: Tx, workspaceId: string, id: string): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    SELECT count(DISTINCT contact_id)::int AS n FROM rollback_targets
+    WHERE workspace_id = ${workspaceId} AND rollback_id = ${id} AND skip_reason IS NULL AND contact_id IS NOT NULL`.execute(tx);
+  return rows[0].n;
+}
+
+/**
+ * Runs a rollback in durable steps, each one transaction with its checkpoint: plan, then
+ * lists/accounts/deals/tags, then contacts giving up emails, then contacts with their
+ * associations batch by batch. A stopped job resumes at its checkpoint; a step never
+ * half-happens.
+ */
+export const rollbackJobHandler: JobHandler = {
+  kind: 'rollback',
+  origin: 'rollback',
+  async step(tx, job, change) {
+    const params = job.params as unknown as RollbackParams;
+    const progress = { ...initialProgress, ...(job.progress as unknown as Partial<RollbackProgress>) };
+    const ws = change.workspaceId;
+    const batchSize = params.batchSize ?? rollbackBatchSize;
+    const wrote = async () => ({ ...progress, txids: [...progress.txids, await currentTxid(tx)] });
+    let next: RollbackProgress;
+    switch (progress.phase) {
+      case 'plan': {
+        const source: PlanSource = params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [] } : { kind: 'asOf', at: new Date(params.at) };
+        await planRollback(tx, ws, job.id, params.scope, source);
+        next = {
+          ...progress,
+          phase: 'parents',
+          counts: await countPlan(tx, ws, job.id),
+          skipped: await skippedContacts(tx, ws, job.id, reportedSkips),
+          contactsTotal: await countPlannedContacts(tx, ws, job.id),
+        };
+        break;
+      }
+      case 'parents':
+        await applyParents(tx, change, job.id);
+        next = { ...(await wrote()), phase: 'release', cursor: '' };
+        break;
+      case 'release': {
+        const ids = await releaseEmails(tx, change, job.id, progress.cursor, batchSize);
+        next = ids.length === 0 ? { ...progress, phase: 'contacts', cursor: '' } : { ...(await wrote()), cursor: ids[ids.length - 1] };
+        break;
+      }
+      case 'contacts': {
+        const ids = await applyContacts(tx, change, job.id, progress.cursor, batchSize, params.resumeAutomations);
+        if (ids.length > 0) {
+          next = { ...(await wrote()), cursor: ids[ids.length - 1], contactsDone: progress.contactsDone + ids.length };
+          break;
+        }
+        await sql`DELETE FROM rollback_targets WHERE workspace_id = ${ws} AND rollback_id = ${job.id}`.execute(tx);
+        await recordAudit(tx, change, { action: 'rollback.completed', targetType: 'rollback', targetId: job.id, details: { counts: progress.counts, undoOf: params.undoOf ?? null } });
+        next = { ...progress, phase: 'done' };
+        return { progress: { ...next }, done: true, result: { counts: progress.counts } };
+      }
+      default:
+        throw new Error(`rollback ${job.id} is in an unknown phase ${String(progress.phase)}`);
+    }
+    return { progress: { ...next }, done: false };
+  },
+};

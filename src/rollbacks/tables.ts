@@ -1,0 +1,61 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Tx } from '../db/database.js';
+
+/**
+ * How a row leaves when a rollback goes back to a time before it existed: contacts go to
+ * the recycle bin, lists, accounts, deals and tags are marked deleted, associations are
+ * removed.
+ */
+export type Removal = 'contact' | 'soft' | 'hard';
+
+/** A table a rollback writes back, as its history trigger keys it. */
+export interface RolledBackTable {
+  name: string;
+  /** The columns joined by ':' in history's row_key, in order. */
+  keyColumns: string[];
+  /** The primary key after workspace_id: the conflict target of an upsert. */
+  primaryKey: string[];
+  removal: Removal;
+  /** Rows belong to one contact (partial rollbacks take them); else only full ones do. */
+  perContact: boolean;
+  /** The name of its figures in a preview's counts. */
+  countsName: string;
+}
+
+export const rolledBackTables: readonly RolledBackTable[] = [
+  { name: 'lists', keyColumns: ['id'], primaryKey: ['id'], removal: 'soft', perContact: false, countsName: 'lists' },
+  { name: 'accounts', keyColumns: ['id'], primaryKey: ['id'], removal: 'soft', perContact: false, countsName: 'accounts' },
+  { name: 'deals', keyColumns: ['id'], primaryKey: ['id'], removal: 'soft', perContact: false, countsName: 'deals' },
+  { name: 'tags', keyColumns: ['id'], primaryKey: ['id'], removal: 'soft', perContact: false, countsName: 'tags' },
+  { name: 'contacts', keyColumns: ['id'], primaryKey: ['id'], removal: 'contact', perContact: true, countsName: 'contacts' },
+  { name: 'list_memberships', keyColumns: ['list_id', 'contact_id'], primaryKey: ['list_id', 'contact_id'], removal: 'hard', perContact: true, countsName: 'listMemberships' },
+  { name: 'account_contacts', keyColumns: ['account_id', 'contact_id'], primaryKey: ['account_id', 'contact_id'], removal: 'hard', perContact: true, countsName: 'accountLinks' },
+  { name: 'deal_contacts', keyColumns: ['deal_id', 'contact_id'], primaryKey: ['deal_id', 'contact_id'], removal: 'hard', perContact: true, countsName: 'dealContacts' },
+  { name: 'contact_tags', keyColumns: ['tag_id', 'contact_id'], primaryKey: ['contact_id', 'tag_id'], removal: 'hard', perContact: true, countsName: 'contactTags' },
+];
+
+export const associationTables = rolledBackTables.filter((t) => t.perContact && t.removal === 'hard');
+export const contactsTable = rolledBackTables.find((t) => t.name === 'contacts') as RolledBackTable;
+export const parentTables = rolledBackTables.filter((t) => !t.perContact);
+
+/** `live` (an alias of the table) is the row the target `rt` names by its history key. */
+export function keyMatches(table: RolledBackTable): RawBuilder<unknown> {
+  const parts = table.keyColumns.map((column, i) =>
+    table.keyColumns.length === 1 ? sql`live.${sql.ref(column)} = rt.row_key` : sql`live.${sql.ref(column)} = split_part(rt.row_key, ':', ${i + 1})`,
+  );
+  return sql.join(parts, sql` AND `);
+}
+
+const columnsByTable = new Map<string, string[]>();
+
+/** The table's columns in order, read once from the catalog so images follow migrations. */
+export async function columnsOf(tx: Tx, table: RolledBackTable): Promise<string[]> {
+  const known = columnsByTable.get(table.name);
+  if (known) return known;
+  const { rows } = await sql<{ column_name: string }>`
+    SELECT column_name FROM information_schema.columns
+    WHERE table_schema = current_schema() AND table_name = ${table.name} ORDER BY ordinal_position`.execute(tx);
+  const columns = rows.map((r) => r.column_name);
+  columnsByTable.set(table.name, columns);
+  return columns;
+}
