@@ -299,6 +299,41 @@ describe('recoverable points and access', () => {
     expect((await ws.api('GET', '/rollbacks')).body.data).toEqual([]);
   });
 
+  it('rolls back to a snapshot older than the window after history compaction, exactly', async () => {
+    const ws = await aWorkspace(app);
+    const ann = await aContact(ws, { email: 'ann@example.com', firstName: 'Ann' });
+    const list = (await ws.api('POST', '/lists', { name: 'Customers' })).body;
+    await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'subscribed' });
+    app.clock.advance(1);
+    const snapshot = (await ws.api('POST', '/snapshots', { label: 'before the import' })).body;
+    const atSnapshot = await dump(ws.id);
+    app.clock.advance(1);
+    await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie' });
+    await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annabel' });
+    await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'unsubscribed' });
+    const late = await aContact(ws, { email: 'late@example.com' });
+    app.clock.advance(80 * 3600);
+    await ws.api('POST', '/maintenance/run');
+    // Compaction dropped 'Annie': neither the snapshot nor the window's start needs it.
+    const { rows } = await sql<{ first_name: string }>`
+      SELECT after->>'first_name' AS first_name FROM history
+      WHERE workspace_id = ${ws.id} AND table_name = 'contacts' AND row_key = ${ann.id} ORDER BY version`.execute(app.ctx.db);
+    expect(rows.map((r) => r.first_name)).toEqual(['Ann', 'Annabel']);
+    await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Anna' });
+
+    const justAfter = new Date(Date.parse(snapshot.takenAt) + 1000).toISOString();
+    expect((await ws.api('POST', '/rollbacks/preview', { at: justAfter, scope: { type: 'workspace' } })).body.error).toMatchObject({
+      code: 'point_not_recoverable', details: { nearest: expect.arrayContaining([snapshot.takenAt]) },
+    });
+    const accepted = await ws.api('POST', '/rollbacks', { at: snapshot.takenAt, scope: { type: 'workspace' } });
+    await (await ws.userWithRole('admin')).api('POST', `/rollbacks/${accepted.body.id}/approve`);
+    expect((await runRollback(ws, accepted.body.id)).counts.contacts).toEqual({ revive: 0, revert: 1, remove: 1 });
+    const after = await dump(ws.id);
+    expect(after.contacts.filter((c) => c.id !== late.id)).toEqual(atSnapshot.contacts);
+    expect(after.list_memberships).toEqual(atSnapshot.list_memberships);
+    expect((await ws.api('GET', `/contacts/${late.id}`)).body.status).toBe('deleted');
+  });
+
   it('refuses bad input with 400 and changes nothing', async () => {
     const ws = await aWorkspace(app);
     const at = aPoint();

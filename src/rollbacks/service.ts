@@ -172,7 +172,7 @@ export async function approveRollback(ctx: AppContext, change: ChangeContext, id
   }
   if (job.status !== 'awaiting_approval') throw invalidState(`This rollback is ${job.status}, not awaiting approval`, { status: job.status });
   const params = job.params as unknown as RollbackParams;
-  if (!params.undoOf) await assertRecoverable(ctx.db, change.workspaceId, new Date(params.at), change.at);
+  await assertRecoverable(ctx.db, change.workspaceId, new Date(params.at), change.at);
   await withOneActiveJob(ctx.db, change.workspaceId, () =>
     inTransaction(ctx.db, change, async (tx) => {
       await queueJob(tx, change.workspaceId, id, change.actorId);
@@ -197,10 +197,14 @@ export async function undoRollback(ctx: AppContext, change: ChangeContext, id: s
   const { rows } = await sql<{ id: string }>`
     SELECT id FROM jobs WHERE workspace_id = ${change.workspaceId} AND kind = 'rollback' AND params->>'undoOf' = ${id} AND status <> 'failed'`.execute(ctx.db);
   if (rows[0]) throw invalidState('This rollback has already been undone', { undoneBy: rows[0].id });
+  // The undo reads the rollback's own history entries: compaction keeps them only while
+  // the rollback is inside the recoverable window.
+  const startedAt = job.startedAt ?? job.createdAt;
+  await assertRecoverable(ctx.db, change.workspaceId, startedAt, change.at);
   return createRollback(
     ctx,
     change,
-    { at: job.startedAt?.toISOString() ?? params.at, scope: params.scope, resumeAutomations: false, undoOf: id, undoTxids: progress.txids },
+    { at: startedAt.toISOString(), scope: params.scope, resumeAutomations: false, undoOf: id, undoTxids: progress.txids },
     'rollback.undo_requested',
   );
 }
