@@ -1,11 +1,34 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useSyncExternalStore } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import type { Page, RestoreJob } from './api';
 import { useSession } from './session';
 
 const storageKey = (workspaceId: string) => `retrace.restoreJob.${workspaceId}`;
+const changeEvent = 'retrace:restore-job';
 
 export const isFinished = (job: RestoreJob | undefined): boolean => job?.status === 'succeeded' || job?.status === 'failed';
+
+/** The followed job id, shared by every component (and tab) through localStorage. */
+function useFollowedJobId(workspaceId: string): [string | null, (id: string | null) => void] {
+  const key = storageKey(workspaceId);
+  const id = useSyncExternalStore(
+    (onChange) => {
+      window.addEventListener('storage', onChange);
+      window.addEventListener(changeEvent, onChange);
+      return () => {
+        window.removeEventListener('storage', onChange);
+        window.removeEventListener(changeEvent, onChange);
+      };
+    },
+    () => window.localStorage.getItem(key),
+  );
+  const set = (next: string | null) => {
+    if (next === null) window.localStorage.removeItem(key);
+    else window.localStorage.setItem(key, next);
+    window.dispatchEvent(new Event(changeEvent));
+  };
+  return [id, set];
+}
 
 /**
  * The restore job this browser follows. Restores run in the background (seed 002: "you
@@ -14,8 +37,7 @@ export const isFinished = (job: RestoreJob | undefined): boolean => job?.status 
  */
 export function useRestoreJob() {
   const { me, call } = useSession();
-  const key = storageKey(me.workspace.id);
-  const [jobId, setJobId] = useState<string | null>(() => window.localStorage.getItem(key));
+  const [jobId, setJobId] = useFollowedJobId(me.workspace.id);
   const queryClient = useQueryClient();
 
   const latest = useQuery({
@@ -23,10 +45,10 @@ export function useRestoreJob() {
     queryFn: () => call<Page<RestoreJob>>('GET', '/restore-jobs?limit=1'),
     enabled: jobId === null,
   });
+  const newest = latest.data?.data[0];
   useEffect(() => {
-    const newest = latest.data?.data[0];
-    if (jobId === null && newest && !isFinished(newest)) follow(newest.id);
-  }, [latest.data, jobId]);
+    if (jobId === null && newest && !isFinished(newest)) setJobId(newest.id);
+  });
 
   const job = useQuery({
     queryKey: ['restore-job', jobId],
@@ -40,13 +62,15 @@ export function useRestoreJob() {
     if (finished) void queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] !== 'restore-job' });
   }, [finished, queryClient]);
 
-  function follow(id: string) {
-    window.localStorage.setItem(key, id);
-    setJobId(id);
-  }
-  function dismiss() {
-    window.localStorage.removeItem(key);
-    setJobId(null);
-  }
-  return { job: job.data, error: job.error, follow, dismiss, running: jobId !== null && !finished };
+  return {
+    job: job.data,
+    error: job.error,
+    follow: (id: string) => setJobId(id),
+    dismiss: () => {
+      // The last "latest" answer may still show this job running: forget it, lest it be followed again.
+      queryClient.removeQueries({ queryKey: ['restore-jobs', 'latest'] });
+      setJobId(null);
+    },
+    running: jobId !== null && !finished,
+  };
 }

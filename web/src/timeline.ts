@@ -1,6 +1,6 @@
 import type { Version } from './api';
 
-/** Names for the ids a history entry holds. */
+/** Names for the ids a history entry holds, as phrases: `list “Newsletter”`, `a deleted list`. */
 export interface TimelineNames {
   list: (id: string) => string;
   account: (id: string) => string;
@@ -61,31 +61,37 @@ function contactLines(version: Version): string[] {
   return lines;
 }
 
+/** What an entry names by id; an update's changes hold only the changed columns, so the id may be absent. */
+function named(version: Version, column: string, name: (id: string) => string, unnamed: string): string {
+  const id = valueOf(version, column);
+  return id === undefined || id === null ? unnamed : name(String(id));
+}
+
 function associationLine(version: Version, names: TimelineNames): string {
   const { op, entity, changes } = version;
   const value = (column: string) => valueOf(version, column);
   switch (entity) {
     case 'list_membership': {
-      const list = names.list(String(value('listId')));
-      if (op === 'insert') return `Added to list ${list} as ${String(value('status'))}`;
-      if (op === 'delete') return `Left list ${list} (was ${String(changes.status?.from ?? value('status'))})`;
-      return changes.status ? `Status on list ${list} changed from ${String(changes.status.from)} to ${String(changes.status.to)}` : `Membership of list ${list} changed`;
+      const list = named(version, 'listId', names.list, 'a list');
+      if (op === 'insert') return `Added to ${list} as ${String(value('status'))}`;
+      if (op === 'delete') return `Left ${list} (was ${String(changes.status?.from ?? value('status'))})`;
+      return changes.status ? `Status on ${list} changed from ${String(changes.status.from)} to ${String(changes.status.to)}` : `Membership of ${list} changed`;
     }
     case 'account_contact': {
-      const account = names.account(String(value('accountId')));
+      const account = named(version, 'accountId', names.account, 'an account');
       const title = value('jobTitle');
-      if (op === 'insert') return `Linked to account ${account}${title ? ` as ${String(title)}` : ''}`;
-      if (op === 'delete') return `Unlinked from account ${account}`;
-      return changes.jobTitle ? `Job title at ${account} changed from ${shown(changes.jobTitle.from)} to ${shown(changes.jobTitle.to)}` : `Link to account ${account} changed`;
+      if (op === 'insert') return `Linked to ${account}${title ? ` as ${String(title)}` : ''}`;
+      if (op === 'delete') return `Unlinked from ${account}`;
+      return changes.jobTitle ? `Job title at ${account} changed from ${shown(changes.jobTitle.from)} to ${shown(changes.jobTitle.to)}` : `Link to ${account} changed`;
     }
     case 'deal_contact': {
-      const deal = names.deal(String(value('dealId')));
-      if (op === 'insert') return `Added to deal ${deal}`;
-      if (op === 'delete') return `Removed from deal ${deal}`;
-      return `Place on deal ${deal} changed`;
+      const deal = named(version, 'dealId', names.deal, 'a deal');
+      if (op === 'insert') return `Added to ${deal}`;
+      if (op === 'delete') return `Removed from ${deal}`;
+      return `Place on ${deal} changed`;
     }
     case 'contact_tag': {
-      const tag = names.tag(String(value('tagId')));
+      const tag = named(version, 'tagId', names.tag, 'a tag');
       return op === 'delete' ? `Untagged ${tag}` : `Tagged ${tag}`;
     }
     case 'enrollment':

@@ -140,6 +140,7 @@ describe('web UI: delete and restore (seed 002)', () => {
     await screenshot(page, 'restore-progress');
     await nav(page, 'Contacts').click();
     await page.reload();
+    expect(await settledText(page.getByTestId('job-chip'), 'Restoring 0/2')).toBe('Restoring 0/2');
     await nav(page, 'Restore contacts').click();
     await expect(job.getByRole('heading').innerText()).resolves.toBe('Restore of 2 contacts from the recycle bin is queued');
     await server.app.runJobs(ws.id);
@@ -149,6 +150,13 @@ describe('web UI: delete and restore (seed 002)', () => {
     await page.waitForFunction(() => document.querySelectorAll('main tbody tr').length === 1);
     expect(await columnTexts(page, 3)).toEqual(['alan@restore.example']);
     await screenshot(page, 'restore-result');
+    await expect(page.getByTestId('job-chip').count()).resolves.toBe(0);
+    await page.getByTestId('restore-job').getByRole('button', { name: 'Done' }).click();
+    await expect(page.getByTestId('restore-job').count()).resolves.toBe(0);
+    await page.reload();
+    await rowsOf(page).first().waitFor();
+    await page.waitForLoadState('networkidle');
+    await expect(page.getByTestId('restore-job').count()).resolves.toBe(0);
 
     // Back in the overview.
     await nav(page, 'Contacts').click();

@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import { Link } from '../router';
 import { navSections } from '../routes';
+import { useRestoreJob } from '../restoreJob';
 import { useSession } from '../session';
 
 /** The signed-in frame: the sidebar of the pages the user may see, and who is signed in. */
@@ -40,6 +41,7 @@ export function Layout({ activePath, children }: { activePath: string | null; ch
             );
           })}
         </nav>
+        <RestoreJobChip />
         <div className="sidebar-footer">
           <div className="who">
             <div className="who-name">{me.user.name ?? me.user.email}</div>
@@ -54,5 +56,23 @@ export function Layout({ activePath, children }: { activePath: string | null; ch
       </aside>
       <main className="main">{children}</main>
     </div>
+  );
+}
+
+/** A running restore, seen from any page: it carries on while the admin works elsewhere. */
+function RestoreJobChip() {
+  const { job, running } = useRestoreJob();
+  if (!job || !running) return null;
+  const done = job.restored + job.skipped.length;
+  const percent = job.requested === 0 ? 0 : Math.round((done / job.requested) * 100);
+  return (
+    <Link to={job.source === 'deleted' ? '/restore/deleted' : '/restore/archived'} className="job-chip" data-testid="job-chip">
+      <span>
+        Restoring {done}/{job.requested}
+      </span>
+      <span className="job-chip-bar">
+        <span style={{ width: `${percent}%` }} />
+      </span>
+    </Link>
   );
 }

@@ -41,12 +41,15 @@ export function ContactPage({ params }: PageProps) {
   const c = contact.data;
   if (!c) return <section className="page muted">Loading…</section>;
 
-  const quoted = (name: string | undefined, fallback: string) => (name ? `“${name}”` : fallback);
+  const named = (kind: 'list' | 'account' | 'deal', name: string | undefined) => (name ? `${kind} “${name}”` : `a deleted ${kind}`);
   const events = timelineOf(history.data?.data ?? [], {
-    list: (listId) => quoted(listNames.get(listId), 'a deleted list'),
-    account: (accountId) => quoted(accountNames.get(accountId), 'a deleted account'),
-    deal: (dealId) => quoted(dealTitles.get(dealId), 'a deleted deal'),
-    tag: (tagId) => quoted(tagNames.get(tagId), 'a deleted tag'),
+    list: (listId) => named('list', listNames.get(listId)),
+    account: (accountId) => named('account', accountNames.get(accountId)),
+    deal: (dealId) => named('deal', dealTitles.get(dealId)),
+    tag: (tagId) => {
+      const name = tagNames.get(tagId);
+      return name ? `“${name}”` : 'a deleted tag';
+    },
   });
   const customFields = Object.entries(c.fields ?? {});
 
