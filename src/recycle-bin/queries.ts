@@ -16,15 +16,17 @@ import type { Tx } from '../db/database.js';
  */
 export async function reapplyAssociations(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   if (contactIds.length === 0) return;
-  // The batch's history images are sorted in memory rather than in temporary files.
+  // The batch's history images are sorted in memory rather than in temporary files, and
+  // by bytes ("C"): keys are only grouped, and the database's collation made the sort
+  // several times slower.
   await sql`SET LOCAL work_mem = '64MB'`.execute(tx);
   await sql`
     WITH removed AS MATERIALIZED (
-      SELECT DISTINCT ON (h.table_name, h.row_key) h.table_name, h.op, h.before
+      SELECT DISTINCT ON (h.table_name COLLATE "C", h.row_key COLLATE "C") h.table_name, h.op, h.before
       FROM unnest(${contactIds}::text[]) AS c(id)
       JOIN history h ON h.workspace_id = ${workspaceId} AND h.contact_id = c.id
       WHERE h.table_name IN ('list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags')
-      ORDER BY h.table_name, h.row_key, h.version DESC
+      ORDER BY h.table_name COLLATE "C", h.row_key COLLATE "C", h.version DESC
     ), list_rows AS (
       INSERT INTO list_memberships (workspace_id, list_id, contact_id, status, created_at, updated_at)
       SELECT ${workspaceId}, r.list_id, r.contact_id, r.status, r.created_at, r.updated_at
