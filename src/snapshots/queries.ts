@@ -256,8 +256,22 @@ export async function startCompaction(tx: Tx, workspaceId: string, through: Date
 }
 
 /**
- * One batch of history compaction: of the next `batchSize` entries (by version, after
- * `afterVersion`) with at <= through, deletes those no retained point needs.
+ * The version that ends the next compaction batch: `batchSize` versions of the
+ * workspace after `afterVersion`, or its last version; null when none is left. Walks the
+ * primary key, so a batch reads that many entries whatever the table's statistics say.
+ */
+export async function nextCompactionBound(tx: Tx, workspaceId: string, afterVersion: number, batchSize: number): Promise<number | null> {
+  const { rows } = await sql<{ upper: number | null }>`
+    SELECT coalesce(
+      (SELECT version FROM history WHERE workspace_id = ${workspaceId} AND version > ${afterVersion}
+       ORDER BY version OFFSET ${batchSize - 1} LIMIT 1),
+      (SELECT max(version) FROM history WHERE workspace_id = ${workspaceId} AND version > ${afterVersion})) AS upper`.execute(tx);
+  return rows[0].upper;
+}
+
+/**
+ * One batch of history compaction: of the entries with afterVersion < version <=
+ * upperVersion and at <= through, deletes those no retained point needs.
  *
  * The state of a row as of T is its entry with the greatest version among those with
  * at <= T. So an entry e is needed at T exactly when e.at <= T < superseded_at(e), the
@@ -267,8 +281,7 @@ export async function startCompaction(tx: Tx, workspaceId: string, through: Date
  * goes unless superseded_at > through (it is the row's state at the window's start) or a
  * retained snapshot falls in [e.at, superseded_at).
  *
- * Needs retrace.history_maintenance on in the transaction. Returns the batch's last
- * version (null: nothing left) and how many entries went.
+ * Needs retrace.history_maintenance on in the transaction. Returns how many entries went.
  */
 export async function compactHistoryBatch(
   tx: Tx,
@@ -276,13 +289,12 @@ export async function compactHistoryBatch(
   through: Date,
   now: Date,
   afterVersion: number,
-  batchSize: number,
-): Promise<{ last_version: number | null; removed: number }> {
-  const { rows } = await sql<{ last_version: number | null; removed: number }>`
+  upperVersion: number,
+): Promise<number> {
+  const { rows } = await sql<{ removed: number }>`
     WITH candidate AS (
       SELECT h.version, h.table_name, h.row_key, h.at FROM history h
-      WHERE h.workspace_id = ${workspaceId} AND h.version > ${afterVersion} AND h.at <= ${through}
-      ORDER BY h.version LIMIT ${batchSize}
+      WHERE h.workspace_id = ${workspaceId} AND h.version > ${afterVersion} AND h.version <= ${upperVersion} AND h.at <= ${through}
     ), unneeded AS (
       SELECT c.version FROM candidate c
       CROSS JOIN LATERAL (
@@ -299,6 +311,6 @@ export async function compactHistoryBatch(
       WHERE h.workspace_id = ${workspaceId} AND h.version = u.version
       RETURNING h.version
     )
-    SELECT (SELECT max(version) FROM candidate) AS last_version, (SELECT count(*) FROM removed)::int AS removed`.execute(tx);
-  return rows[0];
+    SELECT count(*)::int AS removed FROM removed`.execute(tx);
+  return rows[0].removed;
 }

@@ -15,6 +15,7 @@ import {
   lockSchedule,
   markPinsReleased,
   markSnapshotDeleted,
+  nextCompactionBound,
   reexpireScheduled,
   retainedPointsAround,
   selectCompactedThrough,
@@ -300,7 +301,7 @@ export async function assertRecoverable(db: Db | Tx, workspaceId: string, at: Da
 
 // ---------------------------------------------------------------- history compaction
 
-/** History entries examined per transaction: a huge workspace never holds one giant one. */
+/** History versions examined per transaction: a huge workspace never holds one giant one. */
 export const compactionBatchSize = 5000;
 
 /**
@@ -322,23 +323,26 @@ export async function compactHistory(ctx: AppContext, workspaceId: string | null
     await inTransaction(ctx.db, change, (tx) => startCompaction(tx, ws, through, now));
     let afterVersion = 0;
     for (;;) {
+      const from = afterVersion;
       const batch = await inTransaction(ctx.db, change, async (tx) => {
         if (await activeJob(tx, ws)) return null;
+        const upper = await nextCompactionBound(tx, ws, from, batchSize);
+        if (upper === null) return { upper, removed: 0 };
         await sql`SELECT set_config('retrace.history_maintenance', 'on', true)`.execute(tx);
-        const result = await compactHistoryBatch(tx, ws, through, now, afterVersion, batchSize);
-        if (result.removed > 0) {
-          await recordAudit(tx, change, { action: 'history.compacted', targetType: 'workspace', targetId: ws, details: { removed: result.removed, through: through.toISOString() } });
+        const count = await compactHistoryBatch(tx, ws, through, now, from, upper);
+        if (count > 0) {
+          await recordAudit(tx, change, { action: 'history.compacted', targetType: 'workspace', targetId: ws, details: { removed: count, through: through.toISOString() } });
         }
-        return result;
+        return { upper, removed: count };
       });
       if (!batch) {
         // A job started: the next pass finishes what this one left.
         await inTransaction(ctx.db, change, (tx) => markPinsReleased(tx, ws));
         break;
       }
-      if (batch.last_version === null) break;
       removed += batch.removed;
-      afterVersion = batch.last_version;
+      if (batch.upper === null) break;
+      afterVersion = batch.upper;
     }
   }
   return removed;
