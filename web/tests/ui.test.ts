@@ -184,8 +184,17 @@ describe('web UI: delete and restore (seed 002)', () => {
     expect(deletion).toContain('Unlinked from account “Analytical Engines Ltd”');
     expect(all[all.length - 1]).toContain('Created the contact “ada@restore.example”');
     await screenshot(page, 'contact');
+
+    // Alan, still deleted, can be restored from his own page too.
+    await page.goto(`${server.base}/contacts/${contacts[2].id}`);
+    await expect(page.getByRole('alert').innerText()).resolves.toMatch(new RegExp(`^Deleted .+ by ${adminEmail.replace('.', '\\.')} \\(you\\)\\. It can be restored from Restore contacts\\.$`));
+    await page.locator('main .page-actions').getByRole('button', { name: 'Restore' }).click();
+    await page.getByRole('dialog', { name: 'Restore 1 contact?' }).getByRole('button', { name: 'Restore 1 contact' }).click();
+    await page.getByRole('heading', { name: 'Restore contacts', level: 1 }).waitFor();
+    await server.app.runJobs(ws.id);
+    await page.getByRole('heading', { name: 'Restore finished: 1 of 1 contact restored' }).waitFor();
+    expect((await ws.api('GET', `/contacts/${contacts[2].id}`)).body.status).toBe('active');
     await page.context().close();
-    expect((await ws.api('GET', `/contacts/${contacts[2].id}`)).body.status).toBe('deleted');
   });
 
   it('refuses a 101st selection with a message, and offers “Restore all matching” for more', async () => {

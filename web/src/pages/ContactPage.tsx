@@ -3,16 +3,18 @@ import { useQuery } from '@tanstack/react-query';
 import type { Contact, Deal, Page, Version } from '../api';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { RemoveButtons, RemoveDialog, removalSummary, type Removal } from '../components/RemoveDialog';
+import { RestoreDialog, type RestoreIntent } from '../components/RestoreDialog';
+import { useRestoreJob } from '../restoreJob';
 import { contactName, formatDate, formatDateTime } from '../format';
 import { useDealTitles, useNames, useUserNames } from '../lookups';
-import { Link } from '../router';
+import { Link, navigate } from '../router';
 import type { PageProps } from '../routes';
 import { useSession } from '../session';
 import { timelineOf } from '../timeline';
 
 /** A contact's page: its details, lists, accounts, deals and tags, and its history as a timeline. */
 export function ContactPage({ params }: PageProps) {
-  const { call } = useSession();
+  const { call, can } = useSession();
   const id = params.id;
   const path = `/contacts/${encodeURIComponent(id)}`;
   const contact = useQuery({ queryKey: ['contact', id], queryFn: () => call<Contact>('GET', path) });
@@ -27,6 +29,8 @@ export function ContactPage({ params }: PageProps) {
   const person = useUserNames();
   const [removal, setRemoval] = useState<Removal | null>(null);
   const [news, setNews] = useState<string | null>(null);
+  const [restoring, setRestoring] = useState<RestoreIntent | null>(null);
+  const restoreJob = useRestoreJob();
 
   if (contact.error) {
     return (
@@ -70,6 +74,19 @@ export function ContactPage({ params }: PageProps) {
             </p>
           </div>
         </div>
+        {c.status === 'deleted' && can('contacts.restore') && (
+          <div className="page-actions">
+            <button
+              type="button"
+              className="button primary"
+              disabled={restoreJob.running}
+              title={restoreJob.running ? 'One restore at a time: wait for the current one to finish' : undefined}
+              onClick={() => setRestoring({ source: 'deleted', request: { source: 'deleted', contactIds: [c.id] }, count: 1, names: [contactName(c)] })}
+            >
+              Restore
+            </button>
+          </div>
+        )}
         {c.status === 'active' && (
           <div className="page-actions">
             <RemoveButtons onRemove={setRemoval} />
@@ -188,6 +205,20 @@ export function ContactPage({ params }: PageProps) {
           <p className="muted small">Created {formatDate(c.createdAt)}; every change since is kept.</p>
         </div>
       </div>
+      {restoring && (
+        <RestoreDialog
+          intent={restoring}
+          onCancel={() => setRestoring(null)}
+          onStarted={(job) => {
+            restoreJob.follow(job.id);
+            navigate('/restore/deleted');
+          }}
+          onAlreadyRunning={(jobId) => {
+            restoreJob.follow(jobId);
+            navigate('/restore/deleted');
+          }}
+        />
+      )}
       {removal && (
         <RemoveDialog
           removal={removal}

@@ -296,6 +296,7 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
           }}
           onAlreadyRunning={(jobId) => {
             setIntent(null);
+            setRefusal('Another restore is already running in this workspace, and only one can run at a time. Its progress is shown above; start yours when it is done.');
             restoreJob.follow(jobId);
           }}
         />
