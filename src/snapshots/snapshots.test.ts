@@ -119,6 +119,17 @@ describe('the snapshot schedule (seed 003)', () => {
     expect((await snapshots(ws)).map((s) => s.takenAt)).toEqual(Array.from({ length: 72 }, (_, i) => iso(h0 + (100 - i) * hourMs)));
   });
 
+  it('never takes more than the retention keeps', async () => {
+    const h0 = toHalfPast();
+    const ws = await aWorkspace(app);
+    await scheduleOnly(ws, { hourly: true, weekly: false, monthly: false });
+    await ws.api('PATCH', '/snapshots/settings', { hourly: { keepHours: 5 } });
+    app.clock.advance(10 * 3600);
+    // now is h0 + 10 h 30 min: a boundary at or before h0 + 5 h 30 min would already be expired.
+    expect((await maintain(ws)).snapshots).toBe(5);
+    expect((await snapshots(ws)).map((s) => s.takenAt)).toEqual([10, 9, 8, 7, 6].map((h) => iso(h0 + h * hourMs)));
+  });
+
   it('takes a Saturday snapshot (00:00 UTC) and keeps it 31 days', async () => {
     let saturday = Math.floor((app.clock.now().getTime() + 2 * hourMs) / dayMs) * dayMs + dayMs;
     while (new Date(saturday).getUTCDay() !== 6) saturday += dayMs;
