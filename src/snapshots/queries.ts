@@ -105,10 +105,14 @@ export async function updateSchedule(tx: Tx, workspaceId: string, s: ScheduleRow
     WHERE workspace_id = ${workspaceId}`.execute(tx);
 }
 
-/** A new retention for the kind's snapshots (deleted ones too: their tombstones follow). */
-export async function reexpireScheduled(tx: Tx, workspaceId: string, kind: SnapshotKind, keep: RawBuilder<unknown>): Promise<void> {
+/**
+ * A new retention for the kind's snapshots not yet expired (deleted ones too: their
+ * tombstones follow). An expired one stays expired: compaction may already have dropped
+ * what it pinned.
+ */
+export async function reexpireScheduled(tx: Tx, workspaceId: string, kind: SnapshotKind, keep: RawBuilder<unknown>, now: Date): Promise<void> {
   await sql`UPDATE snapshots SET expires_at = taken_at + ${keep}
-            WHERE workspace_id = ${workspaceId} AND kind = ${kind}`.execute(tx);
+            WHERE workspace_id = ${workspaceId} AND kind = ${kind} AND expires_at > ${now}`.execute(tx);
 }
 
 /**

@@ -171,13 +171,13 @@ export async function updateSnapshotSettings(db: Db, change: ChangeContext, patc
     };
     await updateSchedule(tx, ws, next, change.at, change.actorId);
     if (next.hourly_keep_hours !== old.hourly_keep_hours) {
-      await reexpireScheduled(tx, ws, 'hourly', sql`make_interval(hours => ${next.hourly_keep_hours})`);
+      await reexpireScheduled(tx, ws, 'hourly', sql`make_interval(hours => ${next.hourly_keep_hours})`, change.at);
     }
     if (next.weekly_keep_days !== old.weekly_keep_days) {
-      await reexpireScheduled(tx, ws, 'weekly', sql`make_interval(days => ${next.weekly_keep_days})`);
+      await reexpireScheduled(tx, ws, 'weekly', sql`make_interval(days => ${next.weekly_keep_days})`, change.at);
     }
     if (next.monthly_keep_days !== old.monthly_keep_days) {
-      await reexpireScheduled(tx, ws, 'monthly', sql`make_interval(days => ${next.monthly_keep_days})`);
+      await reexpireScheduled(tx, ws, 'monthly', sql`make_interval(days => ${next.monthly_keep_days})`, change.at);
     }
     const before = presentSchedule(old);
     const after = presentSchedule(next);

@@ -335,13 +335,16 @@ describe('snapshot settings', () => {
     expect((await ws.api('GET', '/snapshots/settings')).body.hourly).toEqual({ enabled: true, keepHours: 72 });
   });
 
-  it('applies a new keep to the snapshots already taken', async () => {
+  it('applies a new keep to the snapshots already taken, but never revives an expired one', async () => {
     const h0 = toHalfPast();
     const ws = await aWorkspace(app);
     await scheduleOnly(ws, { hourly: true, weekly: false, monthly: false });
     await passHours(ws, 2);
     await ws.api('PATCH', '/snapshots/settings', { hourly: { keepHours: 1 } });
     expect((await snapshots(ws)).map((s) => [s.takenAt, s.expiresAt])).toEqual([[iso(h0 + 2 * hourMs), iso(h0 + 3 * hourMs)]]);
+    // The one that expired stays expired when the keep grows again: what it pinned may be gone.
+    await ws.api('PATCH', '/snapshots/settings', { hourly: { keepHours: 72 } });
+    expect((await snapshots(ws)).map((s) => [s.takenAt, s.expiresAt])).toEqual([[iso(h0 + 2 * hourMs), iso(h0 + 74 * hourMs)]]);
     expect((await maintain(ws)).expiredSnapshots).toBe(1);
   });
 });
