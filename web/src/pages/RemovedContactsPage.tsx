@@ -215,7 +215,7 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
               <th>{text.dateLabel}</th>
               <th>{text.dateLabel} by</th>
               {source === 'deleted' ? (
-                <th>Purged for good on</th>
+                <th>Purged on</th>
               ) : (
                 <>
                   <th>Restorable from</th>
