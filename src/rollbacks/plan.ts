@@ -19,47 +19,57 @@ function tablesIn(scope: RollbackScope): RolledBackTable[] {
 /**
  * Writes the plan of a rollback into rollback_targets: the rows to write, each with its
  * image from `source` and the row as it is now; rows that would not change are left out,
- * and rows that must be left alone say why. Set-based: a handful of statements whatever
- * the size of the workspace.
+ * and rows that must be left alone say why. Set-based: one pass over the history written
+ * since the point, then one statement per table, whatever the size of the workspace.
  */
 export async function planRollback(tx: Tx, workspaceId: string, rollbackId: string, scope: RollbackScope, source: PlanSource): Promise<void> {
-  const tables = tablesIn(scope).map((t) => t.name);
+  const tables = tablesIn(scope);
   const inScope = scope.type === 'contacts' ? sql`AND h.contact_id = ANY(${scope.contactIds}::text[])` : sql``;
+  // The rows to consider, gathered once; dropped with the transaction (or the preview's rollback).
+  await sql`CREATE TEMP TABLE rollback_plan_rows (table_name text, row_key text, contact_id text, image jsonb) ON COMMIT DROP`.execute(tx);
   if (source.kind === 'asOf') {
-    // Only rows written after T can differ from T; each goes back to its latest version
-    // at or before T (none, or a delete: it did not exist then).
+    // Only rows written after T can differ from T.
     await sql`
-      INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image)
-      SELECT ${workspaceId}, ${rollbackId}, k.table_name, k.row_key, k.contact_id, then_.image
-      FROM (SELECT DISTINCT h.table_name, h.row_key, h.contact_id FROM history h
-            WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tables}::text[]) ${inScope}) k
-      LEFT JOIN LATERAL (
-        SELECT CASE WHEN h.op = 'delete' THEN NULL ELSE h.after END AS image FROM history h
-        WHERE h.workspace_id = ${workspaceId} AND h.table_name = k.table_name AND h.row_key = k.row_key AND h.at <= ${source.at}
-        ORDER BY h.version DESC LIMIT 1) then_ ON true`.execute(tx);
+      INSERT INTO rollback_plan_rows (table_name, row_key, contact_id)
+      SELECT DISTINCT h.table_name, h.row_key, h.contact_id FROM history h
+      WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tables.map((t) => t.name)}::text[]) ${inScope}`.execute(tx);
   } else {
+    // An undo: each row as it was just before the rollback's first write to it.
     await sql`
-      INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image)
-      SELECT DISTINCT ON (h.table_name, h.row_key) ${workspaceId}, ${rollbackId}, h.table_name, h.row_key, h.contact_id, h.before
+      INSERT INTO rollback_plan_rows (table_name, row_key, contact_id, image)
+      SELECT DISTINCT ON (h.table_name, h.row_key) h.table_name, h.row_key, h.contact_id, h.before
       FROM history h
-      WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tables}::text[]) ${inScope}
+      WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tables.map((t) => t.name)}::text[]) ${inScope}
       ORDER BY h.table_name, h.row_key, h.version`.execute(tx);
   }
-  const target = sql`rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId}`;
-  for (const table of tablesIn(scope)) {
+  await sql`ANALYZE rollback_plan_rows`.execute(tx);
+  // At T, a row is its latest version at or before T: none, or a delete, means it did not exist.
+  const image =
+    source.kind === 'asOf'
+      ? sql`(SELECT CASE WHEN h.op = 'delete' THEN NULL ELSE h.after END FROM history h
+             WHERE h.workspace_id = ${workspaceId} AND h.table_name = k.table_name AND h.row_key = k.row_key AND h.at <= ${source.at}
+             ORDER BY h.version DESC LIMIT 1)`
+      : sql`k.image`;
+  for (const table of tables) {
     await sql`
-      UPDATE rollback_targets rt SET live = to_jsonb(live.*)
-      FROM ${sql.table(table.name)} live
-      WHERE ${target} AND rt.table_name = ${table.name} AND live.workspace_id = ${workspaceId} AND ${keyMatches(table)}`.execute(tx);
+      INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
+      SELECT ${workspaceId}, ${rollbackId}, p.table_name, p.row_key, p.contact_id, p.image, p.live
+      FROM (
+        SELECT k.table_name, k.row_key, k.contact_id, ${image} AS image, to_jsonb(live.*) AS live
+        FROM rollback_plan_rows k
+        LEFT JOIN ${sql.table(table.name)} live ON live.workspace_id = ${workspaceId} AND ${keyMatches(table, 'k.row_key')}
+        WHERE k.table_name = ${table.name}) p
+      WHERE NOT ${unchanged(table)}`.execute(tx);
   }
-  // Nothing to do: the row is already as it was, or is already gone the way it would go.
-  await sql`
-    DELETE FROM rollback_targets rt
-    WHERE ${target} AND (rt.image IS NOT DISTINCT FROM rt.live
-      OR (rt.image IS NULL AND rt.live IS NULL)
-      OR (rt.image IS NULL AND rt.table_name = ANY(${rolledBackTables.filter((t) => t.removal === 'soft').map((t) => t.name)}::text[]) AND rt.live->>'deleted_at' IS NOT NULL)
-      OR (rt.image IS NULL AND rt.table_name = 'contacts' AND NOT ${holdsEmail('rt.live')}))`.execute(tx);
+  await sql`ANALYZE rollback_targets`.execute(tx);
   await markSkips(tx, workspaceId, rollbackId);
+}
+
+/** The row `p` is already as the rollback would leave it: as it was, or gone the way it would go. */
+function unchanged(table: RolledBackTable) {
+  const gone =
+    table.removal === 'soft' ? sql`p.live->>'deleted_at' IS NOT NULL` : table.removal === 'contact' ? sql`NOT ${holdsEmail('p.live')}` : sql`false`;
+  return sql`(p.image IS NOT DISTINCT FROM p.live OR (p.image IS NULL AND (p.live IS NULL OR ${gone})))`;
 }
 
 /**
@@ -84,12 +94,14 @@ async function markSkips(tx: Tx, workspaceId: string, rollbackId: string): Promi
         WHERE o.workspace_id = ${workspaceId} AND o.rollback_id = ${rollbackId} AND o.table_name = 'contacts' AND o.row_key = holder.id
           AND o.skip_reason IS NULL
           AND (o.image IS NULL OR NOT ${holdsEmail('o.image')} OR lower(o.image->>'email') <> lower(rt.image->>'email')))`.execute(tx);
+  const { rows: skipped } = await sql<{ row_key: string; skip_reason: string; taken_by: string | null }>`
+    SELECT rt.row_key, rt.skip_reason, rt.taken_by FROM rollback_targets rt
+    WHERE ${target} AND rt.table_name = 'contacts' AND rt.skip_reason IS NOT NULL`.execute(tx);
+  if (skipped.length === 0) return;
   await sql`
     UPDATE rollback_targets rt SET skip_reason = c.skip_reason, taken_by = c.taken_by
-    FROM rollback_targets c
-    WHERE ${target} AND rt.skip_reason IS NULL AND rt.contact_id IS NOT NULL
-      AND c.workspace_id = ${workspaceId} AND c.rollback_id = ${rollbackId} AND c.table_name = 'contacts'
-      AND c.row_key = rt.contact_id AND c.skip_reason IS NOT NULL`.execute(tx);
+    FROM jsonb_to_recordset(${JSON.stringify(skipped)}::jsonb) AS c(row_key text, skip_reason text, taken_by text)
+    WHERE ${target} AND rt.skip_reason IS NULL AND rt.contact_id = c.row_key`.execute(tx);
 }
 
 type Figures = Record<string, number>;

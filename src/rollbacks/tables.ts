@@ -38,10 +38,11 @@ export const associationTables = rolledBackTables.filter((t) => t.perContact && 
 export const contactsTable = rolledBackTables.find((t) => t.name === 'contacts') as RolledBackTable;
 export const parentTables = rolledBackTables.filter((t) => !t.perContact);
 
-/** `live` (an alias of the table) is the row the target `rt` names by its history key. */
-export function keyMatches(table: RolledBackTable): RawBuilder<unknown> {
+/** `live` (an alias of the table) is the row that `rowKey` names by its history key. */
+export function keyMatches(table: RolledBackTable, rowKey = 'rt.row_key'): RawBuilder<unknown> {
+  const key = sql.ref(rowKey);
   const parts = table.keyColumns.map((column, i) =>
-    table.keyColumns.length === 1 ? sql`live.${sql.ref(column)} = rt.row_key` : sql`live.${sql.ref(column)} = split_part(rt.row_key, ':', ${i + 1})`,
+    table.keyColumns.length === 1 ? sql`live.${sql.ref(column)} = ${key}` : sql`live.${sql.ref(column)} = split_part(${key}, ':', ${i + 1})`,
   );
   return sql.join(parts, sql` AND `);
 }
