@@ -110,6 +110,8 @@ describe('web UI: delete and restore (seed 002)', () => {
     await deleteDialog.getByRole('button', { name: 'Delete 3 contacts' }).click();
     await expect(page.getByRole('status').first().locator('.notice-text').innerText()).resolves.toBe('Deleted 3 contacts. They can be brought back from Restore contacts.');
     await expect(page.locator('main td.empty').innerText()).resolves.toBe('No active contact matches “restore.example”.');
+    const usage = '31 active contacts · 0 archived · 3 in the recycle bin';
+    expect(await settledText(page.getByTestId('usage'), usage)).toBe(usage);
 
     // Restore contacts: found by email, with who deleted them and when.
     await nav(page, 'Restore contacts').click();

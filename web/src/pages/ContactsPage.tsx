@@ -5,7 +5,7 @@ import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
 import { RemoveButtons, RemoveDialog, removalSummary, type Removal } from '../components/RemoveDialog';
 import { SearchBox, useDebounced } from '../components/Search';
 import { contactName, formatDate, plural } from '../format';
-import { useNames } from '../lookups';
+import { useNames, useWorkspace } from '../lookups';
 import { Link } from '../router';
 import { useSession } from '../session';
 
@@ -16,6 +16,7 @@ export function ContactsPage() {
   const q = useDebounced(search.trim());
   const contacts = usePagedQuery<Contact>('/contacts', { q });
   const tagNames = useNames('tags');
+  const usage = useWorkspace();
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [removal, setRemoval] = useState<Removal | null>(null);
   const [news, setNews] = useState<string | null>(null);
@@ -44,7 +45,11 @@ export function ContactsPage() {
       <header className="page-header">
         <div>
           <h1>Contacts</h1>
-          <p className="muted">Active contacts, newest first.</p>
+          <p className="muted" data-testid="usage">
+            {usage
+              ? `${plural(usage.usage.active, 'active contact')}${usage.activeContactLimit === null ? '' : ` of ${usage.activeContactLimit.toLocaleString('en-US')} allowed`} · ${usage.usage.archived.toLocaleString('en-US')} archived · ${usage.usage.deleted.toLocaleString('en-US')} in the recycle bin`
+              : 'Active contacts, newest first.'}
+          </p>
         </div>
         <div className="page-actions">
           <Link to="/restore/deleted" className="button secondary">
