@@ -132,7 +132,7 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
   };
 
   const retentionDays = source === 'deleted' ? workspace?.retention.deletedDays : workspace?.retention.archiveDays;
-  const colSpan = (mayRestore ? 2 : 0) + (source === 'deleted' ? 5 : 6);
+  const colSpan = (mayRestore ? 2 : 0) + (source === 'deleted' ? 4 : 5);
 
   return (
     <section className="page">
@@ -213,7 +213,6 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
               <th>Name</th>
               <th>Email</th>
               <th>{text.dateLabel}</th>
-              <th>{text.dateLabel} by</th>
               {source === 'deleted' ? (
                 <th>Purged on</th>
               ) : (
@@ -250,8 +249,12 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
                     </Link>
                   </td>
                   <td>{contact.email}</td>
-                  <td className="date">{formatDateTime(at)}</td>
-                  <td>{person(by)}</td>
+                  <td>
+                    <div className="date">{formatDateTime(at)}</div>
+                    <div className="muted small" data-testid="removed-by">
+                      by {person(by)}
+                    </div>
+                  </td>
                   {source === 'deleted' ? (
                     <td className="date">{at && retentionDays !== undefined ? formatDate(new Date(Date.parse(at) + retentionDays * 86_400_000).toISOString()) : '—'}</td>
                   ) : (
