@@ -149,7 +149,7 @@ export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHand
   const owner = randomUUID();
   let steps = 0;
   for (;;) {
-    const job = await claimJob(ctx.db, owner, options.workspaceId ?? null);
+    const job = await claimJob(ctx.db, owner, options.workspaceId ?? null, ctx.clock.now());
     if (!job) return steps;
     const handler = handlers.find((h) => h.kind === job.kind);
     if (!handler) {
@@ -163,11 +163,11 @@ export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHand
   }
 }
 
-async function claimJob(db: Db, owner: string, workspaceId: string | null): Promise<Job | null> {
+async function claimJob(db: Db, owner: string, workspaceId: string | null, startedAt: Date): Promise<Job | null> {
   const now = new Date();
   const { rows } = await sql<JobRow>`
     UPDATE jobs SET status = 'running', lease_owner = ${owner}, lease_until = ${new Date(now.getTime() + leaseMs)},
-                    started_at = coalesce(started_at, retrace_now())
+                    started_at = coalesce(started_at, ${startedAt})
     WHERE (workspace_id, id) = (
       SELECT workspace_id, id FROM jobs
       WHERE (${workspaceId}::text IS NULL OR workspace_id = ${workspaceId})

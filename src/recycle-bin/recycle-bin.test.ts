@@ -235,6 +235,20 @@ describe('restoring archived contacts (seed 004)', () => {
     expect((await ws.api('GET', '/workspace')).body.usage).toEqual({ active: 1, archived: 0, deleted: 0 });
   });
 
+  it('does not count frozen archived contacts against the limit, since they will be skipped', async () => {
+    const ws = await aWorkspace(app, { activeContactLimit: 1 });
+    const frozen = await aContact(ws);
+    const thawed = await aContact(ws);
+    await ws.api('POST', `/contacts/${thawed.id}/archive`);
+    app.clock.advance(31 * day);
+    await ws.api('POST', `/contacts/${frozen.id}/archive`);
+    await aContact(ws);
+    const refused = await ws.api('POST', '/restore-jobs', { source: 'archived', contactIds: [frozen.id, thawed.id] });
+    expect(refused.body.error).toMatchObject({ code: 'contact_limit_exceeded', details: { active: 1, limit: 1, wouldBe: 2 } });
+    const accepted = await restore(ws, { source: 'archived', contactIds: [frozen.id] });
+    expect(accepted.body).toMatchObject({ status: 'succeeded', restored: 0, skipped: [{ contactId: frozen.id, reason: 'frozen' }] });
+  });
+
   it('skips a deleted contact when restoring from the archive as not_archived', async () => {
     const ws = await aWorkspace(app);
     const c = await aContact(ws);

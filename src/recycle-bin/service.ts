@@ -159,7 +159,7 @@ export async function requestRestore(ctx: AppContext, change: ChangeContext, inp
           SELECT c.id FROM contacts c WHERE c.workspace_id = ${ws} AND ${inSource(input.source, filter)} ORDER BY c.id`.execute(tx);
         ids = rows.map((r) => r.id);
       }
-      await checkContactLimit(tx, ws, input.source, ids, input.confirmOverage ?? false);
+      await checkContactLimit(tx, ws, input.source, ids, input.confirmOverage ?? false, change.at);
       const params: RestoreParams = { source: input.source, ids, resumeAutomations: input.resumeAutomations ?? false };
       const progress: RestoreProgress = { offset: 0, restored: 0, skipped: [] };
       const created = await insertJob(tx, change, { kind: 'restore', status: 'queued', params: { ...params }, progress: { ...progress } });
@@ -176,13 +176,18 @@ export async function requestRestore(ctx: AppContext, change: ChangeContext, inp
   return presentJob(job);
 }
 
-/** Seed 004: restoring counts against the active limit at once; going over needs confirmation. */
-async function checkContactLimit(tx: Tx, workspaceId: string, source: RestoreSource, ids: string[], confirmed: boolean): Promise<void> {
-  const { activeContactLimit } = await getRetention(tx, workspaceId);
+/**
+ * Seed 004: restoring counts against the active limit at once; going over needs
+ * confirmation. Archived contacts still in their freeze will be skipped, so they do not count.
+ */
+async function checkContactLimit(tx: Tx, workspaceId: string, source: RestoreSource, ids: string[], confirmed: boolean, now: Date): Promise<void> {
+  const { activeContactLimit, archiveFreezeDays } = await getRetention(tx, workspaceId);
   if (activeContactLimit === null || confirmed) return;
+  const frozenSince = new Date(now.getTime() - archiveFreezeDays * dayMs);
   const { rows } = await sql<{ active: number; restorable: number }>`
     SELECT (SELECT count(*)::int FROM contacts WHERE workspace_id = ${workspaceId} AND status = 'active') AS active,
-           (SELECT count(*)::int FROM contacts WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) AND status = ${source}) AS restorable`.execute(tx);
+           (SELECT count(*)::int FROM contacts WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) AND status = ${source}
+              AND (status <> 'archived' OR archived_at <= ${frozenSince})) AS restorable`.execute(tx);
   const { active, restorable } = rows[0];
   if (active + restorable > activeContactLimit) {
     throw new AppError(409, 'contact_limit_exceeded', 'Restoring these contacts would take the workspace over its active contact limit; confirm the overage to go ahead', {
