@@ -65,9 +65,14 @@ export async function markSnapshotDeleted(tx: Tx, workspaceId: string, id: strin
   return rows[0];
 }
 
-/** What history compaction may now drop: a snapshot stopped pinning its versions. */
+/**
+ * What history compaction may now drop: a snapshot stopped pinning its versions, so the
+ * next pass examines all history (released), at once (last_run_at -infinity, which also
+ * tells a pass running now that it must not mark itself complete).
+ */
 export async function markPinsReleased(tx: Tx, workspaceId: string): Promise<void> {
-  await sql`UPDATE history_compactions SET released = true WHERE workspace_id = ${workspaceId}`.execute(tx);
+  await sql`UPDATE history_compactions SET released = true, last_run_at = '-infinity'
+            WHERE workspace_id = ${workspaceId}`.execute(tx);
 }
 
 /** The workspace's schedule row, or undefined when it has the defaults. */
@@ -232,8 +237,7 @@ export async function selectCompactedThrough(db: Db | Tx, workspaceId: string): 
 /**
  * Workspaces whose history compaction is due, with the time it compacts through
  * (now − pitr_hours): those never compacted, those where a snapshot stopped pinning
- * since, and those last compacted an hour or more ago (a pass reads all history older
- * than the window, so it is not repeated every minute).
+ * since, and those last compacted an hour or more ago.
  */
 export async function workspacesDueForCompaction(db: Db, workspaceId: string | null, now: Date): Promise<{ workspace_id: string; through: Date }[]> {
   const { rows } = await sql<{ workspace_id: string; through: Date }>`
@@ -246,36 +250,38 @@ export async function workspacesDueForCompaction(db: Db, workspaceId: string | n
 }
 
 /**
- * Records a compaction pass before it deletes anything: from now on no point before
- * `through` counts as recoverable (unless a snapshot pins it), and no scheduled snapshot
- * is taken before it.
+ * Records a compaction pass before it deletes anything, and says what it must examine.
+ * From now on no point before `through` counts as recoverable (unless a snapshot pins
+ * it), and no scheduled snapshot is taken before it.
+ *
+ * The pass examines only the rows written since the last complete pass (`since`: its
+ * `through`) when that pass completed and no snapshot has stopped pinning since: an entry
+ * kept then can only become unneeded when a later version of its row (or the entry
+ * itself) leaves the window. Otherwise (`since` null) it examines all history. The pass
+ * is marked incomplete (released) until completeCompaction.
  */
-export async function startCompaction(tx: Tx, workspaceId: string, through: Date, now: Date): Promise<void> {
+export async function startCompaction(tx: Tx, workspaceId: string, through: Date, now: Date): Promise<{ since: Date | null }> {
+  const { rows } = await sql<{ compacted_through: Date; released: boolean }>`
+    SELECT compacted_through, released FROM history_compactions WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
+  const previous = rows[0];
   await sql`
     INSERT INTO history_compactions (workspace_id, compacted_through, last_run_at, released)
-    VALUES (${workspaceId}, ${through}, ${now}, false)
+    VALUES (${workspaceId}, ${through}, ${now}, true)
     ON CONFLICT (workspace_id) DO UPDATE SET
       compacted_through = greatest(history_compactions.compacted_through, EXCLUDED.compacted_through),
-      last_run_at = EXCLUDED.last_run_at, released = false`.execute(tx);
+      last_run_at = EXCLUDED.last_run_at, released = true`.execute(tx);
+  return { since: previous && !previous.released ? previous.compacted_through : null };
+}
+
+/** A pass got to the end: the next one may be incremental, unless pins were released (or another pass started) meanwhile. */
+export async function completeCompaction(tx: Tx, workspaceId: string, startedAt: Date): Promise<void> {
+  await sql`UPDATE history_compactions SET released = false
+            WHERE workspace_id = ${workspaceId} AND last_run_at = ${startedAt}`.execute(tx);
 }
 
 /**
- * The version that ends the next compaction batch: `batchSize` versions of the
- * workspace after `afterVersion`, or its last version; null when none is left. Walks the
- * primary key, so a batch reads that many entries whatever the table's statistics say.
- */
-export async function nextCompactionBound(tx: Tx, workspaceId: string, afterVersion: number, batchSize: number): Promise<number | null> {
-  const { rows } = await sql<{ upper: number | null }>`
-    SELECT coalesce(
-      (SELECT version FROM history WHERE workspace_id = ${workspaceId} AND version > ${afterVersion}
-       ORDER BY version OFFSET ${batchSize - 1} LIMIT 1),
-      (SELECT max(version) FROM history WHERE workspace_id = ${workspaceId} AND version > ${afterVersion})) AS upper`.execute(tx);
-  return rows[0].upper;
-}
-
-/**
- * One batch of history compaction: of the entries with afterVersion < version <=
- * upperVersion and at <= through, deletes those no retained point needs.
+ * Deletes, of the candidate entries (a query over history giving version, table_name,
+ * row_key, at; all with at <= through), those no retained point needs.
  *
  * The state of a row as of T is its entry with the greatest version among those with
  * at <= T. So an entry e is needed at T exactly when e.at <= T < superseded_at(e), the
@@ -287,19 +293,9 @@ export async function nextCompactionBound(tx: Tx, workspaceId: string, afterVers
  *
  * Needs retrace.history_maintenance on in the transaction. Returns how many entries went.
  */
-export async function compactHistoryBatch(
-  tx: Tx,
-  workspaceId: string,
-  through: Date,
-  now: Date,
-  afterVersion: number,
-  upperVersion: number,
-): Promise<number> {
+async function removeUnneeded(tx: Tx, workspaceId: string, through: Date, now: Date, candidates: RawBuilder<unknown>): Promise<number> {
   const { rows } = await sql<{ removed: number }>`
-    WITH candidate AS (
-      SELECT h.version, h.table_name, h.row_key, h.at FROM history h
-      WHERE h.workspace_id = ${workspaceId} AND h.version > ${afterVersion} AND h.version <= ${upperVersion} AND h.at <= ${through}
-    ), unneeded AS (
+    WITH candidate AS (${candidates}), unneeded AS (
       SELECT c.version FROM candidate c
       CROSS JOIN LATERAL (
         SELECT min(n.at) AS superseded_at FROM history n
@@ -317,4 +313,62 @@ export async function compactHistoryBatch(
     )
     SELECT count(*)::int AS removed FROM removed`.execute(tx);
   return rows[0].removed;
+}
+
+/**
+ * The version that ends the next batch of a full pass: `batchSize` versions of the
+ * workspace after `afterVersion`, or its last version; null when none is left. Walks the
+ * primary key, so a batch reads that many entries whatever the table's statistics say.
+ */
+export async function nextVersionBound(tx: Tx, workspaceId: string, afterVersion: number, batchSize: number): Promise<number | null> {
+  const { rows } = await sql<{ upper: number | null }>`
+    SELECT coalesce(
+      (SELECT version FROM history WHERE workspace_id = ${workspaceId} AND version > ${afterVersion}
+       ORDER BY version OFFSET ${batchSize - 1} LIMIT 1),
+      (SELECT max(version) FROM history WHERE workspace_id = ${workspaceId} AND version > ${afterVersion})) AS upper`.execute(tx);
+  return rows[0].upper;
+}
+
+/** One batch of a full pass: the entries afterVersion < version <= upperVersion with at <= through. */
+export async function compactVersionRange(
+  tx: Tx,
+  workspaceId: string,
+  through: Date,
+  now: Date,
+  afterVersion: number,
+  upperVersion: number,
+): Promise<number> {
+  return removeUnneeded(tx, workspaceId, through, now, sql`
+    SELECT h.version, h.table_name, h.row_key, h.at FROM history h
+    WHERE h.workspace_id = ${workspaceId} AND h.version > ${afterVersion} AND h.version <= ${upperVersion} AND h.at <= ${through}`);
+}
+
+/**
+ * The `at` (as text, to the microsecond) that ends the next batch of an incremental pass:
+ * `batchSize` entries after `afterAt`, or `through` when fewer are left. A batch holds
+ * whole instants, so one statement's entries (which share their `at`) are never split.
+ */
+export async function nextInstantBound(tx: Tx, workspaceId: string, afterAt: string, through: Date, batchSize: number): Promise<string | null> {
+  const { rows } = await sql<{ bound: string | null }>`
+    SELECT at::text AS bound FROM history
+    WHERE workspace_id = ${workspaceId} AND at > ${afterAt}::timestamptz AND at <= ${through}
+    ORDER BY at OFFSET ${batchSize - 1} LIMIT 1`.execute(tx);
+  return rows[0]?.bound ?? null;
+}
+
+/** One batch of an incremental pass: every entry (at <= through) of the rows written in (afterAt, upToAt]. */
+export async function compactRowsWrittenBetween(
+  tx: Tx,
+  workspaceId: string,
+  through: Date,
+  now: Date,
+  afterAt: string,
+  upToAt: string,
+): Promise<number> {
+  return removeUnneeded(tx, workspaceId, through, now, sql`
+    SELECT h.version, h.table_name, h.row_key, h.at
+    FROM (SELECT DISTINCT w.table_name, w.row_key FROM history w
+          WHERE w.workspace_id = ${workspaceId} AND w.at > ${afterAt}::timestamptz AND w.at <= ${upToAt}::timestamptz) t
+    JOIN history h ON h.workspace_id = ${workspaceId} AND h.table_name = t.table_name AND h.row_key = t.row_key
+    WHERE h.at <= ${through}`);
 }

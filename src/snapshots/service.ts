@@ -8,14 +8,17 @@ import { recordAudit, type AuditEntryInput } from '../audit/service.js';
 import { activeJob } from '../jobs/service.js';
 import { getRetention } from '../workspaces/service.js';
 import {
-  compactHistoryBatch,
+  compactRowsWrittenBetween,
+  compactVersionRange,
+  completeCompaction,
   deleteExpiredSnapshots,
   insertDueBoundaries,
   insertManualSnapshot,
   lockSchedule,
   markPinsReleased,
   markSnapshotDeleted,
-  nextCompactionBound,
+  nextInstantBound,
+  nextVersionBound,
   reexpireScheduled,
   retainedPointsAround,
   selectCompactedThrough,
@@ -301,16 +304,18 @@ export async function assertRecoverable(db: Db | Tx, workspaceId: string, at: Da
 
 // ---------------------------------------------------------------- history compaction
 
-/** History versions examined per transaction: a huge workspace never holds one giant one. */
+/** History versions (or, incrementally, entries written) examined per transaction: a huge workspace never holds one giant one. */
 export const compactionBatchSize = 5000;
 
 /**
  * Maintenance: removes the history entries no recoverable point needs (see
- * compactHistoryBatch for the rule), so storage stays bounded: per row, its latest entry,
- * its state at the window's start, one entry per retained snapshot it changed across,
- * and everything inside the window. A workspace with a restore or rollback queued or
- * running is left for the next pass, since the job reads history as it goes. Returns how
- * many entries were removed.
+ * removeUnneeded in queries.ts for the rule), so storage stays bounded: per row, its
+ * latest entry, its state at the window's start, its state at each retained snapshot's
+ * takenAt, and everything inside the window. A pass examines only the rows written since
+ * the last complete pass, or all history after a snapshot stopped pinning (or when the
+ * last pass did not finish). A workspace with a restore or rollback queued or running is
+ * left for the next pass, since the job reads history as it goes. Returns how many
+ * entries were removed.
  */
 export async function compactHistory(ctx: AppContext, workspaceId: string | null, options: { batchSize?: number } = {}): Promise<number> {
   const batchSize = options.batchSize ?? compactionBatchSize;
@@ -320,30 +325,55 @@ export async function compactHistory(ctx: AppContext, workspaceId: string | null
   for (const { workspace_id: ws, through } of await workspacesDueForCompaction(ctx.db, workspaceId, now)) {
     if (await activeJob(ctx.db, ws)) continue;
     const change: ChangeContext = { workspaceId: ws, actorId: null, origin: 'system', at: now };
-    await inTransaction(ctx.db, change, (tx) => startCompaction(tx, ws, through, now));
-    let afterVersion = 0;
+    const { since } = await inTransaction(ctx.db, change, (tx) => startCompaction(tx, ws, through, now));
+    const pass = since === null ? fullPass(batchSize) : incrementalPass(since, batchSize);
+    let finished = false;
     for (;;) {
-      const from = afterVersion;
       const batch = await inTransaction(ctx.db, change, async (tx) => {
         if (await activeJob(tx, ws)) return null;
-        const upper = await nextCompactionBound(tx, ws, from, batchSize);
-        if (upper === null) return { upper, removed: 0 };
         await sql`SELECT set_config('retrace.history_maintenance', 'on', true)`.execute(tx);
-        const count = await compactHistoryBatch(tx, ws, through, now, from, upper);
-        if (count > 0) {
-          await recordAudit(tx, change, { action: 'history.compacted', targetType: 'workspace', targetId: ws, details: { removed: count, through: through.toISOString() } });
+        const result = await pass(tx, ws, through, now);
+        if (result.removed > 0) {
+          await recordAudit(tx, change, { action: 'history.compacted', targetType: 'workspace', targetId: ws, details: { removed: result.removed, through: through.toISOString() } });
         }
-        return { upper, removed: count };
+        return result;
       });
-      if (!batch) {
-        // A job started: the next pass finishes what this one left.
-        await inTransaction(ctx.db, change, (tx) => markPinsReleased(tx, ws));
+      // null: a job started; the pass stays incomplete, so the next one examines everything.
+      if (!batch) break;
+      removed += batch.removed;
+      if (batch.done) {
+        finished = true;
         break;
       }
-      removed += batch.removed;
-      if (batch.upper === null) break;
-      afterVersion = batch.upper;
     }
+    await inTransaction(ctx.db, change, (tx) => (finished ? completeCompaction(tx, ws, now) : markPinsReleased(tx, ws)));
   }
   return removed;
+}
+
+/** One batch of a pass: how many entries went, and whether the pass is over. */
+type CompactionStep = (tx: Tx, workspaceId: string, through: Date, now: Date) => Promise<{ removed: number; done: boolean }>;
+
+/** Every history entry older than the window, by version ranges. */
+function fullPass(batchSize: number): CompactionStep {
+  let afterVersion = 0;
+  return async (tx, ws, through, now) => {
+    const upper = await nextVersionBound(tx, ws, afterVersion, batchSize);
+    if (upper === null) return { removed: 0, done: true };
+    const removed = await compactVersionRange(tx, ws, through, now, afterVersion, upper);
+    afterVersion = upper;
+    return { removed, done: false };
+  };
+}
+
+/** The rows written in (since, through], by ranges of instants. */
+function incrementalPass(since: Date, batchSize: number): CompactionStep {
+  let afterAt = since.toISOString();
+  return async (tx, ws, through, now) => {
+    const bound = await nextInstantBound(tx, ws, afterAt, through, batchSize);
+    const upTo = bound ?? through.toISOString();
+    const removed = await compactRowsWrittenBetween(tx, ws, through, now, afterAt, upTo);
+    afterAt = upTo;
+    return { removed, done: bound === null };
+  };
 }

@@ -438,6 +438,39 @@ describe('history compaction', () => {
     expect(await contactVersions(ws.id, c.id)).toEqual([{ op: 'update', firstName: 'E' }]);
   });
 
+  it('hour after hour, keeps exactly what the recoverable points need', async () => {
+    toHalfPast();
+    const ws = await aWorkspace(app);
+    await scheduleOnly(ws, { hourly: false, weekly: false, monthly: false });
+    const people = [await aContact(ws), await aContact(ws), await aContact(ws)];
+    const pins: string[] = [];
+    for (let step = 1; step <= 20; step += 1) {
+      app.clock.advance(1800);
+      await ws.api('PATCH', `/contacts/${people[step % 3].id}`, { firstName: `N${step}` });
+      if (step === 7 || step === 13) pins.push((await ws.api('POST', '/snapshots', {})).body.takenAt);
+      if (step % 2 === 0) await maintain(ws);
+    }
+    const { rows: written } = await sql<{ version: number; row_key: string; at: Date }>`
+      SELECT version, row_key, at FROM history
+      WHERE workspace_id = ${ws.id} AND table_name = 'contacts' ORDER BY version`.execute(app.ctx.db);
+    let removedTotal = 0;
+    for (let hour = 0; hour < 76; hour += 1) removedTotal += (await passHours(ws, 1)).compactedHistory;
+    const through = app.clock.now().getTime() - 72 * hourMs;
+    const pinned = pins.map((t) => Date.parse(t));
+    const needed = written.filter((e) => {
+      const later = written.filter((n) => n.row_key === e.row_key && n.version > e.version).map((n) => n.at.getTime());
+      const supersededAt = later.length === 0 ? Infinity : Math.min(...later);
+      const at = e.at.getTime();
+      return at > through || supersededAt > through || pinned.some((p) => at <= p && p < supersededAt);
+    });
+    const { rows: kept } = await sql<{ version: number }>`
+      SELECT version FROM history WHERE workspace_id = ${ws.id} AND table_name = 'contacts' ORDER BY version`.execute(app.ctx.db);
+    expect(kept.map((r) => r.version)).toEqual(needed.map((e) => e.version));
+    expect(removedTotal).toBe(written.length - needed.length);
+    // Each contact: its latest entry and its state at each of the two snapshots.
+    expect(needed.length).toBe(3 * 3);
+  });
+
   it('compacts in batches, with the same result, also when two passes run at once', async () => {
     const ws = await aWorkspace(app);
     await scheduleOnly(ws, { hourly: false, weekly: false, monthly: false });
@@ -450,6 +483,14 @@ describe('history compaction', () => {
     const [a, b] = await Promise.all([compactHistory(app.ctx, ws.id, { batchSize: 2 }), compactHistory(app.ctx, ws.id, { batchSize: 2 })]);
     expect(a + b).toBe(9);
     for (const c of contacts) expect(await contactVersions(ws.id, c.id)).toEqual([{ op: 'update', firstName: 'D' }]);
+    // The next pass looks only at the rows written since, in batches of instants.
+    for (const name of ['E', 'F']) {
+      app.clock.advance(60);
+      for (const c of contacts) await ws.api('PATCH', `/contacts/${c.id}`, { firstName: name });
+    }
+    app.clock.advance(73 * 3600);
+    expect(await compactHistory(app.ctx, ws.id, { batchSize: 2 })).toBe(6);
+    for (const c of contacts) expect(await contactVersions(ws.id, c.id)).toEqual([{ op: 'update', firstName: 'F' }]);
   });
 
   it('moves the recoverable window’s start no earlier than history was compacted, even if pitrHours grows', async () => {
