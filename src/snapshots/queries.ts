@@ -128,7 +128,8 @@ export async function reexpireScheduled(tx: Tx, workspaceId: string, kind: Snaps
  *   compacted): an older boundary's versions may already be gone, so it would pin nothing
  *   true;
  * - not before the workspace existed;
- * - not already expired (taken_at + keep > now): never more than the retention keeps.
+ * - not already expired (taken_at + keep > now): never more than the retention keeps;
+ * - after the kind's latest snapshot already taken (deleted ones too).
  * Columns: workspace_id, taken_at, kind, expires_at.
  */
 export function dueBoundaries(workspaceId: string | null, now: Date, defaults: ScheduleRow): RawBuilder<unknown> {
@@ -158,8 +159,12 @@ export function dueBoundaries(workspaceId: string | null, now: Date, defaults: S
       ('monthly', sch.monthly_enabled, make_interval(days => sch.monthly_keep_days), interval '1 month',
        date_trunc('month', ${now}::timestamptz AT TIME ZONE 'UTC'))
     ) AS k0(kind, enabled, keep, step, latest)
+    -- Only boundaries after the kind's latest one taken (deleted ones too): the schedule
+    -- moves forward, so a pass usually looks at one boundary per kind.
     CROSS JOIN LATERAL (SELECT sch.workspace_id, k0.kind, k0.keep, k0.step, k0.latest,
-                               greatest(sch.earliest, ${now}::timestamptz - k0.keep) AS earliest) k
+                               greatest(sch.earliest, ${now}::timestamptz - k0.keep,
+                                        (SELECT max(x.taken_at) + interval '1 microsecond' FROM snapshots x
+                                         WHERE x.workspace_id = sch.workspace_id AND x.kind = k0.kind AND x.kind <> 'manual')) AS earliest) k
     -- Walks back from the latest boundary, in UTC wall time (month steps need it).
     CROSS JOIN LATERAL generate_series(k.latest, k.earliest AT TIME ZONE 'UTC', -k.step) AS g(utc)
     CROSS JOIN LATERAL (SELECT g.utc AT TIME ZONE 'UTC' AS taken_at) b
