@@ -235,6 +235,19 @@ describe('automations', () => {
     expect(await enrollments(ws, automationId)).toEqual([{ contactId: contact.id, stepIndex: 1, status: 'completed' }]);
   });
 
+  it('prunes events delivered more than 7 days ago, and only those', async () => {
+    const ws = await aWorkspace(app);
+    await aSubscriberOf(ws, [{ type: 'send_email', subject: 'Welcome' }]);
+    await maintain(ws);
+    app.clock.advance(6 * 86_400);
+    await aContact(ws);
+    expect(await maintain(ws)).toMatchObject({ events: 1, prunedEvents: 0 });
+    app.clock.advance(2 * 86_400);
+    expect(await maintain(ws)).toMatchObject({ prunedEvents: 2 });
+    const { rows } = await sql<{ type: string }>`SELECT type FROM outbox WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    expect(rows).toEqual([{ type: 'contact.created' }]);
+  });
+
   it('does not send twice when the transport fails after the ledger claimed the message', async () => {
     const ws = await aWorkspace(app);
     failingWorkspaces.add(ws.id);

@@ -1,12 +1,13 @@
 import type { MaintenanceTask } from '../maintenance/service.js';
 import { consumeOutbox } from '../outbox/consumer.js';
+import { pruneDeliveredEvents } from '../outbox/service.js';
 import { senderFor } from '../messages/sender.js';
 import { enrolOnEvents } from './enrollments.js';
 import { runDueSteps } from './runner.js';
 
 /**
  * The automations' share of a maintenance pass, in order: deliver pending events (which
- * enrols contacts), then run every due step to completion.
+ * enrols contacts), run every due step to completion, and prune long-delivered events.
  */
 export const automationTasks: MaintenanceTask[] = [
   {
@@ -17,4 +18,5 @@ export const automationTasks: MaintenanceTask[] = [
       }),
   },
   { name: 'automationSteps', run: (ctx, workspaceId) => runDueSteps(ctx, workspaceId, senderFor(ctx)) },
+  { name: 'prunedEvents', run: (ctx, workspaceId) => pruneDeliveredEvents(ctx.db, workspaceId, ctx.clock.now()) },
 ];

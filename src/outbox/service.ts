@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { ChangeContext, Tx } from '../db/database.js';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
 
 /** The domain events automations listen to. */
 export type DomainEvent =
@@ -19,4 +19,23 @@ export async function emitEvents(tx: Tx, change: ChangeContext, events: DomainEv
     SELECT ${change.workspaceId}, e->>'type', ${change.origin}, e, ${change.at}
     FROM jsonb_array_elements(${JSON.stringify(events)}::jsonb) WITH ORDINALITY AS t(e, n)
     ORDER BY n`.execute(tx);
+}
+
+/** How long a delivered event is kept, for replays and inquiries, before it is pruned. */
+export const deliveredEventDays = 7;
+
+/**
+ * Removes events delivered more than deliveredEventDays ago, so the outbox stays small.
+ * The automation runner is idempotent and the ledger never sends twice, so a replay
+ * never needs an event that old. Returns how many were removed.
+ */
+export async function pruneDeliveredEvents(db: Db, workspaceId: string | null, now: Date): Promise<number> {
+  const before = new Date(now.getTime() - deliveredEventDays * 86_400_000);
+  const { rows } = await sql<{ n: number }>`
+    WITH pruned AS (
+      DELETE FROM outbox
+      WHERE (${workspaceId}::text IS NULL OR workspace_id = ${workspaceId}) AND processed_at IS NOT NULL AND processed_at < ${before}
+      RETURNING 1)
+    SELECT count(*)::int AS n FROM pruned`.execute(db);
+  return rows[0].n;
 }
