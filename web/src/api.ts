@@ -112,6 +112,98 @@ export interface RestoreRequest {
   resumeAutomations?: boolean;
 }
 
+export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactIds: string[] };
+
+/** What a rollback does to one kind of row; contacts are counted as revived, reverted and removed. */
+export interface RowFigures {
+  add: number;
+  change: number;
+  remove: number;
+}
+
+export interface RollbackCounts {
+  contacts: { revive: number; revert: number; remove: number };
+  listMemberships: RowFigures;
+  accountLinks: RowFigures;
+  dealContacts: RowFigures;
+  contactTags: RowFigures;
+  /** Full (workspace) rollbacks only. */
+  lists?: RowFigures;
+  accounts?: RowFigures;
+  deals?: RowFigures;
+  tags?: RowFigures;
+  skipped: { contacts: number };
+}
+
+export interface SkippedContact {
+  contactId: string;
+  reason: 'merged' | 'email_taken' | string;
+  takenBy?: string;
+}
+
+export interface RollbackSample {
+  contactId: string;
+  change: 'revive' | 'revert' | 'remove';
+  /** Field by field: the value now and the value the rollback writes back. */
+  differences: { field: string; now: unknown; then: unknown }[];
+  /** The latest change after the point, which the rollback overrides. */
+  lastChange: { at: string; actorId: string | null; origin: string } | null;
+  skipped?: SkippedContact;
+}
+
+export interface RollbackPreview {
+  at: string;
+  scope: RollbackScope;
+  counts: RollbackCounts;
+  sample: RollbackSample[];
+  skipped: SkippedContact[];
+}
+
+export type RollbackStatus = 'awaiting_approval' | 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface Rollback {
+  id: string;
+  at: string;
+  scope: RollbackScope;
+  status: RollbackStatus;
+  resumeAutomations: boolean;
+  undoOf: string | null;
+  counts: RollbackCounts | null;
+  skipped: SkippedContact[];
+  progress: { contactsDone: number; contactsTotal: number };
+  error: string | null;
+  requestedBy: string | null;
+  approvedBy: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export type SnapshotKind = 'hourly' | 'weekly' | 'monthly' | 'manual';
+
+export interface Snapshot {
+  id: string;
+  takenAt: string;
+  kind: SnapshotKind;
+  label: string | null;
+  expiresAt: string | null;
+  createdBy: string | null;
+  createdAt: string;
+}
+
+/** Every recoverable point: any instant from `from` to `to` (now), and each snapshot's exact takenAt. */
+export interface RecoverablePoints {
+  from: string;
+  to: string;
+  snapshots: { id: string; takenAt: string; kind: SnapshotKind }[];
+}
+
+export interface SnapshotSettings {
+  hourly: { enabled: boolean; keepHours: number };
+  weekly: { enabled: boolean; keepDays: number };
+  monthly: { enabled: boolean; keepDays: number };
+}
+
 export interface AuditEntry {
   id: string;
   at: string;

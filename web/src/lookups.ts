@@ -1,5 +1,6 @@
-import { useQuery } from '@tanstack/react-query';
-import type { Deal, Named, Page, User } from './api';
+import { useQueries, useQuery } from '@tanstack/react-query';
+import type { Contact, Deal, Named, Page, User } from './api';
+import { contactName } from './format';
 import { useSession } from './session';
 
 /**
@@ -67,4 +68,24 @@ export interface WorkspaceInfo {
 export function useWorkspace(): WorkspaceInfo | undefined {
   const { call } = useSession();
   return useQuery({ queryKey: ['workspace'], queryFn: () => call<WorkspaceInfo>('GET', '/workspace'), staleTime: 10_000 }).data;
+}
+
+/**
+ * "Name (email)" for contacts known only by id (a rollback's sample and skipped ones),
+ * each one GET /contacts/:id, cached; an erased contact keeps its id.
+ */
+export function useContactLabels(ids: string[]): Map<string, string> {
+  const { call } = useSession();
+  const results = useQueries({
+    queries: ids.map((id) => ({
+      queryKey: ['contact', id],
+      queryFn: () => call<Contact>('GET', `/contacts/${encodeURIComponent(id)}`),
+      staleTime: 10_000,
+    })),
+  });
+  const labels = new Map<string, string>();
+  results.forEach((result, i) => {
+    if (result.data) labels.set(ids[i], `${contactName(result.data)} (${result.data.email})`);
+  });
+  return labels;
 }

@@ -4,6 +4,8 @@ import { ContactsPage } from './pages/ContactsPage';
 import { ContactPage } from './pages/ContactPage';
 import { DeletedContactsPage, ArchivedContactsPage } from './pages/RemovedContactsPage';
 import { AuditLogPage } from './pages/AuditLogPage';
+import { RollbackPage } from './pages/RollbackPage';
+import { SnapshotsPage } from './pages/SnapshotsPage';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -21,8 +23,8 @@ export interface NavItem extends PageRoute {
 }
 
 /**
- * The sidebar, by section. A new page (the rollback timeline and snapshots will join
- * "Recovery") is one entry here; the layout and router read this table.
+ * The sidebar, by section. A new page is one entry here; the layout and router read this
+ * table.
  */
 export const navSections: { title: string; items: NavItem[] }[] = [
   {
@@ -34,6 +36,8 @@ export const navSections: { title: string; items: NavItem[] }[] = [
     items: [
       { path: '/restore/deleted', label: 'Restore contacts', page: DeletedContactsPage, permission: 'contacts.read' },
       { path: '/restore/archived', label: 'Archived contacts', page: ArchivedContactsPage, permission: 'contacts.read' },
+      { path: '/rollback', label: 'Rollback', page: RollbackPage, permission: 'rollbacks.request' },
+      { path: '/snapshots', label: 'Snapshots', page: SnapshotsPage, permission: 'contacts.read' },
     ],
   },
   {

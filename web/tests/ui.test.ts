@@ -264,7 +264,7 @@ describe('web UI: archived contacts (seed 004)', () => {
     await dialog.getByRole('button', { name: 'Restore 3 contacts' }).click();
     const overage = page.getByRole('dialog', { name: 'This goes over your active contact limit' });
     await expect(overage.getByTestId('overage').innerText()).resolves.toBe(
-      'The workspace has 2 active contacts and a limit of 2. After this restore it would have 5, 3 over the limit. Restored contacts count toward the limit at once, and the overage may be billed.',
+      'The workspace has 2 active contacts and a limit of 2. After this restore it would have 4, 2 over the limit. Restored contacts count toward the limit at once, and the overage may be billed.',
     );
     expect((await ws.api('GET', '/restore-jobs')).body.data).toHaveLength(0);
     await overage.getByRole('button', { name: 'Confirm overage and restore' }).click();
@@ -286,7 +286,7 @@ describe('web UI: what each role sees', () => {
     await ws.api('DELETE', `/contacts/${gone.id}`);
     const manager = await ws.userWithRole('manager');
     const page = await signedIn(browser, server.base, manager.token);
-    await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts()).resolves.toEqual(['Contacts', 'Restore contacts', 'Archived contacts']);
+    await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts()).resolves.toEqual(['Contacts', 'Restore contacts', 'Archived contacts', 'Snapshots']);
     await nav(page, 'Restore contacts').click();
     await page.waitForFunction(() => document.querySelectorAll('main tbody tr').length === 1);
     expect(await columnTexts(page, 2)).toEqual(['gone@roles.example']);

@@ -1,0 +1,166 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aContact, aWorkspace } from '../../src/test-support/harness.js';
+import { launchBrowser, screenshot, signedIn, startUiServer, type UiServer } from './browser.js';
+
+let server: UiServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startUiServer(), launchBrowser()]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+
+/**
+ * A whole second strictly between what came before and what comes after, on the server's
+ * clock. The browser runs in UTC (signedIn), so its datetime-local value is the ISO time.
+ */
+function aPoint(): string {
+  server.app.clock.advance(2);
+  const at = new Date(Math.floor(server.app.clock.now().getTime() / 1000) * 1000).toISOString();
+  server.app.clock.advance(2);
+  return at;
+}
+
+async function pickPoint(page: Page, at: string) {
+  await nav(page, 'Rollback').click();
+  await page.getByRole('heading', { name: 'Rollback', level: 1 }).waitFor();
+  await page.getByLabel('Point in time').fill(at.slice(0, 19));
+  await expect(page.getByTestId('picked-point').innerText()).resolves.toContain(`(${at})`);
+}
+
+describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
+  it('previews one edited contact’s rollback field by field, rolls it back, and the contact reads as before', async () => {
+    const ws = await aWorkspace(server.app);
+    const grace = await aContact(ws, { email: 'grace@rollback.example', firstName: 'Grace', lastName: 'Hopper' });
+    await aContact(ws, { email: 'other@rollback.example', firstName: 'Other', lastName: 'Person' });
+    const at = aPoint();
+    await ws.api('PATCH', `/contacts/${grace.id}`, { firstName: 'Amazing Grace', phone: '+1 555 0199' });
+
+    const page = await signedIn(browser, server.base, ws.adminToken);
+    await pickPoint(page, at);
+    await page.getByLabel('Search contacts by name or email').fill('grace@rollback');
+    await page.getByLabel('Pick grace@rollback.example').check();
+    await expect(page.getByTestId('picked-contacts').innerText()).resolves.toBe('Amazing Grace Hopper×');
+    await page.getByRole('button', { name: 'Preview', exact: true }).click();
+
+    const preview = page.getByTestId('preview');
+    await expect(preview.getByTestId('preview-note').innerText()).resolves.toContain('This is a preview: nothing has changed.');
+    await expect(preview.getByTestId('contact-counts').innerText()).resolves.toBe('Contacts\t0\t1\t0\t0');
+    const differences = preview.getByRole('table', { name: 'Differences for Amazing Grace Hopper (grace@rollback.example)' });
+    const row = (field: string) => differences.locator('tbody tr').filter({ has: page.getByRole('cell', { name: field, exact: true }) });
+    expect(await row('First name').locator('td').allInnerTexts()).toEqual(['First name', 'Amazing Grace', '→', 'Grace']);
+    expect(await row('Phone').locator('td').allInnerTexts()).toEqual(['Phone', '+1 555 0199', '→', '—']);
+    await expect(preview.getByTestId('last-change').innerText()).resolves.toMatch(/^Last changed .+ by admin\d+@example\.com \(you\): the rollback overrides it$/);
+    expect((await ws.api('GET', `/contacts/${grace.id}`)).body.firstName).toBe('Amazing Grace');
+    await screenshot(page, 'rollback-preview');
+
+    await page.getByRole('button', { name: 'Roll back…' }).click();
+    const dialog = page.getByRole('dialog', { name: /^Roll back 1 contact to / });
+    await expect(dialog.innerText()).resolves.toContain('Contacts created after the point go to the recycle bin, where they can be restored; nothing is destroyed.');
+    await expect(dialog.innerText()).resolves.toContain('Nothing is sent to contacts and no automation runs.');
+    await dialog.getByRole('button', { name: 'Roll back 1 contact' }).click();
+    const job = page.getByTestId('rollback-job');
+    await expect(job.getByRole('heading').innerText()).resolves.toMatch(/^Rollback of 1 contact to .+ is queued$/);
+    await server.app.runJobs(ws.id);
+    await job.getByRole('heading', { name: /^Rollback finished: 1 contact rolled back to / }).waitFor();
+    await expect(job.getByRole('progressbar').getAttribute('aria-valuenow')).resolves.toBe('100');
+    await expect(job.getByTestId('contact-counts').innerText()).resolves.toBe('Contacts\t0\t1\t0\t0');
+    await expect(page.getByTestId('rollback-row').first().getByRole('button', { name: 'Undo' }).isVisible()).resolves.toBe(true);
+
+    await page.goto(`${server.base}/contacts/${grace.id}`);
+    await page.getByRole('heading', { name: 'Grace Hopper', level: 1 }).waitFor();
+    expect((await ws.api('GET', `/contacts/${grace.id}`)).body).toMatchObject({ firstName: 'Grace', phone: null });
+    await page.context().close();
+  });
+
+  it('a full rollback waits for a second admin: the requester’s own approval is refused, another admin’s runs it', async () => {
+    const ws = await aWorkspace(server.app);
+    const ada = await aContact(ws, { email: 'ada@full.example', firstName: 'Ada', lastName: 'Lovelace' });
+    const at = aPoint();
+    await ws.api('PATCH', `/contacts/${ada.id}`, { lastName: 'King' });
+    await aContact(ws, { email: 'late@full.example', firstName: 'Late', lastName: 'Comer' });
+    const second = await ws.userWithRole('admin');
+
+    const page = await signedIn(browser, server.base, ws.adminToken);
+    await pickPoint(page, at);
+    await page.getByRole('radio', { name: /The whole workspace/ }).check();
+    await page.getByRole('button', { name: 'Preview', exact: true }).click();
+    await expect(page.getByTestId('preview').getByTestId('contact-counts').innerText()).resolves.toBe('Contacts\t0\t1\t1\t0');
+    await page.getByRole('button', { name: 'Request full rollback…' }).click();
+    const dialog = page.getByRole('dialog', { name: /^Request a full rollback to / });
+    await expect(dialog.innerText()).resolves.toContain('A second admin must approve it');
+    await dialog.getByRole('button', { name: 'Request full rollback' }).click();
+    await expect(page.getByTestId('rollback-job').getByRole('heading').innerText()).resolves.toMatch(/^Full rollback to .+ is awaiting approval by a second admin$/);
+    const row = page.getByTestId('rollback-row').first();
+    await expect(row.locator('td:nth-child(4)').innerText()).resolves.toBe('awaiting approval by a second admin');
+    await row.getByRole('button', { name: 'Approve' }).click();
+    await expect(page.getByTestId('rollback-error').innerText()).resolves.toBe(
+      'You requested this rollback, so you cannot approve it yourself: a full rollback needs a second admin (four eyes). Ask another admin to approve it.',
+    );
+    await screenshot(page, 'rollback-list');
+    await page.context().close();
+
+    const other = await signedIn(browser, server.base, second.token);
+    await nav(other, 'Rollback').click();
+    const pending = other.getByTestId('rollback-row').first();
+    await pending.getByRole('button', { name: 'Approve' }).click();
+    await other.getByTestId('rollback-job').waitFor();
+    await server.app.runJobs(ws.id);
+    await other.getByTestId('rollback-job').getByRole('heading', { name: /^Full rollback finished: 2 contacts rolled back to / }).waitFor();
+    await expect(pending.locator('td:nth-child(5)').innerText()).resolves.toBe(`${(await ws.api('GET', '/users')).body.data.find((u: any) => u.id === second.id).email} (you)`);
+    expect((await ws.api('GET', `/contacts/${ada.id}`)).body.lastName).toBe('Lovelace');
+    expect((await ws.api('GET', '/contacts?q=late@full.example&status=deleted')).body.data).toHaveLength(1);
+    await other.context().close();
+  });
+
+  it('a manager does not see Rollback in the navigation, and the page says which permission it needs', async () => {
+    const ws = await aWorkspace(server.app);
+    const manager = await ws.userWithRole('manager');
+    const page = await signedIn(browser, server.base, manager.token);
+    await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts()).resolves.toEqual(['Contacts', 'Restore contacts', 'Archived contacts', 'Snapshots']);
+    await page.goto(`${server.base}/rollback`);
+    await expect(page.getByRole('alert').innerText()).resolves.toBe('This page needs the permission “rollbacks.request”, which your role does not have.');
+    await nav(page, 'Snapshots').click();
+    await page.getByRole('heading', { name: 'Snapshots', level: 1 }).waitFor();
+    await expect(page.getByRole('button', { name: 'Take snapshot' }).count()).resolves.toBe(0);
+    await page.context().close();
+  });
+});
+
+describe('web UI: snapshots', () => {
+  it('takes a labelled manual snapshot, lists it, and rolls back to its exact moment from its row', async () => {
+    const ws = await aWorkspace(server.app);
+    const page = await signedIn(browser, server.base, ws.adminToken);
+    await nav(page, 'Snapshots').click();
+    await page.getByRole('heading', { name: 'Snapshots', level: 1 }).waitFor();
+    await expect(page.locator('main td.empty').innerText()).resolves.toBe('No snapshot is retained yet.');
+    await page.getByLabel('Snapshot label').fill('Before the spring import');
+    await page.getByRole('button', { name: 'Take snapshot' }).click();
+    await expect(page.getByRole('status').first().locator('.notice-text').innerText()).resolves.toMatch(/^Snapshot taken at .+ \(“Before the spring import”\)\. It is kept until .+ unless deleted\.$/);
+    const row = page.getByTestId('snapshot-row');
+    await row.first().waitFor();
+    const [snapshot] = (await ws.api('GET', '/snapshots')).body.data;
+    expect(await row.locator('td').allInnerTexts()).toEqual([
+      expect.any(String),
+      'Manual',
+      'Before the spring import',
+      new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(snapshot.expiresAt)),
+      expect.stringMatching(/^admin\d+@example\.com \(you\)$/),
+      expect.stringContaining('Roll back to this'),
+    ]);
+    await expect(page.getByLabel('Keep hourly snapshots for (hours)').inputValue()).resolves.toBe('72');
+    await screenshot(page, 'snapshots');
+
+    await row.getByRole('link', { name: 'Roll back to this' }).click();
+    await page.getByRole('heading', { name: 'Rollback', level: 1 }).waitFor();
+    await expect(page.getByTestId('picked-point').innerText()).resolves.toContain(`the manual snapshot (${snapshot.takenAt})`);
+    await page.context().close();
+  });
+});
