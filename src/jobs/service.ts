@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { AppError } from '../http/errors.js';
+import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 
 export type JobStatus = 'awaiting_approval' | 'queued' | 'running' | 'succeeded' | 'failed';
 
@@ -76,13 +77,15 @@ export async function findJob(db: Db | Tx, workspaceId: string, jobId: string): 
   return rows[0] ? toJob(rows[0]) : null;
 }
 
-export async function listJobs(db: Db, workspaceId: string, kind: string, limit: number, before?: { createdAt: string; id: string }): Promise<Job[]> {
-  const { rows } = await sql<JobRow>`
-    SELECT ${jobColumns} FROM jobs
+/** Jobs of one kind, newest first, a page at a time. */
+export async function listJobs(db: Db, workspaceId: string, kind: string, page: { limit: number; cursor?: string }): Promise<Page<Job>> {
+  const after = decodeCursor(page.cursor, ['timestamp', 'text']);
+  const { rows } = await sql<JobRow & { created_key: string }>`
+    SELECT ${jobColumns}, ${cursorTime('created_at')} AS created_key FROM jobs
     WHERE workspace_id = ${workspaceId} AND kind = ${kind}
-      AND (${before?.createdAt ?? null}::timestamptz IS NULL OR (created_at, id) < (${before?.createdAt ?? null}::timestamptz, ${before?.id ?? null}::text))
-    ORDER BY created_at DESC, id DESC LIMIT ${limit}`.execute(db);
-  return rows.map(toJob);
+      AND (${after?.[0] ?? null}::timestamptz IS NULL OR (created_at, id) < (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
+    ORDER BY created_at DESC, id DESC LIMIT ${page.limit + 1}`.execute(db);
+  return toPage(rows, page.limit, (r) => [r.created_key, r.id], toJob);
 }
 
 /** The workspace's queued or running job, if any. */

@@ -198,6 +198,21 @@ describe('restoring deleted contacts (seed 002)', () => {
     }
   });
 
+  it('lists restore jobs newest first, a page at a time', async () => {
+    const ws = await aWorkspace(app);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const c = await aContact(ws);
+      await ws.api('DELETE', `/contacts/${c.id}`);
+      ids.push((await restore(ws, { source: 'deleted', contactIds: [c.id] })).body.id);
+    }
+    const first = (await ws.api('GET', '/restore-jobs?limit=2')).body;
+    expect(first.data.map((j: { id: string }) => j.id)).toEqual([ids[2], ids[1]]);
+    const second = (await ws.api('GET', `/restore-jobs?limit=2&cursor=${first.nextCursor}`)).body;
+    expect(second).toEqual({ data: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
+    expect((await ws.api('GET', '/restore-jobs?cursor=bogus')).status).toBe(400);
+  });
+
   it('answers 404 for another workspace’s restore job', async () => {
     const ws = await aWorkspace(app);
     const other = await aWorkspace(app);

@@ -47,7 +47,7 @@ export const recycleBinRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
     method: 'GET', url: '/restore-jobs', summary: 'Restore jobs, newest first', tag,
     access: { user: 'contacts.read' }, query: z.object({ ...pageQuery }),
-    handler: ({ principal, query }) => listRestoreJobs(ctx.db, principal.workspaceId, query.limit),
+    handler: ({ principal, query }) => listRestoreJobs(ctx.db, principal.workspaceId, query),
   });
 
   addRoute(app, ctx, {

@@ -204,9 +204,9 @@ export async function getRestoreJob(db: Db, workspaceId: string, jobId: string):
   return presentJob(job);
 }
 
-export async function listRestoreJobs(db: Db, workspaceId: string, limit: number): Promise<Page<RestoreJobView>> {
-  const jobs = await listJobs(db, workspaceId, 'restore', limit);
-  return { data: jobs.map(presentJob), nextCursor: null };
+export async function listRestoreJobs(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<RestoreJobView>> {
+  const jobs = await listJobs(db, workspaceId, 'restore', page);
+  return { data: jobs.data.map(presentJob), nextCursor: jobs.nextCursor };
 }
 
 /** Why a candidate cannot be restored from `source`, or null if it can. */

@@ -29,7 +29,7 @@ export const rollbackRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
     method: 'GET', url: '/rollbacks', summary: 'Rollbacks, newest first', tag,
     access: { user: 'rollbacks.request' }, query: z.object({ ...pageQuery }),
-    handler: ({ principal, query }) => listRollbacks(ctx.db, principal.workspaceId, query.limit),
+    handler: ({ principal, query }) => listRollbacks(ctx.db, principal.workspaceId, query),
   });
 
   addRoute(app, ctx, {

@@ -213,9 +213,9 @@ export async function getRollback(db: Db, workspaceId: string, id: string): Prom
   return presentRollback(await findRollback(db, workspaceId, id));
 }
 
-export async function listRollbacks(db: Db, workspaceId: string, limit: number): Promise<Page<RollbackView>> {
-  const jobs = await listJobs(db, workspaceId, 'rollback', limit);
-  return { data: jobs.map(presentRollback), nextCursor: null };
+export async function listRollbacks(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<RollbackView>> {
+  const jobs = await listJobs(db, workspaceId, 'rollback', page);
+  return { data: jobs.data.map(presentRollback), nextCursor: jobs.nextCursor };
 }
 
 async function currentTxid(tx: Tx): Promise<string> {
