@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace } from '../../src/test-support/harness.js';
+import { aContact, aWorkspace, type TestWorkspace } from '../../src/test-support/harness.js';
 import { launchBrowser, screenshot, signedIn, startUiServer, type UiServer } from './browser.js';
 
 let server: UiServer;
@@ -28,6 +28,13 @@ function aPoint(): string {
   return at;
 }
 
+/** Three hours on, with the hourly snapshots the schedule takes meanwhile (maintenance, as the server runs it). */
+async function hourlySnapshots(ws: TestWorkspace): Promise<void> {
+  server.app.clock.advance(3 * 3600);
+  const ran = await ws.api('POST', '/maintenance/run');
+  expect(ran.status).toBe(200);
+}
+
 async function pickPoint(page: Page, at: string) {
   await nav(page, 'Rollback').click();
   await page.getByRole('heading', { name: 'Rollback', level: 1 }).waitFor();
@@ -40,6 +47,7 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     const ws = await aWorkspace(server.app);
     const grace = await aContact(ws, { email: 'grace@rollback.example', firstName: 'Grace', lastName: 'Hopper' });
     await aContact(ws, { email: 'other@rollback.example', firstName: 'Other', lastName: 'Person' });
+    await hourlySnapshots(ws);
     const at = aPoint();
     await ws.api('PATCH', `/contacts/${grace.id}`, { firstName: 'Amazing Grace', phone: '+1 555 0199' });
 
@@ -59,6 +67,7 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     expect(await row('Phone').locator('td').allInnerTexts()).toEqual(['Phone', '+1 555 0199', '→', '—']);
     await expect(preview.getByTestId('last-change').innerText()).resolves.toMatch(/^Last changed .+ by admin\d+@example\.com \(you\): the rollback overrides it$/);
     expect((await ws.api('GET', `/contacts/${grace.id}`)).body.firstName).toBe('Amazing Grace');
+    await page.getByRole('heading', { name: '3. Preview and roll back' }).evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await screenshot(page, 'rollback-preview');
 
     await page.getByRole('button', { name: 'Roll back…' }).click();
@@ -104,6 +113,7 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     await expect(page.getByTestId('rollback-error').innerText()).resolves.toBe(
       'You requested this rollback, so you cannot approve it yourself: a full rollback needs a second admin (four eyes). Ask another admin to approve it.',
     );
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
     await screenshot(page, 'rollback-list');
     await page.context().close();
 
@@ -141,12 +151,16 @@ describe('web UI: snapshots', () => {
     await nav(page, 'Snapshots').click();
     await page.getByRole('heading', { name: 'Snapshots', level: 1 }).waitFor();
     await expect(page.locator('main td.empty').innerText()).resolves.toBe('No snapshot is retained yet.');
+    await hourlySnapshots(ws);
+    const hourly = (await ws.api('GET', '/snapshots')).body.data.length;
+    expect(hourly).toBeGreaterThanOrEqual(2);
     await page.getByLabel('Snapshot label').fill('Before the spring import');
     await page.getByRole('button', { name: 'Take snapshot' }).click();
     await expect(page.getByRole('status').first().locator('.notice-text').innerText()).resolves.toMatch(/^Snapshot taken at .+ \(“Before the spring import”\)\. It is kept until .+ unless deleted\.$/);
-    const row = page.getByTestId('snapshot-row');
-    await row.first().waitFor();
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="snapshot-row"]').length === n, hourly + 1);
+    const row = page.getByTestId('snapshot-row').first();
     const [snapshot] = (await ws.api('GET', '/snapshots')).body.data;
+    await expect(page.getByTestId('snapshot-row').nth(1).locator('td').nth(1).innerText()).resolves.toBe('Hourly');
     expect(await row.locator('td').allInnerTexts()).toEqual([
       expect.any(String),
       'Manual',

@@ -61,7 +61,7 @@ export function SnapshotsPage() {
           </p>
         </div>
         {mayManage && (
-          <form className="page-actions" onSubmit={submit}>
+          <form className="page-actions take-snapshot" onSubmit={submit}>
             <input value={label} onChange={(event) => setLabel(event.target.value)} placeholder="Label (optional)" aria-label="Snapshot label" maxLength={200} />
             <button type="submit" className="button primary" disabled={take.isPending}>
               {take.isPending ? 'Taking…' : 'Take snapshot'}
