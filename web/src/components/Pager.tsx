@@ -31,16 +31,20 @@ export interface PagedQuery<T> {
 
 /**
  * One page of a collection (`GET path?…filter&limit&cursor`), its page size and its
- * place among the pages; the page shown stays until the next one arrives.
+ * place among the pages; the page shown stays until the next one arrives. With
+ * `pollWhile`, the page is read again every second while it answers true for the rows.
  */
-export function usePagedQuery<T>(path: string, filter: Query): PagedQuery<T> {
+export function usePagedQuery<T>(path: string, filter: Query, options: { pollWhile?: (rows: T[]) => boolean } = {}): PagedQuery<T> {
   const { call } = useSession();
   const [pageSize, setPageSize] = useState<number>(50);
   const pages = useCursorPages(`${path}|${JSON.stringify(filter)}|${pageSize}`);
+  const { pollWhile } = options;
   const query = useQuery({
     queryKey: ['page', path, filter, pageSize, pages.cursor],
     queryFn: () => call<Page<T>>('GET', `${path}${queryString({ ...filter, limit: pageSize, cursor: pages.cursor })}`),
     placeholderData: keepPreviousData,
+    // A page of work under way (a running rollback) is read again until it settles.
+    refetchInterval: (q) => (pollWhile && q.state.data && pollWhile(q.state.data.data) ? 1000 : false),
   });
   const rows = query.data?.data ?? [];
   return {

@@ -1,8 +1,9 @@
 import { useEffect, useState } from 'react';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { queryString, type Contact, type ContactStatus, type Page, type RecoverablePoints, type Rollback, type RollbackPreview, type RollbackScope } from '../api';
 import { Dialog } from '../components/Dialog';
 import { ErrorNotice, Notice } from '../components/Notice';
+import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
 import { PointPicker } from '../components/PointPicker';
 import { RollbackCountsTable, RollbackSampleList, SkippedContactsTable } from '../components/RollbackFigures';
 import { RollbackPanel } from '../components/RollbackPanel';
@@ -13,6 +14,9 @@ import { contactsSummary, describeRollbackError, describeScope, formatPoint, isF
 import { useSession } from '../session';
 
 type ScopeType = RollbackScope['type'];
+
+/** The pages of the rollback list, read again after a rollback is requested, approved or undone. */
+const invalidateRollbacks = (queryClient: QueryClient) => queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] === 'page' && q.queryKey[1] === '/rollbacks' });
 
 /** A failed rollback call in plain words; for a point no longer recoverable, the nearest points as buttons. */
 function RollbackError({ error, onPick, onDismiss }: { error: unknown; onPick?: (at: string) => void; onDismiss?: () => void }) {
@@ -113,7 +117,7 @@ function ConfirmRollback({ at, scope, preview, onCancel, onRequested, onPick }: 
   const request = useMutation({
     mutationFn: () => call<Rollback>('POST', '/rollbacks', { at, scope, ...(resumeAutomations ? { resumeAutomations: true } : {}) }),
     onSuccess: async (rollback) => {
-      await queryClient.invalidateQueries({ queryKey: ['rollbacks'] });
+      await invalidateRollbacks(queryClient);
       onRequested(rollback);
     },
   });
@@ -196,7 +200,8 @@ export function RollbackPage() {
     queryKey: ['rollback', followed],
     queryFn: () => call<Rollback>('GET', `/rollbacks/${encodeURIComponent(followed ?? '')}`),
     enabled: followed !== null,
-    refetchInterval: (query) => (isFinishedRollback(query.state.data?.status) || query.state.data?.status === 'awaiting_approval' ? false : 500),
+    // Awaiting approval, it waits on another admin: look less often.
+    refetchInterval: (query) => (isFinishedRollback(query.state.data?.status) ? false : query.state.data?.status === 'awaiting_approval' ? 5000 : 500),
   });
   const followedFinished = isFinishedRollback(rollback.data?.status);
   useEffect(() => {
@@ -319,15 +324,11 @@ function RollbackList({ onFollow, onPick }: { onFollow: (id: string) => void; on
   const queryClient = useQueryClient();
   const person = useUserNames();
   const [undoing, setUndoing] = useState<Rollback | null>(null);
-  const list = useQuery({
-    queryKey: ['rollbacks'],
-    queryFn: () => call<Page<Rollback>>('GET', '/rollbacks?limit=50'),
-    refetchInterval: (query) => (query.state.data?.data.some((r) => r.status === 'queued' || r.status === 'running') ? 1000 : false),
-  });
+  const list = usePagedQuery<Rollback>('/rollbacks', {}, { pollWhile: (rows) => rows.some((r) => r.status === 'queued' || r.status === 'running') });
   const approve = useMutation({
     mutationFn: (id: string) => call<Rollback>('POST', `/rollbacks/${encodeURIComponent(id)}/approve`),
     onSuccess: async (rollback) => {
-      await queryClient.invalidateQueries({ queryKey: ['rollbacks'] });
+      await invalidateRollbacks(queryClient);
       onFollow(rollback.id);
     },
   });
@@ -335,11 +336,11 @@ function RollbackList({ onFollow, onPick }: { onFollow: (id: string) => void; on
     mutationFn: (id: string) => call<Rollback>('POST', `/rollbacks/${encodeURIComponent(id)}/undo`),
     onSuccess: async (rollback) => {
       setUndoing(null);
-      await queryClient.invalidateQueries({ queryKey: ['rollbacks'] });
+      await invalidateRollbacks(queryClient);
       onFollow(rollback.id);
     },
   });
-  const rows = list.data?.data ?? [];
+  const rows = list.rows;
   const undone = new Set(rows.filter((r) => r.undoOf && r.status !== 'failed').map((r) => r.undoOf));
   const mayApprove = can('rollbacks.approve');
 
@@ -401,15 +402,10 @@ function RollbackList({ onFollow, onPick }: { onFollow: (id: string) => void; on
               </td>
             </tr>
           ))}
-          {list.isSuccess && rows.length === 0 && (
-            <tr>
-              <td colSpan={7} className="empty">
-                No rollback yet.
-              </td>
-            </tr>
-          )}
+          {list.empty && <EmptyRow columns={7}>No rollback yet.</EmptyRow>}
         </tbody>
       </table>
+      <Pager {...list.pager} />
       {undoing && (
         <Dialog
           title={`Undo the rollback to ${formatPoint(undoing.at)}?`}
