@@ -8,6 +8,8 @@ export interface Machine {
   cpu: string;
   node: string;
   date: string;
+  /** The 1-minute load average at the start: other work on the machine skews the figures. */
+  load: number;
 }
 
 export async function describeMachine(): Promise<Machine> {
@@ -19,5 +21,6 @@ export async function describeMachine(): Promise<Machine> {
     cpu: model.trim(),
     node: process.version,
     date: new Date().toISOString(),
+    load: Math.round(os.loadavg()[0] * 10) / 10,
   };
 }

@@ -8,6 +8,7 @@
  * BENCH_CONTACTS (100000) and BENCH_PGLITE_CONTACTS (20000; 0 skips PGlite) set the
  * sizes, BENCH_ROUNDS (5) the runs of each history variant.
  */
+import os from 'node:os';
 import { describeMachine } from './machine.js';
 import { pgliteDatabase, serverDatabase, type BenchDatabase } from './databases.js';
 import { benchRestore, type RestoreFigures } from './restore.js';
@@ -67,6 +68,7 @@ function report(figures: RestoreFigures | HistoryFigures): void {
     console.log(`  triggers off       ${formatMs(f.uncapturedMedianMs).padStart(9)}  (${runs(f.uncapturedMs)})`);
     console.log(`  capture overhead   ${f.ratio.toFixed(2)}×`);
   }
+  console.log(`  load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min; ${os.cpus().length} cores)`);
 }
 
 const requested = process.argv.slice(2);
@@ -78,7 +80,7 @@ if (unknown.length > 0) {
 const names = (requested.length > 0 ? requested : Object.keys(benchmarks)) as BenchmarkName[];
 
 const machine = await describeMachine();
-console.log(`${machine.date} — ${machine.cores} cores, ${machine.ramGiB} GiB RAM, ${machine.cpu}, Node ${machine.node}`);
+console.log(`${machine.date} — ${machine.cores} cores, ${machine.ramGiB} GiB RAM, ${machine.cpu}, Node ${machine.node}, load ${machine.load}`);
 for (const name of names) {
   for (const engine of engines) await benchmarks[name](engine);
 }
