@@ -62,9 +62,9 @@ describe('describeRollbackError', () => {
     );
   });
 
-  it('offers the nearest recoverable points of a point_not_recoverable', () => {
-    const error = new ApiError(422, 'point_not_recoverable', 'cannot be recovered', { nearest: ['2026-11-01T00:00:00.123Z', points.from], window: { from: points.from, to: points.to } });
-    expect(nearestPoints(error)).toEqual(['2026-11-01T00:00:00.123Z', points.from]);
+  it('offers the nearest recoverable points of a point_not_recoverable, the moving window start a minute inside', () => {
+    const error = new ApiError(422, 'point_not_recoverable', 'cannot be recovered', { nearest: ['2026-11-01T00:00:00.123Z', '2026-11-22T12:00:00.456Z'], window: { from: '2026-11-22T12:00:00.456Z', to: points.to } });
+    expect(nearestPoints(error)).toEqual(['2026-11-01T00:00:00.123Z', '2026-11-22T12:01:01.000Z']);
     expect(describeRollbackError(error)).toMatch(/^That point can no longer be rolled back to\. Recoverable points are the recent window \(any second from .+\)/);
   });
 });

@@ -125,11 +125,23 @@ export function describeRollbackError(error: unknown): string {
   }
 }
 
-/** The nearest recoverable points the server offers with point_not_recoverable. */
+/** How far inside the window an offered window start is moved: the start moves on with the clock. */
+const windowStartMargin = 60_000;
+
+/**
+ * The nearest recoverable points the server offers with point_not_recoverable. The
+ * window's start is moving forward, so by the time the admin previews it would have left
+ * the window: it is offered a minute later (to the whole second), which stays recoverable
+ * for that minute. Snapshots and the window's end are offered as they are.
+ */
 export function nearestPoints(error: unknown): string[] {
   if (!(error instanceof ApiError) || error.code !== 'point_not_recoverable') return [];
   const nearest = error.details.nearest;
-  return Array.isArray(nearest) ? nearest.filter((t): t is string => typeof t === 'string') : [];
+  const windowStart = (error.details.window as { from?: unknown } | undefined)?.from;
+  if (!Array.isArray(nearest)) return [];
+  return nearest
+    .filter((t): t is string => typeof t === 'string')
+    .map((t) => (t === windowStart ? new Date(Math.ceil((Date.parse(t) + windowStartMargin) / 1000) * 1000).toISOString() : t));
 }
 
 export const statusText: Record<string, string> = {

@@ -86,6 +86,33 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     await page.goto(`${server.base}/contacts/${grace.id}`);
     await page.getByRole('heading', { name: 'Grace Hopper', level: 1 }).waitFor();
     expect((await ws.api('GET', `/contacts/${grace.id}`)).body).toMatchObject({ firstName: 'Grace', phone: null });
+
+    // And undone: the edit comes back.
+    await nav(page, 'Rollback').click();
+    await page.getByTestId('rollback-row').first().getByRole('button', { name: 'Undo' }).click();
+    await page.getByRole('dialog', { name: /^Undo the rollback to / }).getByRole('button', { name: 'Undo rollback' }).click();
+    await page.getByTestId('rollback-job').waitFor();
+    await server.app.runJobs(ws.id);
+    await page.getByTestId('rollback-job').getByRole('heading', { name: /^Undo finished: 1 contact rolled back to / }).waitFor();
+    expect((await ws.api('GET', `/contacts/${grace.id}`)).body).toMatchObject({ firstName: 'Amazing Grace', phone: '+1 555 0199' });
+    await expect(page.getByTestId('rollback-row').nth(1).locator('td:nth-child(4)').innerText()).resolves.toBe('done\nundone');
+    await expect(page.getByTestId('rollback-row').nth(1).getByRole('button', { name: 'Undo' }).count()).resolves.toBe(0);
+    await page.context().close();
+  });
+
+  it('offers the nearest recoverable point for a point older than the window, and previews from it', async () => {
+    const ws = await aWorkspace(server.app);
+    const page = await signedIn(browser, server.base, ws.adminToken);
+    const tooOld = new Date(Math.floor(server.app.clock.now().getTime() / 1000) * 1000 - 100 * 3_600_000).toISOString();
+    await pickPoint(page, tooOld);
+    await expect(page.locator('.point-picker .error-text').innerText()).resolves.toContain('outside the window and is not a retained snapshot');
+    await page.getByRole('radio', { name: /The whole workspace/ }).check();
+    await page.getByRole('button', { name: 'Preview', exact: true }).click();
+    await expect(page.getByTestId('rollback-error').innerText()).resolves.toMatch(/^That point can no longer be rolled back to\. Recoverable points are the recent window \(any second from .+\)/);
+    await page.getByRole('alert').getByRole('button', { name: /^Use / }).click();
+    await expect(page.locator('.point-picker .error-text').count()).resolves.toBe(0);
+    await page.getByRole('button', { name: 'Preview', exact: true }).click();
+    await expect(page.getByTestId('preview-note').innerText()).resolves.toContain('This is a preview: nothing has changed.');
     await page.context().close();
   });
 
@@ -171,6 +198,16 @@ describe('web UI: snapshots', () => {
     ]);
     await expect(page.getByLabel('Keep hourly snapshots for (hours)').inputValue()).resolves.toBe('72');
     await screenshot(page, 'snapshots');
+
+    await page.getByTestId('snapshot-row').nth(1).getByRole('button', { name: /^Delete/ }).click();
+    await page.getByRole('dialog', { name: 'Delete this snapshot?' }).getByRole('button', { name: 'Delete snapshot' }).click();
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="snapshot-row"]').length === n, hourly);
+    expect((await ws.api('GET', '/snapshots')).body.data).toHaveLength(hourly);
+    await page.getByLabel('Keep hourly snapshots for (hours)').fill('48');
+    await page.getByLabel('Weekly snapshots on').uncheck();
+    await page.getByRole('button', { name: 'Save schedule' }).click();
+    await page.getByText('Schedule saved.').waitFor();
+    expect((await ws.api('GET', '/snapshots/settings')).body).toEqual({ hourly: { enabled: true, keepHours: 48 }, weekly: { enabled: false, keepDays: 31 }, monthly: { enabled: true, keepDays: 365 } });
 
     await row.getByRole('link', { name: 'Roll back to this' }).click();
     await page.getByRole('heading', { name: 'Rollback', level: 1 }).waitFor();

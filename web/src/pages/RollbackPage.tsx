@@ -134,7 +134,7 @@ function ConfirmRollback({ at, scope, preview, onCancel, onRequested, onPick }: 
     >
       <p data-testid="confirm-summary">
         {full ? 'Every contact, list, account, deal and tag in the workspace' : `The ${plural(scope.contactIds.length, 'picked contact')}, with their list memberships, account links, deal memberships and tags,`}{' '}
-        will go back to how {full ? 'they were' : 'they were'} at <strong>{formatPoint(at)}</strong>: {c.revive} brought back, {c.revert} set back, {c.remove} moved to the
+        will go back to how they were at <strong>{formatPoint(at)}</strong>: {c.revive} brought back, {c.revert} set back, {c.remove} moved to the
         recycle bin, {preview.counts.skipped.contacts} skipped (as the preview showed; it is worked out again when the rollback runs).
       </p>
       <ul className="does-not">
