@@ -77,6 +77,10 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     await dialog.getByRole('button', { name: 'Roll back 1 contact' }).click();
     const job = page.getByTestId('rollback-job');
     await expect(job.getByRole('heading').innerText()).resolves.toMatch(/^Rollback of 1 contact to .+ is queued$/);
+    // It carries on without the page: after a reload the page follows it again, at the same point.
+    await page.reload();
+    await expect(job.getByRole('heading').innerText()).resolves.toMatch(/^Rollback of 1 contact to .+ is queued$/);
+    await expect(page.getByTestId('picked-point').innerText()).resolves.toContain(`(${at})`);
     await server.app.runJobs(ws.id);
     await job.getByRole('heading', { name: /^Rollback finished: 1 contact rolled back to / }).waitFor();
     await expect(job.getByRole('progressbar').getAttribute('aria-valuenow')).resolves.toBe('100');

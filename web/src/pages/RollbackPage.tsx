@@ -294,7 +294,7 @@ export function RollbackPage() {
         )}
       </div>
 
-      <RollbackList onFollow={setFollowed} onPick={pick} />
+      <RollbackList following={followed !== null} onFollow={setFollowed} onPick={pick} />
 
       {confirming && at && scope && current && (
         <ConfirmRollback
@@ -319,7 +319,7 @@ export function RollbackPage() {
 }
 
 /** Earlier rollbacks, newest first: approve those awaiting approval, undo those that ran. */
-function RollbackList({ onFollow, onPick }: { onFollow: (id: string) => void; onPick: (at: string) => void }) {
+function RollbackList({ following, onFollow, onPick }: { following: boolean; onFollow: (id: string) => void; onPick: (at: string) => void }) {
   const { call, can } = useSession();
   const queryClient = useQueryClient();
   const person = useUserNames();
@@ -341,6 +341,11 @@ function RollbackList({ onFollow, onPick }: { onFollow: (id: string) => void; on
     },
   });
   const rows = list.rows;
+  const active = rows.find((r) => r.status === 'queued' || r.status === 'running');
+  useEffect(() => {
+    // Coming back while a rollback runs (it carries on without the page): follow it again.
+    if (!following && active) onFollow(active.id);
+  }, [following, active, onFollow]);
   const undone = new Set(rows.filter((r) => r.undoOf && r.status !== 'failed').map((r) => r.undoOf));
   const mayApprove = can('rollbacks.approve');
 
