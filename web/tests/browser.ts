@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { testApp, type TestApp } from '../../src/test-support/harness.js';
 
 /**
@@ -51,4 +51,18 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   const dir = process.env.RETRACE_SCREENSHOTS === '1' || !existsSync(committed) ? path.join(root, 'docs/screenshots') : path.join(root, 'test-results/screenshots');
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: false });
+}
+
+/**
+ * The locator's text once it reads `expected` (the page fills in names and refetches
+ * after the fact), or what it reads after a few seconds, for the assertion to show.
+ */
+export async function settledText(locator: Locator, expected: string): Promise<string> {
+  let text = '';
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+    text = await locator.innerText().catch(() => '');
+    if (text === expected) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return text;
 }

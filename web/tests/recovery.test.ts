@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, type TestWorkspace } from '../../src/test-support/harness.js';
-import { launchBrowser, screenshot, signedIn, startUiServer, type UiServer } from './browser.js';
+import { launchBrowser, screenshot, settledText, signedIn, startUiServer, type UiServer } from './browser.js';
 
 let server: UiServer;
 let browser: Browser;
@@ -101,6 +101,25 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     expect((await ws.api('GET', `/contacts/${grace.id}`)).body).toMatchObject({ firstName: 'Amazing Grace', phone: '+1 555 0199' });
     await expect(page.getByTestId('rollback-row').nth(1).locator('td:nth-child(4)').innerText()).resolves.toBe('done\nundone');
     await expect(page.getByTestId('rollback-row').nth(1).getByRole('button', { name: 'Undo' }).count()).resolves.toBe(0);
+    await page.context().close();
+  });
+
+  it('previews a contact whose old email another contact now holds as left alone, with the holder', async () => {
+    const ws = await aWorkspace(server.app);
+    const mary = await aContact(ws, { email: 'mary@skip.example', firstName: 'Mary', lastName: 'Jackson' });
+    const at = aPoint();
+    await ws.api('PATCH', `/contacts/${mary.id}`, { email: 'mary.jackson@skip.example' });
+    await aContact(ws, { email: 'mary@skip.example', firstName: 'Other', lastName: 'Mary' });
+    const page = await signedIn(browser, server.base, ws.adminToken);
+    await pickPoint(page, at);
+    await page.getByLabel('Search contacts by name or email').fill('Jackson');
+    await page.getByLabel('Pick mary.jackson@skip.example').check();
+    await page.getByRole('button', { name: 'Preview', exact: true }).click();
+    await expect(page.getByTestId('preview').getByTestId('contact-counts').innerText()).resolves.toBe('Contacts\t0\t0\t0\t1');
+    const skipped = page.getByRole('table', { name: 'Skipped contacts' }).locator('tbody');
+    expect(await settledText(skipped, 'Mary Jackson (mary.jackson@skip.example)\tAnother contact now holds its email, and will still hold it after the rollback. See Other Mary (mary@skip.example).')).toBe(
+      'Mary Jackson (mary.jackson@skip.example)\tAnother contact now holds its email, and will still hold it after the rollback. See Other Mary (mary@skip.example).',
+    );
     await page.context().close();
   });
 

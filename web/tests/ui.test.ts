@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, type TestWorkspace } from '../../src/test-support/harness.js';
 import { seedWorkspace } from '../../src/seed/workspace.js';
-import { launchBrowser, screenshot, signedIn, startUiServer, type UiServer } from './browser.js';
+import { launchBrowser, screenshot, settledText, signedIn, startUiServer, type UiServer } from './browser.js';
 
 let server: UiServer;
 let browser: Browser;
@@ -42,20 +42,6 @@ async function crmWorkspace(options: { activeContactLimit?: number; seeded?: num
 
 const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 const rowsOf = (page: Page) => page.locator('main table:not(.restored-data) tbody tr');
-/**
- * The locator's text once it reads `expected` (the page fills in names and refetches
- * after the fact), or what it reads after a few seconds, for the assertion to show.
- */
-async function settledText(locator: Locator, expected: string): Promise<string> {
-  let text = '';
-  for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
-    text = await locator.innerText().catch(() => '');
-    if (text === expected) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return text;
-}
-
 const columnTexts = async (page: Page, column: number) => rowsOf(page).locator(`td:nth-child(${column})`).allInnerTexts();
 
 describe('web UI: sign-in', () => {

@@ -2,6 +2,7 @@ import type { RestoreJob } from '../api';
 import { formatDateTime, plural } from '../format';
 import { Link } from '../router';
 import { ErrorNotice } from './Notice';
+import { SkippedContactsTable } from './SkippedContacts';
 
 /** Why the job left a contact out, in words (API.md skip reasons, plus not_found). */
 const skipReason: Record<string, string> = {
@@ -57,32 +58,7 @@ export function RestoreJobPanel({ job, error, names, onDismiss }: {
           Restored contacts are active again: find them in <Link to="/contacts">Contacts</Link>. No automation ran and nothing was sent.
         </p>
       )}
-      {finished && job.skipped.length > 0 && (
-        <table className="table compact" aria-label="Skipped contacts">
-          <thead>
-            <tr>
-              <th>Skipped contact</th>
-              <th>Why</th>
-            </tr>
-          </thead>
-          <tbody>
-            {job.skipped.map((skip) => (
-              <tr key={skip.contactId}>
-                <td>{names.get(skip.contactId) ?? skip.contactId}</td>
-                <td>
-                  {skipReason[skip.reason] ?? skip.reason}
-                  {skip.takenBy && (
-                    <>
-                      {' '}
-                      <Link to={`/contacts/${encodeURIComponent(skip.takenBy)}`}>See that contact</Link>.
-                    </>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {finished && <SkippedContactsTable skipped={job.skipped} labels={names} reasons={skipReason} />}
     </div>
   );
 }

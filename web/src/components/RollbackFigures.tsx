@@ -1,7 +1,7 @@
-import type { RollbackCounts, RollbackSample, SkippedContact } from '../api';
+import type { RollbackCounts, RollbackSample } from '../api';
 import { formatDateTime } from '../format';
 import { useUserNames } from '../lookups';
-import { associationKinds, fieldLabel, figuresOf, formatValue, parentKinds, skipReasonText } from '../rollback';
+import { associationKinds, fieldLabel, figuresOf, formatValue, parentKinds } from '../rollback';
 import { Link } from '../router';
 
 /** A rollback's (or its preview's) counts: contacts revived, reverted, removed; every other kind added, changed, removed. */
@@ -109,38 +109,5 @@ export function RollbackSampleList({ sample, labels }: { sample: RollbackSample[
         </div>
       ))}
     </div>
-  );
-}
-
-/** Contacts the rollback leaves alone, with why. */
-export function SkippedContactsTable({ skipped, labels }: { skipped: SkippedContact[]; labels: Map<string, string> }) {
-  if (skipped.length === 0) return null;
-  return (
-    <table className="table compact" aria-label="Skipped contacts">
-      <thead>
-        <tr>
-          <th>Skipped contact</th>
-          <th>Why</th>
-        </tr>
-      </thead>
-      <tbody>
-        {skipped.map((skip) => (
-          <tr key={skip.contactId}>
-            <td>
-              <Link to={`/contacts/${encodeURIComponent(skip.contactId)}`}>{labels.get(skip.contactId) ?? skip.contactId}</Link>
-            </td>
-            <td>
-              {skipReasonText[skip.reason] ?? skip.reason}
-              {skip.takenBy && (
-                <>
-                  {' '}
-                  It is held by <Link to={`/contacts/${encodeURIComponent(skip.takenBy)}`}>{labels.get(skip.takenBy) ?? 'that contact'}</Link>.
-                </>
-              )}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }

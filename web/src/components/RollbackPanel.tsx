@@ -1,10 +1,11 @@
 import type { Rollback } from '../api';
 import { formatDateTime, plural } from '../format';
 import { useContactLabels } from '../lookups';
-import { describeScope, formatPoint, isFinishedRollback } from '../rollback';
+import { describeScope, formatPoint, isFinishedRollback, skipReasonText } from '../rollback';
 import { Link } from '../router';
 import { ErrorNotice } from './Notice';
-import { RollbackCountsTable, SkippedContactsTable } from './RollbackFigures';
+import { RollbackCountsTable } from './RollbackFigures';
+import { SkippedContactsTable } from './SkippedContacts';
 
 function heading(rollback: Rollback): string {
   const what = rollback.undoOf ? 'Undo' : rollback.scope.type === 'workspace' ? 'Full rollback' : `Rollback of ${plural(rollback.scope.contactIds.length, 'contact')}`;
@@ -69,7 +70,7 @@ export function RollbackPanel({ rollback, error, onDismiss }: { rollback: Rollba
         </p>
       )}
       {finished && rollback.counts && <RollbackCountsTable counts={rollback.counts} full={rollback.scope.type === 'workspace'} />}
-      {finished && <SkippedContactsTable skipped={rollback.skipped} labels={labels} />}
+      {finished && <SkippedContactsTable skipped={rollback.skipped} labels={labels} reasons={skipReasonText} />}
     </div>
   );
 }

@@ -5,12 +5,13 @@ import { Dialog } from '../components/Dialog';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
 import { PointPicker } from '../components/PointPicker';
-import { RollbackCountsTable, RollbackSampleList, SkippedContactsTable } from '../components/RollbackFigures';
+import { RollbackCountsTable, RollbackSampleList } from '../components/RollbackFigures';
+import { SkippedContactsTable } from '../components/SkippedContacts';
 import { RollbackPanel } from '../components/RollbackPanel';
 import { SearchBox, useDebounced } from '../components/Search';
 import { contactName, formatDateTime, plural } from '../format';
 import { useContactLabels, useUserNames } from '../lookups';
-import { contactsSummary, describeRollbackError, describeScope, formatPoint, isFinishedRollback, nearestPoints, statusText } from '../rollback';
+import { contactsSummary, describeRollbackError, describeScope, formatPoint, isFinishedRollback, nearestPoints, skipReasonText, statusText } from '../rollback';
 import { useSession } from '../session';
 
 type ScopeType = RollbackScope['type'];
@@ -287,7 +288,7 @@ export function RollbackPage() {
             {current.skipped.length > 0 && (
               <>
                 <h3>Left alone</h3>
-                <SkippedContactsTable skipped={current.skipped} labels={previewLabels} />
+                <SkippedContactsTable skipped={current.skipped} labels={previewLabels} reasons={skipReasonText} />
               </>
             )}
           </div>
