@@ -152,6 +152,8 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     await page.getByRole('radio', { name: /The whole workspace/ }).check();
     await page.getByRole('button', { name: 'Preview', exact: true }).click();
     await expect(page.getByTestId('preview').getByTestId('contact-counts').innerText()).resolves.toBe('Contacts\t0\t1\t1\t0');
+    const late = page.getByTestId('sample-contact').filter({ hasText: 'Late Comer (late@full.example)' });
+    await expect(late.locator('p').innerText()).resolves.toBe('Created after the point: it goes to the recycle bin with its data, and can be restored from there.');
     await page.getByRole('button', { name: 'Request full rollback…' }).click();
     const dialog = page.getByRole('dialog', { name: /^Request a full rollback to / });
     await expect(dialog.innerText()).resolves.toContain('A second admin must approve it');

@@ -80,7 +80,9 @@ export function RollbackSampleList({ sample, labels }: { sample: RollbackSample[
               </span>
             )}
           </div>
-          {record.differences.length === 0 ? (
+          {record.differences.length > 0 && record.differences.every((d) => d.then === null) ? (
+            <p className="small">Created after the point: it goes to the recycle bin with its data, and can be restored from there.</p>
+          ) : record.differences.length === 0 ? (
             <p className="muted small">No field differs; only its lists, accounts, deals or tags change.</p>
           ) : (
             <table className="table compact differences" aria-label={`Differences for ${labels.get(record.contactId) ?? record.contactId}`}>

@@ -268,7 +268,7 @@ export function RollbackPage() {
           <div className="preview" data-testid="preview">
             <Notice tone="info">
               <span data-testid="preview-note">
-                This is a preview: nothing has changed. It shows what rolling back {describeScope(current.scope).toLowerCase()} to {formatPoint(current.at)} would do now.
+                This is a preview: nothing has changed. It shows what rolling back {current.scope.type === 'workspace' ? 'the whole workspace' : describeScope(current.scope)} to {formatPoint(current.at)} would do now.
                 Contacts created after the point would go to the recycle bin (restorable), not be destroyed; nothing is sent to contacts unless you choose to resume
                 automations.
               </span>
