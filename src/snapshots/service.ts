@@ -268,13 +268,16 @@ export async function recoverableRange(db: Db | Tx, workspaceId: string, now: Da
   return { from, to: now, snapshots: rows.map((r) => ({ id: r.id, takenAt: r.taken_at, kind: r.kind })) };
 }
 
+/** How far inside the moving window start a suggested point lies. */
+const windowStartMarginMs = 60_000;
+
 /**
  * Throws 422 point_not_recoverable unless `at` can be rolled back to at `now`: it lies in
  * the PITR window (now − pitr_hours <= at <= now, both inclusive), or it is exactly the
  * takenAt of a retained snapshot (timestamptz equality; takenAt has millisecond
  * precision, so the ISO string GET /snapshots gives matches). `details.nearest` lists,
- * oldest first, the nearest recoverable times: the window's start (when `at` is before
- * it) or end (`now`, when `at` is after it), and the nearest retained snapshots before and
+ * oldest first, the nearest recoverable times: a minute after the window's start (when `at` is before
+ * it) or its end (`now`, when `at` is after it), and the nearest retained snapshots before and
  * after `at`. `details.window` is `{from, to}`.
  *
  * @example
@@ -287,7 +290,9 @@ export async function assertRecoverable(db: Db | Tx, workspaceId: string, at: Da
   if (around.exact) return;
   const nearest = new Set<number>();
   if (around.before) nearest.add(around.before.getTime());
-  if (at.getTime() < from.getTime()) nearest.add(from.getTime());
+  // The window's start moves with the clock: offer a point a minute inside it, so it is
+  // still recoverable when the admin acts on it.
+  if (at.getTime() < from.getTime()) nearest.add(Math.min(from.getTime() + windowStartMarginMs, now.getTime()));
   if (at.getTime() > now.getTime()) nearest.add(now.getTime());
   if (around.after) nearest.add(around.after.getTime());
   throw new AppError(

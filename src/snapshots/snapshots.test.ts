@@ -369,10 +369,10 @@ describe('recoverable points', () => {
     expect(between).toMatchObject({
       status: 422,
       code: 'point_not_recoverable',
-      details: { nearest: [snapshot.takenAt, from.toISOString()], window: { from: from.toISOString(), to: now.toISOString() } },
+      details: { nearest: [snapshot.takenAt, iso(from.getTime() + 60_000)], window: { from: from.toISOString(), to: now.toISOString() } },
     });
     const justBefore = await notRecoverable(ws.id, new Date(takenAt.getTime() - 1), now);
-    expect(justBefore.details.nearest).toEqual([snapshot.takenAt, from.toISOString()]);
+    expect(justBefore.details.nearest).toEqual([snapshot.takenAt, iso(from.getTime() + 60_000)]);
     const future = await notRecoverable(ws.id, new Date(now.getTime() + 1), now);
     expect(future.details.nearest).toEqual([snapshot.takenAt, now.toISOString()]);
     expect(future.message).toContain('last 72 hours');
@@ -385,7 +385,7 @@ describe('recoverable points', () => {
     const now = app.clock.now();
     await ws.api('DELETE', `/snapshots/${snapshot.id}`);
     const error = await notRecoverable(ws.id, new Date(snapshot.takenAt), now);
-    expect(error.details.nearest).toEqual([iso(now.getTime() - 72 * hourMs)]);
+    expect(error.details.nearest).toEqual([iso(now.getTime() - 72 * hourMs + 60_000)]);
   });
 });
 
@@ -504,6 +504,6 @@ describe('history compaction', () => {
     const range = await recoverableRange(app.ctx.db, ws.id, now);
     expect(Math.abs(range.from.getTime() - compactedThrough)).toBeLessThan(1000);
     const error = await notRecoverable(ws.id, new Date(now.getTime() - 100 * hourMs), now);
-    expect(error.details.nearest).toEqual([range.from.toISOString()]);
+    expect(error.details.nearest).toEqual([iso(range.from.getTime() + 60_000)]);
   });
 });
