@@ -154,6 +154,10 @@ const camel = (column: string) => column.replace(/_([a-z])/g, (_, c: string) => 
 
 export interface SampleRecord {
   contactId: string;
+  /** Who the contact is: its email and name now, or at the point when it is gone now. */
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
   change: 'revive' | 'revert' | 'remove';
   /** Field by field: the value now and the value the rollback writes back. */
   differences: { field: string; now: unknown; then: unknown }[];
@@ -175,13 +179,22 @@ export async function samplePlan(tx: Tx, workspaceId: string, rollbackId: string
     ORDER BY rt.row_key LIMIT ${limit}`.execute(tx);
   const columns = await columnsOf(tx, contactsTable);
   const holds = (row: Record<string, unknown> | null) => row !== null && ['active', 'archived'].includes(String(row.status));
-  return rows.map((r) => ({
-    contactId: r.row_key,
-    change: holds(r.image) && !holds(r.live) ? 'revive' : holds(r.live) && !holds(r.image) ? 'remove' : 'revert',
-    differences: columns
-      .filter((c) => c !== 'workspace_id' && JSON.stringify(r.live?.[c] ?? null) !== JSON.stringify(r.image?.[c] ?? null))
-      .map((c) => ({ field: camel(c), now: r.live?.[c] ?? null, then: r.image?.[c] ?? null })),
-    lastChange: r.last_at ? { at: r.last_at.toISOString(), actorId: r.last_actor, origin: r.last_origin ?? 'sql' } : null,
-    ...(r.skip_reason ? { skipped: { contactId: r.row_key, reason: r.skip_reason, ...(r.taken_by ? { takenBy: r.taken_by } : {}) } } : {}),
-  }));
+  const text = (row: Record<string, unknown> | null, column: string) => (typeof row?.[column] === 'string' ? (row[column] as string) : null);
+  return rows.map((r) => {
+    const known = r.live ?? r.image;
+    return {
+      contactId: r.row_key,
+      email: text(known, 'email'),
+      firstName: text(known, 'first_name'),
+      lastName: text(known, 'last_name'),
+      change: holds(r.image) && !holds(r.live) ? 'revive' : holds(r.live) && !holds(r.image) ? 'remove' : 'revert',
+      // A contact that did not exist at the point goes to the recycle bin as it is: there
+      // is no older value of its fields to show.
+      differences: r.image === null || r.live === null ? [] : columns
+        .filter((c) => c !== 'workspace_id' && JSON.stringify(r.live?.[c] ?? null) !== JSON.stringify(r.image?.[c] ?? null))
+        .map((c) => ({ field: camel(c), now: r.live?.[c] ?? null, then: r.image?.[c] ?? null })),
+      lastChange: r.last_at ? { at: r.last_at.toISOString(), actorId: r.last_actor, origin: r.last_origin ?? 'sql' } : null,
+      ...(r.skip_reason ? { skipped: { contactId: r.row_key, reason: r.skip_reason, ...(r.taken_by ? { takenBy: r.taken_by } : {}) } } : {}),
+    };
+  });
 }

@@ -68,7 +68,9 @@ describe('partial rollback (contacts scope)', () => {
       skipped: { contacts: 0 },
     });
     expect(preview.body.sample).toHaveLength(1);
-    expect(preview.body.sample[0]).toMatchObject({ contactId: ann.id, change: 'revert', lastChange: { actorId: ws.adminId, origin: 'user' } });
+    expect(preview.body.sample[0]).toMatchObject({
+      contactId: ann.id, email: 'ann@example.com', firstName: 'Annie', lastName: ann.lastName, change: 'revert', lastChange: { actorId: ws.adminId, origin: 'user' },
+    });
     expect(preview.body.sample[0].differences).toEqual(
       expect.arrayContaining([{ field: 'firstName', now: 'Annie', then: 'Ann' }, { field: 'phone', now: '+1 555 0100', then: null }]),
     );
@@ -117,8 +119,11 @@ describe('partial rollback (contacts scope)', () => {
     const ws = await aWorkspace(app);
     const at = aPoint();
     const late = await aContact(ws, { email: 'late@example.com' });
-    const done = await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [late.id] } })).body.id);
-    expect(done.counts.contacts).toEqual({ revive: 0, revert: 0, remove: 1 });
+    const scope = { type: 'contacts', contactIds: [late.id] };
+    const preview = (await ws.api('POST', '/rollbacks/preview', { at, scope })).body;
+    expect(preview.sample).toEqual([expect.objectContaining({ contactId: late.id, email: 'late@example.com', change: 'remove', differences: [] })]);
+    const done = await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope })).body.id);
+    expect(done).toMatchObject({ phase: 'done', counts: { contacts: { revive: 0, revert: 0, remove: 1 } } });
     const deleted = (await ws.api('GET', '/deleted-contacts?q=late@example.com')).body.data;
     expect(deleted).toEqual([expect.objectContaining({ id: late.id, deletedBy: ws.adminId })]);
   });
@@ -174,7 +179,7 @@ describe('partial rollback (contacts scope)', () => {
     await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '1') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
     // plan, parents, an empty release pass, then the first contact: and the process stops.
     expect(await app.runJobs(ws.id, { maxSteps: 4 })).toBe(4);
-    expect((await ws.api('GET', `/rollbacks/${accepted.body.id}`)).body).toMatchObject({ status: 'running', progress: { contactsDone: 1, contactsTotal: 3 } });
+    expect((await ws.api('GET', `/rollbacks/${accepted.body.id}`)).body).toMatchObject({ status: 'running', phase: 'contacts', progress: { contactsDone: 1, contactsTotal: 3 } });
     const done = await runRollback(ws, accepted.body.id);
     expect(done).toMatchObject({ status: 'succeeded', progress: { contactsDone: 3, contactsTotal: 3 } });
     for (const [i, c] of contacts.entries()) expect((await ws.api('GET', `/contacts/${c.id}`)).body.firstName).toBe(`Before${i}`);
@@ -278,6 +283,11 @@ describe('full rollback (workspace scope)', () => {
     await (await ws.userWithRole('admin')).api('POST', `/rollbacks/${undo.body.id}/approve`);
     expect((await runRollback(ws, undo.body.id)).status).toBe('succeeded');
     expect(await dump(ws.id)).toEqual(beforeRollback);
+    expect((await ws.api('GET', `/rollbacks/${accepted.body.id}`)).body.undoneBy).toBe(undo.body.id);
+    expect((await ws.api('GET', '/rollbacks')).body.data.map((r: { id: string; undoneBy: string | null }) => [r.id, r.undoneBy])).toEqual([
+      [undo.body.id, null],
+      [accepted.body.id, undo.body.id],
+    ]);
     const again = await ws.api('POST', `/rollbacks/${accepted.body.id}/undo`);
     expect(again.body.error).toMatchObject({ code: 'invalid_state', details: { undoneBy: undo.body.id } });
   });

@@ -46,6 +46,10 @@ export interface RollbackView {
   status: Job['status'];
   resumeAutomations: boolean;
   undoOf: string | null;
+  /** The undo that put back what this rollback wrote, if any. */
+  undoneBy: string | null;
+  /** Where the job is: planning, then writing lists and the like, contacts, and done. */
+  phase: Phase;
   counts: RollbackCounts | null;
   skipped: SkippedContact[];
   progress: { contactsDone: number; contactsTotal: number };
@@ -57,7 +61,7 @@ export interface RollbackView {
   finishedAt: string | null;
 }
 
-function presentRollback(job: Job): RollbackView {
+function presentRollback(job: Job, undoneBy: string | null): RollbackView {
   const params = job.params as unknown as RollbackParams;
   const progress = job.progress as unknown as Partial<RollbackProgress>;
   return {
@@ -67,6 +71,8 @@ function presentRollback(job: Job): RollbackView {
     status: job.status,
     resumeAutomations: params.resumeAutomations,
     undoOf: params.undoOf ?? null,
+    undoneBy,
+    phase: progress.phase ?? 'plan',
     counts: progress.counts ?? null,
     skipped: progress.skipped ?? [],
     progress: { contactsDone: progress.contactsDone ?? 0, contactsTotal: progress.contactsTotal ?? 0 },
@@ -155,7 +161,20 @@ async function createRollback(ctx: AppContext, change: ChangeContext, params: Ro
     }),
   );
   if (status === 'queued') ctx.kickJobs();
-  return presentRollback(job);
+  return presentRollback(job, null);
+}
+
+/** For each of these rollbacks that was undone, the undo (one not failed). */
+async function undosOf(db: Db | Tx, workspaceId: string, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await sql<{ undo_of: string; id: string }>`
+    SELECT params->>'undoOf' AS undo_of, id FROM jobs
+    WHERE workspace_id = ${workspaceId} AND kind = 'rollback' AND params->>'undoOf' = ANY(${ids}::text[]) AND status <> 'failed'`.execute(db);
+  return new Map(rows.map((r) => [r.undo_of, r.id]));
+}
+
+async function present(db: Db | Tx, job: Job): Promise<RollbackView> {
+  return presentRollback(job, (await undosOf(db, job.workspaceId, [job.id])).get(job.id) ?? null);
 }
 
 async function findRollback(db: Db | Tx, workspaceId: string, id: string): Promise<Job> {
@@ -180,7 +199,7 @@ export async function approveRollback(ctx: AppContext, change: ChangeContext, id
     }),
   );
   ctx.kickJobs();
-  return presentRollback(await findRollback(ctx.db, change.workspaceId, id));
+  return present(ctx.db, await findRollback(ctx.db, change.workspaceId, id));
 }
 
 /**
@@ -194,9 +213,8 @@ export async function undoRollback(ctx: AppContext, change: ChangeContext, id: s
   if (job.status !== 'succeeded' && !(job.status === 'failed' && progress.txids.length > 0)) {
     throw invalidState(`Only a rollback that ran can be undone; this one is ${job.status}`, { status: job.status });
   }
-  const { rows } = await sql<{ id: string }>`
-    SELECT id FROM jobs WHERE workspace_id = ${change.workspaceId} AND kind = 'rollback' AND params->>'undoOf' = ${id} AND status <> 'failed'`.execute(ctx.db);
-  if (rows[0]) throw invalidState('This rollback has already been undone', { undoneBy: rows[0].id });
+  const undoneBy = (await undosOf(ctx.db, change.workspaceId, [id])).get(id);
+  if (undoneBy) throw invalidState('This rollback has already been undone', { undoneBy });
   // The undo reads the rollback's own history entries: compaction keeps them only while
   // the rollback is inside the recoverable window.
   const startedAt = job.startedAt ?? job.createdAt;
@@ -210,12 +228,13 @@ export async function undoRollback(ctx: AppContext, change: ChangeContext, id: s
 }
 
 export async function getRollback(db: Db, workspaceId: string, id: string): Promise<RollbackView> {
-  return presentRollback(await findRollback(db, workspaceId, id));
+  return present(db, await findRollback(db, workspaceId, id));
 }
 
 export async function listRollbacks(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<RollbackView>> {
   const jobs = await listJobs(db, workspaceId, 'rollback', page);
-  return { data: jobs.data.map(presentRollback), nextCursor: jobs.nextCursor };
+  const undos = await undosOf(db, workspaceId, jobs.data.map((j) => j.id));
+  return { data: jobs.data.map((j) => presentRollback(j, undos.get(j.id) ?? null)), nextCursor: jobs.nextCursor };
 }
 
 async function currentTxid(tx: Tx): Promise<string> {
