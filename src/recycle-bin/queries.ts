@@ -8,11 +8,13 @@ import type { Tx } from '../db/database.js';
  * never as primary (the deal's primary is left as it is, and the contact is added last);
  * tags unless deleted. Original created dates are kept.
  *
- * An association row whose latest history image is a delete was removed when the contact
- * left (deleted or archived): that image is what comes back. One statement: history is
- * read once for the four tables, contact by contact through history_contact (a scan of
- * the `contact_id = ANY(…)` form made the planner read the whole history table once per
- * table and batch, so restores slowed as history grew), then four inserts.
+ * What comes back is what the contact had when it left: the association rows deleted by
+ * the transaction that took it from active to deleted or archived (found from the
+ * contact's own history entry). An association removed on purpose before that stays
+ * removed. One statement: history is read once for the four tables, contact by contact
+ * through history_contact (a scan of the `contact_id = ANY(…)` form made the planner read
+ * the whole history table once per table and batch, so restores slowed as history grew),
+ * then four inserts.
  */
 export async function reapplyAssociations(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   if (contactIds.length === 0) return;
@@ -21,10 +23,17 @@ export async function reapplyAssociations(tx: Tx, workspaceId: string, contactId
   // several times slower.
   await sql`SET LOCAL work_mem = '64MB'`.execute(tx);
   await sql`
-    WITH removed AS MATERIALIZED (
-      SELECT DISTINCT ON (h.table_name COLLATE "C", h.row_key COLLATE "C") h.table_name, h.op, h.before
+    WITH departure AS MATERIALIZED (
+      SELECT c.id, (
+        SELECT h.txid FROM history h
+        WHERE h.workspace_id = ${workspaceId} AND h.contact_id = c.id AND h.table_name = 'contacts' AND h.op = 'update'
+          AND h.before->>'status' = 'active' AND h.after->>'status' <> 'active'
+        ORDER BY h.version DESC LIMIT 1) AS txid
       FROM unnest(${contactIds}::text[]) AS c(id)
-      JOIN history h ON h.workspace_id = ${workspaceId} AND h.contact_id = c.id
+    ), removed AS MATERIALIZED (
+      SELECT DISTINCT ON (h.table_name COLLATE "C", h.row_key COLLATE "C") h.table_name, h.op, h.before
+      FROM departure d
+      JOIN history h ON h.workspace_id = ${workspaceId} AND h.contact_id = d.id AND h.txid = d.txid
       WHERE h.table_name IN ('list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags')
       ORDER BY h.table_name COLLATE "C", h.row_key COLLATE "C", h.version DESC
     ), list_rows AS (

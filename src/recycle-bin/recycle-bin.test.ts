@@ -71,6 +71,19 @@ describe('restoring deleted contacts (seed 002)', () => {
     expect(back.deletedAt).toBeUndefined();
   });
 
+  it('brings back the tags the contact had when deleted, not one removed before', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const kept = (await ws.api('POST', '/tags', { name: 'Kept' })).body;
+    const dropped = (await ws.api('POST', '/tags', { name: 'Dropped' })).body;
+    await ws.api('POST', `/contacts/${c.id}/tags`, { tagId: kept.id });
+    await ws.api('POST', `/contacts/${c.id}/tags`, { tagId: dropped.id });
+    await ws.api('DELETE', `/contacts/${c.id}/tags/${dropped.id}`);
+    await ws.api('DELETE', `/contacts/${c.id}`);
+    await restore(ws, { source: 'deleted', contactIds: [c.id] });
+    expect((await ws.api('GET', `/contacts/${c.id}`)).body.tags).toEqual([kept.id]);
+  });
+
   it('skips with reasons: merged, purged, email_taken (naming the holder), not_deleted, not_found', async () => {
     const ws = await aWorkspace(app);
     const merged = await aContact(ws);

@@ -50,50 +50,60 @@ export async function applyParents(tx: Tx, change: ChangeContext, rollbackId: st
 const holds = (image: string) => sql.raw(`(${image}->>'status') IN ('active', 'archived')`);
 
 /**
- * The contacts of the batch that give up their email (they go back to deleted, merged or
- * not existing) take that state now, and those that will hold another email leave theirs
- * for a moment, so that when contacts take their emails back no unique key is in the way
- * whichever batch they are in.
+ * Contacts that give up their email (they go back to deleted, merged or not existing)
+ * take that state now, with their associations in the same transaction, so a later
+ * restore from the bin brings back what the rollback removed. Contacts that will hold
+ * another email leave theirs for a moment (their rows are written in applyContacts). So
+ * when contacts take their emails back no unique key is in the way, whichever batch they
+ * are in. Returns the batch's ids and how many contacts it finished.
  */
-export async function releaseEmails(tx: Tx, change: ChangeContext, rollbackId: string, after: string, limit: number): Promise<string[]> {
-  const { rows } = await sql<{ row_key: string }>`
-    SELECT rt.row_key FROM rollback_targets rt
+export async function releaseEmails(tx: Tx, change: ChangeContext, rollbackId: string, after: string, limit: number): Promise<{ ids: string[]; finished: number }> {
+  const { rows } = await sql<{ row_key: string; gone: boolean }>`
+    SELECT rt.row_key, (rt.image IS NULL OR NOT ${holds('rt.image')}) AS gone FROM rollback_targets rt
     WHERE ${planned(change, rollbackId, contactsTable, sql`rt.row_key > ${after}`)}
       AND (rt.image IS NULL OR NOT ${holds('rt.image')}
            OR (rt.live IS NOT NULL AND ${holds('rt.live')} AND lower(rt.live->>'email') <> lower(rt.image->>'email')))
     ORDER BY rt.row_key LIMIT ${limit}`.execute(tx);
   const ids = rows.map((r) => r.row_key);
-  if (ids.length === 0) return ids;
+  if (ids.length === 0) return { ids, finished: 0 };
   const batch = sql`rt.row_key = ANY(${ids}::text[])`;
+  const leaving = rows.filter((r) => r.gone).map((r) => r.row_key);
+  const theirRows = sql`rt.contact_id = ANY(${leaving}::text[])`;
+  for (const table of associationTables) await removeAbsent(tx, change, rollbackId, table, theirRows);
   await removeAbsent(tx, change, rollbackId, contactsTable, batch);
   await writeImages(tx, change, rollbackId, contactsTable, sql`${batch} AND NOT ${holds('rt.image')}`);
+  for (const table of associationTables) await writeImages(tx, change, rollbackId, table, theirRows);
   await sql`
     UPDATE contacts live SET status = 'deleted'
     FROM rollback_targets rt
     WHERE ${planned(change, rollbackId, contactsTable, sql`${batch} AND ${holds('rt.image')}`)}
       AND live.workspace_id = ${change.workspaceId} AND live.id = rt.row_key`.execute(tx);
   await pauseLeaving(tx, change, rollbackId, batch);
-  return ids;
+  return { ids, finished: leaving.length };
 }
 
 /**
- * A batch of contacts: their associations that did not exist at the point go, the
- * contacts that hold an email at the point take it back, then their associations are
- * written back.
+ * A batch of contacts not finished by releaseEmails: their associations that did not
+ * exist at the point go, the contacts take back their state (and email) at the point,
+ * then their associations are written back.
  */
 export async function applyContacts(tx: Tx, change: ChangeContext, rollbackId: string, after: string, limit: number, resumeAutomations: boolean): Promise<string[]> {
   const { rows } = await sql<{ contact_id: string }>`
     SELECT DISTINCT rt.contact_id FROM rollback_targets rt
     WHERE rt.workspace_id = ${change.workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.skip_reason IS NULL
       AND rt.contact_id > ${after}
+      AND NOT EXISTS (
+        SELECT 1 FROM rollback_targets c
+        WHERE c.workspace_id = ${change.workspaceId} AND c.rollback_id = ${rollbackId} AND c.table_name = 'contacts'
+          AND c.row_key = rt.contact_id AND (c.image IS NULL OR NOT ${holds('c.image')}))
     ORDER BY rt.contact_id LIMIT ${limit}`.execute(tx);
   const ids = rows.map((r) => r.contact_id);
   if (ids.length === 0) return ids;
   const batch = sql`rt.contact_id = ANY(${ids}::text[])`;
   for (const table of associationTables) await removeAbsent(tx, change, rollbackId, table, batch);
-  await writeImages(tx, change, rollbackId, contactsTable, sql`${batch} AND ${holds('rt.image')}`);
+  await writeImages(tx, change, rollbackId, contactsTable, batch);
   for (const table of associationTables) await writeImages(tx, change, rollbackId, table, batch);
-  await pauseLeaving(tx, change, rollbackId, sql`${batch} AND ${holds('rt.image')}`);
+  await pauseLeaving(tx, change, rollbackId, batch);
   if (resumeAutomations) {
     const returning = await contactsWhere(tx, change, rollbackId, sql`${batch} AND (rt.image->>'status') = 'active' AND (rt.live IS NULL OR (rt.live->>'status') <> 'active')`);
     await resumeEnrollments(tx, change.workspaceId, returning);

@@ -115,17 +115,23 @@ describe('partial rollback (contacts scope)', () => {
     expect((await ws.api('GET', `/contacts/${ann.id}`)).body.email).toBe('ann@new.example');
   });
 
-  it('sends a contact created after the point to the recycle bin, from which it can be restored', async () => {
+  it('sends a contact created after the point to the recycle bin, from which it comes back with its tags', async () => {
     const ws = await aWorkspace(app);
     const at = aPoint();
     const late = await aContact(ws, { email: 'late@example.com' });
+    const tag = (await ws.api('POST', '/tags', { name: 'Webinar' })).body;
+    await ws.api('POST', `/contacts/${late.id}/tags`, { tagId: tag.id });
     const scope = { type: 'contacts', contactIds: [late.id] };
     const preview = (await ws.api('POST', '/rollbacks/preview', { at, scope })).body;
     expect(preview.sample).toEqual([expect.objectContaining({ contactId: late.id, email: 'late@example.com', change: 'remove', differences: [] })]);
     const done = await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope })).body.id);
     expect(done).toMatchObject({ phase: 'done', counts: { contacts: { revive: 0, revert: 0, remove: 1 } } });
     const deleted = (await ws.api('GET', '/deleted-contacts?q=late@example.com')).body.data;
-    expect(deleted).toEqual([expect.objectContaining({ id: late.id, deletedBy: ws.adminId })]);
+    expect(deleted).toEqual([expect.objectContaining({ id: late.id, deletedBy: ws.adminId, tags: [] })]);
+    const restored = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [late.id] });
+    await app.runJobs(ws.id);
+    expect((await ws.api('GET', `/restore-jobs/${restored.body.id}`)).body).toMatchObject({ status: 'succeeded', restored: 1 });
+    expect((await ws.api('GET', `/contacts/${late.id}`)).body).toMatchObject({ status: 'active', tags: [tag.id] });
   });
 
   it('revives a contact deleted after the point with its associations, sending nothing and leaving its automation paused', async () => {

@@ -283,8 +283,11 @@ export const rollbackJobHandler: JobHandler = {
         next = { ...(await wrote()), phase: 'release', cursor: '' };
         break;
       case 'release': {
-        const ids = await releaseEmails(tx, change, job.id, progress.cursor, batchSize);
-        next = ids.length === 0 ? { ...progress, phase: 'contacts', cursor: '' } : { ...(await wrote()), cursor: ids[ids.length - 1] };
+        const { ids, finished } = await releaseEmails(tx, change, job.id, progress.cursor, batchSize);
+        next =
+          ids.length === 0
+            ? { ...progress, phase: 'contacts', cursor: '' }
+            : { ...(await wrote()), cursor: ids[ids.length - 1], contactsDone: progress.contactsDone + finished };
         break;
       }
       case 'contacts': {
