@@ -6,13 +6,16 @@
  * keeps a run's results with the machine it ran on.
  *
  * BENCH_CONTACTS (100000) and BENCH_PGLITE_CONTACTS (20000; 0 skips PGlite) set the
- * sizes, BENCH_ROUNDS (5) the runs of each history variant.
+ * sizes, BENCH_ROUNDS (5) the runs of each history variant. The rollback benchmark has
+ * its own sizes: BENCH_ROLLBACK_CONTACTS (1000000) and BENCH_PGLITE_ROLLBACK_CONTACTS
+ * (50000).
  */
 import os from 'node:os';
 import { describeMachine } from './machine.js';
 import { pgliteDatabase, serverDatabase, type BenchDatabase } from './databases.js';
 import { benchRestore, type RestoreFigures } from './restore.js';
 import { benchHistory, type HistoryFigures } from './history.js';
+import { benchRollback, type RollbackFigures } from './rollback.js';
 import { formatMs } from './timing.js';
 
 const benchmarks = {
@@ -21,6 +24,10 @@ const benchmarks = {
   },
   async history(engine: Engine) {
     report(await withDatabase(engine, 'history', (bench) => benchHistory(bench, engine.contacts, rounds)));
+  },
+  async rollback(engine: Engine) {
+    const contacts = engine.name === 'server' ? sizeFrom('BENCH_ROLLBACK_CONTACTS', 1_000_000) : sizeFrom('BENCH_PGLITE_ROLLBACK_CONTACTS', 50_000);
+    if (contacts > 0) reportRollback(await withDatabase(engine, 'rollback', (bench) => benchRollback(bench, contacts)));
   },
 };
 
@@ -68,6 +75,14 @@ function report(figures: RestoreFigures | HistoryFigures): void {
     console.log(`  triggers off       ${formatMs(f.uncapturedMedianMs).padStart(9)}  (${runs(f.uncapturedMs)})`);
     console.log(`  capture overhead   ${f.ratio.toFixed(2)}×`);
   }
+  console.log(`  load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min; ${os.cpus().length} cores)`);
+}
+
+function reportRollback(f: RollbackFigures): void {
+  console.log(`\nrollback — ${f.engine}, full rollback of ${f.size.contacts + f.size.keepers} contacts, ${f.changedContacts} changed after the point`);
+  console.log(`  set-up: fill ${formatMs(f.fillMs)}, bad import ${formatMs(f.changeMs)}`);
+  console.log(`  preview            ${formatMs(f.previewMs).padStart(9)}`);
+  console.log(`  rollback job       ${formatMs(f.rollbackMs).padStart(9)}  ${f.rowsWritten} rows written back in ${f.batches} steps`);
   console.log(`  load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min; ${os.cpus().length} cores)`);
 }
 

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Tx } from '../db/database.js';
+import { historyCompleteAfter } from '../snapshots/service.js';
 import { columnsOf, contactsTable, keyMatches, rolledBackTables, type RolledBackTable } from './tables.js';
 
 export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactIds: string[] };
@@ -27,25 +28,38 @@ export async function planRollback(tx: Tx, workspaceId: string, rollbackId: stri
   const inScope = scope.type === 'contacts' ? sql`AND h.contact_id = ANY(${scope.contactIds}::text[])` : sql``;
   // The rows to consider, gathered once; dropped with the transaction (or the preview's rollback).
   await sql`CREATE TEMP TABLE rollback_plan_rows (table_name text, row_key text, contact_id text, image jsonb) ON COMMIT DROP`.execute(tx);
-  if (source.kind === 'asOf') {
-    // Only rows written after T can differ from T.
+  const tableNames = tables.map((t) => t.name);
+  // Only rows written after T can differ from T. While history holds every change since
+  // T, a row's state at T is the `before` of its first change after T (none: it did not
+  // exist), read in the same pass; past a compaction, its latest version at or before T
+  // is looked up row by row.
+  const readsBefore = source.kind === 'undo' || (await historyCompleteAfter(tx, workspaceId, source.at));
+  if (source.kind === 'asOf' && readsBefore) {
+    await sql`SET LOCAL work_mem = '64MB'`.execute(tx);
+    await sql`
+      INSERT INTO rollback_plan_rows (table_name, row_key, contact_id, image)
+      SELECT DISTINCT ON (h.table_name COLLATE "C", h.row_key COLLATE "C") h.table_name, h.row_key, h.contact_id, h.before
+      FROM history h
+      WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
+      ORDER BY h.table_name COLLATE "C", h.row_key COLLATE "C", h.version`.execute(tx);
+  } else if (source.kind === 'asOf') {
     await sql`
       INSERT INTO rollback_plan_rows (table_name, row_key, contact_id)
       SELECT DISTINCT h.table_name, h.row_key, h.contact_id FROM history h
-      WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tables.map((t) => t.name)}::text[]) ${inScope}`.execute(tx);
+      WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tableNames}::text[]) ${inScope}`.execute(tx);
   } else {
     // An undo: each row as it was just before the rollback's first write to it.
     await sql`
       INSERT INTO rollback_plan_rows (table_name, row_key, contact_id, image)
       SELECT DISTINCT ON (h.table_name, h.row_key) h.table_name, h.row_key, h.contact_id, h.before
       FROM history h
-      WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tables.map((t) => t.name)}::text[]) ${inScope}
+      WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
       ORDER BY h.table_name, h.row_key, h.version`.execute(tx);
   }
   await sql`ANALYZE rollback_plan_rows`.execute(tx);
   // At T, a row is its latest version at or before T: none, or a delete, means it did not exist.
   const image =
-    source.kind === 'asOf'
+    !readsBefore && source.kind === 'asOf'
       ? sql`(SELECT CASE WHEN h.op = 'delete' THEN NULL ELSE h.after END FROM history h
              WHERE h.workspace_id = ${workspaceId} AND h.table_name = k.table_name AND h.row_key = k.row_key AND h.at <= ${source.at}
              ORDER BY h.version DESC LIMIT 1)`

@@ -268,6 +268,16 @@ export async function recoverableRange(db: Db | Tx, workspaceId: string, now: Da
   return { from, to: now, snapshots: rows.map((r) => ({ id: r.id, takenAt: r.taken_at, kind: r.kind })) };
 }
 
+/**
+ * Whether history holds every change made after `at`: compaction only ever removes
+ * entries at or before the point it compacted through. Then a row's state at `at` is the
+ * `before` of its first entry after `at`, with no need to look further back.
+ */
+export async function historyCompleteAfter(db: Db | Tx, workspaceId: string, at: Date): Promise<boolean> {
+  const compacted = await selectCompactedThrough(db, workspaceId);
+  return compacted === null || at.getTime() >= compacted.getTime();
+}
+
 /** How far inside the moving window start a suggested point lies. */
 const windowStartMarginMs = 60_000;
 
