@@ -1,25 +1,15 @@
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, testApp, type TestApp } from '../test-support/harness.js';
+import { captureOutput, restoreConsoleAfterEach } from '../test-support/cli-output.js';
 import { restoreFromCli } from './restore.js';
 
 let app: TestApp;
 beforeAll(async () => {
   app = await testApp();
 });
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-});
+restoreConsoleAfterEach();
 
 const command = { source: 'deleted' as const, all: false, confirmOverage: false, resumeAutomations: false };
-
-function captureOutput() {
-  const printed: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
-  vi.spyOn(console, 'error').mockImplementation((line: string) => void printed.push(line));
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  return printed;
-}
 
 describe('retrace restore', () => {
   it('restores the picked contacts to completion and prints the finished job', async () => {

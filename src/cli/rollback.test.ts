@@ -1,23 +1,13 @@
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, testApp, type TestApp } from '../test-support/harness.js';
+import { captureOutput, restoreConsoleAfterEach } from '../test-support/cli-output.js';
 import { previewFromCli, rollbackFromCli } from './rollback.js';
 
 let app: TestApp;
 beforeAll(async () => {
   app = await testApp();
 });
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-});
-
-function captureOutput() {
-  const printed: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
-  vi.spyOn(console, 'error').mockImplementation((line: string) => void printed.push(line));
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  return printed;
-}
+restoreConsoleAfterEach();
 
 function aPoint(): string {
   app.clock.advance(1);
