@@ -143,6 +143,10 @@ export interface SkippedContact {
 
 export interface RollbackSample {
   contactId: string;
+  /** Who it is: its email and name now, or at the point when it is gone now. */
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
   change: 'revive' | 'revert' | 'remove';
   /** Field by field: the value now and the value the rollback writes back. */
   differences: { field: string; now: unknown; then: unknown }[];

@@ -70,7 +70,7 @@ export function RollbackSampleList({ sample, labels }: { sample: RollbackSample[
         <div className="sample-contact" key={record.contactId} data-testid="sample-contact">
           <div className="sample-head">
             <Link to={`/contacts/${encodeURIComponent(record.contactId)}`} className="strong-link">
-              {labels.get(record.contactId) ?? record.contactId}
+              {labels.get(record.contactId) ?? record.email ?? record.contactId}
             </Link>
             <span className={`badge change-${record.change}`}>{changeText[record.change]}</span>
             {record.skipped && <span className="badge status-deleted">skipped</span>}
@@ -80,7 +80,7 @@ export function RollbackSampleList({ sample, labels }: { sample: RollbackSample[
               </span>
             )}
           </div>
-          {record.differences.length > 0 && record.differences.every((d) => d.then === null) ? (
+          {record.change === 'remove' && record.differences.length === 0 ? (
             <p className="small">Created after the point: it goes to the recycle bin with its data, and can be restored from there.</p>
           ) : record.differences.length === 0 ? (
             <p className="muted small">No field differs; only its lists, accounts, deals or tags change.</p>
