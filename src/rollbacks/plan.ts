@@ -69,9 +69,13 @@ export async function planRollback(tx: Tx, workspaceId: string, rollbackId: stri
       INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
       SELECT ${workspaceId}, ${rollbackId}, p.table_name, p.row_key, p.contact_id, p.image, p.live
       FROM (
-        SELECT k.table_name, k.row_key, k.contact_id, ${image} AS image, to_jsonb(live.*) AS live
+        SELECT k.table_name, k.row_key, k.contact_id, ${image} AS image, now_.live
         FROM rollback_plan_rows k
-        LEFT JOIN ${sql.table(table.name)} live ON live.workspace_id = ${workspaceId} AND ${keyMatches(table, 'k.row_key')}
+        -- A primary-key lookup per row (LIMIT keeps the planner from turning it into a
+        -- hash join over the whole table): the rows changed since T are few next to it.
+        LEFT JOIN LATERAL (
+          SELECT to_jsonb(live.*) AS live FROM ${sql.table(table.name)} live
+          WHERE live.workspace_id = ${workspaceId} AND ${keyMatches(table, 'k.row_key')} LIMIT 1) now_ ON true
         WHERE k.table_name = ${table.name}) p
       WHERE NOT ${unchanged(table)}`.execute(tx);
   }
