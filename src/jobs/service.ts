@@ -136,6 +136,15 @@ export async function queueJob(tx: Tx, workspaceId: string, jobId: string, appro
             WHERE workspace_id = ${workspaceId} AND id = ${jobId} AND status = 'awaiting_approval'`.execute(tx);
 }
 
+/** Ends an awaiting job without running it (a rejected approval), as failed with why. */
+export async function rejectAwaitingJob(tx: Tx, workspaceId: string, jobId: string, reason: string, at: Date): Promise<boolean> {
+  const { rows } = await sql`
+    UPDATE jobs SET status = 'failed', error = ${reason}, finished_at = ${at}
+    WHERE workspace_id = ${workspaceId} AND id = ${jobId} AND status = 'awaiting_approval'
+    RETURNING id`.execute(tx);
+  return rows.length === 1;
+}
+
 const leaseMs = 30_000;
 
 export interface RunOptions {

@@ -248,6 +248,23 @@ describe('full rollback (workspace scope)', () => {
     expect(audit).toEqual(['rollback.completed', 'rollback.approved', 'rollback.requested']);
   });
 
+  it('can be rejected while awaiting approval, and then neither approved nor undone', async () => {
+    const ws = await aWorkspace(app);
+    const accepted = await ws.api('POST', '/rollbacks', { at: aPoint(), scope: { type: 'workspace' } });
+    const approver = await ws.userWithRole('admin');
+    const rejected = await approver.api('POST', `/rollbacks/${accepted.body.id}/reject`);
+    expect(rejected.status).toBe(200);
+    expect(rejected.body).toMatchObject({ status: 'failed', error: `rejected by ${approver.id}` });
+    expect((await approver.api('POST', `/rollbacks/${accepted.body.id}/approve`)).body.error).toMatchObject({ code: 'invalid_state', details: { status: 'failed' } });
+    expect((await approver.api('POST', `/rollbacks/${accepted.body.id}/reject`)).body.error.code).toBe('invalid_state');
+    expect((await ws.api('POST', `/rollbacks/${accepted.body.id}/undo`)).body.error.code).toBe('invalid_state');
+    const manager = await ws.userWithRole('manager');
+    expect((await manager.api('POST', `/rollbacks/${accepted.body.id}/reject`)).body.error).toMatchObject({ code: 'forbidden', details: { permission: 'rollbacks.approve' } });
+    expect(await app.runJobs(ws.id)).toBe(0);
+    const audit = (await ws.api('GET', `/audit-log?targetId=${accepted.body.id}`)).body.data.map((e: { action: string }) => e.action);
+    expect(audit).toEqual(['rollback.rejected', 'rollback.requested']);
+  });
+
   it('returns every field and association to the point exactly, and its undo returns to the state before', async () => {
     const { ws, ann, bob, list, account, tag, deal } = await aPopulatedWorkspace();
     const at = aPoint();
@@ -383,7 +400,7 @@ describe('recoverable points and access', () => {
     const ws = await aWorkspace(app);
     const other = await aWorkspace(app);
     const accepted = await ws.api('POST', '/rollbacks', { at: aPoint(), scope: { type: 'workspace' } });
-    for (const [method, url] of [['GET', ''], ['POST', '/approve'], ['POST', '/undo']] as const) {
+    for (const [method, url] of [['GET', ''], ['POST', '/approve'], ['POST', '/reject'], ['POST', '/undo']] as const) {
       expect((await other.api(method, `/rollbacks/${accepted.body.id}${url}`)).status).toBe(404);
     }
   });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { pageQuery } from '../http/pagination.js';
-import { approveRollback, getRollback, listRollbacks, previewRollback, requestRollback, undoRollback } from './service.js';
+import { approveRollback, getRollback, listRollbacks, previewRollback, rejectRollback, requestRollback, undoRollback } from './service.js';
 
 const scope = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('workspace') }),
@@ -42,6 +42,12 @@ export const rollbackRoutes: RouteModule = (app, ctx) => {
     method: 'POST', url: '/rollbacks/:id/approve', summary: 'Approve a full rollback requested by another user', tag,
     access: { user: 'rollbacks.approve' }, params: idParams('id'),
     handler: ({ params, change }) => approveRollback(ctx, change, params.id),
+  });
+
+  addRoute(app, ctx, {
+    method: 'POST', url: '/rollbacks/:id/reject', summary: 'Reject (or, as its requester, withdraw) a full rollback awaiting approval', tag,
+    access: { user: 'rollbacks.approve' }, params: idParams('id'),
+    handler: ({ params, change }) => rejectRollback(ctx, change, params.id),
   });
 
   addRoute(app, ctx, {

@@ -7,7 +7,7 @@ import { AppError, invalidState, notFound } from '../http/errors.js';
 import type { Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { assertRecoverable } from '../snapshots/service.js';
-import { findJob, insertJob, listJobs, queueJob, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
+import { findJob, insertJob, listJobs, queueJob, rejectAwaitingJob, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
 import { countPlan, planRollback, samplePlan, skippedContacts, type PlanSource, type RollbackCounts, type RollbackScope, type SampleRecord, type SkippedContact } from './plan.js';
 import { applyContacts, applyParents, releaseEmails } from './apply.js';
 
@@ -203,6 +203,23 @@ export async function approveRollback(ctx: AppContext, change: ChangeContext, id
     }),
   );
   ctx.kickJobs();
+  return present(ctx.db, await findRollback(ctx.db, change.workspaceId, id));
+}
+
+/**
+ * A full rollback that should not run: an approver (the requester too, withdrawing it)
+ * ends it as failed, with who rejected it; it can then be neither approved nor undone.
+ */
+export async function rejectRollback(ctx: AppContext, change: ChangeContext, id: string): Promise<RollbackView> {
+  await findRollback(ctx.db, change.workspaceId, id);
+  await inTransaction(ctx.db, change, async (tx) => {
+    const rejected = await rejectAwaitingJob(tx, change.workspaceId, id, `rejected by ${change.actorId ?? 'the operator'}`, change.at);
+    if (!rejected) {
+      const job = await findRollback(tx, change.workspaceId, id);
+      throw invalidState(`This rollback is ${job.status}, not awaiting approval`, { status: job.status });
+    }
+    await recordAudit(tx, change, { action: 'rollback.rejected', targetType: 'rollback', targetId: id });
+  });
   return present(ctx.db, await findRollback(ctx.db, change.workspaceId, id));
 }
 

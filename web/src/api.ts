@@ -170,8 +170,12 @@ export interface Rollback {
   at: string;
   scope: RollbackScope;
   status: RollbackStatus;
+  /** Where the job is: plan, parents, release, contacts, done. */
+  phase: 'plan' | 'parents' | 'release' | 'contacts' | 'done';
   resumeAutomations: boolean;
   undoOf: string | null;
+  /** The undo that reversed this rollback, if any. */
+  undoneBy: string | null;
   counts: RollbackCounts | null;
   skipped: SkippedContact[];
   progress: { contactsDone: number; contactsTotal: number };

@@ -182,6 +182,20 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     await other.context().close();
   });
 
+  it('an admin rejects a full rollback awaiting approval from the list, and it can no longer be approved', async () => {
+    const ws = await aWorkspace(server.app);
+    const requested = await ws.api('POST', '/rollbacks', { at: aPoint(), scope: { type: 'workspace' } });
+    const second = await ws.userWithRole('admin');
+    const page = await signedIn(browser, server.base, second.token);
+    await nav(page, 'Rollback').click();
+    const row = page.getByTestId('rollback-row').first();
+    await row.getByRole('button', { name: 'Reject' }).click();
+    await row.getByText('rejected', { exact: true }).waitFor();
+    await expect(row.getByRole('button', { name: 'Approve' }).count()).resolves.toBe(0);
+    expect((await ws.api('GET', `/rollbacks/${requested.body.id}`)).body).toMatchObject({ status: 'failed', error: `rejected by ${second.id}` });
+    await page.context().close();
+  });
+
   it('a manager does not see Rollback in the navigation, and the page says which permission it needs', async () => {
     const ws = await aWorkspace(server.app);
     const manager = await ws.userWithRole('manager');

@@ -319,7 +319,7 @@ export function RollbackPage() {
   );
 }
 
-/** Earlier rollbacks, newest first: approve those awaiting approval, undo those that ran. */
+/** Earlier rollbacks, newest first: approve or reject those awaiting approval, undo those that ran. */
 function RollbackList({ following, onFollow, onPick }: { following: boolean; onFollow: (id: string) => void; onPick: (at: string) => void }) {
   const { call, can } = useSession();
   const queryClient = useQueryClient();
@@ -332,6 +332,10 @@ function RollbackList({ following, onFollow, onPick }: { following: boolean; onF
       await invalidateRollbacks(queryClient);
       onFollow(rollback.id);
     },
+  });
+  const reject = useMutation({
+    mutationFn: (id: string) => call<Rollback>('POST', `/rollbacks/${encodeURIComponent(id)}/reject`),
+    onSuccess: () => invalidateRollbacks(queryClient),
   });
   const undo = useMutation({
     mutationFn: (id: string) => call<Rollback>('POST', `/rollbacks/${encodeURIComponent(id)}/undo`),
@@ -347,7 +351,6 @@ function RollbackList({ following, onFollow, onPick }: { following: boolean; onF
     // Coming back while a rollback runs (it carries on without the page): follow it again.
     if (!following && active) onFollow(active.id);
   }, [following, active, onFollow]);
-  const undone = new Set(rows.filter((r) => r.undoOf && r.status !== 'failed').map((r) => r.undoOf));
   const mayApprove = can('rollbacks.approve');
 
   return (
@@ -358,6 +361,7 @@ function RollbackList({ following, onFollow, onPick }: { following: boolean; onF
       <div className="card-notices">
         <ErrorNotice error={list.error} />
         <RollbackError error={approve.error} onPick={onPick} onDismiss={approve.reset} />
+        <RollbackError error={reject.error} onPick={onPick} onDismiss={reject.reset} />
       </div>
       <table className="table" aria-label="Rollbacks">
         <thead>
@@ -385,12 +389,13 @@ function RollbackList({ following, onFollow, onPick }: { following: boolean; onF
               </td>
               <td>
                 <span className={`badge rollback-${r.status}`}>{statusText[r.status]}</span>
+                {r.status === 'failed' && r.error && <div className="muted small">{r.error.startsWith('rejected by ') ? 'rejected' : r.error}</div>}
                 {r.status === 'running' && (
                   <div className="muted small">
                     {r.progress.contactsDone}/{r.progress.contactsTotal}
                   </div>
                 )}
-                {undone.has(r.id) && <div className="muted small">undone</div>}
+                {r.undoneBy && <div className="muted small">undone</div>}
               </td>
               <td>{r.approvedBy ? person(r.approvedBy) : r.scope.type === 'workspace' ? '—' : <span className="muted small">not needed</span>}</td>
               <td className="small">{r.counts ? contactsSummary(r.counts) : '—'}</td>
@@ -400,7 +405,12 @@ function RollbackList({ following, onFollow, onPick }: { following: boolean; onF
                     Approve
                   </button>
                 )}
-                {r.status === 'succeeded' && !undone.has(r.id) && (
+                {r.status === 'awaiting_approval' && mayApprove && (
+                  <button type="button" className="button secondary small" disabled={reject.isPending} onClick={() => reject.mutate(r.id)}>
+                    Reject
+                  </button>
+                )}
+                {r.status === 'succeeded' && !r.undoneBy && (
                   <button type="button" className="button secondary small" onClick={() => setUndoing(r)}>
                     Undo
                   </button>
