@@ -288,6 +288,10 @@ export const rollbackJobHandler: JobHandler = {
     let next: RollbackProgress;
     switch (progress.phase) {
       case 'plan': {
+        // A rollback that failed midway leaves its plan behind; the next one clears it.
+        await sql`
+          DELETE FROM rollback_targets rt USING jobs j
+          WHERE rt.workspace_id = ${ws} AND j.workspace_id = ${ws} AND j.id = rt.rollback_id AND j.status = 'failed'`.execute(tx);
         const source: PlanSource = params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [] } : { kind: 'asOf', at: new Date(params.at) };
         await planRollback(tx, ws, job.id, params.scope, source);
         next = {
