@@ -201,13 +201,15 @@ describe('restoring deleted contacts (seed 002)', () => {
     expect((await ws.api('GET', `/messages?contactId=${c.id}`)).body.data).toEqual([]);
   });
 
-  it('is admins only: managers and members get 403 contacts.restore', async () => {
+  it('is admins only, from either source: managers and members get 403 contacts.restore', async () => {
     const ws = await aWorkspace(app);
     for (const role of ['manager', 'member']) {
       const user = await ws.userWithRole(role);
-      const res = await user.api('POST', '/restore-jobs', { source: 'deleted', all: true });
-      expect(res.status).toBe(403);
-      expect(res.body.error).toMatchObject({ code: 'forbidden', details: { permission: 'contacts.restore' } });
+      for (const source of ['deleted', 'archived']) {
+        const res = await user.api('POST', '/restore-jobs', { source, all: true });
+        expect(res.status).toBe(403);
+        expect(res.body.error).toMatchObject({ code: 'forbidden', details: { permission: 'contacts.restore' } });
+      }
     }
   });
 
