@@ -91,6 +91,14 @@ describe('history of contacts', () => {
     expect(new Set(deletion.map((r) => r.txid)).size).toBe(1);
     expect(new Set(deletion.map((r) => r.at.toISOString())).size).toBe(1);
     expect(deletion[0].txid).not.toBe(rows[8].txid);
+    const versions = (await ws.api('GET', `/contacts/${c.id}/history`)).body.data;
+    expect(versions.slice(0, 5).map((v: { entity: string; ref: Record<string, string>; changes: Record<string, unknown> }) => [v.entity, v.ref, Object.keys(v.changes).sort()])).toEqual([
+      ['contact', {}, expect.any(Array)],
+      ['list_membership', { listId: list.id }, ['contactId', 'createdAt', 'listId', 'status', 'updatedAt']],
+      ['list_membership', { listId: list.id }, ['status', 'updatedAt']],
+      ['account_contact', { accountId: account.id }, ['accountId', 'contactId', 'createdAt', 'jobTitle']],
+      ['account_contact', { accountId: account.id }, ['jobTitle']],
+    ]);
   });
 
   it('captures a change made with raw SQL outside the app as origin sql with no actor', async () => {

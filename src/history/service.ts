@@ -12,6 +12,8 @@ export interface Version {
   op: 'insert' | 'update' | 'delete';
   /** Which record changed: the contact itself, or one of its associations. */
   entity: string;
+  /** The ids that name that record beside the contact (an update's changes may not hold them): e.g. `{listId}`. */
+  ref: Record<string, string>;
   actorId: string | null;
   origin: string;
   changes: Record<string, FieldChange>;
@@ -25,6 +27,17 @@ const entityOf: Record<string, string> = {
   contact_tags: 'contact_tag',
   enrollments: 'enrollment',
   messages: 'message',
+};
+
+/** The columns that, with the contact, identify a row of each captured table. */
+const refColumns: Record<string, string[]> = {
+  contacts: [],
+  list_memberships: ['list_id'],
+  account_contacts: ['account_id'],
+  deal_contacts: ['deal_id'],
+  contact_tags: ['tag_id'],
+  enrollments: ['automation_id'],
+  messages: ['id', 'automation_id'],
 };
 
 const camel = (column: string) => column.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
@@ -64,6 +77,7 @@ export async function contactHistory(db: Db, workspaceId: string, contactId: str
     at: r.at.toISOString(),
     op: r.op,
     entity: entityOf[r.table_name] ?? r.table_name,
+    ref: Object.fromEntries((refColumns[r.table_name] ?? []).map((c) => [camel(c), String((r.after ?? r.before)?.[c] ?? '')])),
     actorId: r.actor_id,
     origin: r.origin,
     changes: diffRows(r.before, r.after),

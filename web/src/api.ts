@@ -60,6 +60,8 @@ export interface Version {
   at: string;
   op: 'insert' | 'update' | 'delete';
   entity: string;
+  /** The ids naming the record beside the contact, e.g. `{listId}`; `{}` for the contact. */
+  ref: Record<string, string>;
   actorId: string | null;
   origin: string;
   changes: Record<string, { from: unknown; to: unknown }>;

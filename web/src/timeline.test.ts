@@ -15,6 +15,7 @@ const aVersion = (fields: Partial<Version> & Pick<Version, 'op' | 'entity' | 'ch
   at: '2026-11-25T10:00:00.000Z',
   actorId: 'u1',
   origin: 'user',
+  ref: {},
   ...fields,
 });
 
@@ -39,12 +40,12 @@ describe('timelineOf', () => {
     ]);
   });
 
-  it('says what changed on a contact and its associations, in words, and “a list” where an update does not name it', () => {
+  it('says what changed on a contact and its associations, in words, naming the list of an update from its ref', () => {
     const lines = timelineOf(
       [
         aVersion({ op: 'update', entity: 'contact', at: '1', changes: { firstName: { from: 'Ada', to: 'Augusta' }, updatedAt: { from: 'a', to: 'b' } } }),
         aVersion({ op: 'update', entity: 'contact', at: '2', changes: { status: { from: 'archived', to: 'active' } } }),
-        aVersion({ op: 'update', entity: 'list_membership', at: '3', changes: { status: { from: 'subscribed', to: 'unsubscribed' } } }),
+        aVersion({ op: 'update', entity: 'list_membership', at: '3', ref: { listId: 'L' }, changes: { status: { from: 'subscribed', to: 'unsubscribed' } } }),
         aVersion({ op: 'insert', entity: 'account_contact', at: '4', changes: { accountId: { from: null, to: 'A' }, jobTitle: { from: null, to: 'CTO' } } }),
         aVersion({ op: 'insert', entity: 'deal_contact', at: '5', changes: { dealId: { from: null, to: 'D' } } }),
         aVersion({ op: 'insert', entity: 'message', at: '6', changes: { subject: { from: null, to: 'Welcome' } } }),
@@ -56,7 +57,7 @@ describe('timelineOf', () => {
       ['Sent the email “Welcome”'],
       ['Added to deal “Deal D”'],
       ['Linked to account “Account A” as CTO'],
-      ['Status on a list changed from subscribed to unsubscribed'],
+      ['Status on list “List L” changed from subscribed to unsubscribed'],
       ['Restored the contact from the archive'],
       ['Changed first name from “Ada” to “Augusta”'],
     ]);

@@ -61,9 +61,9 @@ function contactLines(version: Version): string[] {
   return lines;
 }
 
-/** What an entry names by id; an update's changes hold only the changed columns, so the id may be absent. */
+/** What an entry names by id: from its changes, or from its ref (an update's changes hold only the changed columns). */
 function named(version: Version, column: string, name: (id: string) => string, unnamed: string): string {
-  const id = valueOf(version, column);
+  const id = valueOf(version, column) ?? version.ref[column];
   return id === undefined || id === null ? unnamed : name(String(id));
 }
 
