@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Tx } from '../db/database.js';
 import { pauseEnrollments, resumeEnrollments } from '../automations/enrollments.js';
-import { associationTables, columnsOf, contactsTable, keyMatches, parentTables, type RolledBackTable } from './tables.js';
+import { associationTables, columnsOf, contactsTable, holdsEmail, keyMatches, parentTables, type RolledBackTable } from './tables.js';
 
 /** The plan's rows of one rollback that a step writes: not skipped, and `which` holds. */
 function planned(change: ChangeContext, rollbackId: string, table: RolledBackTable, which: RawBuilder<unknown>) {
@@ -47,8 +47,6 @@ export async function applyParents(tx: Tx, change: ChangeContext, rollbackId: st
   }
 }
 
-const holds = (image: string) => sql.raw(`(${image}->>'status') IN ('active', 'archived')`);
-
 /**
  * Contacts that give up their email (they go back to deleted, merged or not existing)
  * take that state now, with their associations in the same transaction, so a later
@@ -59,10 +57,10 @@ const holds = (image: string) => sql.raw(`(${image}->>'status') IN ('active', 'a
  */
 export async function releaseEmails(tx: Tx, change: ChangeContext, rollbackId: string, after: string, limit: number): Promise<{ ids: string[]; finished: number }> {
   const { rows } = await sql<{ row_key: string; gone: boolean }>`
-    SELECT rt.row_key, (rt.image IS NULL OR NOT ${holds('rt.image')}) AS gone FROM rollback_targets rt
+    SELECT rt.row_key, (rt.image IS NULL OR NOT ${holdsEmail('rt.image')}) AS gone FROM rollback_targets rt
     WHERE ${planned(change, rollbackId, contactsTable, sql`rt.row_key > ${after}`)}
-      AND (rt.image IS NULL OR NOT ${holds('rt.image')}
-           OR (rt.live IS NOT NULL AND ${holds('rt.live')} AND lower(rt.live->>'email') <> lower(rt.image->>'email')))
+      AND (rt.image IS NULL OR NOT ${holdsEmail('rt.image')}
+           OR (rt.live IS NOT NULL AND ${holdsEmail('rt.live')} AND lower(rt.live->>'email') <> lower(rt.image->>'email')))
     ORDER BY rt.row_key LIMIT ${limit}`.execute(tx);
   const ids = rows.map((r) => r.row_key);
   if (ids.length === 0) return { ids, finished: 0 };
@@ -71,12 +69,12 @@ export async function releaseEmails(tx: Tx, change: ChangeContext, rollbackId: s
   const theirRows = sql`rt.contact_id = ANY(${leaving}::text[])`;
   for (const table of associationTables) await removeAbsent(tx, change, rollbackId, table, theirRows);
   await removeAbsent(tx, change, rollbackId, contactsTable, batch);
-  await writeImages(tx, change, rollbackId, contactsTable, sql`${batch} AND NOT ${holds('rt.image')}`);
+  await writeImages(tx, change, rollbackId, contactsTable, sql`${batch} AND NOT ${holdsEmail('rt.image')}`);
   for (const table of associationTables) await writeImages(tx, change, rollbackId, table, theirRows);
   await sql`
     UPDATE contacts live SET status = 'deleted'
     FROM rollback_targets rt
-    WHERE ${planned(change, rollbackId, contactsTable, sql`${batch} AND ${holds('rt.image')}`)}
+    WHERE ${planned(change, rollbackId, contactsTable, sql`${batch} AND ${holdsEmail('rt.image')}`)}
       AND live.workspace_id = ${change.workspaceId} AND live.id = rt.row_key`.execute(tx);
   await pauseLeaving(tx, change, rollbackId, batch);
   return { ids, finished: leaving.length };
@@ -95,7 +93,7 @@ export async function applyContacts(tx: Tx, change: ChangeContext, rollbackId: s
       AND NOT EXISTS (
         SELECT 1 FROM rollback_targets c
         WHERE c.workspace_id = ${change.workspaceId} AND c.rollback_id = ${rollbackId} AND c.table_name = 'contacts'
-          AND c.row_key = rt.contact_id AND (c.image IS NULL OR NOT ${holds('c.image')}))
+          AND c.row_key = rt.contact_id AND (c.image IS NULL OR NOT ${holdsEmail('c.image')}))
     ORDER BY rt.contact_id LIMIT ${limit}`.execute(tx);
   const ids = rows.map((r) => r.contact_id);
   if (ids.length === 0) return ids;

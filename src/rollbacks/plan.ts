@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import type { Tx } from '../db/database.js';
 import { historyCompleteAfter } from '../snapshots/service.js';
-import { columnsOf, contactsTable, keyMatches, rolledBackTables, type RolledBackTable } from './tables.js';
+import { diffRows } from '../history/service.js';
+import { contactsTable, holdsEmail, keyMatches, rolledBackTables, type RolledBackTable } from './tables.js';
 
 export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactIds: string[] };
 
@@ -11,7 +12,6 @@ export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactI
  */
 export type PlanSource = { kind: 'asOf'; at: Date } | { kind: 'undo'; txids: string[] };
 
-const holdsEmail = (image: string) => sql.raw(`(${image}->>'status') IN ('active', 'archived')`);
 
 function tablesIn(scope: RollbackScope): RolledBackTable[] {
   return rolledBackTables.filter((t) => scope.type === 'workspace' || t.perContact);
@@ -168,8 +168,6 @@ export async function skippedContacts(tx: Tx, workspaceId: string, rollbackId: s
   return rows.map((r) => ({ contactId: r.row_key, reason: r.skip_reason, ...(r.taken_by ? { takenBy: r.taken_by } : {}) }));
 }
 
-const camel = (column: string) => column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-
 export interface SampleRecord {
   contactId: string;
   /** Who the contact is: its email and name now, or at the point when it is gone now. */
@@ -195,7 +193,6 @@ export async function samplePlan(tx: Tx, workspaceId: string, rollbackId: string
       ORDER BY h.version DESC LIMIT 1) last ON true
     WHERE rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name = 'contacts'
     ORDER BY rt.row_key LIMIT ${limit}`.execute(tx);
-  const columns = await columnsOf(tx, contactsTable);
   const holds = (row: Record<string, unknown> | null) => row !== null && ['active', 'archived'].includes(String(row.status));
   const text = (row: Record<string, unknown> | null, column: string) => (typeof row?.[column] === 'string' ? (row[column] as string) : null);
   return rows.map((r) => {
@@ -208,9 +205,10 @@ export async function samplePlan(tx: Tx, workspaceId: string, rollbackId: string
       change: holds(r.image) && !holds(r.live) ? 'revive' : holds(r.live) && !holds(r.image) ? 'remove' : 'revert',
       // A contact that did not exist at the point goes to the recycle bin as it is: there
       // is no older value of its fields to show.
-      differences: r.image === null || r.live === null ? [] : columns
-        .filter((c) => c !== 'workspace_id' && JSON.stringify(r.live?.[c] ?? null) !== JSON.stringify(r.image?.[c] ?? null))
-        .map((c) => ({ field: camel(c), now: r.live?.[c] ?? null, then: r.image?.[c] ?? null })),
+      differences:
+        r.image === null || r.live === null
+          ? []
+          : Object.entries(diffRows(r.live, r.image)).map(([field, { from, to }]) => ({ field, now: from, then: to })),
       lastChange: r.last_at ? { at: r.last_at.toISOString(), actorId: r.last_actor, origin: r.last_origin ?? 'sql' } : null,
       ...(r.skip_reason ? { skipped: { contactId: r.row_key, reason: r.skip_reason, ...(r.taken_by ? { takenBy: r.taken_by } : {}) } } : {}),
     };

@@ -47,6 +47,12 @@ export function keyMatches(table: RolledBackTable, rowKey = 'rt.row_key'): RawBu
   return sql.join(parts, sql` AND `);
 }
 
+/**
+ * The contact image (a jsonb expression such as `rt.image`) is active or archived: such
+ * a contact holds its email, which no other contact may then hold.
+ */
+export const holdsEmail = (image: string): RawBuilder<unknown> => sql.raw(`(${image}->>'status') IN ('active', 'archived')`);
+
 const columnsByTable = new Map<string, string[]>();
 
 /** The table's columns in order, read once from the catalog so images follow migrations. */
