@@ -50,7 +50,7 @@ describe('web UI: sign-in', () => {
     const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, locale: 'en-GB', timezoneId: 'UTC' });
     const page = await context.newPage();
     await page.goto(server.base);
-    await expect(page.getByRole('heading', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await screenshot(page, 'sign-in');
     await page.getByLabel('API token').fill(`rt.${ws.id}.not-the-secret`);
     await page.getByRole('button', { name: 'Sign in' }).click();
