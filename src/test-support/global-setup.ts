@@ -1,24 +1,22 @@
 import pg from 'pg';
 
 /**
- * With TEST_DATABASE_URL, creates a fresh database for this run on that server and hands
- * its URL to the workers; drops it afterwards.
+ * With TEST_DATABASE_URL, names this run's databases on that server and hands the workers
+ * a URL to derive theirs from (see testDatabase); drops them all afterwards.
  */
 export default async function setup(): Promise<(() => Promise<void>) | void> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) return;
   const name = `retrace_test_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   process.env.RETRACE_TEST_DATABASE = url.toString();
+  process.env.RETRACE_TEST_SERVER = serverUrl;
   return async () => {
     const client = new pg.Client({ connectionString: serverUrl });
     await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${name}%`]);
+    for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
     await client.end();
   };
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import pg from 'pg';
 import { TestClock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { AppContext } from '../context.js';
@@ -12,15 +13,33 @@ export const operatorToken = 'op_test_operator_token';
 
 let shared: Promise<Database> | undefined;
 
-/** The worker's database: PGlite in memory, or the run's PostgreSQL database. */
+/**
+ * The worker's database: PGlite in memory, or a PostgreSQL database of the worker's own
+ * on the run's server. Each worker runs its files one after another, so no test sees
+ * another file's work in progress (a maintenance pass over every workspace, say); tests
+ * of concurrency make their own concurrent calls.
+ */
 export function testDatabase(): Promise<Database> {
   shared ??= (async () => {
-    const url = process.env.RETRACE_TEST_DATABASE;
-    const database = url ? await connectPostgres(url, 4) : await connectPGlite(undefined);
+    const runUrl = process.env.RETRACE_TEST_DATABASE;
+    const database = runUrl ? await connectPostgres(await workerDatabase(runUrl), 4) : await connectPGlite(undefined);
     await migrate(database);
     return database;
   })();
   return shared;
+}
+
+async function workerDatabase(runUrl: string): Promise<string> {
+  const url = new URL(runUrl);
+  url.pathname = `${url.pathname}_w${process.env.VITEST_POOL_ID ?? process.pid}`;
+  const admin = new pg.Client({ connectionString: process.env.RETRACE_TEST_SERVER ?? runUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${url.pathname.slice(1)}`);
+  } finally {
+    await admin.end();
+  }
+  return url.toString();
 }
 
 export const testConfig: Config = {
