@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { sql } from 'kysely';
 import { readConfig } from '../config.js';
+import type { AppContext } from '../context.js';
 import { createContext, openDatabase } from '../app.js';
 import { inTransaction } from '../db/database.js';
 import { createWorkspace } from '../workspaces/service.js';
@@ -19,6 +20,23 @@ const positiveInt = (value: string) => {
 
 const program = new Command('retrace').description('Retrace: a CRM contact store in which nothing is lost by mistake');
 
+/**
+ * Runs a command against the configured database and closes it afterwards, whatever
+ * happens: once the job pass a queued job kicked off (if any) is over, since a pass cut
+ * off by the close never ends and keeps the process alive.
+ */
+async function withContext(fn: (ctx: AppContext) => Promise<void>): Promise<void> {
+  const config = readConfig();
+  const database = await openDatabase(config);
+  const { ctx, worker } = createContext(database, config);
+  try {
+    await fn(ctx);
+  } finally {
+    await worker.stop();
+    await database.close();
+  }
+}
+
 program
   .command('serve')
   .description('Start the API and web UI (embedded PGlite unless DATABASE_URL is set)')
@@ -33,18 +51,16 @@ program
   .requiredOption('--contacts <n>', 'number of contacts', positiveInt)
   .option('--name <name>', 'workspace name', 'Seeded workspace')
   .action(async (options: { contacts: number; name: string }) => {
-    const config = readConfig();
-    const database = await openDatabase(config);
-    const { ctx } = createContext(database, config);
-    const { workspace, token } = await createWorkspace(ctx.db, ctx.clock, { name: options.name, adminEmail: 'admin@example.com' });
-    const bar = progressBar('seeding', options.contacts);
-    const summary = await seedWorkspace(ctx.db, { workspaceId: workspace.id, actorId: null, origin: 'import', at: ctx.clock.now() }, {
-      contacts: options.contacts,
-      onProgress: (done) => bar.update(done),
+    await withContext(async (ctx) => {
+      const { workspace, token } = await createWorkspace(ctx.db, ctx.clock, { name: options.name, adminEmail: 'admin@example.com' });
+      const bar = progressBar('seeding', options.contacts);
+      const summary = await seedWorkspace(ctx.db, { workspaceId: workspace.id, actorId: null, origin: 'import', at: ctx.clock.now() }, {
+        contacts: options.contacts,
+        onProgress: (done) => bar.update(done),
+      });
+      bar.stop();
+      console.log(JSON.stringify({ workspaceId: workspace.id, adminToken: token, ...summary }, null, 2));
     });
-    bar.stop();
-    console.log(JSON.stringify({ workspaceId: workspace.id, adminToken: token, ...summary }, null, 2));
-    await database.close();
   });
 
 const token = program.command('token').description('API tokens');
@@ -54,22 +70,20 @@ token
   .requiredOption('--workspace <id>', 'workspace id')
   .option('--user <email>', 'the user’s email')
   .action(async (options: { workspace: string; user?: string }) => {
-    const config = readConfig();
-    const database = await openDatabase(config);
-    const { ctx } = createContext(database, config);
-    const { rows } = await sql<{ id: string }>`
-      SELECT u.id FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
-      WHERE u.workspace_id = ${options.workspace}
-        AND (${options.user ?? null}::text IS NULL AND r.name = 'admin' OR lower(u.email) = lower(${options.user ?? ''}))
-      ORDER BY u.created_at LIMIT 1`.execute(ctx.db);
-    if (!rows[0]) {
-      console.error('No such user in that workspace');
-      process.exitCode = 1;
-    } else {
-      const change = { workspaceId: options.workspace, actorId: null, origin: 'system' as const, at: ctx.clock.now() };
-      console.log(await inTransaction(ctx.db, change, (tx) => issueToken(tx, options.workspace, rows[0].id)));
-    }
-    await database.close();
+    await withContext(async (ctx) => {
+      const { rows } = await sql<{ id: string }>`
+        SELECT u.id FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
+        WHERE u.workspace_id = ${options.workspace}
+          AND (${options.user ?? null}::text IS NULL AND r.name = 'admin' OR lower(u.email) = lower(${options.user ?? ''}))
+        ORDER BY u.created_at LIMIT 1`.execute(ctx.db);
+      if (!rows[0]) {
+        console.error('No such user in that workspace');
+        process.exitCode = 1;
+      } else {
+        const change = { workspaceId: options.workspace, actorId: null, origin: 'system' as const, at: ctx.clock.now() };
+        console.log(await inTransaction(ctx.db, change, (tx) => issueToken(tx, options.workspace, rows[0].id)));
+      }
+    });
   });
 
 program
@@ -83,24 +97,23 @@ program
   .option('--confirm-overage', 'go over the active contact limit', false)
   .option('--resume-automations', 'resume paused enrollments at their saved step', false)
   .action(async (options: { workspace: string; ids?: string; all: boolean; q?: string; source: string; confirmOverage: boolean; resumeAutomations: boolean }) => {
-    if (!options.ids === !options.all || (options.source !== 'deleted' && options.source !== 'archived')) {
+    const { source } = options;
+    if (!options.ids === !options.all || (source !== 'deleted' && source !== 'archived')) {
       console.error('Give either --ids or --all, and --source deleted|archived');
       process.exitCode = 2;
       return;
     }
-    const config = readConfig();
-    const database = await openDatabase(config);
-    const { ctx } = createContext(database, config);
-    await restoreFromCli(ctx, {
-      workspace: options.workspace,
-      source: options.source,
-      ids: options.ids?.split(',').filter(Boolean),
-      all: options.all,
-      q: options.q,
-      confirmOverage: options.confirmOverage,
-      resumeAutomations: options.resumeAutomations,
+    await withContext(async (ctx) => {
+      await restoreFromCli(ctx, {
+        workspace: options.workspace,
+        source,
+        ids: options.ids?.split(',').filter(Boolean),
+        all: options.all,
+        q: options.q,
+        confirmOverage: options.confirmOverage,
+        resumeAutomations: options.resumeAutomations,
+      });
     });
-    await database.close();
   });
 
 const rollback = program.command('rollback').description('Point-in-time rollback of contacts or of a whole workspace');
@@ -122,17 +135,15 @@ for (const [name, description, run] of [
         process.exitCode = 2;
         return;
       }
-      const config = readConfig();
-      const database = await openDatabase(config);
-      const { ctx } = createContext(database, config);
-      const command: RollbackCommand = {
-        workspace: options.workspace,
-        at: new Date(options.at).toISOString(),
-        contacts: options.contacts?.split(',').filter(Boolean),
-        resumeAutomations: options.resumeAutomations,
-      };
-      await run(ctx, command);
-      await database.close();
+      await withContext(async (ctx) => {
+        const command: RollbackCommand = {
+          workspace: options.workspace,
+          at: new Date(options.at).toISOString(),
+          contacts: options.contacts?.split(',').filter(Boolean),
+          resumeAutomations: options.resumeAutomations,
+        };
+        await run(ctx, command);
+      });
     });
 }
 
