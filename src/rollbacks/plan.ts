@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../db/database.js';
 import { historyCompleteAfter } from '../snapshots/service.js';
 import { diffRows } from '../history/service.js';
@@ -20,73 +20,72 @@ function tablesIn(scope: RollbackScope): RolledBackTable[] {
 /**
  * Writes the plan of a rollback into rollback_targets: the rows to write, each with its
  * image from `source` and the row as it is now; rows that would not change are left out,
- * and rows that must be left alone say why. Set-based: one pass over the history written
- * since the point, then one statement per table, whatever the size of the workspace.
+ * and rows that must be left alone say why. Set-based: one statement over the history
+ * written since the point, whatever the size of the workspace.
  */
 export async function planRollback(tx: Tx, workspaceId: string, rollbackId: string, scope: RollbackScope, source: PlanSource): Promise<void> {
   const tables = tablesIn(scope);
   const inScope = scope.type === 'contacts' ? sql`AND h.contact_id = ANY(${scope.contactIds}::text[])` : sql``;
-  // The rows to consider, gathered once; dropped with the transaction (or the preview's rollback).
-  await sql`CREATE TEMP TABLE rollback_plan_rows (table_name text, row_key text, contact_id text, image jsonb) ON COMMIT DROP`.execute(tx);
   const tableNames = tables.map((t) => t.name);
-  // Only rows written after T can differ from T. While history holds every change since
-  // T, a row's state at T is the `before` of its first change after T (none: it did not
-  // exist), read in the same pass; past a compaction, its latest version at or before T
-  // is looked up row by row.
   const readsBefore = source.kind === 'undo' || (await historyCompleteAfter(tx, workspaceId, source.at));
-  if (source.kind === 'asOf' && readsBefore) {
-    await sql`SET LOCAL work_mem = '64MB'`.execute(tx);
-    await sql`
-      INSERT INTO rollback_plan_rows (table_name, row_key, contact_id, image)
-      SELECT DISTINCT ON (h.table_name COLLATE "C", h.row_key COLLATE "C") h.table_name, h.row_key, h.contact_id, h.before
+  // The whole pass is sorted in memory where it fits (the rows changed since T, with images).
+  await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
+  let rows: RawBuilder<unknown>;
+  if (source.kind === 'asOf') {
+    // Only rows written after T can differ from T, and every such row's latest version,
+    // which is the row as it is now (none after a delete), is among those writes: history
+    // captures every write and compaction keeps each row's latest version. So one pass
+    // over the history since T gives both ends without touching the tables. While history
+    // holds every change since T, a row's state at T is the `before` of its first change
+    // after T (none: it did not exist); past a compaction, its latest version at or
+    // before T is looked up row by row (none, or a delete, means it did not exist).
+    const row = sql`PARTITION BY h.table_name COLLATE "C", h.row_key COLLATE "C" ORDER BY h.version DESC`;
+    const image = readsBefore
+      ? sql`last_value(h.before) OVER (${row} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)`
+      : sql`(SELECT CASE WHEN t.op = 'delete' THEN NULL ELSE t.after END FROM history t
+             WHERE t.workspace_id = ${workspaceId} AND t.table_name = h.table_name AND t.row_key = h.row_key AND t.at <= ${source.at}
+             ORDER BY t.version DESC LIMIT 1)`;
+    rows = sql`
+      SELECT DISTINCT ON (h.table_name COLLATE "C", h.row_key COLLATE "C") h.table_name, h.row_key, h.contact_id, ${image} AS image, h.after AS live
       FROM history h
       WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
-      ORDER BY h.table_name COLLATE "C", h.row_key COLLATE "C", h.version`.execute(tx);
-  } else if (source.kind === 'asOf') {
-    await sql`
-      INSERT INTO rollback_plan_rows (table_name, row_key, contact_id)
-      SELECT DISTINCT h.table_name, h.row_key, h.contact_id FROM history h
-      WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tableNames}::text[]) ${inScope}`.execute(tx);
+      ORDER BY h.table_name COLLATE "C", h.row_key COLLATE "C", h.version DESC`;
   } else {
-    // An undo: each row as it was just before the rollback's first write to it.
-    await sql`
-      INSERT INTO rollback_plan_rows (table_name, row_key, contact_id, image)
-      SELECT DISTINCT ON (h.table_name, h.row_key) h.table_name, h.row_key, h.contact_id, h.before
-      FROM history h
-      WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
-      ORDER BY h.table_name, h.row_key, h.version`.execute(tx);
-  }
-  await sql`ANALYZE rollback_plan_rows`.execute(tx);
-  // At T, a row is its latest version at or before T: none, or a delete, means it did not exist.
-  const image =
-    !readsBefore && source.kind === 'asOf'
-      ? sql`(SELECT CASE WHEN h.op = 'delete' THEN NULL ELSE h.after END FROM history h
-             WHERE h.workspace_id = ${workspaceId} AND h.table_name = k.table_name AND h.row_key = k.row_key AND h.at <= ${source.at}
-             ORDER BY h.version DESC LIMIT 1)`
-      : sql`k.image`;
-  for (const table of tables) {
-    await sql`
-      INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
-      SELECT ${workspaceId}, ${rollbackId}, p.table_name, p.row_key, p.contact_id, p.image, p.live
+    // An undo: each row as it was just before the rollback's first write to it, and as it
+    // is now, looked up by its primary key (it may have changed since).
+    const live = sql`CASE h.table_name ${sql.join(
+      tables.map(
+        (table) => sql`WHEN ${table.name} THEN (SELECT to_jsonb(live.*) FROM ${sql.table(table.name)} live
+                        WHERE live.workspace_id = ${workspaceId} AND ${keyMatches(table, 'h.row_key')})`,
+      ),
+      sql` `,
+    )} END`;
+    rows = sql`
+      SELECT h.table_name, h.row_key, h.contact_id, h.image, ${live} AS live
       FROM (
-        SELECT k.table_name, k.row_key, k.contact_id, ${image} AS image, now_.live
-        FROM rollback_plan_rows k
-        -- A primary-key lookup per row (LIMIT keeps the planner from turning it into a
-        -- hash join over the whole table): the rows changed since T are few next to it.
-        LEFT JOIN LATERAL (
-          SELECT to_jsonb(live.*) AS live FROM ${sql.table(table.name)} live
-          WHERE live.workspace_id = ${workspaceId} AND ${keyMatches(table, 'k.row_key')} LIMIT 1) now_ ON true
-        WHERE k.table_name = ${table.name}) p
-      WHERE NOT ${unchanged(table)}`.execute(tx);
+        SELECT DISTINCT ON (h.table_name, h.row_key) h.table_name, h.row_key, h.contact_id, h.before AS image
+        FROM history h
+        WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
+        ORDER BY h.table_name, h.row_key, h.version) h`;
   }
-  await sql`ANALYZE rollback_targets`.execute(tx);
+  await sql`
+    INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
+    SELECT ${workspaceId}, ${rollbackId}, p.table_name, p.row_key, p.contact_id, p.image, p.live
+    FROM (${rows}) p
+    WHERE NOT ${unchanged(tables)}`.execute(tx);
+  // Fresh rows: the skip checks below join on them. Their images are not worth sampling.
+  await sql`ANALYZE rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, skip_reason)`.execute(tx);
   await markSkips(tx, workspaceId, rollbackId);
 }
 
 /** The row `p` is already as the rollback would leave it: as it was, or gone the way it would go. */
-function unchanged(table: RolledBackTable) {
-  const gone =
+function unchanged(tables: RolledBackTable[]) {
+  const goneNow = (table: RolledBackTable) =>
     table.removal === 'soft' ? sql`p.live->>'deleted_at' IS NOT NULL` : table.removal === 'contact' ? sql`NOT ${holdsEmail('p.live')}` : sql`false`;
+  const gone = sql`CASE p.table_name ${sql.join(
+    tables.map((table) => sql`WHEN ${table.name} THEN ${goneNow(table)}`),
+    sql` `,
+  )} END`;
   return sql`(p.image IS NOT DISTINCT FROM p.live OR (p.image IS NULL AND (p.live IS NULL OR ${gone})))`;
 }
 
@@ -105,6 +104,8 @@ async function markSkips(tx: Tx, workspaceId: string, rollbackId: string): Promi
     UPDATE rollback_targets rt SET skip_reason = 'email_taken', taken_by = holder.id
     FROM contacts holder
     WHERE ${target} AND rt.table_name = 'contacts' AND rt.skip_reason IS NULL AND ${holdsEmail('rt.image')}
+      -- a contact that holds the email now keeps it: nobody else can hold it
+      AND NOT (rt.live IS NOT NULL AND ${holdsEmail('rt.live')} AND lower(rt.live->>'email') = lower(rt.image->>'email'))
       AND holder.workspace_id = ${workspaceId} AND lower(holder.email) = lower(rt.image->>'email')
       AND holder.status IN ('active', 'archived') AND holder.id <> rt.row_key
       AND NOT EXISTS (
