@@ -28,8 +28,10 @@ export async function planRollback(tx: Tx, workspaceId: string, rollbackId: stri
   const inScope = scope.type === 'contacts' ? sql`AND h.contact_id = ANY(${scope.contactIds}::text[])` : sql``;
   const tableNames = tables.map((t) => t.name);
   const readsBefore = source.kind === 'undo' || (await historyCompleteAfter(tx, workspaceId, source.at));
-  // The whole pass is sorted in memory where it fits (the rows changed since T, with images).
+  // The whole pass is sorted in memory where it fits (the rows changed since T, with
+  // images). Compiling its expressions (JIT) cost more than it saved: 0.2 s at 1,000,000.
   await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
+  await sql`SET LOCAL jit = off`.execute(tx);
   let rows: RawBuilder<unknown>;
   if (source.kind === 'asOf') {
     // Only rows written after T can differ from T, and every such row's latest version,
@@ -187,13 +189,16 @@ export interface SampleRecord {
 export async function samplePlan(tx: Tx, workspaceId: string, rollbackId: string, limit: number): Promise<SampleRecord[]> {
   const { rows } = await sql<{ row_key: string; image: Record<string, unknown> | null; live: Record<string, unknown> | null; skip_reason: string | null; taken_by: string | null; last_at: Date | null; last_actor: string | null; last_origin: string | null }>`
     SELECT rt.row_key, rt.image, rt.live, rt.skip_reason, rt.taken_by, last.at AS last_at, last.actor_id AS last_actor, last.origin AS last_origin
-    FROM rollback_targets rt
+    FROM (
+      SELECT * FROM rollback_targets rt
+      WHERE rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name = 'contacts'
+      ORDER BY rt.row_key LIMIT ${limit}) rt
+    -- looked up for the sampled contacts only
     LEFT JOIN LATERAL (
       SELECT h.at, h.actor_id, h.origin FROM history h
       WHERE h.workspace_id = ${workspaceId} AND h.table_name = 'contacts' AND h.row_key = rt.row_key
       ORDER BY h.version DESC LIMIT 1) last ON true
-    WHERE rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name = 'contacts'
-    ORDER BY rt.row_key LIMIT ${limit}`.execute(tx);
+    ORDER BY rt.row_key`.execute(tx);
   const holds = (row: Record<string, unknown> | null) => row !== null && ['active', 'archived'].includes(String(row.status));
   const text = (row: Record<string, unknown> | null, column: string) => (typeof row?.[column] === 'string' ? (row[column] as string) : null);
   return rows.map((r) => {

@@ -120,7 +120,7 @@ export async function previewRollback(ctx: AppContext, change: ChangeContext, in
       // The plan goes to a temporary table of the same shape, which the unqualified name
       // resolves to first in this transaction: the same code, without logging rows that
       // are thrown away.
-      await sql`CREATE TEMP TABLE rollback_targets (LIKE rollback_targets INCLUDING ALL) ON COMMIT DROP`.execute(tx);
+      await sql`CREATE TEMP TABLE rollback_targets (LIKE rollback_targets INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
       await planRollback(tx, change.workspaceId, id, input.scope, { kind: 'asOf', at });
       throw new PreviewDone({
         at: at.toISOString(),
