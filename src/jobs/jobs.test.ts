@@ -60,4 +60,22 @@ describe('durable jobs', () => {
     await runPendingJobs(app.ctx, [failing], { workspaceId: ws.id });
     expect(await findJob(app.ctx.db, ws.id, job.id)).toMatchObject({ status: 'failed', error: 'boom', progress: {} });
   });
+
+  it('lets a failed job clean up its work data in the transaction that marks it failed', async () => {
+    const ws = await aWorkspace(app);
+    const cleaned: { status: string }[] = [];
+    const failing: JobHandler = {
+      ...counting,
+      async step() {
+        throw new Error('boom');
+      },
+      async cleanUp(tx, job) {
+        const { rows } = await sql<{ status: string }>`SELECT status FROM jobs WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}`.execute(tx);
+        cleaned.push(rows[0]);
+      },
+    };
+    await queueCounting(ws.id, 3);
+    await runPendingJobs(app.ctx, [failing], { workspaceId: ws.id });
+    expect(cleaned).toEqual([{ status: 'failed' }]);
+  });
 });

@@ -68,6 +68,8 @@ export interface JobHandler {
   /** The origin written into history and the outbox for the job's changes. */
   origin: ChangeContext['origin'];
   step(tx: Tx, job: Job, change: ChangeContext, ctx: AppContext): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }>;
+  /** Removes the work data a failed job leaves behind, in the transaction that marks it failed. */
+  cleanUp?(tx: Tx, job: Job): Promise<void>;
 }
 
 const jobColumns = sql`workspace_id, id, kind, status, params, progress, result, error, created_by, approved_by, created_at, started_at, finished_at`;
@@ -165,7 +167,7 @@ export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHand
     if (!job) return steps;
     const handler = handlers.find((h) => h.kind === job.kind);
     if (!handler) {
-      await finishJob(ctx.db, job, { status: 'failed', error: `no handler for jobs of kind ${job.kind}` });
+      await failJob(ctx.db, job, `no handler for jobs of kind ${job.kind}`);
       continue;
     }
     const budget = options.maxSteps === undefined ? Infinity : options.maxSteps - steps;
@@ -220,12 +222,15 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
     return steps;
   } catch (error) {
     console.error(`job ${job.id} (${job.kind}) failed`, error);
-    await finishJob(ctx.db, job, { status: 'failed', error: error instanceof Error ? error.message : String(error) });
+    await failJob(ctx.db, job, error instanceof Error ? error.message : String(error), handler);
     return steps;
   }
 }
 
-async function finishJob(db: Db, job: Job, outcome: { status: 'failed'; error: string }): Promise<void> {
-  await sql`UPDATE jobs SET status = ${outcome.status}, error = ${outcome.error}, finished_at = retrace_now(), lease_owner = NULL, lease_until = NULL
-            WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}`.execute(db);
+async function failJob(db: Db, job: Job, error: string, handler?: JobHandler): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await sql`UPDATE jobs SET status = 'failed', error = ${error}, finished_at = retrace_now(), lease_owner = NULL, lease_until = NULL
+              WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}`.execute(tx);
+    await handler?.cleanUp?.(tx, job);
+  });
 }

@@ -193,7 +193,7 @@ describe('partial rollback (contacts scope)', () => {
       SELECT count(*)::int AS n FROM history WHERE workspace_id = ${ws.id} AND table_name = 'contacts' AND origin = 'rollback'`.execute(app.ctx.db);
     expect(rows[0].n).toBe(3);
   });
-  it('clears the plan a failed rollback left behind when the next one plans', async () => {
+  it('removes its plan when it fails, and the next rollback to the same point succeeds', async () => {
     const ws = await aWorkspace(app);
     const c = await aContact(ws, { firstName: 'Before' });
     const at = aPoint();
@@ -201,12 +201,13 @@ describe('partial rollback (contacts scope)', () => {
     const scope = { type: 'contacts', contactIds: [c.id] };
     const broken = await ws.api('POST', '/rollbacks', { at, scope });
     expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
+    const planned = sql<{ n: number }>`SELECT count(*)::int AS n FROM rollback_targets WHERE workspace_id = ${ws.id}`;
+    expect((await planned.execute(app.ctx.db)).rows[0].n).toBe(1);
     // A job whose next step throws ends failed, as one hit by a bug or a lost database would.
     await sql`UPDATE jobs SET progress = jsonb_set(progress, '{phase}', '"bogus"') WHERE workspace_id = ${ws.id} AND id = ${broken.body.id}`.execute(app.ctx.db);
     await app.runJobs(ws.id);
     expect((await ws.api('GET', `/rollbacks/${broken.body.id}`)).body).toMatchObject({ status: 'failed', error: expect.stringContaining('unknown phase') });
-    const planned = sql<{ n: number }>`SELECT count(*)::int AS n FROM rollback_targets WHERE workspace_id = ${ws.id}`;
-    expect((await planned.execute(app.ctx.db)).rows[0].n).toBe(1);
+    expect((await planned.execute(app.ctx.db)).rows[0].n).toBe(0);
     const next = await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope })).body.id);
     expect(next.status).toBe('succeeded');
     expect((await planned.execute(app.ctx.db)).rows[0].n).toBe(0);

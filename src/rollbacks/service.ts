@@ -288,10 +288,6 @@ export const rollbackJobHandler: JobHandler = {
     let next: RollbackProgress;
     switch (progress.phase) {
       case 'plan': {
-        // A rollback that failed midway leaves its plan behind; the next one clears it.
-        await sql`
-          DELETE FROM rollback_targets rt USING jobs j
-          WHERE rt.workspace_id = ${ws} AND j.workspace_id = ${ws} AND j.id = rt.rollback_id AND j.status = 'failed'`.execute(tx);
         const source: PlanSource = params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [] } : { kind: 'asOf', at: new Date(params.at) };
         await planRollback(tx, ws, job.id, params.scope, source);
         next = {
@@ -330,5 +326,8 @@ export const rollbackJobHandler: JobHandler = {
         throw new Error(`rollback ${job.id} is in an unknown phase ${String(progress.phase)}`);
     }
     return { progress: { ...next }, done: false };
+  },
+  async cleanUp(tx, job) {
+    await sql`DELETE FROM rollback_targets WHERE workspace_id = ${job.workspaceId} AND rollback_id = ${job.id}`.execute(tx);
   },
 };
