@@ -143,6 +143,23 @@ describe('restoring deleted contacts (seed 002)', () => {
     expect((await ws.api('GET', '/deleted-contacts?deletedFrom=yesterday')).status).toBe(400);
   });
 
+  it('counts the deleted contacts matching a filter on every page, as restore all would take them', async () => {
+    const ws = await aWorkspace(app);
+    const ids = [];
+    for (let i = 0; i < 3; i += 1) ids.push((await aContact(ws, { email: `gone${i}@example.com` })).id);
+    await aContact(ws, { email: 'kept@example.com' });
+    await ws.api('POST', '/contacts/delete', { ids });
+    const between = app.clock.now().toISOString();
+    app.clock.advance(day);
+    const later = await aContact(ws, { email: 'later@example.com' });
+    await ws.api('DELETE', `/contacts/${later.id}`);
+    expect((await ws.api('GET', '/deleted-contacts/count')).body).toEqual({ total: 4 });
+    expect((await ws.api('GET', '/deleted-contacts/count?q=gone')).body).toEqual({ total: 3 });
+    expect((await ws.api('GET', `/deleted-contacts/count?deletedTo=${between}`)).body).toEqual({ total: 3 });
+    expect((await ws.api('GET', '/deleted-contacts/count?deletedFrom=soon')).status).toBe(400);
+    expect((await ws.api('GET', '/deleted-contacts/count?limit=2')).status).toBe(400);
+  });
+
   it('allows one restore job at a time: of two simultaneous requests exactly one is accepted', async () => {
     const ws = await aWorkspace(app);
     const a = await aContact(ws);
@@ -263,6 +280,17 @@ describe('restoring archived contacts (seed 004)', () => {
     const later = await restore(ws, { source: 'archived', contactIds: [c.id] });
     expect(later.body).toMatchObject({ restored: 1, skipped: [] });
     expect((await ws.api('GET', '/workspace')).body.usage).toEqual({ active: 1, archived: 0, deleted: 0 });
+  });
+
+  it('counts archived contacts matching a filter and how many of them are still frozen', async () => {
+    const ws = await aWorkspace(app);
+    const old = await aContact(ws, { email: 'old@example.com' });
+    await ws.api('POST', `/contacts/${old.id}/archive`);
+    app.clock.advance(31 * day);
+    const recent = await aContact(ws, { email: 'recent@example.com' });
+    await ws.api('POST', `/contacts/${recent.id}/archive`);
+    expect((await ws.api('GET', '/archived-contacts/count')).body).toEqual({ total: 2, frozen: 1 });
+    expect((await ws.api('GET', '/archived-contacts/count?q=old')).body).toEqual({ total: 1, frozen: 0 });
   });
 
   it('does not count frozen archived contacts against the limit, since they will be skipped', async () => {

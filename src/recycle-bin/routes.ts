@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { pageQuery } from '../http/pagination.js';
-import { getRestoreJob, listArchivedContacts, listDeletedContacts, listRestoreJobs, requestRestore } from './service.js';
+import { countRemovedContacts, getRestoreJob, listArchivedContacts, listDeletedContacts, listRestoreJobs, requestRestore } from './service.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 const toDate = (value: string | undefined) => (value ? new Date(value) : undefined);
@@ -28,6 +28,22 @@ export const recycleBinRoutes: RouteModule = (app, ctx) => {
     query: z.object({ q: z.string().max(200).optional(), deletedFrom: isoTime.optional(), deletedTo: isoTime.optional(), ...pageQuery }),
     handler: ({ principal, query }) =>
       listDeletedContacts(ctx.db, principal.workspaceId, { ...query, from: toDate(query.deletedFrom), to: toDate(query.deletedTo) }),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/deleted-contacts/count', summary: 'How many deleted contacts match the filter (what "restore all matching" takes)', tag,
+    access: { user: 'contacts.read' },
+    query: z.strictObject({ q: z.string().max(200).optional(), deletedFrom: isoTime.optional(), deletedTo: isoTime.optional() }),
+    handler: ({ principal, query }) =>
+      countRemovedContacts(ctx.db, principal.workspaceId, 'deleted', { q: query.q, from: toDate(query.deletedFrom), to: toDate(query.deletedTo) }, ctx.clock.now()),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/archived-contacts/count', summary: 'How many archived contacts match the filter, and how many of them are still frozen', tag,
+    access: { user: 'contacts.read' },
+    query: z.strictObject({ q: z.string().max(200).optional(), archivedFrom: isoTime.optional(), archivedTo: isoTime.optional() }),
+    handler: ({ principal, query }) =>
+      countRemovedContacts(ctx.db, principal.workspaceId, 'archived', { q: query.q, from: toDate(query.archivedFrom), to: toDate(query.archivedTo) }, ctx.clock.now()),
   });
 
   addRoute(app, ctx, {

@@ -49,6 +49,23 @@ export async function listDeletedContacts(db: Db, workspaceId: string, query: Bi
   return { data: page.data.map(({ at: _at, ...contact }) => contact), nextCursor: page.nextCursor };
 }
 
+export interface RemovedCount {
+  /** Contacts of the source matching the filter, on every page. */
+  total: number;
+  /** Archived ones among them still frozen (seed 004): "Restore all" skips them. */
+  frozen?: number;
+}
+
+/** How many contacts "restore all matching" would take, without paging through them. */
+export async function countRemovedContacts(db: Db, workspaceId: string, source: RestoreSource, filter: Omit<BinQuery, 'limit' | 'cursor'>, now: Date): Promise<RemovedCount> {
+  const { archiveFreezeDays } = await getRetention(db, workspaceId);
+  const frozenSince = new Date(now.getTime() - archiveFreezeDays * dayMs);
+  const { rows } = await sql<{ total: number; frozen: number }>`
+    SELECT count(*)::int AS total, count(*) FILTER (WHERE c.archived_at > ${frozenSince})::int AS frozen FROM contacts c
+    WHERE c.workspace_id = ${workspaceId} AND ${inSource(source, filter)}`.execute(db);
+  return source === 'archived' ? rows[0] : { total: rows[0].total };
+}
+
 export interface ArchivedContact extends Contact {
   restorableFrom: string;
   restorableUntil: string;

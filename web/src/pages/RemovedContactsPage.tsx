@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { queryString, type ArchivedContact, type Contact, type Page, type RestoreSource } from '../api';
+import { queryString, type ArchivedContact, type Contact, type RestoreSource } from '../api';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
 import { RestoreDialog, type RestoreIntent } from '../components/RestoreDialog';
@@ -110,19 +110,11 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
   const restorePicked = (contacts: Removed[]) =>
     setIntent({ source, request: { source, contactIds: contacts.map((c) => c.id) }, count: contacts.length, names: contacts.map(contactName) });
 
-  /** Counts every contact matching the filter (the API pages by 500) before asking to confirm. */
+  /** Counts every contact matching the filter, and the frozen ones among them, before asking to confirm. */
   const restoreAllMatching = async () => {
     setCounting(true);
     try {
-      let cursor: string | undefined;
-      let count = 0;
-      let frozen = 0;
-      do {
-        const page = await call<Page<Removed>>('GET', `${text.path}${queryString({ ...filterQuery, limit: 500, cursor })}`);
-        count += page.data.length;
-        frozen += page.data.filter((c) => isFrozen(c, Date.now())).length;
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
+      const { total: count, frozen = 0 } = await call<{ total: number; frozen?: number }>('GET', `${text.path}/count${queryString(filterQuery)}`);
       const request = { source, all: true, filter: { q: filter.q || undefined, from: dayBoundary(from, false), to: dayBoundary(to, true) } };
       setIntent({ source, request, count, names: [], frozen });
       setCounting(null);
