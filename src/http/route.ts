@@ -102,6 +102,25 @@ function jsonSchemaOf(schema: ZodType | undefined): object | undefined {
   }
 }
 
+/**
+ * The OpenAPI generator marks every request body required; routes whose body may be left
+ * out carry this mark, which markOptionalBodies turns into `required: false`.
+ */
+const optionalBodyMark = 'x-optional-body';
+
+/** Makes the marked request bodies of an OpenAPI document optional (and drops the mark). */
+export function markOptionalBodies<T extends { paths?: Record<string, Record<string, unknown> | undefined> }>(doc: T): T {
+  for (const operations of Object.values(doc.paths ?? {})) {
+    for (const operation of Object.values(operations ?? {}) as Record<string, unknown>[]) {
+      if (typeof operation !== 'object' || operation === null || !(optionalBodyMark in operation)) continue;
+      delete operation[optionalBodyMark];
+      const body = operation.requestBody as { required?: boolean } | undefined;
+      if (body) body.required = false;
+    }
+  }
+  return doc;
+}
+
 /** Path ids are opaque strings; any id that matches nothing is a 404, whatever its form. */
 export const idParams = <K extends string>(...names: K[]) =>
   z.object(Object.fromEntries(names.map((n) => [n, z.string()])) as Record<K, z.ZodString>);
@@ -123,6 +142,7 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, A extends 
       summary: spec.summary,
       tags: [spec.tag],
       ...(spec.body ? { body: jsonSchemaOf(spec.body) } : {}),
+      ...(spec.body?.safeParse(undefined).success ? { [optionalBodyMark]: true } : {}),
       ...(spec.query ? { querystring: jsonSchemaOf(spec.query) } : {}),
       ...(spec.params ? { params: jsonSchemaOf(spec.params) } : {}),
     },

@@ -6,6 +6,7 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import type { AppContext } from '../context.js';
 import { AppError } from './errors.js';
+import { markOptionalBodies } from './route.js';
 
 /** A feature's routes: each feature folder exports one of these from routes.ts. */
 export type RouteModule = (app: FastifyInstance, ctx: AppContext) => void;
@@ -77,6 +78,7 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    transformObject: (documents) => ('openapiObject' in documents ? markOptionalBodies(documents.openapiObject) : documents.swaggerObject),
   });
 
   for (const register of modules) register(app, ctx);

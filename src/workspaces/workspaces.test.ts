@@ -129,5 +129,8 @@ describe('health and documentation', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/contacts', '/api/v1/contacts/{id}', '/api/v1/workspaces', '/api/v1/audit-log']));
     expect(doc.paths['/api/v1/contacts'].post.requestBody.content['application/json'].schema.required).toEqual(['email']);
+    expect(doc.paths['/api/v1/contacts'].post.requestBody.required).toBe(true);
+    expect(doc.paths['/api/v1/snapshots'].post.requestBody.required).toBe(false);
+    expect(JSON.stringify(doc)).not.toContain('x-optional-body');
   });
 });
