@@ -22,6 +22,7 @@ import { erasureRoutes } from './erasure/routes.js';
 import { mergeRoutes } from './merge/routes.js';
 import { snapshotRoutes } from './snapshots/routes.js';
 import { rollbackRoutes } from './rollbacks/routes.js';
+import { backupRoutes } from './backups/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -38,6 +39,7 @@ export const routeModules: RouteModule[] = [
   mergeRoutes,
   snapshotRoutes,
   rollbackRoutes,
+  backupRoutes,
   auditRoutes,
   automationRoutes,
   messageRoutes,

@@ -13,18 +13,25 @@ export interface Config {
   adminTokenGenerated: boolean;
   testClock: boolean;
   smtpUrl: string | undefined;
+  /** The backup store: a directory of exported backup files. */
+  backupDir: string;
+  /** The key store: a directory of keyrings, kept apart from the backups. */
+  backupKeyDir: string;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(env.RETRACE_DATA_DIR ?? './.retrace-data');
   const adminToken = env.RETRACE_ADMIN_TOKEN || `op_${randomBytes(24).toString('base64url')}`;
   return {
     port: Number(env.PORT ?? 3000),
     host: env.HOST ?? '0.0.0.0',
     databaseUrl: env.DATABASE_URL || undefined,
-    dataDir: path.resolve(env.RETRACE_DATA_DIR ?? './.retrace-data'),
+    dataDir,
     adminToken,
     adminTokenGenerated: !env.RETRACE_ADMIN_TOKEN,
     testClock: env.RETRACE_TEST_CLOCK === '1',
     smtpUrl: env.SMTP_URL || undefined,
+    backupDir: path.resolve(env.RETRACE_BACKUP_DIR || path.join(dataDir, 'backups')),
+    backupKeyDir: path.resolve(env.RETRACE_BACKUP_KEY_DIR || path.join(dataDir, 'backup-keys')),
   };
 }

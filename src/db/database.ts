@@ -17,7 +17,7 @@ export type Tx = Transaction<Schema>;
 export interface ChangeContext {
   workspaceId: string;
   actorId: string | null;
-  origin: 'user' | 'form' | 'import' | 'restore' | 'rollback' | 'system';
+  origin: 'user' | 'form' | 'import' | 'restore' | 'rollback' | 'backup' | 'system';
   at: Date;
 }
 

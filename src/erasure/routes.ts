@@ -4,8 +4,8 @@ import { eraseContact } from './service.js';
 
 export const erasureRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
-    method: 'POST', url: '/contacts/:id/erase', summary: 'Erase a person: gone at once from live data and history', tag: 'contacts',
+    method: 'POST', url: '/contacts/:id/erase', summary: 'Erase a person: gone at once from live data, history and exported backups', tag: 'contacts',
     access: { user: 'contacts.erase' }, params: idParams('id'),
-    handler: ({ params, change }) => eraseContact(ctx.db, change, params.id),
+    handler: ({ params, change }) => eraseContact(ctx, change, params.id),
   });
 };

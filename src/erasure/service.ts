@@ -1,19 +1,26 @@
-import type { ChangeContext, Db } from '../db/database.js';
+import type { AppContext } from '../context.js';
+import type { ChangeContext } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { recordAudit } from '../audit/service.js';
 import { lockContact } from '../contacts/guards.js';
 import { removeContactsForGood } from '../retention/service.js';
+import { rewriteStaleKeyrings } from '../backups/service.js';
 
 /**
  * The right to erasure: the contact goes at once, whatever its status, from live data and
- * from history (so no rollback or snapshot can bring it back). The audit log keeps that
- * it happened, by id only.
+ * from history (so no rollback or snapshot can bring it back), and from exported backups:
+ * its data key is destroyed, and the keyring file rewritten before this answers, so no
+ * backup opens its rows again. The audit log keeps that it happened, by id only.
  */
-export async function eraseContact(db: Db, change: ChangeContext, contactId: string): Promise<{ id: string; erased: true }> {
-  return inTransaction(db, change, async (tx) => {
+export async function eraseContact(ctx: AppContext, change: ChangeContext, contactId: string): Promise<{ id: string; erased: true }> {
+  const erased = await inTransaction(ctx.db, change, async (tx) => {
     await lockContact(tx, change.workspaceId, contactId);
     await removeContactsForGood(tx, change, [contactId], 'erased');
     await recordAudit(tx, change, { action: 'contact.erased', targetType: 'contact', targetId: contactId });
     return { id: contactId, erased: true as const };
   });
+  // If this fails, the request fails (the erasure itself is done) and the maintenance
+  // pass rewrites the keyring: success is never reported while the key is still readable.
+  await rewriteStaleKeyrings(ctx, change.workspaceId);
+  return erased;
 }

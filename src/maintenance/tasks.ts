@@ -3,6 +3,7 @@ import { jobHandlers } from '../jobs/handlers.js';
 import { runPendingJobs } from '../jobs/service.js';
 import { automationTasks } from '../automations/maintenance.js';
 import { purgeExpiredContacts } from '../retention/service.js';
+import { rewriteStaleKeyrings } from '../backups/service.js';
 import { compactHistory, expireSnapshots, takeScheduledSnapshots } from '../snapshots/service.js';
 
 /**
@@ -16,6 +17,8 @@ export const maintenanceTasks: MaintenanceTask[] = [
   ...automationTasks,
   // Deleted contacts past deletedDays and archived ones past archiveDays go for good.
   { name: 'purge', run: purgeExpiredContacts },
+  // Keyrings still holding keys destroyed by a purge or erasure (a rewrite that failed).
+  { name: 'backupKeyrings', run: rewriteStaleKeyrings },
   // Scheduled snapshots whose boundary has passed, then the expired ones go (issue 6).
   { name: 'snapshots', run: takeScheduledSnapshots },
   { name: 'expiredSnapshots', run: expireSnapshots },

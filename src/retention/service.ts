@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import type { ChangeContext, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { recordAudit } from '../audit/service.js';
+import { destroyBackupKeys, rewriteStaleKeyrings } from '../backups/service.js';
 
 const purgeBatchSize = 2000;
 
@@ -40,6 +41,8 @@ export async function purgeExpiredContacts(ctx: AppContext, workspaceId: string 
           ...due.map((c) => ({ action: 'contact.purged', targetType: 'contact', targetId: c.id, details: { after: c.status } })),
         );
       });
+      // Before the pass goes on: the purged contacts' keys must leave the keyring file.
+      await rewriteStaleKeyrings(ctx, ws);
       purged += due.length;
     }
   }
@@ -49,7 +52,10 @@ export async function purgeExpiredContacts(ctx: AppContext, workspaceId: string 
  * Removes contacts for good (retention purge, or erasure): their rows, what remains of
  * their associations, their enrollments and messages, and every history row about them
  * (the delete's own capture included), and any unfinished rollback's plan for them (so it
- * cannot write them back), leaving a tombstone without personal data.
+ * cannot write them back), and their backup data keys (crypto-shredding: every backup
+ * already written holds them sealed with those keys), leaving a tombstone without personal
+ * data. After the commit, the caller rewrites the workspace's keyring
+ * (rewriteStaleKeyrings) before it reports success.
  */
 export async function removeContactsForGood(tx: Tx, change: ChangeContext, ids: string[], reason: 'purged' | 'erased'): Promise<void> {
   const ws = change.workspaceId;
@@ -57,6 +63,7 @@ export async function removeContactsForGood(tx: Tx, change: ChangeContext, ids: 
   for (const table of ['list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags', 'enrollments', 'messages', 'rollback_targets']) {
     await sql`DELETE FROM ${sql.table(table)} WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
   }
+  await destroyBackupKeys(tx, ws, ids);
   await sql`DELETE FROM contacts WHERE workspace_id = ${ws} AND id = ANY(${ids}::text[])`.execute(tx);
   await sql`DELETE FROM history WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
   await sql`

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { TestClock } from '../clock.js';
@@ -42,6 +45,9 @@ async function workerDatabase(runUrl: string): Promise<string> {
   return url.toString();
 }
 
+/** The worker's backup and key stores: a temporary directory of its own. */
+const testFiles = mkdtempSync(path.join(tmpdir(), 'retrace-test-'));
+
 export const testConfig: Config = {
   port: 0,
   host: '127.0.0.1',
@@ -51,6 +57,8 @@ export const testConfig: Config = {
   adminTokenGenerated: false,
   testClock: true,
   smtpUrl: undefined,
+  backupDir: path.join(testFiles, 'backups'),
+  backupKeyDir: path.join(testFiles, 'backup-keys'),
 };
 
 export interface TestApp {

@@ -1,0 +1,293 @@
+import { sql } from 'kysely';
+import type { Db, Tx } from '../db/database.js';
+import { cursorTime, type CursorKey } from '../http/pagination.js';
+
+export type BackupStatus = 'exported' | 'verified' | 'failed';
+
+export interface BackupRow {
+  id: string;
+  snapshot_id: string;
+  taken_at: Date;
+  file_name: string;
+  byte_size: number;
+  sha256: string;
+  row_counts: Record<string, number>;
+  status: BackupStatus;
+  verified_at: Date | null;
+  error: string | null;
+  created_by: string | null;
+  created_at: Date;
+  /** created_at to the microsecond, for cursors */
+  created_key: string;
+}
+
+const backupColumns = sql`b.id, b.snapshot_id, b.taken_at, b.file_name, b.byte_size, b.sha256, b.row_counts, b.status,
+  b.verified_at, b.error, b.created_by, b.created_at, ${cursorTime('b.created_at')} AS created_key`;
+
+// ---------------------------------------------------------------- the backups record
+
+export async function insertBackup(
+  tx: Tx,
+  workspaceId: string,
+  input: {
+    id: string;
+    snapshotId: string;
+    takenAt: Date;
+    fileName: string;
+    byteSize: number;
+    sha256: string;
+    rowCounts: Record<string, number>;
+    createdBy: string | null;
+    createdAt: Date;
+  },
+): Promise<BackupRow> {
+  const { rows } = await sql<BackupRow>`
+    INSERT INTO backups AS b (workspace_id, id, snapshot_id, taken_at, file_name, byte_size, sha256, row_counts, status, created_by, created_at)
+    VALUES (${workspaceId}, ${input.id}, ${input.snapshotId}, ${input.takenAt}, ${input.fileName}, ${input.byteSize}, ${input.sha256},
+            ${JSON.stringify(input.rowCounts)}::jsonb, 'exported', ${input.createdBy}, ${input.createdAt})
+    RETURNING ${backupColumns}`.execute(tx);
+  return rows[0];
+}
+
+/** One page of the workspace's backups, newest first. */
+export async function selectBackups(db: Db, workspaceId: string, limit: number, after: CursorKey | undefined): Promise<BackupRow[]> {
+  const { rows } = await sql<BackupRow>`
+    SELECT ${backupColumns} FROM backups b
+    WHERE b.workspace_id = ${workspaceId}
+      AND (${after?.[0] ?? null}::timestamptz IS NULL OR (b.created_at, b.id) < (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
+    ORDER BY b.created_at DESC, b.id DESC
+    LIMIT ${limit}`.execute(db);
+  return rows;
+}
+
+export async function selectBackup(db: Db | Tx, workspaceId: string, id: string): Promise<BackupRow | undefined> {
+  const { rows } = await sql<BackupRow>`
+    SELECT ${backupColumns} FROM backups b WHERE b.workspace_id = ${workspaceId} AND b.id = ${id}`.execute(db);
+  return rows[0];
+}
+
+/** The verdict of a verification: verified (error cleared) or failed with why. */
+export async function updateVerification(tx: Tx, workspaceId: string, id: string, verdict: { ok: boolean; error: string | null; at: Date }): Promise<BackupRow | undefined> {
+  const { rows } = await sql<BackupRow>`
+    UPDATE backups b SET status = ${verdict.ok ? 'verified' : 'failed'}, verified_at = ${verdict.at}, error = ${verdict.error}
+    WHERE b.workspace_id = ${workspaceId} AND b.id = ${id}
+    RETURNING ${backupColumns}`.execute(tx);
+  return rows[0];
+}
+
+export async function deleteBackupRow(tx: Tx, workspaceId: string, id: string): Promise<BackupRow | undefined> {
+  const { rows } = await sql<BackupRow>`
+    DELETE FROM backups b WHERE b.workspace_id = ${workspaceId} AND b.id = ${id}
+    RETURNING ${backupColumns}`.execute(tx);
+  return rows[0];
+}
+
+// ---------------------------------------------------------------- the workspace as of T
+
+/** A row's state as of T, as history holds it: its image, unless its latest version at or before T is a delete. */
+export interface RowAsOf {
+  row_key: string;
+  op: 'insert' | 'update' | 'delete';
+  contact_id: string | null;
+  after: Record<string, unknown> | null;
+}
+
+/**
+ * One page of a captured table as of `at`: for each row (by history's row_key, walking
+ * down from `beforeKey`), its latest version at or before `at`. Deletes are returned too,
+ * so the caller's keyset position moves past them; the caller drops them. The walk goes
+ * down the history_row index backwards (row_key DESC, version DESC), so each page reads
+ * about its own rows, however large the table.
+ */
+export async function selectRowsAsOf(db: Db, workspaceId: string, table: string, at: Date, beforeKey: string | null, limit: number): Promise<RowAsOf[]> {
+  const { rows } = await sql<RowAsOf>`
+    SELECT DISTINCT ON (h.row_key) h.row_key, h.op, h.contact_id, h.after
+    FROM history h
+    WHERE h.workspace_id = ${workspaceId} AND h.table_name = ${table} AND h.at <= ${at}
+      AND (${beforeKey}::text IS NULL OR h.row_key < ${beforeKey})
+    ORDER BY h.row_key DESC, h.version DESC
+    LIMIT ${limit}`.execute(db);
+  return rows;
+}
+
+/**
+ * The last audit entry a backup as of `at` holds: the greatest id among entries at or
+ * before `at`. Entries are chained by id, and a transaction that began before `at` may
+ * commit after a later one, so the backup takes every entry up to this id (a chain
+ * prefix, verifiable after restore), even one whose `at` is a little later.
+ */
+export async function selectLastAuditIdAsOf(db: Db, workspaceId: string, at: Date): Promise<number | null> {
+  const { rows } = await sql<{ last_id: number | null }>`
+    SELECT max(id) AS last_id FROM audit_log WHERE workspace_id = ${workspaceId} AND at <= ${at}`.execute(db);
+  return rows[0].last_id;
+}
+
+/** One page of the audit chain (id order) after `afterId`, up to `lastId`, as row images. */
+export async function selectAuditPage(db: Db, workspaceId: string, afterId: number, lastId: number, limit: number): Promise<{ id: number; row: Record<string, unknown> }[]> {
+  const { rows } = await sql<{ id: number; row: Record<string, unknown> }>`
+    SELECT a.id, to_jsonb(a) AS row FROM audit_log a
+    WHERE a.workspace_id = ${workspaceId} AND a.id > ${afterId} AND a.id <= ${lastId}
+    ORDER BY a.id
+    LIMIT ${limit}`.execute(db);
+  return rows;
+}
+
+/** The workspace's snapshot schedule as a row image, if it is not the defaults. */
+export async function selectSnapshotSettingsRow(db: Db, workspaceId: string): Promise<Record<string, unknown> | undefined> {
+  const { rows } = await sql<{ row: Record<string, unknown> }>`
+    SELECT to_jsonb(s) AS row FROM snapshot_settings s WHERE s.workspace_id = ${workspaceId}`.execute(db);
+  return rows[0]?.row;
+}
+
+// ---------------------------------------------------------------- data keys
+
+/**
+ * Gives every listed contact that still exists a data key, unless it has one (the keys
+ * offered are used for those that have none), and returns the keys of all listed contacts
+ * that have one now. The contacts are locked FOR KEY SHARE first, in id order: a contact
+ * being removed for good (whose transaction locks it before its keys, see
+ * lockContactsOfKeys) is waited for and then left out, so no key is ever made for a
+ * person who is gone.
+ */
+export async function ensureContactKeys(tx: Tx, workspaceId: string, offered: { contactId: string; key: Buffer }[]): Promise<Map<string, Buffer>> {
+  const ids = offered.map((o) => o.contactId);
+  await sql`
+    WITH live AS (
+      SELECT c.id FROM contacts c
+      WHERE c.workspace_id = ${workspaceId} AND c.id = ANY(${ids}::text[])
+      ORDER BY c.id
+      FOR KEY SHARE
+    )
+    INSERT INTO backup_keys (workspace_id, contact_id, key)
+    SELECT ${workspaceId}, o.contact_id, decode(o.key, 'base64')
+    FROM unnest(${ids}::text[], ${offered.map((o) => o.key.toString('base64'))}::text[]) AS o(contact_id, key)
+    JOIN live ON live.id = o.contact_id
+    WHERE NOT EXISTS (SELECT 1 FROM backup_keys k WHERE k.workspace_id = ${workspaceId} AND k.contact_id = o.contact_id)
+    ON CONFLICT (workspace_id, contact_id) DO NOTHING`.execute(tx);
+  const { rows } = await sql<{ contact_id: string; key: Buffer | Uint8Array }>`
+    SELECT contact_id, key FROM backup_keys WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${ids}::text[])`.execute(tx);
+  return new Map(rows.map((r) => [r.contact_id, Buffer.from(r.key)]));
+}
+
+/**
+ * Locks the contacts whose keys are about to be destroyed, in id order, before the keys:
+ * the same order as ensureContactKeys (contacts, then the keyring row its insert
+ * touches), so the two never deadlock.
+ */
+export async function lockContactsOfKeys(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await sql`SELECT c.id FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = ANY(${contactIds}::text[])
+            ORDER BY c.id FOR UPDATE`.execute(tx);
+}
+
+/** Destroys the contacts' data keys; the trigger marks the workspace's keyring stale. */
+export async function deleteContactKeys(tx: Tx, workspaceId: string, contactIds: string[]): Promise<number> {
+  const { rows } = await sql<{ contact_id: string }>`
+    DELETE FROM backup_keys WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[])
+    RETURNING contact_id`.execute(tx);
+  return rows.length;
+}
+
+/** One page of the workspace's keys, in contact id order after `afterContactId`. */
+export async function selectKeyPage(tx: Tx, workspaceId: string, afterContactId: string | null, limit: number): Promise<{ contact_id: string; key: Buffer }[]> {
+  const { rows } = await sql<{ contact_id: string; key: Buffer | Uint8Array }>`
+    SELECT contact_id, key FROM backup_keys
+    WHERE workspace_id = ${workspaceId} AND (${afterContactId}::text IS NULL OR contact_id > ${afterContactId})
+    ORDER BY contact_id
+    LIMIT ${limit}`.execute(tx);
+  return rows.map((r) => ({ contact_id: r.contact_id, key: Buffer.from(r.key) }));
+}
+
+// ---------------------------------------------------------------- keyrings
+
+/**
+ * Locks the workspace's keyring row (made if the workspace never had a key): the mutex
+ * between a rewrite of its file and any change of its keys, whose trigger updates this
+ * row. Says which generation of the keys the file will hold.
+ */
+export async function lockKeyring(tx: Tx, workspaceId: string): Promise<{ generation: number; written_generation: number | null }> {
+  await sql`INSERT INTO backup_keyrings (workspace_id) VALUES (${workspaceId}) ON CONFLICT (workspace_id) DO NOTHING`.execute(tx);
+  const { rows } = await sql<{ generation: number; written_generation: number | null }>`
+    SELECT generation, written_generation FROM backup_keyrings WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
+  return rows[0];
+}
+
+export async function markKeyringWritten(tx: Tx, workspaceId: string, generation: number, at: Date): Promise<void> {
+  await sql`UPDATE backup_keyrings SET written_generation = ${generation}, written_at = ${at}
+            WHERE workspace_id = ${workspaceId}`.execute(tx);
+}
+
+/** Workspaces (one, or all when null) whose keyring file is older than their keys. */
+export async function selectStaleKeyrings(db: Db, workspaceId: string | null): Promise<string[]> {
+  const { rows } = await sql<{ workspace_id: string }>`
+    SELECT workspace_id FROM backup_keyrings
+    WHERE (${workspaceId}::text IS NULL OR workspace_id = ${workspaceId})
+      AND written_generation IS DISTINCT FROM generation
+    ORDER BY workspace_id`.execute(db);
+  return rows.map((r) => r.workspace_id);
+}
+
+// ---------------------------------------------------------------- restore into an empty database
+
+/**
+ * Whether the database holds any workspace; a restore goes only into one that holds none.
+ * Takes a transaction-scoped advisory lock first, so two restores into one database take
+ * turns and the second sees the first's workspace.
+ */
+export async function lockedTargetHoldsWorkspace(tx: Tx): Promise<boolean> {
+  await sql`SELECT pg_advisory_xact_lock(hashtext('retrace.backup_restore'))`.execute(tx);
+  const { rows } = await sql<{ held: boolean }>`SELECT EXISTS (SELECT 1 FROM workspaces) AS held`.execute(tx);
+  return rows[0].held;
+}
+
+/**
+ * Inserts row images (as the backup holds them: to_jsonb of the row) into their table,
+ * one statement per batch. A column an image lacks is null.
+ */
+export async function insertRowImages(tx: Tx, table: string, images: Record<string, unknown>[]): Promise<void> {
+  if (images.length === 0) return;
+  await sql`
+    INSERT INTO ${sql.table(table)}
+    SELECT r.* FROM jsonb_array_elements(${JSON.stringify(images)}::jsonb) AS e(image)
+    CROSS JOIN LATERAL jsonb_populate_record(NULL::${sql.table(table)}, e.image) AS r`.execute(tx);
+}
+
+/**
+ * After a restore that left contacts out (their keys are gone), their deals are as the
+ * live code leaves a deal its contacts left (seed 002, contacts/detachContactsFromDeals):
+ * a deal whose primary was left out gets the earliest-added contact it still has as
+ * primary, or none; a live deal left with no contact at all is deleted. Returns the ids
+ * of the deals deleted.
+ */
+export async function repointDealsOfMissingContacts(tx: Tx, workspaceId: string, contactIds: string[], at: Date): Promise<string[]> {
+  if (contactIds.length === 0) return [];
+  const { rows } = await sql<{ id: string }>`
+    UPDATE deals d SET deleted_at = ${at}, updated_at = ${at}
+    WHERE d.workspace_id = ${workspaceId} AND d.primary_contact_id = ANY(${contactIds}::text[]) AND d.deleted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id)
+    RETURNING d.id`.execute(tx);
+  await sql`
+    UPDATE deals d SET primary_contact_id = (
+        SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id
+        ORDER BY dc.added_seq LIMIT 1),
+      updated_at = ${at}
+    WHERE d.workspace_id = ${workspaceId} AND d.primary_contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  return rows.map((r) => r.id).sort();
+}
+
+/**
+ * Moves the sequences past the restored values: deal_contacts.added_seq (a deal's contacts
+ * in the order added) and audit_log.id (the chain's order), so what is written next comes
+ * after them.
+ */
+export async function advanceSequences(tx: Tx): Promise<void> {
+  await sql`SELECT setval('deal_contacts_added_seq', greatest((SELECT max(added_seq) FROM deal_contacts), 1))`.execute(tx);
+  await sql`SELECT setval(pg_get_serial_sequence('audit_log', 'id'), greatest((SELECT max(id) FROM audit_log), 1))`.execute(tx);
+}
+
+/** Points the workspace's audit chain head at its last restored entry, so new entries chain on. */
+export async function setAuditHead(tx: Tx, workspaceId: string): Promise<void> {
+  await sql`
+    INSERT INTO audit_heads (workspace_id, last_id, hash)
+    SELECT workspace_id, id, hash FROM audit_log WHERE workspace_id = ${workspaceId} ORDER BY id DESC LIMIT 1
+    ON CONFLICT (workspace_id) DO UPDATE SET last_id = EXCLUDED.last_id, hash = EXCLUDED.hash`.execute(tx);
+}

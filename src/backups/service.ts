@@ -1,0 +1,432 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { AppContext } from '../context.js';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { AppError, invalidState, notFound } from '../http/errors.js';
+import { decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { recordAudit } from '../audit/service.js';
+import { getSnapshot, listSnapshots, takeSnapshot } from '../snapshots/service.js';
+import {
+  backupFormat,
+  backupFormatVersion,
+  backupTables,
+  gzipped,
+  headerLine,
+  newDataKey,
+  readBackup,
+  rowLine,
+  sealRow,
+  sealedLine,
+  trailerLine,
+  UnreadableBackup,
+  zeroCounts,
+  type BackupHeader,
+  type Keyring,
+  type RowCounts,
+} from './file.js';
+import { keyringFileName, keyringLines, readKeyring } from './keyring.js';
+import { DirectoryStore, type FileStore } from './store.js';
+import {
+  deleteBackupRow,
+  deleteContactKeys,
+  ensureContactKeys,
+  insertBackup,
+  lockContactsOfKeys,
+  lockKeyring,
+  markKeyringWritten,
+  selectAuditPage,
+  selectBackup,
+  selectBackups,
+  selectKeyPage,
+  selectLastAuditIdAsOf,
+  selectRowsAsOf,
+  selectSnapshotSettingsRow,
+  selectStaleKeyrings,
+  updateVerification,
+  type BackupRow,
+  type BackupStatus,
+} from './queries.js';
+
+/** Rows read from history (or the audit log, or keys) per statement while exporting. */
+export const exportPageSize = 1000;
+
+export interface Backup {
+  id: string;
+  snapshotId: string;
+  takenAt: string;
+  fileName: string;
+  byteSize: number;
+  sha256: string;
+  rowCounts: RowCounts;
+  status: BackupStatus;
+  verifiedAt: string | null;
+  error: string | null;
+  createdBy: string | null;
+  createdAt: string;
+}
+
+function presentBackup(row: BackupRow): Backup {
+  return {
+    id: row.id,
+    snapshotId: row.snapshot_id,
+    takenAt: row.taken_at.toISOString(),
+    fileName: row.file_name,
+    byteSize: row.byte_size,
+    sha256: row.sha256,
+    rowCounts: row.row_counts,
+    status: row.status,
+    verifiedAt: row.verified_at?.toISOString() ?? null,
+    error: row.error,
+    createdBy: row.created_by,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+/** Where the backup files are (RETRACE_BACKUP_DIR). */
+export const backupStore = (config: Pick<Config, 'backupDir'>): FileStore => new DirectoryStore(config.backupDir);
+
+/** Where the keyrings are (RETRACE_BACKUP_KEY_DIR): apart from the backups, so one copy of the files opens nothing. */
+export const keyStore = (config: Pick<Config, 'backupKeyDir'>): FileStore => new DirectoryStore(config.backupKeyDir);
+
+const backupFileName = (workspaceId: string, backupId: string) => `${workspaceId}.${backupId}.ndjson.gz`;
+
+// ---------------------------------------------------------------- reading the record
+
+/** The workspace's backups, newest first. */
+export async function listBackups(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Backup>> {
+  const after = decodeCursor(page.cursor, ['timestamp', 'text']);
+  const rows = await selectBackups(db, workspaceId, page.limit + 1, after);
+  return toPage(rows, page.limit, (r) => [r.created_key, r.id], presentBackup);
+}
+
+export async function getBackup(db: Db, workspaceId: string, id: string): Promise<Backup> {
+  const row = await selectBackup(db, workspaceId, id);
+  if (!row) throw notFound('Backup');
+  return presentBackup(row);
+}
+
+// ---------------------------------------------------------------- export
+
+/**
+ * Exports the workspace as of a retained snapshot's takenAt (or of a manual snapshot taken
+ * now, when none is given) to the backup store, records it, rewrites the workspace's
+ * keyring and verifies the file. Runs in the caller (the request): the file is streamed
+ * page by page, so memory stays flat however large the workspace; time grows with it.
+ *
+ * A snapshot id that is no retained snapshot of the workspace is 422 point_not_recoverable
+ * (details.nearest: the newest retained snapshots' takenAt). If the snapshot is deleted
+ * while the file is written (compaction may then drop what it pinned), the file is thrown
+ * away and the answer is 409 invalid_state.
+ *
+ * @example
+ * const backup = await createBackup(ctx, change, {}); // backup.status: 'verified'
+ */
+export async function createBackup(ctx: AppContext, change: ChangeContext, input: { snapshotId?: string }): Promise<Backup> {
+  const ws = change.workspaceId;
+  const snapshot = input.snapshotId
+    ? await retainedSnapshot(ctx, ws, input.snapshotId, change.at)
+    : await takeSnapshot(ctx.db, change, { label: 'Taken for a backup' });
+  const id = randomUUID();
+  const fileName = backupFileName(ws, id);
+  const header: BackupHeader = {
+    format: backupFormat,
+    version: backupFormatVersion,
+    backupId: id,
+    workspaceId: ws,
+    snapshotId: snapshot.id,
+    takenAt: snapshot.takenAt,
+    createdAt: change.at.toISOString(),
+    tables: backupTables.map((t) => t.name),
+  };
+  const store = backupStore(ctx.config);
+  const counts = zeroCounts();
+  const stored = await store.write(fileName, gzipped(exportLines(ctx, change, header, counts)));
+  let row: BackupRow;
+  try {
+    if (!(await isRetained(ctx, ws, snapshot.id, change.at))) {
+      throw invalidState('The snapshot was deleted while the backup was written; nothing was kept', { snapshotId: snapshot.id });
+    }
+    row = await inTransaction(ctx.db, change, async (tx) => {
+      const inserted = await insertBackup(tx, ws, {
+        id,
+        snapshotId: snapshot.id,
+        takenAt: new Date(snapshot.takenAt),
+        fileName,
+        byteSize: stored.byteSize,
+        sha256: stored.sha256,
+        rowCounts: counts,
+        createdBy: change.actorId,
+        createdAt: change.at,
+      });
+      await recordAudit(tx, change, {
+        action: 'backup.created',
+        targetType: 'backup',
+        targetId: id,
+        details: { snapshotId: snapshot.id, takenAt: snapshot.takenAt, byteSize: stored.byteSize, sha256: stored.sha256, rowCounts: counts },
+      });
+      return inserted;
+    });
+  } catch (error) {
+    await store.remove(fileName);
+    throw error;
+  }
+  // The keys this backup made must be in the keyring before anyone can open it.
+  await rewriteKeyring(ctx, ws);
+  return presentBackup(await recordVerification(ctx, change, row));
+}
+
+async function retainedSnapshot(ctx: AppContext, workspaceId: string, snapshotId: string, now: Date): Promise<{ id: string; takenAt: string }> {
+  try {
+    return await getSnapshot(ctx.db, workspaceId, snapshotId, now);
+  } catch (error) {
+    if (!(error instanceof AppError) || error.status !== 404) throw error;
+    const newest = await listSnapshots(ctx.db, workspaceId, now, { limit: 5 });
+    throw new AppError(422, 'point_not_recoverable', 'No retained snapshot of this workspace has this id: a backup is of a retained snapshot', {
+      snapshotId,
+      nearest: newest.data.map((s) => s.takenAt).reverse(),
+    });
+  }
+}
+
+async function isRetained(ctx: AppContext, workspaceId: string, snapshotId: string, now: Date): Promise<boolean> {
+  try {
+    await getSnapshot(ctx.db, workspaceId, snapshotId, now);
+    return true;
+  } catch (error) {
+    if (error instanceof AppError && error.status === 404) return false;
+    throw error;
+  }
+}
+
+/**
+ * The backup file's lines: the header, then every table as of takenAt, a page at a time
+ * (one short statement each, so other work goes on in between, on PGlite too), then the
+ * trailer. Counts what it writes into `counts`.
+ *
+ * A captured table's rows are its rows' latest history versions at or before takenAt,
+ * deletes left out; compaction keeps exactly those for a retained snapshot. A contact's
+ * row is sealed with the contact's key, made here if it has none; a contact removed for
+ * good meanwhile has no key and its rows are left out (they are being erased anyway).
+ */
+async function* exportLines(ctx: AppContext, change: ChangeContext, header: BackupHeader, counts: RowCounts): AsyncGenerator<string> {
+  const ws = header.workspaceId;
+  const at = new Date(header.takenAt);
+  yield headerLine(header);
+  for (const table of backupTables) {
+    if (table.name === 'snapshot_settings') {
+      const settings = await selectSnapshotSettingsRow(ctx.db, ws);
+      if (settings) {
+        counts[table.name] += 1;
+        yield rowLine(table.name, settings);
+      }
+      continue;
+    }
+    if (table.name === 'audit_log') {
+      const lastId = await selectLastAuditIdAsOf(ctx.db, ws, at);
+      for (let afterId = 0; lastId !== null; ) {
+        const page = await selectAuditPage(ctx.db, ws, afterId, lastId, exportPageSize);
+        if (page.length === 0) break;
+        counts[table.name] += page.length;
+        yield page.map((entry) => rowLine(table.name, entry.row)).join('');
+        afterId = page[page.length - 1].id;
+      }
+      continue;
+    }
+    for (let beforeKey: string | null = null; ; ) {
+      const page = await selectRowsAsOf(ctx.db, ws, table.name, at, beforeKey, exportPageSize);
+      if (page.length === 0) break;
+      beforeKey = page[page.length - 1].row_key;
+      const present = page.filter((r) => r.op !== 'delete' && r.after !== null);
+      let lines: string[];
+      if (table.person) {
+        const keys = await keysOf(ctx, change, present.map((r) => ownerOf(table.name, r.contact_id)));
+        lines = present.flatMap((r) => {
+          const contactId = ownerOf(table.name, r.contact_id);
+          const key = keys.get(contactId);
+          return key ? [sealedLine(table.name, contactId, sealRow(key, ws, table.name, contactId, r.after))] : [];
+        });
+      } else {
+        lines = present.map((r) => rowLine(table.name, r.after));
+      }
+      counts[table.name] += lines.length;
+      yield lines.join('');
+      if (page.length < exportPageSize) break;
+    }
+  }
+  yield trailerLine(counts);
+}
+
+function ownerOf(table: string, contactId: string | null): string {
+  if (contactId === null) throw new Error(`history of ${table} names no contact for one of its rows`);
+  return contactId;
+}
+
+/** The data keys of these contacts, each made (in one statement for the page) if it has none yet. */
+async function keysOf(ctx: AppContext, change: ChangeContext, contactIds: string[]): Promise<Map<string, Buffer>> {
+  const unique = [...new Set(contactIds)];
+  if (unique.length === 0) return new Map();
+  return inTransaction(ctx.db, change, (tx) =>
+    ensureContactKeys(tx, change.workspaceId, unique.map((contactId) => ({ contactId, key: newDataKey() }))),
+  );
+}
+
+// ---------------------------------------------------------------- verification
+
+type Verdict = { ok: true; shreddedRows: number } | { ok: false; error: string };
+
+/**
+ * Re-reads a backup from the store and records the verdict: `verified`, or `failed` with
+ * why. It checks the file's size and SHA-256 against the record, that every line parses,
+ * that every contact row opens with its key from the workspace's keyring (rows of
+ * contacts erased or purged since, whose keys are gone, count as shredded, not as
+ * failures), that the file is complete, and that its rows per table are the record's.
+ * Audit `backup.verified` with `details.ok` (and `details.error`).
+ */
+export async function verifyBackup(ctx: AppContext, change: ChangeContext, id: string): Promise<Backup> {
+  const row = await selectBackup(ctx.db, change.workspaceId, id);
+  if (!row) throw notFound('Backup');
+  return presentBackup(await recordVerification(ctx, change, row));
+}
+
+async function recordVerification(ctx: AppContext, change: ChangeContext, row: BackupRow): Promise<BackupRow> {
+  const verdict = await checkBackupFile(ctx, change.workspaceId, row);
+  return inTransaction(ctx.db, change, async (tx) => {
+    const updated = await updateVerification(tx, change.workspaceId, row.id, { ok: verdict.ok, error: verdict.ok ? null : verdict.error, at: change.at });
+    // Deleted meanwhile: nothing to record.
+    if (!updated) throw notFound('Backup');
+    await recordAudit(tx, change, {
+      action: 'backup.verified',
+      targetType: 'backup',
+      targetId: row.id,
+      details: verdict.ok ? { ok: true, shreddedRows: verdict.shreddedRows } : { ok: false, error: verdict.error },
+    });
+    return updated;
+  });
+}
+
+async function checkBackupFile(ctx: AppContext, workspaceId: string, row: BackupRow): Promise<Verdict> {
+  const store = backupStore(ctx.config);
+  try {
+    if (!(await store.exists(row.file_name))) return { ok: false, error: 'the file is missing from the backup store' };
+    const actual = await digestOf(store, row.file_name);
+    if (actual.byteSize !== row.byte_size || actual.sha256 !== row.sha256) {
+      return { ok: false, error: `the file is not the one written: ${actual.byteSize} bytes with SHA-256 ${actual.sha256}, recorded ${row.byte_size} bytes with ${row.sha256}` };
+    }
+    const keyring = await workspaceKeyring(ctx, workspaceId);
+    const reading = await readBackup(store.read(row.file_name), keyring);
+    let shreddedRows = 0;
+    try {
+      const h = reading.header;
+      if (h.backupId !== row.id || h.snapshotId !== row.snapshot_id || new Date(h.takenAt).getTime() !== row.taken_at.getTime()) {
+        return { ok: false, error: 'the file is of another backup' };
+      }
+      for await (const entry of reading.entries) if (entry.kind === 'shredded') shreddedRows += 1;
+    } finally {
+      await reading.close();
+    }
+    for (const table of backupTables) {
+      if (reading.counts[table.name] !== (row.row_counts[table.name] ?? 0)) {
+        return { ok: false, error: `the file holds ${reading.counts[table.name]} ${table.name} rows, the record says ${row.row_counts[table.name] ?? 0}` };
+      }
+    }
+    return { ok: true, shreddedRows };
+  } catch (error) {
+    if (error instanceof UnreadableBackup) return { ok: false, error: error.message };
+    throw error;
+  }
+}
+
+async function digestOf(store: FileStore, name: string): Promise<{ byteSize: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let byteSize = 0;
+  for await (const chunk of store.read(name) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    byteSize += chunk.byteLength;
+  }
+  return { byteSize, sha256: hash.digest('hex') };
+}
+
+/** The workspace's keyring as the key store holds it. */
+async function workspaceKeyring(ctx: AppContext, workspaceId: string): Promise<Keyring> {
+  const keys = keyStore(ctx.config);
+  const name = keyringFileName(workspaceId);
+  if (!(await keys.exists(name))) throw new UnreadableBackup("the workspace's keyring is missing from the key store");
+  const keyring = await readKeyring(keys.read(name));
+  if (keyring.workspaceId !== workspaceId) throw new UnreadableBackup("the key store's keyring is of another workspace");
+  return keyring;
+}
+
+// ---------------------------------------------------------------- deletion
+
+/** Removes a backup: its file from the store, then its record. Audit `backup.deleted`. */
+export async function deleteBackup(ctx: AppContext, change: ChangeContext, id: string): Promise<void> {
+  await inTransaction(ctx.db, change, async (tx) => {
+    const row = await deleteBackupRow(tx, change.workspaceId, id);
+    if (!row) throw notFound('Backup');
+    // Inside the transaction: if the file cannot be removed, the record stays.
+    await backupStore(ctx.config).remove(row.file_name);
+    await recordAudit(tx, change, {
+      action: 'backup.deleted',
+      targetType: 'backup',
+      targetId: row.id,
+      details: { snapshotId: row.snapshot_id, takenAt: row.taken_at.toISOString(), fileName: row.file_name },
+    });
+  });
+}
+
+// ---------------------------------------------------------------- keys and keyrings
+
+/**
+ * Crypto-shredding, inside the transaction that removes contacts for good (purge,
+ * erasure): destroys their data keys, so no backup can give them back once the keyring
+ * is rewritten (rewriteStaleKeyrings, right after the commit; the maintenance pass
+ * catches any rewrite that failed).
+ */
+export async function destroyBackupKeys(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  if (contactIds.length === 0) return;
+  await lockContactsOfKeys(tx, workspaceId, contactIds);
+  await deleteContactKeys(tx, workspaceId, contactIds);
+}
+
+/**
+ * Rewrites the workspace's keyring file from its keys, unless the file exists and holds
+ * the current generation. The keyring row stays locked meanwhile, so a key destroyed
+ * during the rewrite waits for it and then marks the file stale again. Returns whether
+ * the file was written.
+ */
+export async function rewriteKeyring(ctx: AppContext, workspaceId: string): Promise<boolean> {
+  const now = ctx.clock.now();
+  const change: ChangeContext = { workspaceId, actorId: null, origin: 'system', at: now };
+  const store = keyStore(ctx.config);
+  const name = keyringFileName(workspaceId);
+  return inTransaction(ctx.db, change, async (tx) => {
+    const state = await lockKeyring(tx, workspaceId);
+    if (state.written_generation === state.generation && (await store.exists(name))) return false;
+    await store.write(name, keyringLines({ workspaceId, generation: state.generation, writtenAt: now.toISOString() }, keyPages(tx, workspaceId)));
+    await markKeyringWritten(tx, workspaceId, state.generation, now);
+    return true;
+  });
+}
+
+async function* keyPages(tx: Tx, workspaceId: string): AsyncGenerator<{ contact_id: string; key: Buffer }[]> {
+  for (let after: string | null = null; ; ) {
+    const page = await selectKeyPage(tx, workspaceId, after, exportPageSize);
+    if (page.length > 0) yield page;
+    if (page.length < exportPageSize) return;
+    after = page[page.length - 1].contact_id;
+  }
+}
+
+/**
+ * Rewrites every stale keyring (of one workspace, or all when null): those whose keys
+ * changed since the file was written. Called right after keys are destroyed, and by the
+ * maintenance pass. Returns how many were rewritten.
+ */
+export async function rewriteStaleKeyrings(ctx: AppContext, workspaceId: string | null): Promise<number> {
+  let rewritten = 0;
+  for (const ws of await selectStaleKeyrings(ctx.db, workspaceId)) {
+    if (await rewriteKeyring(ctx, ws)) rewritten += 1;
+  }
+  return rewritten;
+}
