@@ -11,6 +11,8 @@ import { progressBar } from './progress.js';
 import { serve } from './serve.js';
 import { restoreFromCli } from './restore.js';
 import { previewFromCli, rollbackFromCli, type RollbackCommand } from './rollback.js';
+import { createBackupFromCli, restoreBackupFromCli, verifyBackupFromCli } from './backup.js';
+import { systemClock } from '../clock.js';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -146,5 +148,41 @@ for (const [name, description, run] of [
       });
     });
 }
+
+const backup = program.command('backup').description('Exported backups: create and verify them, restore one into an empty database');
+
+backup
+  .command('create')
+  .description('Export the workspace as of a snapshot (a new manual one by default) to the backup store, and verify it')
+  .requiredOption('--workspace <id>', 'workspace id')
+  .option('--snapshot <id>', 'a retained snapshot of the workspace')
+  .action(async (options: { workspace: string; snapshot?: string }) => {
+    await withContext((ctx) => createBackupFromCli(ctx, options));
+  });
+
+backup
+  .command('verify')
+  .description('Re-read a backup from the store and check it (checksum, every row, counts)')
+  .requiredOption('--workspace <id>', 'workspace id')
+  .requiredOption('--id <id>', 'backup id')
+  .action(async (options: { workspace: string; id: string }) => {
+    await withContext((ctx) => verifyBackupFromCli(ctx, options));
+  });
+
+backup
+  .command('restore')
+  .description('Restore a backup file into an empty database (migrated first); contacts whose keys are gone stay out')
+  .requiredOption('--file <path>', 'the backup file (.ndjson.gz)')
+  .requiredOption('--keyring <path>', "the workspace's keyring file from the key store")
+  .option('--database-url <url>', 'the target: a PostgreSQL database')
+  .option('--data-dir <dir>', 'the target: an embedded (PGlite) database directory')
+  .action(async (options: { file: string; keyring: string; databaseUrl?: string; dataDir?: string }) => {
+    if (!options.databaseUrl === !options.dataDir) {
+      console.error('Give the target: either --database-url or --data-dir');
+      process.exitCode = 2;
+      return;
+    }
+    await restoreBackupFromCli(systemClock, options);
+  });
 
 await program.parseAsync(process.argv);
