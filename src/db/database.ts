@@ -87,7 +87,11 @@ export async function connectPGlite(dataDir: string | undefined): Promise<Databa
       );
     },
     async close() {
+      // PGlite's close ends its Emscripten runtime, which sets process.exitCode to 0: a
+      // command that failed would exit 0. Keep the code the command set.
+      const exitCode = process.exitCode;
       await db.destroy();
+      process.exitCode = exitCode;
     },
   };
 }
