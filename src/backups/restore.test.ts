@@ -57,7 +57,7 @@ const filesOf = (ws: TestWorkspace, backup: { fileName: string }) => ({
 });
 
 const restoreInto = (database: Database, files: { file: string; keyring: string }) =>
-  restoreBackup(database, app.clock, { file: createReadStream(files.file), keyring: createReadStream(files.keyring) });
+  restoreBackup(database, app.clock, { file: () => createReadStream(files.file), keyring: () => createReadStream(files.keyring) });
 
 type Dump = Record<string, Record<string, unknown>[]>;
 

@@ -38,14 +38,11 @@ export interface RestoreSummary {
  * do not belong together, and 409 invalid_state when the database holds a workspace.
  *
  * @example
- * const summary = await restoreBackup(database, systemClock, { file: createReadStream(f), keyring: createReadStream(k) });
+ * const summary = await restoreBackup(database, systemClock, { file: () => createReadStream(f), keyring: () => createReadStream(k) });
  */
-export async function restoreBackup(database: Database, clock: Clock, input: { file: Readable; keyring: Readable }): Promise<RestoreSummary> {
-  const keyring = await readKeyring(input.keyring).catch((error: unknown) => {
-    input.file.destroy();
-    throw error;
-  });
-  const reading = await readBackup(input.file, keyring);
+export async function restoreBackup(database: Database, clock: Clock, input: { file: () => Readable; keyring: () => Readable }): Promise<RestoreSummary> {
+  const keyring = await readKeyring(input.keyring());
+  const reading = await readBackup(input.file(), keyring);
   const { header } = reading;
   const change: ChangeContext = { workspaceId: header.workspaceId, actorId: null, origin: 'backup', at: clock.now() };
   try {

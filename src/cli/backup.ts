@@ -81,7 +81,7 @@ export async function restoreBackupFromCli(clock: Clock, command: BackupRestoreC
   const database = await openDatabase({ databaseUrl: command.databaseUrl, dataDir: command.dataDir ?? '' });
   try {
     await reportingRefusals(2, async () => {
-      const summary = await restoreBackup(database, clock, { file: createReadStream(command.file), keyring: createReadStream(command.keyring) });
+      const summary = await restoreBackup(database, clock, { file: () => createReadStream(command.file), keyring: () => createReadStream(command.keyring) });
       console.log(JSON.stringify(summary, null, 2));
     });
   } finally {
