@@ -30,7 +30,7 @@ export async function planRollback(tx: Tx, workspaceId: string, rollbackId: stri
   const readsBefore = source.kind === 'undo' || (await historyCompleteAfter(tx, workspaceId, source.at));
   // The whole pass is sorted in memory where it fits (the rows changed since T, with
   // images). Compiling its expressions (JIT) cost more than it saved: 0.2 s at 1,000,000.
-  await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
+  await sql`SET LOCAL work_mem = '512MB'`.execute(tx);
   await sql`SET LOCAL jit = off`.execute(tx);
   let rows: RawBuilder<unknown>;
   if (source.kind === 'asOf') {
