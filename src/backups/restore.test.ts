@@ -8,7 +8,7 @@ import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from 
 import { connectPGlite, connectPostgres, migrate, type Database, type Db } from '../db/database.js';
 import { verifyAuditChain } from '../audit/service.js';
 import { AppError } from '../http/errors.js';
-import { backupStore, keyStore } from './service.js';
+import { backupStore, createBackup, keyStore } from './service.js';
 import { keyringFileName } from './keyring.js';
 import { backupTables, UnreadableBackup } from './file.js';
 import { restoreBackup } from './restore.js';
@@ -56,8 +56,8 @@ const filesOf = (ws: TestWorkspace, backup: { fileName: string }) => ({
   keyring: keyStore(app.ctx.config).locate(keyringFileName(ws.id)),
 });
 
-const restoreInto = (database: Database, files: { file: string; keyring: string }) =>
-  restoreBackup(database, app.clock, { file: () => createReadStream(files.file), keyring: () => createReadStream(files.keyring) });
+const restoreInto = (database: Database, files: { file: string; keyring: string }, options: { batchSize?: number } = {}) =>
+  restoreBackup(database, app.clock, { file: () => createReadStream(files.file), keyring: () => createReadStream(files.keyring) }, options);
 
 type Dump = Record<string, Record<string, unknown>[]>;
 
@@ -127,11 +127,13 @@ describe('restoring a backup into an empty database', () => {
     await ws.api('DELETE', `/contacts/${ada.id}`);
     await ws.api('DELETE', `/lists/${list.id}`);
     await aContact(ws);
-    const backup = (await ws.api('POST', '/backups', { snapshotId: snapshot.id })).body;
+    // Small pages and batches, so paging is part of what is compared.
+    const change = { workspaceId: ws.id, actorId: ws.adminId, origin: 'user' as const, at: app.clock.now() };
+    const backup = await createBackup(app.ctx, change, { snapshotId: snapshot.id }, { pageSize: 3 });
     expect(backup.status).toBe('verified');
 
     const target = await anEmptyDatabase();
-    const summary = await restoreInto(target, filesOf(ws, backup));
+    const summary = await restoreInto(target, filesOf(ws, backup), { batchSize: 2 });
     expect(summary).toMatchObject({ workspaceId: ws.id, backupId: backup.id, snapshotId: snapshot.id, takenAt: snapshot.takenAt, skippedContacts: 0, dealsDeleted: [] });
     expect(summary.restored).toEqual(backup.rowCounts);
     expect(Object.values(summary.skipped).every((n) => n === 0)).toBe(true);

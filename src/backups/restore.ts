@@ -40,7 +40,13 @@ export interface RestoreSummary {
  * @example
  * const summary = await restoreBackup(database, systemClock, { file: () => createReadStream(f), keyring: () => createReadStream(k) });
  */
-export async function restoreBackup(database: Database, clock: Clock, input: { file: () => Readable; keyring: () => Readable }): Promise<RestoreSummary> {
+export async function restoreBackup(
+  database: Database,
+  clock: Clock,
+  input: { file: () => Readable; keyring: () => Readable },
+  options: { batchSize?: number } = {},
+): Promise<RestoreSummary> {
+  const batchSize = options.batchSize ?? restoreBatchSize;
   const keyring = await readKeyring(input.keyring());
   const reading = await readBackup(input.file(), keyring);
   const { header } = reading;
@@ -60,7 +66,7 @@ export async function restoreBackup(database: Database, clock: Clock, input: { f
         batch = [];
       };
       for await (const entry of reading.entries) {
-        if (entry.table !== batchTable || batch.length >= restoreBatchSize) {
+        if (entry.table !== batchTable || batch.length >= batchSize) {
           await flush();
           batchTable = entry.table;
         }

@@ -122,7 +122,12 @@ export async function getBackup(db: Db, workspaceId: string, id: string): Promis
  * @example
  * const backup = await createBackup(ctx, change, {}); // backup.status: 'verified'
  */
-export async function createBackup(ctx: AppContext, change: ChangeContext, input: { snapshotId?: string }): Promise<Backup> {
+export async function createBackup(
+  ctx: AppContext,
+  change: ChangeContext,
+  input: { snapshotId?: string },
+  options: { pageSize?: number } = {},
+): Promise<Backup> {
   const ws = change.workspaceId;
   const snapshot = input.snapshotId
     ? await retainedSnapshot(ctx, ws, input.snapshotId, change.at)
@@ -141,7 +146,7 @@ export async function createBackup(ctx: AppContext, change: ChangeContext, input
   };
   const store = backupStore(ctx.config);
   const counts = zeroCounts();
-  const stored = await store.write(fileName, gzipped(exportLines(ctx, change, header, counts)));
+  const stored = await store.write(fileName, gzipped(exportLines(ctx, change, header, counts, options.pageSize ?? exportPageSize)));
   let row: BackupRow;
   try {
     if (!(await isRetained(ctx, ws, snapshot.id, change.at))) {
@@ -209,7 +214,7 @@ async function isRetained(ctx: AppContext, workspaceId: string, snapshotId: stri
  * row is sealed with the contact's key, made here if it has none; a contact removed for
  * good meanwhile has no key and its rows are left out (they are being erased anyway).
  */
-async function* exportLines(ctx: AppContext, change: ChangeContext, header: BackupHeader, counts: RowCounts): AsyncGenerator<string> {
+async function* exportLines(ctx: AppContext, change: ChangeContext, header: BackupHeader, counts: RowCounts, pageSize: number): AsyncGenerator<string> {
   const ws = header.workspaceId;
   const at = new Date(header.takenAt);
   yield headerLine(header);
@@ -225,7 +230,7 @@ async function* exportLines(ctx: AppContext, change: ChangeContext, header: Back
     if (table.name === 'audit_log') {
       const lastId = await selectLastAuditIdAsOf(ctx.db, ws, at);
       for (let afterId = 0; lastId !== null; ) {
-        const page = await selectAuditPage(ctx.db, ws, afterId, lastId, exportPageSize);
+        const page = await selectAuditPage(ctx.db, ws, afterId, lastId, pageSize);
         if (page.length === 0) break;
         counts[table.name] += page.length;
         yield page.map((entry) => rowLine(table.name, entry.row)).join('');
@@ -234,7 +239,7 @@ async function* exportLines(ctx: AppContext, change: ChangeContext, header: Back
       continue;
     }
     for (let beforeKey: string | null = null; ; ) {
-      const page = await selectRowsAsOf(ctx.db, ws, table.name, at, beforeKey, exportPageSize);
+      const page = await selectRowsAsOf(ctx.db, ws, table.name, at, beforeKey, pageSize);
       if (page.length === 0) break;
       beforeKey = page[page.length - 1].row_key;
       const present = page.filter((r) => r.op !== 'delete' && r.after !== null);
@@ -251,7 +256,7 @@ async function* exportLines(ctx: AppContext, change: ChangeContext, header: Back
       }
       counts[table.name] += lines.length;
       yield lines.join('');
-      if (page.length < exportPageSize) break;
+      if (page.length < pageSize) break;
     }
   }
   yield trailerLine(counts);
