@@ -361,6 +361,23 @@ describe('crypto-shredding', () => {
     expect((await ws.api('POST', '/maintenance/run')).body.ran.backupKeyrings).toBe(0);
   });
 
+  it('an erasure racing a backup leaves no key of the erased contact, in the database or in the keyring', async () => {
+    const ws = await aWorkspace(app);
+    const contacts = [];
+    for (let i = 0; i < 12; i += 1) contacts.push(await aContact(ws));
+    const change = { workspaceId: ws.id, actorId: ws.adminId, origin: 'user' as const, at: app.clock.now() };
+    const erased = contacts.filter((_, i) => i % 3 === 0);
+    const [backup] = await Promise.all([
+      createBackup(app.ctx, change, {}, { pageSize: 2 }),
+      ...erased.map((c) => ws.api('POST', `/contacts/${c.id}/erase`)),
+    ]);
+    expect(backup.status).toBe('verified');
+    const kept = contacts.filter((c) => !erased.includes(c)).map((c) => c.id).sort();
+    const { rows } = await sql<{ contact_id: string }>`SELECT contact_id FROM backup_keys WHERE workspace_id = ${ws.id} ORDER BY contact_id`.execute(app.ctx.db);
+    expect(rows.map((r) => r.contact_id)).toEqual(kept);
+    expect(keyringIds(ws)).toEqual(kept);
+  });
+
   it('a second backup reuses the contacts’ keys', async () => {
     const ws = await aWorkspace(app);
     await aSmallCrm(ws);
