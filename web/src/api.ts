@@ -214,6 +214,26 @@ export interface SnapshotSettings {
   monthly: { enabled: boolean; keepDays: number };
 }
 
+export type BackupStatus = 'exported' | 'verified' | 'failed';
+
+/** An exported backup (docs/API-additions.md, "Backups"): the workspace as of a snapshot, in the backup store. */
+export interface Backup {
+  id: string;
+  snapshotId: string;
+  takenAt: string;
+  fileName: string;
+  byteSize: number;
+  sha256: string;
+  /** Rows per table in the file, every table named (zeros included). */
+  rowCounts: Record<string, number>;
+  status: BackupStatus;
+  verifiedAt: string | null;
+  /** Why the last verification failed; null otherwise. */
+  error: string | null;
+  createdBy: string | null;
+  createdAt: string;
+}
+
 export interface AuditEntry {
   id: string;
   at: string;

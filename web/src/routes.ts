@@ -6,6 +6,7 @@ import { DeletedContactsPage, ArchivedContactsPage } from './pages/RemovedContac
 import { AuditLogPage } from './pages/AuditLogPage';
 import { RollbackPage } from './pages/RollbackPage';
 import { SnapshotsPage } from './pages/SnapshotsPage';
+import { BackupsPage } from './pages/BackupsPage';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -38,6 +39,8 @@ export const navSections: { title: string; items: NavItem[] }[] = [
       { path: '/restore/archived', label: 'Archived contacts', page: ArchivedContactsPage, permission: 'contacts.read' },
       { path: '/rollback', label: 'Rollback', page: RollbackPage, permission: 'rollbacks.request' },
       { path: '/snapshots', label: 'Snapshots', page: SnapshotsPage, permission: 'contacts.read' },
+      // Reading backups needs snapshots.manage too: a backup holds the whole workspace.
+      { path: '/backups', label: 'Backups', page: BackupsPage, permission: 'snapshots.manage' },
     ],
   },
   {

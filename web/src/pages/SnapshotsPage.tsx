@@ -1,16 +1,15 @@
-import { useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { Snapshot, SnapshotSettings } from '../api';
 import { Dialog } from '../components/Dialog';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
-import { formatDate } from '../format';
+import { backupOutcome, useCreateBackup } from '../backups';
+import { formatDate, snapshotKindText } from '../format';
 import { useUserNames } from '../lookups';
 import { formatPoint } from '../rollback';
 import { Link } from '../router';
 import { useSession } from '../session';
-
-const kindText: Record<Snapshot['kind'], string> = { hourly: 'Hourly', weekly: 'Weekly', monthly: 'Monthly', manual: 'Manual' };
 
 /**
  * Snapshots (seed 003's schedule, self-serve): retained points in time a rollback can go
@@ -25,7 +24,7 @@ export function SnapshotsPage() {
   const mayRollBack = can('rollbacks.request');
   const snapshots = usePagedQuery<Snapshot>('/snapshots', {});
   const [label, setLabel] = useState('');
-  const [news, setNews] = useState<string | null>(null);
+  const [news, setNews] = useState<ReactNode>(null);
   const [deleting, setDeleting] = useState<Snapshot | null>(null);
   const refresh = () => queryClient.invalidateQueries({ predicate: (q) => (q.queryKey[0] === 'page' && q.queryKey[1] === '/snapshots') || q.queryKey[0] === 'snapshots' });
 
@@ -37,6 +36,13 @@ export function SnapshotsPage() {
       await refresh();
     },
   });
+  const backUp = useCreateBackup((backup) =>
+    setNews(
+      <>
+        {backupOutcome(backup)} <Link to="/backups">See it in Backups</Link>.
+      </>,
+    ),
+  );
   const remove = useMutation({
     mutationFn: (id: string) => call<null>('DELETE', `/snapshots/${encodeURIComponent(id)}`),
     onSuccess: async () => {
@@ -75,6 +81,7 @@ export function SnapshotsPage() {
         </Notice>
       )}
       <ErrorNotice error={take.error} onDismiss={take.reset} />
+      <ErrorNotice error={backUp.error} onDismiss={backUp.reset} />
       <ErrorNotice error={snapshots.error} />
 
       <div className="card">
@@ -94,7 +101,7 @@ export function SnapshotsPage() {
               <tr key={s.id} data-testid="snapshot-row">
                 <td className="date">{formatPoint(s.takenAt)}</td>
                 <td>
-                  <span className={`badge kind-${s.kind}`}>{kindText[s.kind]}</span>
+                  <span className={`badge kind-${s.kind}`}>{snapshotKindText[s.kind]}</span>
                 </td>
                 <td>{s.label ?? <span className="muted">—</span>}</td>
                 <td className="date">{formatDate(s.expiresAt)}</td>
@@ -105,6 +112,17 @@ export function SnapshotsPage() {
                       <Link to={`/rollback?at=${encodeURIComponent(s.takenAt)}`} className="button secondary small">
                         Roll back to this
                       </Link>
+                    )}{' '}
+                    {mayManage && (
+                      <button
+                        type="button"
+                        className="button secondary small"
+                        disabled={backUp.isPending}
+                        onClick={() => backUp.mutate(s.id)}
+                        aria-label={`Back up the snapshot of ${formatPoint(s.takenAt)}`}
+                      >
+                        {backUp.isPending && backUp.variables === s.id ? 'Backing up…' : 'Back up'}
+                      </button>
                     )}{' '}
                     {mayManage && (
                       <button type="button" className="button ghost small" onClick={() => setDeleting(s)} aria-label={`Delete the snapshot of ${formatPoint(s.takenAt)}`}>

@@ -1,0 +1,176 @@
+import { useState, type ReactNode } from 'react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import type { Backup } from '../api';
+import { backupContacts, backupOutcome, useBackupSnapshots, useCreateBackup } from '../backups';
+import { Dialog } from '../components/Dialog';
+import { ErrorNotice, Notice } from '../components/Notice';
+import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
+import { formatBytes, snapshotKindText } from '../format';
+import { formatPoint } from '../rollback';
+import { useSession } from '../session';
+
+type News = { tone: 'success' | 'warning'; text: string };
+
+/**
+ * Backups (docs/API-additions.md, "Backups"): the workspace as of a snapshot, exported to
+ * the backup store for disaster recovery. Every route needs snapshots.manage, reading too
+ * (a backup holds the whole workspace), so the page is shown only to those who hold it.
+ */
+export function BackupsPage() {
+  const { call } = useSession();
+  const queryClient = useQueryClient();
+  const backups = usePagedQuery<Backup>('/backups', {});
+  const snapshots = useBackupSnapshots(backups.rows.map((b) => b.snapshotId));
+  const [news, setNews] = useState<News | null>(null);
+  const [deleting, setDeleting] = useState<Backup | null>(null);
+  const refresh = () => queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] === 'page' && q.queryKey[1] === '/backups' });
+
+  const create = useCreateBackup((backup) => setNews({ tone: backup.status === 'failed' ? 'warning' : 'success', text: backupOutcome(backup) }));
+  const verify = useMutation({
+    mutationFn: (id: string) => call<Backup>('POST', `/backups/${encodeURIComponent(id)}/verify`),
+    onSuccess: async (backup) => {
+      setNews(
+        backup.status === 'verified'
+          ? { tone: 'success', text: `The backup of ${formatPoint(backup.takenAt)} is intact: verified again at ${formatPoint(backup.verifiedAt ?? backup.createdAt)}.` }
+          : { tone: 'warning', text: `The backup of ${formatPoint(backup.takenAt)} failed verification: ${backup.error ?? 'no reason given'}.` },
+      );
+      await refresh();
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => call<null>('DELETE', `/backups/${encodeURIComponent(id)}`),
+    onSuccess: async () => {
+      setNews({ tone: 'success', text: deleting ? `Deleted the backup of ${formatPoint(deleting.takenAt)}.` : 'Deleted the backup.' });
+      setDeleting(null);
+      await refresh();
+    },
+  });
+
+  return (
+    <section className="page">
+      <header className="page-header">
+        <div>
+          <h1>Backups</h1>
+          <p className="muted">
+            A backup is the workspace as of a snapshot, copied out to the backup store; it can be restored into an empty database with <code>retrace backup restore</code>,
+            without the people erased or purged since.
+          </p>
+        </div>
+        <div className="page-actions">
+          <button type="button" className="button primary" disabled={create.isPending} onClick={() => create.mutate(null)}>
+            {create.isPending ? 'Backing up…' : 'Back up now'}
+          </button>
+        </div>
+      </header>
+      {create.isPending && (
+        <Notice tone="info">Taking a snapshot, writing the workspace as of it to the backup store, then reading the file back to verify it. The larger the workspace, the longer this takes.</Notice>
+      )}
+      {news && (
+        <Notice tone={news.tone} onDismiss={() => setNews(null)}>
+          {news.text}
+        </Notice>
+      )}
+      <ErrorNotice error={create.error} onDismiss={create.reset} />
+      <ErrorNotice error={verify.error} onDismiss={verify.reset} />
+      <ErrorNotice error={backups.error} />
+
+      <div className="card">
+        <table className="table backups" aria-label="Backups">
+          <thead>
+            <tr>
+              <th>Taken</th>
+              <th>Snapshot</th>
+              <th>Size</th>
+              <th title="Every contact in the backup, those in the recycle bin and archived included">Contacts</th>
+              <th>Status</th>
+              <th className="actions" aria-label="Actions" />
+            </tr>
+          </thead>
+          <tbody>
+            {backups.rows.map((b) => {
+              const snapshot = snapshots.get(b.snapshotId);
+              const verifying = verify.isPending && verify.variables === b.id;
+              return (
+                <tr key={b.id} data-testid="backup-row">
+                  <td className="date" title={b.fileName}>
+                    {formatPoint(b.takenAt)}
+                  </td>
+                  <td>
+                    {snapshot === undefined ? (
+                      <span className="muted">…</span>
+                    ) : snapshot === null ? (
+                      <span className="muted">No longer retained</span>
+                    ) : (
+                      <>
+                        <span className={`badge kind-${snapshot.kind}`}>{snapshotKindText[snapshot.kind]}</span>
+                        {snapshot.label && <div className="muted small">{snapshot.label}</div>}
+                      </>
+                    )}
+                  </td>
+                  <td className="nowrap" title={`SHA-256 ${b.sha256}`}>
+                    {formatBytes(b.byteSize)}
+                  </td>
+                  <td>{backupContacts(b).toLocaleString('en-US')}</td>
+                  <td data-testid="backup-status">
+                    <BackupStatus backup={b} />
+                  </td>
+                  <td className="actions nowrap">
+                    <button type="button" className="button secondary small" disabled={verify.isPending} onClick={() => verify.mutate(b.id)} aria-label={`Verify the backup of ${formatPoint(b.takenAt)} again`}>
+                      {verifying ? 'Verifying…' : 'Verify again'}
+                    </button>{' '}
+                    <button type="button" className="button ghost small" onClick={() => setDeleting(b)} aria-label={`Delete the backup of ${formatPoint(b.takenAt)}`}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+            {backups.empty && <EmptyRow columns={6}>No backup yet.</EmptyRow>}
+          </tbody>
+        </table>
+        <Pager {...backups.pager} />
+      </div>
+
+      {deleting && (
+        <Dialog
+          title="Delete this backup?"
+          confirmLabel="Delete backup"
+          tone="danger"
+          busy={remove.isPending}
+          onConfirm={() => remove.mutate(deleting.id)}
+          onCancel={() => {
+            setDeleting(null);
+            remove.reset();
+          }}
+        >
+          <p>
+            The backup of <strong>{formatPoint(deleting.takenAt)}</strong> leaves the backup store, and it can no longer be restored. The snapshot it was made from, other
+            backups and the workspace itself are not touched.
+          </p>
+          <ErrorNotice error={remove.error} />
+        </Dialog>
+      )}
+    </section>
+  );
+}
+
+/** Verified with when, failed with why, or not verified yet (its verification did not finish). */
+function BackupStatus({ backup }: { backup: Backup }): ReactNode {
+  if (backup.status === 'verified') {
+    return (
+      <>
+        <span className="badge backup-verified">Verified</span>
+        {backup.verifiedAt && <div className="muted small">{formatPoint(backup.verifiedAt)}</div>}
+      </>
+    );
+  }
+  if (backup.status === 'failed') {
+    return (
+      <>
+        <span className="badge backup-failed">Failed</span>
+        <div className="error-text small">{backup.error ?? 'No reason given'}</div>
+      </>
+    );
+  }
+  return <span className="badge backup-exported">Not verified yet</span>;
+}
