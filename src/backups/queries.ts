@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
+import { mendDealsLeftBy } from '../deals/service.js';
 
 export type BackupStatus = 'exported' | 'verified' | 'failed';
 
@@ -253,25 +254,20 @@ export async function insertRowImages(tx: Tx, table: string, images: Record<stri
 
 /**
  * After a restore that left contacts out (their keys are gone), their deals are as the
- * live code leaves a deal its contacts left (seed 002, contacts/detachContactsFromDeals):
- * a deal whose primary was left out gets the earliest-added contact it still has as
- * primary, or none; a live deal left with no contact at all is deleted. Returns the ids
- * of the deals deleted.
+ * live code leaves a deal its contacts left (seed 002, deals' mendDealsLeftBy): a deal
+ * whose primary was left out gets the earliest-added contact it still has as primary, or
+ * is deleted, with no primary, when none is left. Returns the ids of the deals deleted.
  */
 export async function repointDealsOfMissingContacts(tx: Tx, workspaceId: string, contactIds: string[], at: Date): Promise<string[]> {
   if (contactIds.length === 0) return [];
   const { rows } = await sql<{ id: string }>`
-    UPDATE deals d SET deleted_at = ${at}, updated_at = ${at}
-    WHERE d.workspace_id = ${workspaceId} AND d.primary_contact_id = ANY(${contactIds}::text[]) AND d.deleted_at IS NULL
-      AND NOT EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id)
-    RETURNING d.id`.execute(tx);
+    SELECT id FROM deals WHERE workspace_id = ${workspaceId} AND primary_contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  const deleted = await mendDealsLeftBy(tx, workspaceId, contactIds, rows.map((r) => r.id), at);
+  // Deleted deals too: none may name a person who is gone.
   await sql`
-    UPDATE deals d SET primary_contact_id = (
-        SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id
-        ORDER BY dc.added_seq LIMIT 1),
-      updated_at = ${at}
-    WHERE d.workspace_id = ${workspaceId} AND d.primary_contact_id = ANY(${contactIds}::text[])`.execute(tx);
-  return rows.map((r) => r.id).sort();
+    UPDATE deals SET primary_contact_id = NULL
+    WHERE workspace_id = ${workspaceId} AND primary_contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  return deleted.sort();
 }
 
 /**

@@ -2,9 +2,8 @@ import { createReadStream, readFileSync, writeFileSync, mkdtempSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { aContact, aWorkspace, createRunDatabase, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 import { connectPGlite, connectPostgres, migrate, type Database, type Db } from '../db/database.js';
 import { verifyAuditChain } from '../audit/service.js';
 import { AppError } from '../http/errors.js';
@@ -33,16 +32,7 @@ async function anEmptyDatabase(): Promise<Database> {
   const runUrl = process.env.RETRACE_TEST_DATABASE;
   let database: Database;
   if (runUrl) {
-    const url = new URL(runUrl);
-    url.pathname = `${url.pathname}_restore_${process.pid}_${targetCounter}`;
-    const admin = new pg.Client({ connectionString: process.env.RETRACE_TEST_SERVER ?? runUrl });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${url.pathname.slice(1)}`);
-    } finally {
-      await admin.end();
-    }
-    database = await connectPostgres(url.toString(), 2);
+    database = await connectPostgres(await createRunDatabase(runUrl, `restore_${process.pid}_${targetCounter}`), 2);
   } else {
     database = await connectPGlite(undefined);
   }

@@ -125,19 +125,27 @@ export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, con
     await sql`DELETE FROM deal_contacts WHERE workspace_id = ${ws} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
     return [];
   }
-  const dealIds = affected.map((r) => r.deal_id);
   await sql`DELETE FROM deal_contacts WHERE workspace_id = ${ws} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  return mendDealsLeftBy(tx, ws, contactIds, affected.map((r) => r.deal_id), change.at);
+}
+
+/**
+ * Deals `dealIds` that the contacts `contactIds` are no longer on: a live deal with no
+ * contact left is deleted; one whose primary left gets the earliest-added contact it
+ * still has as primary. Returns the ids of the deals deleted.
+ */
+export async function mendDealsLeftBy(tx: Tx, workspaceId: string, contactIds: string[], dealIds: string[], at: Date): Promise<string[]> {
   const { rows: orphaned } = await sql<{ id: string }>`
-    UPDATE deals d SET deleted_at = ${change.at}, updated_at = ${change.at}
-    WHERE d.workspace_id = ${ws} AND d.id = ANY(${dealIds}::text[])
+    UPDATE deals d SET deleted_at = ${at}, updated_at = ${at}
+    WHERE d.workspace_id = ${workspaceId} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL
       AND NOT EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id)
     RETURNING d.id`.execute(tx);
   await sql`
     UPDATE deals d SET primary_contact_id = (
         SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id
         ORDER BY dc.added_seq LIMIT 1),
-      updated_at = ${change.at}
-    WHERE d.workspace_id = ${ws} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL
+      updated_at = ${at}
+    WHERE d.workspace_id = ${workspaceId} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL
       AND d.primary_contact_id = ANY(${contactIds}::text[])`.execute(tx);
   return orphaned.map((r) => r.id);
 }

@@ -32,9 +32,15 @@ export function testDatabase(): Promise<Database> {
   return shared;
 }
 
-async function workerDatabase(runUrl: string): Promise<string> {
+const workerDatabase = (runUrl: string) => createRunDatabase(runUrl, `w${process.env.VITEST_POOL_ID ?? process.pid}`);
+
+/**
+ * Creates a database on the run's server named after the run's with `suffix`, and gives
+ * its URL; the run's teardown drops every database named after it.
+ */
+export async function createRunDatabase(runUrl: string, suffix: string): Promise<string> {
   const url = new URL(runUrl);
-  url.pathname = `${url.pathname}_w${process.env.VITEST_POOL_ID ?? process.pid}`;
+  url.pathname = `${url.pathname}_${suffix}`;
   const admin = new pg.Client({ connectionString: process.env.RETRACE_TEST_SERVER ?? runUrl });
   await admin.connect();
   try {
