@@ -129,7 +129,7 @@ type Figures = Record<string, number>;
 export type RollbackCounts = Record<string, Figures> & { skipped: { contacts: number } };
 
 /** What the plan will do, by table: contacts revived, reverted and removed; rows added, changed and removed. */
-export async function countPlan(tx: Tx, workspaceId: string, rollbackId: string): Promise<RollbackCounts> {
+async function countPlan(tx: Tx, workspaceId: string, rollbackId: string): Promise<RollbackCounts> {
   const { rows } = await sql<{ table_name: string; add: number; change: number; remove: number; revive: number; revert: number; skipped: number }>`
     SELECT rt.table_name,
       count(*) FILTER (WHERE rt.skip_reason IS NULL AND rt.live IS NULL)::int AS add,
@@ -163,7 +163,14 @@ export interface SkippedContact {
   takenBy?: string;
 }
 
-export async function skippedContacts(tx: Tx, workspaceId: string, rollbackId: string, limit: number): Promise<SkippedContact[]> {
+/** The plan's counts and up to `limit` of the contacts it skips, with why. */
+export async function summarizePlan(tx: Tx, workspaceId: string, rollbackId: string, limit: number): Promise<{ counts: RollbackCounts; skipped: SkippedContact[] }> {
+  const counts = await countPlan(tx, workspaceId, rollbackId);
+  const skipped = counts.skipped.contacts === 0 ? [] : await skippedContacts(tx, workspaceId, rollbackId, limit);
+  return { counts, skipped };
+}
+
+async function skippedContacts(tx: Tx, workspaceId: string, rollbackId: string, limit: number): Promise<SkippedContact[]> {
   const { rows } = await sql<{ row_key: string; skip_reason: string; taken_by: string | null }>`
     SELECT row_key, skip_reason, taken_by FROM rollback_targets
     WHERE workspace_id = ${workspaceId} AND rollback_id = ${rollbackId} AND table_name = 'contacts' AND skip_reason IS NOT NULL

@@ -8,7 +8,7 @@ import type { Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { assertRecoverable } from '../snapshots/service.js';
 import { findJob, insertJob, listJobs, queueJob, rejectAwaitingJob, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
-import { countPlan, planRollback, samplePlan, skippedContacts, type PlanSource, type RollbackCounts, type RollbackScope, type SampleRecord, type SkippedContact } from './plan.js';
+import { planRollback, samplePlan, summarizePlan, type PlanSource, type RollbackCounts, type RollbackScope, type SampleRecord, type SkippedContact } from './plan.js';
 import { applyContacts, applyParents, releaseEmails } from './apply.js';
 
 /** Contacts written per batch (with all their association rows): one transaction each. */
@@ -122,13 +122,8 @@ export async function previewRollback(ctx: AppContext, change: ChangeContext, in
       // are thrown away.
       await sql`CREATE TEMP TABLE rollback_targets (LIKE rollback_targets INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
       await planRollback(tx, change.workspaceId, id, input.scope, { kind: 'asOf', at });
-      throw new PreviewDone({
-        at: at.toISOString(),
-        scope: input.scope,
-        counts: await countPlan(tx, change.workspaceId, id),
-        sample: await samplePlan(tx, change.workspaceId, id, sampleSize),
-        skipped: await skippedContacts(tx, change.workspaceId, id, reportedSkips),
-      });
+      const { counts, skipped } = await summarizePlan(tx, change.workspaceId, id, reportedSkips);
+      throw new PreviewDone({ at: at.toISOString(), scope: input.scope, counts, sample: await samplePlan(tx, change.workspaceId, id, sampleSize), skipped });
     });
   } catch (error) {
     if (error instanceof PreviewDone) return error.preview;
@@ -290,13 +285,7 @@ export const rollbackJobHandler: JobHandler = {
       case 'plan': {
         const source: PlanSource = params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [] } : { kind: 'asOf', at: new Date(params.at) };
         await planRollback(tx, ws, job.id, params.scope, source);
-        next = {
-          ...progress,
-          phase: 'parents',
-          counts: await countPlan(tx, ws, job.id),
-          skipped: await skippedContacts(tx, ws, job.id, reportedSkips),
-          contactsTotal: await countPlannedContacts(tx, ws, job.id),
-        };
+        next = { ...progress, phase: 'parents', ...(await summarizePlan(tx, ws, job.id, reportedSkips)), contactsTotal: await countPlannedContacts(tx, ws, job.id) };
         break;
       }
       case 'parents':
