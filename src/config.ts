@@ -31,7 +31,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminTokenGenerated: !env.RETRACE_ADMIN_TOKEN,
     testClock: env.RETRACE_TEST_CLOCK === '1',
     smtpUrl: env.SMTP_URL || undefined,
-    backupDir: path.resolve(env.RETRACE_BACKUP_DIR || path.join(dataDir, 'backups')),
-    backupKeyDir: path.resolve(env.RETRACE_BACKUP_KEY_DIR || path.join(dataDir, 'backup-keys')),
+    // Beside the embedded database's directory, not in it: that directory is PostgreSQL's.
+    backupDir: path.resolve(env.RETRACE_BACKUP_DIR || `${dataDir}-backups`),
+    backupKeyDir: path.resolve(env.RETRACE_BACKUP_KEY_DIR || `${dataDir}-backup-keys`),
   };
 }
