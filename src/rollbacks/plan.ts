@@ -75,7 +75,10 @@ export async function planRollback(tx: Tx, workspaceId: string, rollbackId: stri
     SELECT ${workspaceId}, ${rollbackId}, p.table_name, p.row_key, p.contact_id, p.image, p.live
     FROM (${rows}) p
     WHERE NOT ${unchanged(tables)}`.execute(tx);
-  // Fresh rows: the skip checks below join on them. Their images are not worth sampling.
+  // Fresh rows: the skip checks below and the job's batches join on them, planned from
+  // these statistics. Their images are not worth sampling, and a sample of 3,000 rows
+  // (not the default 30,000) is enough for the few columns joined on.
+  await sql`SET LOCAL default_statistics_target = 10`.execute(tx);
   await sql`ANALYZE rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, skip_reason)`.execute(tx);
   await markSkips(tx, workspaceId, rollbackId);
 }
