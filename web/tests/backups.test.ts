@@ -1,23 +1,12 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, type TestWorkspace } from '../../src/test-support/harness.js';
-import { launchBrowser, screenshot, settledText, signedIn, startUiServer, type UiServer } from './browser.js';
+import { navLink as nav, openUi, screenshot, settledText, signedIn } from './browser.js';
 
-let server: UiServer;
-let browser: Browser;
+const ui = openUi();
 
-beforeAll(async () => {
-  [server, browser] = await Promise.all([startUiServer(), launchBrowser()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 const backupRows = (page: Page) => page.getByTestId('backup-row');
 /** A row's cells, once its snapshot (looked up after the list) is shown. */
 async function cellsOf(page: Page, row: number): Promise<string[]> {
@@ -26,13 +15,13 @@ async function cellsOf(page: Page, row: number): Promise<string[]> {
 }
 const news = (page: Page) => page.locator('main .notice .notice-text').first();
 
-/** A point as the page shows it: the browser runs in en-GB and UTC (signedIn). */
+/** A point as the page shows it: the ui.browser runs in en-GB and UTC (signedIn). */
 const shown = (iso: string) => new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium', timeZone: 'UTC' }).format(new Date(iso));
 /** A size as the page shows it (format.ts formatBytes; a test workspace's backup is a few kB). */
 const size = (bytes: number) => (bytes < 1000 ? `${bytes} bytes` : `${(bytes / 1000).toFixed(1)} kB`);
 
 async function aWorkspaceWithContacts(count: number): Promise<TestWorkspace> {
-  const ws = await aWorkspace(server.app);
+  const ws = await aWorkspace(ui.server.app);
   for (let i = 1; i <= count; i += 1) await aContact(ws, { email: `person${i}@backup.example`, firstName: 'Person', lastName: String(i) });
   return ws;
 }
@@ -45,7 +34,7 @@ async function openBackups(page: Page) {
 describe('web UI: backups', () => {
   it('an admin backs up now and sees the backup verified, with its snapshot, size and contact count, newest first', async () => {
     const ws = await aWorkspaceWithContacts(3);
-    const page = await signedIn(browser, server.base, ws.adminToken);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
     await openBackups(page);
     await expect(page.locator('main .page-header p').innerText()).resolves.toBe(
       'A backup is the workspace as of a snapshot, copied out to the backup store; it can be restored into an empty database with retrace backup restore, without the people erased or purged since.',
@@ -61,7 +50,7 @@ describe('web UI: backups', () => {
     await screenshot(page, 'backups');
 
     // A later one comes first.
-    server.app.clock.advance(60);
+    ui.server.app.clock.advance(60);
     await aContact(ws, { email: 'person4@backup.example', firstName: 'Person', lastName: '4' });
     await page.getByRole('button', { name: 'Back up now' }).click();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="backup-row"]').length === 2);
@@ -74,18 +63,18 @@ describe('web UI: backups', () => {
   it('verify again shows the new time, and a backup whose file is gone as failed with why', async () => {
     const ws = await aWorkspaceWithContacts(2);
     const created = (await ws.api('POST', '/backups')).body;
-    const page = await signedIn(browser, server.base, ws.adminToken);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
     await openBackups(page);
     const status = backupRows(page).first().getByTestId('backup-status');
     await expect(status.innerText()).resolves.toBe(`Verified\n${shown(created.verifiedAt)}`);
 
-    server.app.clock.advance(3600);
+    ui.server.app.clock.advance(3600);
     await page.getByRole('button', { name: `Verify the backup of ${shown(created.takenAt)} again` }).click();
-    const again = new Date(server.app.clock.now()).toISOString();
+    const again = new Date(ui.server.app.clock.now()).toISOString();
     expect(await settledText(status, `Verified\n${shown(again)}`)).toBe(`Verified\n${shown(again)}`);
     await expect(news(page).innerText()).resolves.toBe(`The backup of ${shown(created.takenAt)} is intact: verified again at ${shown(again)}.`);
 
-    rmSync(path.join(server.app.ctx.config.backupDir, created.fileName));
+    rmSync(path.join(ui.server.app.ctx.config.backupDir, created.fileName));
     await page.getByRole('button', { name: `Verify the backup of ${shown(created.takenAt)} again` }).click();
     expect(await settledText(status, 'Failed\nthe file is missing from the backup store')).toBe('Failed\nthe file is missing from the backup store');
     await expect(page.locator('main .notice.warning .notice-text').innerText()).resolves.toBe(`The backup of ${shown(created.takenAt)} failed verification: the file is missing from the backup store.`);
@@ -96,7 +85,7 @@ describe('web UI: backups', () => {
   it('delete asks first, then removes the backup and its file', async () => {
     const ws = await aWorkspaceWithContacts(1);
     const created = (await ws.api('POST', '/backups')).body;
-    const page = await signedIn(browser, server.base, ws.adminToken);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
     await openBackups(page);
     await page.getByRole('button', { name: `Delete the backup of ${shown(created.takenAt)}` }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete this backup?' });
@@ -112,15 +101,15 @@ describe('web UI: backups', () => {
     await expect(news(page).innerText()).resolves.toBe(`Deleted the backup of ${shown(created.takenAt)}.`);
     expect((await ws.api('GET', '/backups')).body.data).toEqual([]);
     expect((await ws.api('GET', `/backups/${created.id}`)).status).toBe(404);
-    expect(existsSync(path.join(server.app.ctx.config.backupDir, created.fileName))).toBe(false);
+    expect(existsSync(path.join(ui.server.app.ctx.config.backupDir, created.fileName))).toBe(false);
     await page.context().close();
   });
 
   it('backs up a snapshot from its row on the Snapshots page', async () => {
     const ws = await aWorkspaceWithContacts(2);
     const snapshot = (await ws.api('POST', '/snapshots', { label: 'Before the spring import' })).body;
-    server.app.clock.advance(60);
-    const page = await signedIn(browser, server.base, ws.adminToken);
+    ui.server.app.clock.advance(60);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
     await nav(page, 'Snapshots').click();
     await page.getByRole('button', { name: `Back up the snapshot of ${shown(snapshot.takenAt)}` }).click();
     await page.getByRole('link', { name: 'See it in Backups' }).waitFor();
@@ -142,7 +131,7 @@ describe('web UI: backups', () => {
       const ws = await aWorkspaceWithContacts(1);
       await ws.api('POST', '/backups');
       const user = await ws.userWithRole(role);
-      const page = await signedIn(browser, server.base, user.token);
+      const page = await signedIn(ui.browser, ui.server.base, user.token);
       const backupCalls: string[] = [];
       page.on('request', (request) => {
         if (new URL(request.url()).pathname.startsWith('/api/v1/backups')) backupCalls.push(request.url());
@@ -152,7 +141,7 @@ describe('web UI: backups', () => {
       await page.getByTestId('snapshot-row').first().waitFor();
       await expect(page.locator('main').getByRole('button', { name: /Back up/ }).count()).resolves.toBe(0);
       await expect(page.getByTestId('snapshot-row').first().locator('td').count()).resolves.toBe(5);
-      await page.goto(`${server.base}/backups`);
+      await page.goto(`${ui.server.base}/backups`);
       await expect(page.getByRole('alert').innerText()).resolves.toBe('This page needs the permission “snapshots.manage”, which your role does not have.');
       await expect(page.locator('main').getByRole('button').count()).resolves.toBe(0);
       expect(backupCalls).toEqual([]);

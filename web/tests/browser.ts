@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { testApp, type TestApp } from '../../src/test-support/harness.js';
 
 /**
@@ -21,6 +22,27 @@ export async function startUiServer(): Promise<UiServer> {
   if (typeof address === 'string') throw new Error(`expected a TCP address, got ${address}`);
   return { app, base: `http://127.0.0.1:${address.port}`, close: () => app.server.close() };
 }
+
+/** A test file's server and browser: started before its tests, closed after them. */
+export interface UiSession {
+  server: UiServer;
+  browser: Browser;
+}
+
+export function openUi(): UiSession {
+  const session = {} as UiSession;
+  beforeAll(async () => {
+    [session.server, session.browser] = await Promise.all([startUiServer(), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await session.browser?.close();
+    await session.server?.close();
+  });
+  return session;
+}
+
+/** A link of the main navigation, by its exact name. */
+export const navLink = (page: Page, name: string): Locator => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 
 /** Debian's Chromium (.ci/run installs it). */
 export function launchBrowser(): Promise<Browser> {

@@ -1,36 +1,25 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, type TestWorkspace } from '../../src/test-support/harness.js';
-import { launchBrowser, screenshot, settledText, signedIn, startUiServer, type UiServer } from './browser.js';
+import { navLink as nav, openUi, screenshot, settledText, signedIn } from './browser.js';
 
-let server: UiServer;
-let browser: Browser;
+const ui = openUi();
 
-beforeAll(async () => {
-  [server, browser] = await Promise.all([startUiServer(), launchBrowser()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 
 /**
  * A whole second strictly between what came before and what comes after, on the server's
- * clock. The browser runs in UTC (signedIn), so its datetime-local value is the ISO time.
+ * clock. The ui.browser runs in UTC (signedIn), so its datetime-local value is the ISO time.
  */
 function aPoint(): string {
-  server.app.clock.advance(2);
-  const at = new Date(Math.floor(server.app.clock.now().getTime() / 1000) * 1000).toISOString();
-  server.app.clock.advance(2);
+  ui.server.app.clock.advance(2);
+  const at = new Date(Math.floor(ui.server.app.clock.now().getTime() / 1000) * 1000).toISOString();
+  ui.server.app.clock.advance(2);
   return at;
 }
 
 /** Three hours on, with the hourly snapshots the schedule takes meanwhile (maintenance, as the server runs it). */
 async function hourlySnapshots(ws: TestWorkspace): Promise<void> {
-  server.app.clock.advance(3 * 3600);
+  ui.server.app.clock.advance(3 * 3600);
   const ran = await ws.api('POST', '/maintenance/run');
   expect(ran.status).toBe(200);
 }
@@ -44,14 +33,14 @@ async function pickPoint(page: Page, at: string) {
 
 describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
   it('previews one edited contact’s rollback field by field, rolls it back, and the contact reads as before', async () => {
-    const ws = await aWorkspace(server.app);
+    const ws = await aWorkspace(ui.server.app);
     const grace = await aContact(ws, { email: 'grace@rollback.example', firstName: 'Grace', lastName: 'Hopper' });
     await aContact(ws, { email: 'other@rollback.example', firstName: 'Other', lastName: 'Person' });
     await hourlySnapshots(ws);
     const at = aPoint();
     await ws.api('PATCH', `/contacts/${grace.id}`, { firstName: 'Amazing Grace', phone: '+1 555 0199' });
 
-    const page = await signedIn(browser, server.base, ws.adminToken);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
     await pickPoint(page, at);
     await page.getByLabel('Search contacts by name or email').fill('grace@rollback');
     await page.getByLabel('Pick grace@rollback.example').check();
@@ -81,14 +70,14 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     await page.reload();
     await expect(job.getByRole('heading').innerText()).resolves.toMatch(/^Rollback of 1 contact to .+ is queued$/);
     await expect(page.getByTestId('picked-point').innerText()).resolves.toContain(`(${at})`);
-    await server.app.runJobs(ws.id);
+    await ui.server.app.runJobs(ws.id);
     await job.getByRole('heading', { name: /^Rollback finished: 1 contact rolled back to / }).waitFor();
     await expect(job.getByRole('progressbar').getAttribute('aria-valuenow')).resolves.toBe('100');
     await expect(job.getByTestId('contact-counts').innerText()).resolves.toBe('Contacts\t0\t1\t0\t0');
     // The list catches up with the finished job on its next poll.
     await page.getByTestId('rollback-row').first().getByRole('button', { name: 'Undo' }).waitFor();
 
-    await page.goto(`${server.base}/contacts/${grace.id}`);
+    await page.goto(`${ui.server.base}/contacts/${grace.id}`);
     await page.getByRole('heading', { name: 'Grace Hopper', level: 1 }).waitFor();
     expect((await ws.api('GET', `/contacts/${grace.id}`)).body).toMatchObject({ firstName: 'Grace', phone: null });
 
@@ -97,7 +86,7 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     await page.getByTestId('rollback-row').first().getByRole('button', { name: 'Undo' }).click();
     await page.getByRole('dialog', { name: /^Undo the rollback to / }).getByRole('button', { name: 'Undo rollback' }).click();
     await page.getByTestId('rollback-job').waitFor();
-    await server.app.runJobs(ws.id);
+    await ui.server.app.runJobs(ws.id);
     await page.getByTestId('rollback-job').getByRole('heading', { name: /^Undo finished: 1 contact rolled back to / }).waitFor();
     expect((await ws.api('GET', `/contacts/${grace.id}`)).body).toMatchObject({ firstName: 'Amazing Grace', phone: '+1 555 0199' });
     await expect(page.getByTestId('rollback-row').nth(1).locator('td:nth-child(4)').innerText()).resolves.toBe('done\nundone');
@@ -106,12 +95,12 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
   });
 
   it('previews a contact whose old email another contact now holds as left alone, with the holder', async () => {
-    const ws = await aWorkspace(server.app);
+    const ws = await aWorkspace(ui.server.app);
     const mary = await aContact(ws, { email: 'mary@skip.example', firstName: 'Mary', lastName: 'Jackson' });
     const at = aPoint();
     await ws.api('PATCH', `/contacts/${mary.id}`, { email: 'mary.jackson@skip.example' });
     await aContact(ws, { email: 'mary@skip.example', firstName: 'Other', lastName: 'Mary' });
-    const page = await signedIn(browser, server.base, ws.adminToken);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
     await pickPoint(page, at);
     await page.getByLabel('Search contacts by name or email').fill('Jackson');
     await page.getByLabel('Pick mary.jackson@skip.example').check();
@@ -125,9 +114,9 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
   });
 
   it('offers the nearest recoverable point for a point older than the window, and previews from it', async () => {
-    const ws = await aWorkspace(server.app);
-    const page = await signedIn(browser, server.base, ws.adminToken);
-    const tooOld = new Date(Math.floor(server.app.clock.now().getTime() / 1000) * 1000 - 100 * 3_600_000).toISOString();
+    const ws = await aWorkspace(ui.server.app);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
+    const tooOld = new Date(Math.floor(ui.server.app.clock.now().getTime() / 1000) * 1000 - 100 * 3_600_000).toISOString();
     await pickPoint(page, tooOld);
     await expect(page.locator('.point-picker .error-text').innerText()).resolves.toContain('outside the window and is not a retained snapshot');
     await page.getByRole('radio', { name: /The whole workspace/ }).check();
@@ -141,14 +130,14 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
   });
 
   it('a full rollback waits for a second admin: the requester’s own approval is refused, another admin’s runs it', async () => {
-    const ws = await aWorkspace(server.app);
+    const ws = await aWorkspace(ui.server.app);
     const ada = await aContact(ws, { email: 'ada@full.example', firstName: 'Ada', lastName: 'Lovelace' });
     const at = aPoint();
     await ws.api('PATCH', `/contacts/${ada.id}`, { lastName: 'King' });
     await aContact(ws, { email: 'late@full.example', firstName: 'Late', lastName: 'Comer' });
     const second = await ws.userWithRole('admin');
 
-    const page = await signedIn(browser, server.base, ws.adminToken);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
     await pickPoint(page, at);
     await page.getByRole('radio', { name: /The whole workspace/ }).check();
     await page.getByRole('button', { name: 'Preview', exact: true }).click();
@@ -170,12 +159,12 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     await screenshot(page, 'rollback-list');
     await page.context().close();
 
-    const other = await signedIn(browser, server.base, second.token);
+    const other = await signedIn(ui.browser, ui.server.base, second.token);
     await nav(other, 'Rollback').click();
     const pending = other.getByTestId('rollback-row').first();
     await pending.getByRole('button', { name: 'Approve' }).click();
     await other.getByTestId('rollback-job').waitFor();
-    await server.app.runJobs(ws.id);
+    await ui.server.app.runJobs(ws.id);
     await other.getByTestId('rollback-job').getByRole('heading', { name: /^Full rollback finished: 2 contacts rolled back to / }).waitFor();
     await expect(pending.locator('td:nth-child(5)').innerText()).resolves.toBe(`${(await ws.api('GET', '/users')).body.data.find((u: any) => u.id === second.id).email} (you)`);
     expect((await ws.api('GET', `/contacts/${ada.id}`)).body.lastName).toBe('Lovelace');
@@ -184,10 +173,10 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
   });
 
   it('an admin rejects a full rollback awaiting approval from the list, and it can no longer be approved', async () => {
-    const ws = await aWorkspace(server.app);
+    const ws = await aWorkspace(ui.server.app);
     const requested = await ws.api('POST', '/rollbacks', { at: aPoint(), scope: { type: 'workspace' } });
     const second = await ws.userWithRole('admin');
-    const page = await signedIn(browser, server.base, second.token);
+    const page = await signedIn(ui.browser, ui.server.base, second.token);
     await nav(page, 'Rollback').click();
     const row = page.getByTestId('rollback-row').first();
     await row.getByRole('button', { name: 'Reject' }).click();
@@ -198,11 +187,11 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
   });
 
   it('a manager does not see Rollback in the navigation, and the page says which permission it needs', async () => {
-    const ws = await aWorkspace(server.app);
+    const ws = await aWorkspace(ui.server.app);
     const manager = await ws.userWithRole('manager');
-    const page = await signedIn(browser, server.base, manager.token);
+    const page = await signedIn(ui.browser, ui.server.base, manager.token);
     await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts()).resolves.toEqual(['Contacts', 'Restore contacts', 'Archived contacts', 'Snapshots']);
-    await page.goto(`${server.base}/rollback`);
+    await page.goto(`${ui.server.base}/rollback`);
     await expect(page.getByRole('alert').innerText()).resolves.toBe('This page needs the permission “rollbacks.request”, which your role does not have.');
     await nav(page, 'Snapshots').click();
     await page.getByRole('heading', { name: 'Snapshots', level: 1 }).waitFor();
@@ -213,8 +202,8 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
 
 describe('web UI: snapshots', () => {
   it('takes a labelled manual snapshot, lists it, and rolls back to its exact moment from its row', async () => {
-    const ws = await aWorkspace(server.app);
-    const page = await signedIn(browser, server.base, ws.adminToken);
+    const ws = await aWorkspace(ui.server.app);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
     await nav(page, 'Snapshots').click();
     await page.getByRole('heading', { name: 'Snapshots', level: 1 }).waitFor();
     await expect(page.locator('main td.empty').innerText()).resolves.toBe('No snapshot is retained yet.');

@@ -1,21 +1,11 @@
 import { sql } from 'kysely';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, type TestWorkspace } from '../../src/test-support/harness.js';
 import { seedWorkspace } from '../../src/seed/workspace.js';
-import { launchBrowser, screenshot, settledText, signedIn, startUiServer, type UiServer } from './browser.js';
+import { navLink as nav, openUi, screenshot, settledText, signedIn } from './browser.js';
 
-let server: UiServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  [server, browser] = await Promise.all([startUiServer(), launchBrowser()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const ui = openUi();
 
 const day = 86_400;
 
@@ -29,8 +19,8 @@ async function aConnectedContact(ws: TestWorkspace, person: { email: string; fir
 }
 
 async function crmWorkspace(options: { activeContactLimit?: number; seeded?: number } = {}) {
-  const ws = await aWorkspace(server.app, options);
-  if (options.seeded) await seedWorkspace(server.app.ctx.db, { workspaceId: ws.id, actorId: null, origin: 'import', at: server.app.clock.now() }, { contacts: options.seeded });
+  const ws = await aWorkspace(ui.server.app, options);
+  if (options.seeded) await seedWorkspace(ui.server.app.ctx.db, { workspaceId: ws.id, actorId: null, origin: 'import', at: ui.server.app.clock.now() }, { contacts: options.seeded });
   const links = {
     listId: (await ws.api('POST', '/lists', { name: 'Board updates' })).body.id,
     accountId: (await ws.api('POST', '/accounts', { name: 'Analytical Engines Ltd' })).body.id,
@@ -40,16 +30,15 @@ async function crmWorkspace(options: { activeContactLimit?: number; seeded?: num
   return { ws, links };
 }
 
-const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 const rowsOf = (page: Page) => page.locator('main table:not(.restored-data) tbody tr');
 const columnTexts = async (page: Page, column: number) => rowsOf(page).locator(`td:nth-child(${column})`).allInnerTexts();
 
 describe('web UI: sign-in', () => {
   it('refuses a wrong token with a message, signs in with a right one, and the link signs in at once', async () => {
     const { ws } = await crmWorkspace();
-    const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, locale: 'en-GB', timezoneId: 'UTC' });
+    const context = await ui.browser.newContext({ viewport: { width: 1360, height: 860 }, locale: 'en-GB', timezoneId: 'UTC' });
     const page = await context.newPage();
-    await page.goto(server.base);
+    await page.goto(ui.server.base);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await screenshot(page, 'sign-in');
     await page.getByLabel('API token').fill(`rt.${ws.id}.not-the-secret`);
@@ -62,8 +51,8 @@ describe('web UI: sign-in', () => {
     await expect(page.getByTestId('role').textContent()).resolves.toBe('admin');
     await context.close();
 
-    const linked = await signedIn(browser, server.base, ws.adminToken);
-    expect(linked.url()).toBe(`${server.base}/contacts`);
+    const linked = await signedIn(ui.browser, ui.server.base, ws.adminToken);
+    expect(linked.url()).toBe(`${ui.server.base}/contacts`);
     await expect(linked.evaluate(() => window.localStorage.getItem('retrace.token'))).resolves.toBe(ws.adminToken);
     await linked.context().close();
   });
@@ -79,7 +68,7 @@ describe('web UI: delete and restore (seed 002)', () => {
     ];
     const contacts = [];
     for (const person of people) contacts.push(await aConnectedContact(ws, person, links));
-    const page = await signedIn(browser, server.base, ws.adminToken);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
 
     // The overview: newest first, with its tags.
     await rowsOf(page).first().waitFor();
@@ -131,7 +120,7 @@ describe('web UI: delete and restore (seed 002)', () => {
     expect(await settledText(page.getByTestId('job-chip'), 'Restoring 0/2')).toBe('Restoring 0/2');
     await nav(page, 'Restore contacts').click();
     await expect(job.getByRole('heading').innerText()).resolves.toBe('Restore of 2 contacts from the recycle bin is queued');
-    await server.app.runJobs(ws.id);
+    await ui.server.app.runJobs(ws.id);
     await page.getByRole('heading', { name: 'Restore finished: 2 of 2 contacts restored' }).waitFor();
     await expect(job.getByRole('progressbar').getAttribute('aria-valuenow')).resolves.toBe('100');
     await expect(job.innerText()).resolves.toContain('2 of 2 processed · 2 restored · 0 skipped');
@@ -174,25 +163,25 @@ describe('web UI: delete and restore (seed 002)', () => {
     await screenshot(page, 'contact');
 
     // Alan, still deleted, can be restored from his own page too.
-    await page.goto(`${server.base}/contacts/${contacts[2].id}`);
+    await page.goto(`${ui.server.base}/contacts/${contacts[2].id}`);
     await expect(page.getByRole('alert').innerText()).resolves.toMatch(new RegExp(`^Deleted .+ by ${adminEmail.replace('.', '\\.')} \\(you\\)\\. It can be restored from Restore contacts\\.$`));
     await page.locator('main .page-actions').getByRole('button', { name: 'Restore' }).click();
     await page.getByRole('dialog', { name: 'Restore 1 contact?' }).getByRole('button', { name: 'Restore 1 contact' }).click();
     await page.getByRole('heading', { name: 'Restore contacts', level: 1 }).waitFor();
-    await server.app.runJobs(ws.id);
+    await ui.server.app.runJobs(ws.id);
     await page.getByRole('heading', { name: 'Restore finished: 1 of 1 contact restored' }).waitFor();
     expect((await ws.api('GET', `/contacts/${contacts[2].id}`)).body.status).toBe('active');
     await page.context().close();
   });
 
   it('refuses a 101st selection with a message, and offers “Restore all matching” for more', async () => {
-    const ws = await aWorkspace(server.app);
-    await seedWorkspace(server.app.ctx.db, { workspaceId: ws.id, actorId: null, origin: 'import', at: server.app.clock.now() }, { contacts: 101 });
+    const ws = await aWorkspace(ui.server.app);
+    await seedWorkspace(ui.server.app.ctx.db, { workspaceId: ws.id, actorId: null, origin: 'import', at: ui.server.app.clock.now() }, { contacts: 101 });
     const ids = (await ws.api('GET', '/contacts?limit=500')).body.data.map((c: any) => c.id);
     expect(ids).toHaveLength(101);
     expect((await ws.api('POST', '/contacts/delete', { ids })).body.deleted).toHaveLength(101);
-    const page = await signedIn(browser, server.base, ws.adminToken);
-    await page.goto(`${server.base}/restore/deleted`);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
+    await page.goto(`${ui.server.base}/restore/deleted`);
     await rowsOf(page).first().waitFor();
     await page.getByLabel('Rows per page').selectOption('100');
     await page.waitForFunction(() => document.querySelectorAll('main tbody tr').length === 100);
@@ -224,13 +213,13 @@ describe('web UI: archived contacts (seed 004)', () => {
     ];
     const recent = await aContact(ws, { email: 'dorothy@archive.example', firstName: 'Dorothy', lastName: 'Vaughan' });
     await ws.api('POST', '/contacts/archive', { ids: old.map((c) => c.id) });
-    server.app.clock.advance(31 * day);
+    ui.server.app.clock.advance(31 * day);
     await ws.api('POST', '/contacts/archive', { ids: [recent.id] });
     const archived = (await ws.api('GET', '/archived-contacts')).body.data;
 
-    const page = await signedIn(browser, server.base, ws.adminToken);
-    await page.clock.setFixedTime(server.app.clock.now());
-    await page.goto(`${server.base}/restore/archived`);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
+    await page.clock.setFixedTime(ui.server.app.clock.now());
+    await page.goto(`${ui.server.base}/restore/archived`);
     await page.waitForFunction(() => document.querySelectorAll('main tbody tr').length === 3);
     const frozenRow = rowsOf(page).filter({ hasText: 'dorothy@archive.example' });
     const frozenFrom = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(archived[0].restorableFrom));
@@ -255,7 +244,7 @@ describe('web UI: archived contacts (seed 004)', () => {
     expect((await ws.api('GET', '/restore-jobs')).body.data).toHaveLength(0);
     await overage.getByRole('button', { name: 'Confirm overage and restore' }).click();
     await page.getByTestId('restore-job').waitFor();
-    await server.app.runJobs(ws.id);
+    await ui.server.app.runJobs(ws.id);
     await page.getByRole('heading', { name: 'Restore finished: 2 of 3 contacts restored' }).waitFor();
     const skipped = page.getByRole('table', { name: 'Skipped contacts' });
     await expect(skipped.locator('tbody').innerText()).resolves.toBe('Dorothy Vaughan (dorothy@archive.example)\tIt was archived less than 30 days ago (still frozen).');
@@ -271,7 +260,7 @@ describe('web UI: what each role sees', () => {
     const gone = await aContact(ws, { email: 'gone@roles.example', firstName: 'Gone', lastName: 'Person' });
     await ws.api('DELETE', `/contacts/${gone.id}`);
     const manager = await ws.userWithRole('manager');
-    const page = await signedIn(browser, server.base, manager.token);
+    const page = await signedIn(ui.browser, ui.server.base, manager.token);
     await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts()).resolves.toEqual(['Contacts', 'Restore contacts', 'Archived contacts', 'Snapshots']);
     await nav(page, 'Restore contacts').click();
     await page.waitForFunction(() => document.querySelectorAll('main tbody tr').length === 1);
@@ -279,7 +268,7 @@ describe('web UI: what each role sees', () => {
     await expect(page.getByRole('status').first().locator('.notice-text').innerText()).resolves.toContain('Only users whose role has the permission “contacts.restore” (admins, by default) can restore contacts.');
     await expect(page.locator('main').getByRole('button', { name: /Restore/ }).count()).resolves.toBe(0);
     await expect(page.locator('main').getByRole('checkbox').count()).resolves.toBe(0);
-    await page.goto(`${server.base}/audit-log`);
+    await page.goto(`${ui.server.base}/audit-log`);
     await expect(page.getByRole('alert').innerText()).resolves.toBe('This page needs the permission “audit.read”, which your role does not have.');
     await page.context().close();
   });
@@ -288,7 +277,7 @@ describe('web UI: what each role sees', () => {
     const { ws, links } = await crmWorkspace();
     const member = await ws.userWithRole('member');
     const manager = await ws.userWithRole('manager');
-    const memberPage = await signedIn(browser, server.base, member.token);
+    const memberPage = await signedIn(ui.browser, ui.server.base, member.token);
     await memberPage.getByRole('link', { name: 'Charles Babbage' }).click();
     await memberPage.getByRole('heading', { name: 'Charles Babbage', level: 1 }).waitFor();
     await expect(memberPage.locator('main').getByRole('button', { name: /Delete|Archive/ }).count()).resolves.toBe(0);
@@ -297,8 +286,8 @@ describe('web UI: what each role sees', () => {
     await expect(memberPage.locator('main').getByRole('checkbox').count()).resolves.toBe(0);
     await memberPage.context().close();
 
-    const managerPage = await signedIn(browser, server.base, manager.token);
-    await managerPage.goto(`${server.base}/contacts/${links.partnerId}`);
+    const managerPage = await signedIn(ui.browser, ui.server.base, manager.token);
+    await managerPage.goto(`${ui.server.base}/contacts/${links.partnerId}`);
     await managerPage.getByRole('heading', { name: 'Charles Babbage', level: 1 }).waitFor();
     await expect(managerPage.locator('main .page-actions').getByRole('button').allInnerTexts()).resolves.toEqual(['Archive', 'Delete']);
     await managerPage.context().close();
@@ -312,7 +301,7 @@ describe('web UI: audit log', () => {
     await ws.api('DELETE', `/contacts/${doomed.id}`);
     const verdict = (await ws.api('GET', '/audit-log/verify')).body;
     expect(verdict.ok).toBe(true);
-    const page = await signedIn(browser, server.base, ws.adminToken);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
     await nav(page, 'Audit log').click();
     await expect(page.getByTestId('chain').innerText()).resolves.toBe(`Chain verified: all ${verdict.entries} entries are intact.`);
     await page.waitForFunction((n) => document.querySelectorAll('main tbody tr').length === n, verdict.entries);
@@ -326,7 +315,7 @@ describe('web UI: audit log', () => {
     await page.waitForFunction(() => document.querySelectorAll('main tbody tr').length === 1);
 
     const created = (await ws.api('GET', `/audit-log?action=contact.created&targetId=${doomed.id}`)).body.data[0];
-    await sql`UPDATE audit_log SET details = '{"email":"forged@audit.example"}' WHERE workspace_id = ${ws.id} AND id = ${Number(created.id)}`.execute(server.app.ctx.db);
+    await sql`UPDATE audit_log SET details = '{"email":"forged@audit.example"}' WHERE workspace_id = ${ws.id} AND id = ${Number(created.id)}`.execute(ui.server.app.ctx.db);
     await page.getByRole('button', { name: 'Verify again' }).click();
     const broken = `Chain broken at entry ${created.id} (of ${verdict.entries} entries): it, or the one before it, was changed or removed outside Retrace.`;
     expect(await settledText(page.getByTestId('chain'), broken)).toBe(broken);
