@@ -3,7 +3,7 @@ import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { notFound } from '../http/errors.js';
 import { recordAudit } from '../audit/service.js';
-import { requireActiveContact } from '../contacts/guards.js';
+import { ofActiveContact, requireActiveContact } from '../contacts/guards.js';
 
 export interface Account {
   id: string;
@@ -80,12 +80,12 @@ export async function linkContact(
   });
 }
 
-/** A contact's links to accounts that still exist. */
+/** A contact's links to accounts that still exist (none while it is deleted or archived). */
 export async function contactAccounts(db: Db, workspaceId: string, contactId: string): Promise<{ accountId: string; jobTitle: string | null }[]> {
   const { rows } = await sql<{ accountId: string; jobTitle: string | null }>`
     SELECT ac.account_id AS "accountId", ac.job_title AS "jobTitle"
     FROM account_contacts ac JOIN accounts a ON a.workspace_id = ac.workspace_id AND a.id = ac.account_id
-    WHERE ac.workspace_id = ${workspaceId} AND ac.contact_id = ${contactId} AND a.deleted_at IS NULL
+    WHERE ac.workspace_id = ${workspaceId} AND ac.contact_id = ${contactId} AND a.deleted_at IS NULL AND ${ofActiveContact('ac')}
     ORDER BY ac.created_at, ac.account_id`.execute(db);
   return rows;
 }

@@ -17,3 +17,14 @@ export async function requireActiveContact(tx: Tx, workspaceId: string, contactI
   const status = await lockContact(tx, workspaceId, contactId);
   if (status !== 'active') throw invalidState(`The contact is ${status}, not active`, { status });
 }
+
+/**
+ * The association row `alias` (of list_memberships, account_contacts, deal_contacts or
+ * contact_tags) belongs to an active contact. A deleted or archived contact keeps its
+ * association rows, set aside with it, so a restore only has to bring the contact back;
+ * every read of associations shows only those of active contacts.
+ */
+export function ofActiveContact(alias: string) {
+  const row = sql.table(alias);
+  return sql`EXISTS (SELECT 1 FROM contacts ac_c WHERE ac_c.workspace_id = ${row}.workspace_id AND ac_c.id = ${row}.contact_id AND ac_c.status = 'active')`;
+}

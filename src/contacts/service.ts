@@ -72,7 +72,7 @@ export const contactColumns = sql`
   c.deleted_at, c.deleted_by, c.archived_at, c.archived_by, c.merged_into,
   coalesce((SELECT array_agg(ct.tag_id ORDER BY ct.created_at, ct.tag_id) FROM contact_tags ct
             JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.deleted_at IS NULL
-            WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id), '{}') AS tag_ids`;
+            WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id AND c.status = 'active'), '{}') AS tag_ids`;
 
 export async function getContact(db: Db | Tx, workspaceId: string, contactId: string): Promise<Contact> {
   const { rows } = await sql<ContactRow>`
@@ -195,14 +195,18 @@ export async function updateContact(db: Db, change: ChangeContext, contactId: st
 
 /**
  * Takes contacts out of the live data: off every list, account, tag and deal (by the
- * deal rule of seed 002), automations paused. History keeps every removed row, which is
- * what a restore re-applies.
+ * deal rule of seed 002), automations paused. A deleted or archived contact keeps its
+ * association rows (`keepRows`), set aside: reads show only active contacts'
+ * associations, and a restore brings them back with the contact. A merged contact's rows
+ * are removed (history keeps them).
  */
-export async function detachContacts(tx: Tx, change: ChangeContext, contactIds: string[]): Promise<{ dealsDeleted: string[] }> {
-  await removeFromAllLists(tx, change.workspaceId, contactIds);
-  await unlinkFromAllAccounts(tx, change.workspaceId, contactIds);
-  await untagAll(tx, change.workspaceId, contactIds);
-  const dealsDeleted = await detachContactsFromDeals(tx, change, contactIds);
+export async function detachContacts(tx: Tx, change: ChangeContext, contactIds: string[], keepRows: boolean): Promise<{ dealsDeleted: string[] }> {
+  if (!keepRows) {
+    await removeFromAllLists(tx, change.workspaceId, contactIds);
+    await unlinkFromAllAccounts(tx, change.workspaceId, contactIds);
+    await untagAll(tx, change.workspaceId, contactIds);
+  }
+  const dealsDeleted = await detachContactsFromDeals(tx, change, contactIds, keepRows);
   await pauseEnrollments(tx, change.workspaceId, contactIds);
   return { dealsDeleted };
 }
@@ -242,7 +246,7 @@ export async function deleteContacts(db: Db, change: ChangeContext, ids: string[
     await sql`
       UPDATE contacts SET status = 'deleted', deleted_at = ${change.at}, deleted_by = ${change.actorId}, updated_at = ${change.at}
       WHERE workspace_id = ${change.workspaceId} AND id = ANY(${eligible}::text[])`.execute(tx);
-    const { dealsDeleted } = await detachContacts(tx, change, eligible);
+    const { dealsDeleted } = await detachContacts(tx, change, eligible, true);
     await recordAudit(
       tx,
       change,
@@ -271,7 +275,7 @@ export async function archiveContacts(db: Db, change: ChangeContext, ids: string
     await sql`
       UPDATE contacts SET status = 'archived', archived_at = ${change.at}, archived_by = ${change.actorId}, updated_at = ${change.at}
       WHERE workspace_id = ${change.workspaceId} AND id = ANY(${eligible}::text[])`.execute(tx);
-    const { dealsDeleted } = await detachContacts(tx, change, eligible);
+    const { dealsDeleted } = await detachContacts(tx, change, eligible, true);
     await recordAudit(
       tx,
       change,

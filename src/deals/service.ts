@@ -3,6 +3,7 @@ import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { invalidRequest, notFound } from '../http/errors.js';
 import { recordAudit } from '../audit/service.js';
+import { ofActiveContact } from '../contacts/guards.js';
 
 export interface Deal {
   id: string;
@@ -40,7 +41,7 @@ const presentDeal = (r: DealRow): Deal => ({
 const dealColumns = sql`
   d.id, d.title, d.value, d.stage, d.primary_contact_id, d.created_at, d.deleted_at,
   coalesce((SELECT array_agg(dc.contact_id ORDER BY dc.added_seq) FROM deal_contacts dc
-            WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id), '{}') AS contact_ids`;
+            WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND ${ofActiveContact('dc')}), '{}') AS contact_ids`;
 
 export async function getDeal(db: Db | Tx, workspaceId: string, dealId: string): Promise<Deal> {
   const { rows } = await sql<DealRow>`SELECT ${dealColumns} FROM deals d WHERE d.workspace_id = ${workspaceId} AND d.id = ${dealId}`.execute(db);
@@ -54,12 +55,13 @@ export async function listDeals(db: Db, workspaceId: string): Promise<Deal[]> {
   return rows.map(presentDeal);
 }
 
-/** Live deals the contact is on. */
+/** Live deals the contact is on (none while it is deleted or archived). */
 export async function contactDeals(db: Db, workspaceId: string, contactId: string): Promise<Deal[]> {
   const { rows } = await sql<DealRow>`
     SELECT ${dealColumns} FROM deals d
     WHERE d.workspace_id = ${workspaceId} AND d.deleted_at IS NULL
-      AND EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND dc.contact_id = ${contactId})
+      AND EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND dc.contact_id = ${contactId}
+                  AND ${ofActiveContact('dc')})
     ORDER BY d.created_at, d.id`.execute(db);
   return rows.map(presentDeal);
 }
@@ -104,12 +106,14 @@ export async function createDeal(db: Db, change: ChangeContext, input: NewDeal):
 }
 
 /**
- * Takes contacts that are leaving (deleted, archived, merged away) off their deals.
- * Seed 002: a deal whose only contacts these are is deleted with them (and not restored
- * later); a deal with others keeps them, and if its primary left, the earliest-added
- * remaining contact becomes primary. Returns the ids of the deals deleted.
+ * Takes contacts that are leaving (deleted, archived, merged away: no longer active) off
+ * their deals. Seed 002: a deal whose only active contacts these were is deleted with
+ * them (and not restored later); a deal with others keeps them, and if its primary left,
+ * the earliest-added remaining active contact becomes primary. With `keepRows` (deleted
+ * and archived contacts) their deal_contacts rows stay, set aside for a restore; otherwise
+ * (merged contacts) they are removed. Returns the ids of the deals deleted.
  */
-export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, contactIds: string[]): Promise<string[]> {
+export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, contactIds: string[], keepRows: boolean): Promise<string[]> {
   const ws = change.workspaceId;
   // Locks the deals (in id order, so two detaches cannot deadlock) before looking at who
   // remains on them: two contacts of one deal deleted at once would otherwise each see
@@ -121,28 +125,25 @@ export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, con
                   WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND dc.contact_id = ANY(${contactIds}::text[]))
     ORDER BY d.id
     FOR UPDATE OF d`.execute(tx);
-  if (affected.length === 0) {
-    await sql`DELETE FROM deal_contacts WHERE workspace_id = ${ws} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
-    return [];
-  }
-  await sql`DELETE FROM deal_contacts WHERE workspace_id = ${ws} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  if (!keepRows) await sql`DELETE FROM deal_contacts WHERE workspace_id = ${ws} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  if (affected.length === 0) return [];
   return mendDealsLeftBy(tx, ws, contactIds, affected.map((r) => r.deal_id), change.at);
 }
 
 /**
- * Deals `dealIds` that the contacts `contactIds` are no longer on: a live deal with no
- * contact left is deleted; one whose primary left gets the earliest-added contact it
- * still has as primary. Returns the ids of the deals deleted.
+ * Deals `dealIds` that the contacts `contactIds` are no longer active on: a live deal
+ * with no active contact left is deleted; one whose primary left gets the earliest-added
+ * active contact it still has as primary. Returns the ids of the deals deleted.
  */
 export async function mendDealsLeftBy(tx: Tx, workspaceId: string, contactIds: string[], dealIds: string[], at: Date): Promise<string[]> {
   const { rows: orphaned } = await sql<{ id: string }>`
     UPDATE deals d SET deleted_at = ${at}, updated_at = ${at}
     WHERE d.workspace_id = ${workspaceId} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL
-      AND NOT EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id)
+      AND NOT EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND ${ofActiveContact('dc')})
     RETURNING d.id`.execute(tx);
   await sql`
     UPDATE deals d SET primary_contact_id = (
-        SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id
+        SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND ${ofActiveContact('dc')}
         ORDER BY dc.added_seq LIMIT 1),
       updated_at = ${at}
     WHERE d.workspace_id = ${workspaceId} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL

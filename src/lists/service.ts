@@ -4,7 +4,7 @@ import { inTransaction } from '../db/database.js';
 import { notFound } from '../http/errors.js';
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
-import { requireActiveContact } from '../contacts/guards.js';
+import { ofActiveContact, requireActiveContact } from '../contacts/guards.js';
 
 export const membershipStatuses = ['subscribed', 'unsubscribed', 'bounced', 'unconfirmed'] as const;
 export type MembershipStatus = (typeof membershipStatuses)[number];
@@ -45,7 +45,7 @@ export async function createList(db: Db, change: ChangeContext, name: string): P
 export async function getList(db: Db | Tx, workspaceId: string, listId: string): Promise<List> {
   const { rows } = await sql<ListRow>`
     SELECT l.id, l.name, l.created_at, l.deleted_at,
-           (SELECT count(*)::int FROM list_memberships m WHERE m.workspace_id = l.workspace_id AND m.list_id = l.id) AS member_count
+           (SELECT count(*)::int FROM list_memberships m WHERE m.workspace_id = l.workspace_id AND m.list_id = l.id AND ${ofActiveContact('m')}) AS member_count
     FROM lists l WHERE l.workspace_id = ${workspaceId} AND l.id = ${listId}`.execute(db);
   if (!rows[0]) throw notFound('List');
   return presentList(rows[0]);
@@ -54,7 +54,7 @@ export async function getList(db: Db | Tx, workspaceId: string, listId: string):
 export async function listLists(db: Db, workspaceId: string): Promise<List[]> {
   const { rows } = await sql<ListRow>`
     SELECT l.id, l.name, l.created_at, l.deleted_at, count(m.contact_id)::int AS member_count
-    FROM lists l LEFT JOIN list_memberships m ON m.workspace_id = l.workspace_id AND m.list_id = l.id
+    FROM lists l LEFT JOIN list_memberships m ON m.workspace_id = l.workspace_id AND m.list_id = l.id AND ${ofActiveContact('m')}
     WHERE l.workspace_id = ${workspaceId} AND l.deleted_at IS NULL
     GROUP BY l.workspace_id, l.id ORDER BY l.created_at, l.id`.execute(db);
   return rows.map(presentList);
@@ -117,17 +117,17 @@ export async function putMembership(
   return inTransaction(db, change, (tx) => setMembership(tx, change, listId, contactId, status));
 }
 
-/** A contact's memberships on lists that still exist. */
+/** A contact's memberships on lists that still exist (none while it is deleted or archived). */
 export async function contactMemberships(db: Db, workspaceId: string, contactId: string): Promise<{ listId: string; status: MembershipStatus }[]> {
   const { rows } = await sql<{ listId: string; status: MembershipStatus }>`
     SELECT m.list_id AS "listId", m.status
     FROM list_memberships m JOIN lists l ON l.workspace_id = m.workspace_id AND l.id = m.list_id
-    WHERE m.workspace_id = ${workspaceId} AND m.contact_id = ${contactId} AND l.deleted_at IS NULL
+    WHERE m.workspace_id = ${workspaceId} AND m.contact_id = ${contactId} AND l.deleted_at IS NULL AND ${ofActiveContact('m')}
     ORDER BY m.created_at, m.list_id`.execute(db);
   return rows;
 }
 
-/** Removes contacts from every list (they are deleted or archived); history keeps the rows. */
+/** Removes contacts from every list (they are merged away); history keeps the rows. */
 export async function removeFromAllLists(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   await sql`DELETE FROM list_memberships WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
 }

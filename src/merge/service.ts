@@ -60,11 +60,12 @@ export async function mergeContacts(db: Db, change: ChangeContext, survivorId: s
     const unmergeable = merged.find((id) => !['active', 'archived'].includes(statusOf.get(id) ?? ''));
     if (unmergeable) throw invalidState('Only active or archived contacts can be merged', { contactId: unmergeable, status: statusOf.get(unmergeable) });
 
-    await moveAssociations(tx, ws, survivorId, merged, change.at);
+    // An archived contact's associations are set aside, not live: they do not move.
+    await moveAssociations(tx, ws, survivorId, merged.filter((id) => statusOf.get(id) === 'active'), change.at);
     await sql`
       UPDATE contacts SET status = 'merged', merged_into = ${survivorId}, merged_at = ${change.at}, updated_at = ${change.at}
       WHERE workspace_id = ${ws} AND id = ANY(${merged}::text[])`.execute(tx);
-    await detachContacts(tx, change, merged);
+    await detachContacts(tx, change, merged, false);
     await recordAudit(tx, change, ...merged.map((id) => ({ action: 'contact.merged', targetType: 'contact', targetId: id, details: { survivorId } })));
     return getContact(tx, ws, survivorId);
   });

@@ -1,22 +1,51 @@
 import { sql } from 'kysely';
 import type { Tx } from '../db/database.js';
 
+/** The association tables, each with the parent whose deletion keeps its rows from coming back. */
+const setAsideTables = [
+  { table: 'list_memberships', parent: 'lists', parentKey: 'list_id' },
+  { table: 'account_contacts', parent: 'accounts', parentKey: 'account_id' },
+  { table: 'deal_contacts', parent: 'deals', parentKey: 'deal_id' },
+  { table: 'contact_tags', parent: 'tags', parentKey: 'tag_id' },
+] as const;
+
 /**
- * Re-applies the associations of restored contacts from history, by seed 002's table:
- * list memberships with their status unless the list was deleted; account links with
- * their job title unless the account was deleted; membership of deals that still exist,
- * never as primary (the deal's primary is left as it is, and the contact is added last);
- * tags unless deleted. Original created dates are kept.
+ * Brings back the associations of restored contacts, by seed 002's table: list
+ * memberships with their status unless the list was deleted; account links with their
+ * job title unless the account was deleted; membership of deals that still exist, in
+ * its place among the deal's contacts but never as primary (the primary passed on when
+ * the contact left); tags unless deleted.
  *
- * What comes back is what the contact had when it left: the association rows deleted by
- * the transaction that took it from active to deleted or archived (found from the
- * contact's own history entry). An association removed on purpose before that stays
- * removed. One statement: history is read once for the four tables, contact by contact
- * through history_contact (a scan of the `contact_id = ANY(…)` form made the planner read
- * the whole history table once per table and batch, so restores slowed as history grew),
- * then four inserts.
+ * A deleted or archived contact keeps its association rows, set aside (reads show only
+ * active contacts' associations), so most of this is done by reactivating the contact:
+ * here its rows whose list, account, deal or tag was deleted meanwhile are removed, and
+ * contacts that left with their rows removed (before rows were set aside, or sent to the
+ * bin by a rollback) get them back from history.
  */
-export async function reapplyAssociations(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+export async function restoreAssociations(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  if (contactIds.length === 0) return;
+  const { rows } = await sql<{ id: string }>`
+    SELECT c.id FROM unnest(${contactIds}::text[]) AS c(id)
+    WHERE ${sql.join(
+      setAsideTables.map(({ table }) => sql`NOT EXISTS (SELECT 1 FROM ${sql.table(table)} a WHERE a.workspace_id = ${workspaceId} AND a.contact_id = c.id)`),
+      sql` AND `,
+    )}`.execute(tx);
+  for (const { table, parent, parentKey } of setAsideTables) {
+    await sql`
+      DELETE FROM ${sql.table(table)} a USING ${sql.table(parent)} p
+      WHERE a.workspace_id = ${workspaceId} AND a.contact_id = ANY(${contactIds}::text[])
+        AND p.workspace_id = ${workspaceId} AND p.id = a.${sql.ref(parentKey)} AND p.deleted_at IS NOT NULL`.execute(tx);
+  }
+  await reapplyRemovedAssociations(tx, workspaceId, rows.map((r) => r.id));
+}
+
+/**
+ * Re-applies from history the association rows deleted by the transaction that took each
+ * contact from active to deleted or archived (found from the contact's own history
+ * entry); an association removed on purpose before that stays removed. Only for contacts
+ * without set-aside rows: reading history is most of a restore's cost otherwise.
+ */
+async function reapplyRemovedAssociations(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   if (contactIds.length === 0) return;
   // The batch's history images are sorted in memory rather than in temporary files, and
   // by bytes ("C"): keys are only grouped, and the database's collation made the sort
@@ -100,7 +129,7 @@ export async function candidates(tx: Tx, workspaceId: string, ids: string[]): Pr
   return rows;
 }
 
-/** Back to active, with the original created date; the recycle-bin and archive marks cleared. */
+/** Back to active, with the original created date and set-aside associations; the recycle-bin and archive marks cleared. */
 export async function reactivate(tx: Tx, workspaceId: string, ids: string[], at: Date): Promise<void> {
   await sql`
     UPDATE contacts SET status = 'active', deleted_at = NULL, deleted_by = NULL, archived_at = NULL, archived_by = NULL, updated_at = ${at}

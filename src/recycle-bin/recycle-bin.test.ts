@@ -44,7 +44,7 @@ describe('restoring deleted contacts (seed 002)', () => {
     expect((await ws.api('GET', `/contacts/${c.id}/accounts`)).body.data).toEqual([{ accountId: acme.id, jobTitle: 'CTO' }]);
   });
 
-  it('adds the contact back to a shared deal, never as primary, and leaves its sole deal deleted', async () => {
+  it('adds the contact back to a shared deal in its place, never as primary, and leaves its sole deal deleted', async () => {
     const ws = await aWorkspace(app);
     const c = await aContact(ws);
     const other = await aContact(ws);
@@ -52,9 +52,58 @@ describe('restoring deleted contacts (seed 002)', () => {
     const sole = (await ws.api('POST', '/deals', { title: 'Sole', contactIds: [c.id] })).body;
     await ws.api('DELETE', `/contacts/${c.id}`);
     await restore(ws, { source: 'deleted', contactIds: [c.id] });
-    expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [other.id, c.id], primaryContactId: other.id });
+    expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [c.id, other.id], primaryContactId: other.id });
     expect((await ws.api('GET', `/deals/${sole.id}`)).body.deletedAt).toEqual(expect.any(String));
     expect((await ws.api('GET', `/contacts/${c.id}/deals`)).body.data.map((d: { id: string }) => d.id)).toEqual([shared.id]);
+  });
+
+  it('sets a deleted contact’s associations aside: its delete writes only the contact, and no list, account, deal or tag shows it until it is restored', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const other = await aContact(ws);
+    const list = (await ws.api('POST', '/lists', { name: 'L' })).body;
+    const account = (await ws.api('POST', '/accounts', { name: 'A' })).body;
+    const tag = (await ws.api('POST', '/tags', { name: 'T' })).body;
+    await ws.api('PUT', `/lists/${list.id}/contacts/${c.id}`, { status: 'subscribed' });
+    await ws.api('PUT', `/lists/${list.id}/contacts/${other.id}`, { status: 'subscribed' });
+    await ws.api('PUT', `/accounts/${account.id}/contacts/${c.id}`, { jobTitle: 'CTO' });
+    await ws.api('POST', `/contacts/${c.id}/tags`, { tagId: tag.id });
+    const deal = (await ws.api('POST', '/deals', { title: 'D', contactIds: [c.id, other.id] })).body;
+    await ws.api('DELETE', `/contacts/${c.id}`);
+
+    const { rows: written } = await sql<{ table_name: string; op: string }>`
+      SELECT table_name, op FROM history WHERE workspace_id = ${ws.id} AND contact_id = ${c.id}
+        AND txid = (SELECT max(txid) FROM history WHERE workspace_id = ${ws.id} AND contact_id = ${c.id})`.execute(app.ctx.db);
+    expect(written).toEqual([{ table_name: 'contacts', op: 'update' }]);
+    expect((await ws.api('GET', `/lists/${list.id}`)).body.memberCount).toBe(1);
+    expect((await ws.api('GET', '/lists')).body.data.find((l: { id: string }) => l.id === list.id).memberCount).toBe(1);
+    expect((await ws.api('GET', `/deals/${deal.id}`)).body).toMatchObject({ contactIds: [other.id], primaryContactId: other.id });
+    expect((await ws.api('GET', `/contacts/${c.id}`)).body.tags).toEqual([]);
+    for (const path of ['lists', 'accounts', 'deals']) expect((await ws.api('GET', `/contacts/${c.id}/${path}`)).body.data).toEqual([]);
+
+    await restore(ws, { source: 'deleted', contactIds: [c.id] });
+    expect((await ws.api('GET', `/lists/${list.id}`)).body.memberCount).toBe(2);
+    expect((await ws.api('GET', `/contacts/${c.id}/accounts`)).body.data).toEqual([{ accountId: account.id, jobTitle: 'CTO' }]);
+    expect((await ws.api('GET', `/contacts/${c.id}`)).body.tags).toEqual([tag.id]);
+    expect((await ws.api('GET', `/deals/${deal.id}`)).body).toMatchObject({ contactIds: [c.id, other.id], primaryContactId: other.id });
+  });
+
+  it('brings back from history the associations of a contact that left with them removed, as deletions did before they were set aside', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const list = (await ws.api('POST', '/lists', { name: 'L' })).body;
+    const tag = (await ws.api('POST', '/tags', { name: 'T' })).body;
+    await ws.api('PUT', `/lists/${list.id}/contacts/${c.id}`, { status: 'unconfirmed' });
+    await ws.api('POST', `/contacts/${c.id}/tags`, { tagId: tag.id });
+    await app.ctx.db.transaction().execute(async (tx) => {
+      await sql`UPDATE contacts SET status = 'deleted', deleted_at = now() WHERE workspace_id = ${ws.id} AND id = ${c.id}`.execute(tx);
+      await sql`DELETE FROM list_memberships WHERE workspace_id = ${ws.id} AND contact_id = ${c.id}`.execute(tx);
+      await sql`DELETE FROM contact_tags WHERE workspace_id = ${ws.id} AND contact_id = ${c.id}`.execute(tx);
+    });
+    const job = await restore(ws, { source: 'deleted', contactIds: [c.id] });
+    expect(job.body).toMatchObject({ status: 'succeeded', restored: 1 });
+    expect((await ws.api('GET', `/contacts/${c.id}/lists`)).body.data).toEqual([{ listId: list.id, status: 'unconfirmed' }]);
+    expect((await ws.api('GET', `/contacts/${c.id}`)).body.tags).toEqual([tag.id]);
   });
 
   it('brings back tags unless deleted, and the original created date', async () => {

@@ -9,7 +9,7 @@ import { resumeEnrollments } from '../automations/enrollments.js';
 import { contactColumns, nameOrEmailMatches, presentContact, type Contact, type ContactRow } from '../contacts/service.js';
 import { getRetention } from '../workspaces/service.js';
 import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
-import { candidates, reactivate, reapplyAssociations, type Candidate } from './queries.js';
+import { candidates, reactivate, restoreAssociations, type Candidate } from './queries.js';
 
 export type RestoreSource = 'deleted' | 'archived';
 
@@ -265,7 +265,7 @@ async function restoreBatch(
   }
   if (restored.length > 0) {
     await reactivate(tx, ws, restored, change.at);
-    await reapplyAssociations(tx, ws, restored);
+    await restoreAssociations(tx, ws, restored);
     // Seed 002: restoring triggers no automation; only an explicit request resumes them.
     if (options.resumeAutomations) await resumeEnrollments(tx, ws, restored);
     await recordAudit(
