@@ -44,7 +44,14 @@ export async function recordAudit(tx: Tx, change: ChangeContext, ...entries: Aud
   const head = await sql<{ hash: string | null }>`
     SELECT hash FROM audit_heads WHERE workspace_id = ${change.workspaceId} FOR UPDATE`.execute(tx);
   let prevHash = head.rows[0]?.hash ?? null;
-  const rows: (ChainedFields & { prevHash: string | null; hash: string })[] = [];
+  // Columns, not rows: a restore writes thousands of entries in one statement (parsing
+  // them from one JSON document cost more); ORDER BY n keeps ids in chain order.
+  const actions: string[] = [];
+  const targetTypes: (string | null)[] = [];
+  const targetIds: (string | null)[] = [];
+  const details: string[] = [];
+  const prevHashes: (string | null)[] = [];
+  const hashes: string[] = [];
   for (const entry of entries) {
     const fields: ChainedFields = {
       at: change.at,
@@ -55,26 +62,20 @@ export async function recordAudit(tx: Tx, change: ChangeContext, ...entries: Aud
       details: entry.details ?? {},
     };
     const hash = chainHash(prevHash, fields);
-    rows.push({ ...fields, prevHash, hash });
+    actions.push(fields.action);
+    targetTypes.push(fields.targetType);
+    targetIds.push(fields.targetId);
+    details.push(JSON.stringify(fields.details));
+    prevHashes.push(prevHash);
+    hashes.push(hash);
     prevHash = hash;
   }
-  const payload = rows.map((r) => ({
-    at: r.at.toISOString(),
-    actorId: r.actorId,
-    action: r.action,
-    targetType: r.targetType,
-    targetId: r.targetId,
-    details: r.details,
-    prevHash: r.prevHash,
-    hash: r.hash,
-  }));
-  // One statement for the batch; ORDER BY n keeps ids in chain order.
   await sql`
     INSERT INTO audit_log (workspace_id, at, actor_id, action, target_type, target_id, details, prev_hash, hash)
-    SELECT ${change.workspaceId}, (e->>'at')::timestamptz, e->>'actorId', e->>'action', e->>'targetType',
-           e->>'targetId', e->'details', e->>'prevHash', e->>'hash'
-    FROM jsonb_array_elements(${JSON.stringify(payload)}::jsonb) WITH ORDINALITY AS t(e, n)
-    ORDER BY n`.execute(tx);
+    SELECT ${change.workspaceId}::text, ${change.at}::timestamptz, ${change.actorId}::text, e.action, e.target_type, e.target_id, e.details::jsonb, e.prev_hash, e.hash
+    FROM unnest(${actions}::text[], ${targetTypes}::text[], ${targetIds}::text[], ${details}::text[], ${prevHashes}::text[], ${hashes}::text[])
+         WITH ORDINALITY AS e(action, target_type, target_id, details, prev_hash, hash, n)
+    ORDER BY e.n`.execute(tx);
   await sql`
     INSERT INTO audit_heads (workspace_id, hash) VALUES (${change.workspaceId}, ${prevHash})
     ON CONFLICT (workspace_id) DO UPDATE SET hash = EXCLUDED.hash`.execute(tx);
