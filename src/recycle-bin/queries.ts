@@ -1,51 +1,23 @@
 import { sql } from 'kysely';
 import type { Tx } from '../db/database.js';
 
-/** The association tables, each with the parent whose deletion keeps its rows from coming back. */
-const setAsideTables = [
-  { table: 'list_memberships', parent: 'lists', parentKey: 'list_id' },
-  { table: 'account_contacts', parent: 'accounts', parentKey: 'account_id' },
-  { table: 'deal_contacts', parent: 'deals', parentKey: 'deal_id' },
-  { table: 'contact_tags', parent: 'tags', parentKey: 'tag_id' },
-] as const;
+/** The tables of a contact's associations: a deleted or archived contact keeps its rows. */
+const associationTables = ['list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags'] as const;
 
 /**
- * Brings back the associations of restored contacts, by seed 002's table: list
- * memberships with their status unless the list was deleted; account links with their
- * job title unless the account was deleted; membership of deals that still exist, in
- * its place among the deal's contacts but never as primary (the primary passed on when
- * the contact left); tags unless deleted.
+ * Re-applies the associations of restored contacts that left with their rows removed
+ * (deleted before rows were set aside, or sent to the bin by a rollback), by seed 002's
+ * table: list memberships with their status unless the list was deleted; account links
+ * with their job title unless the account was deleted; membership of deals that still
+ * exist, never as primary; tags unless deleted.
  *
- * A deleted or archived contact keeps its association rows, set aside (reads show only
- * active contacts' associations), so most of this is done by reactivating the contact:
- * here its rows whose list, account, deal or tag was deleted meanwhile are removed, and
- * contacts that left with their rows removed (before rows were set aside, or sent to the
- * bin by a rollback) get them back from history.
+ * The rows are those deleted by the transaction that took each contact from active to
+ * deleted or archived (found from the contact's own history entry); an association
+ * removed on purpose before that stays removed. Contacts that kept their rows set aside
+ * need none of this: reactivating them brings their associations back, and reads leave
+ * out those whose list, account, deal or tag is deleted.
  */
-export async function restoreAssociations(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
-  if (contactIds.length === 0) return;
-  const { rows } = await sql<{ id: string }>`
-    SELECT c.id FROM unnest(${contactIds}::text[]) AS c(id)
-    WHERE ${sql.join(
-      setAsideTables.map(({ table }) => sql`NOT EXISTS (SELECT 1 FROM ${sql.table(table)} a WHERE a.workspace_id = ${workspaceId} AND a.contact_id = c.id)`),
-      sql` AND `,
-    )}`.execute(tx);
-  for (const { table, parent, parentKey } of setAsideTables) {
-    await sql`
-      DELETE FROM ${sql.table(table)} a USING ${sql.table(parent)} p
-      WHERE a.workspace_id = ${workspaceId} AND a.contact_id = ANY(${contactIds}::text[])
-        AND p.workspace_id = ${workspaceId} AND p.id = a.${sql.ref(parentKey)} AND p.deleted_at IS NOT NULL`.execute(tx);
-  }
-  await reapplyRemovedAssociations(tx, workspaceId, rows.map((r) => r.id));
-}
-
-/**
- * Re-applies from history the association rows deleted by the transaction that took each
- * contact from active to deleted or archived (found from the contact's own history
- * entry); an association removed on purpose before that stays removed. Only for contacts
- * without set-aside rows: reading history is most of a restore's cost otherwise.
- */
-async function reapplyRemovedAssociations(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+export async function reapplyRemovedAssociations(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   if (contactIds.length === 0) return;
   // The batch's history images are sorted in memory rather than in temporary files, and
   // by bytes ("C"): keys are only grouped, and the database's collation made the sort
@@ -109,27 +81,45 @@ export interface Candidate {
   archived_at: Date | null;
   email: string | null;
   taken_by: string | null;
+  /** It has association rows, set aside while it was away. */
+  has_associations: boolean;
 }
 
 /**
- * Each requested id with its current status, its tombstone if purged, and the other
- * contact now holding its email, if any. Locks the contacts being restored.
+ * Each requested id, in order, with its current status, its tombstone if purged, the
+ * other contact now holding its email, if any, and whether it kept association rows.
+ * Locks the contacts being restored.
  */
 export async function candidates(tx: Tx, workspaceId: string, ids: string[]): Promise<Candidate[]> {
-  const { rows } = await sql<Candidate>`
-    SELECT i.id, c.status, t.reason AS tombstone, c.archived_at, c.email,
+  const { rows: found } = await sql<Omit<Candidate, 'tombstone'>>`
+    SELECT c.id, c.status, c.archived_at, c.email,
            (SELECT o.id FROM contacts o
             WHERE o.workspace_id = ${workspaceId} AND lower(o.email) = lower(c.email) AND o.status IN ('active', 'archived') AND o.id <> c.id
-            LIMIT 1) AS taken_by
-    FROM unnest(${ids}::text[]) WITH ORDINALITY AS i(id, n)
-    LEFT JOIN contacts c ON c.workspace_id = ${workspaceId} AND c.id = i.id
-    LEFT JOIN contact_tombstones t ON t.workspace_id = ${workspaceId} AND t.contact_id = i.id
-    ORDER BY i.n`.execute(tx);
-  await sql`SELECT 1 FROM contacts WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) FOR UPDATE`.execute(tx);
-  return rows;
+            LIMIT 1) AS taken_by,
+           (${sql.join(
+             associationTables.map((table) => sql`EXISTS (SELECT 1 FROM ${sql.table(table)} a WHERE a.workspace_id = ${workspaceId} AND a.contact_id = c.id)`),
+             sql` OR `,
+           )}) AS has_associations
+    FROM contacts c
+    WHERE c.workspace_id = ${workspaceId} AND c.id = ANY(${ids}::text[])
+    FOR UPDATE OF c`.execute(tx);
+  const byId = new Map(found.map((c) => [c.id, c]));
+  const missing = ids.filter((id) => !byId.has(id));
+  const tombstones = new Map<string, string>();
+  if (missing.length > 0) {
+    const { rows } = await sql<{ contact_id: string; reason: string }>`
+      SELECT contact_id, reason FROM contact_tombstones WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${missing}::text[])`.execute(tx);
+    for (const r of rows) tombstones.set(r.contact_id, r.reason);
+  }
+  return ids.map((id) => {
+    const c = byId.get(id);
+    return c
+      ? { ...c, tombstone: null }
+      : { id, status: null, tombstone: tombstones.get(id) ?? null, archived_at: null, email: null, taken_by: null, has_associations: false };
+  });
 }
 
-/** Back to active, with the original created date and set-aside associations; the recycle-bin and archive marks cleared. */
+/** Back to active, with the original created date and the associations it kept; the recycle-bin and archive marks cleared. */
 export async function reactivate(tx: Tx, workspaceId: string, ids: string[], at: Date): Promise<void> {
   await sql`
     UPDATE contacts SET status = 'active', deleted_at = NULL, deleted_by = NULL, archived_at = NULL, archived_by = NULL, updated_at = ${at}

@@ -239,12 +239,20 @@ describe('restoring deleted contacts (seed 002)', () => {
     expect(b.status).toBe('active');
   });
 
-  it('resumes a job stopped between batches and restores each contact exactly once', async () => {
+  const jobContacts = async (workspaceId: string, jobId: string) => {
+    const { rows } = await sql<{ contact_id: string }>`
+      SELECT contact_id FROM restore_job_contacts WHERE workspace_id = ${workspaceId} AND job_id = ${jobId} ORDER BY position`.execute(app.ctx.db);
+    return rows.map((r) => r.contact_id);
+  };
+
+  it('resumes a job stopped between batches and restores each contact exactly once, then forgets its list of contacts', async () => {
     const ws = await aWorkspace(app);
     const ids: string[] = [];
     for (let i = 0; i < 3; i += 1) ids.push((await aContact(ws)).id);
     await ws.api('POST', '/contacts/delete', { ids });
-    const accepted = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: ids });
+    const accepted = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [ids[2], ids[0], ids[2], ids[1]] });
+    expect(accepted.body.requested).toBe(3);
+    expect(await jobContacts(ws.id, accepted.body.id)).toEqual([ids[2], ids[0], ids[1]]);
     await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '1') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
     // A process that committed its first batch and then stopped leaves the job running.
     expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
@@ -254,6 +262,19 @@ describe('restoring deleted contacts (seed 002)', () => {
     expect(job).toMatchObject({ status: 'succeeded', requested: 3, restored: 3, skipped: [] });
     const audit = (await ws.api('GET', '/audit-log?action=contact.restored')).body.data;
     expect(audit.map((e: { targetId: string }) => e.targetId).sort()).toEqual([...ids].sort());
+    expect(await jobContacts(ws.id, accepted.body.id)).toEqual([]);
+  });
+
+  it('forgets the list of contacts of a job that fails', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    await ws.api('DELETE', `/contacts/${c.id}`);
+    const accepted = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [c.id] });
+    // A job whose step throws ends failed, as one hit by a bug or a lost database would.
+    await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '"lots"') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    await app.runJobs(ws.id);
+    expect((await ws.api('GET', `/restore-jobs/${accepted.body.id}`)).body.status).toBe('failed');
+    expect(await jobContacts(ws.id, accepted.body.id)).toEqual([]);
   });
 
   it('sends nothing and enrols nobody when contacts come back', async () => {
