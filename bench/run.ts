@@ -62,7 +62,7 @@ async function withDatabase<T>(engine: Engine, name: string, fn: (bench: BenchDa
 function report(figures: RestoreFigures | HistoryFigures): void {
   if ('restoreMs' in figures) {
     const f = figures;
-    console.log(`\nrestore — ${f.engine}, ${f.size.contacts} deleted contacts, ${f.rows} rows written (${f.batches} batches)`);
+    console.log(`\nrestore — ${f.engine}, ${f.size.contacts} deleted contacts, ${f.rows} rows back (${f.batches} batches)`);
     console.log(`  set-up: fill ${formatMs(f.fillMs)}, delete through the service ${formatMs(f.deleteMs)}`);
     console.log(`  restore job        ${formatMs(f.restoreMs).padStart(9)}  ${f.restoreRate} contacts/s`);
     console.log(`  INSERT … SELECT    ${formatMs(f.ceilingMs).padStart(9)}  ${f.ceilingRate} contacts/s (ceiling)`);
