@@ -25,6 +25,19 @@ describe('erasure', () => {
     expect(rows[0].n).toBe(0);
   });
 
+  it('passes an erased contact’s primary role on to the deal’s next contact, and deletes a deal it was alone on', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const other = await aContact(ws);
+    const shared = (await ws.api('POST', '/deals', { title: 'Shared', contactIds: [c.id, other.id], primaryContactId: c.id })).body;
+    const sole = (await ws.api('POST', '/deals', { title: 'Sole', contactIds: [c.id] })).body;
+    expect((await ws.api('POST', `/contacts/${c.id}/erase`)).status).toBe(200);
+    expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [other.id], primaryContactId: other.id });
+    expect((await ws.api('GET', `/deals/${sole.id}`)).body).toMatchObject({ contactIds: [], deletedAt: expect.any(String) });
+    const audit = (await ws.api('GET', `/audit-log?targetId=${sole.id}`)).body.data;
+    expect(audit.map((e: { action: string; details: unknown }) => [e.action, e.details])).toEqual([['deal.deleted', { reason: 'last_contact_erased' }], ['deal.created', expect.any(Object)]]);
+  });
+
   it('erases deleted contacts too, keeps no trace of the email in the audit log, and the chain still verifies', async () => {
     const ws = await aWorkspace(app);
     const c = await aContact(ws, { email: 'deleted.person@example.com' });

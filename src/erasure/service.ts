@@ -3,6 +3,7 @@ import type { ChangeContext } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { recordAudit } from '../audit/service.js';
 import { lockContact } from '../contacts/guards.js';
+import { detachContactsFromDeals } from '../deals/service.js';
 import { removeContactsForGood } from '../retention/service.js';
 import { rewriteStaleKeyrings } from '../backups/service.js';
 
@@ -14,9 +15,17 @@ import { rewriteStaleKeyrings } from '../backups/service.js';
  */
 export async function eraseContact(ctx: AppContext, change: ChangeContext, contactId: string): Promise<{ id: string; erased: true }> {
   const erased = await inTransaction(ctx.db, change, async (tx) => {
-    await lockContact(tx, change.workspaceId, contactId);
+    const status = await lockContact(tx, change.workspaceId, contactId);
+    // An active contact leaves its deals by the rule of seed 002 first: its primary role
+    // passes on, and a deal it was alone on is deleted. (Others already left them.)
+    const dealsDeleted = status === 'active' ? await detachContactsFromDeals(tx, change, [contactId], false) : [];
     await removeContactsForGood(tx, change, [contactId], 'erased');
-    await recordAudit(tx, change, { action: 'contact.erased', targetType: 'contact', targetId: contactId });
+    await recordAudit(
+      tx,
+      change,
+      { action: 'contact.erased', targetType: 'contact', targetId: contactId },
+      ...dealsDeleted.map((id) => ({ action: 'deal.deleted', targetType: 'deal', targetId: id, details: { reason: 'last_contact_erased' } })),
+    );
     return { id: contactId, erased: true as const };
   });
   // If this fails, the request fails (the erasure itself is done) and the maintenance
