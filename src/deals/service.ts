@@ -66,6 +66,16 @@ export async function contactDeals(db: Db, workspaceId: string, contactId: strin
   return rows.map(presentDeal);
 }
 
+/** The live deals among `dealIds`, oldest first. */
+export async function liveDealsWithIds(db: Db | Tx, workspaceId: string, dealIds: string[]): Promise<Deal[]> {
+  if (dealIds.length === 0) return [];
+  const { rows } = await sql<DealRow>`
+    SELECT ${dealColumns} FROM deals d
+    WHERE d.workspace_id = ${workspaceId} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL
+    ORDER BY d.created_at, d.id`.execute(db);
+  return rows.map(presentDeal);
+}
+
 export interface NewDeal {
   title: string;
   value?: number | null;

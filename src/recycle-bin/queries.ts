@@ -1,5 +1,45 @@
 import { sql } from 'kysely';
-import type { Tx } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
+
+/** What a deleted or archived contact kept, set aside, that a restore brings back. */
+export interface KeptAssociations {
+  lists: { listId: string; status: string }[];
+  accounts: { accountId: string; jobTitle: string | null }[];
+  dealIds: string[];
+  tags: string[];
+}
+
+/**
+ * The association rows a contact keeps while it is away, leaving out those whose list,
+ * account, deal or tag was deleted since (they do not come back), in the order the live
+ * reads give them.
+ */
+export async function keptAssociations(db: Db, workspaceId: string, contactId: string): Promise<KeptAssociations> {
+  const { rows } = await sql<{ kind: 'list' | 'account' | 'deal' | 'tag'; ref: string; detail: string | null }>`
+    SELECT 'list' AS kind, m.list_id AS ref, m.status AS detail, m.created_at AS at, 1 AS part
+    FROM list_memberships m JOIN lists p ON p.workspace_id = m.workspace_id AND p.id = m.list_id AND p.deleted_at IS NULL
+    WHERE m.workspace_id = ${workspaceId} AND m.contact_id = ${contactId}
+    UNION ALL
+    SELECT 'account', a.account_id, a.job_title, a.created_at, 2
+    FROM account_contacts a JOIN accounts p ON p.workspace_id = a.workspace_id AND p.id = a.account_id AND p.deleted_at IS NULL
+    WHERE a.workspace_id = ${workspaceId} AND a.contact_id = ${contactId}
+    UNION ALL
+    SELECT 'deal', d.deal_id, NULL, p.created_at, 3
+    FROM deal_contacts d JOIN deals p ON p.workspace_id = d.workspace_id AND p.id = d.deal_id AND p.deleted_at IS NULL
+    WHERE d.workspace_id = ${workspaceId} AND d.contact_id = ${contactId}
+    UNION ALL
+    SELECT 'tag', t.tag_id, NULL, t.created_at, 4
+    FROM contact_tags t JOIN tags p ON p.workspace_id = t.workspace_id AND p.id = t.tag_id AND p.deleted_at IS NULL
+    WHERE t.workspace_id = ${workspaceId} AND t.contact_id = ${contactId}
+    ORDER BY part, at, ref`.execute(db);
+  const of = (kind: string) => rows.filter((r) => r.kind === kind);
+  return {
+    lists: of('list').map((r) => ({ listId: r.ref, status: r.detail as string })),
+    accounts: of('account').map((r) => ({ accountId: r.ref, jobTitle: r.detail })),
+    dealIds: of('deal').map((r) => r.ref),
+    tags: of('tag').map((r) => r.ref),
+  };
+}
 
 /** The tables of a contact's associations: a deleted or archived contact keeps its rows. */
 const associationTables = ['list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags'] as const;

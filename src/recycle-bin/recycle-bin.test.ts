@@ -88,6 +88,37 @@ describe('restoring deleted contacts (seed 002)', () => {
     expect((await ws.api('GET', `/deals/${deal.id}`)).body).toMatchObject({ contactIds: [c.id, other.id], primaryContactId: other.id });
   });
 
+  it('shows what a restore would bring back: the kept lists, accounts, live deals and tags, not those deleted since', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const other = await aContact(ws);
+    const [kept, goneList] = [(await ws.api('POST', '/lists', { name: 'Kept' })).body, (await ws.api('POST', '/lists', { name: 'Gone' })).body];
+    const account = (await ws.api('POST', '/accounts', { name: 'A' })).body;
+    const [tag, goneTag] = [(await ws.api('POST', '/tags', { name: 'T' })).body, (await ws.api('POST', '/tags', { name: 'G' })).body];
+    await ws.api('PUT', `/lists/${kept.id}/contacts/${c.id}`, { status: 'unsubscribed' });
+    await ws.api('PUT', `/lists/${goneList.id}/contacts/${c.id}`, { status: 'subscribed' });
+    await ws.api('PUT', `/accounts/${account.id}/contacts/${c.id}`, { jobTitle: 'CFO' });
+    await ws.api('POST', `/contacts/${c.id}/tags`, { tagId: tag.id });
+    await ws.api('POST', `/contacts/${c.id}/tags`, { tagId: goneTag.id });
+    const shared = (await ws.api('POST', '/deals', { title: 'Shared', contactIds: [c.id, other.id] })).body;
+    await ws.api('POST', '/deals', { title: 'Sole', contactIds: [c.id] });
+    const path = `/contacts/${c.id}/restorable-associations`;
+    expect(await ws.api('GET', path)).toMatchObject({ status: 409, body: { error: { code: 'invalid_state' } } });
+
+    await ws.api('POST', '/contacts/archive', { ids: [c.id] });
+    await ws.api('DELETE', `/lists/${goneList.id}`);
+    await ws.api('DELETE', `/tags/${goneTag.id}`);
+    const res = await ws.api('GET', path);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      lists: [{ listId: kept.id, status: 'unsubscribed' }],
+      accounts: [{ accountId: account.id, jobTitle: 'CFO' }],
+      deals: [{ ...shared, contactIds: [other.id], primaryContactId: other.id }],
+      tags: [tag.id],
+    });
+    expect((await ws.api('GET', '/contacts/nope/restorable-associations')).status).toBe(404);
+  });
+
   it('brings back from history the associations of a contact that left with them removed, as deletions did before they were set aside', async () => {
     const ws = await aWorkspace(app);
     const c = await aContact(ws);

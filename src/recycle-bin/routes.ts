@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { pageQuery } from '../http/pagination.js';
-import { countRemovedContacts, getRestoreJob, listArchivedContacts, listDeletedContacts, listRestoreJobs, requestRestore } from './service.js';
+import { countRemovedContacts, getRestoreJob, listArchivedContacts, listDeletedContacts, listRestoreJobs, requestRestore, restorableAssociations } from './service.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 const toDate = (value: string | undefined) => (value ? new Date(value) : undefined);
@@ -52,6 +52,13 @@ export const recycleBinRoutes: RouteModule = (app, ctx) => {
     query: z.object({ q: z.string().max(200).optional(), archivedFrom: isoTime.optional(), archivedTo: isoTime.optional(), ...pageQuery }),
     handler: ({ principal, query }) =>
       listArchivedContacts(ctx.db, principal.workspaceId, { ...query, from: toDate(query.archivedFrom), to: toDate(query.archivedTo) }),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/contacts/:id/restorable-associations',
+    summary: 'What a restore brings back with a deleted or archived contact: its lists, accounts, live deals and tags, kept while it is away', tag,
+    access: { user: 'contacts.read' }, params: idParams('id'),
+    handler: ({ principal, params }) => restorableAssociations(ctx.db, principal.workspaceId, params.id),
   });
 
   addRoute(app, ctx, {

@@ -2,14 +2,15 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
-import { AppError, notFound } from '../http/errors.js';
+import { AppError, invalidState, notFound } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { resumeEnrollments } from '../automations/enrollments.js';
-import { contactColumns, nameOrEmailMatches, presentContact, type Contact, type ContactRow } from '../contacts/service.js';
+import { contactColumns, getContact, nameOrEmailMatches, presentContact, type Contact, type ContactRow } from '../contacts/service.js';
+import { liveDealsWithIds, type Deal } from '../deals/service.js';
 import { getRetention } from '../workspaces/service.js';
 import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
-import { candidates, reactivate, reapplyRemovedAssociations, type Candidate } from './queries.js';
+import { candidates, keptAssociations, reactivate, reapplyRemovedAssociations, type Candidate, type KeptAssociations } from './queries.js';
 
 export type RestoreSource = 'deleted' | 'archived';
 
@@ -84,6 +85,24 @@ export async function listArchivedContacts(db: Db, workspaceId: string, query: B
     })),
     nextCursor: page.nextCursor,
   };
+}
+
+export interface RestorableAssociations extends Omit<KeptAssociations, 'dealIds'> {
+  deals: Deal[];
+}
+
+/**
+ * What a restore would bring back with a deleted or archived contact: the lists (with
+ * status), accounts (with job title), live deals and tags it kept while away. Other
+ * contacts have nothing set aside: 409 invalid_state.
+ */
+export async function restorableAssociations(db: Db, workspaceId: string, contactId: string): Promise<RestorableAssociations> {
+  const contact = await getContact(db, workspaceId, contactId);
+  if (contact.status !== 'deleted' && contact.status !== 'archived') {
+    throw invalidState(`Only a deleted or archived contact has associations to restore; this one is ${contact.status}`, { status: contact.status });
+  }
+  const { dealIds, ...kept } = await keptAssociations(db, workspaceId, contactId);
+  return { ...kept, deals: await liveDealsWithIds(db, workspaceId, dealIds) };
 }
 
 export interface RestoreRequest {

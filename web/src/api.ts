@@ -82,6 +82,14 @@ export interface Deal {
   deletedAt?: string;
 }
 
+/** What a restore brings back with a deleted or archived contact (GET /contacts/:id/restorable-associations). */
+export interface RestorableAssociations {
+  lists: { listId: string; status: string }[];
+  accounts: { accountId: string; jobTitle: string | null }[];
+  deals: Deal[];
+  tags: string[];
+}
+
 export interface User {
   id: string;
   email: string;

@@ -165,6 +165,12 @@ describe('web UI: delete and restore (seed 002)', () => {
     // Alan, still deleted, can be restored from his own page too.
     await page.goto(`${ui.server.base}/contacts/${contacts[2].id}`);
     await expect(page.getByRole('alert').innerText()).resolves.toMatch(new RegExp(`^Deleted .+ by ${adminEmail.replace('.', '\\.')} \\(you\\)\\. It can be restored from Restore contacts\\.$`));
+    // His page shows what he kept while deleted, which comes back with him.
+    expect(await settledText(page.getByTestId('contact-lists'), 'Board updates subscribed')).toBe('Board updates subscribed');
+    expect(await settledText(page.getByTestId('contact-accounts'), 'Analytical Engines Ltd · CTO')).toBe('Analytical Engines Ltd · CTO');
+    expect(await settledText(page.getByTestId('contact-deals'), 'Turing renewal · 12,000 · proposal')).toBe('Turing renewal · 12,000 · proposal');
+    expect(await settledText(page.getByTestId('contact-tags'), 'pioneer')).toBe('pioneer');
+    await expect(page.getByText('Kept while it is deleted; comes back when it is restored.').count()).resolves.toBe(4);
     await page.locator('main .page-actions').getByRole('button', { name: 'Restore' }).click();
     await page.getByRole('dialog', { name: 'Restore 1 contact?' }).getByRole('button', { name: 'Restore 1 contact' }).click();
     await page.getByRole('heading', { name: 'Restore contacts', level: 1 }).waitFor();

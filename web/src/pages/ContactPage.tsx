@@ -1,6 +1,6 @@
 import { Fragment, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
-import type { Contact, Deal, Page, Version } from '../api';
+import type { Contact, Deal, Page, RestorableAssociations, Version } from '../api';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { RemoveButtons, RemoveDialog, removalSummary, type Removal } from '../components/RemoveDialog';
 import { RestoreDialog, type RestoreIntent } from '../components/RestoreDialog';
@@ -22,6 +22,13 @@ export function ContactPage({ params }: PageProps) {
   const accounts = useQuery({ queryKey: ['contact', id, 'accounts'], queryFn: () => call<Page<{ accountId: string; jobTitle: string | null }>>('GET', `${path}/accounts`) });
   const deals = useQuery({ queryKey: ['contact', id, 'deals'], queryFn: () => call<Page<Deal>>('GET', `${path}/deals`) });
   const history = useQuery({ queryKey: ['contact', id, 'history'], queryFn: () => call<Page<Version>>('GET', `${path}/history`) });
+  // A deleted or archived contact keeps its associations, set aside: show what comes back.
+  const away = contact.data?.status === 'deleted' || contact.data?.status === 'archived';
+  const kept = useQuery({
+    queryKey: ['contact', id, 'restorable-associations'],
+    queryFn: () => call<RestorableAssociations>('GET', `${path}/restorable-associations`),
+    enabled: away,
+  });
   const listNames = useNames('lists');
   const accountNames = useNames('accounts');
   const tagNames = useNames('tags');
@@ -56,6 +63,11 @@ export function ContactPage({ params }: PageProps) {
     },
   });
   const customFields = Object.entries(c.fields ?? {});
+  const shownLists = away ? kept.data?.lists : lists.data?.data;
+  const shownAccounts = away ? kept.data?.accounts : accounts.data?.data;
+  const shownDeals = away ? kept.data?.deals : deals.data?.data;
+  const shownTags = away ? kept.data?.tags : c.tags;
+  const keptNote = away && <p className="muted small">Kept while it is {c.status}; comes back when it is restored.</p>;
 
   return (
     <section className="page">
@@ -136,31 +148,34 @@ export function ContactPage({ params }: PageProps) {
           </div>
           <div className="card pad" aria-label="Lists">
             <h2>Lists</h2>
+            {keptNote}
             <ul className="plain" data-testid="contact-lists">
-              {(lists.data?.data ?? []).map((m) => (
+              {(shownLists ?? []).map((m) => (
                 <li key={m.listId}>
                   {listNames.get(m.listId) ?? m.listId} <span className={`badge list-${m.status}`}>{m.status}</span>
                 </li>
               ))}
-              {lists.data?.data.length === 0 && <li className="muted">On no list</li>}
+              {shownLists?.length === 0 && <li className="muted">On no list</li>}
             </ul>
           </div>
           <div className="card pad">
             <h2>Accounts</h2>
+            {keptNote}
             <ul className="plain" data-testid="contact-accounts">
-              {(accounts.data?.data ?? []).map((a) => (
+              {(shownAccounts ?? []).map((a) => (
                 <li key={a.accountId}>
                   {accountNames.get(a.accountId) ?? a.accountId}
                   {a.jobTitle && <span className="muted"> · {a.jobTitle}</span>}
                 </li>
               ))}
-              {accounts.data?.data.length === 0 && <li className="muted">No account</li>}
+              {shownAccounts?.length === 0 && <li className="muted">No account</li>}
             </ul>
           </div>
           <div className="card pad">
             <h2>Deals</h2>
+            {keptNote}
             <ul className="plain" data-testid="contact-deals">
-              {(deals.data?.data ?? []).map((d) => (
+              {(shownDeals ?? []).map((d) => (
                 <li key={d.id}>
                   {d.title}
                   {d.value !== null && <span className="muted"> · {d.value.toLocaleString('en-US')}</span>}
@@ -168,18 +183,19 @@ export function ContactPage({ params }: PageProps) {
                   {d.primaryContactId === c.id && <span className="badge">primary</span>}
                 </li>
               ))}
-              {deals.data?.data.length === 0 && <li className="muted">No deal</li>}
+              {shownDeals?.length === 0 && <li className="muted">No deal</li>}
             </ul>
           </div>
           <div className="card pad">
             <h2>Tags</h2>
+            {keptNote}
             <div data-testid="contact-tags">
-              {c.tags.map((tag) => (
+              {(shownTags ?? []).map((tag) => (
                 <span key={tag} className="pill">
                   {tagNames.get(tag) ?? tag}
                 </span>
               ))}
-              {c.tags.length === 0 && <span className="muted">No tag</span>}
+              {shownTags?.length === 0 && <span className="muted">No tag</span>}
             </div>
           </div>
         </div>
