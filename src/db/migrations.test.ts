@@ -9,9 +9,11 @@ afterAll(async () => {
 });
 
 /** A fresh database, migrated up to and including `last`: on the run's server when the suite runs there, else PGlite. */
+let databases = 0;
 async function migratedUpTo(last: string): Promise<Database> {
   const runUrl = process.env.RETRACE_TEST_DATABASE;
-  const database = runUrl ? await connectPostgres(await createRunDatabase(runUrl, `migrations_${process.pid}`), 2) : await connectPGlite(undefined);
+  databases += 1;
+  const database = runUrl ? await connectPostgres(await createRunDatabase(runUrl, `migrations_${process.pid}_${databases}`), 2) : await connectPGlite(undefined);
   opened.push(database);
   await migrate(database);
   // Undo the later migrations' bookkeeping so migrate() applies them again, as on an older database.
@@ -31,7 +33,7 @@ describe('migration 009: restore jobs keep their contacts in restore_job_contact
         ('w', 'done', 'restore', 'succeeded', '{"source":"archived","ids":["c4","c5"],"resumeAutomations":true}', '{"offset":2}'),
         ('w', 'rollback', 'rollback', 'succeeded', '{"ids":["x"]}', '{}')`.execute(db);
 
-    expect(await migrate(database)).toEqual(['009_restore_job_contacts.sql']);
+    expect((await migrate(database))[0]).toBe('009_restore_job_contacts.sql');
 
     const { rows: contacts } = await sql<{ job_id: string; position: number; contact_id: string }>`
       SELECT job_id, position, contact_id FROM restore_job_contacts ORDER BY job_id, position`.execute(db);
@@ -46,5 +48,41 @@ describe('migration 009: restore jobs keep their contacts in restore_job_contact
       { id: 'queued', params: { source: 'deleted', requested: 3, resumeAutomations: false } },
       { id: 'rollback', params: { ids: ['x'] } },
     ]);
+  });
+});
+
+describe('migration 010: contacts that left with their associations removed get them back, set aside', () => {
+  it('re-inserts the rows their leaving transaction deleted, except those of deleted lists, and leaves contacts that kept rows alone', async () => {
+    const database = await migratedUpTo('009_restore_job_contacts.sql');
+    const { db } = database;
+    await sql`INSERT INTO workspaces (id, name) VALUES ('w', 'W')`.execute(db);
+    await sql`INSERT INTO lists (workspace_id, id, name) VALUES ('w', 'kept', 'Kept'), ('w', 'gone', 'Gone'), ('w', 'before', 'Before')`.execute(db);
+    await sql`INSERT INTO tags (workspace_id, id, name) VALUES ('w', 't', 'T')`.execute(db);
+    await sql`INSERT INTO contacts (workspace_id, id, email) VALUES ('w', 'old', 'old@example.com'), ('w', 'new', 'new@example.com')`.execute(db);
+    await sql`
+      INSERT INTO list_memberships (workspace_id, list_id, contact_id, status) VALUES
+        ('w', 'kept', 'old', 'bounced'), ('w', 'gone', 'old', 'subscribed'), ('w', 'before', 'old', 'subscribed'), ('w', 'kept', 'new', 'subscribed')`.execute(db);
+    await sql`INSERT INTO contact_tags (workspace_id, contact_id, tag_id) VALUES ('w', 'old', 't')`.execute(db);
+    // Removed on purpose before the contact left: it does not come back.
+    await sql`DELETE FROM list_memberships WHERE list_id = 'before'`.execute(db);
+    // How a contact left before: the status and the removal of its rows in one transaction.
+    await db.transaction().execute(async (tx) => {
+      await sql`UPDATE contacts SET status = 'deleted', deleted_at = now() WHERE id = 'old'`.execute(tx);
+      await sql`DELETE FROM list_memberships WHERE contact_id = 'old'`.execute(tx);
+      await sql`DELETE FROM contact_tags WHERE contact_id = 'old'`.execute(tx);
+    });
+    await sql`UPDATE lists SET deleted_at = now() WHERE id = 'gone'`.execute(db);
+    // How a contact leaves now: its rows stay.
+    await sql`UPDATE contacts SET status = 'archived', archived_at = now() WHERE id = 'new'`.execute(db);
+
+    expect(await migrate(database)).toEqual(['010_set_aside_associations.sql']);
+    const { rows: memberships } = await sql<{ list_id: string; contact_id: string; status: string }>`
+      SELECT list_id, contact_id, status FROM list_memberships ORDER BY contact_id, list_id`.execute(db);
+    expect(memberships).toEqual([
+      { list_id: 'kept', contact_id: 'new', status: 'subscribed' },
+      { list_id: 'kept', contact_id: 'old', status: 'bounced' },
+    ]);
+    const { rows: tags } = await sql<{ contact_id: string; tag_id: string }>`SELECT contact_id, tag_id FROM contact_tags`.execute(db);
+    expect(tags).toEqual([{ contact_id: 'old', tag_id: 't' }]);
   });
 });

@@ -119,24 +119,6 @@ describe('restoring deleted contacts (seed 002)', () => {
     expect((await ws.api('GET', '/contacts/nope/restorable-associations')).status).toBe(404);
   });
 
-  it('brings back from history the associations of a contact that left with them removed, as deletions did before they were set aside', async () => {
-    const ws = await aWorkspace(app);
-    const c = await aContact(ws);
-    const list = (await ws.api('POST', '/lists', { name: 'L' })).body;
-    const tag = (await ws.api('POST', '/tags', { name: 'T' })).body;
-    await ws.api('PUT', `/lists/${list.id}/contacts/${c.id}`, { status: 'unconfirmed' });
-    await ws.api('POST', `/contacts/${c.id}/tags`, { tagId: tag.id });
-    await app.ctx.db.transaction().execute(async (tx) => {
-      await sql`UPDATE contacts SET status = 'deleted', deleted_at = now() WHERE workspace_id = ${ws.id} AND id = ${c.id}`.execute(tx);
-      await sql`DELETE FROM list_memberships WHERE workspace_id = ${ws.id} AND contact_id = ${c.id}`.execute(tx);
-      await sql`DELETE FROM contact_tags WHERE workspace_id = ${ws.id} AND contact_id = ${c.id}`.execute(tx);
-    });
-    const job = await restore(ws, { source: 'deleted', contactIds: [c.id] });
-    expect(job.body).toMatchObject({ status: 'succeeded', restored: 1 });
-    expect((await ws.api('GET', `/contacts/${c.id}/lists`)).body.data).toEqual([{ listId: list.id, status: 'unconfirmed' }]);
-    expect((await ws.api('GET', `/contacts/${c.id}`)).body.tags).toEqual([tag.id]);
-  });
-
   it('brings back tags unless deleted, and the original created date', async () => {
     const ws = await aWorkspace(app);
     const vip = (await ws.api('POST', '/tags', { name: 'vip' })).body;

@@ -10,7 +10,7 @@ import { contactColumns, getContact, nameOrEmailMatches, presentContact, type Co
 import { liveDealsWithIds, type Deal } from '../deals/service.js';
 import { getRetention } from '../workspaces/service.js';
 import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
-import { candidates, keptAssociations, reactivate, reapplyRemovedAssociations, type Candidate, type KeptAssociations } from './queries.js';
+import { candidates, dropRowsOfDeletedParents, keptAssociations, reactivate, type Candidate, type KeptAssociations } from './queries.js';
 
 export type RestoreSource = 'deleted' | 'archived';
 
@@ -283,9 +283,9 @@ function skipReason(c: Candidate, source: RestoreSource, now: Date, freezeDays: 
 }
 
 /**
- * Restores a batch: classifies, reactivates the eligible contacts (their associations
- * come back with them) and re-applies the associations of those that left without them,
- * in the caller's transaction. Two contacts of one batch sharing an email:
+ * Restores a batch: classifies and reactivates the eligible contacts, whose associations
+ * come back with them (those of deleted lists, accounts, deals and tags dropped), in the
+ * caller's transaction. Two contacts of one batch sharing an email:
  * the first comes back, the second is skipped as email_taken.
  */
 async function restoreBatch(
@@ -301,7 +301,6 @@ async function restoreBatch(
   await sql`SET LOCAL random_page_cost = 1.1`.execute(tx);
   const { archiveFreezeDays } = await getRetention(tx, ws);
   const restored: string[] = [];
-  const withoutRows: string[] = [];
   const skipped: RestoreJobView['skipped'] = [];
   const claimedEmails = new Map<string, string>();
   for (const c of await candidates(tx, ws, ids)) {
@@ -313,12 +312,11 @@ async function restoreBatch(
     else {
       claimedEmails.set(email, c.id);
       restored.push(c.id);
-      if (!c.has_associations) withoutRows.push(c.id);
     }
   }
   if (restored.length > 0) {
     await reactivate(tx, ws, restored, change.at);
-    await reapplyRemovedAssociations(tx, ws, withoutRows);
+    await dropRowsOfDeletedParents(tx, ws, restored);
     // Seed 002: restoring triggers no automation; only an explicit request resumes them.
     if (options.resumeAutomations) await resumeEnrollments(tx, ws, restored);
     await recordAudit(

@@ -121,11 +121,30 @@ async function markSkips(tx: Tx, workspaceId: string, rollbackId: string): Promi
   const { rows: skipped } = await sql<{ row_key: string; skip_reason: string; taken_by: string | null }>`
     SELECT rt.row_key, rt.skip_reason, rt.taken_by FROM rollback_targets rt
     WHERE ${target} AND rt.table_name = 'contacts' AND rt.skip_reason IS NOT NULL`.execute(tx);
-  if (skipped.length === 0) return;
+  if (skipped.length > 0) {
+    await sql`
+      UPDATE rollback_targets rt SET skip_reason = c.skip_reason, taken_by = c.taken_by
+      FROM jsonb_to_recordset(${JSON.stringify(skipped)}::jsonb) AS c(row_key text, skip_reason text, taken_by text)
+      WHERE ${target} AND rt.skip_reason IS NULL AND rt.contact_id = c.row_key`.execute(tx);
+  }
+  await setAsideWithBinnedContacts(tx, workspaceId, rollbackId);
+}
+
+/**
+ * A contact created after the point goes to the recycle bin, not out of existence, and
+ * like any deleted contact it keeps its associations, set aside: a restore brings them
+ * back. So its association rows are left as they are (skip reason `set_aside`, not
+ * counted). Looked for only when the plan sends some contact to the bin.
+ */
+async function setAsideWithBinnedContacts(tx: Tx, workspaceId: string, rollbackId: string): Promise<void> {
+  const binned = sql`SELECT c.row_key FROM rollback_targets c
+    WHERE c.workspace_id = ${workspaceId} AND c.rollback_id = ${rollbackId} AND c.table_name = 'contacts' AND c.image IS NULL AND c.skip_reason IS NULL`;
+  const { rows } = await sql<{ any: boolean }>`SELECT EXISTS (${binned}) AS any`.execute(tx);
+  if (!rows[0].any) return;
   await sql`
-    UPDATE rollback_targets rt SET skip_reason = c.skip_reason, taken_by = c.taken_by
-    FROM jsonb_to_recordset(${JSON.stringify(skipped)}::jsonb) AS c(row_key text, skip_reason text, taken_by text)
-    WHERE ${target} AND rt.skip_reason IS NULL AND rt.contact_id = c.row_key`.execute(tx);
+    UPDATE rollback_targets rt SET skip_reason = 'set_aside'
+    WHERE rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name <> 'contacts'
+      AND rt.contact_id IN (${binned}) AND rt.image IS NULL AND rt.skip_reason IS NULL`.execute(tx);
 }
 
 type Figures = Record<string, number>;
