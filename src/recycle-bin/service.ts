@@ -295,9 +295,9 @@ async function restoreBatch(
   options: { source: RestoreSource; ignoreFreeze: boolean; resumeAutomations: boolean },
 ): Promise<{ restored: string[]; skipped: RestoreJobView['skipped'] }> {
   const ws = change.workspaceId;
-  // A batch reads and writes a few thousand contacts by key, and their association rows:
-  // with the default cost of a random read, the planner scans the whole workspace instead
-  // once it has ~100,000 contacts (50 ms a statement, where the index lookups take 6).
+  // A batch reads and writes a few thousand contacts by key: with the default cost of a
+  // random read, the planner scans the whole workspace instead once it has ~100,000
+  // contacts (50 ms a statement, where the index lookups take 6).
   await sql`SET LOCAL random_page_cost = 1.1`.execute(tx);
   const { archiveFreezeDays } = await getRetention(tx, ws);
   const restored: string[] = [];
