@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
-import { mendDealsLeftBy } from '../deals/service.js';
+import { mendDeals } from '../deals/service.js';
 
 export type BackupStatus = 'exported' | 'verified' | 'failed';
 
@@ -254,7 +254,7 @@ export async function insertRowImages(tx: Tx, table: string, images: Record<stri
 
 /**
  * After a restore that left contacts out (their keys are gone), their deals are as the
- * live code leaves a deal its contacts left (seed 002, deals' mendDealsLeftBy): a deal
+ * live code leaves a deal its contacts left (seed 002, deals' mendDeals): a deal
  * whose primary was left out gets the earliest-added contact it still has as primary, or
  * is deleted, with no primary, when none is left. Returns the ids of the deals deleted.
  */
@@ -262,7 +262,7 @@ export async function repointDealsOfMissingContacts(tx: Tx, workspaceId: string,
   if (contactIds.length === 0) return [];
   const { rows } = await sql<{ id: string }>`
     SELECT id FROM deals WHERE workspace_id = ${workspaceId} AND primary_contact_id = ANY(${contactIds}::text[])`.execute(tx);
-  const deleted = await mendDealsLeftBy(tx, workspaceId, contactIds, rows.map((r) => r.id), at);
+  const { deleted } = await mendDeals(tx, workspaceId, rows.map((r) => r.id), at);
   // Deleted deals too: none may name a person who is gone.
   await sql`
     UPDATE deals SET primary_contact_id = NULL

@@ -137,26 +137,30 @@ export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, con
     FOR UPDATE OF d`.execute(tx);
   if (!keepRows) await sql`DELETE FROM deal_contacts WHERE workspace_id = ${ws} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
   if (affected.length === 0) return [];
-  return mendDealsLeftBy(tx, ws, contactIds, affected.map((r) => r.deal_id), change.at);
+  return (await mendDeals(tx, ws, affected.map((r) => r.deal_id), change.at)).deleted;
 }
 
 /**
- * Deals `dealIds` that the contacts `contactIds` are no longer active on: a live deal
- * with no active contact left is deleted; one whose primary left gets the earliest-added
- * active contact it still has as primary. Returns the ids of the deals deleted.
+ * Deals `dealIds` after contacts left them (seed 002's rule): a live deal with no active
+ * contact left is deleted; one whose primary is no longer an active contact on it gets
+ * the earliest-added active contact it still has as primary. Returns the ids of the
+ * deals deleted and of those given a new primary.
  */
-export async function mendDealsLeftBy(tx: Tx, workspaceId: string, contactIds: string[], dealIds: string[], at: Date): Promise<string[]> {
+export async function mendDeals(tx: Tx, workspaceId: string, dealIds: string[], at: Date): Promise<{ deleted: string[]; repointed: string[] }> {
+  if (dealIds.length === 0) return { deleted: [], repointed: [] };
   const { rows: orphaned } = await sql<{ id: string }>`
     UPDATE deals d SET deleted_at = ${at}, updated_at = ${at}
     WHERE d.workspace_id = ${workspaceId} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL
       AND NOT EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND ${ofActiveContact('dc')})
     RETURNING d.id`.execute(tx);
-  await sql`
+  const { rows: repointed } = await sql<{ id: string }>`
     UPDATE deals d SET primary_contact_id = (
         SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND ${ofActiveContact('dc')}
         ORDER BY dc.added_seq LIMIT 1),
       updated_at = ${at}
     WHERE d.workspace_id = ${workspaceId} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL
-      AND d.primary_contact_id = ANY(${contactIds}::text[])`.execute(tx);
-  return orphaned.map((r) => r.id);
+      AND NOT EXISTS (SELECT 1 FROM deal_contacts dc
+                      WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND dc.contact_id = d.primary_contact_id AND ${ofActiveContact('dc')})
+    RETURNING d.id`.execute(tx);
+  return { deleted: orphaned.map((r) => r.id), repointed: repointed.map((r) => r.id) };
 }

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Tx } from '../db/database.js';
 import { pauseEnrollments, resumeEnrollments } from '../automations/enrollments.js';
+import { mendDeals } from '../deals/service.js';
 import { associationTables, columnsOf, contactsTable, holdsEmail, keyMatches, parentTables, type RolledBackTable } from './tables.js';
 
 /** The plan's rows of one rollback that a step writes: not skipped, and `which` holds. */
@@ -107,6 +108,30 @@ export async function applyContacts(tx: Tx, change: ChangeContext, rollbackId: s
     await resumeEnrollments(tx, change.workspaceId, returning);
   }
   return ids;
+}
+
+/**
+ * A partial rollback writes no deal, yet the contacts it takes out of active (to the
+ * recycle bin or the archive) and the deal links it removes leave their deals as a
+ * delete does (seed 002): a deal with no active contact left is
+ * deleted, one whose primary left gets the earliest-added active contact as primary.
+ * Done once every batch is written: a contact revived in a later batch keeps a deal
+ * alive. Deals are locked in id order, as a contact delete locks them. Returns the ids of
+ * the deals deleted and of those given a new primary.
+ */
+export async function mendDealsOfRolledBackContacts(tx: Tx, change: ChangeContext, rollbackId: string): Promise<{ deleted: string[]; repointed: string[] }> {
+  const ws = change.workspaceId;
+  const plannedContacts = sql`SELECT rt.row_key FROM rollback_targets rt WHERE ${planned(change, rollbackId, contactsTable, sql`true`)}`;
+  const { rows } = await sql<{ id: string }>`
+    SELECT d.id FROM deals d
+    WHERE d.workspace_id = ${ws} AND d.deleted_at IS NULL
+      AND (d.primary_contact_id IN (${plannedContacts})
+           OR d.id IN (SELECT split_part(rt.row_key, ':', 1) FROM rollback_targets rt
+                       WHERE rt.workspace_id = ${ws} AND rt.rollback_id = ${rollbackId} AND rt.table_name = 'deal_contacts' AND rt.skip_reason IS NULL)
+           OR d.id IN (SELECT dc.deal_id FROM deal_contacts dc WHERE dc.workspace_id = ${ws} AND dc.contact_id IN (${plannedContacts})))
+    ORDER BY d.id
+    FOR UPDATE OF d`.execute(tx);
+  return mendDeals(tx, ws, rows.map((r) => r.id), change.at);
 }
 
 async function contactsWhere(tx: Tx, change: ChangeContext, rollbackId: string, which: RawBuilder<unknown>): Promise<string[]> {

@@ -13,8 +13,12 @@ export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactI
 export type PlanSource = { kind: 'asOf'; at: Date } | { kind: 'undo'; txids: string[] };
 
 
-function tablesIn(scope: RollbackScope): RolledBackTable[] {
-  return rolledBackTables.filter((t) => scope.type === 'workspace' || t.perContact);
+/**
+ * A partial rollback writes its contacts' rows; an undo of one also puts back the deals
+ * it mended (the only rows outside its contacts that it writes).
+ */
+function tablesIn(scope: RollbackScope, source: PlanSource): RolledBackTable[] {
+  return rolledBackTables.filter((t) => scope.type === 'workspace' || t.perContact || (source.kind === 'undo' && t.name === 'deals'));
 }
 
 /**
@@ -24,8 +28,9 @@ function tablesIn(scope: RollbackScope): RolledBackTable[] {
  * written since the point, whatever the size of the workspace.
  */
 export async function planRollback(tx: Tx, workspaceId: string, rollbackId: string, scope: RollbackScope, source: PlanSource): Promise<void> {
-  const tables = tablesIn(scope);
-  const inScope = scope.type === 'contacts' ? sql`AND h.contact_id = ANY(${scope.contactIds}::text[])` : sql``;
+  const tables = tablesIn(scope, source);
+  const dealsToo = source.kind === 'undo' ? sql`OR h.table_name = 'deals'` : sql``;
+  const inScope = scope.type === 'contacts' ? sql`AND (h.contact_id = ANY(${scope.contactIds}::text[]) ${dealsToo})` : sql``;
   const tableNames = tables.map((t) => t.name);
   const readsBefore = source.kind === 'undo' || (await historyCompleteAfter(tx, workspaceId, source.at));
   // The whole pass is sorted in memory where it fits (the rows changed since T, with

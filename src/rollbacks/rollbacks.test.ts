@@ -134,6 +134,48 @@ describe('partial rollback (contacts scope)', () => {
     expect((await ws.api('GET', `/contacts/${late.id}`)).body).toMatchObject({ status: 'active', tags: [tag.id] });
   });
 
+  it('leaves deals by the deal rule when it sends their contacts to the bin, and its undo puts those deals back', async () => {
+    const { ws, ann } = await aPopulatedWorkspace();
+    const at = aPoint();
+    const lead = await aContact(ws, { email: 'lead@example.com' });
+    const solo = await aContact(ws, { email: 'solo@example.com' });
+    const shared = (await ws.api('POST', '/deals', { title: 'Shared', contactIds: [lead.id, ann.id], primaryContactId: lead.id })).body;
+    const alone = (await ws.api('POST', '/deals', { title: 'Alone', contactIds: [solo.id] })).body;
+    const beforeRollback = await dump(ws.id);
+
+    const scope = { type: 'contacts', contactIds: [lead.id, solo.id] };
+    const preview = (await ws.api('POST', '/rollbacks/preview', { at, scope })).body;
+    expect(preview.counts).toMatchObject({ contacts: { revive: 0, revert: 0, remove: 2 }, deals: { add: 0, change: 1, remove: 1 } });
+    expect(await dump(ws.id)).toEqual(beforeRollback);
+    const accepted = await ws.api('POST', '/rollbacks', { at, scope });
+    expect(await runRollback(ws, accepted.body.id)).toMatchObject({ status: 'succeeded', counts: preview.counts });
+    expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [ann.id], primaryContactId: ann.id });
+    expect((await ws.api('GET', `/deals/${alone.id}`)).body).toMatchObject({ contactIds: [], deletedAt: expect.any(String) });
+    const audit = (await ws.api('GET', `/audit-log?targetId=${alone.id}`)).body.data;
+    expect(audit[0]).toMatchObject({ action: 'deal.deleted', details: { reason: 'last_contact_rolled_back', rollbackId: accepted.body.id } });
+
+    const undo = await ws.api('POST', `/rollbacks/${accepted.body.id}/undo`);
+    expect(await runRollback(ws, undo.body.id)).toMatchObject({ status: 'succeeded', counts: { contacts: { revive: 2, revert: 0, remove: 0 }, deals: { add: 0, change: 2, remove: 0 } } });
+    expect(await dump(ws.id)).toEqual(beforeRollback);
+    expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [lead.id, ann.id], primaryContactId: lead.id });
+  });
+
+  it('leaves deals by the deal rule when it takes back deal links added after the point', async () => {
+    const { ws, ann, bob } = await aPopulatedWorkspace();
+    const at = aPoint();
+    const annsOwn = (await ws.api('POST', '/deals', { title: 'Ann alone', contactIds: [ann.id] })).body;
+    const led = (await ws.api('POST', '/deals', { title: 'Ann leads', contactIds: [ann.id, bob.id], primaryContactId: ann.id })).body;
+
+    const scope = { type: 'contacts', contactIds: [ann.id] };
+    const preview = (await ws.api('POST', '/rollbacks/preview', { at, scope })).body;
+    expect(preview.counts).toMatchObject({ dealContacts: { add: 0, change: 0, remove: 2 }, deals: { add: 0, change: 1, remove: 1 } });
+    const done = await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope })).body.id);
+    expect(done).toMatchObject({ status: 'succeeded', counts: preview.counts });
+    expect((await ws.api('GET', `/deals/${annsOwn.id}`)).body).toMatchObject({ contactIds: [], deletedAt: expect.any(String) });
+    expect((await ws.api('GET', `/deals/${led.id}`)).body).toMatchObject({ contactIds: [bob.id], primaryContactId: bob.id });
+    expect((await ws.api('GET', `/contacts/${ann.id}`)).body.status).toBe('active');
+  });
+
   it('revives a contact deleted after the point with its associations, sending nothing and leaving its automation paused', async () => {
     const { ws, ann, list } = await aPopulatedWorkspace();
     const automation = (await ws.api('POST', '/automations', {

@@ -137,7 +137,7 @@ export interface RollbackCounts {
   accountLinks: RowFigures;
   dealContacts: RowFigures;
   contactTags: RowFigures;
-  /** Full (workspace) rollbacks only. */
+  /** Full (workspace) rollbacks write these back; a partial one mends deals its contacts leave (new primary: change; deleted: remove). */
   lists?: RowFigures;
   accounts?: RowFigures;
   deals?: RowFigures;

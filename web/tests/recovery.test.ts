@@ -113,6 +113,25 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     await page.context().close();
   });
 
+  it('previews the deals a partial rollback leaves: a new primary, or deleted with no active contact left', async () => {
+    const ws = await aWorkspace(ui.server.app);
+    const ann = await aContact(ws, { email: 'ann@deals.example', firstName: 'Ann', lastName: 'Lee' });
+    const at = aPoint();
+    const late = await aContact(ws, { email: 'late@deals.example', firstName: 'Late', lastName: 'Lead' });
+    await ws.api('POST', '/deals', { title: 'Shared', contactIds: [late.id, ann.id], primaryContactId: late.id });
+    await ws.api('POST', '/deals', { title: 'Alone', contactIds: [late.id] });
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
+    await pickPoint(page, at);
+    await page.getByLabel('Search contacts by name or email').fill('Lead');
+    await page.getByLabel('Pick late@deals.example').check();
+    await page.getByRole('button', { name: 'Preview', exact: true }).click();
+    await expect(page.getByTestId('preview').getByTestId('contact-counts').innerText()).resolves.toBe('Contacts\t0\t0\t1\t0');
+    await expect(page.getByTestId('preview').getByTestId('deal-mends').innerText()).resolves.toBe(
+      'Deals these contacts leave, as when they are deleted: 1 deal gets a new primary contact; 1 deal left with no active contact is deleted.',
+    );
+    await page.context().close();
+  });
+
   it('offers the nearest recoverable point for a point older than the window, and previews from it', async () => {
     const ws = await aWorkspace(ui.server.app);
     const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);

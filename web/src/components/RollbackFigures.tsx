@@ -1,5 +1,5 @@
 import type { RollbackCounts, RollbackSample } from '../api';
-import { formatDateTime } from '../format';
+import { formatDateTime, plural } from '../format';
 import { useUserNames } from '../lookups';
 import { associationKinds, fieldLabel, figuresOf, formatValue, parentKinds } from '../rollback';
 import { Link } from '../router';
@@ -8,7 +8,8 @@ import { Link } from '../router';
 export function RollbackCountsTable({ counts, full }: { counts: RollbackCounts; full: boolean }) {
   const kinds = full ? [...associationKinds, ...parentKinds] : associationKinds;
   return (
-    <table className="table compact counts" aria-label="What changes">
+    <>
+      <table className="table compact counts" aria-label="What changes">
       <thead>
         <tr>
           <th>Contacts</th>
@@ -51,7 +52,27 @@ export function RollbackCountsTable({ counts, full }: { counts: RollbackCounts; 
           );
         })}
       </tbody>
-    </table>
+      </table>
+      {!full && <DealMends deals={counts.deals} />}
+    </>
+  );
+}
+
+/**
+ * A partial rollback writes no deal itself, but the contacts it sends to the bin and the
+ * deal links it takes back leave deals as a delete does: said plainly, as it is not a
+ * row of the table above.
+ */
+function DealMends({ deals }: { deals: RollbackCounts['deals'] }) {
+  if (!deals || deals.change + deals.remove === 0) return null;
+  const parts = [
+    deals.change > 0 && `${plural(deals.change, 'deal')} ${deals.change === 1 ? 'gets' : 'get'} a new primary contact`,
+    deals.remove > 0 && `${plural(deals.remove, 'deal')} left with no active contact ${deals.remove === 1 ? 'is' : 'are'} deleted`,
+  ].filter(Boolean);
+  return (
+    <p className="small" data-testid="deal-mends">
+      Deals these contacts leave, as when they are deleted: {parts.join('; ')}.
+    </p>
   );
 }
 
