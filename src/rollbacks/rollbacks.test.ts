@@ -160,6 +160,31 @@ describe('partial rollback (contacts scope)', () => {
     expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [lead.id, ann.id], primaryContactId: lead.id });
   });
 
+  it('keeps a deal alive with a contact it brings back while the deal’s primary leaves for the archive', async () => {
+    const ws = await aWorkspace(app);
+    const bea = await aContact(ws, { email: 'bea@example.com' });
+    const cal = await aContact(ws, { email: 'cal@example.com' });
+    const deal = (await ws.api('POST', '/deals', { title: 'Pair', contactIds: [bea.id, cal.id], primaryContactId: bea.id })).body;
+    await ws.api('POST', '/contacts/archive', { ids: [cal.id] });
+    app.clock.advance(31 * 86_400);
+    const at = aPoint();
+    const unarchived = await ws.api('POST', '/restore-jobs', { source: 'archived', contactIds: [cal.id] });
+    await app.runJobs(ws.id);
+    expect((await ws.api('GET', `/restore-jobs/${unarchived.body.id}`)).body).toMatchObject({ status: 'succeeded', restored: 1 });
+    await ws.api('DELETE', `/contacts/${bea.id}`);
+    expect((await ws.api('GET', `/deals/${deal.id}`)).body).toMatchObject({ contactIds: [cal.id], primaryContactId: cal.id });
+
+    const scope = { type: 'contacts', contactIds: [bea.id, cal.id] };
+    const preview = (await ws.api('POST', '/rollbacks/preview', { at, scope })).body;
+    expect(preview.counts).toMatchObject({ contacts: { revive: 1, revert: 1, remove: 0 }, deals: { add: 0, change: 1, remove: 0 } });
+    const done = await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope })).body.id);
+    expect(done).toMatchObject({ status: 'succeeded', counts: preview.counts });
+    expect((await ws.api('GET', `/contacts/${cal.id}`)).body.status).toBe('archived');
+    const after = (await ws.api('GET', `/deals/${deal.id}`)).body;
+    expect(after).toMatchObject({ contactIds: [bea.id], primaryContactId: bea.id });
+    expect(after.deletedAt).toBeUndefined();
+  });
+
   it('leaves deals by the deal rule when it takes back deal links added after the point', async () => {
     const { ws, ann, bob } = await aPopulatedWorkspace();
     const at = aPoint();

@@ -8,7 +8,7 @@ import type { Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { assertRecoverable } from '../snapshots/service.js';
 import { findJob, insertJob, listJobs, queueJob, rejectAwaitingJob, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
-import { planRollback, samplePlan, summarizePlan, type PlanSource, type RollbackCounts, type RollbackScope, type SampleRecord, type SkippedContact } from './plan.js';
+import { planRollback, projectDealMends, samplePlan, summarizePlan, type DealMends, type PlanSource, type RollbackCounts, type RollbackScope, type SampleRecord, type SkippedContact } from './plan.js';
 import { applyContacts, applyParents, mendDealsOfRolledBackContacts, releaseEmails } from './apply.js';
 
 /** Contacts written per batch (with all their association rows): one transaction each. */
@@ -124,7 +124,7 @@ export async function previewRollback(ctx: AppContext, change: ChangeContext, in
       await planRollback(tx, change.workspaceId, id, input.scope, { kind: 'asOf', at });
       const { counts, skipped } = await summarizePlan(tx, change.workspaceId, id, reportedSkips);
       const sample = await samplePlan(tx, change.workspaceId, id, sampleSize);
-      const figures = input.scope.type === 'contacts' ? withDealMends(counts, await rehearseDealMends(tx, change, id)) : counts;
+      const figures = input.scope.type === 'contacts' ? withDealMends(counts, await projectDealMends(tx, change.workspaceId, id)) : counts;
       throw new PreviewDone({ at: at.toISOString(), scope: input.scope, counts: figures, sample, skipped });
     });
   } catch (error) {
@@ -134,30 +134,10 @@ export async function previewRollback(ctx: AppContext, change: ChangeContext, in
   throw new Error('unreachable: the preview transaction always ends in PreviewDone');
 }
 
-/**
- * Which deals a partial rollback will delete or give a new primary depends on every
- * contact it writes, so the preview (which is rolled back) writes them all, as the job
- * does batch by batch, and mends the deals. A partial rollback holds at most 10,000
- * contacts, so this stays a short transaction.
- */
-async function rehearseDealMends(tx: Tx, change: ChangeContext, id: string): Promise<{ deleted: string[]; repointed: string[] }> {
-  for (let cursor = ''; ; ) {
-    const { ids } = await releaseEmails(tx, change, id, cursor, rollbackBatchSize);
-    if (ids.length === 0) break;
-    cursor = ids[ids.length - 1];
-  }
-  for (let cursor = ''; ; ) {
-    const ids = await applyContacts(tx, change, id, cursor, rollbackBatchSize, false);
-    if (ids.length === 0) break;
-    cursor = ids[ids.length - 1];
-  }
-  return mendDealsOfRolledBackContacts(tx, change, id);
-}
-
 /** The plan's counts with the deals a partial rollback mends: given a new primary (changed) or deleted with no active contact left (removed). */
-function withDealMends(counts: RollbackCounts, mended: { deleted: string[]; repointed: string[] }): RollbackCounts {
+function withDealMends(counts: RollbackCounts, mended: DealMends): RollbackCounts {
   const planned = counts.deals;
-  return { ...counts, deals: { add: planned.add, change: planned.change + mended.repointed.length, remove: planned.remove + mended.deleted.length } };
+  return { ...counts, deals: { add: planned.add, change: planned.change + mended.repointed, remove: planned.remove + mended.deleted } };
 }
 
 const initialProgress: RollbackProgress = { phase: 'plan', cursor: '', contactsTotal: 0, contactsDone: 0, counts: null, skipped: [], txids: [] };
@@ -337,7 +317,7 @@ export const rollbackJobHandler: JobHandler = {
         // A full rollback writes deals back as they were; a partial one mends those its
         // contacts left, in this last transaction, which an undo then puts back too.
         const mended = params.scope.type === 'contacts' ? await mendDealsOfRolledBackContacts(tx, change, job.id) : null;
-        const counts = mended && progress.counts ? withDealMends(progress.counts, mended) : progress.counts;
+        const counts = mended && progress.counts ? withDealMends(progress.counts, { deleted: mended.deleted.length, repointed: mended.repointed.length }) : progress.counts;
         await sql`DELETE FROM rollback_targets WHERE workspace_id = ${ws} AND rollback_id = ${job.id}`.execute(tx);
         await recordAudit(
           tx,
