@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Tx } from '../db/database.js';
 import { pauseEnrollments, resumeEnrollments } from '../automations/enrollments.js';
 import { mendDeals } from '../deals/service.js';
-import { associationTables, columnsOf, contactsTable, holdsEmail, keyMatches, parentTables, type RolledBackTable } from './tables.js';
+import { associationTables, columnsOf, contactsTable, dealsTable, holdsEmail, keyMatches, parentTables, type RolledBackTable } from './tables.js';
 
 /** The plan's rows of one rollback that a step writes: not skipped, and `which` holds. */
 function planned(change: ChangeContext, rollbackId: string, table: RolledBackTable, which: RawBuilder<unknown>) {
@@ -20,6 +20,8 @@ async function writeImages(tx: Tx, change: ChangeContext, rollbackId: string, ta
     SELECT ${sql.join(columns.map((c) => sql`img.${sql.ref(c)}`))}
     FROM rollback_targets rt CROSS JOIN LATERAL jsonb_populate_record(NULL::${sql.table(table.name)}, rt.image) img
     WHERE ${planned(change, rollbackId, table, sql`rt.image IS NOT NULL AND ${which}`)}
+    -- rows locked in key order, as a contact delete locks deals: no deadlock between them
+    ORDER BY rt.row_key
     ON CONFLICT (workspace_id, ${sql.join(table.primaryKey.map((c) => sql.ref(c)))}) DO UPDATE SET
       ${sql.join(settable.map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`))}`.execute(tx);
 }
@@ -125,7 +127,9 @@ export async function mendDealsOfRolledBackContacts(tx: Tx, change: ChangeContex
   const { rows } = await sql<{ id: string }>`
     SELECT d.id FROM deals d
     WHERE d.workspace_id = ${ws} AND d.deleted_at IS NULL
-      AND (d.primary_contact_id IN (${plannedContacts})
+      -- an undo's own deal rows too: one it brings back may name a contact it skipped
+      AND (d.id IN (SELECT rt.row_key FROM rollback_targets rt WHERE ${planned(change, rollbackId, dealsTable, sql`true`)})
+           OR d.primary_contact_id IN (${plannedContacts})
            OR d.id IN (SELECT split_part(rt.row_key, ':', 1) FROM rollback_targets rt
                        WHERE rt.workspace_id = ${ws} AND rt.rollback_id = ${rollbackId} AND rt.table_name = 'deal_contacts' AND rt.skip_reason IS NULL)
            OR d.id IN (SELECT dc.deal_id FROM deal_contacts dc WHERE dc.workspace_id = ${ws} AND dc.contact_id IN (${plannedContacts})))

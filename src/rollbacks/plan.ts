@@ -189,7 +189,7 @@ export async function projectDealMends(tx: Tx, workspaceId: string, rollbackId: 
     after_by_deal AS (
       SELECT la.deal_id,
              bool_or(coalesce(ps.status, c.status) = 'active') AS any_active,
-             bool_or(coalesce(ps.status, c.status) = 'active' AND la.contact_id = t.primary_contact_id) AS primary_active
+             bool_or(coalesce(ps.status, c.status) = 'active' AND la.contact_id IS NOT DISTINCT FROM t.primary_contact_id) AS primary_active
       FROM links_after la
       JOIN touched t ON t.id = la.deal_id
       LEFT JOIN planned_status ps ON ps.contact_id = la.contact_id

@@ -160,6 +160,22 @@ describe('partial rollback (contacts scope)', () => {
     expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [lead.id, ann.id], primaryContactId: lead.id });
   });
 
+  it('undone after a contact it binned lost its email to another, leaves that contact’s deal deleted', async () => {
+    const ws = await aWorkspace(app);
+    const at = aPoint();
+    const solo = await aContact(ws, { email: 'solo@example.com' });
+    const alone = (await ws.api('POST', '/deals', { title: 'Alone', contactIds: [solo.id] })).body;
+    const rollback = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [solo.id] } });
+    await runRollback(ws, rollback.body.id);
+    const holder = await aContact(ws, { email: 'solo@example.com' });
+
+    const undo = await ws.api('POST', `/rollbacks/${rollback.body.id}/undo`);
+    const done = await runRollback(ws, undo.body.id);
+    expect(done).toMatchObject({ status: 'succeeded', skipped: [{ contactId: solo.id, reason: 'email_taken', takenBy: holder.id }] });
+    expect((await ws.api('GET', `/contacts/${solo.id}`)).body.status).toBe('deleted');
+    expect((await ws.api('GET', `/deals/${alone.id}`)).body).toMatchObject({ contactIds: [], deletedAt: expect.any(String) });
+  });
+
   it('keeps a deal alive with a contact it brings back while the deal’s primary leaves for the archive', async () => {
     const ws = await aWorkspace(app);
     const bea = await aContact(ws, { email: 'bea@example.com' });

@@ -37,6 +37,7 @@ export const rolledBackTables: readonly RolledBackTable[] = [
 export const associationTables = rolledBackTables.filter((t) => t.perContact && t.removal === 'hard');
 export const contactsTable = rolledBackTables.find((t) => t.name === 'contacts') as RolledBackTable;
 export const parentTables = rolledBackTables.filter((t) => !t.perContact);
+export const dealsTable = rolledBackTables.find((t) => t.name === 'deals') as RolledBackTable;
 
 /** `live` (an alias of the table) is the row that `rowKey` names by its history key. */
 export function keyMatches(table: RolledBackTable, rowKey = 'rt.row_key'): RawBuilder<unknown> {

@@ -127,7 +127,7 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     await page.getByRole('button', { name: 'Preview', exact: true }).click();
     await expect(page.getByTestId('preview').getByTestId('contact-counts').innerText()).resolves.toBe('Contacts\t0\t0\t1\t0');
     await expect(page.getByTestId('preview').getByTestId('deal-mends').innerText()).resolves.toBe(
-      'Deals these contacts leave, as when they are deleted: 1 deal gets a new primary contact; 1 deal left with no active contact is deleted.',
+      'Deals these contacts leave, as when contacts are deleted: a new primary contact on 1 deal; 1 deal with no active contact left deleted.',
     );
     await page.context().close();
   });

@@ -5,8 +5,9 @@ import { associationKinds, fieldLabel, figuresOf, formatValue, parentKinds } fro
 import { Link } from '../router';
 
 /** A rollback's (or its preview's) counts: contacts revived, reverted, removed; every other kind added, changed, removed. */
-export function RollbackCountsTable({ counts, full }: { counts: RollbackCounts; full: boolean }) {
-  const kinds = full ? [...associationKinds, ...parentKinds] : associationKinds;
+export function RollbackCountsTable({ counts, full, undo = false }: { counts: RollbackCounts; full: boolean; undo?: boolean }) {
+  // An undo of a partial rollback writes back the deals that rollback mended: a row of the table.
+  const kinds = full ? [...associationKinds, ...parentKinds] : undo ? [...associationKinds, ...parentKinds.filter((k) => k.key === 'deals')] : associationKinds;
   return (
     <>
       <table className="table compact counts" aria-label="What changes">
@@ -53,7 +54,7 @@ export function RollbackCountsTable({ counts, full }: { counts: RollbackCounts; 
         })}
       </tbody>
       </table>
-      {!full && <DealMends deals={counts.deals} />}
+      {!full && !undo && <DealMends deals={counts.deals} />}
     </>
   );
 }
@@ -66,12 +67,12 @@ export function RollbackCountsTable({ counts, full }: { counts: RollbackCounts; 
 function DealMends({ deals }: { deals: RollbackCounts['deals'] }) {
   if (!deals || deals.change + deals.remove === 0) return null;
   const parts = [
-    deals.change > 0 && `${plural(deals.change, 'deal')} ${deals.change === 1 ? 'gets' : 'get'} a new primary contact`,
-    deals.remove > 0 && `${plural(deals.remove, 'deal')} left with no active contact ${deals.remove === 1 ? 'is' : 'are'} deleted`,
+    deals.change > 0 && `a new primary contact on ${plural(deals.change, 'deal')}`,
+    deals.remove > 0 && `${plural(deals.remove, 'deal')} with no active contact left deleted`,
   ].filter(Boolean);
   return (
     <p className="small" data-testid="deal-mends">
-      Deals these contacts leave, as when they are deleted: {parts.join('; ')}.
+      Deals these contacts leave, as when contacts are deleted: {parts.join('; ')}.
     </p>
   );
 }

@@ -69,7 +69,7 @@ export function RollbackPanel({ rollback, error, onDismiss }: { rollback: Rollba
           rollback from the list below.
         </p>
       )}
-      {finished && rollback.counts && <RollbackCountsTable counts={rollback.counts} full={rollback.scope.type === 'workspace'} />}
+      {finished && rollback.counts && <RollbackCountsTable counts={rollback.counts} full={rollback.scope.type === 'workspace'} undo={rollback.undoOf !== null} />}
       {finished && <SkippedContactsTable skipped={rollback.skipped} labels={labels} reasons={skipReasonText} />}
     </div>
   );
