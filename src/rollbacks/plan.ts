@@ -27,7 +27,14 @@ function tablesIn(scope: RollbackScope, source: PlanSource): RolledBackTable[] {
  * and rows that must be left alone say why. Set-based: one statement over the history
  * written since the point, whatever the size of the workspace.
  */
-export async function planRollback(tx: Tx, workspaceId: string, rollbackId: string, scope: RollbackScope, source: PlanSource): Promise<void> {
+export async function planRollback(
+  tx: Tx,
+  workspaceId: string,
+  rollbackId: string,
+  scope: RollbackScope,
+  source: PlanSource,
+  use: 'run' | 'preview' = 'run',
+): Promise<void> {
   const tables = tablesIn(scope, source);
   const dealsToo = source.kind === 'undo' ? sql`OR h.table_name = 'deals'` : sql``;
   const inScope = scope.type === 'contacts' ? sql`AND (h.contact_id = ANY(${scope.contactIds}::text[]) ${dealsToo})` : sql``;
@@ -46,17 +53,19 @@ export async function planRollback(tx: Tx, workspaceId: string, rollbackId: stri
     // holds every change since T, a row's state at T is the `before` of its first change
     // after T (none: it did not exist); past a compaction, its latest version at or
     // before T is looked up row by row (none, or a delete, means it did not exist).
-    const row = sql`PARTITION BY h.table_name COLLATE "C", h.row_key COLLATE "C" ORDER BY h.version DESC`;
+    // Rows are sorted by key before table: keys are nearly unique, so most comparisons end
+    // at the sort's abbreviated first key (half the sort's time at 300,000 contacts).
+    const row = sql`PARTITION BY h.row_key COLLATE "C", h.table_name COLLATE "C" ORDER BY h.version DESC`;
     const image = readsBefore
       ? sql`last_value(h.before) OVER (${row} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)`
       : sql`(SELECT CASE WHEN t.op = 'delete' THEN NULL ELSE t.after END FROM history t
              WHERE t.workspace_id = ${workspaceId} AND t.table_name = h.table_name AND t.row_key = h.row_key AND t.at <= ${source.at}
              ORDER BY t.version DESC LIMIT 1)`;
     rows = sql`
-      SELECT DISTINCT ON (h.table_name COLLATE "C", h.row_key COLLATE "C") h.table_name, h.row_key, h.contact_id, ${image} AS image, h.after AS live
+      SELECT DISTINCT ON (h.row_key COLLATE "C", h.table_name COLLATE "C") h.table_name, h.row_key, h.contact_id, ${image} AS image, h.after AS live
       FROM history h
       WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
-      ORDER BY h.table_name COLLATE "C", h.row_key COLLATE "C", h.version DESC`;
+      ORDER BY h.row_key COLLATE "C", h.table_name COLLATE "C", h.version DESC`;
   } else {
     // An undo: each row as it was just before the rollback's first write to it, and as it
     // is now, looked up by its primary key (it may have changed since).
@@ -75,9 +84,13 @@ export async function planRollback(tx: Tx, workspaceId: string, rollbackId: stri
         WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
         ORDER BY h.table_name, h.row_key, h.version) h`;
   }
+  // A preview reads only contacts' images (counts, skips, sample); of any other row it needs
+  // only whether it exists then and now, so it keeps '{}' for it: less to write.
+  const kept = (image: string) =>
+    use === 'preview' ? sql`CASE WHEN p.table_name = 'contacts' OR ${sql.ref(image)} IS NULL THEN ${sql.ref(image)} ELSE '{}'::jsonb END` : sql.ref(image);
   await sql`
     INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
-    SELECT ${workspaceId}, ${rollbackId}, p.table_name, p.row_key, p.contact_id, p.image, p.live
+    SELECT ${workspaceId}, ${rollbackId}, p.table_name, p.row_key, p.contact_id, ${kept('p.image')}, ${kept('p.live')}
     FROM (${rows}) p
     WHERE NOT ${unchanged(tables)}`.execute(tx);
   // Fresh rows: the skip checks below and the job's batches join on them, planned from

@@ -121,7 +121,7 @@ export async function previewRollback(ctx: AppContext, change: ChangeContext, in
       // resolves to first in this transaction: the same code, without logging rows that
       // are thrown away.
       await sql`CREATE TEMP TABLE rollback_targets (LIKE rollback_targets INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
-      await planRollback(tx, change.workspaceId, id, input.scope, { kind: 'asOf', at });
+      await planRollback(tx, change.workspaceId, id, input.scope, { kind: 'asOf', at }, 'preview');
       const { counts, skipped } = await summarizePlan(tx, change.workspaceId, id, reportedSkips);
       const sample = await samplePlan(tx, change.workspaceId, id, sampleSize);
       const figures = input.scope.type === 'contacts' ? withDealMends(counts, await projectDealMends(tx, change.workspaceId, id)) : counts;
