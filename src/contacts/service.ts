@@ -148,12 +148,34 @@ export async function insertContact(tx: Tx, change: ChangeContext, input: NewCon
   return contactId;
 }
 
+/** The unique email index refused a write: another contact holds the email now. */
+export const isEmailHeldViolation = (error: unknown) =>
+  typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505' &&
+  String((error as { constraint?: string; message?: string }).constraint ?? (error as { message?: string }).message).includes('contacts_email_held');
+
+/**
+ * A restore or rollback gives contacts their emails back without the per-email lock (a
+ * batch would take thousands), so a write that checked an email while one was coming
+ * back can meet it on the unique index. Tried once more, the check sees the holder and
+ * the answer is 409 email_taken naming it.
+ */
+async function againIfEmailTakenMeanwhile<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!isEmailHeldViolation(error)) throw error;
+    return write();
+  }
+}
+
 export async function createContact(db: Db, change: ChangeContext, input: NewContact): Promise<Contact> {
-  return inTransaction(db, change, async (tx) => {
-    const contactId = await insertContact(tx, change, input);
-    await recordAudit(tx, change, { action: 'contact.created', targetType: 'contact', targetId: contactId, details: {} });
-    return getContact(tx, change.workspaceId, contactId);
-  });
+  return againIfEmailTakenMeanwhile(() =>
+    inTransaction(db, change, async (tx) => {
+      const contactId = await insertContact(tx, change, input);
+      await recordAudit(tx, change, { action: 'contact.created', targetType: 'contact', targetId: contactId, details: {} });
+      return getContact(tx, change.workspaceId, contactId);
+    }),
+  );
 }
 
 export interface ContactPatch {
@@ -186,11 +208,13 @@ export async function applyContactPatch(tx: Tx, change: ChangeContext, contactId
 }
 
 export async function updateContact(db: Db, change: ChangeContext, contactId: string, patch: ContactPatch): Promise<Contact> {
-  return inTransaction(db, change, async (tx) => {
-    const changed = await applyContactPatch(tx, change, contactId, patch);
-    await recordAudit(tx, change, { action: 'contact.updated', targetType: 'contact', targetId: contactId, details: { fields: changed } });
-    return getContact(tx, change.workspaceId, contactId);
-  });
+  return againIfEmailTakenMeanwhile(() =>
+    inTransaction(db, change, async (tx) => {
+      const changed = await applyContactPatch(tx, change, contactId, patch);
+      await recordAudit(tx, change, { action: 'contact.updated', targetType: 'contact', targetId: contactId, details: { fields: changed } });
+      return getContact(tx, change.workspaceId, contactId);
+    }),
+  );
 }
 
 /**

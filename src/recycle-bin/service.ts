@@ -6,7 +6,7 @@ import { AppError, invalidState, notFound } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { resumeEnrollments } from '../automations/enrollments.js';
-import { contactColumns, getContact, nameOrEmailMatches, presentContact, type Contact, type ContactRow } from '../contacts/service.js';
+import { contactColumns, getContact, isEmailHeldViolation, nameOrEmailMatches, presentContact, type Contact, type ContactRow } from '../contacts/service.js';
 import { liveDealsWithIds, type Deal } from '../deals/service.js';
 import { getRetention } from '../workspaces/service.js';
 import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
@@ -282,23 +282,39 @@ function skipReason(c: Candidate, source: RestoreSource, now: Date, freezeDays: 
   return null;
 }
 
+type BatchOptions = { source: RestoreSource; ignoreFreeze: boolean; resumeAutomations: boolean };
+
 /**
  * Restores a batch: classifies and reactivates the eligible contacts, whose associations
  * come back with them (those of deleted lists, accounts, deals and tags dropped), in the
  * caller's transaction. Two contacts of one batch sharing an email:
  * the first comes back, the second is skipped as email_taken.
+ *
+ * A contact created with one of the batch's emails after the batch looked (committed while
+ * the batch waits on the unique email index) makes the batch's write fail; the batch is
+ * then taken back to its savepoint and classified again, and now sees that contact: the
+ * one it would have restored is skipped as email_taken instead of the job failing.
  */
-async function restoreBatch(
-  tx: Tx,
-  change: ChangeContext,
-  ids: string[],
-  options: { source: RestoreSource; ignoreFreeze: boolean; resumeAutomations: boolean },
-): Promise<{ restored: string[]; skipped: RestoreJobView['skipped'] }> {
-  const ws = change.workspaceId;
+async function restoreBatch(tx: Tx, change: ChangeContext, ids: string[], options: BatchOptions): Promise<{ restored: string[]; skipped: RestoreJobView['skipped'] }> {
   // A batch reads and writes a few thousand contacts by key: with the default cost of a
   // random read, the planner scans the whole workspace instead once it has ~100,000
   // contacts (50 ms a statement, where the index lookups take 6).
   await sql`SET LOCAL random_page_cost = 1.1`.execute(tx);
+  for (let attempt = 1; ; attempt += 1) {
+    await sql`SAVEPOINT restore_batch`.execute(tx);
+    try {
+      const outcome = await classifyAndReactivate(tx, change, ids, options);
+      await sql`RELEASE SAVEPOINT restore_batch`.execute(tx);
+      return outcome;
+    } catch (error) {
+      if (!isEmailHeldViolation(error) || attempt === 3) throw error;
+      await sql`ROLLBACK TO SAVEPOINT restore_batch`.execute(tx);
+    }
+  }
+}
+
+async function classifyAndReactivate(tx: Tx, change: ChangeContext, ids: string[], options: BatchOptions): Promise<{ restored: string[]; skipped: RestoreJobView['skipped'] }> {
+  const ws = change.workspaceId;
   const { archiveFreezeDays } = await getRetention(tx, ws);
   const restored: string[] = [];
   const skipped: RestoreJobView['skipped'] = [];
