@@ -33,7 +33,7 @@ describe('erasure', () => {
     const sole = (await ws.api('POST', '/deals', { title: 'Sole', contactIds: [c.id] })).body;
     expect((await ws.api('POST', `/contacts/${c.id}/erase`)).status).toBe(200);
     expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [other.id], primaryContactId: other.id });
-    expect((await ws.api('GET', `/deals/${sole.id}`)).body).toMatchObject({ contactIds: [], deletedAt: expect.any(String) });
+    expect((await ws.api('GET', `/deals/${sole.id}`)).body).toMatchObject({ contactIds: [], primaryContactId: null, deletedAt: expect.any(String) });
     const audit = (await ws.api('GET', `/audit-log?targetId=${sole.id}`)).body.data;
     expect(audit.map((e: { action: string; details: unknown }) => [e.action, e.details])).toEqual([['deal.deleted', { reason: 'last_contact_erased' }], ['deal.created', expect.any(Object)]]);
   });

@@ -60,6 +60,20 @@ describe('bad input answers 400 invalid_request and changes nothing', () => {
     expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
   });
 
+  it('a missing, null or non-JSON body is 400 even without a token, found before authentication', async () => {
+    const ws = await aWorkspace(app);
+    for (const [payload, contentType] of [['hi', 'text/plain'], ['', 'application/json'], ['null', 'application/json']]) {
+      for (const url of ['/api/v1/contacts', '/api/v1/rollbacks']) {
+        const res = await app.server.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload });
+        expect(res.statusCode, `${url} ${contentType} ${payload}`).toBe(400);
+        expect(JSON.parse(res.body).error).toMatchObject({ code: 'invalid_request', details: { issues: [{ in: 'body', path: [] }] } });
+      }
+    }
+    const wellFormed = await app.server.inject({ method: 'POST', url: '/api/v1/contacts', headers: { 'content-type': 'application/json' }, payload: '{"email":1}' });
+    expect(wellFormed.statusCode).toBe(401);
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+  });
+
   it('__proto__ and constructor keys', async () => {
     const ws = await aWorkspace(app);
     for (const payload of ['{"email":"p@example.com","__proto__":{"x":1}}', '{"email":"p@example.com","fields":{"constructor":{"prototype":{}}}}']) {
@@ -235,11 +249,12 @@ describe('another workspace’s things answer 404, as if they did not exist', ()
 describe('odd input never answers 5xx', () => {
   const cursorOf = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
 
-  it('a path id with a NUL byte or of great length is 404', async () => {
+  it('a path id with a NUL byte, of great length or that cannot be decoded is 404', async () => {
     const ws = await aWorkspace(app);
-    for (const id of ['%00', 'a%00b', 'x'.repeat(5000), '%E2%82%AC']) {
+    for (const id of ['%00', 'a%00b', 'x'.repeat(5000), '%E2%82%AC', '%ff', '%E0%A4%A', '%c0%af']) {
       const res = await ws.api('GET', `/contacts/${id}`);
       expect(res.status, id.slice(0, 10)).toBe(404);
+      expect(res.body.error.code).toBe('not_found');
       expect((await ws.api('DELETE', `/lists/${id}`)).status).toBe(404);
     }
   });

@@ -59,7 +59,7 @@ export function decodeCursor(cursor: string | undefined, shape: number | readonl
   } catch {
     // falls through to the error below
   }
-  throw invalidRequest('cursor is not one this server issued', { issues: [{ path: ['cursor'], message: 'invalid cursor' }] });
+  throw invalidRequest('cursor is not one this server issued', { issues: [{ in: 'query', path: ['cursor'], message: 'invalid cursor' }] });
 }
 
 /**

@@ -135,6 +135,7 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, A extends 
   ctx: AppContext,
   spec: RouteSpec<B, Q, P, A>,
 ): void {
+  const bodyRequired = spec.body !== undefined && !spec.body.safeParse(undefined).success;
   app.route({
     method: spec.method,
     url: `/api/v1${spec.url}`,
@@ -147,6 +148,11 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, A extends 
       ...(spec.params ? { params: jsonSchemaOf(spec.params) } : {}),
     },
     handler: async (request: FastifyRequest, reply) => {
+      // Like a malformed body, a missing one is bad input whoever sends it: found before
+      // authentication. What the body holds is checked after it.
+      if (bodyRequired && (request.body === undefined || request.body === null)) {
+        throw invalidRequest('This request needs a JSON body', { issues: [{ in: 'body', path: [], message: 'a JSON object is required' }] });
+      }
       const principal = await authorize(ctx, request, spec.access);
       refuseUnstorable(request);
       const call = {

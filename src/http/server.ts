@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import type { AppContext } from '../context.js';
@@ -32,7 +32,22 @@ function refusalOf(error: unknown): { status: number; code: string; message: str
 export async function buildServer(ctx: AppContext, modules: RouteModule[], options: { logger?: boolean } = {}): Promise<FastifyInstance> {
   // Any path id that matches nothing is a 404 whatever its form, long ones included
   // (Fastify answers 414 above its default of 100 characters).
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: bodyLimitBytes, trustProxy: false, routerOptions: { maxParamLength: 16 * 1024 } });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: bodyLimitBytes,
+    trustProxy: false,
+    routerOptions: { maxParamLength: 16 * 1024 },
+    // A path that cannot even be decoded (`/contacts/%ff`) names nothing either: 404 in
+    // the contract's envelope, not Fastify's own 400.
+    frameworkErrors: (error, request, reply) => {
+      const notFound = error.code === 'FST_ERR_BAD_URL';
+      void (reply as unknown as FastifyReply).status(notFound ? 404 : 400).send({
+        error: notFound
+          ? { code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}`, details: {} }
+          : { code: 'invalid_request', message: error.message, details: { issues: [{ in: 'params', path: [], message: error.message }] } },
+      });
+    },
+  });
 
   // Validation is zod's (http/route.ts); the JSON schemas on routes only document them.
   app.setValidatorCompiler(() => () => true);
@@ -43,6 +58,9 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
   // __proto__ and constructor keys.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
+  // Bodies are JSON: a text/plain one is refused as it is read (415, answered as 400
+  // invalid_request below), before authentication, like malformed JSON.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body.toString();
     if (text.trim() === '') return done(null, undefined);
@@ -58,7 +76,7 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
       // Malformed JSON, an empty JSON body, a body over the limit, a wrong content type:
       // all are bad input, and the contract answers bad input with 400 invalid_request.
       return reply.status(400).send({
-        error: { code: 'invalid_request', message: error.message, details: { issues: [{ in: 'body', message: error.message }] } },
+        error: { code: 'invalid_request', message: error.message, details: { issues: [{ in: 'body', path: [], message: error.message }] } },
       });
     }
     const databaseRefusal = refusalOf(error);

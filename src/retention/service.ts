@@ -64,6 +64,8 @@ export async function removeContactsForGood(tx: Tx, change: ChangeContext, ids: 
     await sql`DELETE FROM ${sql.table(table)} WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
   }
   await destroyBackupKeys(tx, ws, ids);
+  // A deal it left (deleted with it, or before) names nobody who is gone.
+  await sql`UPDATE deals SET primary_contact_id = NULL WHERE workspace_id = ${ws} AND primary_contact_id = ANY(${ids}::text[])`.execute(tx);
   await sql`DELETE FROM contacts WHERE workspace_id = ${ws} AND id = ANY(${ids}::text[])`.execute(tx);
   await sql`DELETE FROM history WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
   await sql`

@@ -205,8 +205,10 @@ export async function approveRollback(ctx: AppContext, change: ChangeContext, id
       await recordAudit(tx, change, { action: 'rollback.approved', targetType: 'rollback', targetId: id, details: { requestedBy: job.createdBy } });
     }),
   );
+  // As approved (queued): read before the worker is woken, which may start it at once.
+  const approved = await present(ctx.db, await findRollback(ctx.db, change.workspaceId, id));
   ctx.kickJobs();
-  return present(ctx.db, await findRollback(ctx.db, change.workspaceId, id));
+  return approved;
 }
 
 /**
