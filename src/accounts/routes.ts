@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { createAccount, deleteAccount, getAccount, linkContact, listAccounts } from './service.js';
+import { pageQuery } from '../http/pagination.js';
 
 export const accountRoutes: RouteModule = (app, ctx) => {
   const tag = 'accounts';
@@ -12,8 +13,8 @@ export const accountRoutes: RouteModule = (app, ctx) => {
   });
   addRoute(app, ctx, {
     method: 'GET', url: '/accounts', summary: 'The workspace’s accounts', tag,
-    access: { user: 'contacts.read' },
-    handler: async ({ principal }) => ({ data: await listAccounts(ctx.db, principal.workspaceId), nextCursor: null }),
+    access: { user: 'contacts.read' }, query: z.object({ ...pageQuery }),
+    handler: ({ principal, query }) => listAccounts(ctx.db, principal.workspaceId, query),
   });
   addRoute(app, ctx, {
     method: 'GET', url: '/accounts/:id', summary: 'An account', tag,

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { notFound } from '../http/errors.js';
+import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { ofActiveContact, requireActiveContact } from '../contacts/guards.js';
 
@@ -43,11 +44,12 @@ export async function getAccount(db: Db, workspaceId: string, accountId: string)
   return presentAccount(rows[0]);
 }
 
-export async function listAccounts(db: Db, workspaceId: string): Promise<Account[]> {
-  const { rows } = await sql<AccountRow>`
-    SELECT id, name, created_at, deleted_at FROM accounts
-    WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL ORDER BY created_at, id`.execute(db);
-  return rows.map(presentAccount);
+export async function listAccounts(db: Db, workspaceId: string, request: PageRequest): Promise<Page<Account>> {
+  const paging = pageByTime(request, 'created_at', 'id');
+  const { rows } = await sql<AccountRow & { page_time: string }>`
+    SELECT id, name, created_at, deleted_at, ${paging.pageTime} FROM accounts
+    WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL AND ${paging.pastCursor} ORDER BY created_at, id LIMIT ${paging.fetch}`.execute(db);
+  return paging.page(rows, (r) => r.id, presentAccount);
 }
 
 export async function deleteAccount(db: Db, change: ChangeContext, accountId: string): Promise<void> {
@@ -81,13 +83,14 @@ export async function linkContact(
 }
 
 /** A contact's links to accounts that still exist (none while it is deleted or archived). */
-export async function contactAccounts(db: Db, workspaceId: string, contactId: string): Promise<{ accountId: string; jobTitle: string | null }[]> {
-  const { rows } = await sql<{ accountId: string; jobTitle: string | null }>`
-    SELECT ac.account_id AS "accountId", ac.job_title AS "jobTitle"
+export async function contactAccounts(db: Db, workspaceId: string, contactId: string, request: PageRequest): Promise<Page<{ accountId: string; jobTitle: string | null }>> {
+  const paging = pageByTime(request, 'ac.created_at', 'ac.account_id');
+  const { rows } = await sql<{ accountId: string; jobTitle: string | null; page_time: string }>`
+    SELECT ac.account_id AS "accountId", ac.job_title AS "jobTitle", ${paging.pageTime}
     FROM account_contacts ac JOIN accounts a ON a.workspace_id = ac.workspace_id AND a.id = ac.account_id
-    WHERE ac.workspace_id = ${workspaceId} AND ac.contact_id = ${contactId} AND a.deleted_at IS NULL AND ${ofActiveContact('ac')}
-    ORDER BY ac.created_at, ac.account_id`.execute(db);
-  return rows;
+    WHERE ac.workspace_id = ${workspaceId} AND ac.contact_id = ${contactId} AND a.deleted_at IS NULL AND ${ofActiveContact('ac')} AND ${paging.pastCursor}
+    ORDER BY ac.created_at, ac.account_id LIMIT ${paging.fetch}`.execute(db);
+  return paging.page(rows, (r) => r.accountId, ({ accountId, jobTitle }) => ({ accountId, jobTitle }));
 }
 
 export async function unlinkFromAllAccounts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {

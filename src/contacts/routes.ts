@@ -100,37 +100,37 @@ export const contactRoutes: RouteModule = (app, ctx) => {
 
   addRoute(app, ctx, {
     method: 'GET', url: '/contacts/:id/history', summary: 'Every captured change of the contact, oldest first', tag,
-    access: { user: 'contacts.read' }, params: contactParams,
-    handler: async ({ params, principal }) => {
+    access: { user: 'contacts.read' }, params: contactParams, query: z.object({ ...pageQuery }),
+    handler: async ({ params, principal, query }) => {
       await getContact(db, principal.workspaceId, params.id);
-      return { data: await contactHistory(db, principal.workspaceId, params.id), nextCursor: null };
+      return contactHistory(db, principal.workspaceId, params.id, query);
     },
   });
 
   addRoute(app, ctx, {
     method: 'GET', url: '/contacts/:id/lists', summary: 'The contact’s lists with their status', tag,
-    access: { user: 'contacts.read' }, params: contactParams,
-    handler: async ({ params, principal }) => {
+    access: { user: 'contacts.read' }, params: contactParams, query: z.object({ ...pageQuery }),
+    handler: async ({ params, principal, query }) => {
       await getContact(db, principal.workspaceId, params.id);
-      return { data: await contactMemberships(db, principal.workspaceId, params.id), nextCursor: null };
+      return contactMemberships(db, principal.workspaceId, params.id, query);
     },
   });
 
   addRoute(app, ctx, {
     method: 'GET', url: '/contacts/:id/accounts', summary: 'The contact’s accounts with job titles', tag,
-    access: { user: 'contacts.read' }, params: contactParams,
-    handler: async ({ params, principal }) => {
+    access: { user: 'contacts.read' }, params: contactParams, query: z.object({ ...pageQuery }),
+    handler: async ({ params, principal, query }) => {
       await getContact(db, principal.workspaceId, params.id);
-      return { data: await contactAccounts(db, principal.workspaceId, params.id), nextCursor: null };
+      return contactAccounts(db, principal.workspaceId, params.id, query);
     },
   });
 
   addRoute(app, ctx, {
     method: 'GET', url: '/contacts/:id/deals', summary: 'The live deals the contact is on', tag,
-    access: { user: 'contacts.read' }, params: contactParams,
-    handler: async ({ params, principal }) => {
+    access: { user: 'contacts.read' }, params: contactParams, query: z.object({ ...pageQuery }),
+    handler: async ({ params, principal, query }) => {
       await getContact(db, principal.workspaceId, params.id);
-      return { data: await contactDeals(db, principal.workspaceId, params.id), nextCursor: null };
+      return contactDeals(db, principal.workspaceId, params.id, query);
     },
   });
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { createDeal, getDeal, listDeals } from './service.js';
+import { pageQuery } from '../http/pagination.js';
 
 export const dealRoutes: RouteModule = (app, ctx) => {
   const tag = 'deals';
@@ -19,8 +20,8 @@ export const dealRoutes: RouteModule = (app, ctx) => {
   });
   addRoute(app, ctx, {
     method: 'GET', url: '/deals', summary: 'The workspace’s live deals', tag,
-    access: { user: 'contacts.read' },
-    handler: async ({ principal }) => ({ data: await listDeals(ctx.db, principal.workspaceId), nextCursor: null }),
+    access: { user: 'contacts.read' }, query: z.object({ ...pageQuery }),
+    handler: ({ principal, query }) => listDeals(ctx.db, principal.workspaceId, query),
   });
   addRoute(app, ctx, {
     method: 'GET', url: '/deals/:id', summary: 'A deal (deleted ones show deletedAt)', tag,

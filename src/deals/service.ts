@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { invalidRequest, notFound } from '../http/errors.js';
+import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { ofActiveContact } from '../contacts/guards.js';
 
@@ -49,21 +50,24 @@ export async function getDeal(db: Db | Tx, workspaceId: string, dealId: string):
   return presentDeal(rows[0]);
 }
 
-export async function listDeals(db: Db, workspaceId: string): Promise<Deal[]> {
-  const { rows } = await sql<DealRow>`
-    SELECT ${dealColumns} FROM deals d WHERE d.workspace_id = ${workspaceId} AND d.deleted_at IS NULL ORDER BY d.created_at, d.id`.execute(db);
-  return rows.map(presentDeal);
+export async function listDeals(db: Db, workspaceId: string, request: PageRequest): Promise<Page<Deal>> {
+  const paging = pageByTime(request, 'd.created_at', 'd.id');
+  const { rows } = await sql<DealRow & { page_time: string }>`
+    SELECT ${dealColumns}, ${paging.pageTime} FROM deals d
+    WHERE d.workspace_id = ${workspaceId} AND d.deleted_at IS NULL AND ${paging.pastCursor} ORDER BY d.created_at, d.id LIMIT ${paging.fetch}`.execute(db);
+  return paging.page(rows, (r) => r.id, presentDeal);
 }
 
 /** Live deals the contact is on (none while it is deleted or archived). */
-export async function contactDeals(db: Db, workspaceId: string, contactId: string): Promise<Deal[]> {
-  const { rows } = await sql<DealRow>`
-    SELECT ${dealColumns} FROM deals d
-    WHERE d.workspace_id = ${workspaceId} AND d.deleted_at IS NULL
+export async function contactDeals(db: Db, workspaceId: string, contactId: string, request: PageRequest): Promise<Page<Deal>> {
+  const paging = pageByTime(request, 'd.created_at', 'd.id');
+  const { rows } = await sql<DealRow & { page_time: string }>`
+    SELECT ${dealColumns}, ${paging.pageTime} FROM deals d
+    WHERE d.workspace_id = ${workspaceId} AND d.deleted_at IS NULL AND ${paging.pastCursor}
       AND EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND dc.contact_id = ${contactId}
                   AND ${ofActiveContact('dc')})
-    ORDER BY d.created_at, d.id`.execute(db);
-  return rows.map(presentDeal);
+    ORDER BY d.created_at, d.id LIMIT ${paging.fetch}`.execute(db);
+  return paging.page(rows, (r) => r.id, presentDeal);
 }
 
 /** The live deals among `dealIds`, oldest first. */

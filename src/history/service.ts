@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { decodeCursor, toPage, type Page, type PageRequest } from '../http/pagination.js';
 
 export interface FieldChange {
   from: unknown;
@@ -66,13 +67,14 @@ interface HistoryRow {
   after: Record<string, unknown> | null;
 }
 
-/** Every captured change of a contact and its associations, oldest first. */
-export async function contactHistory(db: Db, workspaceId: string, contactId: string): Promise<Version[]> {
+/** Every captured change of a contact and its associations, oldest first, a page at a time. */
+export async function contactHistory(db: Db, workspaceId: string, contactId: string, request: PageRequest): Promise<Page<Version>> {
+  const after = decodeCursor(request.cursor, ['integer']);
   const { rows } = await sql<HistoryRow>`
     SELECT version, at, op, table_name, actor_id, origin, before, after
-    FROM history WHERE workspace_id = ${workspaceId} AND contact_id = ${contactId}
-    ORDER BY version`.execute(db);
-  return rows.map((r) => ({
+    FROM history WHERE workspace_id = ${workspaceId} AND contact_id = ${contactId} AND version > ${after?.[0] ?? 0}
+    ORDER BY version LIMIT ${request.limit + 1}`.execute(db);
+  return toPage(rows, request.limit, (r) => [r.version], (r) => ({
     version: r.version,
     at: r.at.toISOString(),
     op: r.op,

@@ -246,6 +246,44 @@ describe('another workspace’s things answer 404, as if they did not exist', ()
   });
 });
 
+describe('collections page', () => {
+  it('every collection pages by ?limit= and ?cursor=: one item a page leads through all of them, in order', async () => {
+    const ws = await aWorkspace(app);
+    const [ann, bob] = [await aContact(ws), await aContact(ws)];
+    await ws.userWithRole('member');
+    await ws.userWithRole('manager');
+    for (let i = 0; i < 3; i += 1) {
+      const list = (await ws.api('POST', '/lists', { name: `List ${i}` })).body;
+      const account = (await ws.api('POST', '/accounts', { name: `Account ${i}` })).body;
+      await ws.api('POST', '/tags', { name: `Tag ${i}` });
+      await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'subscribed' });
+      await ws.api('PUT', `/accounts/${account.id}/contacts/${ann.id}`, { jobTitle: `Title ${i}` });
+      await ws.api('POST', '/deals', { title: `Deal ${i}`, contactIds: [ann.id, bob.id] });
+    }
+    const collections = ['/users', '/roles', '/lists', '/accounts', '/tags', '/deals', `/contacts/${ann.id}/lists`, `/contacts/${ann.id}/accounts`, `/contacts/${ann.id}/deals`, `/contacts/${ann.id}/history`];
+    for (const url of collections) {
+      const whole = (await ws.api('GET', `${url}?limit=500`)).body;
+      expect(whole.data.length, url).toBeGreaterThanOrEqual(3);
+      expect(whole.nextCursor, url).toBeNull();
+      const paged: unknown[] = [];
+      for (let cursor: string | null = null, pages = 0; pages <= whole.data.length; pages += 1) {
+        const page: { data: unknown[]; nextCursor: string | null } = (await ws.api('GET', `${url}?limit=1${cursor ? `&cursor=${cursor}` : ''}`)).body;
+        expect(page.data, url).toHaveLength(1);
+        paged.push(...page.data);
+        cursor = page.nextCursor;
+        if (cursor === null) break;
+      }
+      expect(paged, url).toEqual(whole.data);
+      for (const query of ['limit=0', 'limit=501', 'cursor=zzz']) {
+        const bad = await ws.api('GET', `${url}?${query}`);
+        expect(bad.status, `${url}?${query}`).toBe(400);
+        expect(bad.body.error.details.issues[0].in).toBe('query');
+      }
+    }
+    expect((await ws.api('GET', '/deals')).body.data.map((d: { title: string }) => d.title)).toEqual(['Deal 0', 'Deal 1', 'Deal 2']);
+  });
+});
+
 describe('odd input never answers 5xx', () => {
   const cursorOf = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
 

@@ -62,6 +62,29 @@ export function decodeCursor(cursor: string | undefined, shape: number | readonl
   throw invalidRequest('cursor is not one this server issued', { issues: [{ in: 'query', path: ['cursor'], message: 'invalid cursor' }] });
 }
 
+/** A page asked for: `?limit=` and `?cursor=` as pageQuery parses them. */
+export interface PageRequest {
+  limit: number;
+  cursor?: string;
+}
+
+/**
+ * Keyset paging in ascending (time, id) order, the order of most collections: the
+ * condition for rows past the request's cursor (a 400 for one this server did not
+ * issue), the row count to fetch (one more than a page) and how to make the page. Each
+ * row carries its time as `page_time`, selected with `pageTime`.
+ */
+export function pageByTime(request: PageRequest, timeColumn: string, idColumn: string) {
+  const after = decodeCursor(request.cursor, ['timestamp', 'text']);
+  return {
+    pageTime: sql`${cursorTime(timeColumn)} AS page_time`,
+    pastCursor: after ? sql`(${sql.ref(timeColumn)}, ${sql.ref(idColumn)}) > (${after[0]}::timestamptz, ${after[1]}::text)` : sql`true`,
+    fetch: request.limit + 1,
+    page: <R extends { page_time: string }, T>(rows: R[], idOf: (row: R) => string, present: (row: R) => T): Page<T> =>
+      toPage(rows, request.limit, (row) => [row.page_time, idOf(row)], present),
+  };
+}
+
 /**
  * Turns limit+1 fetched rows into a page: the extra row only says that another page
  * exists, and the last kept row's key becomes the cursor.

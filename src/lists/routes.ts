@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { createList, deleteList, getList, listLists, membershipStatuses, putMembership } from './service.js';
+import { pageQuery } from '../http/pagination.js';
 
 export const listRoutes: RouteModule = (app, ctx) => {
   const tag = 'lists';
@@ -12,8 +13,8 @@ export const listRoutes: RouteModule = (app, ctx) => {
   });
   addRoute(app, ctx, {
     method: 'GET', url: '/lists', summary: 'The workspace’s lists', tag,
-    access: { user: 'contacts.read' },
-    handler: async ({ principal }) => ({ data: await listLists(ctx.db, principal.workspaceId), nextCursor: null }),
+    access: { user: 'contacts.read' }, query: z.object({ ...pageQuery }),
+    handler: ({ principal, query }) => listLists(ctx.db, principal.workspaceId, query),
   });
   addRoute(app, ctx, {
     method: 'GET', url: '/lists/:id', summary: 'A list', tag,

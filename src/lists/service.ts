@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { notFound } from '../http/errors.js';
+import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
 import { ofActiveContact, requireActiveContact } from '../contacts/guards.js';
@@ -51,13 +52,14 @@ export async function getList(db: Db | Tx, workspaceId: string, listId: string):
   return presentList(rows[0]);
 }
 
-export async function listLists(db: Db, workspaceId: string): Promise<List[]> {
-  const { rows } = await sql<ListRow>`
-    SELECT l.id, l.name, l.created_at, l.deleted_at, count(m.contact_id)::int AS member_count
+export async function listLists(db: Db, workspaceId: string, request: PageRequest): Promise<Page<List>> {
+  const paging = pageByTime(request, 'l.created_at', 'l.id');
+  const { rows } = await sql<ListRow & { page_time: string }>`
+    SELECT l.id, l.name, l.created_at, l.deleted_at, count(m.contact_id)::int AS member_count, ${paging.pageTime}
     FROM lists l LEFT JOIN list_memberships m ON m.workspace_id = l.workspace_id AND m.list_id = l.id AND ${ofActiveContact('m')}
-    WHERE l.workspace_id = ${workspaceId} AND l.deleted_at IS NULL
-    GROUP BY l.workspace_id, l.id ORDER BY l.created_at, l.id`.execute(db);
-  return rows.map(presentList);
+    WHERE l.workspace_id = ${workspaceId} AND l.deleted_at IS NULL AND ${paging.pastCursor}
+    GROUP BY l.workspace_id, l.id ORDER BY l.created_at, l.id LIMIT ${paging.fetch}`.execute(db);
+  return paging.page(rows, (r) => r.id, presentList);
 }
 
 /** Lists are soft-deleted: their memberships stay in history but never come back on restore. */
@@ -118,13 +120,14 @@ export async function putMembership(
 }
 
 /** A contact's memberships on lists that still exist (none while it is deleted or archived). */
-export async function contactMemberships(db: Db, workspaceId: string, contactId: string): Promise<{ listId: string; status: MembershipStatus }[]> {
-  const { rows } = await sql<{ listId: string; status: MembershipStatus }>`
-    SELECT m.list_id AS "listId", m.status
+export async function contactMemberships(db: Db, workspaceId: string, contactId: string, request: PageRequest): Promise<Page<{ listId: string; status: MembershipStatus }>> {
+  const paging = pageByTime(request, 'm.created_at', 'm.list_id');
+  const { rows } = await sql<{ listId: string; status: MembershipStatus; page_time: string }>`
+    SELECT m.list_id AS "listId", m.status, ${paging.pageTime}
     FROM list_memberships m JOIN lists l ON l.workspace_id = m.workspace_id AND l.id = m.list_id
-    WHERE m.workspace_id = ${workspaceId} AND m.contact_id = ${contactId} AND l.deleted_at IS NULL AND ${ofActiveContact('m')}
-    ORDER BY m.created_at, m.list_id`.execute(db);
-  return rows;
+    WHERE m.workspace_id = ${workspaceId} AND m.contact_id = ${contactId} AND l.deleted_at IS NULL AND ${ofActiveContact('m')} AND ${paging.pastCursor}
+    ORDER BY m.created_at, m.list_id LIMIT ${paging.fetch}`.execute(db);
+  return paging.page(rows, (r) => r.listId, ({ listId, status }) => ({ listId, status }));
 }
 
 /** Removes contacts from every list (they are merged away); history keeps the rows. */

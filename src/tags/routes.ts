@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { createTag, deleteTag, listTags } from './service.js';
+import { pageQuery } from '../http/pagination.js';
 
 export const tagRoutes: RouteModule = (app, ctx) => {
   const tag = 'tags';
@@ -12,8 +13,8 @@ export const tagRoutes: RouteModule = (app, ctx) => {
   });
   addRoute(app, ctx, {
     method: 'GET', url: '/tags', summary: 'The workspace’s tags', tag,
-    access: { user: 'contacts.read' },
-    handler: async ({ principal }) => ({ data: await listTags(ctx.db, principal.workspaceId), nextCursor: null }),
+    access: { user: 'contacts.read' }, query: z.object({ ...pageQuery }),
+    handler: ({ principal, query }) => listTags(ctx.db, principal.workspaceId, query),
   });
   addRoute(app, ctx, {
     method: 'DELETE', url: '/tags/:id', summary: 'Delete a tag', tag,

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { invalidRequest, notFound } from '../http/errors.js';
+import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
 import { requireActiveContact } from '../contacts/guards.js';
@@ -37,10 +38,12 @@ export async function createTag(db: Db, change: ChangeContext, name: string): Pr
   });
 }
 
-export async function listTags(db: Db, workspaceId: string): Promise<Tag[]> {
-  const { rows } = await sql<TagRow>`
-    SELECT id, name, created_at, deleted_at FROM tags WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL ORDER BY created_at, id`.execute(db);
-  return rows.map(presentTag);
+export async function listTags(db: Db, workspaceId: string, request: PageRequest): Promise<Page<Tag>> {
+  const paging = pageByTime(request, 'created_at', 'id');
+  const { rows } = await sql<TagRow & { page_time: string }>`
+    SELECT id, name, created_at, deleted_at, ${paging.pageTime} FROM tags
+    WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL AND ${paging.pastCursor} ORDER BY created_at, id LIMIT ${paging.fetch}`.execute(db);
+  return paging.page(rows, (r) => r.id, presentTag);
 }
 
 export async function deleteTag(db: Db, change: ChangeContext, tagId: string): Promise<void> {

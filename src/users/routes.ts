@@ -4,6 +4,7 @@ import { addRoute } from '../http/route.js';
 import { permissions } from './permissions.js';
 import { getWorkspace } from '../workspaces/service.js';
 import { addUser, createRole, listRoles, listUsers, signedInUser } from './service.js';
+import { pageQuery } from '../http/pagination.js';
 
 export const userRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
@@ -38,7 +39,8 @@ export const userRoutes: RouteModule = (app, ctx) => {
     summary: 'The workspace’s users',
     tag: 'users',
     access: { user: 'users.manage' },
-    handler: async ({ principal }) => ({ data: await listUsers(ctx.db, principal.workspaceId), nextCursor: null }),
+    query: z.object({ ...pageQuery }),
+    handler: ({ principal, query }) => listUsers(ctx.db, principal.workspaceId, query),
   });
 
   addRoute(app, ctx, {
@@ -47,7 +49,8 @@ export const userRoutes: RouteModule = (app, ctx) => {
     summary: 'Roles and their permissions',
     tag: 'users',
     access: { user: null },
-    handler: async ({ principal }) => ({ data: await listRoles(ctx.db, principal.workspaceId), nextCursor: null }),
+    query: z.object({ ...pageQuery }),
+    handler: ({ principal, query }) => listRoles(ctx.db, principal.workspaceId, query),
   });
 
   addRoute(app, ctx, {

@@ -3,6 +3,7 @@ import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { hashToken, newToken } from '../http/auth.js';
 import { AppError, invalidRequest, notFound } from '../http/errors.js';
+import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { builtinRoles, permissions as allPermissions, type Permission } from './permissions.js';
 
@@ -100,12 +101,13 @@ export async function signedInUser(db: Db, workspaceId: string, userId: string):
   };
 }
 
-export async function listUsers(db: Db, workspaceId: string): Promise<User[]> {
-  const { rows } = await sql<UserRow>`
-    SELECT u.id, u.email, u.name, r.name AS role_name, u.created_at
+export async function listUsers(db: Db, workspaceId: string, request: PageRequest): Promise<Page<User>> {
+  const paging = pageByTime(request, 'u.created_at', 'u.id');
+  const { rows } = await sql<UserRow & { page_time: string }>`
+    SELECT u.id, u.email, u.name, r.name AS role_name, u.created_at, ${paging.pageTime}
     FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
-    WHERE u.workspace_id = ${workspaceId} ORDER BY u.created_at, u.id`.execute(db);
-  return rows.map(presentUser);
+    WHERE u.workspace_id = ${workspaceId} AND ${paging.pastCursor} ORDER BY u.created_at, u.id LIMIT ${paging.fetch}`.execute(db);
+  return paging.page(rows, (r) => r.id, presentUser);
 }
 
 /** A role by name (case-insensitive) or id; unknown roles are bad input. */
@@ -129,10 +131,13 @@ export async function addUser(
   });
 }
 
-export async function listRoles(db: Db, workspaceId: string): Promise<Role[]> {
-  const { rows } = await sql<Role>`
-    SELECT id, name, permissions, builtin FROM roles WHERE workspace_id = ${workspaceId} ORDER BY builtin DESC, created_at, name`.execute(db);
-  return rows;
+/** Roles oldest first: the built-in ones, made with the workspace, come first. */
+export async function listRoles(db: Db, workspaceId: string, request: PageRequest): Promise<Page<Role>> {
+  const paging = pageByTime(request, 'created_at', 'name');
+  const { rows } = await sql<Role & { page_time: string }>`
+    SELECT id, name, permissions, builtin, ${paging.pageTime} FROM roles
+    WHERE workspace_id = ${workspaceId} AND ${paging.pastCursor} ORDER BY created_at, name LIMIT ${paging.fetch}`.execute(db);
+  return paging.page(rows, (r) => r.name, ({ id, name, permissions, builtin }) => ({ id, name, permissions, builtin }));
 }
 
 export async function createRole(db: Db, change: ChangeContext, input: { name: string; permissions: Permission[] }): Promise<Role> {

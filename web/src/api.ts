@@ -30,6 +30,24 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+type GetPage = <T>(method: 'GET', path: string) => Promise<T>;
+
+/**
+ * Every item of a collection, its pages followed to the end 500 at a time (the most a
+ * page holds): for the lookups that need them all (names of lists, tags, deals; a
+ * contact's lists). Answers one page holding everything.
+ */
+export async function allPages<T>(call: GetPage, path: string): Promise<Page<T>> {
+  const data: T[] = [];
+  for (let cursor: string | null = null; ; ) {
+    const separator = path.includes('?') ? '&' : '?';
+    const page: Page<T> = await call<Page<T>>('GET', `${path}${separator}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    data.push(...page.data);
+    if (page.nextCursor === null) return { data, nextCursor: null };
+    cursor = page.nextCursor;
+  }
+}
+
 export type ContactStatus = 'active' | 'archived' | 'deleted' | 'merged';
 
 export interface Contact {

@@ -1,5 +1,5 @@
 import { useQueries, useQuery } from '@tanstack/react-query';
-import type { Contact, Deal, Named, Page, User } from './api';
+import { allPages, type Contact, type Deal, type Named, type User } from './api';
 import { contactName } from './format';
 import { useSession } from './session';
 
@@ -11,7 +11,7 @@ export function useUserNames(): (id: string | null | undefined, origin?: string)
   const { me, can, call } = useSession();
   const users = useQuery({
     queryKey: ['users'],
-    queryFn: () => call<Page<User>>('GET', '/users'),
+    queryFn: () => allPages<User>(call, '/users'),
     enabled: can('users.manage'),
     staleTime: 60_000,
   });
@@ -40,7 +40,7 @@ export function useNames(kind: NamedKind): Map<string, string> {
   const { call, can } = useSession();
   const query = useQuery({
     queryKey: [kind],
-    queryFn: () => call<Page<Named>>('GET', `/${kind}`),
+    queryFn: () => allPages<Named>(call, `/${kind}`),
     enabled: can('contacts.read'),
     staleTime: 60_000,
   });
@@ -51,7 +51,7 @@ export function useDealTitles(): Map<string, string> {
   const { call, can } = useSession();
   const query = useQuery({
     queryKey: ['deals'],
-    queryFn: () => call<Page<Deal>>('GET', '/deals'),
+    queryFn: () => allPages<Deal>(call, '/deals'),
     enabled: can('contacts.read'),
     staleTime: 60_000,
   });

@@ -1,6 +1,6 @@
 import { Fragment, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
-import type { Contact, Deal, Page, RestorableAssociations, Version } from '../api';
+import { allPages, type Contact, type Deal, type RestorableAssociations, type Version } from '../api';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { RemoveButtons, RemoveDialog, removalSummary, type Removal } from '../components/RemoveDialog';
 import { RestoreDialog, type RestoreIntent } from '../components/RestoreDialog';
@@ -18,10 +18,10 @@ export function ContactPage({ params }: PageProps) {
   const id = params.id;
   const path = `/contacts/${encodeURIComponent(id)}`;
   const contact = useQuery({ queryKey: ['contact', id], queryFn: () => call<Contact>('GET', path) });
-  const lists = useQuery({ queryKey: ['contact', id, 'lists'], queryFn: () => call<Page<{ listId: string; status: string }>>('GET', `${path}/lists`) });
-  const accounts = useQuery({ queryKey: ['contact', id, 'accounts'], queryFn: () => call<Page<{ accountId: string; jobTitle: string | null }>>('GET', `${path}/accounts`) });
-  const deals = useQuery({ queryKey: ['contact', id, 'deals'], queryFn: () => call<Page<Deal>>('GET', `${path}/deals`) });
-  const history = useQuery({ queryKey: ['contact', id, 'history'], queryFn: () => call<Page<Version>>('GET', `${path}/history`) });
+  const lists = useQuery({ queryKey: ['contact', id, 'lists'], queryFn: () => allPages<{ listId: string; status: string }>(call, `${path}/lists`) });
+  const accounts = useQuery({ queryKey: ['contact', id, 'accounts'], queryFn: () => allPages<{ accountId: string; jobTitle: string | null }>(call, `${path}/accounts`) });
+  const deals = useQuery({ queryKey: ['contact', id, 'deals'], queryFn: () => allPages<Deal>(call, `${path}/deals`) });
+  const history = useQuery({ queryKey: ['contact', id, 'history'], queryFn: () => allPages<Version>(call, `${path}/history`) });
   // A deleted or archived contact keeps its associations, set aside: show what comes back.
   const away = contact.data?.status === 'deleted' || contact.data?.status === 'archived';
   const kept = useQuery({
