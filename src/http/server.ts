@@ -29,6 +29,19 @@ function refusalOf(error: unknown): { status: number; code: string; message: str
   return null;
 }
 
+const isJson = (text: string) => {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const prototypeKeysRefused = new AppError(400, 'invalid_request', 'Keys named __proto__ or constructor are refused in request bodies', {
+  issues: [{ in: 'body', path: [], message: 'a key named __proto__ or constructor' }],
+});
+
 export async function buildServer(ctx: AppContext, modules: RouteModule[], options: { logger?: boolean } = {}): Promise<FastifyInstance> {
   // Any path id that matches nothing is a 404 whatever its form, long ones included
   // (Fastify answers 414 above its default of 100 characters).
@@ -64,7 +77,12 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body.toString();
     if (text.trim() === '') return done(null, undefined);
-    return parseJson(request, text, done);
+    return parseJson(request, text, (error, value) => {
+      // Valid JSON refused by the parser's guard against prototype poisoning: say so,
+      // rather than that the JSON is not valid.
+      if (error && isJson(text)) return done(prototypeKeysRefused, undefined);
+      return done(error, value);
+    });
   });
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
