@@ -363,6 +363,19 @@ describe('odd input never answers 5xx', () => {
 });
 
 describe('requests that need no body', () => {
+  it('take an empty text/plain body, as fetch sends for body ""', async () => {
+    const ws = await aWorkspace(app);
+    const c = await aContact(ws);
+    const res = await app.server.inject({
+      method: 'POST',
+      url: `/api/v1/contacts/${c.id}/archive`,
+      headers: { authorization: `Bearer ${ws.adminToken}`, 'content-type': 'text/plain;charset=UTF-8' },
+      payload: '',
+    });
+    expect(res.statusCode).toBe(200);
+    expect((await ws.api('GET', `/contacts/${c.id}`)).body.status).toBe('archived');
+  });
+
   it('take an empty body sent as JSON', async () => {
     const ws = await aWorkspace(app);
     const [a, b] = [await aContact(ws), await aContact(ws)];

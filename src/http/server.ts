@@ -38,6 +38,10 @@ const isJson = (text: string) => {
   }
 };
 
+const notJsonBody = new AppError(400, 'invalid_request', 'Request bodies are JSON: send them as application/json', {
+  issues: [{ in: 'body', path: [], message: 'a body that is not JSON' }],
+});
+
 const prototypeKeysRefused = new AppError(400, 'invalid_request', 'Keys named __proto__ or constructor are refused in request bodies', {
   issues: [{ in: 'body', path: [], message: 'a key named __proto__ or constructor' }],
 });
@@ -71,9 +75,13 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
   // __proto__ and constructor keys.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  // Bodies are JSON: a text/plain one is refused as it is read (415, answered as 400
-  // invalid_request below), before authentication, like malformed JSON.
+  // Bodies are JSON: a text/plain one is refused as it is read, before authentication,
+  // like malformed JSON; an empty one (what fetch sends for body '') is no body.
   app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+    if (body.toString().trim() === '') return done(null, undefined);
+    return done(notJsonBody, undefined);
+  });
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body.toString();
     if (text.trim() === '') return done(null, undefined);

@@ -76,13 +76,21 @@ export async function planRollback(
       ),
       sql` `,
     )} END`;
+    // The deals a partial rollback mended are not its scope: its undo puts one back only
+    // while it is still as the rollback left it. One changed since (deleted when its last
+    // contact was deleted, say) is left as it is now.
+    const untouchedSince = scope.type === 'contacts' ? sql`WHERE u.table_name <> 'deals' OR u.live IS NOT DISTINCT FROM u.written` : sql``;
     rows = sql`
-      SELECT h.table_name, h.row_key, h.contact_id, h.image, ${live} AS live
+      SELECT u.table_name, u.row_key, u.contact_id, u.image, u.live
       FROM (
-        SELECT DISTINCT ON (h.table_name, h.row_key) h.table_name, h.row_key, h.contact_id, h.before AS image
-        FROM history h
-        WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
-        ORDER BY h.table_name, h.row_key, h.version) h`;
+        SELECT h.table_name, h.row_key, h.contact_id, h.image, h.written, ${live} AS live
+        FROM (
+          SELECT DISTINCT ON (h.table_name, h.row_key) h.table_name, h.row_key, h.contact_id, h.before AS image,
+            last_value(h.after) OVER (PARTITION BY h.table_name, h.row_key ORDER BY h.version ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS written
+          FROM history h
+          WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
+          ORDER BY h.table_name, h.row_key, h.version) h) u
+      ${untouchedSince}`;
   }
   // A preview reads only contacts' images (counts, skips, sample); of any other row it needs
   // only whether it exists then and now, so it keeps '{}' for it: less to write.

@@ -176,6 +176,23 @@ describe('partial rollback (contacts scope)', () => {
     expect((await ws.api('GET', `/deals/${alone.id}`)).body).toMatchObject({ contactIds: [], deletedAt: expect.any(String) });
   });
 
+  it('undone after a deal it mended was deleted by a later delete, leaves that deal deleted', async () => {
+    const { ws, ann } = await aPopulatedWorkspace();
+    const at = aPoint();
+    const lead = await aContact(ws, { email: 'lead@example.com' });
+    const shared = (await ws.api('POST', '/deals', { title: 'Shared', contactIds: [lead.id, ann.id], primaryContactId: lead.id })).body;
+    const rollback = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [lead.id] } });
+    await runRollback(ws, rollback.body.id);
+    expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [ann.id], primaryContactId: ann.id });
+    await ws.api('DELETE', `/contacts/${ann.id}`);
+    expect((await ws.api('GET', `/deals/${shared.id}`)).body.deletedAt).toEqual(expect.any(String));
+
+    const undo = await ws.api('POST', `/rollbacks/${rollback.body.id}/undo`);
+    expect(await runRollback(ws, undo.body.id)).toMatchObject({ status: 'succeeded', counts: { contacts: { revive: 1 }, deals: { add: 0, change: 0, remove: 0 } } });
+    expect((await ws.api('GET', `/contacts/${lead.id}`)).body.status).toBe('active');
+    expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [lead.id], deletedAt: expect.any(String) });
+  });
+
   it('keeps a deal alive with a contact it brings back while the deal’s primary leaves for the archive', async () => {
     const ws = await aWorkspace(app);
     const bea = await aContact(ws, { email: 'bea@example.com' });
