@@ -387,3 +387,58 @@ describe('crypto-shredding', () => {
     expect(readFileSync(keyringPath(ws), 'utf8').split('\n').slice(1)).toEqual(before);
   });
 });
+
+describe('scheduled backups', () => {
+  async function maintain(ws: TestWorkspace): Promise<Record<string, number>> {
+    const res = await ws.api('POST', '/maintenance/run');
+    expect(res.status).toBe(200);
+    return res.body.ran;
+  }
+
+  it('exports nothing on their own until asked: the schedule is off by default', async () => {
+    const ws = await aWorkspace(app);
+    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'off' });
+    app.clock.advance(2 * 3600);
+    expect((await maintain(ws)).scheduledBackups).toBe(0);
+    expect((await ws.api('GET', '/backups')).body.data).toEqual([]);
+  });
+
+  it('exports the newest hourly snapshot at each pass, verified, once each, and leaves a backup deleted by hand deleted', async () => {
+    const ws = await aWorkspace(app);
+    await aContact(ws, { email: 'kept@example.com' });
+    expect((await ws.api('PUT', '/backups/schedule', { export: 'hourly' })).body).toEqual({ export: 'hourly' });
+    app.clock.advance(3600);
+    expect((await maintain(ws)).scheduledBackups).toBe(1);
+    expect((await maintain(ws)).scheduledBackups).toBe(0);
+    const first = (await ws.api('GET', '/backups')).body.data;
+    const hourly = (await ws.api('GET', '/snapshots')).body.data.filter((s: { kind: string }) => s.kind === 'hourly');
+    expect(first).toEqual([expect.objectContaining({ snapshotId: hourly[0].id, status: 'verified', createdBy: null })]);
+    expect(first[0].rowCounts.contacts).toBe(1);
+
+    expect((await ws.api('DELETE', `/backups/${first[0].id}`)).status).toBe(204);
+    expect((await maintain(ws)).scheduledBackups).toBe(0);
+    app.clock.advance(3600);
+    expect((await maintain(ws)).scheduledBackups).toBe(1);
+    const second = (await ws.api('GET', '/backups')).body.data;
+    expect(second.map((b: { snapshotId: string }) => b.snapshotId)).toEqual([(await ws.api('GET', '/snapshots')).body.data[0].id]);
+
+    expect((await ws.api('PUT', '/backups/schedule', { export: 'off' })).body).toEqual({ export: 'off' });
+    app.clock.advance(3600);
+    expect((await maintain(ws)).scheduledBackups).toBe(0);
+    const audit = await auditActions(ws, 'backup_schedule.');
+    expect(audit.map((e) => e.details)).toEqual([{ before: 'off', after: 'hourly' }, { before: 'hourly', after: 'off' }]);
+  });
+
+  it('refuses a schedule that is not off, hourly, weekly or monthly, and needs snapshots.manage', async () => {
+    const ws = await aWorkspace(app);
+    for (const body of [{ export: 'daily' }, {}, { export: 'hourly', extra: 1 }, { export: null }]) {
+      const res = await ws.api('PUT', '/backups/schedule', body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+    const manager = await ws.userWithRole('manager');
+    expect((await manager.api('PUT', '/backups/schedule', { export: 'weekly' })).body.error).toMatchObject({ code: 'forbidden', details: { permission: 'snapshots.manage' } });
+    expect((await manager.api('GET', '/backups/schedule')).status).toBe(403);
+    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'off' });
+  });
+});

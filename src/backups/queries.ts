@@ -287,3 +287,48 @@ export async function setAuditHead(tx: Tx, workspaceId: string): Promise<void> {
     SELECT workspace_id, id, hash FROM audit_log WHERE workspace_id = ${workspaceId} ORDER BY id DESC LIMIT 1
     ON CONFLICT (workspace_id) DO UPDATE SET last_id = EXCLUDED.last_id, hash = EXCLUDED.hash`.execute(tx);
 }
+
+// ---------------------------------------------------------------- the export schedule
+
+export type ExportKind = 'hourly' | 'weekly' | 'monthly';
+
+export async function selectExportKind(db: Db | Tx, workspaceId: string): Promise<ExportKind | null> {
+  const { rows } = await sql<{ export_kind: ExportKind | null }>`
+    SELECT export_kind FROM backup_schedules WHERE workspace_id = ${workspaceId}`.execute(db);
+  return rows[0]?.export_kind ?? null;
+}
+
+/** Sets the kind exported; a change of kind starts again from that kind's newest snapshot. */
+export async function upsertExportKind(tx: Tx, workspaceId: string, kind: ExportKind | null, at: Date, by: string | null): Promise<ExportKind | null> {
+  const { rows } = await sql<{ old: ExportKind | null }>`
+    SELECT export_kind AS old FROM backup_schedules WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
+  const old = rows[0]?.old ?? null;
+  await sql`
+    INSERT INTO backup_schedules (workspace_id, export_kind, exported_through, updated_at, updated_by)
+    VALUES (${workspaceId}, ${kind}, NULL, ${at}, ${by})
+    ON CONFLICT (workspace_id) DO UPDATE SET export_kind = EXCLUDED.export_kind, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
+      exported_through = CASE WHEN backup_schedules.export_kind IS NOT DISTINCT FROM EXCLUDED.export_kind THEN backup_schedules.exported_through END`.execute(tx);
+  return old;
+}
+
+/**
+ * For each workspace that exports a kind (all, or the one given): its newest retained
+ * snapshot of that kind, when newer than the last one exported.
+ */
+export async function selectDueExports(db: Db, workspaceId: string | null, now: Date): Promise<{ workspace_id: string; snapshot_id: string; taken_at: Date }[]> {
+  const { rows } = await sql<{ workspace_id: string; snapshot_id: string; taken_at: Date }>`
+    SELECT DISTINCT ON (bs.workspace_id) bs.workspace_id, s.id AS snapshot_id, s.taken_at
+    FROM backup_schedules bs
+    JOIN snapshots s ON s.workspace_id = bs.workspace_id AND s.kind = bs.export_kind
+      AND s.deleted_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ${now})
+      AND (bs.exported_through IS NULL OR s.taken_at > bs.exported_through)
+    WHERE bs.export_kind IS NOT NULL AND (${workspaceId}::text IS NULL OR bs.workspace_id = ${workspaceId})
+    ORDER BY bs.workspace_id, s.taken_at DESC`.execute(db);
+  return rows;
+}
+
+export async function markExported(db: Db, workspaceId: string, takenAt: Date): Promise<void> {
+  await sql`
+    UPDATE backup_schedules SET exported_through = greatest(exported_through, ${takenAt}::timestamptz)
+    WHERE workspace_id = ${workspaceId}`.execute(db);
+}

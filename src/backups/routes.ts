@@ -3,6 +3,7 @@ import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { pageQuery } from '../http/pagination.js';
 import { createBackup, deleteBackup, getBackup, listBackups, verifyBackup } from './service.js';
+import { getBackupSchedule, updateBackupSchedule } from './schedule.js';
 
 const newBackupBody = z.strictObject({ snapshotId: z.string().min(1).optional() }).optional();
 
@@ -19,6 +20,18 @@ export const backupRoutes: RouteModule = (app, ctx) => {
     method: 'GET', url: '/backups', summary: 'Exported backups, newest first', tag,
     access: { user: 'snapshots.manage' }, query: z.object({ ...pageQuery }),
     handler: ({ principal, query }) => listBackups(ctx.db, principal.workspaceId, query),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/backups/schedule', summary: 'Which scheduled snapshots are exported to the backup store on their own', tag,
+    access: { user: 'snapshots.manage' },
+    handler: ({ principal }) => getBackupSchedule(ctx.db, principal.workspaceId),
+  });
+
+  addRoute(app, ctx, {
+    method: 'PUT', url: '/backups/schedule', summary: 'Export each new scheduled snapshot of one kind (hourly, weekly, monthly) to the backup store, or none', tag,
+    access: { user: 'snapshots.manage' }, body: z.strictObject({ export: z.enum(['off', 'hourly', 'weekly', 'monthly']) }),
+    handler: ({ body, change }) => updateBackupSchedule(ctx.db, change, body),
   });
 
   addRoute(app, ctx, {

@@ -4,6 +4,7 @@ import { runPendingJobs } from '../jobs/service.js';
 import { automationTasks } from '../automations/maintenance.js';
 import { purgeExpiredContacts } from '../retention/service.js';
 import { rewriteStaleKeyrings } from '../backups/service.js';
+import { exportScheduledSnapshots } from '../backups/schedule.js';
 import { compactHistory, expireSnapshots, takeScheduledSnapshots } from '../snapshots/service.js';
 
 /**
@@ -22,6 +23,8 @@ export const maintenanceTasks: MaintenanceTask[] = [
   // Scheduled snapshots whose boundary has passed, then the expired ones go (issue 6).
   { name: 'snapshots', run: takeScheduledSnapshots },
   { name: 'expiredSnapshots', run: expireSnapshots },
+  // The newest snapshot of the kind a workspace exports goes to the backup store.
+  { name: 'scheduledBackups', run: exportScheduledSnapshots },
   // History no recoverable point needs, last: after the snapshots that pin it are settled.
   { name: 'compactedHistory', run: (ctx, workspaceId) => compactHistory(ctx, workspaceId) },
 ];
