@@ -60,6 +60,23 @@ describe('web UI: backups', () => {
     await page.context().close();
   });
 
+  it('turns scheduled backups on and off, saying what happens next', async () => {
+    const ws = await aWorkspaceWithContacts(1);
+    const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
+    await openBackups(page);
+    const schedule = page.getByLabel('Back up on its own');
+    await expect(schedule.inputValue()).resolves.toBe('off');
+    await schedule.selectOption('weekly');
+    expect(await settledText(news(page), 'From the next maintenance pass on, the newest weekly snapshot is exported to the backup store on its own, and verified.')).toBe(
+      'From the next maintenance pass on, the newest weekly snapshot is exported to the backup store on its own, and verified.',
+    );
+    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'weekly' });
+    await schedule.selectOption('off');
+    expect(await settledText(news(page), 'Scheduled backups are off: backups are made only when asked.')).toBe('Scheduled backups are off: backups are made only when asked.');
+    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'off' });
+    await page.context().close();
+  });
+
   it('verify again shows the new time, and a backup whose file is gone as failed with why', async () => {
     const ws = await aWorkspaceWithContacts(2);
     const created = (await ws.api('POST', '/backups')).body;

@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from 'react';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { Backup } from '../api';
 import { backupContacts, backupOutcome, useBackupSnapshots, useCreateBackup } from '../backups';
 import { Dialog } from '../components/Dialog';
@@ -73,6 +73,8 @@ export function BackupsPage() {
       <ErrorNotice error={create.error} onDismiss={create.reset} />
       <ErrorNotice error={verify.error} onDismiss={verify.reset} />
       <ErrorNotice error={backups.error} />
+
+      <BackupScheduleCard onSaved={(text) => setNews({ tone: 'success', text })} />
 
       <div className="card">
         <table className="table backups" aria-label="Backups">
@@ -151,6 +153,54 @@ export function BackupsPage() {
         </Dialog>
       )}
     </section>
+  );
+}
+
+type ExportKind = 'off' | 'hourly' | 'weekly' | 'monthly';
+
+const exportChoices: { value: ExportKind; label: string }[] = [
+  { value: 'off', label: 'Off: only backups made here or by the CLI' },
+  { value: 'hourly', label: 'Every hourly snapshot' },
+  { value: 'weekly', label: 'Every weekly snapshot (Saturdays)' },
+  { value: 'monthly', label: 'Every monthly snapshot (month ends)' },
+];
+
+/** Scheduled backups: the kind of scheduled snapshot the maintenance pass exports on its own. */
+function BackupScheduleCard({ onSaved }: { onSaved: (text: string) => void }) {
+  const { call } = useSession();
+  const queryClient = useQueryClient();
+  const schedule = useQuery({ queryKey: ['backup-schedule'], queryFn: () => call<{ export: ExportKind }>('GET', '/backups/schedule') });
+  const save = useMutation({
+    mutationFn: (kind: ExportKind) => call<{ export: ExportKind }>('PUT', '/backups/schedule', { export: kind }),
+    onSuccess: async (saved) => {
+      queryClient.setQueryData(['backup-schedule'], saved);
+      onSaved(
+        saved.export === 'off'
+          ? 'Scheduled backups are off: backups are made only when asked.'
+          : `From the next maintenance pass on, the newest ${saved.export} snapshot is exported to the backup store on its own, and verified.`,
+      );
+    },
+  });
+  return (
+    <div className="card">
+      <label className="field">
+        <span>Back up on its own</span>
+        <select
+          aria-label="Back up on its own"
+          value={schedule.data?.export ?? 'off'}
+          disabled={!schedule.data || save.isPending}
+          onChange={(event) => save.mutate(event.target.value as ExportKind)}
+        >
+          {exportChoices.map((choice) => (
+            <option key={choice.value} value={choice.value}>
+              {choice.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <p className="muted small">Each new snapshot of that kind goes to the backup store and is verified. Old backups are kept until deleted here.</p>
+      <ErrorNotice error={schedule.error ?? save.error} onDismiss={save.reset} />
+    </div>
   );
 }
 
