@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { sql } from 'kysely';
@@ -427,6 +427,29 @@ describe('scheduled backups', () => {
     expect((await maintain(ws)).scheduledBackups).toBe(0);
     const audit = await auditActions(ws, 'backup_schedule.');
     expect(audit.map((e) => e.details)).toEqual([{ before: 'off', after: 'hourly' }, { before: 'hourly', after: 'off' }]);
+  });
+
+  it('logs a scheduled backup the store refuses, lets the rest of the pass run, and makes it at the next pass', async () => {
+    const ws = await aWorkspace(app);
+    await ws.api('PUT', '/backups/schedule', { export: 'hourly' });
+    app.clock.advance(3600);
+    const dir = app.ctx.config.backupDir;
+    renameSync(dir, `${dir}.away`);
+    writeFileSync(dir, 'not a directory');
+    const errors: unknown[] = [];
+    const logged = console.error;
+    console.error = (...args: unknown[]) => void errors.push(args[0]);
+    try {
+      const ran = await maintain(ws);
+      expect(ran).toMatchObject({ snapshots: 1, scheduledBackups: 0 });
+      expect(errors).toEqual([`scheduled backup of workspace ${ws.id} failed`]);
+    } finally {
+      console.error = logged;
+      rmSync(dir);
+      renameSync(`${dir}.away`, dir);
+    }
+    expect((await ws.api('GET', '/backups')).body.data).toEqual([]);
+    expect((await maintain(ws)).scheduledBackups).toBe(1);
   });
 
   it('refuses a schedule that is not off, hourly, weekly or monthly, and needs snapshots.manage', async () => {

@@ -32,13 +32,20 @@ export async function updateBackupSchedule(db: Db, change: ChangeContext, schedu
  * The maintenance pass's part: each workspace that exports a kind of scheduled snapshot
  * gets the newest one of that kind exported (and verified, as every backup is), when it is
  * newer than the last one exported. One a pass: a pass that missed several exports only
- * the newest. Returns how many backups it made.
+ * the newest. A failed export is logged and tried again at the next pass. Returns how
+ * many backups it made.
  */
 export async function exportScheduledSnapshots(ctx: AppContext, workspaceId: string | null): Promise<number> {
   let exported = 0;
   for (const due of await selectDueExports(ctx.db, workspaceId, ctx.clock.now())) {
     const change: ChangeContext = { workspaceId: due.workspace_id, actorId: null, origin: 'system', at: ctx.clock.now() };
-    await createBackup(ctx, change, { snapshotId: due.snapshot_id });
+    try {
+      await createBackup(ctx, change, { snapshotId: due.snapshot_id });
+    } catch (error) {
+      // The next pass tries again; other workspaces' backups go ahead meanwhile.
+      console.error(`scheduled backup of workspace ${due.workspace_id} failed`, error);
+      continue;
+    }
     await markExported(ctx.db, due.workspace_id, due.taken_at);
     exported += 1;
   }

@@ -23,8 +23,9 @@ export const maintenanceTasks: MaintenanceTask[] = [
   // Scheduled snapshots whose boundary has passed, then the expired ones go (issue 6).
   { name: 'snapshots', run: takeScheduledSnapshots },
   { name: 'expiredSnapshots', run: expireSnapshots },
-  // The newest snapshot of the kind a workspace exports goes to the backup store.
-  { name: 'scheduledBackups', run: exportScheduledSnapshots },
-  // History no recoverable point needs, last: after the snapshots that pin it are settled.
+  // History no recoverable point needs: after the snapshots that pin it are settled.
   { name: 'compactedHistory', run: (ctx, workspaceId) => compactHistory(ctx, workspaceId) },
+  // The newest snapshot of the kind a workspace exports goes to the backup store: last,
+  // as the slowest, and one whose store fails holds up no other work.
+  { name: 'scheduledBackups', run: exportScheduledSnapshots },
 ];
