@@ -148,6 +148,8 @@ describe('partial rollback (contacts scope)', () => {
     expect(preview.counts).toMatchObject({ contacts: { revive: 0, revert: 0, remove: 2 }, deals: { add: 0, change: 1, remove: 1 } });
     expect(await dump(ws.id)).toEqual(beforeRollback);
     const accepted = await ws.api('POST', '/rollbacks', { at, scope });
+    expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
+    expect((await ws.api('GET', `/rollbacks/${accepted.body.id}`)).body).toMatchObject({ status: 'running', phase: 'parents', counts: preview.counts });
     expect(await runRollback(ws, accepted.body.id)).toMatchObject({ status: 'succeeded', counts: preview.counts });
     expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [ann.id], primaryContactId: ann.id });
     expect((await ws.api('GET', `/deals/${alone.id}`)).body).toMatchObject({ contactIds: [], deletedAt: expect.any(String) });

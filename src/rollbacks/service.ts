@@ -34,6 +34,8 @@ interface RollbackProgress {
   contactsTotal: number;
   contactsDone: number;
   counts: RollbackCounts | null;
+  /** The plan's own counts; `counts` adds the deals a partial rollback will mend. */
+  planCounts?: RollbackCounts;
   skipped: SkippedContact[];
   /** Every transaction that wrote rows: what an undo puts back. */
   txids: string[];
@@ -295,7 +297,11 @@ export const rollbackJobHandler: JobHandler = {
       case 'plan': {
         const source: PlanSource = params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [] } : { kind: 'asOf', at: new Date(params.at) };
         await planRollback(tx, ws, job.id, params.scope, source);
-        next = { ...progress, phase: 'parents', ...(await summarizePlan(tx, ws, job.id, reportedSkips)), contactsTotal: await countPlannedContacts(tx, ws, job.id) };
+        const { counts: planCounts, skipped } = await summarizePlan(tx, ws, job.id, reportedSkips);
+        // As the preview shows them: with the deals it will mend (an undo's own deal rows
+        // are written back first, so its mends are known only at its end).
+        const counts = params.scope.type === 'contacts' && !params.undoOf ? withDealMends(planCounts, await projectDealMends(tx, ws, job.id)) : planCounts;
+        next = { ...progress, phase: 'parents', counts, planCounts, skipped, contactsTotal: await countPlannedContacts(tx, ws, job.id) };
         break;
       }
       case 'parents':
@@ -319,7 +325,8 @@ export const rollbackJobHandler: JobHandler = {
         // A full rollback writes deals back as they were; a partial one mends those its
         // contacts left, in this last transaction, which an undo then puts back too.
         const mended = params.scope.type === 'contacts' ? await mendDealsOfRolledBackContacts(tx, change, job.id) : null;
-        const counts = mended && progress.counts ? withDealMends(progress.counts, { deleted: mended.deleted.length, repointed: mended.repointed.length }) : progress.counts;
+        const planned = progress.planCounts ?? progress.counts;
+        const counts = mended && planned ? withDealMends(planned, { deleted: mended.deleted.length, repointed: mended.repointed.length }) : progress.counts;
         await sql`DELETE FROM rollback_targets WHERE workspace_id = ${ws} AND rollback_id = ${job.id}`.execute(tx);
         await recordAudit(
           tx,
