@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
-import { inTransaction } from '../db/database.js';
+import { inTransaction, violatesUniqueIndex } from '../db/database.js';
 import { emailTaken, invalidState, notFound } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -149,9 +149,7 @@ export async function insertContact(tx: Tx, change: ChangeContext, input: NewCon
 }
 
 /** The unique email index refused a write: another contact holds the email now. */
-export const isEmailHeldViolation = (error: unknown) =>
-  typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505' &&
-  String((error as { constraint?: string; message?: string }).constraint ?? (error as { message?: string }).message).includes('contacts_email_held');
+export const isEmailHeldViolation = (error: unknown) => violatesUniqueIndex(error, 'contacts_email_held');
 
 /**
  * A restore or rollback gives contacts their emails back without the per-email lock (a

@@ -14,6 +14,14 @@ export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
 
 /** Who and why a change is made: written into every history row of the transaction. */
+/**
+ * The database refused a write on the unique index `index`: a concurrent write took the
+ * key first. pg names the index in `constraint`; PGlite only in the message.
+ */
+export const violatesUniqueIndex = (error: unknown, index: string): boolean =>
+  typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505' &&
+  String((error as { constraint?: string; message?: string }).constraint ?? (error as { message?: string }).message).includes(index);
+
 export interface ChangeContext {
   workspaceId: string;
   actorId: string | null;

@@ -38,6 +38,8 @@ const isJson = (text: string) => {
   }
 };
 
+const noRoute = (request: { method: string; url: string }) => ({ code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}`, details: {} });
+
 const notJsonBody = new AppError(400, 'invalid_request', 'Request bodies are JSON: send them as application/json', {
   issues: [{ in: 'body', path: [], message: 'a body that is not JSON' }],
 });
@@ -60,7 +62,7 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
       const notFound = error.code === 'FST_ERR_BAD_URL';
       void (reply as unknown as FastifyReply).status(notFound ? 404 : 400).send({
         error: notFound
-          ? { code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}`, details: {} }
+          ? noRoute(request)
           : { code: 'invalid_request', message: error.message, details: { issues: [{ in: 'params', path: [], message: error.message }] } },
       });
     },
@@ -142,7 +144,7 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
       // The web UI routes on the client: every other page is its index.
       return reply.type('text/html').sendFile('index.html');
     }
-    return reply.status(404).send({ error: { code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}`, details: {} } });
+    return reply.status(404).send({ error: noRoute(request) });
   });
 
   return app;

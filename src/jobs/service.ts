@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
-import { inTransaction } from '../db/database.js';
+import { inTransaction, violatesUniqueIndex } from '../db/database.js';
 import { AppError } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 
@@ -97,9 +97,7 @@ export async function activeJob(db: Db | Tx, workspaceId: string): Promise<Job |
   return rows[0] ? toJob(rows[0]) : null;
 }
 
-const isOneActiveViolation = (error: unknown) =>
-  typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505' &&
-  String((error as { constraint?: string; message?: string }).constraint ?? (error as { message?: string }).message).includes('jobs_one_active_per_workspace');
+const isOneActiveViolation = (error: unknown) => violatesUniqueIndex(error, 'jobs_one_active_per_workspace');
 
 export const jobRunning = (jobId: string | undefined) =>
   new AppError(409, 'restore_job_running', 'A restore or rollback is already queued or running in this workspace', { jobId: jobId ?? null });
