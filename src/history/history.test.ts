@@ -48,6 +48,8 @@ describe('history of contacts', () => {
     expect(versions[2].at).toBe(deleted.deletedAt);
     expect(versions[2].changes.status).toEqual({ from: 'active', to: 'deleted' });
     expect(versions[2].changes.deletedBy).toEqual({ from: null, to: ws.adminId });
+    // Times in a change read as every time of the API does: UTC, `…Z`.
+    expect(versions[2].changes.deletedAt).toEqual({ from: null, to: deleted.deletedAt });
   });
 
   it('captures inserts, updates and deletes of every association, with a merge that removes them in one transaction', async () => {
