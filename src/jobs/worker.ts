@@ -1,17 +1,30 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { AppContext } from '../context.js';
 import { jobHandlers } from './handlers.js';
 import { runPendingJobs } from './service.js';
 
 /**
- * Runs jobs in the background: at once when kicked (a job was just queued), and every
- * pollMs to pick up jobs left by a stopped process. One pass at a time.
+ * How long a kicked pass waits before it claims a job. The request that queued the job
+ * has answered by then, and the requests its client sends right after (a second restore,
+ * which must see 409 while this one is queued or running) are answered first: on PGlite's
+ * one connection, a pass that started at once would hold it for its first batch and answer
+ * them only after the job had finished.
+ */
+export const jobStartDelayMs = 100;
+
+/**
+ * Runs jobs in the background: shortly after it is kicked (a job was just queued), and
+ * every pollMs to pick up jobs left by a stopped process. One pass at a time.
  */
 export class JobWorker {
   private running: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly ctx: () => AppContext) {}
+  constructor(
+    private readonly ctx: () => AppContext,
+    private readonly startDelayMs = jobStartDelayMs,
+  ) {}
 
   start(pollMs: number): void {
     this.timer = setInterval(() => this.kick(), pollMs);
@@ -25,6 +38,7 @@ export class JobWorker {
       return;
     }
     this.running = (async () => {
+      if (this.startDelayMs > 0) await delay(this.startDelayMs);
       do {
         this.again = false;
         try {
