@@ -28,6 +28,29 @@ describe('merging contacts', () => {
     expect((await ws.api('GET', `/contacts/${dup.id}`)).body).toMatchObject({ status: 'merged', mergedInto: survivor.id });
   });
 
+  it('gives the survivor an archived merged contact’s lists, tags, accounts and deals too', async () => {
+    const ws = await aWorkspace(app);
+    const survivor = await aContact(ws);
+    const colleague = await aContact(ws);
+    const away = await aContact(ws);
+    const list = (await ws.api('POST', '/lists', { name: 'News' })).body;
+    const tag = (await ws.api('POST', '/tags', { name: 'vip' })).body;
+    const account = (await ws.api('POST', '/accounts', { name: 'Acme' })).body;
+    await ws.api('PUT', `/lists/${list.id}/contacts/${away.id}`, { status: 'bounced' });
+    await ws.api('POST', `/contacts/${away.id}/tags`, { tagId: tag.id });
+    await ws.api('PUT', `/accounts/${account.id}/contacts/${away.id}`, { jobTitle: 'VP' });
+    const deal = (await ws.api('POST', '/deals', { title: 'Shared', contactIds: [away.id, colleague.id] })).body;
+    expect((await ws.api('POST', `/contacts/${away.id}/archive`)).status).toBe(200);
+
+    const res = await ws.api('POST', '/contacts/merge', { survivorId: survivor.id, mergedIds: [away.id] });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: survivor.id, status: 'active', tags: [tag.id] });
+    expect((await ws.api('GET', `/contacts/${survivor.id}/lists`)).body.data).toEqual([{ listId: list.id, status: 'bounced' }]);
+    expect((await ws.api('GET', `/contacts/${survivor.id}/accounts`)).body.data).toEqual([{ accountId: account.id, jobTitle: 'VP' }]);
+    expect((await ws.api('GET', `/deals/${deal.id}`)).body).toMatchObject({ contactIds: [colleague.id, survivor.id], primaryContactId: colleague.id });
+    expect((await ws.api('GET', `/contacts/${away.id}`)).body).toMatchObject({ status: 'merged', mergedInto: survivor.id });
+  });
+
   it('never restores a merged contact: the restore skips it as merged', async () => {
     const ws = await aWorkspace(app);
     const survivor = await aContact(ws);

@@ -6,7 +6,8 @@ import { recordAudit } from '../audit/service.js';
 import { detachContacts, getContact, type Contact } from '../contacts/service.js';
 
 /**
- * Gives the survivor the merged contacts' live lists, tags, accounts and deals. Where the
+ * Gives the survivor the merged contacts' lists, tags, accounts and deals (those of lists,
+ * accounts, tags and deals since deleted move too, and stay out of sight with them). Where the
  * survivor already has one, its own wins (its status on a list, its job title); on lists
  * the merged contacts share, a subscribed status wins over the others. Where a merged
  * contact was a deal's primary, the survivor becomes primary.
@@ -60,8 +61,9 @@ export async function mergeContacts(db: Db, change: ChangeContext, survivorId: s
     const unmergeable = merged.find((id) => !['active', 'archived'].includes(statusOf.get(id) ?? ''));
     if (unmergeable) throw invalidState('Only active or archived contacts can be merged', { contactId: unmergeable, status: statusOf.get(unmergeable) });
 
-    // An archived contact's associations are set aside, not live: they do not move.
-    await moveAssociations(tx, ws, survivorId, merged.filter((id) => statusOf.get(id) === 'active'), change.at);
+    // An archived contact's associations, set aside while it is away, move as an active
+    // one's do: the survivor gains every merged contact's lists, tags, accounts and deals.
+    await moveAssociations(tx, ws, survivorId, merged, change.at);
     await sql`
       UPDATE contacts SET status = 'merged', merged_into = ${survivorId}, merged_at = ${change.at}, updated_at = ${change.at}
       WHERE workspace_id = ${ws} AND id = ANY(${merged}::text[])`.execute(tx);
