@@ -2,14 +2,15 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute } from '../http/route.js';
 import { pageQuery } from '../http/pagination.js';
+import { rangeFrom, rangeTo } from '../http/time-range.js';
 import { listAuditEntries, verifyAuditChain } from './service.js';
 
 const auditQuery = z.object({
   action: z.string().optional(),
   actorId: z.string().optional(),
   targetId: z.string().optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
+  from: rangeFrom.optional(),
+  to: rangeTo.optional(),
   ...pageQuery,
 });
 

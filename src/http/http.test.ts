@@ -140,6 +140,21 @@ describe('bad input answers 400 invalid_request and changes nothing', () => {
     }
   });
 
+  it('query parameters given empty take their defaults, as the contract writes them (?q=&status=)', async () => {
+    const ws = await aWorkspace(app);
+    const [kept, gone] = [await aContact(ws), await aContact(ws)];
+    await ws.api('DELETE', `/contacts/${gone.id}`);
+    const contacts = await ws.api('GET', '/contacts?q=&status=&limit=&cursor=');
+    expect(contacts.status).toBe(200);
+    expect(contacts.body).toEqual((await ws.api('GET', '/contacts')).body);
+    expect(contacts.body.data.map((c: any) => c.id)).toEqual([kept.id]);
+    const deleted = await ws.api('GET', '/deleted-contacts?q=&deletedFrom=&deletedTo=');
+    expect(deleted.status).toBe(200);
+    expect(deleted.body.data.map((c: any) => c.id)).toEqual([gone.id]);
+    expect((await ws.api('GET', '/deleted-contacts/count?q=&deletedFrom=&deletedTo=')).body).toEqual({ total: 1 });
+    expect((await ws.api('GET', '/archived-contacts/count?q=&archivedFrom=&archivedTo=')).body).toEqual({ total: 0, frozen: 0 });
+  });
+
   it('an unknown route answers 404 not_found', async () => {
     const ws = await aWorkspace(app);
     const res = await ws.api('GET', '/no-such-thing');
@@ -374,6 +389,19 @@ describe('requests that need no body', () => {
     });
     expect(res.statusCode).toBe(200);
     expect((await ws.api('GET', `/contacts/${c.id}`)).body.status).toBe('archived');
+  });
+
+  it('refuse a body with fields (unknown fields, as anywhere) and change nothing; {} is no body', async () => {
+    const ws = await aWorkspace(app);
+    const [a, b] = [await aContact(ws), await aContact(ws)];
+    const refused = await ws.api('POST', `/contacts/${a.id}/archive`, { reason: 'tidy' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: 'invalid_request', details: { issues: [{ in: 'body', path: ['reason'] }] } });
+    expect((await rawPost(ws, `/contacts/${a.id}/archive`, '[1]')).status).toBe(400);
+    expect((await ws.api('DELETE', `/contacts/${b.id}`, { hard: true })).status).toBe(400);
+    expect(await usage(ws)).toEqual({ active: 2, archived: 0, deleted: 0 });
+    expect((await ws.api('POST', `/contacts/${a.id}/archive`, {})).status).toBe(200);
+    expect(await usage(ws)).toEqual({ active: 1, archived: 1, deleted: 0 });
   });
 
   it('take an empty body sent as JSON', async () => {

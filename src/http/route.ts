@@ -93,6 +93,31 @@ function refuseUnstorable(request: FastifyRequest): void {
   }
 }
 
+/**
+ * A route that takes no body takes none, an empty one or `{}`; fields it would ignore are
+ * refused as unknown, as on every route that takes a body.
+ */
+function refuseBody(body: unknown): undefined {
+  if (body === undefined || body === null || body === '') return undefined;
+  if (typeof body === 'object' && !Array.isArray(body)) {
+    const fields = Object.keys(body);
+    if (fields.length === 0) return undefined;
+    throw invalidRequest('This request takes no body', {
+      issues: fields.map((field) => ({ in: 'body', path: [field], message: 'Unknown field: this request takes no body' })),
+    });
+  }
+  throw invalidRequest('This request takes no body', { issues: [{ in: 'body', path: [], message: 'this request takes no body' }] });
+}
+
+/**
+ * A query parameter given empty (`?q=&status=`, as forms and the contract's own notation
+ * write an unused filter) is a parameter not given: it takes its default.
+ */
+function withoutEmptyValues(query: unknown): unknown {
+  if (query === null || typeof query !== 'object') return query;
+  return Object.fromEntries(Object.entries(query).filter(([, value]) => value !== ''));
+}
+
 function jsonSchemaOf(schema: ZodType | undefined): object | undefined {
   if (!schema) return undefined;
   try {
@@ -156,8 +181,8 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, A extends 
       const principal = await authorize(ctx, request, spec.access);
       refuseUnstorable(request);
       const call = {
-        body: parse(spec.body, request.body, 'body'),
-        query: parse(spec.query, request.query, 'query'),
+        body: spec.body ? parse(spec.body, request.body, 'body') : refuseBody(request.body),
+        query: parse(spec.query, withoutEmptyValues(request.query), 'query'),
         params: parse(spec.params, request.params, 'params'),
         ip: request.ip,
         principal,

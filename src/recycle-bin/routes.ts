@@ -2,9 +2,9 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { pageQuery } from '../http/pagination.js';
+import { rangeFrom, rangeTo } from '../http/time-range.js';
 import { countRemovedContacts, getRestoreJob, listArchivedContacts, listDeletedContacts, listRestoreJobs, requestRestore, restorableAssociations } from './service.js';
 
-const isoTime = z.iso.datetime({ offset: true });
 const toDate = (value: string | undefined) => (value ? new Date(value) : undefined);
 
 const restoreBody = z
@@ -12,7 +12,7 @@ const restoreBody = z
     source: z.enum(['deleted', 'archived']),
     contactIds: z.array(z.string().min(1).max(100)).min(1).max(10_000).optional(),
     all: z.boolean().optional(),
-    filter: z.strictObject({ q: z.string().max(200).optional(), from: isoTime.optional(), to: isoTime.optional() }).optional(),
+    filter: z.strictObject({ q: z.string().max(200).optional(), from: rangeFrom.optional(), to: rangeTo.optional() }).optional(),
     confirmOverage: z.boolean().optional(),
     resumeAutomations: z.boolean().optional(),
   })
@@ -25,7 +25,7 @@ export const recycleBinRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
     method: 'GET', url: '/deleted-contacts', summary: 'Deleted contacts, newest deletion first, with who deleted them and when', tag,
     access: { user: 'contacts.read' },
-    query: z.object({ q: z.string().max(200).optional(), deletedFrom: isoTime.optional(), deletedTo: isoTime.optional(), ...pageQuery }),
+    query: z.object({ q: z.string().max(200).optional(), deletedFrom: rangeFrom.optional(), deletedTo: rangeTo.optional(), ...pageQuery }),
     handler: ({ principal, query }) =>
       listDeletedContacts(ctx.db, principal.workspaceId, { ...query, from: toDate(query.deletedFrom), to: toDate(query.deletedTo) }),
   });
@@ -33,7 +33,7 @@ export const recycleBinRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
     method: 'GET', url: '/deleted-contacts/count', summary: 'How many deleted contacts match the filter (what "restore all matching" takes)', tag,
     access: { user: 'contacts.read' },
-    query: z.strictObject({ q: z.string().max(200).optional(), deletedFrom: isoTime.optional(), deletedTo: isoTime.optional() }),
+    query: z.strictObject({ q: z.string().max(200).optional(), deletedFrom: rangeFrom.optional(), deletedTo: rangeTo.optional() }),
     handler: ({ principal, query }) =>
       countRemovedContacts(ctx.db, principal.workspaceId, 'deleted', { q: query.q, from: toDate(query.deletedFrom), to: toDate(query.deletedTo) }, ctx.clock.now()),
   });
@@ -41,7 +41,7 @@ export const recycleBinRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
     method: 'GET', url: '/archived-contacts/count', summary: 'How many archived contacts match the filter, and how many of them are still frozen', tag,
     access: { user: 'contacts.read' },
-    query: z.strictObject({ q: z.string().max(200).optional(), archivedFrom: isoTime.optional(), archivedTo: isoTime.optional() }),
+    query: z.strictObject({ q: z.string().max(200).optional(), archivedFrom: rangeFrom.optional(), archivedTo: rangeTo.optional() }),
     handler: ({ principal, query }) =>
       countRemovedContacts(ctx.db, principal.workspaceId, 'archived', { q: query.q, from: toDate(query.archivedFrom), to: toDate(query.archivedTo) }, ctx.clock.now()),
   });
@@ -49,7 +49,7 @@ export const recycleBinRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
     method: 'GET', url: '/archived-contacts', summary: 'Archived contacts with restorableFrom and restorableUntil', tag,
     access: { user: 'contacts.read' },
-    query: z.object({ q: z.string().max(200).optional(), archivedFrom: isoTime.optional(), archivedTo: isoTime.optional(), ...pageQuery }),
+    query: z.object({ q: z.string().max(200).optional(), archivedFrom: rangeFrom.optional(), archivedTo: rangeTo.optional(), ...pageQuery }),
     handler: ({ principal, query }) =>
       listArchivedContacts(ctx.db, principal.workspaceId, { ...query, from: toDate(query.archivedFrom), to: toDate(query.archivedTo) }),
   });
