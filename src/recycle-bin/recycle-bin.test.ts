@@ -235,6 +235,10 @@ describe('restoring deleted contacts (seed 002)', () => {
     const res = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: ids });
     expect(res.status).toBe(422);
     expect(res.body.error).toMatchObject({ code: 'too_many_contacts', details: { max: 100, given: 101 } });
+    const repeated = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [...ids.slice(0, 100), ids[0]] });
+    expect(repeated.status).toBe(422);
+    expect(repeated.body.error).toMatchObject({ code: 'too_many_contacts', details: { max: 100, given: 101 } });
+    expect((await ws.api('GET', '/restore-jobs')).body.data).toEqual([]);
   });
 
   it('restores all deleted contacts matching the filter, and only those', async () => {
@@ -278,6 +282,10 @@ describe('restoring deleted contacts (seed 002)', () => {
     expect((await ws.api('GET', '/deleted-contacts/count?q=gone')).body).toEqual({ total: 3 });
     expect((await ws.api('GET', `/deleted-contacts/count?deletedTo=${between}`)).body).toEqual({ total: 3 });
     expect((await ws.api('GET', '/deleted-contacts/count?deletedFrom=soon')).status).toBe(400);
+    // A whole UTC day: from its first millisecond to its last.
+    const firstDay = between.slice(0, 10);
+    expect((await ws.api('GET', `/deleted-contacts/count?deletedFrom=${firstDay}&deletedTo=${firstDay}`)).body).toEqual({ total: 3 });
+    expect((await ws.api('GET', '/deleted-contacts/count?deletedFrom=2026-02-30')).status).toBe(400);
     expect((await ws.api('GET', '/deleted-contacts/count?limit=2')).status).toBe(400);
   });
 
@@ -296,6 +304,31 @@ describe('restoring deleted contacts (seed 002)', () => {
     expect(refused.body.error).toMatchObject({ code: 'restore_job_running', details: { jobId: accepted.body.id } });
   });
 
+  it('with jobs run in the background, answers 409 to a restore sent right after another, then runs the first to its end', async () => {
+    const background = await testApp({ autoRunJobs: true });
+    const ws = await aWorkspace(background);
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i += 1) ids.push((await aContact(ws, { email: `bg${i}@example.com` })).id);
+    await ws.api('POST', '/contacts/delete', { ids });
+    const first = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: ids.slice(0, 10) });
+    expect(first.status).toBe(202);
+    const second = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: ids.slice(10) });
+    expect(second.status).toBe(409);
+    expect(second.body.error).toMatchObject({ code: 'restore_job_running', details: { jobId: first.body.id } });
+    const finished = async (id: string) => {
+      let job = (await ws.api('GET', `/restore-jobs/${id}`)).body;
+      for (let polls = 0; job.status !== 'succeeded' && job.status !== 'failed' && polls < 200; polls += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        job = (await ws.api('GET', `/restore-jobs/${id}`)).body;
+      }
+      return job;
+    };
+    expect(await finished(first.body.id)).toMatchObject({ status: 'succeeded', restored: 10 });
+    const then = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: ids.slice(10) });
+    expect(then.status).toBe(202);
+    expect(await finished(then.body.id)).toMatchObject({ status: 'succeeded', restored: 10 });
+  });
+
   it('asks for confirmation before going over the active contact limit', async () => {
     const ws = await aWorkspace(app, { activeContactLimit: 2 });
     const a = await aContact(ws);
@@ -308,6 +341,9 @@ describe('restoring deleted contacts (seed 002)', () => {
     const job = await restore(ws, { source: 'deleted', contactIds: [a.id], confirmOverage: true });
     expect(job.body).toMatchObject({ status: 'succeeded', restored: 1 });
     expect((await ws.api('GET', '/workspace')).body.usage).toEqual({ active: 3, archived: 0, deleted: 0 });
+    // Over the limit now, a restore that would bring nobody back needs no confirmation.
+    const nobody = await restore(ws, { source: 'deleted', contactIds: [b.id] });
+    expect(nobody.body).toMatchObject({ status: 'succeeded', restored: 0, skipped: [{ contactId: b.id, reason: 'not_deleted' }] });
     expect(b.status).toBe('active');
   });
 

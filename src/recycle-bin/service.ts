@@ -173,7 +173,8 @@ function presentJob(job: Job): RestoreJobView {
  * contacts is fixed now; with `all`, every contact of the source matching the filter.
  */
 export async function requestRestore(ctx: AppContext, change: ChangeContext, input: RestoreRequest): Promise<RestoreJobView> {
-  const picked = input.contactIds ? new Set(input.contactIds).size : 0;
+  // Counted as given: 150 entries are more than 100 ids, even if some repeat.
+  const picked = input.contactIds?.length ?? 0;
   if (picked > maxPickedContacts) {
     throw new AppError(422, 'too_many_contacts', `Pick at most ${maxPickedContacts} contacts, or restore all matching a filter`, {
       max: maxPickedContacts,
@@ -239,7 +240,8 @@ async function checkContactLimit(tx: Tx, workspaceId: string, source: RestoreSou
             WHERE r.workspace_id = ${workspaceId} AND r.job_id = ${jobId} AND c.status = ${source}
               AND (c.status <> 'archived' OR c.archived_at <= ${frozenSince})) AS restorable`.execute(tx);
   const { active, restorable } = rows[0];
-  if (active + restorable > activeContactLimit) {
+  // A restore that would bring nobody back (all skipped) takes nothing over the limit.
+  if (restorable > 0 && active + restorable > activeContactLimit) {
     throw new AppError(409, 'contact_limit_exceeded', 'Restoring these contacts would take the workspace over its active contact limit; confirm the overage to go ahead', {
       active,
       limit: activeContactLimit,
