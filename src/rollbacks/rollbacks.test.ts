@@ -406,6 +406,8 @@ describe('full rollback (workspace scope)', () => {
 
     const preview = (await ws.api('POST', '/rollbacks/preview', { at, scope: { type: 'workspace' } })).body;
     const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'workspace' } });
+    // While it awaits approval, its counts are its preview's: what the approver approves.
+    expect(accepted.body).toMatchObject({ status: 'awaiting_approval', counts: preview.counts });
     await (await ws.userWithRole('admin')).api('POST', `/rollbacks/${accepted.body.id}/approve`);
     const done = await runRollback(ws, accepted.body.id);
     expect(done).toMatchObject({ status: 'succeeded', counts: preview.counts, skipped: [] });
@@ -433,7 +435,9 @@ describe('full rollback (workspace scope)', () => {
     expect(undo.status).toBe(202);
     expect(undo.body).toMatchObject({ status: 'awaiting_approval', undoOf: accepted.body.id });
     await (await ws.userWithRole('admin')).api('POST', `/rollbacks/${undo.body.id}/approve`);
-    expect((await runRollback(ws, undo.body.id)).status).toBe('succeeded');
+    const undone = await runRollback(ws, undo.body.id);
+    expect(undone).toMatchObject({ status: 'succeeded', counts: undo.body.counts });
+    expect(undo.body.counts.contacts).toEqual({ revive: 1, revert: 1, remove: 1 });
     expect(await dump(ws.id)).toEqual(beforeRollback);
     expect((await ws.api('GET', `/rollbacks/${accepted.body.id}`)).body.undoneBy).toBe(undo.body.id);
     expect((await ws.api('GET', '/rollbacks')).body.data.map((r: { id: string; undoneBy: string | null }) => [r.id, r.undoneBy])).toEqual([

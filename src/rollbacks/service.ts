@@ -116,6 +116,11 @@ class PreviewDone extends Error {
 export async function previewRollback(ctx: AppContext, change: ChangeContext, input: RollbackRequest): Promise<RollbackPreview> {
   const at = new Date(input.at);
   await assertRecoverable(ctx.db, change.workspaceId, at, change.at);
+  return previewPlan(ctx, change, input.scope, { kind: 'asOf', at }, at);
+}
+
+/** The plan of `source` made and summed up in a transaction that is rolled back. */
+async function previewPlan(ctx: AppContext, change: ChangeContext, scope: RollbackScope, source: PlanSource, at: Date): Promise<RollbackPreview> {
   try {
     await inTransaction(ctx.db, change, async (tx) => {
       const id = `preview-${randomUUID()}`;
@@ -123,11 +128,11 @@ export async function previewRollback(ctx: AppContext, change: ChangeContext, in
       // resolves to first in this transaction: the same code, without logging rows that
       // are thrown away.
       await sql`CREATE TEMP TABLE rollback_targets (LIKE rollback_targets INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
-      await planRollback(tx, change.workspaceId, id, input.scope, { kind: 'asOf', at }, 'preview');
+      await planRollback(tx, change.workspaceId, id, scope, source, 'preview');
       const { counts, skipped } = await summarizePlan(tx, change.workspaceId, id, reportedSkips);
       const sample = await samplePlan(tx, change.workspaceId, id, sampleSize);
-      const figures = input.scope.type === 'contacts' ? withDealMends(counts, await projectDealMends(tx, change.workspaceId, id)) : counts;
-      throw new PreviewDone({ at: at.toISOString(), scope: input.scope, counts: figures, sample, skipped });
+      const figures = scope.type === 'contacts' && source.kind === 'asOf' ? withDealMends(counts, await projectDealMends(tx, change.workspaceId, id)) : counts;
+      throw new PreviewDone({ at: at.toISOString(), scope, counts: figures, sample, skipped });
     });
   } catch (error) {
     if (error instanceof PreviewDone) return error.preview;
@@ -157,9 +162,16 @@ export async function requestRollback(ctx: AppContext, change: ChangeContext, in
 
 async function createRollback(ctx: AppContext, change: ChangeContext, params: RollbackParams, action: string): Promise<RollbackView> {
   const status = params.scope.type === 'workspace' ? 'awaiting_approval' : 'queued';
+  // What the approver is asked to approve: the counts of its preview now, until its own
+  // plan (made when it runs) replaces them.
+  const previewed =
+    status === 'awaiting_approval'
+      ? (await previewPlan(ctx, change, params.scope, params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [] } : { kind: 'asOf', at: new Date(params.at) }, new Date(params.at))).counts
+      : null;
   const job = await withOneActiveJob(ctx.db, change.workspaceId, () =>
     inTransaction(ctx.db, change, async (tx) => {
-      const created = await insertJob(tx, change, { kind: 'rollback', status, params: { ...params }, progress: { ...initialProgress } });
+      const progress: RollbackProgress = { ...initialProgress, counts: previewed };
+      const created = await insertJob(tx, change, { kind: 'rollback', status, params: { ...params }, progress: { ...progress } });
       await recordAudit(tx, change, {
         action,
         targetType: 'rollback',
