@@ -19,7 +19,11 @@ CREATE TABLE IF NOT EXISTS contact_history (
   actor_id text,
   origin text NOT NULL,
   txid bigint NOT NULL DEFAULT txid_current(),
-  -- the row after the change; of a delete, the row it removed
+  -- the row after the change; of a delete, the row it removed. Because this column has
+  -- contacts' row type, PostgreSQL lets a later migration add a nullable column to
+  -- contacts (older images read it as NULL) or drop one, but refuses to change a column's
+  -- type or add one with a default: such a migration adds the column nullable, fills it,
+  -- then sets its default and NOT NULL, or converts `image` itself.
   image contacts NOT NULL,
   PRIMARY KEY (workspace_id, version)
 );
