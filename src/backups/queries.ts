@@ -101,40 +101,13 @@ export interface RowAsOf {
  * about its own rows, however large the table.
  */
 export async function selectRowsAsOf(db: Db, workspaceId: string, table: string, at: Date, beforeKey: string | null, limit: number): Promise<RowAsOf[]> {
-  if (table === 'contacts') return selectContactsAsOf(db, workspaceId, at, beforeKey, limit);
   const { rows } = await sql<RowAsOf>`
     SELECT DISTINCT ON (h.row_key) h.row_key, h.op, h.contact_id, h.after
-    FROM history_entries h
+    FROM history h
     WHERE h.workspace_id = ${workspaceId} AND h.table_name = ${table} AND h.at <= ${at}
       AND (${beforeKey}::text IS NULL OR h.row_key < ${beforeKey})
     ORDER BY h.row_key DESC, h.version DESC
     LIMIT ${limit}`.execute(db);
-  return rows;
-}
-
-/**
- * The same for contacts, whose history is found by id, not walked in key order: the keys
- * are those of the contacts table and of contacts deleted by hand (a contact removed for
- * good takes its history with it), walked down by their indexes; each key's version as of
- * `at` is looked up by id. A key with no version then (created later) is returned as a
- * delete, so the walk moves past it.
- */
-async function selectContactsAsOf(db: Db, workspaceId: string, at: Date, beforeKey: string | null, limit: number): Promise<RowAsOf[]> {
-  const below = (column: string) => sql`(${beforeKey}::text IS NULL OR ${sql.ref(column)} < ${beforeKey})`;
-  const { rows } = await sql<RowAsOf>`
-    SELECT k.id AS row_key, coalesce(v.op, 'delete') AS op, k.id AS contact_id,
-      CASE WHEN v.op IS NULL OR v.op = 'delete' THEN NULL ELSE to_jsonb(v.image) END AS after
-    FROM (
-      SELECT id FROM (
-        (SELECT c.id FROM contacts c WHERE c.workspace_id = ${workspaceId} AND ${below('c.id')} ORDER BY c.id DESC LIMIT ${limit})
-        UNION
-        (SELECT d.id FROM contact_history d WHERE d.workspace_id = ${workspaceId} AND d.op = 'delete' AND ${below('d.id')} ORDER BY d.id DESC LIMIT ${limit})
-      ) keys ORDER BY id DESC LIMIT ${limit}) k
-    LEFT JOIN LATERAL (
-      SELECT t.op, t.image FROM contact_history t
-      WHERE t.id = k.id AND t.workspace_id = ${workspaceId} AND t.at <= ${at}
-      ORDER BY t.version DESC LIMIT 1) v ON true
-    ORDER BY k.id DESC`.execute(db);
   return rows;
 }
 

@@ -58,30 +58,14 @@ export async function planRollback(
     const row = sql`PARTITION BY h.row_key COLLATE "C", h.table_name COLLATE "C" ORDER BY h.version DESC`;
     const image = readsBefore
       ? sql`last_value(h.before) OVER (${row} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)`
-      : sql`(SELECT CASE WHEN t.op = 'delete' THEN NULL ELSE t.after END FROM history_entries t
+      : sql`(SELECT CASE WHEN t.op = 'delete' THEN NULL ELSE t.after END FROM history t
              WHERE t.workspace_id = ${workspaceId} AND t.table_name = h.table_name AND t.row_key = h.row_key AND t.at <= ${source.at}
              ORDER BY t.version DESC LIMIT 1)`;
-    const entries = sql`
+    rows = sql`
       SELECT DISTINCT ON (h.row_key COLLATE "C", h.table_name COLLATE "C") h.table_name, h.row_key, h.contact_id, ${image} AS image, h.after AS live
-      FROM history_entries h
+      FROM history h
       WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
       ORDER BY h.row_key COLLATE "C", h.table_name COLLATE "C", h.version DESC`;
-    // Contacts keep only each version's row, so a contact's state at T is always its latest
-    // version at or before T, found by its key (compaction keeps it: it is the state at a
-    // retained point).
-    const contactsInScope = scope.type === 'contacts' ? sql`AND h.id = ANY(${scope.contactIds}::text[])` : sql``;
-    const contacts = sql`
-      SELECT 'contacts'::text AS table_name, c.id AS row_key, c.id AS contact_id,
-        (SELECT CASE WHEN t.op = 'delete' THEN NULL ELSE to_jsonb(t.image) END FROM contact_history t
-         WHERE t.workspace_id = ${workspaceId} AND t.id = c.id AND t.at <= ${source.at}
-         ORDER BY t.version DESC LIMIT 1) AS image,
-        CASE WHEN c.op = 'delete' THEN NULL ELSE to_jsonb(c.image) END AS live
-      FROM (
-        SELECT DISTINCT ON (h.id COLLATE "C") h.id, h.op, h.image
-        FROM contact_history h
-        WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} ${contactsInScope}
-        ORDER BY h.id COLLATE "C", h.version DESC) c`;
-    rows = tableNames.includes('contacts') ? sql`(${entries}) UNION ALL (${contacts})` : entries;
   } else {
     // An undo: each row as it was just before the rollback's first write to it, and as it
     // is now, looked up by its primary key (it may have changed since).
@@ -104,8 +88,7 @@ export async function planRollback(
           SELECT DISTINCT ON (h.table_name, h.row_key) h.table_name, h.row_key, h.contact_id, h.before AS image,
             last_value(h.after) OVER (PARTITION BY h.table_name, h.row_key ORDER BY h.version ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS written
           FROM history h
-          WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) ${txidRange(source.txids)}
-            AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
+          WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
           ORDER BY h.table_name, h.row_key, h.version) h) u
       ${untouchedSince}`;
   }
@@ -124,18 +107,6 @@ export async function planRollback(
   await sql`SET LOCAL default_statistics_target = 10`.execute(tx);
   await sql`ANALYZE rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, skip_reason)`.execute(tx);
   await markSkips(tx, workspaceId, rollbackId);
-}
-
-/**
- * The span of the rollback's transactions, beside the list itself: contacts' history is
- * found by transaction through a BRIN index, which reads a range, not a list.
- */
-function txidRange(txids: string[]) {
-  if (txids.length === 0) return sql``;
-  const numbers = txids.map(BigInt);
-  const least = numbers.reduce((a, b) => (b < a ? b : a));
-  const greatest = numbers.reduce((a, b) => (b > a ? b : a));
-  return sql`AND h.txid BETWEEN ${least.toString()}::bigint AND ${greatest.toString()}::bigint`;
 }
 
 /** The row `p` is already as the rollback would leave it: as it was, or gone the way it would go. */
@@ -328,8 +299,8 @@ export async function samplePlan(tx: Tx, workspaceId: string, rollbackId: string
       ORDER BY rt.row_key LIMIT ${limit}) rt
     -- looked up for the sampled contacts only
     LEFT JOIN LATERAL (
-      SELECT h.at, h.actor_id, h.origin FROM contact_history h
-      WHERE h.id = rt.row_key AND h.workspace_id = ${workspaceId}
+      SELECT h.at, h.actor_id, h.origin FROM history h
+      WHERE h.workspace_id = ${workspaceId} AND h.table_name = 'contacts' AND h.row_key = rt.row_key
       ORDER BY h.version DESC LIMIT 1) last ON true
     ORDER BY rt.row_key`.execute(tx);
   const holds = (row: Record<string, unknown> | null) => row !== null && ['active', 'archived'].includes(String(row.status));

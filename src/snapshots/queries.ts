@@ -301,7 +301,7 @@ export async function completeCompaction(tx: Tx, workspaceId: string, startedAt:
 async function removeUnneeded(tx: Tx, workspaceId: string, through: Date, now: Date, candidates: RawBuilder<unknown>): Promise<number> {
   const { rows } = await sql<{ removed: number }>`
     WITH candidate AS (${candidates}), unneeded AS (
-      SELECT c.version, c.table_name, c.row_key FROM candidate c
+      SELECT c.version FROM candidate c
       CROSS JOIN LATERAL (
         SELECT min(n.at) AS superseded_at FROM history n
         WHERE n.workspace_id = ${workspaceId} AND n.table_name = c.table_name AND n.row_key = c.row_key AND n.version > c.version
@@ -311,16 +311,12 @@ async function removeUnneeded(tx: Tx, workspaceId: string, through: Date, now: D
           SELECT 1 FROM snapshots s
           WHERE s.workspace_id = ${workspaceId} AND ${retained(now)}
             AND s.taken_at >= c.at AND s.taken_at < later.superseded_at)
-    ), removed_entries AS (
-      DELETE FROM history_entries h USING unneeded u
-      WHERE h.workspace_id = ${workspaceId} AND u.table_name <> 'contacts' AND h.version = u.version
-      RETURNING h.version
-    ), removed_contact_versions AS (
-      DELETE FROM contact_history h USING unneeded u
-      WHERE h.workspace_id = ${workspaceId} AND u.table_name = 'contacts' AND h.id = u.row_key AND h.version = u.version
+    ), removed AS (
+      DELETE FROM history h USING unneeded u
+      WHERE h.workspace_id = ${workspaceId} AND h.version = u.version
       RETURNING h.version
     )
-    SELECT (SELECT count(*) FROM removed_entries)::int + (SELECT count(*) FROM removed_contact_versions)::int AS removed`.execute(tx);
+    SELECT count(*)::int AS removed FROM removed`.execute(tx);
   return rows[0].removed;
 }
 
