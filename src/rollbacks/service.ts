@@ -160,14 +160,16 @@ export async function requestRollback(ctx: AppContext, change: ChangeContext, in
   return createRollback(ctx, change, params, 'rollback.requested');
 }
 
+/** Where a rollback's images come from: history as of its point, or, for an undo, the writes of the rollback it undoes. */
+function planSourceOf(params: RollbackParams): PlanSource {
+  return params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [] } : { kind: 'asOf', at: new Date(params.at) };
+}
+
 async function createRollback(ctx: AppContext, change: ChangeContext, params: RollbackParams, action: string): Promise<RollbackView> {
   const status = params.scope.type === 'workspace' ? 'awaiting_approval' : 'queued';
   // What the approver is asked to approve: the counts of its preview now, until its own
   // plan (made when it runs) replaces them.
-  const previewed =
-    status === 'awaiting_approval'
-      ? (await previewPlan(ctx, change, params.scope, params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [] } : { kind: 'asOf', at: new Date(params.at) }, new Date(params.at))).counts
-      : null;
+  const previewed = status === 'awaiting_approval' ? (await previewPlan(ctx, change, params.scope, planSourceOf(params), new Date(params.at))).counts : null;
   const job = await withOneActiveJob(ctx.db, change.workspaceId, () =>
     inTransaction(ctx.db, change, async (tx) => {
       const progress: RollbackProgress = { ...initialProgress, counts: previewed };
@@ -307,7 +309,7 @@ export const rollbackJobHandler: JobHandler = {
     let next: RollbackProgress;
     switch (progress.phase) {
       case 'plan': {
-        const source: PlanSource = params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [] } : { kind: 'asOf', at: new Date(params.at) };
+        const source = planSourceOf(params);
         await planRollback(tx, ws, job.id, params.scope, source);
         const { counts: planCounts, skipped } = await summarizePlan(tx, ws, job.id, reportedSkips);
         // As the preview shows them: with the deals it will mend (an undo's own deal rows
