@@ -397,7 +397,7 @@ describe('scheduled backups', () => {
 
   it('exports nothing on their own until asked: the schedule is off by default', async () => {
     const ws = await aWorkspace(app);
-    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'off' });
+    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'off', keep: null });
     app.clock.advance(2 * 3600);
     expect((await maintain(ws)).scheduledBackups).toBe(0);
     expect((await ws.api('GET', '/backups')).body.data).toEqual([]);
@@ -406,13 +406,13 @@ describe('scheduled backups', () => {
   it('exports the newest hourly snapshot at each pass, verified, once each, and leaves a backup deleted by hand deleted', async () => {
     const ws = await aWorkspace(app);
     await aContact(ws, { email: 'kept@example.com' });
-    expect((await ws.api('PUT', '/backups/schedule', { export: 'hourly' })).body).toEqual({ export: 'hourly' });
+    expect((await ws.api('PUT', '/backups/schedule', { export: 'hourly' })).body).toEqual({ export: 'hourly', keep: null });
     app.clock.advance(3600);
     expect((await maintain(ws)).scheduledBackups).toBe(1);
     expect((await maintain(ws)).scheduledBackups).toBe(0);
     const first = (await ws.api('GET', '/backups')).body.data;
     const hourly = (await ws.api('GET', '/snapshots')).body.data.filter((s: { kind: string }) => s.kind === 'hourly');
-    expect(first).toEqual([expect.objectContaining({ snapshotId: hourly[0].id, status: 'verified', createdBy: null })]);
+    expect(first).toEqual([expect.objectContaining({ snapshotId: hourly[0].id, status: 'verified', createdBy: null, scheduled: true })]);
     expect(first[0].rowCounts.contacts).toBe(1);
 
     expect((await ws.api('DELETE', `/backups/${first[0].id}`)).status).toBe(204);
@@ -422,11 +422,32 @@ describe('scheduled backups', () => {
     const second = (await ws.api('GET', '/backups')).body.data;
     expect(second.map((b: { snapshotId: string }) => b.snapshotId)).toEqual([(await ws.api('GET', '/snapshots')).body.data[0].id]);
 
-    expect((await ws.api('PUT', '/backups/schedule', { export: 'off' })).body).toEqual({ export: 'off' });
+    expect((await ws.api('PUT', '/backups/schedule', { export: 'off' })).body).toEqual({ export: 'off', keep: null });
     app.clock.advance(3600);
     expect((await maintain(ws)).scheduledBackups).toBe(0);
     const audit = await auditActions(ws, 'backup_schedule.');
-    expect(audit.map((e) => e.details)).toEqual([{ before: 'off', after: 'hourly' }, { before: 'hourly', after: 'off' }]);
+    expect(audit.map((e) => e.details)).toEqual([
+      { before: { export: 'off', keep: null }, after: { export: 'hourly', keep: null } },
+      { before: { export: 'hourly', keep: null }, after: { export: 'off', keep: null } },
+    ]);
+  });
+
+  it('keeps only the newest `keep` scheduled backups, removing older ones as a delete would, and never one made by hand', async () => {
+    const ws = await aWorkspace(app);
+    const byHand = (await ws.api('POST', '/backups', {})).body;
+    expect(byHand.scheduled).toBe(false);
+    expect((await ws.api('PUT', '/backups/schedule', { export: 'hourly', keep: 2 })).body).toEqual({ export: 'hourly', keep: 2 });
+    const made: string[] = [];
+    for (let hour = 0; hour < 4; hour += 1) {
+      app.clock.advance(3600);
+      expect((await maintain(ws)).scheduledBackups).toBe(1);
+      made.push((await ws.api('GET', '/backups')).body.data[0].id);
+    }
+    const left = (await ws.api('GET', '/backups')).body.data;
+    expect(left.map((b: { id: string }) => b.id)).toEqual([made[3], made[2], byHand.id]);
+    const removed = await auditActions(ws, 'backup.deleted');
+    expect(removed.map((e) => e.targetId).sort()).toEqual([made[0], made[1]].sort());
+    expect((await ws.api('GET', `/backups/${made[0]}`)).status).toBe(404);
   });
 
   it('logs a scheduled backup the store refuses, lets the rest of the pass run, and makes it at the next pass', async () => {
@@ -454,7 +475,7 @@ describe('scheduled backups', () => {
 
   it('refuses a schedule that is not off, hourly, weekly or monthly, and needs snapshots.manage', async () => {
     const ws = await aWorkspace(app);
-    for (const body of [{ export: 'daily' }, {}, { export: 'hourly', extra: 1 }, { export: null }]) {
+    for (const body of [{ export: 'daily' }, {}, { export: 'hourly', extra: 1 }, { export: null }, { export: 'hourly', keep: 0 }, { export: 'hourly', keep: 1001 }, { export: 'hourly', keep: 2.5 }, { export: 'hourly', keep: '3' }]) {
       const res = await ws.api('PUT', '/backups/schedule', body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error.code).toBe('invalid_request');
@@ -462,6 +483,6 @@ describe('scheduled backups', () => {
     const manager = await ws.userWithRole('manager');
     expect((await manager.api('PUT', '/backups/schedule', { export: 'weekly' })).body.error).toMatchObject({ code: 'forbidden', details: { permission: 'snapshots.manage' } });
     expect((await manager.api('GET', '/backups/schedule')).status).toBe(403);
-    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'off' });
+    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'off', keep: null });
   });
 });

@@ -18,12 +18,13 @@ export interface BackupRow {
   error: string | null;
   created_by: string | null;
   created_at: Date;
+  scheduled: boolean;
   /** created_at to the microsecond, for cursors */
   created_key: string;
 }
 
 const backupColumns = sql`b.id, b.snapshot_id, b.taken_at, b.file_name, b.byte_size, b.sha256, b.row_counts, b.status,
-  b.verified_at, b.error, b.created_by, b.created_at, ${cursorTime('b.created_at')} AS created_key`;
+  b.verified_at, b.error, b.created_by, b.created_at, b.scheduled, ${cursorTime('b.created_at')} AS created_key`;
 
 // ---------------------------------------------------------------- the backups record
 
@@ -40,12 +41,13 @@ export async function insertBackup(
     rowCounts: Record<string, number>;
     createdBy: string | null;
     createdAt: Date;
+    scheduled: boolean;
   },
 ): Promise<BackupRow> {
   const { rows } = await sql<BackupRow>`
-    INSERT INTO backups AS b (workspace_id, id, snapshot_id, taken_at, file_name, byte_size, sha256, row_counts, status, created_by, created_at)
+    INSERT INTO backups AS b (workspace_id, id, snapshot_id, taken_at, file_name, byte_size, sha256, row_counts, status, created_by, created_at, scheduled)
     VALUES (${workspaceId}, ${input.id}, ${input.snapshotId}, ${input.takenAt}, ${input.fileName}, ${input.byteSize}, ${input.sha256},
-            ${JSON.stringify(input.rowCounts)}::jsonb, 'exported', ${input.createdBy}, ${input.createdAt})
+            ${JSON.stringify(input.rowCounts)}::jsonb, 'exported', ${input.createdBy}, ${input.createdAt}, ${input.scheduled})
     RETURNING ${backupColumns}`.execute(tx);
   return rows[0];
 }
@@ -292,23 +294,40 @@ export async function setAuditHead(tx: Tx, workspaceId: string): Promise<void> {
 
 export type ExportKind = 'hourly' | 'weekly' | 'monthly';
 
-export async function selectExportKind(db: Db | Tx, workspaceId: string): Promise<ExportKind | null> {
-  const { rows } = await sql<{ export_kind: ExportKind | null }>`
-    SELECT export_kind FROM backup_schedules WHERE workspace_id = ${workspaceId}`.execute(db);
-  return rows[0]?.export_kind ?? null;
+export interface ExportSchedule {
+  kind: ExportKind | null;
+  /** How many of the schedule's backups to keep, newest first; null: all. */
+  keep: number | null;
 }
 
-/** Sets the kind exported; a change of kind starts again from that kind's newest snapshot. */
-export async function upsertExportKind(tx: Tx, workspaceId: string, kind: ExportKind | null, at: Date, by: string | null): Promise<ExportKind | null> {
-  const { rows } = await sql<{ old: ExportKind | null }>`
-    SELECT export_kind AS old FROM backup_schedules WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
-  const old = rows[0]?.old ?? null;
+export async function selectExportSchedule(db: Db | Tx, workspaceId: string): Promise<ExportSchedule> {
+  const { rows } = await sql<{ export_kind: ExportKind | null; keep_count: number | null }>`
+    SELECT export_kind, keep_count FROM backup_schedules WHERE workspace_id = ${workspaceId}`.execute(db);
+  return { kind: rows[0]?.export_kind ?? null, keep: rows[0]?.keep_count ?? null };
+}
+
+/** Sets the schedule; a change of kind starts again from that kind's newest snapshot. Returns the one before. */
+export async function upsertExportSchedule(tx: Tx, workspaceId: string, schedule: ExportSchedule, at: Date, by: string | null): Promise<ExportSchedule> {
+  const { rows } = await sql<{ export_kind: ExportKind | null; keep_count: number | null }>`
+    SELECT export_kind, keep_count FROM backup_schedules WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
+  const old = { kind: rows[0]?.export_kind ?? null, keep: rows[0]?.keep_count ?? null };
   await sql`
-    INSERT INTO backup_schedules (workspace_id, export_kind, exported_through, updated_at, updated_by)
-    VALUES (${workspaceId}, ${kind}, NULL, ${at}, ${by})
-    ON CONFLICT (workspace_id) DO UPDATE SET export_kind = EXCLUDED.export_kind, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
+    INSERT INTO backup_schedules (workspace_id, export_kind, keep_count, exported_through, updated_at, updated_by)
+    VALUES (${workspaceId}, ${schedule.kind}, ${schedule.keep}, NULL, ${at}, ${by})
+    ON CONFLICT (workspace_id) DO UPDATE SET export_kind = EXCLUDED.export_kind, keep_count = EXCLUDED.keep_count,
+      updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
       exported_through = CASE WHEN backup_schedules.export_kind IS NOT DISTINCT FROM EXCLUDED.export_kind THEN backup_schedules.exported_through END`.execute(tx);
   return old;
+}
+
+/** The schedule's backups beyond the newest `keep`, oldest first: the ones it no longer keeps. */
+export async function selectScheduledBackupsBeyond(db: Db, workspaceId: string, keep: number): Promise<string[]> {
+  const { rows } = await sql<{ id: string }>`
+    SELECT id FROM (
+      SELECT id, taken_at FROM backups WHERE workspace_id = ${workspaceId} AND scheduled
+      ORDER BY taken_at DESC, id DESC OFFSET ${keep}) beyond
+    ORDER BY taken_at, id`.execute(db);
+  return rows.map((r) => r.id);
 }
 
 /**

@@ -29,8 +29,8 @@ export const backupRoutes: RouteModule = (app, ctx) => {
   });
 
   addRoute(app, ctx, {
-    method: 'PUT', url: '/backups/schedule', summary: 'Export each new scheduled snapshot of one kind (hourly, weekly, monthly) to the backup store, or none', tag,
-    access: { user: 'snapshots.manage' }, body: z.strictObject({ export: z.enum(['off', 'hourly', 'weekly', 'monthly']) }),
+    method: 'PUT', url: '/backups/schedule', summary: 'Export each new scheduled snapshot of one kind (hourly, weekly, monthly) to the backup store, or none; keep its newest `keep` backups, or all', tag,
+    access: { user: 'snapshots.manage' }, body: z.strictObject({ export: z.enum(['off', 'hourly', 'weekly', 'monthly']), keep: z.int().min(1).max(1000).nullable().optional() }),
     handler: ({ body, change }) => updateBackupSchedule(ctx.db, change, body),
   });
 

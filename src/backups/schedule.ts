@@ -2,27 +2,32 @@ import type { AppContext } from '../context.js';
 import type { ChangeContext, Db } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { recordAudit } from '../audit/service.js';
-import { createBackup } from './service.js';
-import { markExported, selectDueExports, selectExportKind, upsertExportKind, type ExportKind } from './queries.js';
+import { createBackup, deleteBackup } from './service.js';
+import { markExported, selectDueExports, selectExportSchedule, selectScheduledBackupsBeyond, upsertExportSchedule, type ExportKind } from './queries.js';
 
-/** Which scheduled snapshots go to the backup store on their own: one kind, or none. */
+/**
+ * Which scheduled snapshots go to the backup store on their own: one kind, or none; and
+ * how many of the backups so made are kept (the oldest beyond go; null keeps them all).
+ */
 export interface BackupSchedule {
   export: ExportKind | 'off';
+  keep: number | null;
 }
 
 export async function getBackupSchedule(db: Db, workspaceId: string): Promise<BackupSchedule> {
-  return { export: (await selectExportKind(db, workspaceId)) ?? 'off' };
+  const { kind, keep } = await selectExportSchedule(db, workspaceId);
+  return { export: kind ?? 'off', keep };
 }
 
-export async function updateBackupSchedule(db: Db, change: ChangeContext, schedule: BackupSchedule): Promise<BackupSchedule> {
-  const kind = schedule.export === 'off' ? null : schedule.export;
+export async function updateBackupSchedule(db: Db, change: ChangeContext, input: { export: ExportKind | 'off'; keep?: number | null }): Promise<BackupSchedule> {
+  const schedule: BackupSchedule = { export: input.export, keep: input.keep ?? null };
   await inTransaction(db, change, async (tx) => {
-    const old = await upsertExportKind(tx, change.workspaceId, kind, change.at, change.actorId);
+    const old = await upsertExportSchedule(tx, change.workspaceId, { kind: schedule.export === 'off' ? null : schedule.export, keep: schedule.keep }, change.at, change.actorId);
     await recordAudit(tx, change, {
       action: 'backup_schedule.updated',
       targetType: 'workspace',
       targetId: change.workspaceId,
-      details: { before: old ?? 'off', after: schedule.export },
+      details: { before: { export: old.kind ?? 'off', keep: old.keep }, after: schedule },
     });
   });
   return schedule;
@@ -40,7 +45,7 @@ export async function exportScheduledSnapshots(ctx: AppContext, workspaceId: str
   for (const due of await selectDueExports(ctx.db, workspaceId, ctx.clock.now())) {
     const change: ChangeContext = { workspaceId: due.workspace_id, actorId: null, origin: 'system', at: ctx.clock.now() };
     try {
-      await createBackup(ctx, change, { snapshotId: due.snapshot_id });
+      await createBackup(ctx, change, { snapshotId: due.snapshot_id, scheduled: true });
     } catch (error) {
       // The next pass tries again; other workspaces' backups go ahead meanwhile.
       console.error(`scheduled backup of workspace ${due.workspace_id} failed`, error);
@@ -48,6 +53,18 @@ export async function exportScheduledSnapshots(ctx: AppContext, workspaceId: str
     }
     await markExported(ctx.db, due.workspace_id, due.taken_at);
     exported += 1;
+    await dropUnkeptBackups(ctx, change);
   }
   return exported;
+}
+
+/**
+ * Once a scheduled backup is made, the schedule's oldest backups beyond its `keep` go, as a
+ * delete by hand would take them (file, then record; audit `backup.deleted`). Backups made
+ * by hand are never counted or removed.
+ */
+async function dropUnkeptBackups(ctx: AppContext, change: ChangeContext): Promise<void> {
+  const { keep } = await selectExportSchedule(ctx.db, change.workspaceId);
+  if (keep === null) return;
+  for (const id of await selectScheduledBackupsBeyond(ctx.db, change.workspaceId, keep)) await deleteBackup(ctx, change, id);
 }

@@ -64,6 +64,8 @@ export interface Backup {
   error: string | null;
   createdBy: string | null;
   createdAt: string;
+  /** Made by the backup schedule (which removes its oldest beyond its `keep`), not by hand. */
+  scheduled: boolean;
 }
 
 function presentBackup(row: BackupRow): Backup {
@@ -80,6 +82,7 @@ function presentBackup(row: BackupRow): Backup {
     error: row.error,
     createdBy: row.created_by,
     createdAt: row.created_at.toISOString(),
+    scheduled: row.scheduled,
   };
 }
 
@@ -125,7 +128,8 @@ export async function getBackup(db: Db, workspaceId: string, id: string): Promis
 export async function createBackup(
   ctx: AppContext,
   change: ChangeContext,
-  input: { snapshotId?: string },
+  /** `scheduled`: made by the backup schedule, which may later remove it (keep). */
+  input: { snapshotId?: string; scheduled?: boolean },
   options: { pageSize?: number } = {},
 ): Promise<Backup> {
   const ws = change.workspaceId;
@@ -163,6 +167,7 @@ export async function createBackup(
         rowCounts: counts,
         createdBy: change.actorId,
         createdAt: change.at,
+        scheduled: input.scheduled ?? false,
       });
       await recordAudit(tx, change, {
         action: 'backup.created',

@@ -60,20 +60,23 @@ describe('web UI: backups', () => {
     await page.context().close();
   });
 
-  it('turns scheduled backups on and off, saying what happens next', async () => {
+  it('turns scheduled backups on and off and sets how many are kept, saying what happens next', async () => {
     const ws = await aWorkspaceWithContacts(1);
     const page = await signedIn(ui.browser, ui.server.base, ws.adminToken);
     await openBackups(page);
     const schedule = page.getByLabel('Back up on its own');
     await expect(schedule.inputValue()).resolves.toBe('off');
     await schedule.selectOption('weekly');
-    expect(await settledText(news(page), 'From the next maintenance pass on, the newest weekly snapshot is exported to the backup store on its own, and verified.')).toBe(
-      'From the next maintenance pass on, the newest weekly snapshot is exported to the backup store on its own, and verified.',
-    );
-    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'weekly' });
+    const weekly = 'From the next maintenance pass on, the newest weekly snapshot is exported to the backup store on its own, and verified; every one is kept until deleted here.';
+    expect(await settledText(news(page), weekly)).toBe(weekly);
+    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'weekly', keep: null });
+    await page.getByLabel('Scheduled backups kept').selectOption('30');
+    const kept = 'From the next maintenance pass on, the newest weekly snapshot is exported to the backup store on its own, and verified; only the newest 30 so made are kept.';
+    expect(await settledText(news(page), kept)).toBe(kept);
+    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'weekly', keep: 30 });
     await schedule.selectOption('off');
     expect(await settledText(news(page), 'Scheduled backups are off: backups are made only when asked.')).toBe('Scheduled backups are off: backups are made only when asked.');
-    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'off' });
+    expect((await ws.api('GET', '/backups/schedule')).body).toEqual({ export: 'off', keep: 30 });
     await page.context().close();
   });
 

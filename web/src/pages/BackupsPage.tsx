@@ -165,31 +165,46 @@ const exportChoices: { value: ExportKind; label: string }[] = [
   { value: 'monthly', label: 'Every monthly snapshot (month ends)' },
 ];
 
-/** Scheduled backups: the kind of scheduled snapshot the maintenance pass exports on its own. */
+const keepChoices: { value: number | null; label: string }[] = [
+  { value: null, label: 'All of them, until deleted here' },
+  { value: 7, label: 'The newest 7' },
+  { value: 30, label: 'The newest 30' },
+  { value: 90, label: 'The newest 90' },
+];
+
+interface BackupSchedule {
+  export: ExportKind;
+  keep: number | null;
+}
+
+/** Scheduled backups: the kind of scheduled snapshot the maintenance pass exports on its own, and how many it keeps. */
 function BackupScheduleCard({ onSaved }: { onSaved: (text: string) => void }) {
   const { call } = useSession();
   const queryClient = useQueryClient();
-  const schedule = useQuery({ queryKey: ['backup-schedule'], queryFn: () => call<{ export: ExportKind }>('GET', '/backups/schedule') });
+  const schedule = useQuery({ queryKey: ['backup-schedule'], queryFn: () => call<BackupSchedule>('GET', '/backups/schedule') });
   const save = useMutation({
-    mutationFn: (kind: ExportKind) => call<{ export: ExportKind }>('PUT', '/backups/schedule', { export: kind }),
+    mutationFn: (next: BackupSchedule) => call<BackupSchedule>('PUT', '/backups/schedule', next),
     onSuccess: async (saved) => {
       queryClient.setQueryData(['backup-schedule'], saved);
       onSaved(
         saved.export === 'off'
           ? 'Scheduled backups are off: backups are made only when asked.'
-          : `From the next maintenance pass on, the newest ${saved.export} snapshot is exported to the backup store on its own, and verified.`,
+          : `From the next maintenance pass on, the newest ${saved.export} snapshot is exported to the backup store on its own, and verified; ${
+              saved.keep === null ? 'every one is kept until deleted here' : `only the newest ${saved.keep} so made are kept`
+            }.`,
       );
     },
   });
+  const current = schedule.data;
   return (
     <div className="card">
       <label className="field">
         <span>Back up on its own</span>
         <select
           aria-label="Back up on its own"
-          value={schedule.data?.export ?? 'off'}
-          disabled={!schedule.data || save.isPending}
-          onChange={(event) => save.mutate(event.target.value as ExportKind)}
+          value={current?.export ?? 'off'}
+          disabled={!current || save.isPending}
+          onChange={(event) => current && save.mutate({ ...current, export: event.target.value as ExportKind })}
         >
           {exportChoices.map((choice) => (
             <option key={choice.value} value={choice.value}>
@@ -198,7 +213,25 @@ function BackupScheduleCard({ onSaved }: { onSaved: (text: string) => void }) {
           ))}
         </select>
       </label>
-      <p className="muted small">Each new snapshot of that kind goes to the backup store and is verified. Old backups are kept until deleted here.</p>
+      <label className="field">
+        <span>Scheduled backups kept</span>
+        <select
+          aria-label="Scheduled backups kept"
+          value={String(current?.keep ?? 'all')}
+          disabled={!current || save.isPending}
+          onChange={(event) => current && save.mutate({ ...current, keep: event.target.value === 'all' ? null : Number(event.target.value) })}
+        >
+          {keepChoices.map((choice) => (
+            <option key={String(choice.value ?? 'all')} value={String(choice.value ?? 'all')}>
+              {choice.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <p className="muted small">
+        Each new snapshot of that kind goes to the backup store and is verified. Beyond the number kept, the oldest scheduled backups are deleted; backups made
+        here or by the CLI stay until deleted here.
+      </p>
       <ErrorNotice error={schedule.error ?? save.error} onDismiss={save.reset} />
     </div>
   );
