@@ -450,6 +450,27 @@ describe('scheduled backups', () => {
     expect((await ws.api('GET', `/backups/${made[0]}`)).status).toBe(404);
   });
 
+  it('counts what it keeps by when backups were made: after a change of kind, the backup of an older snapshot is the newest', async () => {
+    const ws = await aWorkspace(app);
+    // A day at a time, so the pass takes the Saturday snapshot of the week it goes through.
+    for (let day = 0; day < 8; day += 1) {
+      app.clock.advance(86_400);
+      await maintain(ws);
+    }
+    await ws.api('PUT', '/backups/schedule', { export: 'hourly', keep: 2 });
+    const hourly: string[] = [];
+    for (let hour = 0; hour < 2; hour += 1) {
+      app.clock.advance(3600);
+      expect((await maintain(ws)).scheduledBackups).toBe(1);
+      hourly.push((await ws.api('GET', '/backups')).body.data[0].id);
+    }
+    await ws.api('PUT', '/backups/schedule', { export: 'weekly', keep: 2 });
+    expect((await maintain(ws)).scheduledBackups).toBe(1);
+    const left = (await ws.api('GET', '/backups')).body.data;
+    const weekly = (await ws.api('GET', '/snapshots?limit=500')).body.data.find((snapshot: { kind: string }) => snapshot.kind === 'weekly');
+    expect(left.map((b: { id: string; snapshotId: string }) => b.snapshotId === weekly.id || b.id)).toEqual([true, hourly[1]]);
+  });
+
   it('logs a scheduled backup the store refuses, lets the rest of the pass run, and makes it at the next pass', async () => {
     const ws = await aWorkspace(app);
     await ws.api('PUT', '/backups/schedule', { export: 'hourly' });

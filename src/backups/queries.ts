@@ -320,13 +320,21 @@ export async function upsertExportSchedule(tx: Tx, workspaceId: string, schedule
   return old;
 }
 
-/** The schedule's backups beyond the newest `keep`, oldest first: the ones it no longer keeps. */
+/**
+ * The schedule's backups it no longer keeps, oldest first: those made before the newest
+ * `keep` verified ones (by when they were made: a backup of an older snapshot, after a
+ * change of kind, is still the newest). None while fewer than `keep` are verified, so a
+ * backup that failed its verification never pushes out a good one.
+ */
 export async function selectScheduledBackupsBeyond(db: Db, workspaceId: string, keep: number): Promise<string[]> {
   const { rows } = await sql<{ id: string }>`
-    SELECT id FROM (
-      SELECT id, taken_at FROM backups WHERE workspace_id = ${workspaceId} AND scheduled
-      ORDER BY taken_at DESC, id DESC OFFSET ${keep}) beyond
-    ORDER BY taken_at, id`.execute(db);
+    WITH oldest_kept AS (
+      SELECT created_at, id FROM backups
+      WHERE workspace_id = ${workspaceId} AND scheduled AND status = 'verified'
+      ORDER BY created_at DESC, id DESC OFFSET ${keep - 1} LIMIT 1)
+    SELECT b.id FROM backups b, oldest_kept k
+    WHERE b.workspace_id = ${workspaceId} AND b.scheduled AND (b.created_at, b.id) < (k.created_at, k.id)
+    ORDER BY b.created_at, b.id`.execute(db);
   return rows.map((r) => r.id);
 }
 

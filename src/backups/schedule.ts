@@ -2,6 +2,7 @@ import type { AppContext } from '../context.js';
 import type { ChangeContext, Db } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { recordAudit } from '../audit/service.js';
+import { AppError } from '../http/errors.js';
 import { createBackup, deleteBackup } from './service.js';
 import { markExported, selectDueExports, selectExportSchedule, selectScheduledBackupsBeyond, upsertExportSchedule, type ExportKind } from './queries.js';
 
@@ -59,12 +60,21 @@ export async function exportScheduledSnapshots(ctx: AppContext, workspaceId: str
 }
 
 /**
- * Once a scheduled backup is made, the schedule's oldest backups beyond its `keep` go, as a
- * delete by hand would take them (file, then record; audit `backup.deleted`). Backups made
- * by hand are never counted or removed.
+ * Once a scheduled backup is made, the schedule's backups older than its newest `keep`
+ * verified ones go, as a delete by hand would take them (file, then record; audit
+ * `backup.deleted`). Backups made by hand are never counted or removed. One that cannot
+ * be deleted now (its file will not go, or it went meanwhile) is logged and left to the
+ * next pass; the pass goes on.
  */
 async function dropUnkeptBackups(ctx: AppContext, change: ChangeContext): Promise<void> {
   const { keep } = await selectExportSchedule(ctx.db, change.workspaceId);
   if (keep === null) return;
-  for (const id of await selectScheduledBackupsBeyond(ctx.db, change.workspaceId, keep)) await deleteBackup(ctx, change, id);
+  for (const id of await selectScheduledBackupsBeyond(ctx.db, change.workspaceId, keep)) {
+    try {
+      await deleteBackup(ctx, change, id);
+    } catch (error) {
+      if (error instanceof AppError && error.status === 404) continue;
+      console.error(`scheduled backup ${id} of workspace ${change.workspaceId} could not be deleted`, error);
+    }
+  }
 }
