@@ -52,6 +52,15 @@ describe('history of contacts', () => {
     expect(versions[2].changes.deletedAt).toEqual({ from: null, to: deleted.deletedAt });
   });
 
+  it('shows a time column in UTC as …Z, and text that only looks like a time as it was written', async () => {
+    const ws = await aWorkspace(app);
+    const c = (await ws.api('POST', '/contacts', { email: 'looks@example.com', phone: '2026-13-01T00:00:00+00:00' })).body;
+    await ws.api('PATCH', `/contacts/${c.id}`, { phone: '2026-02-30T10:00:00+00:00' });
+    const versions = (await ws.api('GET', `/contacts/${c.id}/history`)).body.data;
+    expect(versions[1].changes.phone).toEqual({ from: '2026-13-01T00:00:00+00:00', to: '2026-02-30T10:00:00+00:00' });
+    expect(versions[1].changes.updatedAt.to).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  });
+
   it('captures inserts, updates and deletes of every association, with a merge that removes them in one transaction', async () => {
     const ws = await aWorkspace(app);
     const injected = app.clock.advance(2 * 365 * 86_400);

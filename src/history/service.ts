@@ -43,11 +43,16 @@ const refColumns: Record<string, string[]> = {
 
 const camel = (column: string) => column.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
 
-/** PostgreSQL's JSON form of a timestamptz (`2026-11-26T03:31:21.03+00:00`). */
-const jsonTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$/;
-
-/** A value of a row image as the API shows it: times in UTC as `…Z`, like every other time. */
-const shown = (value: unknown): unknown => (typeof value === 'string' && jsonTimestamp.test(value) ? new Date(value).toISOString() : value);
+/**
+ * A value of a row image as the API shows it: a time column's value (`…_at`, a
+ * timestamptz, which JSON holds as `2026-11-26T03:31:21.03+00:00`) in UTC as `…Z`, like
+ * every other time; anything else as it is.
+ */
+const shown = (column: string, value: unknown): unknown => {
+  if (!column.endsWith('_at') || typeof value !== 'string') return value;
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? value : new Date(time).toISOString();
+};
 
 /** Field-by-field differences between two row images; absent images count as all-null. */
 export function diffRows(before: Record<string, unknown> | null, after: Record<string, unknown> | null): Record<string, FieldChange> {
@@ -57,7 +62,7 @@ export function diffRows(before: Record<string, unknown> | null, after: Record<s
     if (key === 'workspace_id') continue;
     const from = before?.[key] ?? null;
     const to = after?.[key] ?? null;
-    if (JSON.stringify(from) !== JSON.stringify(to)) changes[camel(key)] = { from: shown(from), to: shown(to) };
+    if (JSON.stringify(from) !== JSON.stringify(to)) changes[camel(key)] = { from: shown(key, from), to: shown(key, to) };
   }
   return changes;
 }
