@@ -20,6 +20,7 @@ export class JobWorker {
   private running: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(
     private readonly ctx: () => AppContext,
@@ -33,6 +34,8 @@ export class JobWorker {
   }
 
   kick(): void {
+    // A job queued while the server shuts down waits for the next start (it is durable).
+    if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
@@ -57,6 +60,7 @@ export class JobWorker {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.idle();
   }

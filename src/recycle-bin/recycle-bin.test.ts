@@ -305,7 +305,8 @@ describe('restoring deleted contacts (seed 002)', () => {
   });
 
   it('with jobs run in the background, answers 409 to a restore sent right after another, then runs the first to its end', async () => {
-    const background = await testApp({ autoRunJobs: true });
+    // A longer start than serve's 100 ms, so a loaded machine cannot let the job finish first.
+    const background = await testApp({ autoRunJobs: true, jobStartDelayMs: 1000 });
     const ws = await aWorkspace(background);
     const ids: string[] = [];
     for (let i = 0; i < 20; i += 1) ids.push((await aContact(ws, { email: `bg${i}@example.com` })).id);
@@ -327,6 +328,7 @@ describe('restoring deleted contacts (seed 002)', () => {
     const then = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: ids.slice(10) });
     expect(then.status).toBe(202);
     expect(await finished(then.body.id)).toMatchObject({ status: 'succeeded', restored: 10 });
+    await background.server.close();
   });
 
   it('asks for confirmation before going over the active contact limit', async () => {

@@ -82,10 +82,10 @@ export interface TestApp {
  * A server on the worker's database with its own test clock. Jobs run only when the test
  * calls runJobs(), unless autoRunJobs is set (then a worker runs them as `serve` does).
  */
-export async function testApp(options: { autoRunJobs?: boolean } = {}): Promise<TestApp> {
+export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number } = {}): Promise<TestApp> {
   const database = await testDatabase();
   const clock = new TestClock();
-  const worker: JobWorker = new JobWorker(() => ctx);
+  const worker: JobWorker = new JobWorker(() => ctx, options.jobStartDelayMs);
   const ctx: AppContext = {
     database,
     db: database.db,
