@@ -167,12 +167,12 @@ function planSourceOf(params: RollbackParams): PlanSource {
 
 async function createRollback(ctx: AppContext, change: ChangeContext, params: RollbackParams, action: string): Promise<RollbackView> {
   const status = params.scope.type === 'workspace' ? 'awaiting_approval' : 'queued';
-  // What the approver is asked to approve: the counts of its preview now, until its own
-  // plan (made when it runs) replaces them.
-  const previewed = status === 'awaiting_approval' ? (await previewPlan(ctx, change, params.scope, planSourceOf(params), new Date(params.at))).counts : null;
+  // What the approver is asked to approve: the counts and skips of its preview now, until
+  // its own plan (made when it runs) replaces them. The request waits for that preview.
+  const previewed = status === 'awaiting_approval' ? await previewPlan(ctx, change, params.scope, planSourceOf(params), new Date(params.at)) : null;
   const job = await withOneActiveJob(ctx.db, change.workspaceId, () =>
     inTransaction(ctx.db, change, async (tx) => {
-      const progress: RollbackProgress = { ...initialProgress, counts: previewed };
+      const progress: RollbackProgress = previewed ? { ...initialProgress, counts: previewed.counts, skipped: previewed.skipped } : initialProgress;
       const created = await insertJob(tx, change, { kind: 'rollback', status, params: { ...params }, progress: { ...progress } });
       await recordAudit(tx, change, {
         action,
