@@ -172,6 +172,11 @@ const keepChoices: { value: number | null; label: string }[] = [
   { value: 90, label: 'The newest 90' },
 ];
 
+/** The choices, with the current number kept among them when it was set another way (the API takes any 1–1000). */
+function withCurrent(choices: { value: number | null; label: string }[], keep: number | null): { value: number | null; label: string }[] {
+  return choices.some((choice) => choice.value === keep) ? choices : [...choices, { value: keep, label: `The newest ${keep}` }];
+}
+
 interface BackupSchedule {
   export: ExportKind;
   keep: number | null;
@@ -221,7 +226,7 @@ function BackupScheduleCard({ onSaved }: { onSaved: (text: string) => void }) {
           disabled={!current || save.isPending}
           onChange={(event) => current && save.mutate({ ...current, keep: event.target.value === 'all' ? null : Number(event.target.value) })}
         >
-          {keepChoices.map((choice) => (
+          {withCurrent(keepChoices, current?.keep ?? null).map((choice) => (
             <option key={String(choice.value ?? 'all')} value={String(choice.value ?? 'all')}>
               {choice.label}
             </option>
