@@ -340,11 +340,15 @@ export async function selectScheduledBackupsBeyond(db: Db, workspaceId: string, 
 
 /**
  * For each workspace that exports a kind (all, or the one given): its newest retained
- * snapshot of that kind, when newer than the last one exported.
+ * snapshot of that kind, when newer than the last one exported, and how many to keep.
  */
-export async function selectDueExports(db: Db, workspaceId: string | null, now: Date): Promise<{ workspace_id: string; snapshot_id: string; taken_at: Date }[]> {
-  const { rows } = await sql<{ workspace_id: string; snapshot_id: string; taken_at: Date }>`
-    SELECT DISTINCT ON (bs.workspace_id) bs.workspace_id, s.id AS snapshot_id, s.taken_at
+export async function selectDueExports(
+  db: Db,
+  workspaceId: string | null,
+  now: Date,
+): Promise<{ workspace_id: string; snapshot_id: string; taken_at: Date; keep_count: number | null }[]> {
+  const { rows } = await sql<{ workspace_id: string; snapshot_id: string; taken_at: Date; keep_count: number | null }>`
+    SELECT DISTINCT ON (bs.workspace_id) bs.workspace_id, s.id AS snapshot_id, s.taken_at, bs.keep_count
     FROM backup_schedules bs
     JOIN snapshots s ON s.workspace_id = bs.workspace_id AND s.kind = bs.export_kind
       AND s.deleted_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ${now})

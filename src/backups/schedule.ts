@@ -54,7 +54,7 @@ export async function exportScheduledSnapshots(ctx: AppContext, workspaceId: str
     }
     await markExported(ctx.db, due.workspace_id, due.taken_at);
     exported += 1;
-    await dropUnkeptBackups(ctx, change);
+    if (due.keep_count !== null) await dropUnkeptBackups(ctx, change, due.keep_count);
   }
   return exported;
 }
@@ -66,9 +66,7 @@ export async function exportScheduledSnapshots(ctx: AppContext, workspaceId: str
  * be deleted now (its file will not go, or it went meanwhile) is logged and left to the
  * next pass; the pass goes on.
  */
-async function dropUnkeptBackups(ctx: AppContext, change: ChangeContext): Promise<void> {
-  const { keep } = await selectExportSchedule(ctx.db, change.workspaceId);
-  if (keep === null) return;
+async function dropUnkeptBackups(ctx: AppContext, change: ChangeContext, keep: number): Promise<void> {
   for (const id of await selectScheduledBackupsBeyond(ctx.db, change.workspaceId, keep)) {
     try {
       await deleteBackup(ctx, change, id);
