@@ -86,3 +86,42 @@ describe('migration 010: contacts that left with their associations removed get 
     expect(tags).toEqual([{ contact_id: 'old', tag_id: 't' }]);
   });
 });
+
+describe('migration 014: contacts get a history store of before images', () => {
+  it('moves contact entries over with each one holding the previous entry’s after, and leaves the other tables’ entries', async () => {
+    const database = await migratedUpTo('013_backup_keep.sql');
+    const { db } = database;
+    await sql`INSERT INTO workspaces (id, name) VALUES ('w', 'W')`.execute(db);
+    // Entries as 001's capture wrote them, of a contact whose change from B to C (version
+    // 1003) a compaction removed: the state at a point between versions 1002 and 1004 was B.
+    const entry = (version: number, op: string, before: string | null, after: string | null) =>
+      sql`(${'w'}, ${version}, 'contacts', 'c', 'c', ${op}, ${new Date(Date.UTC(2026, 0, 1, version - 1000))}, NULL, 'sql',
+           ${before === null ? null : JSON.stringify({ id: 'c', first_name: before })}::jsonb,
+           ${after === null ? null : JSON.stringify({ id: 'c', first_name: after })}::jsonb, 100)`;
+    await sql`
+      INSERT INTO history_entries (workspace_id, version, table_name, row_key, contact_id, op, at, actor_id, origin, before, after, txid) VALUES
+        ${entry(1001, 'insert', null, 'A')}, ${entry(1002, 'update', 'A', 'B')}, ${entry(1004, 'update', 'C', 'D')}, ${entry(1005, 'delete', 'D', null)},
+        ('w', 1006, 'tags', 't', NULL, 'insert', now(), NULL, 'sql', NULL, '{"id": "t"}', 100)`.execute(db);
+
+    expect((await migrate(database))[0]).toBe('014_contact_history.sql');
+
+    const { rows } = await sql<{ version: number; op: string; first_name: string | null }>`
+      SELECT version::int, op, (before).first_name FROM contact_history WHERE workspace_id = 'w' ORDER BY version`.execute(db);
+    expect(rows).toEqual([
+      { version: 1001, op: 'insert', first_name: null },
+      { version: 1002, op: 'update', first_name: 'A' },
+      { version: 1004, op: 'update', first_name: 'B' },
+      { version: 1005, op: 'delete', first_name: 'D' },
+    ]);
+    const { rows: left } = await sql<{ table_name: string }>`SELECT table_name FROM history_entries WHERE workspace_id = 'w' AND version > 1000`.execute(db);
+    expect(left).toEqual([{ table_name: 'tags' }]);
+    const { rows: viewed } = await sql<{ version: number; before: unknown; after: unknown }>`
+      SELECT version::int, before->>'first_name' AS before, after->>'first_name' AS after FROM history WHERE workspace_id = 'w' AND table_name = 'contacts' ORDER BY version`.execute(db);
+    expect(viewed).toEqual([
+      { version: 1001, before: null, after: 'A' },
+      { version: 1002, before: 'A', after: 'B' },
+      { version: 1004, before: 'B', after: 'D' },
+      { version: 1005, before: 'D', after: null },
+    ]);
+  });
+});

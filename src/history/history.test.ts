@@ -138,11 +138,13 @@ describe('history of contacts', () => {
     expect(rows[1].after).toBeNull();
   });
 
-  it('is append-only: UPDATE and DELETE on history raise and change nothing', async () => {
+  it('is append-only: UPDATE and DELETE on either store of history raise and change nothing', async () => {
     const ws = await aWorkspace(app);
     const c = await aContact(ws);
-    await expect(sql`UPDATE history SET actor_id = 'forged' WHERE workspace_id = ${ws.id}`.execute(app.ctx.db)).rejects.toThrow(/append-only/);
-    await expect(sql`DELETE FROM history WHERE workspace_id = ${ws.id}`.execute(app.ctx.db)).rejects.toThrow(/append-only/);
+    for (const store of ['contact_history', 'history_entries']) {
+      await expect(sql`UPDATE ${sql.table(store)} SET actor_id = 'forged' WHERE workspace_id = ${ws.id}`.execute(app.ctx.db)).rejects.toThrow(/append-only/);
+      await expect(sql`DELETE FROM ${sql.table(store)} WHERE workspace_id = ${ws.id}`.execute(app.ctx.db)).rejects.toThrow(/append-only/);
+    }
     const rows = await historyOf(ws.id, c.id);
     expect(rows.map((r) => [r.op, r.actor_id])).toEqual([['insert', ws.adminId]]);
   });

@@ -10,7 +10,7 @@ export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactI
  * Where a rollback takes its images from: the workspace as of a point in time, or, for an
  * undo, each row as it was just before another rollback's transactions wrote it.
  */
-export type PlanSource = { kind: 'asOf'; at: Date } | { kind: 'undo'; txids: string[] };
+export type PlanSource = { kind: 'asOf'; at: Date } | { kind: 'undo'; txids: string[]; since: Date };
 
 
 /**
@@ -24,8 +24,9 @@ function tablesIn(scope: RollbackScope, source: PlanSource): RolledBackTable[] {
 /**
  * Writes the plan of a rollback into rollback_targets: the rows to write, each with its
  * image from `source` and the row as it is now; rows that would not change are left out,
- * and rows that must be left alone say why. Set-based: one statement over the history
- * written since the point, whatever the size of the workspace.
+ * and rows that must be left alone say why. Set-based: one statement over contacts'
+ * history and one over the other tables', each reading only what was written since the
+ * point, whatever the size of the workspace.
  */
 export async function planRollback(
   tx: Tx,
@@ -36,16 +37,54 @@ export async function planRollback(
   use: 'run' | 'preview' = 'run',
 ): Promise<void> {
   const tables = tablesIn(scope, source);
-  const dealsToo = source.kind === 'undo' ? sql`OR h.table_name = 'deals'` : sql``;
-  const inScope = scope.type === 'contacts' ? sql`AND (h.contact_id = ANY(${scope.contactIds}::text[]) ${dealsToo})` : sql``;
-  const tableNames = tables.map((t) => t.name);
-  const readsBefore = source.kind === 'undo' || (await historyCompleteAfter(tx, workspaceId, source.at));
   // The whole pass is sorted in memory where it fits (the rows changed since T, with
   // images). Compiling its expressions (JIT) cost more than it saved: 0.2 s at 1,000,000.
   await sql`SET LOCAL work_mem = '512MB'`.execute(tx);
   await sql`SET LOCAL jit = off`.execute(tx);
-  let rows: RawBuilder<unknown>;
+  const others = tables.filter((t) => t !== contactsTable);
+  const plans = [contactRows(workspaceId, scope, source), ...(others.length > 0 ? [await otherRows(tx, workspaceId, scope, source, others)] : [])];
+  for (const rows of plans) {
+    await insertTargets(tx, workspaceId, rollbackId, tables, rows, use);
+  }
+  // Fresh rows: the skip checks below and the job's batches join on them, planned from
+  // these statistics. Their images are not worth sampling, and a sample of 3,000 rows
+  // (not the default 30,000) is enough for the few columns joined on.
+  await sql`SET LOCAL default_statistics_target = 10`.execute(tx);
+  await sql`ANALYZE rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, skip_reason)`.execute(tx);
+  await markSkips(tx, workspaceId, rollbackId);
+}
+
+/**
+ * Contacts (contact_history keeps each version's row as it was before the change): a
+ * contact's state at T is the `before` of its first change after T (none: it did not
+ * exist), and its state now is the live row, so one pass over the changes since T and a
+ * join with contacts give both ends. Compaction keeps that first change after every
+ * retained point. An undo takes the `before` of the rollback's first write to each
+ * contact, found among the writes since it started by their transactions.
+ */
+function contactRows(workspaceId: string, scope: RollbackScope, source: PlanSource): RawBuilder<unknown> {
+  const inScope = scope.type === 'contacts' ? sql`AND h.id = ANY(${scope.contactIds}::text[])` : sql``;
+  const written =
+    source.kind === 'asOf' ? sql`h.at > ${source.at}` : sql`h.at >= ${source.since} AND h.txid = ANY(${source.txids}::bigint[])`;
+  // Sorted by id in the "C" collation: ids are nearly unique, so most comparisons end at
+  // the sort's abbreviated key.
+  return sql`
+    SELECT 'contacts'::text AS table_name, f.id AS row_key, f.id AS contact_id, to_jsonb(f.before) AS image, to_jsonb(live) AS live
+    FROM (
+      SELECT DISTINCT ON (h.id COLLATE "C") h.id, h.before
+      FROM contact_history h
+      WHERE h.workspace_id = ${workspaceId} AND ${written} ${inScope}
+      ORDER BY h.id COLLATE "C", h.version) f
+    LEFT JOIN contacts live ON live.workspace_id = ${workspaceId} AND live.id = f.id`;
+}
+
+/** The other tables' rows, from history_entries (each version keeps both images). */
+async function otherRows(tx: Tx, workspaceId: string, scope: RollbackScope, source: PlanSource, tables: RolledBackTable[]): Promise<RawBuilder<unknown>> {
+  const dealsToo = source.kind === 'undo' ? sql`OR h.table_name = 'deals'` : sql``;
+  const inScope = scope.type === 'contacts' ? sql`AND (h.contact_id = ANY(${scope.contactIds}::text[]) ${dealsToo})` : sql``;
+  const tableNames = tables.map((t) => t.name);
   if (source.kind === 'asOf') {
+    const readsBefore = await historyCompleteAfter(tx, workspaceId, source.at);
     // Only rows written after T can differ from T, and every such row's latest version,
     // which is the row as it is now (none after a delete), is among those writes: history
     // captures every write and compaction keeps each row's latest version. So one pass
@@ -58,40 +97,43 @@ export async function planRollback(
     const row = sql`PARTITION BY h.row_key COLLATE "C", h.table_name COLLATE "C" ORDER BY h.version DESC`;
     const image = readsBefore
       ? sql`last_value(h.before) OVER (${row} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)`
-      : sql`(SELECT CASE WHEN t.op = 'delete' THEN NULL ELSE t.after END FROM history t
+      : sql`(SELECT CASE WHEN t.op = 'delete' THEN NULL ELSE t.after END FROM history_entries t
              WHERE t.workspace_id = ${workspaceId} AND t.table_name = h.table_name AND t.row_key = h.row_key AND t.at <= ${source.at}
              ORDER BY t.version DESC LIMIT 1)`;
-    rows = sql`
+    return sql`
       SELECT DISTINCT ON (h.row_key COLLATE "C", h.table_name COLLATE "C") h.table_name, h.row_key, h.contact_id, ${image} AS image, h.after AS live
-      FROM history h
+      FROM history_entries h
       WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
       ORDER BY h.row_key COLLATE "C", h.table_name COLLATE "C", h.version DESC`;
-  } else {
-    // An undo: each row as it was just before the rollback's first write to it, and as it
-    // is now, looked up by its primary key (it may have changed since).
-    const live = sql`CASE h.table_name ${sql.join(
-      tables.map(
-        (table) => sql`WHEN ${table.name} THEN (SELECT to_jsonb(live.*) FROM ${sql.table(table.name)} live
-                        WHERE live.workspace_id = ${workspaceId} AND ${keyMatches(table, 'h.row_key')})`,
-      ),
-      sql` `,
-    )} END`;
-    // The deals a partial rollback mended are not its scope: its undo puts one back only
-    // while it is still as the rollback left it. One changed since (deleted when its last
-    // contact was deleted, say) is left as it is now.
-    const untouchedSince = scope.type === 'contacts' ? sql`WHERE u.table_name <> 'deals' OR u.live IS NOT DISTINCT FROM u.written` : sql``;
-    rows = sql`
-      SELECT u.table_name, u.row_key, u.contact_id, u.image, u.live
-      FROM (
-        SELECT h.table_name, h.row_key, h.contact_id, h.image, h.written, ${live} AS live
-        FROM (
-          SELECT DISTINCT ON (h.table_name, h.row_key) h.table_name, h.row_key, h.contact_id, h.before AS image,
-            last_value(h.after) OVER (PARTITION BY h.table_name, h.row_key ORDER BY h.version ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS written
-          FROM history h
-          WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
-          ORDER BY h.table_name, h.row_key, h.version) h) u
-      ${untouchedSince}`;
   }
+  // An undo: each row as it was just before the rollback's first write to it, and as it
+  // is now, looked up by its primary key (it may have changed since).
+  const live = sql`CASE h.table_name ${sql.join(
+    tables.map(
+      (table) => sql`WHEN ${table.name} THEN (SELECT to_jsonb(live.*) FROM ${sql.table(table.name)} live
+                      WHERE live.workspace_id = ${workspaceId} AND ${keyMatches(table, 'h.row_key')})`,
+    ),
+    sql` `,
+  )} END`;
+  // The deals a partial rollback mended are not its scope: its undo puts one back only
+  // while it is still as the rollback left it. One changed since (deleted when its last
+  // contact was deleted, say) is left as it is now.
+  const untouchedSince = scope.type === 'contacts' ? sql`WHERE u.table_name <> 'deals' OR u.live IS NOT DISTINCT FROM u.written` : sql``;
+  return sql`
+    SELECT u.table_name, u.row_key, u.contact_id, u.image, u.live
+    FROM (
+      SELECT h.table_name, h.row_key, h.contact_id, h.image, h.written, ${live} AS live
+      FROM (
+        SELECT DISTINCT ON (h.table_name, h.row_key) h.table_name, h.row_key, h.contact_id, h.before AS image,
+          last_value(h.after) OVER (PARTITION BY h.table_name, h.row_key ORDER BY h.version ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS written
+        FROM history_entries h
+        WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
+        ORDER BY h.table_name, h.row_key, h.version) h) u
+    ${untouchedSince}`;
+}
+
+/** Adds the planned rows that would change something to rollback_targets. */
+async function insertTargets(tx: Tx, workspaceId: string, rollbackId: string, tables: RolledBackTable[], rows: RawBuilder<unknown>, use: 'run' | 'preview'): Promise<void> {
   // A preview reads only contacts' images (counts, skips, sample); of any other row it needs
   // only whether it exists then and now, so it keeps '{}' for it: less to write.
   const kept = (image: string) =>
@@ -101,12 +143,6 @@ export async function planRollback(
     SELECT ${workspaceId}, ${rollbackId}, p.table_name, p.row_key, p.contact_id, ${kept('p.image')}, ${kept('p.live')}
     FROM (${rows}) p
     WHERE NOT ${unchanged(tables)}`.execute(tx);
-  // Fresh rows: the skip checks below and the job's batches join on them, planned from
-  // these statistics. Their images are not worth sampling, and a sample of 3,000 rows
-  // (not the default 30,000) is enough for the few columns joined on.
-  await sql`SET LOCAL default_statistics_target = 10`.execute(tx);
-  await sql`ANALYZE rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, skip_reason)`.execute(tx);
-  await markSkips(tx, workspaceId, rollbackId);
 }
 
 /** The row `p` is already as the rollback would leave it: as it was, or gone the way it would go. */
@@ -299,8 +335,8 @@ export async function samplePlan(tx: Tx, workspaceId: string, rollbackId: string
       ORDER BY rt.row_key LIMIT ${limit}) rt
     -- looked up for the sampled contacts only
     LEFT JOIN LATERAL (
-      SELECT h.at, h.actor_id, h.origin FROM history h
-      WHERE h.workspace_id = ${workspaceId} AND h.table_name = 'contacts' AND h.row_key = rt.row_key
+      SELECT h.at, h.actor_id, h.origin FROM contact_history h
+      WHERE h.workspace_id = ${workspaceId} AND h.id = rt.row_key
       ORDER BY h.version DESC LIMIT 1) last ON true
     ORDER BY rt.row_key`.execute(tx);
   const holds = (row: Record<string, unknown> | null) => row !== null && ['active', 'archived'].includes(String(row.status));

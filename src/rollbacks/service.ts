@@ -162,7 +162,8 @@ export async function requestRollback(ctx: AppContext, change: ChangeContext, in
 
 /** Where a rollback's images come from: history as of its point, or, for an undo, the writes of the rollback it undoes. */
 function planSourceOf(params: RollbackParams): PlanSource {
-  return params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [] } : { kind: 'asOf', at: new Date(params.at) };
+  // An undo's `at` is when the rollback it undoes started: its writes are all later.
+  return params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [], since: new Date(params.at) } : { kind: 'asOf', at: new Date(params.at) };
 }
 
 async function createRollback(ctx: AppContext, change: ChangeContext, params: RollbackParams, action: string): Promise<RollbackView> {

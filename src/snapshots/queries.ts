@@ -285,25 +285,32 @@ export async function completeCompaction(tx: Tx, workspaceId: string, startedAt:
 }
 
 /**
- * Deletes, of the candidate entries (a query over history giving version, table_name,
- * row_key, at; all with at <= through), those no retained point needs.
+ * The two stores of history, compacted alike in batches: `history_entries` (every
+ * captured table but contacts; each version keeps the row after the change) and
+ * `contact_history` (each version keeps the contact as it was before the change).
+ */
+export type HistoryStore = 'history_entries' | 'contact_history';
+
+/**
+ * Deletes, of the candidate entries (a query over history_entries giving version,
+ * table_name, row_key, at; all with at <= through), those no retained point needs.
  *
  * The state of a row as of T is its entry with the greatest version among those with
  * at <= T. So an entry e is needed at T exactly when e.at <= T < superseded_at(e), the
  * least `at` of the row's later versions (none: e is the row's latest entry, needed for
- * ever, and the recycle bin reads it). The retained points are every T >= through (the
+ * ever: it is the row as it is now). The retained points are every T >= through (the
  * PITR window) and the taken_at of each retained snapshot. An entry with at <= through
  * goes unless superseded_at > through (it is the row's state at the window's start) or a
  * retained snapshot falls in [e.at, superseded_at).
  *
  * Needs retrace.history_maintenance on in the transaction. Returns how many entries went.
  */
-async function removeUnneeded(tx: Tx, workspaceId: string, through: Date, now: Date, candidates: RawBuilder<unknown>): Promise<number> {
+async function removeUnneededEntries(tx: Tx, workspaceId: string, through: Date, now: Date, candidates: RawBuilder<unknown>): Promise<number> {
   const { rows } = await sql<{ removed: number }>`
     WITH candidate AS (${candidates}), unneeded AS (
       SELECT c.version FROM candidate c
       CROSS JOIN LATERAL (
-        SELECT min(n.at) AS superseded_at FROM history n
+        SELECT min(n.at) AS superseded_at FROM history_entries n
         WHERE n.workspace_id = ${workspaceId} AND n.table_name = c.table_name AND n.row_key = c.row_key AND n.version > c.version
       ) later
       WHERE later.superseded_at <= ${through}
@@ -312,7 +319,42 @@ async function removeUnneeded(tx: Tx, workspaceId: string, through: Date, now: D
           WHERE s.workspace_id = ${workspaceId} AND ${retained(now)}
             AND s.taken_at >= c.at AND s.taken_at < later.superseded_at)
     ), removed AS (
-      DELETE FROM history h USING unneeded u
+      DELETE FROM history_entries h USING unneeded u
+      WHERE h.workspace_id = ${workspaceId} AND h.version = u.version
+      RETURNING h.version
+    )
+    SELECT count(*)::int AS removed FROM removed`.execute(tx);
+  return rows[0].removed;
+}
+
+/**
+ * Deletes, of the candidate contact versions (a query over contact_history giving
+ * version, id, at; all with at <= through), those no retained point needs.
+ *
+ * A contact's state as of T is the `before` of its first version with at > T, or the
+ * live row when there is none. So a version e is needed at T exactly when
+ * since(e) <= T < e.at, where since(e) is the `at` of the contact's previous version
+ * (none: from the beginning). Every T >= through is retained, and e.at <= through, so
+ * e goes unless a retained snapshot falls in [since(e), e.at). The live row is the
+ * latest state, so no version is kept for it. A version removed widens its successor's
+ * interval only by times no retained snapshot falls in, so later passes agree.
+ *
+ * Needs retrace.history_maintenance on in the transaction. Returns how many versions went.
+ */
+async function removeUnneededContactVersions(tx: Tx, workspaceId: string, now: Date, candidates: RawBuilder<unknown>): Promise<number> {
+  const { rows } = await sql<{ removed: number }>`
+    WITH candidate AS (${candidates}), unneeded AS (
+      SELECT c.version FROM candidate c
+      CROSS JOIN LATERAL (
+        SELECT max(p.at) AS since FROM contact_history p
+        WHERE p.workspace_id = ${workspaceId} AND p.id = c.id AND p.version < c.version
+      ) earlier
+      WHERE NOT EXISTS (
+        SELECT 1 FROM snapshots s
+        WHERE s.workspace_id = ${workspaceId} AND ${retained(now)}
+          AND s.taken_at < c.at AND (earlier.since IS NULL OR s.taken_at >= earlier.since))
+    ), removed AS (
+      DELETE FROM contact_history h USING unneeded u
       WHERE h.workspace_id = ${workspaceId} AND h.version = u.version
       RETURNING h.version
     )
@@ -322,58 +364,74 @@ async function removeUnneeded(tx: Tx, workspaceId: string, through: Date, now: D
 
 /**
  * The version that ends the next batch of a full pass: `batchSize` versions of the
- * workspace after `afterVersion`, or its last version; null when none is left. Walks the
- * primary key, so a batch reads that many entries whatever the table's statistics say.
+ * workspace in the store after `afterVersion`, or its last version; null when none is
+ * left. Walks the primary key, so a batch reads that many entries whatever the table's
+ * statistics say.
  */
-export async function nextVersionBound(tx: Tx, workspaceId: string, afterVersion: number, batchSize: number): Promise<number | null> {
+export async function nextVersionBound(tx: Tx, store: HistoryStore, workspaceId: string, afterVersion: number, batchSize: number): Promise<number | null> {
   const { rows } = await sql<{ upper: number | null }>`
     SELECT coalesce(
-      (SELECT version FROM history WHERE workspace_id = ${workspaceId} AND version > ${afterVersion}
+      (SELECT version FROM ${sql.table(store)} WHERE workspace_id = ${workspaceId} AND version > ${afterVersion}
        ORDER BY version OFFSET ${batchSize - 1} LIMIT 1),
-      (SELECT max(version) FROM history WHERE workspace_id = ${workspaceId} AND version > ${afterVersion})) AS upper`.execute(tx);
+      (SELECT max(version) FROM ${sql.table(store)} WHERE workspace_id = ${workspaceId} AND version > ${afterVersion})) AS upper`.execute(tx);
   return rows[0].upper;
 }
 
-/** One batch of a full pass: the entries afterVersion < version <= upperVersion with at <= through. */
+/** One batch of a full pass: the store's entries afterVersion < version <= upperVersion with at <= through. */
 export async function compactVersionRange(
   tx: Tx,
+  store: HistoryStore,
   workspaceId: string,
   through: Date,
   now: Date,
   afterVersion: number,
   upperVersion: number,
 ): Promise<number> {
-  return removeUnneeded(tx, workspaceId, through, now, sql`
-    SELECT h.version, h.table_name, h.row_key, h.at FROM history h
-    WHERE h.workspace_id = ${workspaceId} AND h.version > ${afterVersion} AND h.version <= ${upperVersion} AND h.at <= ${through}`);
+  const inRange = sql`h.workspace_id = ${workspaceId} AND h.version > ${afterVersion} AND h.version <= ${upperVersion} AND h.at <= ${through}`;
+  return store === 'contact_history'
+    ? removeUnneededContactVersions(tx, workspaceId, now, sql`SELECT h.version, h.id, h.at FROM contact_history h WHERE ${inRange}`)
+    : removeUnneededEntries(tx, workspaceId, through, now, sql`SELECT h.version, h.table_name, h.row_key, h.at FROM history_entries h WHERE ${inRange}`);
 }
 
 /**
  * The `at` (as text, to the microsecond) that ends the next batch of an incremental pass:
- * `batchSize` entries after `afterAt`, or `through` when fewer are left. A batch holds
- * whole instants, so one statement's entries (which share their `at`) are never split.
+ * `batchSize` of the store's entries after `afterAt`, or `through` when fewer are left. A
+ * batch holds whole instants, so one statement's entries (which share their `at`) are
+ * never split.
  */
-export async function nextInstantBound(tx: Tx, workspaceId: string, afterAt: string, through: Date, batchSize: number): Promise<string | null> {
+export async function nextInstantBound(tx: Tx, store: HistoryStore, workspaceId: string, afterAt: string, through: Date, batchSize: number): Promise<string | null> {
   const { rows } = await sql<{ bound: string | null }>`
-    SELECT at::text AS bound FROM history
+    SELECT at::text AS bound FROM ${sql.table(store)}
     WHERE workspace_id = ${workspaceId} AND at > ${afterAt}::timestamptz AND at <= ${through}
     ORDER BY at OFFSET ${batchSize - 1} LIMIT 1`.execute(tx);
   return rows[0]?.bound ?? null;
 }
 
-/** One batch of an incremental pass: every entry (at <= through) of the rows written in (afterAt, upToAt]. */
-export async function compactRowsWrittenBetween(
+/**
+ * One batch of an incremental pass over what was written in (afterAt, upToAt]. In
+ * history_entries, an entry kept by the last pass can only become unneeded when a later
+ * version of its row leaves the window, so every entry (at <= through) of the rows
+ * written then is examined. In contact_history, a version is needed only by points
+ * before its own `at`, so the versions written then are the ones to examine.
+ */
+export async function compactWrittenBetween(
   tx: Tx,
+  store: HistoryStore,
   workspaceId: string,
   through: Date,
   now: Date,
   afterAt: string,
   upToAt: string,
 ): Promise<number> {
-  return removeUnneeded(tx, workspaceId, through, now, sql`
+  const written = (alias: string) => sql`${sql.ref(`${alias}.at`)} > ${afterAt}::timestamptz AND ${sql.ref(`${alias}.at`)} <= ${upToAt}::timestamptz`;
+  if (store === 'contact_history') {
+    return removeUnneededContactVersions(tx, workspaceId, now, sql`
+      SELECT h.version, h.id, h.at FROM contact_history h WHERE h.workspace_id = ${workspaceId} AND ${written('h')}`);
+  }
+  return removeUnneededEntries(tx, workspaceId, through, now, sql`
     SELECT h.version, h.table_name, h.row_key, h.at
-    FROM (SELECT DISTINCT w.table_name, w.row_key FROM history w
-          WHERE w.workspace_id = ${workspaceId} AND w.at > ${afterAt}::timestamptz AND w.at <= ${upToAt}::timestamptz) t
-    JOIN history h ON h.workspace_id = ${workspaceId} AND h.table_name = t.table_name AND h.row_key = t.row_key
+    FROM (SELECT DISTINCT w.table_name, w.row_key FROM history_entries w
+          WHERE w.workspace_id = ${workspaceId} AND ${written('w')}) t
+    JOIN history_entries h ON h.workspace_id = ${workspaceId} AND h.table_name = t.table_name AND h.row_key = t.row_key
     WHERE h.at <= ${through}`);
 }

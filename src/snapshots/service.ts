@@ -8,7 +8,7 @@ import { recordAudit, type AuditEntryInput } from '../audit/service.js';
 import { activeJob } from '../jobs/service.js';
 import { getRetention } from '../workspaces/service.js';
 import {
-  compactRowsWrittenBetween,
+  compactWrittenBetween,
   compactVersionRange,
   completeCompaction,
   deleteExpiredSnapshots,
@@ -28,6 +28,7 @@ import {
   selectSnapshots,
   startCompaction,
   updateSchedule,
+  type HistoryStore,
   workspacesDueForCompaction,
   workspacesWithDueBoundaries,
   workspacesWithExpiredSnapshots,
@@ -324,9 +325,9 @@ export const compactionBatchSize = 5000;
 
 /**
  * Maintenance: removes the history entries no recoverable point needs (see
- * removeUnneeded in queries.ts for the rule), so storage stays bounded: per row, its
- * latest entry, its state at the window's start, its state at each retained snapshot's
- * takenAt, and everything inside the window. A pass examines only the rows written since
+ * removeUnneededEntries and removeUnneededContactVersions in queries.ts for the rules),
+ * so storage stays bounded: per row, what gives its state now, at the window's start and
+ * at each retained snapshot's takenAt, and everything inside the window. A pass examines only the rows written since
  * the last complete pass, or all history after a snapshot stopped pinning (or when the
  * last pass did not finish). A workspace with a restore or rollback queued or running is
  * left for the next pass, since the job reads history as it goes. Returns how many
@@ -341,7 +342,7 @@ export async function compactHistory(ctx: AppContext, workspaceId: string | null
     if (await activeJob(ctx.db, ws)) continue;
     const change: ChangeContext = { workspaceId: ws, actorId: null, origin: 'system', at: now };
     const { since } = await inTransaction(ctx.db, change, (tx) => startCompaction(tx, ws, through, now));
-    const pass = since === null ? fullPass(batchSize) : incrementalPass(since, batchSize);
+    const pass = inSequence(historyStores.map((store) => (since === null ? fullPass(store, batchSize) : incrementalPass(store, since, batchSize))));
     let finished = false;
     for (;;) {
       const batch = await inTransaction(ctx.db, change, async (tx) => {
@@ -369,25 +370,37 @@ export async function compactHistory(ctx: AppContext, workspaceId: string | null
 /** One batch of a pass: how many entries went, and whether the pass is over. */
 type CompactionStep = (tx: Tx, workspaceId: string, through: Date, now: Date) => Promise<{ removed: number; done: boolean }>;
 
-/** Every history entry older than the window, by version ranges. */
-function fullPass(batchSize: number): CompactionStep {
+const historyStores: HistoryStore[] = ['history_entries', 'contact_history'];
+
+/** Each step's batches until it is done, then the next step's. */
+function inSequence(steps: CompactionStep[]): CompactionStep {
+  let current = 0;
+  return async (tx, ws, through, now) => {
+    const { removed, done } = await steps[current](tx, ws, through, now);
+    if (done) current += 1;
+    return { removed, done: current === steps.length };
+  };
+}
+
+/** Every entry of the store older than the window, by version ranges. */
+function fullPass(store: HistoryStore, batchSize: number): CompactionStep {
   let afterVersion = 0;
   return async (tx, ws, through, now) => {
-    const upper = await nextVersionBound(tx, ws, afterVersion, batchSize);
+    const upper = await nextVersionBound(tx, store, ws, afterVersion, batchSize);
     if (upper === null) return { removed: 0, done: true };
-    const removed = await compactVersionRange(tx, ws, through, now, afterVersion, upper);
+    const removed = await compactVersionRange(tx, store, ws, through, now, afterVersion, upper);
     afterVersion = upper;
     return { removed, done: false };
   };
 }
 
-/** The rows written in (since, through], by ranges of instants. */
-function incrementalPass(since: Date, batchSize: number): CompactionStep {
+/** What the store had written in (since, through], by ranges of instants. */
+function incrementalPass(store: HistoryStore, since: Date, batchSize: number): CompactionStep {
   let afterAt = since.toISOString();
   return async (tx, ws, through, now) => {
-    const bound = await nextInstantBound(tx, ws, afterAt, through, batchSize);
+    const bound = await nextInstantBound(tx, store, ws, afterAt, through, batchSize);
     const upTo = bound ?? through.toISOString();
-    const removed = await compactRowsWrittenBetween(tx, ws, through, now, afterAt, upTo);
+    const removed = await compactWrittenBetween(tx, store, ws, through, now, afterAt, upTo);
     afterAt = upTo;
     return { removed, done: bound === null };
   };

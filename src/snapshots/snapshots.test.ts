@@ -57,21 +57,28 @@ async function scheduleOnly(ws: TestWorkspace, kinds: { hourly: boolean; weekly:
   expect(res.status).toBe(200);
 }
 
-/** The state of a row as of `at` by the rollback's rule: the `after` of its greatest version with at <= T. */
-async function stateAsOf(workspaceId: string, tableName: string, rowKey: string, at: Date): Promise<Record<string, unknown> | null | undefined> {
-  const { rows } = await sql<{ after: Record<string, unknown> | null }>`
-    SELECT after FROM history
-    WHERE workspace_id = ${workspaceId} AND table_name = ${tableName} AND row_key = ${rowKey} AND at <= ${at}
-    ORDER BY version DESC LIMIT 1`.execute(app.ctx.db);
-  return rows.length === 0 ? undefined : rows[0].after;
+/**
+ * A contact's state as of `at` by the rollback's rule: the `before` of its first version
+ * after `at` (null: it did not exist), else the live row.
+ */
+async function contactAsOf(workspaceId: string, contactId: string, at: Date): Promise<Record<string, unknown> | null> {
+  const { rows } = await sql<{ image: Record<string, unknown> | null }>`
+    SELECT to_jsonb(before) AS image FROM contact_history
+    WHERE workspace_id = ${workspaceId} AND id = ${contactId} AND at > ${at}
+    ORDER BY version LIMIT 1`.execute(app.ctx.db);
+  if (rows.length > 0) return rows[0].image;
+  const live = await sql<{ image: Record<string, unknown> }>`
+    SELECT to_jsonb(c) AS image FROM contacts c WHERE workspace_id = ${workspaceId} AND id = ${contactId}`.execute(app.ctx.db);
+  return live.rows[0]?.image ?? null;
 }
 
-async function contactVersions(workspaceId: string, contactId: string): Promise<{ op: string; firstName: string | null }[]> {
+/** A contact's versions in order, each with the first name it held before the change. */
+async function contactVersions(workspaceId: string, contactId: string): Promise<{ op: string; before: string | null }[]> {
   const { rows } = await sql<{ op: string; first_name: string | null }>`
-    SELECT op, coalesce(after, before)->>'first_name' AS first_name FROM history
-    WHERE workspace_id = ${workspaceId} AND table_name = 'contacts' AND row_key = ${contactId}
+    SELECT op, (before).first_name FROM contact_history
+    WHERE workspace_id = ${workspaceId} AND id = ${contactId}
     ORDER BY version`.execute(app.ctx.db);
-  return rows.map((r) => ({ op: r.op, firstName: r.first_name }));
+  return rows.map((r) => ({ op: r.op, before: r.first_name }));
 }
 
 async function notRecoverable(workspaceId: string, at: Date, now: Date): Promise<AppError> {
@@ -390,7 +397,7 @@ describe('recoverable points', () => {
 });
 
 describe('history compaction', () => {
-  it('keeps the versions retained snapshots and the window need, and each row’s latest, and removes the rest', async () => {
+  it('keeps the versions retained snapshots and the window need, and removes the rest', async () => {
     toHalfPast();
     const ws = await aWorkspace(app);
     await scheduleOnly(ws, { hourly: false, weekly: false, monthly: false });
@@ -405,37 +412,36 @@ describe('history compaction', () => {
     app.clock.advance(60);
     const snapshot = (await ws.api('POST', '/snapshots', { label: 'pins C' })).body;
     const atSnapshot = (await ws.api('GET', `/contacts/${c.id}`)).body;
-    const imageAtSnapshot = await stateAsOf(ws.id, 'contacts', c.id, new Date(snapshot.takenAt));
+    const imageAtSnapshot = await contactAsOf(ws.id, c.id, new Date(snapshot.takenAt));
     app.clock.advance(3600);
     await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'D' });
     app.clock.advance(3600);
     await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'E' });
-    expect(await contactVersions(ws.id, c.id)).toEqual(['A', 'B', 'C', 'D', 'E'].map((n, i) => ({ op: i === 0 ? 'insert' : 'update', firstName: n })));
+    expect(await contactVersions(ws.id, c.id)).toEqual([null, 'A', 'B', 'C', 'D'].map((n, i) => ({ op: i === 0 ? 'insert' : 'update', before: n })));
 
-    // While A is still the state at the window's start nothing goes; once E is older
-    // than the window, A, B and D do (C is the snapshot's).
-    expect((await passHours(ws, 68, 24)).compactedHistory).toBe(0);
+    // Once the inserts are older than the window, no point needs the time before them.
+    expect((await passHours(ws, 68, 24)).compactedHistory).toBe(3);
+    expect((await contactVersions(ws.id, c.id)).map((v) => v.before)).toEqual(['A', 'B', 'C', 'D']);
+    // Once E is older than the window, only the version that holds C (the snapshot's
+    // state, until D) stays; the live rows are the state now.
     expect((await passHours(ws, 5)).compactedHistory).toBe(4);
-    expect(await contactVersions(ws.id, c.id)).toEqual([
-      { op: 'update', firstName: 'C' },
-      { op: 'update', firstName: 'E' },
-    ]);
-    expect(await contactVersions(ws.id, untouched.id)).toEqual([{ op: 'insert', firstName: 'Still' }]);
-    // A row's latest entry always stays (the recycle bin reads it).
-    expect(await contactVersions(ws.id, removed.id)).toEqual([{ op: 'update', firstName: 'Gone' }]);
+    expect(await contactVersions(ws.id, c.id)).toEqual([{ op: 'update', before: 'C' }]);
+    expect(await contactVersions(ws.id, untouched.id)).toEqual([]);
+    expect(await contactVersions(ws.id, removed.id)).toEqual([]);
 
-    const image = await stateAsOf(ws.id, 'contacts', c.id, new Date(snapshot.takenAt));
+    const image = await contactAsOf(ws.id, c.id, new Date(snapshot.takenAt));
     expect(image).toEqual(imageAtSnapshot);
     expect(image).toMatchObject({ id: c.id, first_name: 'C', email: atSnapshot.email, status: 'active' });
     expect(new Date(String(image?.updated_at)).toISOString()).toBe(atSnapshot.updatedAt);
-    expect(await stateAsOf(ws.id, 'contacts', c.id, app.clock.now())).toMatchObject({ first_name: 'E' });
+    expect(await contactAsOf(ws.id, c.id, app.clock.now())).toMatchObject({ first_name: 'E' });
+    expect(await contactAsOf(ws.id, removed.id, new Date(snapshot.takenAt))).toMatchObject({ first_name: 'Gone', status: 'deleted' });
     const [entry] = (await ws.api('GET', '/audit-log?action=history.compacted')).body.data;
     expect(entry).toMatchObject({ actorId: null, details: { removed: 4 } });
 
     // Deleting the snapshot releases C: the next pass removes it at once.
     await ws.api('DELETE', `/snapshots/${snapshot.id}`);
     expect((await maintain(ws)).compactedHistory).toBe(1);
-    expect(await contactVersions(ws.id, c.id)).toEqual([{ op: 'update', firstName: 'E' }]);
+    expect(await contactVersions(ws.id, c.id)).toEqual([]);
   });
 
   it('hour after hour, keeps exactly what the recoverable points need', async () => {
@@ -450,47 +456,56 @@ describe('history compaction', () => {
       if (step === 7 || step === 13) pins.push((await ws.api('POST', '/snapshots', {})).body.takenAt);
       if (step % 2 === 0) await maintain(ws);
     }
-    const { rows: written } = await sql<{ version: number; row_key: string; at: Date }>`
-      SELECT version, row_key, at FROM history
-      WHERE workspace_id = ${ws.id} AND table_name = 'contacts' ORDER BY version`.execute(app.ctx.db);
+    const { rows: written } = await sql<{ version: number; id: string; at: Date }>`
+      SELECT version, id, at FROM contact_history WHERE workspace_id = ${ws.id} ORDER BY version`.execute(app.ctx.db);
     let removedTotal = 0;
     for (let hour = 0; hour < 76; hour += 1) removedTotal += (await passHours(ws, 1)).compactedHistory;
     const through = app.clock.now().getTime() - 72 * hourMs;
     const pinned = pins.map((t) => Date.parse(t));
+    // A version holds its contact from its predecessor's time until its own.
     const needed = written.filter((e) => {
-      const later = written.filter((n) => n.row_key === e.row_key && n.version > e.version).map((n) => n.at.getTime());
-      const supersededAt = later.length === 0 ? Infinity : Math.min(...later);
+      const earlier = written.filter((p) => p.id === e.id && p.version < e.version).map((p) => p.at.getTime());
+      const since = earlier.length === 0 ? -Infinity : Math.max(...earlier);
       const at = e.at.getTime();
-      return at > through || supersededAt > through || pinned.some((p) => at <= p && p < supersededAt);
+      return at > through || pinned.some((p) => since <= p && p < at);
     });
     const { rows: kept } = await sql<{ version: number }>`
-      SELECT version FROM history WHERE workspace_id = ${ws.id} AND table_name = 'contacts' ORDER BY version`.execute(app.ctx.db);
+      SELECT version FROM contact_history WHERE workspace_id = ${ws.id} ORDER BY version`.execute(app.ctx.db);
     expect(kept.map((r) => r.version)).toEqual(needed.map((e) => e.version));
     expect(removedTotal).toBe(written.length - needed.length);
-    // Each contact: its latest entry and its state at each of the two snapshots.
-    expect(needed.length).toBe(3 * 3);
+    // Each contact: its state at each of the two snapshots (the live rows are the state now).
+    expect(needed.length).toBe(3 * 2);
   });
 
   it('compacts in batches, with the same result, also when two passes run at once', async () => {
     const ws = await aWorkspace(app);
     await scheduleOnly(ws, { hourly: false, weekly: false, monthly: false });
     const contacts = [await aContact(ws), await aContact(ws), await aContact(ws)];
-    for (const name of ['B', 'C', 'D']) {
+    for (const name of ['B', 'C']) {
       for (const c of contacts) await ws.api('PATCH', `/contacts/${c.id}`, { firstName: name });
     }
+    app.clock.advance(60);
+    const snapshot = (await ws.api('POST', '/snapshots', { label: 'pins C' })).body;
+    app.clock.advance(60);
+    for (const c of contacts) await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'D' });
     app.clock.advance(73 * 3600);
-    // Two passes at once (the background loop beside POST /maintenance/run) remove each entry once.
+    // Two passes at once (the background loop beside POST /maintenance/run) remove each
+    // version once: the inserts and the changes to B and C; the change from C to D holds
+    // the snapshot's state.
     const [a, b] = await Promise.all([compactHistory(app.ctx, ws.id, { batchSize: 2 }), compactHistory(app.ctx, ws.id, { batchSize: 2 })]);
     expect(a + b).toBe(9);
-    for (const c of contacts) expect(await contactVersions(ws.id, c.id)).toEqual([{ op: 'update', firstName: 'D' }]);
-    // The next pass looks only at the rows written since, in batches of instants.
+    for (const c of contacts) expect(await contactVersions(ws.id, c.id)).toEqual([{ op: 'update', before: 'C' }]);
+    // The next pass looks only at the versions written since, in batches of instants.
     for (const name of ['E', 'F']) {
       app.clock.advance(60);
       for (const c of contacts) await ws.api('PATCH', `/contacts/${c.id}`, { firstName: name });
     }
     app.clock.advance(73 * 3600);
     expect(await compactHistory(app.ctx, ws.id, { batchSize: 2 })).toBe(6);
-    for (const c of contacts) expect(await contactVersions(ws.id, c.id)).toEqual([{ op: 'update', firstName: 'F' }]);
+    for (const c of contacts) expect(await contactVersions(ws.id, c.id)).toEqual([{ op: 'update', before: 'C' }]);
+    await ws.api('DELETE', `/snapshots/${snapshot.id}`);
+    expect(await compactHistory(app.ctx, ws.id, { batchSize: 2 })).toBe(3);
+    for (const c of contacts) expect(await contactVersions(ws.id, c.id)).toEqual([]);
   });
 
   it('moves the recoverable window’s start no earlier than history was compacted, even if pitrHours grows', async () => {
