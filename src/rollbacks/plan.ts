@@ -12,6 +12,14 @@ export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactI
  */
 export type PlanSource = { kind: 'asOf'; at: Date } | { kind: 'undo'; txids: string[]; since: Date };
 
+/**
+ * What the plan is for: a rollback to run, which needs every image whole, or a preview,
+ * which shows whole images only for the contacts of its sample (the first `sampleSize`
+ * by id) and otherwise reads only whether a row exists then and now, and a contact's
+ * status and email.
+ */
+export type PlanUse = { kind: 'run' } | { kind: 'preview'; sampleSize: number };
+
 
 /**
  * A partial rollback writes its contacts' rows; an undo of one also puts back the deals
@@ -34,7 +42,7 @@ export async function planRollback(
   rollbackId: string,
   scope: RollbackScope,
   source: PlanSource,
-  use: 'run' | 'preview' = 'run',
+  use: PlanUse = { kind: 'run' },
 ): Promise<void> {
   const tables = tablesIn(scope, source);
   // The whole pass is sorted in memory where it fits (the rows changed since T, with
@@ -42,10 +50,8 @@ export async function planRollback(
   await sql`SET LOCAL work_mem = '512MB'`.execute(tx);
   await sql`SET LOCAL jit = off`.execute(tx);
   const others = tables.filter((t) => t !== contactsTable);
-  const plans = [contactRows(workspaceId, scope, source), ...(others.length > 0 ? [await otherRows(tx, workspaceId, scope, source, others)] : [])];
-  for (const rows of plans) {
-    await insertTargets(tx, workspaceId, rollbackId, tables, rows, use);
-  }
+  await insertTargets(tx, workspaceId, rollbackId, contactRows(workspaceId, scope, source, use));
+  if (others.length > 0) await insertTargets(tx, workspaceId, rollbackId, await otherRows(tx, workspaceId, scope, source, others, use));
   // Fresh rows: the skip checks below and the job's batches join on them, planned from
   // these statistics. Their images are not worth sampling, and a sample of 3,000 rows
   // (not the default 30,000) is enough for the few columns joined on.
@@ -58,28 +64,43 @@ export async function planRollback(
  * Contacts (contact_history keeps each version's row as it was before the change): a
  * contact's state at T is the `before` of its first change after T (none: it did not
  * exist), and its state now is the live row, so one pass over the changes since T and a
- * join with contacts give both ends. Compaction keeps that first change after every
- * retained point. An undo takes the `before` of the rollback's first write to each
- * contact, found among the writes since it started by their transactions.
+ * lookup of each such contact by its primary key give both ends. Compaction keeps that
+ * first change after every retained point. An undo takes the `before` of the rollback's
+ * first write to each contact, found among the writes since it started by their
+ * transactions. Contacts already as the rollback would leave them are left out here, by
+ * comparing the rows as they are, before any image is turned into jsonb.
  */
-function contactRows(workspaceId: string, scope: RollbackScope, source: PlanSource): RawBuilder<unknown> {
+function contactRows(workspaceId: string, scope: RollbackScope, source: PlanSource, use: PlanUse): RawBuilder<unknown> {
   const inScope = scope.type === 'contacts' ? sql`AND h.id = ANY(${scope.contactIds}::text[])` : sql``;
   const written =
     source.kind === 'asOf' ? sql`h.at > ${source.at}` : sql`h.at >= ${source.since} AND h.txid = ANY(${source.txids}::bigint[])`;
+  const image = (row: string) => {
+    const whole = sql`to_jsonb(${sql.ref(row)})`;
+    if (use.kind === 'run') return whole;
+    const slim = sql`jsonb_build_object('status', (${sql.ref(row)}).status, 'email', (${sql.ref(row)}).email)`;
+    return sql`CASE WHEN ${sql.ref(row)} IS NULL THEN NULL WHEN c.position <= ${use.sampleSize} THEN ${whole} ELSE ${slim} END`;
+  };
   // Sorted by id in the "C" collation: ids are nearly unique, so most comparisons end at
-  // the sort's abbreviated key.
+  // the sort's abbreviated key. The sample takes the first contacts in that order.
   return sql`
-    SELECT 'contacts'::text AS table_name, f.id AS row_key, f.id AS contact_id, to_jsonb(f.before) AS image, to_jsonb(live) AS live
+    SELECT 'contacts'::text AS table_name, c.id AS row_key, c.id AS contact_id, ${image('c.before')} AS image, ${image('c.live')} AS live
     FROM (
-      SELECT DISTINCT ON (h.id COLLATE "C") h.id, h.before
-      FROM contact_history h
-      WHERE h.workspace_id = ${workspaceId} AND ${written} ${inScope}
-      ORDER BY h.id COLLATE "C", h.version) f
-    LEFT JOIN contacts live ON live.workspace_id = ${workspaceId} AND live.id = f.id`;
+      SELECT f.id, f.before, live.row AS live, row_number() OVER (ORDER BY f.id COLLATE "C") AS position
+      FROM (
+        SELECT DISTINCT ON (h.id COLLATE "C") h.id, h.before
+        FROM contact_history h
+        WHERE h.workspace_id = ${workspaceId} AND ${written} ${inScope}
+        ORDER BY h.id COLLATE "C", h.version) f
+      LEFT JOIN LATERAL (SELECT l AS row FROM contacts l WHERE l.workspace_id = ${workspaceId} AND l.id = f.id) live ON true
+      WHERE NOT (f.before IS NOT DISTINCT FROM live.row
+                 OR (f.before IS NULL AND (live.row IS NULL OR (live.row).status NOT IN ('active', 'archived'))))) c`;
 }
 
-/** The other tables' rows, from history_entries (each version keeps both images). */
-async function otherRows(tx: Tx, workspaceId: string, scope: RollbackScope, source: PlanSource, tables: RolledBackTable[]): Promise<RawBuilder<unknown>> {
+/**
+ * The other tables' rows, from history_entries (each version keeps both images), less
+ * those already as the rollback would leave them.
+ */
+async function otherRows(tx: Tx, workspaceId: string, scope: RollbackScope, source: PlanSource, tables: RolledBackTable[], use: PlanUse): Promise<RawBuilder<unknown>> {
   const dealsToo = source.kind === 'undo' ? sql`OR h.table_name = 'deals'` : sql``;
   const inScope = scope.type === 'contacts' ? sql`AND (h.contact_id = ANY(${scope.contactIds}::text[]) ${dealsToo})` : sql``;
   const tableNames = tables.map((t) => t.name);
@@ -100,11 +121,11 @@ async function otherRows(tx: Tx, workspaceId: string, scope: RollbackScope, sour
       : sql`(SELECT CASE WHEN t.op = 'delete' THEN NULL ELSE t.after END FROM history_entries t
              WHERE t.workspace_id = ${workspaceId} AND t.table_name = h.table_name AND t.row_key = h.row_key AND t.at <= ${source.at}
              ORDER BY t.version DESC LIMIT 1)`;
-    return sql`
+    return changedRows(tables, use, sql`
       SELECT DISTINCT ON (h.row_key COLLATE "C", h.table_name COLLATE "C") h.table_name, h.row_key, h.contact_id, ${image} AS image, h.after AS live
       FROM history_entries h
       WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
-      ORDER BY h.row_key COLLATE "C", h.table_name COLLATE "C", h.version DESC`;
+      ORDER BY h.row_key COLLATE "C", h.table_name COLLATE "C", h.version DESC`);
   }
   // An undo: each row as it was just before the rollback's first write to it, and as it
   // is now, looked up by its primary key (it may have changed since).
@@ -119,7 +140,7 @@ async function otherRows(tx: Tx, workspaceId: string, scope: RollbackScope, sour
   // while it is still as the rollback left it. One changed since (deleted when its last
   // contact was deleted, say) is left as it is now.
   const untouchedSince = scope.type === 'contacts' ? sql`WHERE u.table_name <> 'deals' OR u.live IS NOT DISTINCT FROM u.written` : sql``;
-  return sql`
+  return changedRows(tables, use, sql`
     SELECT u.table_name, u.row_key, u.contact_id, u.image, u.live
     FROM (
       SELECT h.table_name, h.row_key, h.contact_id, h.image, h.written, ${live} AS live
@@ -129,20 +150,26 @@ async function otherRows(tx: Tx, workspaceId: string, scope: RollbackScope, sour
         FROM history_entries h
         WHERE h.workspace_id = ${workspaceId} AND h.txid = ANY(${source.txids}::bigint[]) AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
         ORDER BY h.table_name, h.row_key, h.version) h) u
-    ${untouchedSince}`;
+    ${untouchedSince}`);
 }
 
-/** Adds the planned rows that would change something to rollback_targets. */
-async function insertTargets(tx: Tx, workspaceId: string, rollbackId: string, tables: RolledBackTable[], rows: RawBuilder<unknown>, use: 'run' | 'preview'): Promise<void> {
-  // A preview reads only contacts' images (counts, skips, sample); of any other row it needs
-  // only whether it exists then and now, so it keeps '{}' for it: less to write.
-  const kept = (image: string) =>
-    use === 'preview' ? sql`CASE WHEN p.table_name = 'contacts' OR ${sql.ref(image)} IS NULL THEN ${sql.ref(image)} ELSE '{}'::jsonb END` : sql.ref(image);
+/**
+ * Of the planned rows `p`, those the rollback would change. A preview reads only whether
+ * such a row exists then and now, so it keeps '{}' for each image it has: less to write.
+ */
+function changedRows(tables: RolledBackTable[], use: PlanUse, rows: RawBuilder<unknown>): RawBuilder<unknown> {
+  const kept = (image: string) => (use.kind === 'preview' ? sql`CASE WHEN ${sql.ref(image)} IS NULL THEN NULL ELSE '{}'::jsonb END` : sql.ref(image));
+  return sql`
+    SELECT p.table_name, p.row_key, p.contact_id, ${kept('p.image')} AS image, ${kept('p.live')} AS live
+    FROM (${rows}) p
+    WHERE NOT ${unchanged(tables)}`;
+}
+
+async function insertTargets(tx: Tx, workspaceId: string, rollbackId: string, rows: RawBuilder<unknown>): Promise<void> {
   await sql`
     INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
-    SELECT ${workspaceId}, ${rollbackId}, p.table_name, p.row_key, p.contact_id, ${kept('p.image')}, ${kept('p.live')}
-    FROM (${rows}) p
-    WHERE NOT ${unchanged(tables)}`.execute(tx);
+    SELECT ${workspaceId}, ${rollbackId}, r.table_name, r.row_key, r.contact_id, r.image, r.live
+    FROM (${rows}) r`.execute(tx);
 }
 
 /** The row `p` is already as the rollback would leave it: as it was, or gone the way it would go. */
@@ -332,13 +359,13 @@ export async function samplePlan(tx: Tx, workspaceId: string, rollbackId: string
     FROM (
       SELECT * FROM rollback_targets rt
       WHERE rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name = 'contacts'
-      ORDER BY rt.row_key LIMIT ${limit}) rt
+      ORDER BY rt.row_key COLLATE "C" LIMIT ${limit}) rt
     -- looked up for the sampled contacts only
     LEFT JOIN LATERAL (
       SELECT h.at, h.actor_id, h.origin FROM contact_history h
       WHERE h.workspace_id = ${workspaceId} AND h.id = rt.row_key
       ORDER BY h.version DESC LIMIT 1) last ON true
-    ORDER BY rt.row_key`.execute(tx);
+    ORDER BY rt.row_key COLLATE "C"`.execute(tx);
   const holds = (row: Record<string, unknown> | null) => row !== null && ['active', 'archived'].includes(String(row.status));
   const text = (row: Record<string, unknown> | null, column: string) => (typeof row?.[column] === 'string' ? (row[column] as string) : null);
   return rows.map((r) => {

@@ -115,6 +115,43 @@ describe('partial rollback (contacts scope)', () => {
     expect((await ws.api('GET', `/contacts/${ann.id}`)).body.email).toBe('ann@new.example');
   });
 
+  it('previews past its sample of 20 what it then does: the counts, every skip, and each sampled contact whole', async () => {
+    const ws = await aWorkspace(app);
+    const people: { id: string; email: string; firstName: string }[] = [];
+    for (let i = 0; i < 30; i += 1) people.push(await aContact(ws, { email: `p${i}@example.com`, firstName: `P${i}` }));
+    const at = aPoint();
+    const renamed = people.slice(0, 24);
+    for (const p of renamed) await ws.api('PATCH', `/contacts/${p.id}`, { firstName: `${p.firstName}!` });
+    // Six give up their email after the point, and a contact outside the scope takes it.
+    const moved = people.slice(24);
+    const holders = new Map<string, string>();
+    for (const [i, p] of moved.entries()) {
+      await ws.api('PATCH', `/contacts/${p.id}`, { email: `moved${i}@example.com` });
+      holders.set(p.id, (await aContact(ws, { email: p.email })).id);
+    }
+    const scope = { type: 'contacts', contactIds: people.map((p) => p.id) };
+    const preview = (await ws.api('POST', '/rollbacks/preview', { at, scope })).body;
+    expect(preview.counts.contacts).toEqual({ revive: 0, revert: 24, remove: 0 });
+    expect(preview.counts.skipped).toEqual({ contacts: 6 });
+    const skips = moved.map((p) => ({ contactId: p.id, reason: 'email_taken', takenBy: holders.get(p.id) }));
+    const byContact = (a: { contactId: string }, b: { contactId: string }) => (a.contactId < b.contactId ? -1 : 1);
+    expect([...preview.skipped].sort(byContact)).toEqual([...skips].sort(byContact));
+    expect(preview.sample).toHaveLength(20);
+    for (const record of preview.sample as { contactId: string; differences: { field: string; now: unknown; then: unknown }[] }[]) {
+      const person = people.find((p) => p.id === record.contactId);
+      if (!person) throw new Error(`the sample holds ${record.contactId}, outside the scope`);
+      const changed = renamed.includes(person)
+        ? { field: 'firstName', now: `${person.firstName}!`, then: person.firstName }
+        : { field: 'email', now: expect.stringMatching(/^moved\d@example\.com$/), then: person.email };
+      expect(record.differences.map((d) => d.field).sort()).toEqual([changed.field, 'updatedAt'].sort());
+      expect(record.differences).toContainEqual(changed);
+    }
+    const done = await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope })).body.id);
+    expect(done.counts).toEqual(preview.counts);
+    expect([...done.skipped].sort(byContact)).toEqual([...skips].sort(byContact));
+    for (const p of renamed) expect((await ws.api('GET', `/contacts/${p.id}`)).body.firstName).toBe(p.firstName);
+  });
+
   it('sends a contact created after the point to the recycle bin, from which it comes back with its tags', async () => {
     const ws = await aWorkspace(app);
     const at = aPoint();

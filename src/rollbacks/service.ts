@@ -128,7 +128,7 @@ async function previewPlan(ctx: AppContext, change: ChangeContext, scope: Rollba
       // resolves to first in this transaction: the same code, without logging rows that
       // are thrown away.
       await sql`CREATE TEMP TABLE rollback_targets (LIKE rollback_targets INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
-      await planRollback(tx, change.workspaceId, id, scope, source, 'preview');
+      await planRollback(tx, change.workspaceId, id, scope, source, { kind: 'preview', sampleSize });
       const { counts, skipped } = await summarizePlan(tx, change.workspaceId, id, reportedSkips);
       const sample = await samplePlan(tx, change.workspaceId, id, sampleSize);
       const figures = scope.type === 'contacts' && source.kind === 'asOf' ? withDealMends(counts, await projectDealMends(tx, change.workspaceId, id)) : counts;
