@@ -50,7 +50,8 @@ export async function planRollback(
   await sql`SET LOCAL work_mem = '512MB'`.execute(tx);
   await sql`SET LOCAL jit = off`.execute(tx);
   const others = tables.filter((t) => t !== contactsTable);
-  await insertTargets(tx, workspaceId, rollbackId, contactRows(workspaceId, scope, source, use));
+  const lookUpEach = (await countChangedContacts(tx, workspaceId, scope, source)) <= contactLookupsUpTo;
+  await insertTargets(tx, workspaceId, rollbackId, contactRows(workspaceId, scope, source, use, lookUpEach));
   if (others.length > 0) await insertTargets(tx, workspaceId, rollbackId, await otherRows(tx, workspaceId, scope, source, others, use));
   // Fresh rows: the skip checks below and the job's batches join on them, planned from
   // these statistics. Their images are not worth sampling, and a sample of 3,000 rows
@@ -61,25 +62,49 @@ export async function planRollback(
 }
 
 /**
+ * Up to this many contacts changed since the point, the plan looks each one's live row up
+ * by its primary key. The planner would rather hash the workspace's every contact, which
+ * took longer whenever a tenth of a workspace of 1,000,000 had changed (BENCHMARKS.md,
+ * "A log of before images, built"); past this many, it chooses.
+ */
+const contactLookupsUpTo = 250_000;
+
+/** The versions written to contacts since the point (an upper bound of the contacts changed), counted up to one past contactLookupsUpTo. */
+async function countChangedContacts(tx: Tx, workspaceId: string, scope: RollbackScope, source: PlanSource): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    SELECT count(*)::int AS n FROM (
+      SELECT 1 FROM contact_history h
+      WHERE h.workspace_id = ${workspaceId} AND ${contactsWritten(scope, source)}
+      LIMIT ${contactLookupsUpTo + 1}) w`.execute(tx);
+  return rows[0].n;
+}
+
+/** Over `contact_history h`: the versions a plan reads, those written since its point (of an undo: by the rollback undone), in its scope. */
+function contactsWritten(scope: RollbackScope, source: PlanSource): RawBuilder<unknown> {
+  const inScope = scope.type === 'contacts' ? sql`AND h.id = ANY(${scope.contactIds}::text[])` : sql``;
+  const written = source.kind === 'asOf' ? sql`h.at > ${source.at}` : sql`h.at >= ${source.since} AND h.txid = ANY(${source.txids}::bigint[])`;
+  return sql`${written} ${inScope}`;
+}
+
+/**
  * Contacts (contact_history keeps each version's row as it was before the change): a
  * contact's state at T is the `before` of its first change after T (none: it did not
- * exist), and its state now is the live row, so one pass over the changes since T and a
- * lookup of each such contact by its primary key give both ends. Compaction keeps that
- * first change after every retained point. An undo takes the `before` of the rollback's
- * first write to each contact, found among the writes since it started by their
- * transactions. Contacts already as the rollback would leave them are left out here, by
- * comparing the rows as they are, before any image is turned into jsonb.
+ * exist), and its state now is the live row, so one pass over the changes since T and
+ * the live rows of those contacts give both ends. Compaction keeps that first change
+ * after every retained point. An undo takes the `before` of the rollback's first write
+ * to each contact, found among the writes since it started by their transactions.
+ * Contacts already as the rollback would leave them are left out here, by comparing the
+ * rows as they are, before any image is turned into jsonb.
  */
-function contactRows(workspaceId: string, scope: RollbackScope, source: PlanSource, use: PlanUse): RawBuilder<unknown> {
-  const inScope = scope.type === 'contacts' ? sql`AND h.id = ANY(${scope.contactIds}::text[])` : sql``;
-  const written =
-    source.kind === 'asOf' ? sql`h.at > ${source.at}` : sql`h.at >= ${source.since} AND h.txid = ANY(${source.txids}::bigint[])`;
+function contactRows(workspaceId: string, scope: RollbackScope, source: PlanSource, use: PlanUse, lookUpEach: boolean): RawBuilder<unknown> {
   const image = (row: string) => {
     const whole = sql`to_jsonb(${sql.ref(row)})`;
     if (use.kind === 'run') return whole;
     const slim = sql`jsonb_build_object('status', (${sql.ref(row)}).status, 'email', (${sql.ref(row)}).email)`;
     return sql`CASE WHEN ${sql.ref(row)} IS NULL THEN NULL WHEN c.position <= ${use.sampleSize} THEN ${whole} ELSE ${slim} END`;
   };
+  // OFFSET 0 keeps the lookup a subquery of its own, run once per contact.
+  const eachLookedUp = lookUpEach ? sql`OFFSET 0` : sql``;
   // Sorted by id in the "C" collation: ids are nearly unique, so most comparisons end at
   // the sort's abbreviated key. The sample takes the first contacts in that order.
   return sql`
@@ -89,9 +114,9 @@ function contactRows(workspaceId: string, scope: RollbackScope, source: PlanSour
       FROM (
         SELECT DISTINCT ON (h.id COLLATE "C") h.id, h.before
         FROM contact_history h
-        WHERE h.workspace_id = ${workspaceId} AND ${written} ${inScope}
+        WHERE h.workspace_id = ${workspaceId} AND ${contactsWritten(scope, source)}
         ORDER BY h.id COLLATE "C", h.version) f
-      LEFT JOIN LATERAL (SELECT l AS row FROM contacts l WHERE l.workspace_id = ${workspaceId} AND l.id = f.id) live ON true
+      LEFT JOIN LATERAL (SELECT l AS row FROM contacts l WHERE l.workspace_id = ${workspaceId} AND l.id = f.id ${eachLookedUp}) live ON true
       WHERE NOT (f.before IS NOT DISTINCT FROM live.row
                  OR (f.before IS NULL AND (live.row IS NULL OR (live.row).status NOT IN ('active', 'archived'))))) c`;
 }
@@ -113,19 +138,21 @@ async function otherRows(tx: Tx, workspaceId: string, scope: RollbackScope, sour
     // holds every change since T, a row's state at T is the `before` of its first change
     // after T (none: it did not exist); past a compaction, its latest version at or
     // before T is looked up row by row (none, or a delete, means it did not exist).
-    // Rows are sorted by key before table: keys are nearly unique, so most comparisons end
-    // at the sort's abbreviated first key (half the sort's time at 300,000 contacts).
-    const row = sql`PARTITION BY h.row_key COLLATE "C", h.table_name COLLATE "C" ORDER BY h.version DESC`;
+    // Rows are sorted by their contact first: contact ids are random, so most comparisons
+    // end at the sort's abbreviated first key, where an association's key begins with its
+    // list's, account's, deal's or tag's id, shared by many rows (10-15% of the statement
+    // at 1,000,000 contacts). The contact is the same for every version of a row.
+    const row = sql`PARTITION BY h.contact_id COLLATE "C", h.row_key COLLATE "C", h.table_name COLLATE "C" ORDER BY h.version DESC`;
     const image = readsBefore
       ? sql`last_value(h.before) OVER (${row} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)`
       : sql`(SELECT CASE WHEN t.op = 'delete' THEN NULL ELSE t.after END FROM history_entries t
              WHERE t.workspace_id = ${workspaceId} AND t.table_name = h.table_name AND t.row_key = h.row_key AND t.at <= ${source.at}
              ORDER BY t.version DESC LIMIT 1)`;
     return changedRows(tables, use, sql`
-      SELECT DISTINCT ON (h.row_key COLLATE "C", h.table_name COLLATE "C") h.table_name, h.row_key, h.contact_id, ${image} AS image, h.after AS live
+      SELECT DISTINCT ON (h.contact_id COLLATE "C", h.row_key COLLATE "C", h.table_name COLLATE "C") h.table_name, h.row_key, h.contact_id, ${image} AS image, h.after AS live
       FROM history_entries h
       WHERE h.workspace_id = ${workspaceId} AND h.at > ${source.at} AND h.table_name = ANY(${tableNames}::text[]) ${inScope}
-      ORDER BY h.row_key COLLATE "C", h.table_name COLLATE "C", h.version DESC`);
+      ORDER BY h.contact_id COLLATE "C", h.row_key COLLATE "C", h.table_name COLLATE "C", h.version DESC`);
   }
   // An undo: each row as it was just before the rollback's first write to it, and as it
   // is now, looked up by its primary key (it may have changed since).
