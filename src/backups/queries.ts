@@ -117,26 +117,21 @@ export async function selectRowsAsOf(db: Db, workspaceId: string, table: string,
 /**
  * One page of contacts as of `at` (contact_history keeps each version's row as it was
  * before the change): each contact's `before` of its first change after `at` (none: it
- * did not exist yet), or, with no change since, the live row. The keys walked are the
- * live contacts' and those removed outright since (only history has them), both down
- * an index from `beforeKey`; one that did not exist at `at` comes back as a delete.
+ * did not exist yet), or, with no change since, the live row. The walk goes down the
+ * contacts' primary key from `beforeKey`. A contact removed outright since is left out:
+ * its rows are sealed with its own key, which went with it.
  */
 async function selectContactsAsOf(db: Db, workspaceId: string, at: Date, beforeKey: string | null, limit: number): Promise<RowAsOf[]> {
-  const below = (column: string) => sql`(${beforeKey}::text IS NULL OR ${sql.ref(column)} < ${beforeKey})`;
   const { rows } = await sql<{ row_key: string; after: Record<string, unknown> | null }>`
-    SELECT p.id AS row_key, CASE WHEN f.changed THEN to_jsonb(f.before) ELSE to_jsonb(live) END AS after
+    SELECT p.id AS row_key, CASE WHEN f.changed THEN to_jsonb(f.before) ELSE to_jsonb(p) END AS after
     FROM (
-      SELECT k.id FROM (
-        (SELECT c.id FROM contacts c WHERE c.workspace_id = ${workspaceId} AND ${below('c.id')} ORDER BY c.id DESC LIMIT ${limit})
-        UNION
-        (SELECT h.id FROM contact_history h WHERE h.workspace_id = ${workspaceId} AND h.op = 'delete' AND ${below('h.id')}
-         ORDER BY h.id DESC LIMIT ${limit})) k
-      ORDER BY k.id DESC LIMIT ${limit}) p
+      SELECT c.* FROM contacts c
+      WHERE c.workspace_id = ${workspaceId} AND (${beforeKey}::text IS NULL OR c.id < ${beforeKey})
+      ORDER BY c.id DESC LIMIT ${limit}) p
     LEFT JOIN LATERAL (
       SELECT true AS changed, h.before FROM contact_history h
       WHERE h.workspace_id = ${workspaceId} AND h.id = p.id AND h.at > ${at}
       ORDER BY h.version LIMIT 1) f ON true
-    LEFT JOIN contacts live ON live.workspace_id = ${workspaceId} AND live.id = p.id
     ORDER BY p.id DESC`.execute(db);
   return rows.map((r) => ({ row_key: r.row_key, contact_id: r.row_key, op: r.after === null ? 'delete' : 'update', after: r.after }));
 }

@@ -88,7 +88,7 @@ describe('migration 010: contacts that left with their associations removed get 
 });
 
 describe('migration 014: contacts get a history store of before images', () => {
-  it('moves contact entries over with each one holding the previous entry’s after, and leaves the other tables’ entries', async () => {
+  it('moves contact entries over with each one holding the previous entry’s after, leaves the other tables’ entries, and has the next compaction examine all', async () => {
     const database = await migratedUpTo('013_backup_keep.sql');
     const { db } = database;
     await sql`INSERT INTO workspaces (id, name) VALUES ('w', 'W')`.execute(db);
@@ -102,6 +102,7 @@ describe('migration 014: contacts get a history store of before images', () => {
       INSERT INTO history_entries (workspace_id, version, table_name, row_key, contact_id, op, at, actor_id, origin, before, after, txid) VALUES
         ${entry(1001, 'insert', null, 'A')}, ${entry(1002, 'update', 'A', 'B')}, ${entry(1004, 'update', 'C', 'D')}, ${entry(1005, 'delete', 'D', null)},
         ('w', 1006, 'tags', 't', NULL, 'insert', now(), NULL, 'sql', NULL, '{"id": "t"}', 100)`.execute(db);
+    await sql`INSERT INTO history_compactions (workspace_id, compacted_through, last_run_at, released) VALUES ('w', now(), now(), false)`.execute(db);
 
     expect((await migrate(database))[0]).toBe('014_contact_history.sql');
 
@@ -115,6 +116,9 @@ describe('migration 014: contacts get a history store of before images', () => {
     ]);
     const { rows: left } = await sql<{ table_name: string }>`SELECT table_name FROM history_entries WHERE workspace_id = 'w' AND version > 1000`.execute(db);
     expect(left).toEqual([{ table_name: 'tags' }]);
+    // Compaction's rule for contacts changed: the next pass examines all history.
+    const { rows: compactions } = await sql<{ released: boolean }>`SELECT released FROM history_compactions WHERE workspace_id = 'w'`.execute(db);
+    expect(compactions).toEqual([{ released: true }]);
     const { rows: viewed } = await sql<{ version: number; before: unknown; after: unknown }>`
       SELECT version::int, before->>'first_name' AS before, after->>'first_name' AS after FROM history WHERE workspace_id = 'w' AND table_name = 'contacts' ORDER BY version`.execute(db);
     expect(viewed).toEqual([

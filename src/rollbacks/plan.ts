@@ -81,7 +81,13 @@ async function countChangedContacts(tx: Tx, workspaceId: string, scope: Rollback
 /** Over `contact_history h`: the versions a plan reads, those written since its point (of an undo: by the rollback undone), in its scope. */
 function contactsWritten(scope: RollbackScope, source: PlanSource): RawBuilder<unknown> {
   const inScope = scope.type === 'contacts' ? sql`AND h.id = ANY(${scope.contactIds}::text[])` : sql``;
-  const written = source.kind === 'asOf' ? sql`h.at > ${source.at}` : sql`h.at >= ${source.since} AND h.txid = ANY(${source.txids}::bigint[])`;
+  // An undo's versions are found by their transactions among those written since the
+  // rollback started, give or take an hour: a job resumed by another server writes with
+  // that server's clock.
+  const written =
+    source.kind === 'asOf'
+      ? sql`h.at > ${source.at}`
+      : sql`h.at >= ${source.since}::timestamptz - interval '1 hour' AND h.txid = ANY(${source.txids}::bigint[])`;
   return sql`${written} ${inScope}`;
 }
 

@@ -27,9 +27,6 @@ CREATE TABLE IF NOT EXISTS contact_history (
 );
 CREATE INDEX IF NOT EXISTS contact_history_contact ON contact_history USING hash (id);
 CREATE INDEX IF NOT EXISTS contact_history_at ON contact_history (workspace_id, at);
--- Contacts removed outright (raw SQL; a purge takes their history with them) exist only
--- here: a backup as of a time before the removal finds them by this index.
-CREATE INDEX IF NOT EXISTS contact_history_removed ON contact_history (workspace_id, id) WHERE op = 'delete';
 
 DO $$
 BEGIN
@@ -85,6 +82,9 @@ WHERE h.table_name = 'contacts'
 ON CONFLICT DO NOTHING;
 DELETE FROM history_entries WHERE table_name = 'contacts';
 SELECT set_config('retrace.history_maintenance', 'off', true);
+-- Compaction's rule for contacts changed with their store: the next pass examines all
+-- history, not only what was written since the last one.
+UPDATE history_compactions SET released = true, last_run_at = '-infinity';
 
 -- What is the same for every row of a statement is worked out once, not per row.
 CREATE OR REPLACE FUNCTION capture_contact_inserts() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -126,10 +126,12 @@ FROM history_entries
 UNION ALL
 SELECT c.workspace_id, c.version, 'contacts'::text, c.id, c.id, c.op, c.at, c.actor_id, c.origin,
   to_jsonb(c.before),
-  CASE WHEN c.op = 'delete' THEN NULL ELSE coalesce(
-    (SELECT to_jsonb(n.before) FROM contact_history n
-     WHERE n.workspace_id = c.workspace_id AND n.id = c.id AND n.version > c.version
-     ORDER BY n.version LIMIT 1),
-    (SELECT to_jsonb(l) FROM contacts l WHERE l.workspace_id = c.workspace_id AND l.id = c.id)) END,
+  CASE WHEN c.op = 'delete' THEN NULL
+       WHEN next.version IS NOT NULL THEN to_jsonb(next.before)
+       ELSE (SELECT to_jsonb(l) FROM contacts l WHERE l.workspace_id = c.workspace_id AND l.id = c.id) END,
   c.txid
-FROM contact_history c;
+FROM contact_history c
+LEFT JOIN LATERAL (
+  SELECT n.version, n.before FROM contact_history n
+  WHERE n.workspace_id = c.workspace_id AND n.id = c.id AND n.version > c.version
+  ORDER BY n.version LIMIT 1) next ON true;
