@@ -67,7 +67,9 @@ export async function removeContactsForGood(tx: Tx, change: ChangeContext, ids: 
   // A deal it left (deleted with it, or before) names nobody who is gone.
   await sql`UPDATE deals SET primary_contact_id = NULL WHERE workspace_id = ${ws} AND primary_contact_id = ANY(${ids}::text[])`.execute(tx);
   await sql`DELETE FROM contacts WHERE workspace_id = ${ws} AND id = ANY(${ids}::text[])`.execute(tx);
-  await sql`DELETE FROM contact_history WHERE workspace_id = ${ws} AND id = ANY(${ids}::text[])`.execute(tx);
+  // `IN (SELECT unnest …)`, not `= ANY`: each id is then found by contact_history's hash
+  // index, which cannot take a list.
+  await sql`DELETE FROM contact_history WHERE workspace_id = ${ws} AND id IN (SELECT unnest(${ids}::text[]))`.execute(tx);
   await sql`DELETE FROM history_entries WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
   await sql`
     INSERT INTO contact_tombstones (workspace_id, contact_id, reason, at)

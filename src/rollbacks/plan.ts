@@ -80,7 +80,9 @@ async function countChangedContacts(tx: Tx, workspaceId: string, scope: Rollback
 
 /** Over `contact_history h`: the versions a plan reads, those written since its point (of an undo: by the rollback undone), in its scope. */
 function contactsWritten(scope: RollbackScope, source: PlanSource): RawBuilder<unknown> {
-  const inScope = scope.type === 'contacts' ? sql`AND h.id = ANY(${scope.contactIds}::text[])` : sql``;
+  // `IN (SELECT unnest …)`, not `= ANY`: the picked contacts' versions can then be found
+  // by the hash index on id (which cannot take a list) rather than among all written since.
+  const inScope = scope.type === 'contacts' ? sql`AND h.id IN (SELECT unnest(${scope.contactIds}::text[]))` : sql``;
   // An undo's versions are found by their transactions among those written since the
   // rollback started, give or take an hour: a job resumed by another server writes with
   // that server's clock.
