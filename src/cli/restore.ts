@@ -41,7 +41,7 @@ export async function restoreFromCli(ctx: AppContext, command: RestoreCommand): 
   for (;;) {
     const steps = await runPendingJobs(ctx, jobHandlers, { workspaceId: command.workspace, maxSteps: 1 });
     job = await getRestoreJob(ctx.db, command.workspace, job.id);
-    bar.update(job.restored + job.skipped.length);
+    bar.update(job.restored + job.skippedCount);
     if (steps === 0 || job.status === 'succeeded' || job.status === 'failed') break;
   }
   bar.stop();

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
+import { sql } from 'kysely';
 import { TestClock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { AppContext } from '../context.js';
@@ -32,7 +33,20 @@ export function testDatabase(): Promise<Database> {
   return shared;
 }
 
-const workerDatabase = (runUrl: string) => createRunDatabase(runUrl, `w${process.env.VITEST_POOL_ID ?? process.pid}`);
+let workerDatabaseUrl: Promise<string> | undefined;
+const workerDatabase = (runUrl: string) => (workerDatabaseUrl ??= createRunDatabase(runUrl, `w${process.env.VITEST_POOL_ID ?? process.pid}`));
+
+/**
+ * The worker's database through one connection of its own (on PGlite, the one it has),
+ * for tests that read the statistics a connection reports (rowsRead).
+ */
+export async function oneConnectionDatabase(): Promise<{ database: Database; release: () => Promise<void> }> {
+  const shared = await testDatabase();
+  const runUrl = process.env.RETRACE_TEST_DATABASE;
+  if (!runUrl) return { database: shared, release: async () => {} };
+  const database = await connectPostgres(await workerDatabase(runUrl), 1);
+  return { database, release: () => database.close() };
+}
 
 /**
  * Creates a database on the run's server named after the run's with `suffix`, and gives
@@ -82,8 +96,8 @@ export interface TestApp {
  * A server on the worker's database with its own test clock. Jobs run only when the test
  * calls runJobs(), unless autoRunJobs is set (then a worker runs them as `serve` does).
  */
-export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number } = {}): Promise<TestApp> {
-  const database = await testDatabase();
+export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number; database?: Database } = {}): Promise<TestApp> {
+  const database = options.database ?? (await testDatabase());
   const clock = new TestClock();
   const worker: JobWorker = new JobWorker(() => ctx, options.jobStartDelayMs);
   const ctx: AppContext = {
@@ -179,4 +193,34 @@ export async function aContact(
   });
   if (res.status !== 201) throw new Error(`contact creation failed: ${JSON.stringify(res.body)}`);
   return res.body;
+}
+
+/**
+ * Rows read from each table (by sequential scans and through indexes) while fn runs, as
+ * PostgreSQL counts them: how a test tells a plan that grows with the table from one that
+ * grows with the work, without timing anything. The database must be one connection
+ * (oneConnectionDatabase), whose counts are flushed before they are read.
+ */
+export async function rowsRead(database: Database, tables: string[], fn: () => Promise<void>): Promise<Record<string, number>> {
+  const read = async () => {
+    await sql`SELECT pg_stat_force_next_flush()`.execute(database.db);
+    await sql`SELECT pg_stat_clear_snapshot()`.execute(database.db);
+    const { rows } = await sql<{ relname: string; n: number }>`
+      SELECT relname, (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::float8 AS n FROM pg_stat_user_tables
+      WHERE schemaname = current_schema() AND relname = ANY(${tables}::text[])`.execute(database.db);
+    return new Map(rows.map((r) => [r.relname, Number(r.n)]));
+  };
+  const before = await read();
+  await fn();
+  const after = await read();
+  return Object.fromEntries(tables.map((t) => [t, (after.get(t) ?? 0) - (before.get(t) ?? 0)]));
+}
+
+/**
+ * Forgets what ANALYZE learnt about these tables, as on a database where it never ran
+ * (PGlite never autovacuums; a server may run with autovacuum off).
+ */
+export async function forgetStatistics(database: Database, tables: string[]): Promise<void> {
+  await sql`DELETE FROM pg_statistic WHERE starelid IN (SELECT oid FROM pg_class WHERE relname = ANY(${tables}::text[]) AND relnamespace = current_schema()::regnamespace)`.execute(database.db);
+  await sql`UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE relname = ANY(${tables}::text[]) AND relnamespace = current_schema()::regnamespace`.execute(database.db);
 }
