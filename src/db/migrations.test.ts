@@ -17,7 +17,8 @@ async function migratedUpTo(last: string): Promise<Database> {
   opened.push(database);
   await migrate(database);
   // Undo the later migrations' bookkeeping so migrate() applies them again, as on an older database.
-  await sql`DELETE FROM schema_migrations WHERE name > ${last}`.execute(database.db);
+  await sql`DELETE FROM kysely_migration WHERE name > ${last}`.execute(database.db);
+  await sql`DELETE FROM migration_checksums WHERE name > ${last}`.execute(database.db);
   return database;
 }
 
