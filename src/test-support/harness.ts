@@ -11,6 +11,7 @@ import { createServer } from '../app.js';
 import { JobWorker } from '../jobs/worker.js';
 import { jobHandlers } from '../jobs/handlers.js';
 import { runPendingJobs } from '../jobs/service.js';
+import { createLogger, silentLogger, type Logger } from '../logger.js';
 
 export const operatorToken = 'op_test_operator_token';
 
@@ -65,7 +66,21 @@ export const testConfig: Config = {
   smtpUrl: undefined,
   backupDir: path.join(testFiles, 'backups'),
   backupKeyDir: path.join(testFiles, 'backup-keys'),
+  logLevel: 'silent',
 };
+
+/** A logger as `serve` makes one (at info), whose lines the test reads: as written, and parsed. */
+export function capturedLog(): { log: Logger; written: string[]; lines: Record<string, any>[] } {
+  const written: string[] = [];
+  const lines: Record<string, any>[] = [];
+  const destination = {
+    write(line: string) {
+      written.push(line);
+      lines.push(JSON.parse(line));
+    },
+  };
+  return { log: createLogger({ level: 'info', destination, secrets: [testConfig.adminToken] }), written, lines };
+}
 
 export interface TestApp {
   ctx: AppContext;
@@ -81,8 +96,9 @@ export interface TestApp {
 /**
  * A server on the worker's database with its own test clock. Jobs run only when the test
  * calls runJobs(), unless autoRunJobs is set (then a worker runs them as `serve` does).
+ * It logs nothing unless given a logger (a test that reads the log).
  */
-export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number } = {}): Promise<TestApp> {
+export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number; log?: Logger } = {}): Promise<TestApp> {
   const database = await testDatabase();
   const clock = new TestClock();
   const worker: JobWorker = new JobWorker(() => ctx, options.jobStartDelayMs);
@@ -91,6 +107,7 @@ export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?
     db: database.db,
     clock,
     config: testConfig,
+    log: options.log ?? silentLogger,
     kickJobs: () => {
       if (options.autoRunJobs) worker.kick();
     },
