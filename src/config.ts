@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { isLogLevel, logLevels, type LogLevel } from './logger.js';
 
 /** Settings read from the environment once, at start. */
 export interface Config {
@@ -17,11 +18,15 @@ export interface Config {
   backupDir: string;
   /** The key store: a directory of keyrings, kept apart from the backups. */
   backupKeyDir: string;
+  /** The least severe level logged (LOG_LEVEL): info by default. */
+  logLevel: LogLevel;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.RETRACE_DATA_DIR ?? './.retrace-data');
   const adminToken = env.RETRACE_ADMIN_TOKEN || `op_${randomBytes(24).toString('base64url')}`;
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!isLogLevel(logLevel)) throw new Error(`LOG_LEVEL must be one of ${logLevels.join(', ')}; it is ${JSON.stringify(logLevel)}`);
   return {
     port: Number(env.PORT ?? 3000),
     host: env.HOST ?? '0.0.0.0',
@@ -34,5 +39,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Beside the embedded database's directory, not in it: that directory is PostgreSQL's.
     backupDir: path.resolve(env.RETRACE_BACKUP_DIR || `${dataDir}-backups`),
     backupKeyDir: path.resolve(env.RETRACE_BACKUP_KEY_DIR || `${dataDir}-backup-keys`),
+    logLevel,
   };
 }

@@ -47,7 +47,7 @@ export class JobWorker {
         try {
           await runPendingJobs(this.ctx(), jobHandlers);
         } catch (error) {
-          console.error('job worker pass failed', error);
+          this.ctx().log.error({ err: error }, 'job worker pass failed');
         }
       } while (this.again);
       this.running = null;

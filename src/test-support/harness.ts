@@ -12,6 +12,7 @@ import { createServer } from '../app.js';
 import { JobWorker } from '../jobs/worker.js';
 import { jobHandlers } from '../jobs/handlers.js';
 import { runPendingJobs } from '../jobs/service.js';
+import { createLogger, silentLogger, type Logger } from '../logger.js';
 
 export const operatorToken = 'op_test_operator_token';
 
@@ -33,18 +34,21 @@ export function testDatabase(): Promise<Database> {
   return shared;
 }
 
-let workerDatabaseUrl: Promise<string> | undefined;
-const workerDatabase = (runUrl: string) => (workerDatabaseUrl ??= createRunDatabase(runUrl, `w${process.env.VITEST_POOL_ID ?? process.pid}`));
+const workerDatabase = (runUrl: string) => createRunDatabase(runUrl, `w${process.env.VITEST_POOL_ID ?? process.pid}`);
 
 /**
- * The worker's database through one connection of its own (on PGlite, the one it has),
- * for tests that read the statistics a connection reports (rowsRead).
+ * A database of its own, migrated, through one connection (PGlite has only one): for tests
+ * that read the statistics a connection reports (rowsRead), or that leave a workspace too
+ * large for the worker's database, whose maintenance passes walk every workspace.
  */
+let isolated = 0;
 export async function oneConnectionDatabase(): Promise<{ database: Database; release: () => Promise<void> }> {
-  const shared = await testDatabase();
   const runUrl = process.env.RETRACE_TEST_DATABASE;
-  if (!runUrl) return { database: shared, release: async () => {} };
-  const database = await connectPostgres(await workerDatabase(runUrl), 1);
+  isolated += 1;
+  const database = runUrl
+    ? await connectPostgres(await createRunDatabase(runUrl, `one_${process.env.VITEST_POOL_ID ?? process.pid}_${isolated}`), 1)
+    : await connectPGlite(undefined);
+  await migrate(database);
   return { database, release: () => database.close() };
 }
 
@@ -79,7 +83,21 @@ export const testConfig: Config = {
   smtpUrl: undefined,
   backupDir: path.join(testFiles, 'backups'),
   backupKeyDir: path.join(testFiles, 'backup-keys'),
+  logLevel: 'silent',
 };
+
+/** A logger as `serve` makes one (at info), whose lines the test reads: as written, and parsed. */
+export function capturedLog(): { log: Logger; written: string[]; lines: Record<string, any>[] } {
+  const written: string[] = [];
+  const lines: Record<string, any>[] = [];
+  const destination = {
+    write(line: string) {
+      written.push(line);
+      lines.push(JSON.parse(line));
+    },
+  };
+  return { log: createLogger({ level: 'info', destination, secrets: [testConfig.adminToken] }), written, lines };
+}
 
 export interface TestApp {
   ctx: AppContext;
@@ -95,8 +113,9 @@ export interface TestApp {
 /**
  * A server on the worker's database with its own test clock. Jobs run only when the test
  * calls runJobs(), unless autoRunJobs is set (then a worker runs them as `serve` does).
+ * It logs nothing unless given a logger (a test that reads the log).
  */
-export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number; database?: Database } = {}): Promise<TestApp> {
+export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number; log?: Logger; database?: Database } = {}): Promise<TestApp> {
   const database = options.database ?? (await testDatabase());
   const clock = new TestClock();
   const worker: JobWorker = new JobWorker(() => ctx, options.jobStartDelayMs);
@@ -105,6 +124,7 @@ export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?
     db: database.db,
     clock,
     config: testConfig,
+    log: options.log ?? silentLogger,
     kickJobs: () => {
       if (options.autoRunJobs) worker.kick();
     },
