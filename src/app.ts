@@ -3,7 +3,7 @@ import { systemClock, TestClock } from './clock.js';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { connectPGlite, connectPostgres, migrate, type Database } from './db/database.js';
-import { buildServer, type RouteModule } from './http/server.js';
+import { buildServer, type RouteModule, type ServerOptions } from './http/server.js';
 import { auditRoutes } from './audit/routes.js';
 import { workspaceRoutes } from './workspaces/routes.js';
 import { userRoutes } from './users/routes.js';
@@ -65,6 +65,6 @@ export function createContext(database: Database, config: Config): { ctx: AppCon
   return { ctx, worker };
 }
 
-export async function createServer(ctx: AppContext, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
+export async function createServer(ctx: AppContext, options: ServerOptions = {}): Promise<FastifyInstance> {
   return buildServer(ctx, routeModules, options);
 }

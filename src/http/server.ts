@@ -5,8 +5,10 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import type { AppContext } from '../context.js';
-import { AppError } from './errors.js';
-import { markOptionalBodies } from './route.js';
+import { AppError, type ErrorCode } from './errors.js';
+import { zodValidatorCompiler } from './route.js';
+import { responseSerializerCompiler } from './responses.js';
+import { swaggerOptions } from './openapi.js';
 
 /** A feature's routes: each feature folder exports one of these from routes.ts. */
 export type RouteModule = (app: FastifyInstance, ctx: AppContext) => void;
@@ -21,7 +23,7 @@ export const bodyLimitBytes = 1024 * 1024;
  * failed: a value of the wrong form (SQLSTATE class 22) is bad input, and a unique key
  * taken by a concurrent request is a conflict. Bad input never yields a 5xx.
  */
-function refusalOf(error: unknown): { status: number; code: string; message: string } | null {
+function refusalOf(error: unknown): { status: number; code: ErrorCode; message: string } | null {
   const sqlState = (error as { code?: unknown }).code;
   if (typeof sqlState !== 'string' || !/^[0-9A-Z]{5}$/.test(sqlState)) return null;
   if (sqlState.startsWith('22')) return { status: 400, code: 'invalid_request', message: 'A value in the request cannot be stored' };
@@ -38,7 +40,7 @@ const isJson = (text: string) => {
   }
 };
 
-const noRoute = (request: { method: string; url: string }) => ({ code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}`, details: {} });
+const noRoute = (request: { method: string; url: string }) => ({ code: 'not_found' satisfies ErrorCode, message: `No route ${request.method} ${request.url.split('?')[0]}`, details: {} });
 
 const notJsonBody = new AppError(400, 'invalid_request', 'Request bodies are JSON: send them as application/json', {
   issues: [{ in: 'body', path: [], message: 'a body that is not JSON' }],
@@ -48,7 +50,13 @@ const prototypeKeysRefused = new AppError(400, 'invalid_request', 'Keys named __
   issues: [{ in: 'body', path: [], message: 'a key named __proto__ or constructor' }],
 });
 
-export async function buildServer(ctx: AppContext, modules: RouteModule[], options: { logger?: boolean } = {}): Promise<FastifyInstance> {
+export interface ServerOptions {
+  logger?: boolean;
+  /** Refuse a response whose schema does not name every field the handler returned (tests; responses.ts). */
+  strictResponses?: boolean;
+}
+
+export async function buildServer(ctx: AppContext, modules: RouteModule[], options: ServerOptions = {}): Promise<FastifyInstance> {
   // Any path id that matches nothing is a 404 whatever its form, long ones included
   // (Fastify answers 414 above its default of 100 characters).
   const app = Fastify({
@@ -68,8 +76,9 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
     },
   });
 
-  // Validation is zod's (http/route.ts); the JSON schemas on routes only document them.
-  app.setValidatorCompiler(() => () => true);
+  // Each route's zod schemas validate its input and write its answer (route.ts, responses.ts).
+  app.setValidatorCompiler(zodValidatorCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler({ strict: options.strictResponses ?? false }));
 
   // Clients often send `content-type: application/json` on every request: an empty body
   // is then no body (fine for POST /contacts/:id/archive; a route that needs a body says
@@ -97,35 +106,26 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
-      return reply.status(error.status).send({ error: { code: error.code, message: error.message, details: error.details } });
+      return reply.status(error.status).send(error.toBody());
     }
     const status = (error as FastifyError).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       // Malformed JSON, an empty JSON body, a body over the limit, a wrong content type:
       // all are bad input, and the contract answers bad input with 400 invalid_request.
-      return reply.status(400).send({
-        error: { code: 'invalid_request', message: error.message, details: { issues: [{ in: 'body', path: [], message: error.message }] } },
-      });
+      return reply.status(400).send(new AppError(400, 'invalid_request', error.message, { issues: [{ in: 'body', path: [], message: error.message }] }).toBody());
     }
     const databaseRefusal = refusalOf(error);
     if (databaseRefusal) {
       // A safety net: input checks should have caught this first. Logged so it gets one.
       request.log.warn({ err: error, url: request.url }, 'database refused the input');
-      return reply.status(databaseRefusal.status).send({ error: { code: databaseRefusal.code, message: databaseRefusal.message, details: {} } });
+      return reply.status(databaseRefusal.status).send(new AppError(databaseRefusal.status, databaseRefusal.code, databaseRefusal.message).toBody());
     }
     request.log.error({ err: error, url: request.url }, 'unhandled error');
     if (!options.logger) console.error('unhandled error on', request.method, request.url, error);
-    return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error', details: {} } });
+    return reply.status(500).send(new AppError(500, 'internal', 'Internal server error').toBody());
   });
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Retrace API', version: '1.0.0', description: 'A CRM contact store in which nothing is lost by mistake.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    transformObject: (documents) => ('openapiObject' in documents ? markOptionalBodies(documents.openapiObject) : documents.swaggerObject),
-  });
+  await app.register(swagger, swaggerOptions);
 
   for (const register of modules) register(app, ctx);
 

@@ -3,13 +3,58 @@ import type { RouteModule } from '../http/server.js';
 import { addRoute } from '../http/route.js';
 import { notFound } from '../http/errors.js';
 import { TestClock } from '../clock.js';
-import { createWorkspace, getWorkspace } from './service.js';
+import { maxPageSize } from '../http/pagination.js';
+import { timestamp } from '../http/responses.js';
+import { maxPickedContacts } from '../recycle-bin/service.js';
+import { snapshotLimits } from '../snapshots/routes.js';
+import { maxBackupsKept } from '../backups/routes.js';
+import { userSchema } from '../users/routes.js';
+import { createWorkspace, getWorkspace, type Workspace } from './service.js';
 
 const newWorkspaceBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
   adminEmail: z.email(),
   activeContactLimit: z.number().int().min(0).max(2_147_483_647).nullable().optional(),
 });
+
+/**
+ * Limits the server sets on input, for clients to show and keep to rather than learn from
+ * a 400 (docs/API-additions.md): the web UI reads them here.
+ */
+const limits = {
+  pickedContacts: maxPickedContacts,
+  pageSize: maxPageSize,
+  snapshotKeepHours: snapshotLimits.keepHours,
+  snapshotKeepDays: snapshotLimits.keepDays,
+  snapshotLabelLength: snapshotLimits.labelLength,
+  backupsKept: maxBackupsKept,
+};
+
+const count = z.number().int();
+
+/** The caller's workspace: its limit, usage, retention and the server's input limits. */
+const workspaceSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    activeContactLimit: count.nullable(),
+    usage: z.object({ active: count, archived: count, deleted: count }),
+    retention: z.object({ deletedDays: count, archiveFreezeDays: count, archiveDays: count, pitrHours: count }),
+    createdAt: timestamp,
+    limits: z
+      .object({
+        pickedContacts: count.describe('Contacts one restore may pick by id (POST /restore-jobs contactIds)'),
+        pageSize: count.describe('Items a page may hold (?limit=)'),
+        snapshotKeepHours: count.describe('The longest keepHours of hourly snapshots'),
+        snapshotKeepDays: count.describe('The longest keepDays of weekly and monthly snapshots'),
+        snapshotLabelLength: count.describe('The longest label of a snapshot'),
+        backupsKept: count.describe('The largest keep of the backup schedule'),
+      })
+      .describe('What the server accepts, for clients to keep to'),
+  })
+  .meta({ id: 'Workspace' });
+
+const withLimits = (workspace: Workspace) => ({ ...workspace, limits });
 
 export const workspaceRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
@@ -20,7 +65,11 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     access: { operator: true },
     body: newWorkspaceBody,
     status: 201,
-    handler: ({ body }) => createWorkspace(ctx.db, ctx.clock, body),
+    response: z.object({ workspace: workspaceSchema, user: userSchema, token: z.string() }),
+    handler: async ({ body }) => {
+      const created = await createWorkspace(ctx.db, ctx.clock, body);
+      return { ...created, workspace: withLimits(created.workspace) };
+    },
   });
 
   addRoute(app, ctx, {
@@ -29,16 +78,19 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     summary: 'The caller’s workspace, its usage and retention',
     tag: 'workspace',
     access: { user: null },
-    handler: ({ principal }) => getWorkspace(ctx.db, principal.workspaceId),
+    response: workspaceSchema,
+    handler: async ({ principal }) => withLimits(await getWorkspace(ctx.db, principal.workspaceId)),
   });
 
   const testClock = ctx.clock instanceof TestClock ? ctx.clock : null;
+  const clockSchema = z.object({ now: timestamp });
   addRoute(app, ctx, {
     method: 'GET',
     url: '/test-clock',
     summary: 'The test clock (only with RETRACE_TEST_CLOCK=1)',
     tag: 'operator',
     access: { operator: true },
+    response: clockSchema,
     handler: async () => {
       if (!testClock) throw notFound('Test clock');
       return { now: testClock.now().toISOString() };
@@ -52,6 +104,7 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     tag: 'operator',
     access: { operator: true },
     body: z.strictObject({ advanceSeconds: z.number().int().min(0).max(10 * 365 * 86400) }),
+    response: clockSchema,
     handler: async ({ body }) => {
       if (!testClock) throw notFound('Test clock');
       return { now: testClock.advance(body.advanceSeconds).toISOString() };
