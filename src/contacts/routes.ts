@@ -23,7 +23,15 @@ import {
 
 const name = z.string().trim().max(200).nullable();
 const email = z.email().max(320);
-const customFields = z.record(z.string().max(100), z.json());
+/**
+ * A custom field's value: any JSON value. z.json() would do, but its recursion has no
+ * name for the OpenAPI document to refer to; this one is the component JsonValue.
+ */
+const jsonValue: z.ZodType<z.core.util.JSONType> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
+);
+z.globalRegistry.add(jsonValue, { id: 'JsonValue' });
+const customFields = z.record(z.string().max(100), jsonValue);
 
 const newContactBody = z.strictObject({
   email,

@@ -16,5 +16,35 @@ export const swaggerOptions: FastifyDynamicSwaggerOptions = {
     security: [{ bearer: [] }],
   },
   transform: jsonSchemaTransform,
-  transformObject: (documents) => markOptionalBodies(jsonSchemaTransformObject(documents) as { paths?: Record<string, Record<string, unknown>> }),
+  transformObject: (documents) => withoutUnusedSchemas(markOptionalBodies(jsonSchemaTransformObject(documents) as OpenApiDocument)),
 };
+
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, unknown>>;
+  components?: { schemas?: Record<string, unknown> };
+}
+
+/**
+ * The document without the component schemas nothing refers to: the type provider lists
+ * every named schema twice, as the answer (`Contact`) and as input (`ContactInput`),
+ * though most are only answered.
+ */
+function withoutUnusedSchemas<T extends OpenApiDocument>(document: T): T {
+  const schemas = document.components?.schemas;
+  if (!schemas) return document;
+  const used = new Set<string>();
+  const pending: unknown[] = [document.paths];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next === null || typeof next !== 'object') continue;
+    for (const [key, value] of Object.entries(next)) {
+      const name = key === '$ref' && typeof value === 'string' ? value.replace('#/components/schemas/', '') : null;
+      if (name !== null && !used.has(name)) {
+        used.add(name);
+        pending.push(schemas[name]);
+      }
+      pending.push(value);
+    }
+  }
+  for (const name of Object.keys(schemas)) if (!used.has(name)) delete schemas[name];
+  return document;
+}

@@ -65,7 +65,7 @@ const rollbackSchema = z
     resumeAutomations: z.boolean(),
     undoOf: z.string().nullable(),
     undoneBy: z.string().nullable().describe('The undo that put back what this rollback wrote'),
-    phase: z.enum(['plan', 'parents', 'release', 'contacts', 'done']),
+    phase: z.string().describe('Where the job is: plan, parents, release, contacts, done'),
     counts: countsSchema.nullable(),
     skipped: z.array(skippedContact),
     progress: z.object({ contactsDone: count, contactsTotal: count }),

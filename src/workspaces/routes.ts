@@ -9,7 +9,7 @@ import { maxPickedContacts } from '../recycle-bin/service.js';
 import { snapshotLimits } from '../snapshots/routes.js';
 import { maxBackupsKept } from '../backups/routes.js';
 import { userSchema } from '../users/routes.js';
-import { createWorkspace, getWorkspace, type Workspace } from './service.js';
+import { createWorkspace, getWorkspace } from './service.js';
 
 const newWorkspaceBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -18,8 +18,9 @@ const newWorkspaceBody = z.strictObject({
 });
 
 /**
- * Limits the server sets on input, for clients to show and keep to rather than learn from
- * a 400 (docs/API-additions.md): the web UI reads them here.
+ * Limits the server sets on input, for clients to show and keep to rather than learn them
+ * from a 400 (GET /limits, docs/API-additions.md): the web UI reads them there. Each is
+ * the constant its own module validates with.
  */
 const limits = {
   pickedContacts: maxPickedContacts,
@@ -32,7 +33,7 @@ const limits = {
 
 const count = z.number().int();
 
-/** The caller's workspace: its limit, usage, retention and the server's input limits. */
+/** A workspace: its limit of active contacts, usage and retention. */
 const workspaceSchema = z
   .object({
     id: z.string(),
@@ -41,20 +42,20 @@ const workspaceSchema = z
     usage: z.object({ active: count, archived: count, deleted: count }),
     retention: z.object({ deletedDays: count, archiveFreezeDays: count, archiveDays: count, pitrHours: count }),
     createdAt: timestamp,
-    limits: z
-      .object({
-        pickedContacts: count.describe('Contacts one restore may pick by id (POST /restore-jobs contactIds)'),
-        pageSize: count.describe('Items a page may hold (?limit=)'),
-        snapshotKeepHours: count.describe('The longest keepHours of hourly snapshots'),
-        snapshotKeepDays: count.describe('The longest keepDays of weekly and monthly snapshots'),
-        snapshotLabelLength: count.describe('The longest label of a snapshot'),
-        backupsKept: count.describe('The largest keep of the backup schedule'),
-      })
-      .describe('What the server accepts, for clients to keep to'),
   })
   .meta({ id: 'Workspace' });
 
-const withLimits = (workspace: Workspace) => ({ ...workspace, limits });
+/** The limits the server sets on input (GET /limits). */
+const limitsSchema = z
+  .object({
+    pickedContacts: count.describe('Contacts one restore may pick by id (POST /restore-jobs contactIds)'),
+    pageSize: count.describe('Items a page may hold (?limit=)'),
+    snapshotKeepHours: count.describe('The longest keepHours of hourly snapshots'),
+    snapshotKeepDays: count.describe('The longest keepDays of weekly and monthly snapshots'),
+    snapshotLabelLength: count.describe('The longest label of a snapshot'),
+    backupsKept: count.describe('The largest keep of the backup schedule'),
+  })
+  .meta({ id: 'Limits' });
 
 export const workspaceRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
@@ -66,10 +67,7 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     body: newWorkspaceBody,
     status: 201,
     response: z.object({ workspace: workspaceSchema, user: userSchema, token: z.string() }),
-    handler: async ({ body }) => {
-      const created = await createWorkspace(ctx.db, ctx.clock, body);
-      return { ...created, workspace: withLimits(created.workspace) };
-    },
+    handler: ({ body }) => createWorkspace(ctx.db, ctx.clock, body),
   });
 
   addRoute(app, ctx, {
@@ -79,7 +77,17 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     tag: 'workspace',
     access: { user: null },
     response: workspaceSchema,
-    handler: async ({ principal }) => withLimits(await getWorkspace(ctx.db, principal.workspaceId)),
+    handler: ({ principal }) => getWorkspace(ctx.db, principal.workspaceId),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET',
+    url: '/limits',
+    summary: 'The limits the server sets on input (how many contacts a restore may pick, a page may hold, …), for clients to keep to',
+    tag: 'workspace',
+    access: { user: null },
+    response: limitsSchema,
+    handler: async () => limits,
   });
 
   const testClock = ctx.clock instanceof TestClock ? ctx.clock : null;
