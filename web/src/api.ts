@@ -42,6 +42,8 @@ export type Backup = Schemas['Backup'];
 export type BackupSchedule = Schemas['BackupSchedule'];
 export type AuditEntry = Schemas['AuditEntry'];
 export type ChainVerdict = Schemas['ChainVerdict'];
+/** A contact a bulk delete or archive left as it was, and why (POST /contacts/delete, /contacts/archive). */
+export type SkippedRemoval = JsonOf<paths['/api/v1/contacts/delete']['post']['responses'][200]>['skipped'][number];
 /** Every code the server answers an error with. */
 export type ErrorCode = Schemas['Error']['error']['code'];
 

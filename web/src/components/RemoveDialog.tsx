@@ -1,6 +1,6 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useWorkspace } from '../lookups';
-import { answer } from '../api';
+import { answer, type SkippedRemoval } from '../api';
 import { daysText, plural } from '../format';
 import { useSession } from '../session';
 import { Dialog } from './Dialog';
@@ -11,7 +11,7 @@ export type Removal = 'delete' | 'archive';
 export interface RemovalResult {
   removal: Removal;
   done: string[];
-  skipped: { contactId: string; reason: string }[];
+  skipped: SkippedRemoval[];
 }
 
 /**
