@@ -37,8 +37,6 @@ export const errorBody = z
   })
   .meta({ id: 'Error' });
 
-export type ErrorBody = z.infer<typeof errorBody>;
-
 /**
  * The one error type services throw. Its code and status are the contract's
  * (../shared/API.md, "Errors"); the server's error handler turns it into the body.
@@ -52,11 +50,6 @@ export class AppError extends Error {
   ) {
     super(message);
     this.name = 'AppError';
-  }
-
-  /** The error as the contract's body. */
-  toBody(): ErrorBody {
-    return { error: { code: this.code, message: this.message, details: this.details } };
   }
 }
 

@@ -106,23 +106,25 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
-      return reply.status(error.status).send(error.toBody());
+      return reply.status(error.status).send({ error: { code: error.code, message: error.message, details: error.details } });
     }
     const status = (error as FastifyError).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       // Malformed JSON, an empty JSON body, a body over the limit, a wrong content type:
       // all are bad input, and the contract answers bad input with 400 invalid_request.
-      return reply.status(400).send(new AppError(400, 'invalid_request', error.message, { issues: [{ in: 'body', path: [], message: error.message }] }).toBody());
+      return reply.status(400).send({
+        error: { code: 'invalid_request', message: error.message, details: { issues: [{ in: 'body', path: [], message: error.message }] } },
+      });
     }
     const databaseRefusal = refusalOf(error);
     if (databaseRefusal) {
       // A safety net: input checks should have caught this first. Logged so it gets one.
       request.log.warn({ err: error, url: request.url }, 'database refused the input');
-      return reply.status(databaseRefusal.status).send(new AppError(databaseRefusal.status, databaseRefusal.code, databaseRefusal.message).toBody());
+      return reply.status(databaseRefusal.status).send({ error: { code: databaseRefusal.code, message: databaseRefusal.message, details: {} } });
     }
     request.log.error({ err: error, url: request.url }, 'unhandled error');
     if (!options.logger) console.error('unhandled error on', request.method, request.url, error);
-    return reply.status(500).send(new AppError(500, 'internal', 'Internal server error').toBody());
+    return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error', details: {} } });
   });
 
   await app.register(swagger, swaggerOptions);
