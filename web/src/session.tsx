@@ -64,7 +64,7 @@ export function useStoredToken(): SignInState {
   return { token, signIn, signOut, reason };
 }
 
-/** Loads who the token belongs to (GET /me) and provides the session to the pages. */
+/** Loads who the token belongs to (GET /me) and the server's limits (GET /limits), and provides the session to the pages. */
 export function SessionProvider({ token, onSignOut, children, fallback }: {
   token: string;
   onSignOut: (reason?: string) => void;
@@ -82,7 +82,6 @@ export function SessionProvider({ token, onSignOut, children, fallback }: {
   const limits = useQuery<Limits>({
     queryKey: ['limits', token],
     queryFn: () => answer(plain.GET('/api/v1/limits')),
-    enabled: me.isSuccess,
     staleTime: Infinity,
   });
   const api = useMemo(() => apiClient(token, () => onSignOut('Your API token is no longer valid. Sign in again.')), [token, onSignOut]);
