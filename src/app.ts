@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { connectPGlite, connectPostgres, migrate, type Database } from './db/database.js';
 import { createLogger, wantsPrettyLogs, type Logger } from './logger.js';
-import { buildServer, type RouteModule } from './http/server.js';
+import { buildServer, type RouteModule, type ServerOptions } from './http/server.js';
 import { auditRoutes } from './audit/routes.js';
 import { workspaceRoutes } from './workspaces/routes.js';
 import { userRoutes } from './users/routes.js';
@@ -76,6 +76,6 @@ export function createContext(database: Database, config: Config, log: Logger): 
   return { ctx, worker };
 }
 
-export async function createServer(ctx: AppContext): Promise<FastifyInstance> {
-  return buildServer(ctx, routeModules);
+export async function createServer(ctx: AppContext, options: ServerOptions = {}): Promise<FastifyInstance> {
+  return buildServer(ctx, routeModules, options);
 }

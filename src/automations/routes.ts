@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
-import { pageQuery } from '../http/pagination.js';
+import { pageOf, pageQuery } from '../http/pagination.js';
+import { timestamp } from '../http/responses.js';
 import { createAutomation, getAutomation, listAutomations, listEnrollments } from './service.js';
 
 const trigger = z.discriminatedUnion('type', [
@@ -22,6 +23,19 @@ const newAutomationBody = z.strictObject({
   steps: z.array(step).min(1).max(100),
 });
 
+const automationSchema = z
+  .object({ id: z.string(), name: z.string(), trigger, steps: z.array(step), createdAt: timestamp })
+  .meta({ id: 'Automation' });
+
+const enrollmentSchema = z
+  .object({
+    contactId: z.string(),
+    stepIndex: z.number().int(),
+    status: z.enum(['active', 'waiting', 'completed', 'paused']),
+    runAt: timestamp.nullable().describe('When a waiting enrollment runs its next step'),
+  })
+  .meta({ id: 'Enrollment' });
+
 /**
  * Creating an automation needs automations.manage; reading automations and their
  * enrollments needs contacts.read (they say what happens to contacts).
@@ -31,24 +45,28 @@ export const automationRoutes: RouteModule = (app, ctx) => {
 
   addRoute(app, ctx, {
     method: 'POST', url: '/automations', summary: 'Create an automation: a trigger and its steps', tag, status: 201,
+    response: automationSchema,
     access: { user: 'automations.manage' }, body: newAutomationBody,
     handler: ({ body, change }) => createAutomation(ctx.db, change, body),
   });
 
   addRoute(app, ctx, {
     method: 'GET', url: '/automations', summary: 'The workspace’s automations, oldest first', tag,
+    response: pageOf(automationSchema),
     access: { user: 'contacts.read' }, query: z.object(pageQuery),
     handler: ({ query, principal }) => listAutomations(ctx.db, principal.workspaceId, query),
   });
 
   addRoute(app, ctx, {
     method: 'GET', url: '/automations/:id', summary: 'An automation', tag,
+    response: automationSchema,
     access: { user: 'contacts.read' }, params: idParams('id'),
     handler: ({ params, principal }) => getAutomation(ctx.db, principal.workspaceId, params.id),
   });
 
   addRoute(app, ctx, {
     method: 'GET', url: '/automations/:id/enrollments', summary: 'Who is enrolled, at which step, with which status', tag,
+    response: pageOf(enrollmentSchema),
     access: { user: 'contacts.read' }, params: idParams('id'), query: z.object(pageQuery),
     handler: ({ params, query, principal }) => listEnrollments(ctx.db, principal.workspaceId, params.id, query),
   });

@@ -2,12 +2,28 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { createDeal, getDeal, listDeals } from './service.js';
-import { pageQuery } from '../http/pagination.js';
+import { pageOf, pageQuery } from '../http/pagination.js';
+import { timestamp } from '../http/responses.js';
+
+/** A deal: its contacts in the order they were added, the primary one of them. */
+export const dealSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    value: z.number().nullable(),
+    stage: z.string().nullable(),
+    contactIds: z.array(z.string()),
+    primaryContactId: z.string().nullable(),
+    createdAt: timestamp,
+    deletedAt: timestamp.optional().describe('Once deleted'),
+  })
+  .meta({ id: 'Deal' });
 
 export const dealRoutes: RouteModule = (app, ctx) => {
   const tag = 'deals';
   addRoute(app, ctx, {
     method: 'POST', url: '/deals', summary: 'Create a deal with its contacts', tag, status: 201,
+    response: dealSchema,
     access: { user: 'contacts.write' },
     body: z.strictObject({
       title: z.string().trim().min(1).max(200),
@@ -20,11 +36,13 @@ export const dealRoutes: RouteModule = (app, ctx) => {
   });
   addRoute(app, ctx, {
     method: 'GET', url: '/deals', summary: 'The workspace’s live deals', tag,
+    response: pageOf(dealSchema),
     access: { user: 'contacts.read' }, query: z.object({ ...pageQuery }),
     handler: ({ principal, query }) => listDeals(ctx.db, principal.workspaceId, query),
   });
   addRoute(app, ctx, {
     method: 'GET', url: '/deals/:id', summary: 'A deal (deleted ones show deletedAt)', tag,
+    response: dealSchema,
     access: { user: 'contacts.read' }, params: idParams('id'),
     handler: ({ params, principal }) => getDeal(ctx.db, principal.workspaceId, params.id),
   });

@@ -2,11 +2,14 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { notFound } from '../http/errors.js';
-import { pageQuery } from '../http/pagination.js';
+import { pageOf, pageQuery } from '../http/pagination.js';
+import { timestamp } from '../http/responses.js';
 import { TokenBuckets } from './rate-limit.js';
 import { createForm, findPublicForm, getForm, listForms, rateLimited, submitForm } from './service.js';
 
 const name = z.string().trim().max(200).nullable();
+
+const formSchema = z.object({ id: z.string(), name: z.string(), listId: z.string().nullable(), createdAt: timestamp }).meta({ id: 'Form' });
 
 /** Per form and client address: 10 submissions at once, then one every 6 seconds. */
 export const submissionBurst = 10;
@@ -23,6 +26,7 @@ export const formRoutes: RouteModule = (app, ctx) => {
 
   addRoute(app, ctx, {
     method: 'POST', url: '/forms', summary: 'Create a form; its submissions subscribe to listId', tag, status: 201,
+    response: formSchema,
     access: { user: 'automations.manage' },
     body: z.strictObject({ name: z.string().trim().min(1).max(200), listId: z.string().min(1).optional() }),
     handler: ({ body, change }) => createForm(ctx.db, change, body),
@@ -30,19 +34,21 @@ export const formRoutes: RouteModule = (app, ctx) => {
 
   addRoute(app, ctx, {
     method: 'GET', url: '/forms', summary: 'The workspace’s forms, oldest first', tag,
+    response: pageOf(formSchema),
     access: { user: 'contacts.read' }, query: z.object(pageQuery),
     handler: ({ query, principal }) => listForms(ctx.db, principal.workspaceId, query),
   });
 
   addRoute(app, ctx, {
     method: 'GET', url: '/forms/:id', summary: 'A form', tag,
+    response: formSchema,
     access: { user: 'contacts.read' }, params: idParams('id'),
     handler: ({ params, principal }) => getForm(ctx.db, principal.workspaceId, params.id),
   });
 
   addRoute(app, ctx, {
     method: 'POST', url: '/forms/:id/submissions', summary: 'Submit a form (public): updates or creates the contact and subscribes it', tag,
-    status: 201, access: { public: true }, params: idParams('id'),
+    status: 201, response: z.object({ accepted: z.literal(true) }), access: { public: true }, params: idParams('id'),
     body: z.strictObject({ email: z.email().max(320), firstName: name.optional(), lastName: name.optional() }),
     handler: async ({ params, body, ip }) => {
       const form = await findPublicForm(ctx.db, params.id);
@@ -50,7 +56,7 @@ export const formRoutes: RouteModule = (app, ctx) => {
       if (!buckets.take(`${params.id}\u0000${ip}`)) throw rateLimited(submissionRefillSeconds);
       await submitForm(ctx.db, { ...form, formId: params.id }, ctx.clock.now(), body);
       // Says nothing of the contact: an anonymous caller must not learn who is on file.
-      return { accepted: true };
+      return { accepted: true as const };
     },
   });
 };

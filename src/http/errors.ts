@@ -1,3 +1,42 @@
+import { z } from 'zod';
+
+/**
+ * Every error code the server answers: the contract's (../shared/API.md, "Errors", and
+ * the codes its later sections add), and the server's own `rate_limited` (public form
+ * submissions) and `internal` (a 500 with no internals). The error body's schema makes
+ * this an enum of the OpenAPI document, so the web UI's generated types know each code.
+ */
+export const errorCodes = [
+  'invalid_request',
+  'unauthenticated',
+  'forbidden',
+  'four_eyes_required',
+  'not_found',
+  'restore_job_running',
+  'contact_limit_exceeded',
+  'email_taken',
+  'invalid_state',
+  'mass_delete_held',
+  'confirmation_required',
+  'too_many_contacts',
+  'point_not_recoverable',
+  'rate_limited',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof errorCodes)[number];
+
+/** The one error body of every route: `{error:{code, message, details}}`. */
+export const errorBody = z
+  .object({
+    error: z.object({
+      code: z.enum(errorCodes),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()),
+    }),
+  })
+  .meta({ id: 'Error' });
+
 /**
  * The one error type services throw. Its code and status are the contract's
  * (../shared/API.md, "Errors"); the server's error handler turns it into the body.
@@ -5,7 +44,7 @@
 export class AppError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {

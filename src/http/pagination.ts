@@ -1,10 +1,13 @@
 import { sql, type RawBuilder } from 'kysely';
-import { z } from 'zod';
+import { z, type ZodType } from 'zod';
 import { invalidRequest } from './errors.js';
+
+/** The most items a page holds: `?limit=` 1..500. */
+export const maxPageSize = 500;
 
 /** `?limit=` 1..500 (default 50) and an opaque `?cursor=`, as every collection takes. */
 export const pageQuery = {
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: z.coerce.number().int().min(1).max(maxPageSize).default(50),
   cursor: z.string().min(1).optional(),
 };
 
@@ -12,6 +15,9 @@ export interface Page<T> {
   data: T[];
   nextCursor: string | null;
 }
+
+/** The schema of a page of `item`s: `{data, nextCursor}` (../shared/API.md, "Collections"). */
+export const pageOf = <T extends ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
 
 /** A keyset position: the sort values of the last row of the previous page. */
 export type CursorKey = (string | number)[];

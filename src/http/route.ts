@@ -1,10 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z, type ZodType } from 'zod';
 import type { ChangeContext } from '../db/database.js';
 import type { Permission } from '../users/permissions.js';
 import type { AppContext } from '../context.js';
 import { resolvePrincipal, type Principal, type UserPrincipal } from './auth.js';
-import { AppError, forbidden, invalidRequest, unauthenticated } from './errors.js';
+import { AppError, errorBody, forbidden, invalidRequest, unauthenticated } from './errors.js';
 
 /**
  * Who may call a route: a workspace user (optionally with a permission), the operator,
@@ -29,7 +30,10 @@ interface UserCall<B, Q, P> extends Call<B, Q, P> {
   change: ChangeContext;
 }
 
-interface RouteSpec<B, Q, P, A extends Access> {
+/** The statuses a route answers on success; 204 answers no body (`response: noContent`). */
+export type SuccessStatus = 200 | 201 | 202 | 204;
+
+interface RouteSpec<B, Q, P, R, A extends Access> {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   summary: string;
@@ -38,18 +42,45 @@ interface RouteSpec<B, Q, P, A extends Access> {
   body?: ZodType<B>;
   query?: ZodType<Q>;
   params?: ZodType<P>;
-  status?: number;
-  handler: (call: A extends { user: Permission | null } ? UserCall<B, Q, P> : Call<B, Q, P> & { principal: Principal | null }) => Promise<unknown>;
+  status?: SuccessStatus;
+  /**
+   * What the route answers with its success status. Responses are written through it:
+   * a field it does not name is not sent (tests refuse such a response, see
+   * responses.ts), and the OpenAPI document, hence the web UI's types, shows it.
+   */
+  response: ZodType<R>;
+  handler: (
+    call: A extends { user: Permission | null } ? UserCall<B, Q, P> : Call<B, Q, P> & { principal: Principal | null },
+  ) => Promise<NoInfer<R>> | (R extends undefined ? Promise<void> : never);
 }
 
-function parse<T>(schema: ZodType<T> | undefined, value: unknown, where: string): T {
-  if (!schema) return value as T;
-  const result = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
-  if (result.success) return result.data;
-  throw invalidRequest(`The request ${where} is not valid`, {
-    issues: result.error.issues.map((issue) => ({ in: where, path: issue.path, message: issue.message })),
-  });
-}
+/** The answer of a 204 route: no body. */
+export const noContent = z.undefined().describe('No content');
+
+/** Where in the request an input issue is, as `details.issues[].in` names it. */
+type InputPart = 'body' | 'query' | 'params';
+
+const partOf = (httpPart: string | undefined): InputPart => (httpPart === 'querystring' ? 'query' : httpPart === 'params' ? 'params' : 'body');
+
+/**
+ * Fastify's validation of a route's body, query and params with their zod schemas.
+ * fastify-type-provider-zod's own compiler would do, but for two things the contract
+ * needs: its issues carry paths as JSON pointers (`/ids/0`), where `details.issues[].path`
+ * keeps zod's array with numbers as numbers; and Fastify hands an absent body over as
+ * null, which an optional body must take as absent. A refusal is the contract's 400.
+ */
+export const zodValidatorCompiler: FastifySchemaCompiler<ZodType> = ({ schema, httpPart }) => {
+  const where = partOf(httpPart);
+  return (data) => {
+    const result = schema.safeParse(where === 'body' ? (data ?? undefined) : (data ?? {}));
+    if (result.success) return { value: result.data };
+    return {
+      error: invalidRequest(`The request ${where} is not valid`, {
+        issues: result.error.issues.map((issue) => ({ in: where, path: issue.path, message: issue.message })),
+      }),
+    };
+  };
+};
 
 /** How deep JSON input may nest: deeper is refused before anything walks it recursively. */
 const maxInputDepth = 64;
@@ -97,11 +128,11 @@ function refuseUnstorable(request: FastifyRequest): void {
  * A route that takes no body takes none, an empty one or `{}`; fields it would ignore are
  * refused as unknown, as on every route that takes a body.
  */
-function refuseBody(body: unknown): undefined {
-  if (body === undefined || body === null || body === '') return undefined;
+function refuseBody(body: unknown): void {
+  if (body === undefined || body === null || body === '') return;
   if (typeof body === 'object' && !Array.isArray(body)) {
     const fields = Object.keys(body);
-    if (fields.length === 0) return undefined;
+    if (fields.length === 0) return;
     throw invalidRequest('This request takes no body', {
       issues: fields.map((field) => ({ in: 'body', path: [field], message: 'Unknown field: this request takes no body' })),
     });
@@ -116,15 +147,6 @@ function refuseBody(body: unknown): undefined {
 function withoutEmptyValues(query: unknown): unknown {
   if (query === null || typeof query !== 'object') return query;
   return Object.fromEntries(Object.entries(query).filter(([, value]) => value !== ''));
-}
-
-function jsonSchemaOf(schema: ZodType | undefined): object | undefined {
-  if (!schema) return undefined;
-  try {
-    return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -150,40 +172,54 @@ export function markOptionalBodies<T extends { paths?: Record<string, Record<str
 export const idParams = <K extends string>(...names: K[]) =>
   z.object(Object.fromEntries(names.map((n) => [n, z.string()])) as Record<K, z.ZodString>);
 
+/** Who called, as the route's preValidation found them, for its handler. */
+const principals = new WeakMap<FastifyRequest, Principal | null>();
+
 /**
- * Registers one route of the contract: authenticates, authorizes, validates with zod
- * (the JSON schema is only for the OpenAPI document), then calls the handler. Routes
- * stay thin: everything else is the service's.
+ * Registers one route of the contract. In the order the contract's checks come:
+ * a missing body (400, before authentication, like a malformed one); authentication
+ * and permission (401, 403); input PostgreSQL cannot hold (404 in a path, else 400);
+ * a body on a route that takes none; then Fastify validates params, body and query with
+ * the route's zod schemas (zodValidatorCompiler) and the handler gets their parsed
+ * values. Its answer is written through `response`, and errors through the one error
+ * schema. Routes stay thin: everything else is the service's.
  */
-export function addRoute<B = undefined, Q = undefined, P = undefined, A extends Access = Access>(
+export function addRoute<B = undefined, Q = undefined, P = undefined, R = unknown, A extends Access = Access>(
   app: FastifyInstance,
   ctx: AppContext,
-  spec: RouteSpec<B, Q, P, A>,
+  spec: RouteSpec<B, Q, P, R, A>,
 ): void {
   const bodyRequired = spec.body !== undefined && !spec.body.safeParse(undefined).success;
-  app.route({
+  const status = spec.status ?? 200;
+  app.withTypeProvider<ZodTypeProvider>().route({
     method: spec.method,
     url: `/api/v1${spec.url}`,
     schema: {
       summary: spec.summary,
       tags: [spec.tag],
-      ...(spec.body ? { body: jsonSchemaOf(spec.body) } : {}),
+      ...(spec.body ? { body: spec.body } : {}),
       ...(spec.body?.safeParse(undefined).success ? { [optionalBodyMark]: true } : {}),
-      ...(spec.query ? { querystring: jsonSchemaOf(spec.query) } : {}),
-      ...(spec.params ? { params: jsonSchemaOf(spec.params) } : {}),
+      ...(spec.query ? { querystring: spec.query } : {}),
+      ...(spec.params ? { params: spec.params } : {}),
+      response: { [status]: spec.response as ZodType, '4xx': errorBody, '5xx': errorBody },
     },
-    handler: async (request: FastifyRequest, reply) => {
+    preValidation: async (request) => {
       // Like a malformed body, a missing one is bad input whoever sends it: found before
       // authentication. What the body holds is checked after it.
       if (bodyRequired && (request.body === undefined || request.body === null)) {
         throw invalidRequest('This request needs a JSON body', { issues: [{ in: 'body', path: [], message: 'a JSON object is required' }] });
       }
-      const principal = await authorize(ctx, request, spec.access);
+      principals.set(request, await authorize(ctx, request, spec.access));
       refuseUnstorable(request);
+      request.query = withoutEmptyValues(request.query);
+      if (!spec.body) refuseBody(request.body);
+    },
+    handler: async (request, reply) => {
+      const principal = principals.get(request) ?? null;
       const call = {
-        body: spec.body ? parse(spec.body, request.body, 'body') : refuseBody(request.body),
-        query: parse(spec.query, withoutEmptyValues(request.query), 'query'),
-        params: parse(spec.params, request.params, 'params'),
+        body: spec.body ? request.body : undefined,
+        query: request.query,
+        params: request.params,
         ip: request.ip,
         principal,
       };
@@ -195,8 +231,8 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, A extends 
             }
           : call;
       const result = await spec.handler(handlerCall as never);
-      reply.status(spec.status ?? 200);
-      return result ?? null;
+      if (status === 204) return reply.status(204).send();
+      return reply.status(status).send(result);
     },
   });
 }

@@ -5,8 +5,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import type { AppContext } from '../context.js';
-import { AppError } from './errors.js';
-import { markOptionalBodies } from './route.js';
+import { AppError, type ErrorCode } from './errors.js';
+import { zodValidatorCompiler } from './route.js';
+import { responseSerializerCompiler } from './responses.js';
+import { swaggerOptions } from './openapi.js';
 
 /** A feature's routes: each feature folder exports one of these from routes.ts. */
 export type RouteModule = (app: FastifyInstance, ctx: AppContext) => void;
@@ -21,7 +23,7 @@ export const bodyLimitBytes = 1024 * 1024;
  * failed: a value of the wrong form (SQLSTATE class 22) is bad input, and a unique key
  * taken by a concurrent request is a conflict. Bad input never yields a 5xx.
  */
-function refusalOf(error: unknown): { status: number; code: string; message: string } | null {
+function refusalOf(error: unknown): { status: number; code: ErrorCode; message: string } | null {
   const sqlState = (error as { code?: unknown }).code;
   if (typeof sqlState !== 'string' || !/^[0-9A-Z]{5}$/.test(sqlState)) return null;
   if (sqlState.startsWith('22')) return { status: 400, code: 'invalid_request', message: 'A value in the request cannot be stored' };
@@ -38,7 +40,7 @@ const isJson = (text: string) => {
   }
 };
 
-const noRoute = (request: { method: string; url: string }) => ({ code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}`, details: {} });
+const noRoute = (request: { method: string; url: string }) => ({ code: 'not_found' satisfies ErrorCode, message: `No route ${request.method} ${request.url.split('?')[0]}`, details: {} });
 
 const notJsonBody = new AppError(400, 'invalid_request', 'Request bodies are JSON: send them as application/json', {
   issues: [{ in: 'body', path: [], message: 'a body that is not JSON' }],
@@ -69,7 +71,12 @@ class OneLinePerRequest extends LogController {
   }
 }
 
-export async function buildServer(ctx: AppContext, modules: RouteModule[]): Promise<FastifyInstance> {
+export interface ServerOptions {
+  /** Refuse a response whose schema does not name every field the handler returned (tests; responses.ts). */
+  strictResponses?: boolean;
+}
+
+export async function buildServer(ctx: AppContext, modules: RouteModule[], options: ServerOptions = {}): Promise<FastifyInstance> {
   // Typed as Fastify's logger, so the instance is the FastifyInstance every route module takes.
   const loggerInstance: FastifyBaseLogger = ctx.log;
   // Any path id that matches nothing is a 404 whatever its form, long ones included
@@ -92,8 +99,9 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[]): Prom
     },
   });
 
-  // Validation is zod's (http/route.ts); the JSON schemas on routes only document them.
-  app.setValidatorCompiler(() => () => true);
+  // Each route's zod schemas validate its input and write its answer (route.ts, responses.ts).
+  app.setValidatorCompiler(zodValidatorCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler({ strict: options.strictResponses ?? false }));
 
   // Clients often send `content-type: application/json` on every request: an empty body
   // is then no body (fine for POST /contacts/:id/archive; a route that needs a body says
@@ -141,14 +149,7 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[]): Prom
     return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error', details: {} } });
   });
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Retrace API', version: '1.0.0', description: 'A CRM contact store in which nothing is lost by mistake.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    transformObject: (documents) => ('openapiObject' in documents ? markOptionalBodies(documents.openapiObject) : documents.swaggerObject),
-  });
+  await app.register(swagger, swaggerOptions);
 
   for (const register of modules) register(app, ctx);
 

@@ -2,27 +2,36 @@ import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { createList, deleteList, getList, listLists, membershipStatuses, putMembership } from './service.js';
-import { pageQuery } from '../http/pagination.js';
+import { pageOf, pageQuery } from '../http/pagination.js';
+import { timestamp } from '../http/responses.js';
+
+const listSchema = z
+  .object({ id: z.string(), name: z.string(), createdAt: timestamp, deletedAt: timestamp.nullable(), memberCount: z.number().int() })
+  .meta({ id: 'List' });
 
 export const listRoutes: RouteModule = (app, ctx) => {
   const tag = 'lists';
   addRoute(app, ctx, {
     method: 'POST', url: '/lists', summary: 'Create a list', tag, status: 201,
+    response: listSchema,
     access: { user: 'contacts.write' }, body: z.strictObject({ name: z.string().trim().min(1).max(200) }),
     handler: ({ body, change }) => createList(ctx.db, change, body.name),
   });
   addRoute(app, ctx, {
     method: 'GET', url: '/lists', summary: 'The workspace’s lists', tag,
+    response: pageOf(listSchema),
     access: { user: 'contacts.read' }, query: z.object({ ...pageQuery }),
     handler: ({ principal, query }) => listLists(ctx.db, principal.workspaceId, query),
   });
   addRoute(app, ctx, {
     method: 'GET', url: '/lists/:id', summary: 'A list', tag,
+    response: listSchema,
     access: { user: 'contacts.read' }, params: idParams('id'),
     handler: ({ params, principal }) => getList(ctx.db, principal.workspaceId, params.id),
   });
   addRoute(app, ctx, {
     method: 'DELETE', url: '/lists/:id', summary: 'Delete a list (its memberships are not restored with contacts)', tag,
+    response: listSchema,
     access: { user: 'contacts.delete' }, params: idParams('id'),
     handler: async ({ params, change }) => {
       await deleteList(ctx.db, change, params.id);
@@ -31,6 +40,7 @@ export const listRoutes: RouteModule = (app, ctx) => {
   });
   addRoute(app, ctx, {
     method: 'PUT', url: '/lists/:listId/contacts/:contactId', summary: 'Set a contact’s status on a list', tag,
+    response: z.object({ listId: z.string(), contactId: z.string(), status: z.enum(membershipStatuses) }),
     access: { user: 'contacts.write' }, params: idParams('listId', 'contactId'),
     body: z.strictObject({ status: z.enum(membershipStatuses) }),
     handler: ({ params, body, change }) => putMembership(ctx.db, change, params.listId, params.contactId, body.status),

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute } from '../http/route.js';
 import { recordAudit } from '../audit/service.js';
@@ -7,13 +8,14 @@ import { maintenanceTasks } from './tasks.js';
 
 export const maintenanceRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
-    method: 'GET', url: '/health', summary: 'Ready to serve', tag: 'operator', access: { public: true },
-    handler: async () => ({ ok: true }),
+    method: 'GET', url: '/health', summary: 'Ready to serve', tag: 'operator', response: z.object({ ok: z.literal(true) }), access: { public: true },
+    handler: async () => ({ ok: true as const }),
   });
 
   addRoute(app, ctx, {
     method: 'POST', url: '/maintenance/run', summary: 'Run all due background work now, to completion', tag: 'operator',
     // An admin runs it for their own workspace; the operator for every workspace.
+    response: z.object({ ran: z.record(z.string(), z.number().int()).describe('What each task did, by task') }),
     access: { operatorOr: 'users.manage' },
     handler: async ({ principal }) => {
       const workspaceId = principal?.kind === 'user' ? principal.workspaceId : null;

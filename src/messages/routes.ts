@@ -1,13 +1,28 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute } from '../http/route.js';
-import { pageQuery } from '../http/pagination.js';
+import { pageOf, pageQuery } from '../http/pagination.js';
+import { timestamp } from '../http/responses.js';
 import { getContact } from '../contacts/service.js';
 import { listMessages } from './service.js';
+
+/** One message of the ledger: sent at most once per (automation, step, contact), ever. */
+const messageSchema = z
+  .object({
+    id: z.string(),
+    contactId: z.string(),
+    automationId: z.string(),
+    stepIndex: z.number().int(),
+    subject: z.string(),
+    sentAt: timestamp,
+    deliveryStatus: z.enum(['pending', 'delivered', 'failed']),
+  })
+  .meta({ id: 'Message' });
 
 export const messageRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
     method: 'GET', url: '/messages', summary: 'The message ledger, oldest first: every message sent, at most once per automation, step and contact', tag: 'automations',
+    response: pageOf(messageSchema),
     access: { user: 'contacts.read' },
     query: z.object({ contactId: z.string().min(1).optional(), ...pageQuery }),
     handler: async ({ query, principal }) => {

@@ -129,7 +129,8 @@ export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?
       if (options.autoRunJobs) worker.kick();
     },
   };
-  const server = await createServer(ctx);
+  // Strict: a response whose schema leaves out a field the service returned fails the test.
+  const server = await createServer(ctx, { strictResponses: true });
   await server.ready();
   return { ctx, clock, server, runJobs: (workspaceId, run = {}) => runPendingJobs(ctx, jobHandlers, { workspaceId, ...run }) };
 }

@@ -4,7 +4,32 @@ import { addRoute } from '../http/route.js';
 import { permissions } from './permissions.js';
 import { getWorkspace } from '../workspaces/service.js';
 import { addUser, createRole, listRoles, listUsers, signedInUser } from './service.js';
-import { pageQuery } from '../http/pagination.js';
+import { pageOf, pageQuery } from '../http/pagination.js';
+import { timestamp } from '../http/responses.js';
+
+export const permissionSchema = z.enum(permissions).meta({ id: 'Permission' });
+
+/** A user of the workspace; `role` is the role's name. */
+export const userSchema = z
+  .object({ id: z.string(), email: z.string(), name: z.string().nullable(), role: z.string(), createdAt: timestamp })
+  .meta({ id: 'User' });
+
+const roleSchema = z
+  .object({ id: z.string(), name: z.string(), permissions: z.array(permissionSchema), builtin: z.boolean() })
+  .meta({ id: 'Role' });
+
+/** Who holds the token (GET /me): what the web UI shows and hides by. */
+const meSchema = z
+  .object({
+    user: z.object({ id: z.string(), email: z.string(), name: z.string().nullable() }),
+    role: z.object({ id: z.string(), name: z.string() }),
+    permissions: z.array(permissionSchema).describe('In the order of the contract’s list'),
+    workspace: z.object({ id: z.string(), name: z.string() }),
+  })
+  .meta({ id: 'Me' });
+
+/** A new user with their first API token (the token is shown once). */
+export const newUserSchema = z.object({ user: userSchema, token: z.string() });
 
 export const userRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
@@ -12,6 +37,7 @@ export const userRoutes: RouteModule = (app, ctx) => {
     url: '/me',
     summary: 'Who the token belongs to: user, role, permissions and workspace (what the web UI shows and hides)',
     tag: 'users',
+    response: meSchema,
     access: { user: null },
     handler: async ({ principal }) => {
       const [me, workspace] = await Promise.all([
@@ -27,6 +53,7 @@ export const userRoutes: RouteModule = (app, ctx) => {
     url: '/users',
     summary: 'Add a user with a role; answers their first API token',
     tag: 'users',
+    response: newUserSchema,
     access: { user: 'users.manage' },
     body: z.strictObject({ email: z.email(), name: z.string().trim().min(1).max(200).optional(), role: z.string().min(1) }),
     status: 201,
@@ -38,6 +65,7 @@ export const userRoutes: RouteModule = (app, ctx) => {
     url: '/users',
     summary: 'The workspace’s users',
     tag: 'users',
+    response: pageOf(userSchema),
     access: { user: 'users.manage' },
     query: z.object({ ...pageQuery }),
     handler: ({ principal, query }) => listUsers(ctx.db, principal.workspaceId, query),
@@ -48,6 +76,7 @@ export const userRoutes: RouteModule = (app, ctx) => {
     url: '/roles',
     summary: 'Roles and their permissions',
     tag: 'users',
+    response: pageOf(roleSchema),
     access: { user: null },
     query: z.object({ ...pageQuery }),
     handler: ({ principal, query }) => listRoles(ctx.db, principal.workspaceId, query),
@@ -58,6 +87,7 @@ export const userRoutes: RouteModule = (app, ctx) => {
     url: '/roles',
     summary: 'Create a custom role',
     tag: 'users',
+    response: roleSchema,
     access: { user: 'users.manage' },
     body: z.strictObject({ name: z.string().trim().min(1).max(100), permissions: z.array(z.enum(permissions)).max(permissions.length * 2) }),
     status: 201,

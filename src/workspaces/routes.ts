@@ -3,6 +3,12 @@ import type { RouteModule } from '../http/server.js';
 import { addRoute } from '../http/route.js';
 import { notFound } from '../http/errors.js';
 import { TestClock } from '../clock.js';
+import { maxPageSize } from '../http/pagination.js';
+import { timestamp } from '../http/responses.js';
+import { maxPickedContacts } from '../recycle-bin/service.js';
+import { snapshotLimits } from '../snapshots/routes.js';
+import { maxBackupsKept } from '../backups/routes.js';
+import { userSchema } from '../users/routes.js';
 import { createWorkspace, getWorkspace } from './service.js';
 
 const newWorkspaceBody = z.strictObject({
@@ -10,6 +16,46 @@ const newWorkspaceBody = z.strictObject({
   adminEmail: z.email(),
   activeContactLimit: z.number().int().min(0).max(2_147_483_647).nullable().optional(),
 });
+
+/**
+ * Limits the server sets on input, for clients to show and keep to rather than learn them
+ * from a 400 (GET /limits, docs/API-additions.md): the web UI reads them there. Each is
+ * the constant its own module validates with.
+ */
+const limits = {
+  pickedContacts: maxPickedContacts,
+  pageSize: maxPageSize,
+  snapshotKeepHours: snapshotLimits.keepHours,
+  snapshotKeepDays: snapshotLimits.keepDays,
+  snapshotLabelLength: snapshotLimits.labelLength,
+  backupsKept: maxBackupsKept,
+};
+
+const count = z.number().int();
+
+/** A workspace: its limit of active contacts, usage and retention. */
+const workspaceSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    activeContactLimit: count.nullable(),
+    usage: z.object({ active: count, archived: count, deleted: count }),
+    retention: z.object({ deletedDays: count, archiveFreezeDays: count, archiveDays: count, pitrHours: count }),
+    createdAt: timestamp,
+  })
+  .meta({ id: 'Workspace' });
+
+/** The limits the server sets on input (GET /limits). */
+const limitsSchema = z
+  .object({
+    pickedContacts: count.describe('Contacts one restore may pick by id (POST /restore-jobs contactIds)'),
+    pageSize: count.describe('Items a page may hold (?limit=)'),
+    snapshotKeepHours: count.describe('The longest keepHours of hourly snapshots'),
+    snapshotKeepDays: count.describe('The longest keepDays of weekly and monthly snapshots'),
+    snapshotLabelLength: count.describe('The longest label of a snapshot'),
+    backupsKept: count.describe('The largest keep of the backup schedule'),
+  })
+  .meta({ id: 'Limits' });
 
 export const workspaceRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
@@ -20,6 +66,7 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     access: { operator: true },
     body: newWorkspaceBody,
     status: 201,
+    response: z.object({ workspace: workspaceSchema, user: userSchema, token: z.string() }),
     handler: ({ body }) => createWorkspace(ctx.db, ctx.clock, body),
   });
 
@@ -29,16 +76,29 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     summary: 'The caller’s workspace, its usage and retention',
     tag: 'workspace',
     access: { user: null },
+    response: workspaceSchema,
     handler: ({ principal }) => getWorkspace(ctx.db, principal.workspaceId),
   });
 
+  addRoute(app, ctx, {
+    method: 'GET',
+    url: '/limits',
+    summary: 'The limits the server sets on input (how many contacts a restore may pick, a page may hold, …), for clients to keep to',
+    tag: 'workspace',
+    access: { user: null },
+    response: limitsSchema,
+    handler: async () => limits,
+  });
+
   const testClock = ctx.clock instanceof TestClock ? ctx.clock : null;
+  const clockSchema = z.object({ now: timestamp });
   addRoute(app, ctx, {
     method: 'GET',
     url: '/test-clock',
     summary: 'The test clock (only with RETRACE_TEST_CLOCK=1)',
     tag: 'operator',
     access: { operator: true },
+    response: clockSchema,
     handler: async () => {
       if (!testClock) throw notFound('Test clock');
       return { now: testClock.now().toISOString() };
@@ -52,6 +112,7 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     tag: 'operator',
     access: { operator: true },
     body: z.strictObject({ advanceSeconds: z.number().int().min(0).max(10 * 365 * 86400) }),
+    response: clockSchema,
     handler: async ({ body }) => {
       if (!testClock) throw notFound('Test clock');
       return { now: testClock.advance(body.advanceSeconds).toISOString() };

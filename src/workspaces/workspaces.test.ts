@@ -134,3 +134,31 @@ describe('health and documentation', () => {
     expect(JSON.stringify(doc)).not.toContain('x-optional-body');
   });
 });
+
+describe('GET /limits', () => {
+  it('answers the limits the server refuses input beyond, to any user; the operator is 403', async () => {
+    const ws = await aWorkspace(app);
+    const member = await ws.userWithRole('member');
+    const res = await member.api('GET', '/limits');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ pickedContacts: 100, pageSize: 500, snapshotKeepHours: 8784, snapshotKeepDays: 3660, snapshotLabelLength: 200, backupsKept: 1000 });
+    expect((await call(app.server, operatorToken, 'GET', '/limits')).status).toBe(403);
+  });
+
+  it('names each limit at the edge the server validates: one more is refused', async () => {
+    const ws = await aWorkspace(app);
+    const limits = (await ws.api('GET', '/limits')).body;
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`);
+    expect((await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: ids(limits.pickedContacts + 1) })).status).toBe(422);
+    expect((await ws.api('GET', `/contacts?limit=${limits.pageSize}`)).status).toBe(200);
+    expect((await ws.api('GET', `/contacts?limit=${limits.pageSize + 1}`)).status).toBe(400);
+    for (const body of [{ hourly: { keepHours: limits.snapshotKeepHours + 1 } }, { weekly: { keepDays: limits.snapshotKeepDays + 1 } }]) {
+      expect((await ws.api('PATCH', '/snapshots/settings', body)).status).toBe(400);
+    }
+    expect((await ws.api('PATCH', '/snapshots/settings', { hourly: { keepHours: limits.snapshotKeepHours }, weekly: { keepDays: limits.snapshotKeepDays } })).status).toBe(200);
+    expect((await ws.api('POST', '/snapshots', { label: 'x'.repeat(limits.snapshotLabelLength + 1) })).status).toBe(400);
+    expect((await ws.api('POST', '/snapshots', { label: 'x'.repeat(limits.snapshotLabelLength) })).status).toBe(201);
+    expect((await ws.api('PUT', '/backups/schedule', { export: 'off', keep: limits.backupsKept + 1 })).status).toBe(400);
+    expect((await ws.api('PUT', '/backups/schedule', { export: 'off', keep: limits.backupsKept })).status).toBe(200);
+  });
+});

@@ -1,283 +1,81 @@
 /**
- * The HTTP API as the web UI uses it (../shared/API.md, base path /api/v1). Every
+ * The HTTP API as the web UI uses it (../shared/API.md, base path /api/v1). Its types are
+ * the server's: api-schema.d.ts is generated from the OpenAPI document the server builds
+ * from its routes' zod schemas (`npm run gen:api`), and the client is openapi-fetch over
+ * those types, so a call the server would not answer that way does not compile. Every
  * failure becomes an ApiError carrying the contract's {error:{code,message,details}}.
  */
+import createClient, { type Client } from 'openapi-fetch';
+import type { components, paths } from './api-schema';
 
-export type Permission =
-  | 'contacts.read'
-  | 'contacts.write'
-  | 'contacts.delete'
-  | 'contacts.archive'
-  | 'contacts.restore'
-  | 'contacts.merge'
-  | 'contacts.erase'
-  | 'rollbacks.request'
-  | 'rollbacks.approve'
-  | 'snapshots.manage'
-  | 'automations.manage'
-  | 'users.manage'
-  | 'audit.read';
+type Schemas = components['schemas'];
 
-export interface Me {
-  user: { id: string; email: string; name: string | null };
-  role: { id: string; name: string };
-  permissions: Permission[];
-  workspace: { id: string; name: string };
-}
+export type Permission = Schemas['Permission'];
+export type Me = Schemas['Me'];
+export type Limits = Schemas['Limits'];
+export type Workspace = Schemas['Workspace'];
+export type Contact = Schemas['Contact'];
+export type ContactStatus = Contact['status'];
+export type ArchivedContact = Schemas['ArchivedContact'];
+export type Version = Schemas['ContactVersion'];
+export type Deal = Schemas['Deal'];
+export type RestorableAssociations = Schemas['RestorableAssociations'];
+export type User = Schemas['User'];
+export type RestoreJob = Schemas['RestoreJob'];
+export type RestoreSource = RestoreJob['source'];
+export type RestoreRequest = RequestBody<'/api/v1/restore-jobs', 'post'>;
+export type RollbackScope = Schemas['RollbackScope'];
+/** What a rollback does, by kind of row (contacts, listMemberships, …, skipped). */
+export type RollbackCounts = Schemas['RollbackCounts'];
+/** What a rollback does to one kind of row: `{add, change, remove}` (contacts: `{revive, revert, remove}`). */
+export type RowFigures = RollbackCounts[string];
+export type SkippedContact = Schemas['SkippedContact'];
+export type RollbackSample = Schemas['RollbackSample'];
+export type RollbackPreview = Schemas['RollbackPreview'];
+export type Rollback = Schemas['Rollback'];
+export type RollbackStatus = Rollback['status'];
+export type Snapshot = Schemas['Snapshot'];
+export type SnapshotKind = Snapshot['kind'];
+export type RecoverablePoints = Schemas['RecoverablePoints'];
+export type SnapshotSettings = Schemas['SnapshotSettings'];
+export type Backup = Schemas['Backup'];
+export type BackupSchedule = Schemas['BackupSchedule'];
+export type AuditEntry = Schemas['AuditEntry'];
+export type ChainVerdict = Schemas['ChainVerdict'];
+/** A contact a bulk delete or archive left as it was, and why (POST /contacts/delete, /contacts/archive). */
+export type SkippedRemoval = JsonOf<paths['/api/v1/contacts/delete']['post']['responses'][200]>['skipped'][number];
+/** Every code the server answers an error with. */
+export type ErrorCode = Schemas['Error']['error']['code'];
+
+/** Something of the workspace known by id and name: a list, an account, a tag. */
+export type Named = Pick<Schemas['List'], 'id' | 'name'>;
+
+type JsonOf<R> = R extends { content: { 'application/json': infer J } } ? J : never;
+type RequestBody<P extends keyof paths, M extends 'post' | 'put' | 'patch'> = paths[P][M] extends { requestBody?: infer B } ? JsonOf<NonNullable<B>> : never;
+type Answer<P extends keyof paths> = paths[P] extends { get: { responses: { 200: infer R } } } ? JsonOf<R> : never;
+type GetParameters<P extends keyof paths> = paths[P] extends { get: { parameters: infer Q } } ? Q : never;
+
+/** The routes whose GET answers a collection (`{data, nextCursor}`). */
+export type CollectionPath = { [P in keyof paths]: Answer<P> extends { data: unknown[]; nextCursor: string | null } ? P : never }[keyof paths];
+/** One item of a collection. */
+export type ItemOf<P extends CollectionPath> = Answer<P> extends { data: (infer T)[] } ? T : never;
+/** A collection's query parameters, but for its paging. */
+export type FilterOf<P extends CollectionPath> = Omit<NonNullable<GetParameters<P> extends { query?: infer Q } ? Q : never>, 'limit' | 'cursor'>;
+/** A collection's path parameters (`{id}`), if it has any. */
+export type PathParamsOf<P extends CollectionPath> = GetParameters<P> extends { path: infer T } ? T : never;
 
 export interface Page<T> {
   data: T[];
   nextCursor: string | null;
 }
 
-type GetPage = <T>(method: 'GET', path: string) => Promise<T>;
-
-/**
- * Every item of a collection, its pages followed to the end 500 at a time (the most a
- * page holds): for the lookups that need them all (names of lists, tags, deals; a
- * contact's lists). Answers one page holding everything.
- */
-export async function allPages<T>(call: GetPage, path: string): Promise<Page<T>> {
-  const data: T[] = [];
-  for (let cursor: string | null = null; ; ) {
-    const separator = path.includes('?') ? '&' : '?';
-    const page: Page<T> = await call<Page<T>>('GET', `${path}${separator}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    data.push(...page.data);
-    if (page.nextCursor === null) return { data, nextCursor: null };
-    cursor = page.nextCursor;
-  }
-}
-
-export type ContactStatus = 'active' | 'archived' | 'deleted' | 'merged';
-
-export interface Contact {
-  id: string;
-  email: string;
-  firstName: string | null;
-  lastName: string | null;
-  phone: string | null;
-  fields: Record<string, unknown>;
-  tags: string[];
-  createdAt: string;
-  updatedAt: string;
-  status: ContactStatus;
-  deletedAt?: string;
-  deletedBy?: string | null;
-  archivedAt?: string;
-  archivedBy?: string | null;
-  mergedInto?: string;
-}
-
-export interface ArchivedContact extends Contact {
-  restorableFrom: string;
-  restorableUntil: string;
-}
-
-export interface Version {
-  version: number;
-  at: string;
-  op: 'insert' | 'update' | 'delete';
-  entity: string;
-  /** The ids naming the record beside the contact, e.g. `{listId}`; `{}` for the contact. */
-  ref: Record<string, string>;
-  actorId: string | null;
-  origin: string;
-  changes: Record<string, { from: unknown; to: unknown }>;
-}
-
-export interface Named {
-  id: string;
-  name: string;
-}
-
-export interface Deal {
-  id: string;
-  title: string;
-  value: number | null;
-  stage: string | null;
-  contactIds: string[];
-  primaryContactId: string | null;
-  deletedAt?: string;
-}
-
-/** What a restore brings back with a deleted or archived contact (GET /contacts/:id/restorable-associations). */
-export interface RestorableAssociations {
-  lists: { listId: string; status: string }[];
-  accounts: { accountId: string; jobTitle: string | null }[];
-  deals: Deal[];
-  tags: string[];
-}
-
-export interface User {
-  id: string;
-  email: string;
-  name: string | null;
-  role: string;
-}
-
-export type RestoreSource = 'deleted' | 'archived';
-
-export interface RestoreJob {
-  id: string;
-  source: RestoreSource;
-  status: 'queued' | 'running' | 'succeeded' | 'failed';
-  requested: number;
-  restored: number;
-  skipped: { contactId: string; reason: string; takenBy?: string }[];
-  createdBy: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  error?: string;
-}
-
-export interface RestoreRequest {
-  source: RestoreSource;
-  contactIds?: string[];
-  all?: boolean;
-  filter?: { q?: string; from?: string; to?: string };
-  confirmOverage?: boolean;
-  resumeAutomations?: boolean;
-}
-
-export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactIds: string[] };
-
-/** What a rollback does to one kind of row; contacts are counted as revived, reverted and removed. */
-export interface RowFigures {
-  add: number;
-  change: number;
-  remove: number;
-}
-
-export interface RollbackCounts {
-  contacts: { revive: number; revert: number; remove: number };
-  listMemberships: RowFigures;
-  accountLinks: RowFigures;
-  dealContacts: RowFigures;
-  contactTags: RowFigures;
-  /** Full (workspace) rollbacks write these back; a partial one mends deals its contacts leave (new primary: change; deleted: remove). */
-  lists?: RowFigures;
-  accounts?: RowFigures;
-  deals?: RowFigures;
-  tags?: RowFigures;
-  skipped: { contacts: number };
-}
-
-export interface SkippedContact {
-  contactId: string;
-  reason: 'merged' | 'email_taken' | string;
-  takenBy?: string;
-}
-
-export interface RollbackSample {
-  contactId: string;
-  /** Who it is: its email and name now, or at the point when it is gone now. */
-  email: string | null;
-  firstName: string | null;
-  lastName: string | null;
-  change: 'revive' | 'revert' | 'remove';
-  /** Field by field: the value now and the value the rollback writes back. */
-  differences: { field: string; now: unknown; then: unknown }[];
-  /** The latest change after the point, which the rollback overrides. */
-  lastChange: { at: string; actorId: string | null; origin: string } | null;
-  skipped?: SkippedContact;
-}
-
-export interface RollbackPreview {
-  at: string;
-  scope: RollbackScope;
-  counts: RollbackCounts;
-  sample: RollbackSample[];
-  skipped: SkippedContact[];
-}
-
-export type RollbackStatus = 'awaiting_approval' | 'queued' | 'running' | 'succeeded' | 'failed';
-
-export interface Rollback {
-  id: string;
-  at: string;
-  scope: RollbackScope;
-  status: RollbackStatus;
-  /** Where the job is: plan, parents, release, contacts, done. */
-  phase: 'plan' | 'parents' | 'release' | 'contacts' | 'done';
-  resumeAutomations: boolean;
-  undoOf: string | null;
-  /** The undo that reversed this rollback, if any. */
-  undoneBy: string | null;
-  counts: RollbackCounts | null;
-  skipped: SkippedContact[];
-  progress: { contactsDone: number; contactsTotal: number };
-  error: string | null;
-  requestedBy: string | null;
-  approvedBy: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-export type SnapshotKind = 'hourly' | 'weekly' | 'monthly' | 'manual';
-
-export interface Snapshot {
-  id: string;
-  takenAt: string;
-  kind: SnapshotKind;
-  label: string | null;
-  expiresAt: string | null;
-  createdBy: string | null;
-  createdAt: string;
-}
-
-/** Every recoverable point: any instant from `from` to `to` (now), and each snapshot's exact takenAt. */
-export interface RecoverablePoints {
-  from: string;
-  to: string;
-  snapshots: { id: string; takenAt: string; kind: SnapshotKind }[];
-}
-
-export interface SnapshotSettings {
-  hourly: { enabled: boolean; keepHours: number };
-  weekly: { enabled: boolean; keepDays: number };
-  monthly: { enabled: boolean; keepDays: number };
-}
-
-export type BackupStatus = 'exported' | 'verified' | 'failed';
-
-/** An exported backup (docs/API-additions.md, "Backups"): the workspace as of a snapshot, in the backup store. */
-export interface Backup {
-  id: string;
-  snapshotId: string;
-  takenAt: string;
-  fileName: string;
-  byteSize: number;
-  sha256: string;
-  /** Rows per table in the file, every table named (zeros included). */
-  rowCounts: Record<string, number>;
-  status: BackupStatus;
-  verifiedAt: string | null;
-  /** Why the last verification failed; null otherwise. */
-  error: string | null;
-  createdBy: string | null;
-  createdAt: string;
-}
-
-export interface AuditEntry {
-  id: string;
-  at: string;
-  actorId: string | null;
-  action: string;
-  targetType: string;
-  targetId: string | null;
-  details: Record<string, unknown>;
-  hash: string;
-  prevHash: string | null;
-}
-
-export type ChainVerdict = { ok: true; entries: number } | { ok: false; brokenAt: string; entries: number };
+/** The API client of one signed-in token. */
+export type ApiClient = Client<paths>;
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode | 'network',
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
@@ -286,7 +84,43 @@ export class ApiError extends Error {
   }
 }
 
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+/**
+ * A client that sends the token, for the calls of a signed-in user; `onUnauthenticated`
+ * hears of any 401 (the token was revoked or has expired).
+ */
+export function apiClient(token: string, onUnauthenticated: () => void = () => undefined): ApiClient {
+  const client = createClient<paths>({ headers: { authorization: `Bearer ${token}` }, querySerializer: (query) => queryString(query as Query) });
+  client.use({
+    onResponse: ({ response }) => {
+      if (response.status === 401) onUnauthenticated();
+    },
+  });
+  return client;
+}
+
+interface Outcome<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
+/**
+ * The answer of a call, or the ApiError of its error body (status 0, `network`, when the
+ * server could not be reached):
+ * `const contact = await answer(api.GET('/api/v1/contacts/{id}', { params: { path: { id } } }))`.
+ */
+export async function answer<T>(call: Promise<Outcome<T>>): Promise<T> {
+  let outcome: Outcome<T>;
+  try {
+    outcome = await call;
+  } catch {
+    throw new ApiError(0, 'network', 'The server could not be reached. Check that Retrace is running, then try again.');
+  }
+  const { data, error, response } = outcome;
+  if (response.ok) return data as T;
+  const body = (error as { error?: { code?: ErrorCode; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
+  throw new ApiError(response.status, body?.code ?? 'internal', body?.message ?? `The server answered ${response.status}`, body?.details ?? {});
+}
 
 /** Query parameters; empty and undefined values are left out. */
 export type Query = Record<string, string | number | undefined>;
@@ -298,32 +132,36 @@ export function queryString(query: Query = {}): string {
   return text ? `?${text}` : '';
 }
 
-/** Calls the API with the signed-in token; resolves to the JSON body, or throws ApiError. */
-export async function request<T>(token: string, method: Method, path: string, body?: unknown): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(`/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  } catch {
-    throw new ApiError(0, 'network', 'The server could not be reached. Check that Retrace is running, then try again.');
-  }
-  const text = await response.text();
-  const json: unknown = text ? safeJson(text) : null;
-  if (!response.ok) {
-    const error = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | null)?.error;
-    throw new ApiError(response.status, error?.code ?? 'internal', error?.message ?? `The server answered ${response.status}`, error?.details ?? {});
-  }
-  return json as T;
+/**
+ * One page of a collection. openapi-fetch types each path's call on its own; a call on
+ * any collection path is typed here once, by the path's item, filter and path parameters.
+ */
+export function getPage<P extends CollectionPath>(
+  api: ApiClient,
+  path: P,
+  params: { path?: PathParamsOf<P>; query: FilterOf<P> & { limit?: number; cursor?: string } },
+): Promise<Page<ItemOf<P>>> {
+  const get = api.GET as unknown as (path: P, init: { params: typeof params }) => Promise<Outcome<Page<ItemOf<P>>>>;
+  return answer(get(path, { params }));
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
+/**
+ * Every item of a collection, its pages followed to the end `pageSize` at a time (the most
+ * a page holds, GET /limits): for the lookups that need them all (names of lists, tags,
+ * deals; a contact's lists). Answers one page holding everything.
+ */
+export async function allPages<P extends CollectionPath>(
+  api: ApiClient,
+  pageSize: number,
+  path: P,
+  params: { path?: PathParamsOf<P>; query?: FilterOf<P> } = {},
+): Promise<Page<ItemOf<P>>> {
+  const data: ItemOf<P>[] = [];
+  for (let cursor: string | undefined; ; ) {
+    const page = await getPage(api, path, { path: params.path, query: { ...(params.query as FilterOf<P>), limit: pageSize, cursor } });
+    data.push(...page.data);
+    if (page.nextCursor === null) return { data, nextCursor: null };
+    cursor = page.nextCursor;
   }
 }
 
@@ -342,7 +180,9 @@ export function describeError(error: unknown): string {
     case 'restore_job_running':
       return 'A restore is already running in this workspace; only one can run at a time. Its progress is shown below.';
     case 'too_many_contacts':
-      return `At most ${String(error.details.max ?? 100)} contacts can be picked at a time. Use “Restore all matching” for more.`;
+      return typeof error.details.max === 'number'
+        ? `At most ${error.details.max} contacts can be picked at a time. Use “Restore all matching” for more.`
+        : `${error.message}. Use “Restore all matching” for more.`;
     case 'invalid_request': {
       const issues = (error.details.issues as { path?: unknown[]; message?: string }[] | undefined) ?? [];
       const first = issues[0];

@@ -1,5 +1,5 @@
 import { useMutation, useQueries, useQueryClient } from '@tanstack/react-query';
-import { ApiError, type Backup, type Snapshot } from './api';
+import { answer, ApiError, type Backup, type Snapshot } from './api';
 import { formatBytes, plural } from './format';
 import { formatPoint } from './rollback';
 import { useSession } from './session';
@@ -16,7 +16,7 @@ export function backupOutcome(backup: Backup): string {
 }
 
 /** Whether the paged list of backups or of snapshots is behind a change (a new backup may bring a new snapshot). */
-const isBackupOrSnapshotPage = (key: readonly unknown[]) => key[0] === 'page' && (key[1] === '/backups' || key[1] === '/snapshots');
+const isBackupOrSnapshotPage = (key: readonly unknown[]) => key[0] === 'page' && (key[1] === '/api/v1/backups' || key[1] === '/api/v1/snapshots');
 
 /**
  * POST /backups: of the given snapshot, or (without one) of a manual snapshot taken now.
@@ -24,10 +24,10 @@ const isBackupOrSnapshotPage = (key: readonly unknown[]) => key[0] === 'page' &&
  * the workspace is large.
  */
 export function useCreateBackup(onCreated: (backup: Backup) => void) {
-  const { call } = useSession();
+  const { api } = useSession();
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (snapshotId: string | null) => call<Backup>('POST', '/backups', snapshotId ? { snapshotId } : undefined),
+    mutationFn: (snapshotId: string | null) => answer(api.POST('/api/v1/backups', snapshotId ? { body: { snapshotId } } : {})),
     onSuccess: async (backup) => {
       onCreated(backup);
       await queryClient.invalidateQueries({ predicate: (q) => isBackupOrSnapshotPage(q.queryKey) });
@@ -40,7 +40,7 @@ export function useCreateBackup(onCreated: (backup: Backup) => void) {
  * for one no longer retained (deleted or expired: its backups remain).
  */
 export function useBackupSnapshots(ids: string[]): Map<string, Snapshot | null> {
-  const { call } = useSession();
+  const { api } = useSession();
   const unique = [...new Set(ids)];
   const results = useQueries({
     queries: unique.map((id) => ({
@@ -48,7 +48,7 @@ export function useBackupSnapshots(ids: string[]): Map<string, Snapshot | null> 
       queryKey: ['snapshots', 'one', id],
       queryFn: async (): Promise<Snapshot | null> => {
         try {
-          return await call<Snapshot>('GET', `/snapshots/${encodeURIComponent(id)}`);
+          return await answer(api.GET('/api/v1/snapshots/{id}', { params: { path: { id } } }));
         } catch (error) {
           if (error instanceof ApiError && error.status === 404) return null;
           throw error;

@@ -13,6 +13,12 @@ export function contactName(contact: Pick<Contact, 'firstName' | 'lastName' | 'e
 
 export const plural = (count: number, one: string, many = `${one}s`): string => `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
 
+/** A retention's days in words: "30 days". */
+export const daysText = (days: number): string => plural(days, 'day');
+
+/** How long an archived contact stays frozen, in words, from GET /workspace's retention (still loading: "the freeze period"). */
+export const freezeText = (retention: { archiveFreezeDays: number } | undefined): string => (retention ? daysText(retention.archiveFreezeDays) : 'the freeze period');
+
 const sizeUnits = ['kB', 'MB', 'GB', 'TB'] as const;
 
 /** A file size in decimal units, as `ls --si` gives it: "812 bytes", "4.3 kB", "1.2 GB". */

@@ -1,5 +1,5 @@
 import { useQueries, useQuery } from '@tanstack/react-query';
-import { allPages, type Contact, type Deal, type Named, type User } from './api';
+import { allPages, answer, type Workspace } from './api';
 import { contactName } from './format';
 import { useSession } from './session';
 
@@ -8,10 +8,10 @@ import { useSession } from './session';
  * tags and deals. Each is one small request, cached for a minute.
  */
 export function useUserNames(): (id: string | null | undefined, origin?: string) => string {
-  const { me, can, call } = useSession();
+  const { me, can, api, limits } = useSession();
   const users = useQuery({
     queryKey: ['users'],
-    queryFn: () => allPages<User>(call, '/users'),
+    queryFn: () => allPages(api, limits.pageSize, '/api/v1/users'),
     enabled: can('users.manage'),
     staleTime: 60_000,
   });
@@ -37,10 +37,10 @@ const originLabel: Record<string, string> = {
 type NamedKind = 'lists' | 'accounts' | 'tags';
 
 export function useNames(kind: NamedKind): Map<string, string> {
-  const { call, can } = useSession();
+  const { api, can, limits } = useSession();
   const query = useQuery({
     queryKey: [kind],
-    queryFn: () => allPages<Named>(call, `/${kind}`),
+    queryFn: () => allPages(api, limits.pageSize, `/api/v1/${kind}`),
     enabled: can('contacts.read'),
     staleTime: 60_000,
   });
@@ -48,26 +48,20 @@ export function useNames(kind: NamedKind): Map<string, string> {
 }
 
 export function useDealTitles(): Map<string, string> {
-  const { call, can } = useSession();
+  const { api, can, limits } = useSession();
   const query = useQuery({
     queryKey: ['deals'],
-    queryFn: () => allPages<Deal>(call, '/deals'),
+    queryFn: () => allPages(api, limits.pageSize, '/api/v1/deals'),
     enabled: can('contacts.read'),
     staleTime: 60_000,
   });
   return new Map((query.data?.data ?? []).map((deal) => [deal.id, deal.title]));
 }
 
-export interface WorkspaceInfo {
-  activeContactLimit: number | null;
-  usage: { active: number; archived: number; deleted: number };
-  retention: { deletedDays: number; archiveFreezeDays: number; archiveDays: number };
-}
-
-/** The workspace's limits, usage and retention (GET /workspace). */
-export function useWorkspace(): WorkspaceInfo | undefined {
-  const { call } = useSession();
-  return useQuery({ queryKey: ['workspace'], queryFn: () => call<WorkspaceInfo>('GET', '/workspace'), staleTime: 10_000 }).data;
+/** The workspace's limit, usage and retention (GET /workspace). */
+export function useWorkspace(): Workspace | undefined {
+  const { api } = useSession();
+  return useQuery({ queryKey: ['workspace'], queryFn: () => answer(api.GET('/api/v1/workspace')), staleTime: 10_000 }).data;
 }
 
 /**
@@ -75,11 +69,11 @@ export function useWorkspace(): WorkspaceInfo | undefined {
  * each one GET /contacts/:id, cached; an erased contact keeps its id.
  */
 export function useContactLabels(ids: string[]): Map<string, string> {
-  const { call } = useSession();
+  const { api } = useSession();
   const results = useQueries({
     queries: ids.map((id) => ({
       queryKey: ['contact', id],
-      queryFn: () => call<Contact>('GET', `/contacts/${encodeURIComponent(id)}`),
+      queryFn: () => answer(api.GET('/api/v1/contacts/{id}', { params: { path: { id } } })),
       staleTime: 10_000,
     })),
   });

@@ -1,6 +1,6 @@
 import { useEffect, useSyncExternalStore } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import type { Page, RestoreJob } from './api';
+import { answer, type RestoreJob } from './api';
 import { useSession } from './session';
 
 const storageKey = (workspaceId: string) => `retrace.restoreJob.${workspaceId}`;
@@ -36,13 +36,13 @@ function useFollowedJobId(workspaceId: string): [string | null, (id: string | nu
  * a job still queued or running in the workspace (GET /restore-jobs) is picked up.
  */
 export function useRestoreJob() {
-  const { me, call } = useSession();
+  const { me, api } = useSession();
   const [jobId, setJobId] = useFollowedJobId(me.workspace.id);
   const queryClient = useQueryClient();
 
   const latest = useQuery({
     queryKey: ['restore-jobs', 'latest'],
-    queryFn: () => call<Page<RestoreJob>>('GET', '/restore-jobs?limit=1'),
+    queryFn: () => answer(api.GET('/api/v1/restore-jobs', { params: { query: { limit: 1 } } })),
     enabled: jobId === null,
   });
   const newest = latest.data?.data[0];
@@ -52,7 +52,7 @@ export function useRestoreJob() {
 
   const job = useQuery({
     queryKey: ['restore-job', jobId],
-    queryFn: () => call<RestoreJob>('GET', `/restore-jobs/${encodeURIComponent(jobId ?? '')}`),
+    queryFn: () => answer(api.GET('/api/v1/restore-jobs/{id}', { params: { path: { id: jobId ?? '' } } })),
     enabled: jobId !== null,
     refetchInterval: (query) => (isFinished(query.state.data) ? false : 500),
   });

@@ -1,6 +1,6 @@
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { ApiError, request, type Me, type Permission } from './api';
+import { answer, apiClient, ApiError, type ApiClient, type Limits, type Me, type Permission } from './api';
 
 const tokenKey = 'retrace.token';
 
@@ -20,7 +20,10 @@ export interface Session {
   me: Me;
   /** Whether the signed-in user's role holds the permission: actions they may not take are not shown. */
   can: (permission: Permission) => boolean;
-  call: <T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown) => Promise<T>;
+  /** The API as this user: a call answering 401 signs them out. */
+  api: ApiClient;
+  /** What the server accepts (GET /limits): how many contacts a restore picks, a page holds, … */
+  limits: Limits;
   signOut: () => void;
 }
 
@@ -61,35 +64,32 @@ export function useStoredToken(): SignInState {
   return { token, signIn, signOut, reason };
 }
 
-/** Loads who the token belongs to (GET /me) and provides the session to the pages. */
+/** Loads who the token belongs to (GET /me) and the server's limits (GET /limits), and provides the session to the pages. */
 export function SessionProvider({ token, onSignOut, children, fallback }: {
   token: string;
   onSignOut: (reason?: string) => void;
   children: ReactNode;
   fallback: ReactNode;
 }) {
-  const me = useQuery({
+  // Who the token is, asked without signing out on a 401: the sign-in page says why instead.
+  const plain = useMemo(() => apiClient(token), [token]);
+  const me = useQuery<Me>({
     queryKey: ['me', token],
-    queryFn: () => request<Me>(token, 'GET', '/me'),
+    queryFn: () => answer(plain.GET('/api/v1/me')),
     retry: false,
     staleTime: 60_000,
   });
-  const call = useCallback(
-    async <T,>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> => {
-      try {
-        return await request<T>(token, method, path, body);
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 401) onSignOut('Your API token is no longer valid. Sign in again.');
-        throw error;
-      }
-    },
-    [token, onSignOut],
-  );
+  const limits = useQuery<Limits>({
+    queryKey: ['limits', token],
+    queryFn: () => answer(plain.GET('/api/v1/limits')),
+    staleTime: Infinity,
+  });
+  const api = useMemo(() => apiClient(token, () => onSignOut('Your API token is no longer valid. Sign in again.')), [token, onSignOut]);
   const session = useMemo<Session | null>(() => {
-    if (!me.data) return null;
+    if (!me.data || !limits.data) return null;
     const held = new Set(me.data.permissions);
-    return { token, me: me.data, can: (p) => held.has(p), call, signOut: () => onSignOut() };
-  }, [me.data, token, call, onSignOut]);
+    return { token, me: me.data, can: (p) => held.has(p), api, limits: limits.data, signOut: () => onSignOut() };
+  }, [me.data, limits.data, token, api, onSignOut]);
 
   if (me.error) {
     const error = me.error;
@@ -98,6 +98,7 @@ export function SessionProvider({ token, onSignOut, children, fallback }: {
       return fallback;
     }
   }
-  if (!session) return me.error ? <div className="boot-error" role="alert">Could not load your session: {me.error.message}</div> : fallback;
+  const failed = me.error ?? limits.error;
+  if (!session) return failed ? <div className="boot-error" role="alert">Could not load your session: {failed.message}</div> : fallback;
   return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
 }

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { queryString, type Page, type Query } from '../api';
+import { getPage, type CollectionPath, type FilterOf, type ItemOf } from '../api';
 import { useSession } from '../session';
 
 /**
@@ -34,14 +34,18 @@ export interface PagedQuery<T> {
  * place among the pages; the page shown stays until the next one arrives. With
  * `pollWhile`, the page is read again every second while it answers true for the rows.
  */
-export function usePagedQuery<T>(path: string, filter: Query, options: { pollWhile?: (rows: T[]) => boolean } = {}): PagedQuery<T> {
-  const { call } = useSession();
+export function usePagedQuery<P extends CollectionPath>(
+  path: P,
+  filter: FilterOf<P>,
+  options: { pollWhile?: (rows: ItemOf<P>[]) => boolean } = {},
+): PagedQuery<ItemOf<P>> {
+  const { api } = useSession();
   const [pageSize, setPageSize] = useState<number>(50);
   const pages = useCursorPages(`${path}|${JSON.stringify(filter)}|${pageSize}`);
   const { pollWhile } = options;
   const query = useQuery({
     queryKey: ['page', path, filter, pageSize, pages.cursor],
-    queryFn: () => call<Page<T>>('GET', `${path}${queryString({ ...filter, limit: pageSize, cursor: pages.cursor })}`),
+    queryFn: () => getPage(api, path, { query: { ...filter, limit: pageSize, cursor: pages.cursor } }),
     placeholderData: keepPreviousData,
     // A page of work under way (a running rollback) is read again until it settles.
     refetchInterval: (q) => (pollWhile && q.state.data && pollWhile(q.state.data.data) ? 1000 : false),

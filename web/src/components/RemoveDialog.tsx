@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useWorkspace } from '../lookups';
-import { plural } from '../format';
+import { answer, type SkippedRemoval } from '../api';
+import { daysText, plural } from '../format';
 import { useSession } from '../session';
 import { Dialog } from './Dialog';
 import { ErrorNotice } from './Notice';
@@ -10,7 +11,7 @@ export type Removal = 'delete' | 'archive';
 export interface RemovalResult {
   removal: Removal;
   done: string[];
-  skipped: { contactId: string; reason: string }[];
+  skipped: SkippedRemoval[];
 }
 
 /**
@@ -25,16 +26,16 @@ export function RemoveDialog({ removal, ids, label, onCancel, onDone }: {
   onCancel: () => void;
   onDone: (result: RemovalResult) => void;
 }) {
-  const { call } = useSession();
+  const { api } = useSession();
   const queryClient = useQueryClient();
   const retention = useWorkspace()?.retention;
   const remove = useMutation({
     mutationFn: async () => {
       if (removal === 'delete') {
-        const result = await call<{ deleted: string[]; skipped: RemovalResult['skipped'] }>('POST', '/contacts/delete', { ids });
+        const result = await answer(api.POST('/api/v1/contacts/delete', { body: { ids } }));
         return { removal, done: result.deleted, skipped: result.skipped };
       }
-      const result = await call<{ archived: string[]; skipped: RemovalResult['skipped'] }>('POST', '/contacts/archive', { ids });
+      const result = await answer(api.POST('/api/v1/contacts/archive', { body: { ids } }));
       return { removal, done: result.archived, skipped: result.skipped };
     },
     onSuccess: async (result) => {
@@ -43,11 +44,13 @@ export function RemoveDialog({ removal, ids, label, onCancel, onDone }: {
     },
   });
   const count = plural(ids.length, 'contact');
+  // What the dialog says of retention is the workspace's: it shows once that is known.
+  if (!retention) return null;
   return removal === 'delete' ? (
     <Dialog title={`Delete ${label}?`} confirmLabel={`Delete ${count}`} tone="danger" busy={remove.isPending} onConfirm={() => remove.mutate()} onCancel={onCancel}>
       <p>
         {ids.length === 1 ? 'The contact goes' : 'They go'} to the recycle bin and {ids.length === 1 ? 'leaves' : 'leave'} every list, account, deal and tag. An admin can
-        restore {ids.length === 1 ? 'it' : 'them'} with those associations from <strong>Restore contacts</strong> for {retention?.deletedDays ?? 30} days; after that{' '}
+        restore {ids.length === 1 ? 'it' : 'them'} with those associations from <strong>Restore contacts</strong> for {daysText(retention.deletedDays)}; after that{' '}
         {ids.length === 1 ? 'it is' : 'they are'} purged for good.
       </p>
       <p className="muted">A deal whose only contact is deleted is deleted with it, and does not come back on restore.</p>
@@ -57,7 +60,7 @@ export function RemoveDialog({ removal, ids, label, onCancel, onDone }: {
     <Dialog title={`Archive ${label}?`} confirmLabel={`Archive ${count}`} tone="warning" busy={remove.isPending} onConfirm={() => remove.mutate()} onCancel={onCancel}>
       <p>
         Archived contacts stop counting toward your active contact limit and leave every list, account, deal and tag. An admin can restore them from{' '}
-        <strong>Archived contacts</strong> after {retention?.archiveFreezeDays ?? 30} days and until {retention?.archiveDays ?? 365} days after archiving; a form
+        <strong>Archived contacts</strong> after {daysText(retention.archiveFreezeDays)} and until {daysText(retention.archiveDays)} after archiving; a form
         submission brings one back at once.
       </p>
       <ErrorNotice error={remove.error} />

@@ -1,7 +1,8 @@
 import { useState } from 'react';
 import { useMutation } from '@tanstack/react-query';
-import { ApiError, type RestoreJob, type RestoreRequest, type RestoreSource } from '../api';
-import { plural } from '../format';
+import { answer, ApiError, type RestoreJob, type RestoreRequest, type RestoreSource } from '../api';
+import { freezeText, plural } from '../format';
+import { useWorkspace } from '../lookups';
 import { useSession } from '../session';
 import { Dialog } from './Dialog';
 import { ErrorNotice } from './Notice';
@@ -13,7 +14,7 @@ export interface RestoreIntent {
   /** How many contacts, and their names when picked (for the dialog). */
   count: number | null;
   names: string[];
-  /** Archived contacts still in their 30-day freeze, which the job will skip. */
+  /** Archived contacts still in their freeze (archiveFreezeDays), which the job will skip. */
   frozen?: number;
 }
 
@@ -34,12 +35,17 @@ export function RestoreDialog({ intent, onCancel, onStarted, onAlreadyRunning }:
   onStarted: (job: RestoreJob) => void;
   onAlreadyRunning: (jobId: string) => void;
 }) {
-  const { call } = useSession();
+  const { api } = useSession();
+  const retention = useWorkspace()?.retention;
   const [resumeAutomations, setResumeAutomations] = useState(false);
   const [overage, setOverage] = useState<Overage | null>(null);
   const start = useMutation({
     mutationFn: (confirmOverage: boolean) =>
-      call<RestoreJob>('POST', '/restore-jobs', { ...intent.request, ...(confirmOverage ? { confirmOverage: true } : {}), ...(resumeAutomations ? { resumeAutomations: true } : {}) }),
+      answer(
+        api.POST('/api/v1/restore-jobs', {
+          body: { ...intent.request, ...(confirmOverage ? { confirmOverage: true } : {}), ...(resumeAutomations ? { resumeAutomations: true } : {}) },
+        }),
+      ),
     onSuccess: onStarted,
     onError: (error) => {
       if (error instanceof ApiError && error.code === 'contact_limit_exceeded') setOverage(error.details as unknown as Overage);
@@ -83,7 +89,7 @@ export function RestoreDialog({ intent, onCancel, onStarted, onAlreadyRunning }:
       </p>
       {intent.frozen ? (
         <p className="muted">
-          {plural(intent.frozen, 'contact')} of these {intent.frozen === 1 ? 'was' : 'were'} archived less than 30 days ago and will be skipped as frozen.
+          {plural(intent.frozen, 'contact')} of these {intent.frozen === 1 ? 'was' : 'were'} archived less than {freezeText(retention)} ago and will be skipped as frozen.
         </p>
       ) : null}
       <h3>What comes back</h3>

@@ -1,19 +1,20 @@
 import type { RestoreJob } from '../api';
-import { formatDateTime, plural } from '../format';
+import { formatDateTime, freezeText, plural } from '../format';
+import { useWorkspace } from '../lookups';
 import { Link } from '../router';
 import { ErrorNotice } from './Notice';
 import { SkippedContactsTable } from './SkippedContacts';
 
-/** Why the job left a contact out, in words (API.md skip reasons, plus not_found). */
-const skipReason: Record<string, string> = {
+/** Why the job left a contact out, in words (API.md skip reasons, plus not_found); `freeze` is how long archived contacts stay frozen. */
+const skipReasons = (freeze: string): Record<string, string> => ({
   merged: 'It was merged into another contact; merged contacts cannot be restored.',
   purged: 'It was purged for good after its retention period.',
   email_taken: 'Another active or archived contact now has its email.',
-  frozen: 'It was archived less than 30 days ago (still frozen).',
+  frozen: `It was archived less than ${freeze} ago (still frozen).`,
   not_deleted: 'It is no longer in the recycle bin (restored or erased meanwhile).',
   not_archived: 'It is no longer archived (restored meanwhile, e.g. by a form).',
   not_found: 'No such contact in this workspace.',
-};
+});
 
 /** A restore job's progress while it runs, and its result with the skipped contacts. */
 export function RestoreJobPanel({ job, error, names, onDismiss }: {
@@ -23,6 +24,7 @@ export function RestoreJobPanel({ job, error, names, onDismiss }: {
   names: Map<string, string>;
   onDismiss: () => void;
 }) {
+  const retention = useWorkspace()?.retention;
   if (error) return <ErrorNotice error={error} onDismiss={onDismiss} />;
   if (!job) return null;
   const done = job.restored + job.skipped.length;
@@ -58,7 +60,7 @@ export function RestoreJobPanel({ job, error, names, onDismiss }: {
           Restored contacts are active again: find them in <Link to="/contacts">Contacts</Link>. No automation ran and nothing was sent.
         </p>
       )}
-      {finished && <SkippedContactsTable skipped={job.skipped} labels={names} reasons={skipReason} />}
+      {finished && <SkippedContactsTable skipped={job.skipped} labels={names} reasons={skipReasons(freezeText(retention))} />}
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
-import type { AuditEntry, ChainVerdict } from '../api';
+import { answer } from '../api';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
 import { useDebounced } from '../components/Search';
@@ -19,7 +19,7 @@ const knownActions = [
 
 /** The audit log with its filters, and whether its hash chain is whole. */
 export function AuditLogPage() {
-  const { call } = useSession();
+  const { api } = useSession();
   const person = useUserNames();
   const [action, setAction] = useState('');
   const [actorId, setActorId] = useState('');
@@ -27,8 +27,8 @@ export function AuditLogPage() {
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const filter = { action: useDebounced(action.trim()), actorId: useDebounced(actorId.trim()), targetId: useDebounced(targetId.trim()), from: dayBoundary(from, false), to: dayBoundary(to, true) };
-  const entries = usePagedQuery<AuditEntry>('/audit-log', filter);
-  const verdict = useQuery({ queryKey: ['audit-log', 'verify'], queryFn: () => call<ChainVerdict>('GET', '/audit-log/verify') });
+  const entries = usePagedQuery('/api/v1/audit-log', filter);
+  const verdict = useQuery({ queryKey: ['audit-log', 'verify'], queryFn: () => answer(api.GET('/api/v1/audit-log/verify')) });
   const rows = entries.rows;
 
   return (

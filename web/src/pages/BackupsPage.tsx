@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { Backup } from '../api';
+import { answer, type Backup, type BackupSchedule } from '../api';
 import { backupContacts, backupOutcome, useBackupSnapshots, useCreateBackup } from '../backups';
 import { Dialog } from '../components/Dialog';
 import { ErrorNotice, Notice } from '../components/Notice';
@@ -17,17 +17,17 @@ type News = { tone: 'success' | 'warning'; text: string };
  * (a backup holds the whole workspace), so the page is shown only to those who hold it.
  */
 export function BackupsPage() {
-  const { call } = useSession();
+  const { api } = useSession();
   const queryClient = useQueryClient();
-  const backups = usePagedQuery<Backup>('/backups', {});
+  const backups = usePagedQuery('/api/v1/backups', {});
   const snapshots = useBackupSnapshots(backups.rows.map((b) => b.snapshotId));
   const [news, setNews] = useState<News | null>(null);
   const [deleting, setDeleting] = useState<Backup | null>(null);
-  const refresh = () => queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] === 'page' && q.queryKey[1] === '/backups' });
+  const refresh = () => queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] === 'page' && q.queryKey[1] === '/api/v1/backups' });
 
   const create = useCreateBackup((backup) => setNews({ tone: backup.status === 'failed' ? 'warning' : 'success', text: backupOutcome(backup) }));
   const verify = useMutation({
-    mutationFn: (id: string) => call<Backup>('POST', `/backups/${encodeURIComponent(id)}/verify`),
+    mutationFn: (id: string) => answer(api.POST('/api/v1/backups/{id}/verify', { params: { path: { id } } })),
     onSuccess: async (backup) => {
       setNews(
         backup.status === 'verified'
@@ -38,7 +38,7 @@ export function BackupsPage() {
     },
   });
   const remove = useMutation({
-    mutationFn: (id: string) => call<null>('DELETE', `/backups/${encodeURIComponent(id)}`),
+    mutationFn: (id: string) => answer(api.DELETE('/api/v1/backups/{id}', { params: { path: { id } } })),
     onSuccess: async () => {
       setNews({ tone: 'success', text: deleting ? `Deleted the backup of ${formatPoint(deleting.takenAt)}.` : 'Deleted the backup.' });
       setDeleting(null);
@@ -156,7 +156,7 @@ export function BackupsPage() {
   );
 }
 
-type ExportKind = 'off' | 'hourly' | 'weekly' | 'monthly';
+type ExportKind = BackupSchedule['export'];
 
 const exportChoices: { value: ExportKind; label: string }[] = [
   { value: 'off', label: 'Off: only backups made here or by the CLI' },
@@ -172,23 +172,18 @@ const keepChoices: { value: number | null; label: string }[] = [
   { value: 90, label: 'The newest 90' },
 ];
 
-/** The choices, with the current number kept among them when it was set another way (the API takes any 1–1000). */
+/** The choices, with the current number kept among them when it was set another way (the API takes any from 1 to GET /limits' backupsKept). */
 function withCurrent(choices: { value: number | null; label: string }[], keep: number | null): { value: number | null; label: string }[] {
   return choices.some((choice) => choice.value === keep) ? choices : [...choices, { value: keep, label: `The newest ${keep}` }];
 }
 
-interface BackupSchedule {
-  export: ExportKind;
-  keep: number | null;
-}
-
 /** Scheduled backups: the kind of scheduled snapshot the maintenance pass exports on its own, and how many it keeps. */
 function BackupScheduleCard({ onSaved }: { onSaved: (text: string) => void }) {
-  const { call } = useSession();
+  const { api } = useSession();
   const queryClient = useQueryClient();
-  const schedule = useQuery({ queryKey: ['backup-schedule'], queryFn: () => call<BackupSchedule>('GET', '/backups/schedule') });
+  const schedule = useQuery({ queryKey: ['backup-schedule'], queryFn: () => answer(api.GET('/api/v1/backups/schedule')) });
   const save = useMutation({
-    mutationFn: (next: BackupSchedule) => call<BackupSchedule>('PUT', '/backups/schedule', next),
+    mutationFn: (next: BackupSchedule) => answer(api.PUT('/api/v1/backups/schedule', { body: next })),
     onSuccess: async (saved) => {
       queryClient.setQueryData(['backup-schedule'], saved);
       onSaved(

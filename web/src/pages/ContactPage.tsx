@@ -1,6 +1,6 @@
 import { Fragment, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
-import { allPages, type Contact, type Deal, type RestorableAssociations, type Version } from '../api';
+import { allPages, answer } from '../api';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { RemoveButtons, RemoveDialog, removalSummary, type Removal } from '../components/RemoveDialog';
 import { RestoreDialog, type RestoreIntent } from '../components/RestoreDialog';
@@ -14,19 +14,19 @@ import { timelineOf } from '../timeline';
 
 /** A contact's page: its details, lists, accounts, deals and tags, and its history as a timeline. */
 export function ContactPage({ params }: PageProps) {
-  const { call, can } = useSession();
+  const { api, can, limits } = useSession();
   const id = params.id;
-  const path = `/contacts/${encodeURIComponent(id)}`;
-  const contact = useQuery({ queryKey: ['contact', id], queryFn: () => call<Contact>('GET', path) });
-  const lists = useQuery({ queryKey: ['contact', id, 'lists'], queryFn: () => allPages<{ listId: string; status: string }>(call, `${path}/lists`) });
-  const accounts = useQuery({ queryKey: ['contact', id, 'accounts'], queryFn: () => allPages<{ accountId: string; jobTitle: string | null }>(call, `${path}/accounts`) });
-  const deals = useQuery({ queryKey: ['contact', id, 'deals'], queryFn: () => allPages<Deal>(call, `${path}/deals`) });
-  const history = useQuery({ queryKey: ['contact', id, 'history'], queryFn: () => allPages<Version>(call, `${path}/history`) });
+  const ofContact = { path: { id } };
+  const contact = useQuery({ queryKey: ['contact', id], queryFn: () => answer(api.GET('/api/v1/contacts/{id}', { params: ofContact })) });
+  const lists = useQuery({ queryKey: ['contact', id, 'lists'], queryFn: () => allPages(api, limits.pageSize, '/api/v1/contacts/{id}/lists', ofContact) });
+  const accounts = useQuery({ queryKey: ['contact', id, 'accounts'], queryFn: () => allPages(api, limits.pageSize, '/api/v1/contacts/{id}/accounts', ofContact) });
+  const deals = useQuery({ queryKey: ['contact', id, 'deals'], queryFn: () => allPages(api, limits.pageSize, '/api/v1/contacts/{id}/deals', ofContact) });
+  const history = useQuery({ queryKey: ['contact', id, 'history'], queryFn: () => allPages(api, limits.pageSize, '/api/v1/contacts/{id}/history', ofContact) });
   // A deleted or archived contact keeps its associations, set aside: show what comes back.
   const away = contact.data?.status === 'deleted' || contact.data?.status === 'archived';
   const kept = useQuery({
     queryKey: ['contact', id, 'restorable-associations'],
-    queryFn: () => call<RestorableAssociations>('GET', `${path}/restorable-associations`),
+    queryFn: () => answer(api.GET('/api/v1/contacts/{id}/restorable-associations', { params: ofContact })),
     enabled: away,
   });
   const listNames = useNames('lists');

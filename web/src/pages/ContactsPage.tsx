@@ -1,5 +1,4 @@
 import { useState } from 'react';
-import type { Contact } from '../api';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
 import { RemoveButtons, RemoveDialog, removalSummary, type Removal } from '../components/RemoveDialog';
@@ -14,7 +13,7 @@ export function ContactsPage() {
   const { can } = useSession();
   const [search, setSearch] = useState('');
   const q = useDebounced(search.trim());
-  const contacts = usePagedQuery<Contact>('/contacts', { q });
+  const contacts = usePagedQuery('/api/v1/contacts', { q });
   const tagNames = useNames('tags');
   const usage = useWorkspace();
   const [selected, setSelected] = useState<Set<string>>(new Set());

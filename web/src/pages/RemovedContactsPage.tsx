@@ -1,18 +1,15 @@
 import { useState } from 'react';
-import { queryString, type ArchivedContact, type Contact, type RestoreSource } from '../api';
+import { answer, type ArchivedContact, type Contact, type RestoreSource, type Workspace } from '../api';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
 import { RestoreDialog, type RestoreIntent } from '../components/RestoreDialog';
 import { RestoreJobPanel } from '../components/RestoreJobPanel';
 import { SearchBox, useDebounced } from '../components/Search';
-import { contactName, dayBoundary, formatDate, formatDateTime, plural } from '../format';
+import { contactName, dayBoundary, daysText, formatDate, formatDateTime, freezeText, plural } from '../format';
 import { useUserNames, useWorkspace } from '../lookups';
 import { Link } from '../router';
 import { useRestoreJob } from '../restoreJob';
 import { useSession } from '../session';
-
-/** Seed 002: at most this many picked contacts per restore; "Restore all matching" has no limit. */
-export const maxPicked = 100;
 
 type Removed = Contact & Partial<Pick<ArchivedContact, 'restorableFrom' | 'restorableUntil'>>;
 
@@ -22,38 +19,37 @@ interface Filter {
   to: string;
 }
 
-const sourceText: Record<RestoreSource, { title: string; intro: string; path: string; dateLabel: string; fromParam: string; toParam: string }> = {
+const sourceText: Record<RestoreSource, { title: string; intro: (retention: Workspace['retention'], maxPicked: number) => string; path: '/api/v1/deleted-contacts' | '/api/v1/archived-contacts'; dateLabel: string }> = {
   deleted: {
     title: 'Restore contacts',
-    intro: 'Contacts deleted in the last 30 days, newest deletion first. Pick up to 100, or restore all that match your search.',
-    path: '/deleted-contacts',
+    intro: (retention, maxPicked) =>
+      `Contacts deleted in the last ${daysText(retention.deletedDays)}, newest deletion first. Pick up to ${maxPicked}, or restore all that match your search.`,
+    path: '/api/v1/deleted-contacts',
     dateLabel: 'Deleted',
-    fromParam: 'deletedFrom',
-    toParam: 'deletedTo',
   },
   archived: {
     title: 'Archived contacts',
-    intro: 'Archived contacts can be restored once they have been archived for 30 days, and until a year after archiving.',
-    path: '/archived-contacts',
+    intro: (retention) =>
+      `Archived contacts can be restored once they have been archived for ${daysText(retention.archiveFreezeDays)}, and until ${daysText(retention.archiveDays)} after archiving.`,
+    path: '/api/v1/archived-contacts',
     dateLabel: 'Archived',
-    fromParam: 'archivedFrom',
-    toParam: 'archivedTo',
   },
 };
 
 export const DeletedContactsPage = () => <RemovedContactsPage source="deleted" />;
 export const ArchivedContactsPage = () => <RemovedContactsPage source="archived" />;
 
-/** A frozen archived contact cannot be restored yet (seed 004: 30 days after archiving). */
+/** A frozen archived contact cannot be restored yet (seed 004: archiveFreezeDays after archiving). */
 const isFrozen = (contact: Removed, now: number) => contact.restorableFrom !== undefined && Date.parse(contact.restorableFrom) > now;
 
 /**
  * Deleted or archived contacts, with who removed them and when; search by name or email
- * and by date; pick up to 100 or restore all matching; confirm; follow the job.
+ * and by date; pick up to the server's limit or restore all matching; confirm; follow the job.
  */
 function RemovedContactsPage({ source }: { source: RestoreSource }) {
   const text = sourceText[source];
-  const { call, can } = useSession();
+  const { api, can, limits } = useSession();
+  const maxPicked = limits.pickedContacts;
   const person = useUserNames();
   const workspace = useWorkspace();
   const mayRestore = can('contacts.restore');
@@ -61,8 +57,10 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const filter: Filter = { q: useDebounced(search.trim()), from, to };
-  const filterQuery = { q: filter.q, [text.fromParam]: dayBoundary(from, false), [text.toParam]: dayBoundary(to, true) };
-  const removed = usePagedQuery<Removed>(text.path, filterQuery);
+  const range = { from: dayBoundary(from, false), to: dayBoundary(to, true) };
+  const deletedFilter = { q: filter.q, deletedFrom: range.from, deletedTo: range.to };
+  const archivedFilter = { q: filter.q, archivedFrom: range.from, archivedTo: range.to };
+  const removed = usePagedQuery(text.path, source === 'deleted' ? deletedFilter : archivedFilter);
   const [selected, setSelected] = useState<Map<string, Removed>>(new Map());
   const [refusal, setRefusal] = useState<string | null>(null);
   const [intent, setIntent] = useState<RestoreIntent | null>(null);
@@ -70,7 +68,7 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
   const [seen] = useState(() => new Map<string, string>());
   const restoreJob = useRestoreJob();
   const now = Date.now();
-  const rows = removed.rows;
+  const rows: Removed[] = removed.rows;
   for (const contact of rows) seen.set(contact.id, `${contactName(contact)} (${contact.email})`);
   const selectable = rows.filter((c) => !isFrozen(c, now));
   const allShownSelected = selectable.length > 0 && selectable.every((c) => selected.has(c.id));
@@ -114,8 +112,12 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
   const restoreAllMatching = async () => {
     setCounting(true);
     try {
-      const { total: count, frozen = 0 } = await call<{ total: number; frozen?: number }>('GET', `${text.path}/count${queryString(filterQuery)}`);
-      const request = { source, all: true, filter: { q: filter.q || undefined, from: dayBoundary(from, false), to: dayBoundary(to, true) } };
+      const { total: count, frozen = 0 } = await answer(
+        source === 'deleted'
+          ? api.GET('/api/v1/deleted-contacts/count', { params: { query: deletedFilter } })
+          : api.GET('/api/v1/archived-contacts/count', { params: { query: archivedFilter } }),
+      );
+      const request = { source, all: true, filter: { q: filter.q || undefined, ...range } };
       setIntent({ source, request, count, names: [], frozen });
       setCounting(null);
     } catch (error) {
@@ -123,6 +125,7 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
     }
   };
 
+  const freeze = freezeText(workspace?.retention);
   const retentionDays = source === 'deleted' ? workspace?.retention.deletedDays : workspace?.retention.archiveDays;
   const colSpan = (mayRestore ? 2 : 0) + (source === 'deleted' ? 4 : 5);
 
@@ -131,7 +134,7 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
       <header className="page-header">
         <div>
           <h1>{text.title}</h1>
-          <p className="muted">{text.intro}</p>
+          {workspace && <p className="muted">{text.intro(workspace.retention, maxPicked)}</p>}
         </div>
         <div className="page-actions">
           <Link to={source === 'deleted' ? '/restore/archived' : '/restore/deleted'} className="button secondary">
@@ -230,7 +233,7 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
                         aria-label={`Select ${contact.email}`}
                         checked={selected.has(contact.id)}
                         disabled={frozen}
-                        title={frozen ? 'Frozen: archived less than 30 days ago' : undefined}
+                        title={frozen ? `Frozen: archived less than ${freeze} ago` : undefined}
                         onChange={() => toggle(contact)}
                       />
                     </td>
@@ -253,7 +256,7 @@ function RemovedContactsPage({ source }: { source: RestoreSource }) {
                     <>
                       <td>
                         {frozen ? (
-                          <span className="badge frozen" title="Archived less than 30 days ago: it cannot be restored yet">
+                          <span className="badge frozen" title={`Archived less than ${freeze} ago: it cannot be restored yet`}>
                             Frozen until {formatDate(contact.restorableFrom)}
                           </span>
                         ) : (

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
-import { queryString, type Contact, type ContactStatus, type Page, type RecoverablePoints, type Rollback, type RollbackPreview, type RollbackScope } from '../api';
+import { answer, getPage, type Contact, type ContactStatus, type Rollback, type RollbackPreview, type RollbackScope } from '../api';
 import { Dialog } from '../components/Dialog';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
@@ -17,7 +17,7 @@ import { useSession } from '../session';
 type ScopeType = RollbackScope['type'];
 
 /** The pages of the rollback list, read again after a rollback is requested, approved or undone. */
-const invalidateRollbacks = (queryClient: QueryClient) => queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] === 'page' && q.queryKey[1] === '/rollbacks' });
+const invalidateRollbacks = (queryClient: QueryClient) => queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] === 'page' && q.queryKey[1] === '/api/v1/rollbacks' });
 
 /** A failed rollback call in plain words; for a point no longer recoverable, the nearest points as buttons. */
 function RollbackError({ error, onPick, onDismiss }: { error: unknown; onPick?: (at: string) => void; onDismiss?: () => void }) {
@@ -41,13 +41,13 @@ function RollbackError({ error, onPick, onDismiss }: { error: unknown; onPick?: 
 
 /** Search contacts by name or email (any status) and pick those to roll back. */
 function ContactScopePicker({ picked, onChange }: { picked: Map<string, Contact>; onChange: (next: Map<string, Contact>) => void }) {
-  const { call } = useSession();
+  const { api } = useSession();
   const [search, setSearch] = useState('');
   const [status, setStatus] = useState<ContactStatus>('active');
   const q = useDebounced(search.trim());
   const found = useQuery({
-    queryKey: ['page', '/contacts', { q, status }, 10],
-    queryFn: () => call<Page<Contact>>('GET', `/contacts${queryString({ q, status, limit: 10 })}`),
+    queryKey: ['page', '/api/v1/contacts', { q, status }, 10],
+    queryFn: () => getPage(api, '/api/v1/contacts', { query: { q, status, limit: 10 } }),
     enabled: q.length > 0,
   });
   const toggle = (contact: Contact) => {
@@ -112,11 +112,11 @@ function ConfirmRollback({ at, scope, preview, onCancel, onRequested, onPick }: 
   onCancel: () => void;
   onRequested: (rollback: Rollback) => void;
 }) {
-  const { call } = useSession();
+  const { api } = useSession();
   const queryClient = useQueryClient();
   const [resumeAutomations, setResumeAutomations] = useState(false);
   const request = useMutation({
-    mutationFn: () => call<Rollback>('POST', '/rollbacks', { at, scope, ...(resumeAutomations ? { resumeAutomations: true } : {}) }),
+    mutationFn: () => answer(api.POST('/api/v1/rollbacks', { body: { at, scope, ...(resumeAutomations ? { resumeAutomations: true } : {}) } })),
     onSuccess: async (rollback) => {
       await invalidateRollbacks(queryClient);
       onRequested(rollback);
@@ -166,11 +166,11 @@ function ConfirmRollback({ at, scope, preview, onCancel, onRequested, onPick }: 
  * and a scope, preview, roll back; follow it; approve or undo earlier ones.
  */
 export function RollbackPage() {
-  const { call, can } = useSession();
+  const { api, can } = useSession();
   const queryClient = useQueryClient();
   const recoverable = useQuery({
     queryKey: ['snapshots', 'recoverable'],
-    queryFn: () => call<RecoverablePoints>('GET', '/snapshots/recoverable'),
+    queryFn: () => answer(api.GET('/api/v1/snapshots/recoverable')),
     refetchInterval: 60_000,
   });
   const [at, setAt] = useState<string | null>(() => new URLSearchParams(window.location.search).get('at'));
@@ -182,7 +182,7 @@ export function RollbackPage() {
   const scopeKey = JSON.stringify(scope);
 
   const preview = useMutation({
-    mutationFn: (input: { at: string; scope: RollbackScope }) => call<RollbackPreview>('POST', '/rollbacks/preview', input),
+    mutationFn: (input: { at: string; scope: RollbackScope }) => answer(api.POST('/api/v1/rollbacks/preview', { body: input })),
   });
   const { reset } = preview;
   // A preview answers for one point and scope: once either changes, it no longer applies.
@@ -199,7 +199,7 @@ export function RollbackPage() {
 
   const rollback = useQuery({
     queryKey: ['rollback', followed],
-    queryFn: () => call<Rollback>('GET', `/rollbacks/${encodeURIComponent(followed ?? '')}`),
+    queryFn: () => answer(api.GET('/api/v1/rollbacks/{id}', { params: { path: { id: followed ?? '' } } })),
     enabled: followed !== null,
     // Awaiting approval, it waits on another admin: look less often.
     refetchInterval: (query) => (isFinishedRollback(query.state.data?.status) ? false : query.state.data?.status === 'awaiting_approval' ? 5000 : 500),
@@ -321,24 +321,24 @@ export function RollbackPage() {
 
 /** Earlier rollbacks, newest first: approve or reject those awaiting approval, undo those that ran. */
 function RollbackList({ following, onFollow, onPick }: { following: boolean; onFollow: (id: string) => void; onPick: (at: string) => void }) {
-  const { call, can } = useSession();
+  const { api, can } = useSession();
   const queryClient = useQueryClient();
   const person = useUserNames();
   const [undoing, setUndoing] = useState<Rollback | null>(null);
-  const list = usePagedQuery<Rollback>('/rollbacks', {}, { pollWhile: (rows) => rows.some((r) => r.status === 'queued' || r.status === 'running') });
+  const list = usePagedQuery('/api/v1/rollbacks', {}, { pollWhile: (rows) => rows.some((r) => r.status === 'queued' || r.status === 'running') });
   const approve = useMutation({
-    mutationFn: (id: string) => call<Rollback>('POST', `/rollbacks/${encodeURIComponent(id)}/approve`),
+    mutationFn: (id: string) => answer(api.POST('/api/v1/rollbacks/{id}/approve', { params: { path: { id } } })),
     onSuccess: async (rollback) => {
       await invalidateRollbacks(queryClient);
       onFollow(rollback.id);
     },
   });
   const reject = useMutation({
-    mutationFn: (id: string) => call<Rollback>('POST', `/rollbacks/${encodeURIComponent(id)}/reject`),
+    mutationFn: (id: string) => answer(api.POST('/api/v1/rollbacks/{id}/reject', { params: { path: { id } } })),
     onSuccess: () => invalidateRollbacks(queryClient),
   });
   const undo = useMutation({
-    mutationFn: (id: string) => call<Rollback>('POST', `/rollbacks/${encodeURIComponent(id)}/undo`),
+    mutationFn: (id: string) => answer(api.POST('/api/v1/rollbacks/{id}/undo', { params: { path: { id } } })),
     onSuccess: async (rollback) => {
       setUndoing(null);
       await invalidateRollbacks(queryClient);

@@ -1,6 +1,6 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { Snapshot, SnapshotSettings } from '../api';
+import { answer, type Snapshot, type SnapshotSettings } from '../api';
 import { Dialog } from '../components/Dialog';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
@@ -17,19 +17,19 @@ import { useSession } from '../session';
  * import; delete one; change how long each kind is kept.
  */
 export function SnapshotsPage() {
-  const { call, can } = useSession();
+  const { api, can, limits } = useSession();
   const queryClient = useQueryClient();
   const person = useUserNames();
   const mayManage = can('snapshots.manage');
   const mayRollBack = can('rollbacks.request');
-  const snapshots = usePagedQuery<Snapshot>('/snapshots', {});
+  const snapshots = usePagedQuery('/api/v1/snapshots', {});
   const [label, setLabel] = useState('');
   const [news, setNews] = useState<ReactNode>(null);
   const [deleting, setDeleting] = useState<Snapshot | null>(null);
-  const refresh = () => queryClient.invalidateQueries({ predicate: (q) => (q.queryKey[0] === 'page' && q.queryKey[1] === '/snapshots') || q.queryKey[0] === 'snapshots' });
+  const refresh = () => queryClient.invalidateQueries({ predicate: (q) => (q.queryKey[0] === 'page' && q.queryKey[1] === '/api/v1/snapshots') || q.queryKey[0] === 'snapshots' });
 
   const take = useMutation({
-    mutationFn: () => call<Snapshot>('POST', '/snapshots', label.trim() ? { label: label.trim() } : {}),
+    mutationFn: () => answer(api.POST('/api/v1/snapshots', { body: label.trim() ? { label: label.trim() } : {} })),
     onSuccess: async (snapshot) => {
       setLabel('');
       setNews(`Snapshot taken at ${formatPoint(snapshot.takenAt)}${snapshot.label ? ` (“${snapshot.label}”)` : ''}. It is kept until ${formatDate(snapshot.expiresAt)} unless deleted.`);
@@ -44,7 +44,7 @@ export function SnapshotsPage() {
     ),
   );
   const remove = useMutation({
-    mutationFn: (id: string) => call<null>('DELETE', `/snapshots/${encodeURIComponent(id)}`),
+    mutationFn: (id: string) => answer(api.DELETE('/api/v1/snapshots/{id}', { params: { path: { id } } })),
     onSuccess: async () => {
       setNews(deleting ? `Deleted the snapshot of ${formatPoint(deleting.takenAt)}.` : 'Deleted the snapshot.');
       setDeleting(null);
@@ -68,7 +68,7 @@ export function SnapshotsPage() {
         </div>
         {mayManage && (
           <form className="page-actions take-snapshot" onSubmit={submit}>
-            <input value={label} onChange={(event) => setLabel(event.target.value)} placeholder="Label (optional)" aria-label="Snapshot label" maxLength={200} />
+            <input value={label} onChange={(event) => setLabel(event.target.value)} placeholder="Label (optional)" aria-label="Snapshot label" maxLength={limits.snapshotLabelLength} />
             <button type="submit" className="button primary" disabled={take.isPending}>
               {take.isPending ? 'Taking…' : 'Take snapshot'}
             </button>
@@ -168,20 +168,20 @@ export function SnapshotsPage() {
 
 /** The snapshot schedule (GET/PATCH /snapshots/settings): each kind on or off and how long it is kept. */
 function ScheduleSettings() {
-  const { call, can } = useSession();
+  const { api, can, limits } = useSession();
   const queryClient = useQueryClient();
   const mayManage = can('snapshots.manage');
-  const settings = useQuery({ queryKey: ['snapshots', 'settings'], queryFn: () => call<SnapshotSettings>('GET', '/snapshots/settings') });
+  const settings = useQuery({ queryKey: ['snapshots', 'settings'], queryFn: () => answer(api.GET('/api/v1/snapshots/settings')) });
   const [draft, setDraft] = useState<SnapshotSettings | null>(null);
   const [saved, setSaved] = useState(false);
   const shown = draft ?? settings.data;
   const save = useMutation({
-    mutationFn: (next: SnapshotSettings) => call<SnapshotSettings>('PATCH', '/snapshots/settings', next),
+    mutationFn: (next: SnapshotSettings) => answer(api.PATCH('/api/v1/snapshots/settings', { body: next })),
     onSuccess: async (next) => {
       queryClient.setQueryData(['snapshots', 'settings'], next);
       setDraft(null);
       setSaved(true);
-      await queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] === 'page' && q.queryKey[1] === '/snapshots' });
+      await queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] === 'page' && q.queryKey[1] === '/api/v1/snapshots' });
     },
   });
   const edit = (next: SnapshotSettings) => {
@@ -240,7 +240,7 @@ function ScheduleSettings() {
                   className="number"
                   aria-label={`Keep ${label.toLowerCase()} snapshots for (${unit})`}
                   min={1}
-                  max={unit === 'hours' ? 8784 : 3660}
+                  max={unit === 'hours' ? limits.snapshotKeepHours : limits.snapshotKeepDays}
                   value={keepOf(kind)}
                   disabled={!mayManage}
                   onChange={(event) => edit(withKeep(kind, Math.trunc(Number(event.target.value))))}
