@@ -10,6 +10,7 @@ import { contactColumns, getContact, isEmailHeldViolation, nameOrEmailMatches, p
 import { liveDealsWithIds, type Deal } from '../deals/service.js';
 import { getRetention } from '../workspaces/service.js';
 import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
+import { notify } from '../notifications/service.js';
 import { candidates, dropRowsOfDeletedParents, keptAssociations, reactivate, type Candidate, type KeptAssociations } from './queries.js';
 
 export type RestoreSource = 'deleted' | 'archived';
@@ -369,6 +370,20 @@ export const restoreJobHandler: JobHandler = {
   },
   async cleanUp(tx, job) {
     await forgetJobContacts(tx, job.workspaceId, job.id);
+  },
+  async finished(tx, job, change) {
+    const view = presentJob(job);
+    await notify(tx, change, 'restore_job.finished', {
+      jobId: view.id,
+      status: view.status,
+      source: view.source,
+      requested: view.requested,
+      restored: view.restored,
+      skipped: view.skipped.length,
+      error: job.error,
+      createdBy: view.createdBy,
+      finishedAt: view.finishedAt,
+    });
   },
 };
 

@@ -81,8 +81,9 @@ export interface TestApp {
 /**
  * A server on the worker's database with its own test clock. Jobs run only when the test
  * calls runJobs(), unless autoRunJobs is set (then a worker runs them as `serve` does).
+ * `config` changes settings of testConfig (an SMTP_URL, say).
  */
-export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number } = {}): Promise<TestApp> {
+export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number; config?: Partial<Config> } = {}): Promise<TestApp> {
   const database = await testDatabase();
   const clock = new TestClock();
   const worker: JobWorker = new JobWorker(() => ctx, options.jobStartDelayMs);
@@ -90,7 +91,7 @@ export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?
     database,
     db: database.db,
     clock,
-    config: testConfig,
+    config: { ...testConfig, ...options.config },
     kickJobs: () => {
       if (options.autoRunJobs) worker.kick();
     },
