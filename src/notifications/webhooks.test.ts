@@ -111,11 +111,15 @@ describe('DELETE /webhooks/:id', () => {
 });
 
 describe('GET /webhooks/:id/deliveries', () => {
-  it('answers an empty page for a webhook nothing was sent to yet, and 400 for a bad limit', async () => {
+  it('answers an empty page for a webhook nothing was sent to yet, and 400 for a bad limit or cursor', async () => {
     const ws = await aWorkspace(app);
     const hook = await aWebhook(ws);
     expect((await ws.api('GET', `/webhooks/${hook.id}/deliveries`)).body).toEqual({ data: [], nextCursor: null });
-    expect((await ws.api('GET', `/webhooks/${hook.id}/deliveries?limit=0`)).status).toBe(400);
+    for (const url of [`/webhooks/${hook.id}/deliveries?limit=0`, `/webhooks/${hook.id}/deliveries?cursor=garbled`, '/notification-emails?limit=501', '/notification-emails?cursor=garbled']) {
+      const res = await ws.api('GET', url);
+      expect(res.status, url).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
   });
 });
 

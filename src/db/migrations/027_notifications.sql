@@ -3,10 +3,12 @@
 -- or fails verification. An event and its deliveries are written in the transaction of
 -- the change they tell of (the module's own transactional outbox), so an event exists
 -- exactly when its change committed; a background sender delivers them afterwards.
+-- IF NOT EXISTS throughout: the migration tests apply later migrations again on an
+-- older database.
 
 -- A workspace's webhook endpoints. The secret is kept as it is, not hashed: the server
 -- signs every delivery with it (HMAC-SHA256), so it must be able to read it.
-CREATE TABLE webhooks (
+CREATE TABLE IF NOT EXISTS webhooks (
   workspace_id text NOT NULL REFERENCES workspaces (id),
   id text NOT NULL DEFAULT gen_random_uuid()::text,
   url text NOT NULL,
@@ -16,11 +18,11 @@ CREATE TABLE webhooks (
   created_at timestamptz NOT NULL DEFAULT retrace_now(),
   PRIMARY KEY (workspace_id, id)
 );
-CREATE INDEX webhooks_page ON webhooks (workspace_id, created_at, id);
+CREATE INDEX IF NOT EXISTS webhooks_page ON webhooks (workspace_id, created_at, id);
 
 -- One event, with the exact body every webhook delivery of it sends (and signs): a
 -- retry sends the same bytes.
-CREATE TABLE notification_events (
+CREATE TABLE IF NOT EXISTS notification_events (
   workspace_id text NOT NULL REFERENCES workspaces (id),
   id text NOT NULL DEFAULT gen_random_uuid()::text,
   event text NOT NULL,
@@ -30,14 +32,14 @@ CREATE TABLE notification_events (
   body text NOT NULL,
   PRIMARY KEY (workspace_id, id)
 );
-CREATE INDEX notification_events_at ON notification_events (workspace_id, at);
+CREATE INDEX IF NOT EXISTS notification_events_at ON notification_events (workspace_id, at);
 
 -- One delivery of an event: to a webhook, or by email to one admin. Its id is the
 -- x-retrace-delivery header (and the email's Message-ID), the same on every attempt, so
 -- a receiver can tell a repeat. While pending, next_attempt_at is when it is due; a
 -- sender that claims it pushes that past its lease and sets claim_token, so a sender
 -- that died mid-send leaves it due again once the lease is over.
-CREATE TABLE notification_deliveries (
+CREATE TABLE IF NOT EXISTS notification_deliveries (
   workspace_id text NOT NULL,
   id text NOT NULL DEFAULT gen_random_uuid()::text,
   event_id text NOT NULL,
@@ -61,14 +63,14 @@ CREATE TABLE notification_deliveries (
   CHECK ((status = 'pending') = (next_attempt_at IS NOT NULL))
 );
 -- The sender's one lookup: what is due, by workspace.
-CREATE INDEX notification_deliveries_due ON notification_deliveries (workspace_id, next_attempt_at) WHERE status = 'pending';
-CREATE INDEX notification_deliveries_of_webhook ON notification_deliveries (workspace_id, webhook_id, created_at, id) WHERE channel = 'webhook';
-CREATE INDEX notification_deliveries_emails ON notification_deliveries (workspace_id, created_at, id) WHERE channel = 'email';
-CREATE INDEX notification_deliveries_of_event ON notification_deliveries (workspace_id, event_id);
+CREATE INDEX IF NOT EXISTS notification_deliveries_due ON notification_deliveries (workspace_id, next_attempt_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS notification_deliveries_of_webhook ON notification_deliveries (workspace_id, webhook_id, created_at, id) WHERE channel = 'webhook';
+CREATE INDEX IF NOT EXISTS notification_deliveries_emails ON notification_deliveries (workspace_id, created_at, id) WHERE channel = 'email';
+CREATE INDEX IF NOT EXISTS notification_deliveries_of_event ON notification_deliveries (workspace_id, event_id);
 
 -- The delivery log: every attempt, numbered as claimed (an attempt whose sender died
 -- before recording it leaves its number unused), with what came of it.
-CREATE TABLE notification_attempts (
+CREATE TABLE IF NOT EXISTS notification_attempts (
   workspace_id text NOT NULL,
   delivery_id text NOT NULL,
   attempt integer NOT NULL,
