@@ -195,13 +195,14 @@ export async function createBackup(
 /**
  * Tells admins a backup could not be made (the store refused the file, the snapshot went
  * meanwhile): `backup.finished` with status `failed`, in a transaction of its own, since
- * nothing else of the backup committed.
+ * nothing else of the backup committed. A scheduled one is tried again at every pass:
+ * its failure is told once per snapshot, not every 30 seconds.
  */
 async function notifyExportFailed(ctx: AppContext, change: ChangeContext, of: { snapshotId: string; takenAt: string; scheduled: boolean }, error: unknown): Promise<void> {
   const message = error instanceof Error ? error.message : String(error);
   try {
     await inTransaction(ctx.db, change, (tx) =>
-      notify(tx, change, 'backup.finished', { backupId: null, ...of, status: 'failed', byteSize: null, error: message, createdBy: change.actorId }),
+      notify(tx, change, 'backup.finished', { backupId: null, ...of, status: 'failed', byteSize: null, error: message, createdBy: change.actorId }, of.scheduled ? { once: `scheduled-backup-failed:${of.snapshotId}` } : {}),
     );
   } catch (notifyError) {
     console.error(`the failure of a backup of workspace ${change.workspaceId} could not be notified`, notifyError);

@@ -233,6 +233,22 @@ describe('each event reaches the SMTP server and a signed webhook, once', () => 
     expect((await ws.api('GET', '/backups')).body.data).toEqual([]);
   });
 
+  it('backup.finished as failed once per snapshot for a scheduled backup the store refuses at every pass', async () => {
+    const notADirectory = path.join(mkdtempSync(path.join(tmpdir(), 'retrace-notify-')), 'a-file');
+    writeFileSync(notADirectory, 'not a directory');
+    const broken = await testApp({ config: { smtpUrl: mail.url, backupDir: path.join(notADirectory, 'backups') } });
+    const ws = await aWorkspace(broken);
+    const receiver = await aReceiver();
+    const hook = await aWebhook(ws, receiver.url, ['backup.finished']);
+    expect((await ws.api('PUT', '/backups/schedule', { export: 'hourly' })).status).toBe(200);
+    broken.clock.advance(3601);
+    expect(await runMaintenance(ws)).toMatchObject({ snapshots: 1, scheduledBackups: 0 });
+
+    const body = await expectToldOnce(ws, receiver, hook, 'backup.finished');
+    expect(body.data).toMatchObject({ backupId: null, scheduled: true, status: 'failed', createdBy: null });
+    expect((await ws.api('GET', '/notification-emails')).body.data).toHaveLength(1);
+  });
+
   it('backup.verification_failed when a backup no longer reads back', async () => {
     const ws = await aWorkspace(app);
     const receiver = await aReceiver();

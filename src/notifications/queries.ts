@@ -53,18 +53,20 @@ export async function deleteWebhookRow(tx: Tx, workspaceId: string, id: string):
 /**
  * Writes an event and, in the same statement, one pending delivery per webhook of the
  * workspace subscribed to it and one email per admin (a user whose role holds
- * users.manage), each due at once. Returns how many deliveries it queued.
+ * users.manage), each due at once; nothing when an event with the same once-key was
+ * written before. Returns how many deliveries it queued.
  */
 export async function insertEventWithDeliveries(
   tx: Tx,
   change: ChangeContext,
-  input: { id: string; event: NotificationEvent; body: string; adminPermission: string },
+  input: { id: string; event: NotificationEvent; body: string; adminPermission: string; onceKey: string | null },
 ): Promise<number> {
   const ws = change.workspaceId;
   const { rows } = await sql<{ n: number }>`
     WITH event AS (
-      INSERT INTO notification_events (workspace_id, id, event, origin, actor_id, at, body)
-      VALUES (${ws}, ${input.id}, ${input.event}, ${change.origin}, ${change.actorId}, ${change.at}, ${input.body})
+      INSERT INTO notification_events (workspace_id, id, event, origin, actor_id, at, body, once_key)
+      VALUES (${ws}, ${input.id}, ${input.event}, ${change.origin}, ${change.actorId}, ${change.at}, ${input.body}, ${input.onceKey})
+      ON CONFLICT (workspace_id, once_key) WHERE once_key IS NOT NULL DO NOTHING
       RETURNING id),
     queued AS (
       INSERT INTO notification_deliveries (workspace_id, event_id, channel, webhook_id, user_id, email, next_attempt_at, created_at)

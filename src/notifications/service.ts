@@ -35,7 +35,9 @@ export const adminPermission: Permission = 'users.manage';
  *
  * `data` is the event's payload, plain JSON (ids, statuses, counts; never a contact's
  * personal data). Every webhook delivery posts `{event, at, workspaceId, data}`, `at`
- * being the change's time.
+ * being the change's time. With `once`, the event is told only the first time that key
+ * is given (for a cause that repeats on its own, such as a scheduled task failing at
+ * every pass), until the event leaves the log (notificationLogDays).
  *
  * @example
  * await inTransaction(ctx.db, change, async (tx) => {
@@ -43,9 +45,9 @@ export const adminPermission: Permission = 'users.manage';
  *   await notify(tx, change, 'import.finished', { importId, status: 'succeeded', rows, created, updated, failed });
  * });
  */
-export async function notify(tx: Tx, change: ChangeContext, event: NotificationEvent, data: NotificationData): Promise<void> {
+export async function notify(tx: Tx, change: ChangeContext, event: NotificationEvent, data: NotificationData, options: { once?: string } = {}): Promise<void> {
   const body = JSON.stringify({ event, at: change.at.toISOString(), workspaceId: change.workspaceId, data });
-  await insertEventWithDeliveries(tx, change, { id: randomUUID(), event, body, adminPermission });
+  await insertEventWithDeliveries(tx, change, { id: randomUUID(), event, body, adminPermission, onceKey: options.once ?? null });
 }
 
 // ---------------------------------------------------------------- webhooks

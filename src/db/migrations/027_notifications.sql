@@ -30,9 +30,13 @@ CREATE TABLE IF NOT EXISTS notification_events (
   actor_id text,
   at timestamptz NOT NULL,
   body text NOT NULL,
+  -- an event told once however often its cause repeats (a scheduled backup the store
+  -- refuses at every pass): a second one with the same key is not written
+  once_key text,
   PRIMARY KEY (workspace_id, id)
 );
 CREATE INDEX IF NOT EXISTS notification_events_at ON notification_events (workspace_id, at);
+CREATE UNIQUE INDEX IF NOT EXISTS notification_events_once ON notification_events (workspace_id, once_key) WHERE once_key IS NOT NULL;
 
 -- One delivery of an event: to a webhook, or by email to one admin. Its id is the
 -- x-retrace-delivery header (and the email's Message-ID), the same on every attempt, so
