@@ -18,11 +18,12 @@ export const maxAttempts = 10;
 export const retryDelaySeconds = (attempt: number): number => Math.min(60 * 2 ** (attempt - 1), 6 * 3600);
 
 /**
- * How long a claimed delivery is a sender's own. Longer than any attempt takes (the
- * webhook timeout, SMTP's own); past it, a sender that died mid-send leaves the delivery
- * to the next one, which sends it again under the same delivery id.
+ * How long a claimed delivery is a sender's own: longer than an attempt takes (the
+ * webhook timeout; SMTP's timeouts below), short enough that a delivery whose sender was
+ * killed mid-send goes out again within a minute of a restart, under the same id. An
+ * attempt slower than this may be sent twice, which at least once allows.
  */
-export const claimLeaseMs = 5 * 60_000;
+export const claimLeaseMs = 60_000;
 
 /** Deliveries claimed, and sent concurrently, at a time. */
 const claimBatch = 20;
@@ -141,7 +142,7 @@ const transports = new WeakMap<AppContext, Transporter | null>();
 function mailTransportFor(ctx: AppContext): Transporter | null {
   if (!transports.has(ctx)) {
     const url = ctx.config.smtpUrl;
-    transports.set(ctx, url ? nodemailer.createTransport({ url, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 }) : null);
+    transports.set(ctx, url ? nodemailer.createTransport({ url, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 }) : null);
   }
   return transports.get(ctx) ?? null;
 }

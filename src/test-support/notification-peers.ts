@@ -78,19 +78,24 @@ export interface MailServer {
   received: ReceivedMail[];
   /** An SMTP reply code to refuse messages with (e.g. 451, 550), or null to accept them. */
   refuseWith: number | null;
-  until(count: number): Promise<ReceivedMail[]>;
+  /** Resolves once `count` messages (of those `where` picks) have arrived in all. */
+  until(count: number, where?: (mail: ReceivedMail) => boolean): Promise<ReceivedMail[]>;
   close(): Promise<void>;
 }
 
 export async function aMailServer(): Promise<MailServer> {
-  const waiting: { count: number; resolve: (r: ReceivedMail[]) => void }[] = [];
+  const waiting: { count: number; where: (mail: ReceivedMail) => boolean; resolve: (r: ReceivedMail[]) => void }[] = [];
+  const arrived = (w: (typeof waiting)[number]) => mail.received.filter(w.where).length >= w.count;
   const mail: MailServer = {
     url: '',
     received: [],
     refuseWith: null,
-    until(count) {
-      if (mail.received.length >= count) return Promise.resolve(mail.received);
-      return new Promise((resolve) => waiting.push({ count, resolve }));
+    until(count, where = () => true) {
+      return new Promise((resolve) => {
+        const w = { count, where, resolve };
+        if (arrived(w)) resolve(mail.received);
+        else waiting.push(w);
+      });
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -113,7 +118,7 @@ export async function aMailServer(): Promise<MailServer> {
           raw,
           header: (name) => headerBlock.split(/\r?\n/).find((line) => line.toLowerCase().startsWith(`${name.toLowerCase()}:`))?.slice(name.length + 1).trim(),
         });
-        for (const w of waiting.filter((w) => mail.received.length >= w.count)) {
+        for (const w of waiting.filter(arrived)) {
           waiting.splice(waiting.indexOf(w), 1);
           w.resolve(mail.received);
         }
