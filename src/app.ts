@@ -24,6 +24,7 @@ import { mergeRoutes } from './merge/routes.js';
 import { snapshotRoutes } from './snapshots/routes.js';
 import { rollbackRoutes } from './rollbacks/routes.js';
 import { backupRoutes } from './backups/routes.js';
+import { notificationRoutes } from './notifications/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -41,6 +42,7 @@ export const routeModules: RouteModule[] = [
   snapshotRoutes,
   rollbackRoutes,
   backupRoutes,
+  notificationRoutes,
   auditRoutes,
   automationRoutes,
   messageRoutes,

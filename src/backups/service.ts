@@ -7,6 +7,7 @@ import { AppError, invalidState, notFound } from '../http/errors.js';
 import { decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { getSnapshot, listSnapshots, takeSnapshot } from '../snapshots/service.js';
+import { notify } from '../notifications/service.js';
 import {
   backupFormat,
   backupFormatVersion,
@@ -150,7 +151,11 @@ export async function createBackup(
   };
   const store = backupStore(ctx.config);
   const counts = zeroCounts();
-  const stored = await store.write(fileName, gzipped(exportLines(ctx, change, header, counts, options.pageSize ?? exportPageSize)));
+  const failed = { snapshotId: snapshot.id, takenAt: snapshot.takenAt, scheduled: input.scheduled ?? false };
+  const stored = await store.write(fileName, gzipped(exportLines(ctx, change, header, counts, options.pageSize ?? exportPageSize))).catch(async (error: unknown) => {
+    await notifyExportFailed(ctx, change, failed, error);
+    throw error;
+  });
   let row: BackupRow;
   try {
     if (!(await isRetained(ctx, ws, snapshot.id, change.at))) {
@@ -179,11 +184,29 @@ export async function createBackup(
     });
   } catch (error) {
     await store.remove(fileName);
+    await notifyExportFailed(ctx, change, failed, error);
     throw error;
   }
   // The keys this backup made must be in the keyring before anyone can open it.
   await rewriteKeyring(ctx, ws);
-  return presentBackup(await recordVerification(ctx, change, row));
+  return presentBackup(await recordVerification(ctx, change, row, { finishing: true }));
+}
+
+/**
+ * Tells admins a backup could not be made (the store refused the file, the snapshot went
+ * meanwhile): `backup.finished` with status `failed`, in a transaction of its own, since
+ * nothing else of the backup committed. A scheduled one is tried again at every pass:
+ * its failure is told once per snapshot, not every 30 seconds.
+ */
+async function notifyExportFailed(ctx: AppContext, change: ChangeContext, of: { snapshotId: string; takenAt: string; scheduled: boolean }, error: unknown): Promise<void> {
+  const message = error instanceof Error ? error.message : String(error);
+  try {
+    await inTransaction(ctx.db, change, (tx) =>
+      notify(tx, change, 'backup.finished', { backupId: null, ...of, status: 'failed', byteSize: null, error: message, createdBy: change.actorId }, of.scheduled ? { once: `scheduled-backup-failed:${of.snapshotId}` } : {}),
+    );
+  } catch (notifyError) {
+    console.error(`the failure of a backup of workspace ${change.workspaceId} could not be notified`, notifyError);
+  }
 }
 
 async function retainedSnapshot(ctx: AppContext, workspaceId: string, snapshotId: string, now: Date): Promise<{ id: string; takenAt: string }> {
@@ -296,15 +319,25 @@ type Verdict = { ok: true; shreddedRows: number } | { ok: false; error: string }
 export async function verifyBackup(ctx: AppContext, change: ChangeContext, id: string): Promise<Backup> {
   const row = await selectBackup(ctx.db, change.workspaceId, id);
   if (!row) throw notFound('Backup');
-  return presentBackup(await recordVerification(ctx, change, row));
+  return presentBackup(await recordVerification(ctx, change, row, { finishing: false }));
 }
 
-async function recordVerification(ctx: AppContext, change: ChangeContext, row: BackupRow): Promise<BackupRow> {
+/**
+ * Checks the file and records the verdict. Admins are told of a failed verification
+ * (`backup.verification_failed`) and, when this ends the making of a backup (`finishing`),
+ * of the backup itself (`backup.finished`, verified or failed).
+ */
+async function recordVerification(ctx: AppContext, change: ChangeContext, row: BackupRow, { finishing }: { finishing: boolean }): Promise<BackupRow> {
   const verdict = await checkBackupFile(ctx, change.workspaceId, row);
   return inTransaction(ctx.db, change, async (tx) => {
     const updated = await updateVerification(tx, change.workspaceId, row.id, { ok: verdict.ok, error: verdict.ok ? null : verdict.error, at: change.at });
     // Deleted meanwhile: nothing to record.
     if (!updated) throw notFound('Backup');
+    const told = { backupId: updated.id, snapshotId: updated.snapshot_id, takenAt: updated.taken_at.toISOString(), scheduled: updated.scheduled };
+    if (finishing) {
+      await notify(tx, change, 'backup.finished', { ...told, status: updated.status, byteSize: updated.byte_size, error: updated.error, createdBy: updated.created_by });
+    }
+    if (!verdict.ok) await notify(tx, change, 'backup.verification_failed', { ...told, error: verdict.error });
     await recordAudit(tx, change, {
       action: 'backup.verified',
       targetType: 'backup',

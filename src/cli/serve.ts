@@ -7,6 +7,7 @@ import { issueToken } from '../users/service.js';
 import { seedWorkspace } from '../seed/workspace.js';
 import { scheduleMaintenance } from '../maintenance/service.js';
 import { maintenanceTasks } from '../maintenance/tasks.js';
+import { notificationDeliveryTask, notificationPollMs } from '../notifications/maintenance.js';
 import type { AppContext } from '../context.js';
 
 const demoName = 'Demo workspace';
@@ -19,6 +20,8 @@ export async function serve(config: Config, options: { demo: boolean }): Promise
   const signIn = options.demo ? await demoSignIn(ctx) : null;
   const server = await createServer(ctx);
   const stopMaintenance = scheduleMaintenance(ctx, maintenanceTasks, 30_000);
+  // Webhooks and emails go out within seconds of the change they tell of, not at the next maintenance pass.
+  const stopNotifications = scheduleMaintenance(ctx, [notificationDeliveryTask], notificationPollMs);
   worker.start(2000);
   await server.listen({ port: config.port, host: config.host });
   const base = `http://localhost:${config.port}`;
@@ -33,7 +36,8 @@ export async function serve(config: Config, options: { demo: boolean }): Promise
   if (config.testClock) console.log('Test clock is ON (RETRACE_TEST_CLOCK=1)');
 
   const shutdown = async () => {
-    stopMaintenance();
+    await stopMaintenance();
+    await stopNotifications();
     await worker.stop();
     await server.close();
     await database.close();

@@ -11,7 +11,6 @@ export type Schema = any;
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
 
-/** Who and why a change is made: written into every history row of the transaction. */
 /**
  * The database refused a write on the unique index `index`: a concurrent write took the
  * key first. pg names the index in `constraint`; PGlite only in the message.
@@ -20,11 +19,24 @@ export const violatesUniqueIndex = (error: unknown, index: string): boolean =>
   typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505' &&
   String((error as { constraint?: string; message?: string }).constraint ?? (error as { message?: string }).message).includes(index);
 
+/**
+ * What a change set is attributed to, so that it can be undone exactly (issue 17): the
+ * user or the integration token a request came through, or what acted on its own — an
+ * import, an automation's step, a form submission, a merge, a job.
+ */
+export type CauseKind = 'user' | 'integration' | 'import' | 'automation' | 'form' | 'merge' | 'restore' | 'rollback' | 'undo' | 'system';
+
+/** Who and why a change is made: written into every history row and change set of the transaction. */
 export interface ChangeContext {
   workspaceId: string;
+  /** The user; for a request through an integration token, that token's id. */
   actorId: string | null;
-  origin: 'user' | 'form' | 'import' | 'restore' | 'rollback' | 'backup' | 'system';
+  origin: 'user' | 'form' | 'import' | 'restore' | 'rollback' | 'undo' | 'backup' | 'system';
   at: Date;
+  /** The API token the change came through, if it came through one. */
+  tokenId?: string | null;
+  /** What the change is attributed to when it is not the user or token it came through. */
+  cause?: { kind: CauseKind; id: string };
 }
 
 /** One session that runs multi-statement SQL scripts (migrations, benchmarks). */

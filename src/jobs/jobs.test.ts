@@ -79,3 +79,52 @@ describe('durable jobs', () => {
     expect(cleaned).toEqual([{ status: 'failed' }]);
   });
 });
+
+describe('a job’s end', () => {
+  /** A counting job that records, inside the transaction that ends it, the job as it sees it there. */
+  const ending = (seen: { status: string; error: string | null; result: unknown; committed: unknown }[], step?: JobHandler['step']): JobHandler => ({
+    ...counting,
+    ...(step ? { step } : {}),
+    async finished(tx, job) {
+      const { rows } = await sql<{ status: string }>`SELECT status FROM jobs WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}`.execute(tx);
+      seen.push({ status: job.status, error: job.error, result: job.result, committed: rows[0].status });
+    },
+  });
+
+  it('calls finished once, in the transaction that marks the job succeeded, with its result', async () => {
+    const ws = await aWorkspace(app);
+    const seen: { status: string; error: string | null; result: unknown; committed: unknown }[] = [];
+    const job = await queueCounting(ws.id, 2);
+    await runPendingJobs(app.ctx, [ending(seen)], { workspaceId: ws.id });
+    expect(seen).toEqual([{ status: 'succeeded', error: null, result: { count: 2 }, committed: 'succeeded' }]);
+    expect((await findJob(app.ctx.db, ws.id, job.id))?.finishedAt).not.toBeNull();
+  });
+
+  it('calls finished once, in the transaction that marks the job failed, with its error and the injected time', async () => {
+    const ws = await aWorkspace(app);
+    const seen: { status: string; error: string | null; result: unknown; committed: unknown }[] = [];
+    const job = await queueCounting(ws.id, 3);
+    app.clock.advance(3600);
+    const before = app.clock.now();
+    await runPendingJobs(app.ctx, [ending(seen, async () => { throw new Error('boom'); })], { workspaceId: ws.id });
+    expect(seen).toEqual([{ status: 'failed', error: 'boom', result: null, committed: 'failed' }]);
+    const failed = await findJob(app.ctx.db, ws.id, job.id);
+    expect(failed?.finishedAt?.getTime()).toBeGreaterThanOrEqual(before.getTime());
+  });
+
+  it('ends a job as failed when finished throws on success, and calls finished again for the failure', async () => {
+    const ws = await aWorkspace(app);
+    const seen: string[] = [];
+    const throwing: JobHandler = {
+      ...counting,
+      async finished(_tx, job) {
+        seen.push(job.status);
+        if (job.status === 'succeeded') throw new Error('could not tell');
+      },
+    };
+    const job = await queueCounting(ws.id, 1);
+    await runPendingJobs(app.ctx, [throwing], { workspaceId: ws.id });
+    expect(seen).toEqual(['succeeded', 'failed']);
+    expect(await findJob(app.ctx.db, ws.id, job.id)).toMatchObject({ status: 'failed', error: 'could not tell', progress: {} });
+  });
+});

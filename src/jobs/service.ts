@@ -70,6 +70,12 @@ export interface JobHandler {
   step(tx: Tx, job: Job, change: ChangeContext, ctx: AppContext): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }>;
   /** Removes the work data a failed job leaves behind, in the transaction that marks it failed. */
   cleanUp?(tx: Tx, job: Job): Promise<void>;
+  /**
+   * Called in the transaction that ends the job, succeeded or failed (after cleanUp),
+   * with the job as it ends (status, result or error, finishedAt): what it does there
+   * (telling admins, say) commits exactly when the job's end does.
+   */
+  finished?(tx: Tx, job: Job, change: ChangeContext): Promise<void>;
 }
 
 const jobColumns = sql`workspace_id, id, kind, status, params, progress, result, error, created_by, approved_by, created_at, started_at, finished_at`;
@@ -165,7 +171,7 @@ export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHand
     if (!job) return steps;
     const handler = handlers.find((h) => h.kind === job.kind);
     if (!handler) {
-      await failJob(ctx.db, job, `no handler for jobs of kind ${job.kind}`);
+      await failJob(ctx, job, `no handler for jobs of kind ${job.kind}`);
       continue;
     }
     const budget = options.maxSteps === undefined ? Infinity : options.maxSteps - steps;
@@ -208,6 +214,9 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
                           result = ${result.done ? JSON.stringify(result.result ?? {}) : null}::jsonb,
                           finished_at = ${result.done ? change.at : null}
           WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}`.execute(tx);
+        if (result.done) {
+          await handler.finished?.(tx, { ...current, status: 'succeeded', progress: result.progress, result: result.result ?? {}, finishedAt: change.at }, change);
+        }
         return { ...current, progress: result.progress, done: result.done };
       });
       if (!outcome) return steps;
@@ -220,15 +229,19 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
     return steps;
   } catch (error) {
     ctx.log.error({ err: error, workspaceId: job.workspaceId, jobId: job.id, kind: job.kind }, 'job failed');
-    await failJob(ctx.db, job, error instanceof Error ? error.message : String(error), handler);
+    await failJob(ctx, job, error instanceof Error ? error.message : String(error), handler);
     return steps;
   }
 }
 
-async function failJob(db: Db, job: Job, error: string, handler?: JobHandler): Promise<void> {
-  await db.transaction().execute(async (tx) => {
-    await sql`UPDATE jobs SET status = 'failed', error = ${error}, finished_at = retrace_now(), lease_owner = NULL, lease_until = NULL
-              WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}`.execute(tx);
+async function failJob(ctx: AppContext, job: Job, error: string, handler?: JobHandler): Promise<void> {
+  const change: ChangeContext = { workspaceId: job.workspaceId, actorId: job.createdBy, origin: handler?.origin ?? 'system', at: ctx.clock.now() };
+  await inTransaction(ctx.db, change, async (tx) => {
+    const { rows } = await sql<JobRow>`
+      UPDATE jobs SET status = 'failed', error = ${error}, finished_at = ${change.at}, lease_owner = NULL, lease_until = NULL
+      WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}
+      RETURNING ${jobColumns}`.execute(tx);
     await handler?.cleanUp?.(tx, job);
+    if (rows[0]) await handler?.finished?.(tx, toJob(rows[0]), change);
   });
 }

@@ -21,20 +21,26 @@ export async function runMaintenance(
 }
 
 /**
- * Runs the tasks every intervalMs in the background, one pass at a time; the returned
- * function stops it.
+ * Runs the tasks every intervalMs in the background, one pass at a time. The returned
+ * function stops it, and resolves once a pass under way has ended (so a server can close
+ * its database after it).
  */
-export function scheduleMaintenance(ctx: AppContext, tasks: readonly MaintenanceTask[], intervalMs: number): () => void {
-  let running = false;
+export function scheduleMaintenance(ctx: AppContext, tasks: readonly MaintenanceTask[], intervalMs: number): () => Promise<void> {
+  let pass: Promise<void> | null = null;
   const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    runMaintenance(ctx, tasks, null)
-      .catch((error: unknown) => ctx.log.error({ err: error }, 'maintenance failed'))
+    if (pass) return;
+    pass = runMaintenance(ctx, tasks, null)
+      .then(
+        () => undefined,
+        (error: unknown) => ctx.log.error({ err: error }, 'maintenance failed'),
+      )
       .finally(() => {
-        running = false;
+        pass = null;
       });
   }, intervalMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return async () => {
+    clearInterval(timer);
+    await pass;
+  };
 }

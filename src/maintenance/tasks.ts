@@ -6,6 +6,7 @@ import { purgeExpiredContacts } from '../retention/service.js';
 import { rewriteStaleKeyrings } from '../backups/service.js';
 import { exportScheduledSnapshots } from '../backups/schedule.js';
 import { compactHistory, expireSnapshots, takeScheduledSnapshots } from '../snapshots/service.js';
+import { notificationTasks } from '../notifications/maintenance.js';
 
 /**
  * Every kind of due background work, in the order a maintenance pass runs it. Features
@@ -28,4 +29,6 @@ export const maintenanceTasks: MaintenanceTask[] = [
   // The newest snapshot of the kind a workspace exports goes to the backup store: last,
   // as the slowest, and one whose store fails holds up no other work.
   { name: 'scheduledBackups', run: exportScheduledSnapshots },
+  // What admins are told of, the pass's own jobs and backups included, goes out after all.
+  ...notificationTasks,
 ];

@@ -10,6 +10,7 @@ import { contactColumns, getContact, isEmailHeldViolation, presentContact, type 
 import { liveDealsWithIds, type Deal } from '../deals/service.js';
 import { getRetention } from '../workspaces/service.js';
 import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
+import { notify } from '../notifications/service.js';
 import {
   advanceRestoreJob,
   candidates,
@@ -394,6 +395,22 @@ export const restoreJobHandler: JobHandler = {
   },
   async cleanUp(tx, job) {
     await forgetJobContacts(tx, job.workspaceId, job.id);
+  },
+  async finished(tx, job, change) {
+    const row = await selectRestoreJob(tx, job.workspaceId, job.id);
+    if (!row) return;
+    const view = presentJob(job, row, [], 0);
+    await notify(tx, change, 'restore_job.finished', {
+      jobId: view.id,
+      status: view.status,
+      source: view.source,
+      requested: view.requested,
+      restored: view.restored,
+      skipped: view.skippedCount,
+      error: job.error,
+      createdBy: view.createdBy,
+      finishedAt: view.finishedAt,
+    });
   },
 };
 

@@ -10,6 +10,7 @@ import { assertRecoverable } from '../snapshots/service.js';
 import { findJob, insertJob, listJobs, queueJob, rejectAwaitingJob, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
 import { planRollback, projectDealMends, samplePlan, summarizePlan, type DealMends, type PlanSource, type RollbackCounts, type RollbackScope, type SampleRecord, type SkippedContact } from './plan.js';
 import { applyContacts, applyParents, mendDealsOfRolledBackContacts, releaseEmails } from './apply.js';
+import { notify } from '../notifications/service.js';
 
 /** Contacts written per batch (with all their association rows): one transaction each. */
 export const rollbackBatchSize = 2000;
@@ -175,6 +176,18 @@ async function createRollback(ctx: AppContext, change: ChangeContext, params: Ro
     inTransaction(ctx.db, change, async (tx) => {
       const progress: RollbackProgress = previewed ? { ...initialProgress, counts: previewed.counts, skipped: previewed.skipped } : initialProgress;
       const created = await insertJob(tx, change, { kind: 'rollback', status, params: { ...params }, progress: { ...progress } });
+      if (status === 'awaiting_approval') {
+        const view = presentRollback(created, null);
+        await notify(tx, change, 'rollback.awaiting_approval', {
+          rollbackId: view.id,
+          at: view.at,
+          scope: view.scope.type,
+          undoOf: view.undoOf,
+          counts: view.counts,
+          skipped: view.skipped.length,
+          requestedBy: view.requestedBy,
+        });
+      }
       await recordAudit(tx, change, {
         action,
         targetType: 'rollback',
@@ -240,6 +253,7 @@ export async function rejectRollback(ctx: AppContext, change: ChangeContext, id:
       const job = await findRollback(tx, change.workspaceId, id);
       throw invalidState(`This rollback is ${job.status}, not awaiting approval`, { status: job.status });
     }
+    await notifyRollbackFinished(tx, await findRollback(tx, change.workspaceId, id), change);
     await recordAudit(tx, change, { action: 'rollback.rejected', targetType: 'rollback', targetId: id });
   });
   return present(ctx.db, await findRollback(ctx.db, change.workspaceId, id));
@@ -360,4 +374,23 @@ export const rollbackJobHandler: JobHandler = {
   async cleanUp(tx, job) {
     await sql`DELETE FROM rollback_targets WHERE workspace_id = ${job.workspaceId} AND rollback_id = ${job.id}`.execute(tx);
   },
+  finished: notifyRollbackFinished,
 };
+
+/** Tells admins a rollback ended: it ran (succeeded or failed), or it was rejected before it ran. */
+async function notifyRollbackFinished(tx: Tx, job: Job, change: ChangeContext): Promise<void> {
+  const view = presentRollback(job, null);
+  await notify(tx, change, 'rollback.finished', {
+    rollbackId: view.id,
+    status: view.status,
+    at: view.at,
+    scope: view.scope.type,
+    undoOf: view.undoOf,
+    counts: view.counts,
+    skipped: view.skipped.length,
+    error: view.error,
+    requestedBy: view.requestedBy,
+    approvedBy: view.approvedBy,
+    finishedAt: view.finishedAt,
+  });
+}

@@ -113,9 +113,12 @@ export interface TestApp {
 /**
  * A server on the worker's database with its own test clock. Jobs run only when the test
  * calls runJobs(), unless autoRunJobs is set (then a worker runs them as `serve` does).
- * It logs nothing unless given a logger (a test that reads the log).
+ * It logs nothing unless given a logger (a test that reads the log). `config` changes
+ * settings of testConfig (an SMTP_URL, say).
  */
-export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number; log?: Logger; database?: Database } = {}): Promise<TestApp> {
+export async function testApp(
+  options: { autoRunJobs?: boolean; jobStartDelayMs?: number; log?: Logger; database?: Database; config?: Partial<Config> } = {},
+): Promise<TestApp> {
   const database = options.database ?? (await testDatabase());
   const clock = new TestClock();
   const worker: JobWorker = new JobWorker(() => ctx, options.jobStartDelayMs);
@@ -123,7 +126,7 @@ export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?
     database,
     db: database.db,
     clock,
-    config: testConfig,
+    config: { ...testConfig, ...options.config },
     log: options.log ?? silentLogger,
     kickJobs: () => {
       if (options.autoRunJobs) worker.kick();

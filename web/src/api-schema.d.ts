@@ -4141,6 +4141,336 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace’s webhooks, oldest first (without their secrets) */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Webhook"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Send these events to a URL, signed; answers the signing secret, once */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        url: string;
+                        events: ("mass_delete.held" | "restore_job.finished" | "rollback.finished" | "rollback.awaiting_approval" | "undo.finished" | "import.finished" | "backup.finished" | "backup.verification_failed")[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            url: string;
+                            events: ("mass_delete.held" | "restore_job.finished" | "rollback.finished" | "rollback.awaiting_approval" | "undo.finished" | "import.finished" | "backup.finished" | "backup.verification_failed")[];
+                            createdBy: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** @description The signing secret: shown once */
+                            secret: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A webhook (without its secret) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Webhook"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Stop sending to a webhook; its pending deliveries and log go with it */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A webhook’s deliveries, newest first, with every attempt */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["WebhookDelivery"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-emails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The notification emails sent (or not) to the workspace’s admins, newest first, with every attempt */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["NotificationEmail"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit-log": {
         parameters: {
             query?: never;
@@ -5275,6 +5605,75 @@ export interface components {
             createdAt: string;
             startedAt: string | null;
             finishedAt: string | null;
+        };
+        Webhook: {
+            id: string;
+            url: string;
+            events: ("mass_delete.held" | "restore_job.finished" | "rollback.finished" | "rollback.awaiting_approval" | "undo.finished" | "import.finished" | "backup.finished" | "backup.verification_failed")[];
+            createdBy: string | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        WebhookDelivery: {
+            /** @description The x-retrace-delivery header (an email’s Message-ID): the same on every attempt */
+            id: string;
+            eventId: string;
+            /** @enum {string} */
+            event: "mass_delete.held" | "restore_job.finished" | "rollback.finished" | "rollback.awaiting_approval" | "undo.finished" | "import.finished" | "backup.finished" | "backup.verification_failed";
+            /** Format: date-time */
+            eventAt: string;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            attemptCount: number;
+            attempts: {
+                attempt: number;
+                /** Format: date-time */
+                at: string;
+                durationMs: number;
+                /** @description The receiver’s HTTP status, or the SMTP server’s reply code; null when none answered */
+                statusCode: number | null;
+                error: string | null;
+                /** @enum {string} */
+                outcome: "delivered" | "retrying" | "failed";
+                nextAttemptAt: string | null;
+            }[];
+            nextAttemptAt: string | null;
+            deliveredAt: string | null;
+            lastError: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            webhookId: string;
+        };
+        NotificationEmail: {
+            /** @description The x-retrace-delivery header (an email’s Message-ID): the same on every attempt */
+            id: string;
+            eventId: string;
+            /** @enum {string} */
+            event: "mass_delete.held" | "restore_job.finished" | "rollback.finished" | "rollback.awaiting_approval" | "undo.finished" | "import.finished" | "backup.finished" | "backup.verification_failed";
+            /** Format: date-time */
+            eventAt: string;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            attemptCount: number;
+            attempts: {
+                attempt: number;
+                /** Format: date-time */
+                at: string;
+                durationMs: number;
+                /** @description The receiver’s HTTP status, or the SMTP server’s reply code; null when none answered */
+                statusCode: number | null;
+                error: string | null;
+                /** @enum {string} */
+                outcome: "delivered" | "retrying" | "failed";
+                nextAttemptAt: string | null;
+            }[];
+            nextAttemptAt: string | null;
+            deliveredAt: string | null;
+            lastError: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            to: string;
+            userId: string | null;
         };
     };
     responses: never;
