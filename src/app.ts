@@ -23,6 +23,7 @@ import { mergeRoutes } from './merge/routes.js';
 import { snapshotRoutes } from './snapshots/routes.js';
 import { rollbackRoutes } from './rollbacks/routes.js';
 import { backupRoutes } from './backups/routes.js';
+import { importRoutes } from './imports/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -30,6 +31,7 @@ export const routeModules: RouteModule[] = [
   workspaceRoutes,
   userRoutes,
   contactRoutes,
+  importRoutes,
   listRoutes,
   accountRoutes,
   dealRoutes,

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z, type ZodType } from 'zod';
 import type { ChangeContext } from '../db/database.js';
 import type { Permission } from '../users/permissions.js';
@@ -21,6 +21,9 @@ interface Call<B, Q, P> {
   query: Q;
   params: P;
   ip: string;
+  /** The raw request and reply, for the few routes that stream (uploads, CSV downloads). */
+  request: FastifyRequest;
+  reply: FastifyReply;
 }
 
 interface UserCall<B, Q, P> extends Call<B, Q, P> {
@@ -185,6 +188,8 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, A extends 
         query: parse(spec.query, withoutEmptyValues(request.query), 'query'),
         params: parse(spec.params, request.params, 'params'),
         ip: request.ip,
+        request,
+        reply,
         principal,
       };
       const handlerCall =

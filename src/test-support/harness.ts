@@ -65,6 +65,8 @@ export const testConfig: Config = {
   smtpUrl: undefined,
   backupDir: path.join(testFiles, 'backups'),
   backupKeyDir: path.join(testFiles, 'backup-keys'),
+  importDir: path.join(testFiles, 'imports'),
+  importMaxBytes: 1024 ** 3,
 };
 
 export interface TestApp {
