@@ -1,7 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, testApp, testConfig, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { sql } from 'kysely';
+import { aContact, aWorkspace, commitWhileWaitedOn, testApp, testConfig, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { importBatchSize } from './service.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -119,6 +121,18 @@ describe('POST /imports', () => {
     expect(errors).toEqual([
       { line: 2, reason: 'email_taken', message: `the active contact ${active.id} has this email` },
       { line: 3, reason: 'email_taken', message: `the archived contact ${away.id} has this email` },
+    ]);
+  });
+
+  it('reports a row whose email another contact takes while its batch runs as email_taken, instead of failing the job', async () => {
+    const ws = await aWorkspace(app);
+    const res = await postImport(ws.adminToken, { csv: csvOf([['Email'], ['race@import.test'], ['other@import.test']]), mapping: { mode: 'create', columns: { Email: 'email' } } });
+    await commitWhileWaitedOn(app, `INSERT INTO contacts (workspace_id, email) VALUES ('${ws.id}', 'race@import.test')`, () => app.runJobs(ws.id), 'INSERT INTO contacts');
+    const { rows } = await sql<{ id: string }>`SELECT id FROM contacts WHERE workspace_id = ${ws.id} AND email = 'race@import.test'`.execute(app.ctx.db);
+    expect(rows).toHaveLength(1);
+    expect((await ws.api('GET', `/imports/${res.body.id}`)).body).toMatchObject({ status: 'succeeded', created: 1, failed: 1 });
+    expect((await ws.api('GET', `/imports/${res.body.id}/errors`)).body.data).toEqual([
+      { line: 2, reason: 'email_taken', message: `the active contact ${rows[0].id} has this email` },
     ]);
   });
 
@@ -241,21 +255,24 @@ describe('POST /imports', () => {
 
   it('resumes an import stopped between batches where it stopped, loading every row once', async () => {
     const ws = await aWorkspace(app);
+    const batch = importBatchSize[app.ctx.database.engine];
     const rows = [['Email', 'First']];
-    for (let i = 0; i < 11_000; i += 1) rows.push([`p${i}@import.test`, `P${i}`]);
-    rows[9_000] = ['P1@import.test', 'Again'];
+    for (let i = 0; i < batch * 2 + 1000; i += 1) rows.push([`p${i}@import.test`, `P${i}`]);
+    // In the second batch, the email of line 3 again.
+    rows[batch + 500] = ['P1@import.test', 'Again'];
+    const total = rows.length - 1;
     const res = await postImport(ws.adminToken, { csv: csvOf(rows), mapping: { mode: 'create', columns: { Email: 'email', First: 'firstName' } } });
     expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
-    expect((await ws.api('GET', `/imports/${res.body.id}`)).body).toMatchObject({ status: 'running', rows: 5000, created: 5000 });
+    expect((await ws.api('GET', `/imports/${res.body.id}`)).body).toMatchObject({ status: 'running', rows: batch, created: batch });
     await app.runJobs(ws.id, { maxSteps: 1 });
     const halfway = (await ws.api('GET', `/imports/${res.body.id}`)).body;
-    expect(halfway).toMatchObject({ status: 'running', rows: 10_000, created: 9_999, failed: 1 });
+    expect(halfway).toMatchObject({ status: 'running', rows: batch * 2, created: batch * 2 - 1, failed: 1 });
     expect(halfway.bytesRead).toBeLessThan(halfway.byteSize);
     await app.runJobs(ws.id);
     const done = (await ws.api('GET', `/imports/${res.body.id}`)).body;
-    expect(done).toMatchObject({ status: 'succeeded', rows: 11_000, created: 10_999, failed: 1, bytesRead: done.byteSize });
-    expect(await errorsOf(ws, done.id)).toEqual([{ line: 9_001, reason: 'duplicate_email' }]);
-    expect((await ws.api('GET', '/workspace')).body.usage.active).toBe(10_999);
+    expect(done).toMatchObject({ status: 'succeeded', rows: total, created: total - 1, failed: 1, bytesRead: done.byteSize });
+    expect(await errorsOf(ws, done.id)).toEqual([{ line: batch + 501, reason: 'duplicate_email' }]);
+    expect((await ws.api('GET', '/workspace')).body.usage.active).toBe(total - 1);
   });
 
   it('writes the import.created and import.finished audit entries, not one per row, and history with origin import', async () => {
@@ -272,7 +289,7 @@ describe('POST /imports', () => {
     expect((await ws.api('GET', `/contacts/${a?.id}/history`)).body.data).toMatchObject([{ op: 'insert', origin: 'import', actorId: ws.adminId }]);
   });
 
-  it('enrols no imported contact in an automation: its events have origin import', async () => {
+  it('enrols no imported contact in an automation', async () => {
     const ws = await aWorkspace(app);
     const automation = (await ws.api('POST', '/automations', { name: 'Welcome', trigger: { type: 'contact.created' }, steps: [{ type: 'send_email', subject: 'Hi' }] })).body;
     await imported(ws, csvOf([['Email'], ['a@import.test']]), { mode: 'create', columns: { Email: 'email' } });

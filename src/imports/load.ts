@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Tx } from '../db/database.js';
 import { isEmailHeldViolation } from '../contacts/service.js';
-import { emitEvents, type DomainEvent } from '../outbox/service.js';
 import { getRetention } from '../workspaces/service.js';
 import type { CsvBatch } from './csv.js';
 import type { ColumnPlan } from './mapping.js';
@@ -122,7 +121,7 @@ interface Written {
 /**
  * Decides each row by the contact holding its email (mode, archived holders, the contact
  * limit), then writes: new contacts in one statement, changed ones in another, then
- * memberships, tags and account links, one statement each, and their events.
+ * memberships, tags and account links, one statement each.
  */
 async function writeRows(tx: Tx, change: ChangeContext, plan: ColumnPlan, rows: LoadableRow[]): Promise<Written> {
   const ws = change.workspaceId;
@@ -179,17 +178,12 @@ async function writeRows(tx: Tx, change: ChangeContext, plan: ColumnPlan, rows: 
       links.jobTitles.push(row.jobTitle);
     }
   }
-  const subscribed = await setMemberships(tx, ws, change.at, memberships);
-  const tagged = await addContactTags(tx, ws, change.at, tagPairs.contactIds, tagPairs.tagIds);
+  // No domain events: like a restore's, an import's writes enrol no one in an automation
+  // (which acts on user and form events only), and a million rows would be millions of
+  // events delivered to nobody. import.finished tells that the import happened.
+  await setMemberships(tx, ws, change.at, memberships);
+  await addContactTags(tx, ws, change.at, tagPairs.contactIds, tagPairs.tagIds);
   await linkAccounts(tx, ws, change.at, links);
-
-  // Events as a user's writes would have, with origin "import": automations do not act on them.
-  const events: DomainEvent[] = [
-    ...[...createdIds.values()].map((contactId) => ({ type: 'contact.created' as const, contactId })),
-    ...subscribed.map((s) => ({ type: 'list.subscribed' as const, ...s })),
-    ...tagged.map((t) => ({ type: 'tag.added' as const, ...t })),
-  ];
-  await emitEvents(tx, change, events);
   return { created: creates.length, updated: updates.length, bad, tagsCreated: tags.made, accountsCreated: accounts.made };
 }
 

@@ -162,36 +162,24 @@ export async function updateContacts(tx: Tx, workspaceId: string, at: Date, ids:
           (coalesce(r.first_name, c.first_name), coalesce(r.last_name, c.last_name), coalesce(r.phone, c.phone), c.fields || r.fields::jsonb)`.execute(tx);
 }
 
-/**
- * Sets list statuses, adding memberships where needed. Answers the memberships written
- * as subscribed (new, or changed to it): each is a list.subscribed event.
- */
-export async function setMemberships(
-  tx: Tx,
-  workspaceId: string,
-  at: Date,
-  m: { contactIds: string[]; listIds: string[]; statuses: MembershipStatus[] },
-): Promise<{ listId: string; contactId: string }[]> {
-  if (m.contactIds.length === 0) return [];
-  const { rows } = await sql<{ listId: string; contactId: string; status: MembershipStatus }>`
+/** Sets list statuses, adding memberships where needed; a status already set is not written again. */
+export async function setMemberships(tx: Tx, workspaceId: string, at: Date, m: { contactIds: string[]; listIds: string[]; statuses: MembershipStatus[] }): Promise<void> {
+  if (m.contactIds.length === 0) return;
+  await sql`
     INSERT INTO list_memberships (workspace_id, list_id, contact_id, status, created_at, updated_at)
     SELECT ${workspaceId}, m.list_id, m.contact_id, m.status, ${at}, ${at}
     FROM unnest(${m.contactIds}::text[], ${m.listIds}::text[], ${m.statuses}::text[]) AS m(contact_id, list_id, status)
     ON CONFLICT (workspace_id, list_id, contact_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at
-      WHERE list_memberships.status IS DISTINCT FROM EXCLUDED.status
-    RETURNING list_id AS "listId", contact_id AS "contactId", status`.execute(tx);
-  return rows.filter((r) => r.status === 'subscribed').map(({ listId, contactId }) => ({ listId, contactId }));
+      WHERE list_memberships.status IS DISTINCT FROM EXCLUDED.status`.execute(tx);
 }
 
-/** Adds tags to contacts; answers the pairs that are new (tag.added events). */
-export async function addContactTags(tx: Tx, workspaceId: string, at: Date, contactIds: string[], tagIds: string[]): Promise<{ contactId: string; tagId: string }[]> {
-  if (contactIds.length === 0) return [];
-  const { rows } = await sql<{ contactId: string; tagId: string }>`
+/** Adds tags to contacts (a tag a contact has already stays as it is). */
+export async function addContactTags(tx: Tx, workspaceId: string, at: Date, contactIds: string[], tagIds: string[]): Promise<void> {
+  if (contactIds.length === 0) return;
+  await sql`
     INSERT INTO contact_tags (workspace_id, contact_id, tag_id, created_at)
     SELECT ${workspaceId}, t.contact_id, t.tag_id, ${at} FROM unnest(${contactIds}::text[], ${tagIds}::text[]) AS t(contact_id, tag_id)
-    ON CONFLICT DO NOTHING
-    RETURNING contact_id AS "contactId", tag_id AS "tagId"`.execute(tx);
-  return rows;
+    ON CONFLICT DO NOTHING`.execute(tx);
 }
 
 /** Links contacts to accounts; a job title given replaces the link's, an empty one leaves it. */

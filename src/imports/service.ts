@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.js';
 import type { Config } from '../config.js';
-import type { ChangeContext, Db } from '../db/database.js';
+import type { ChangeContext, Database, Db } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { AppError, invalidRequest, notFound } from '../http/errors.js';
 import { decodeCursor, encodeCursor, type Page } from '../http/pagination.js';
@@ -13,8 +13,11 @@ import { loadBatch, type ImportCounts } from './load.js';
 import { errorsPage, forgetEmails, liveLists } from './queries.js';
 import type { BadRow } from './rows.js';
 
-/** Rows read and written per batch: each batch is one transaction with its checkpoint. */
-export const importBatchSize = 5000;
+/**
+ * Rows read and written per batch: each batch is one transaction with its checkpoint. On
+ * PGlite a batch holds the one connection every request waits for, so it is smaller there.
+ */
+export const importBatchSize: Record<Database['engine'], number> = { postgres: 5000, pglite: 1000 };
 /** The job lane imports queue in, beside (not behind) restores and rollbacks. */
 export const importLane = 'imports';
 const importKind = 'import';
@@ -282,7 +285,7 @@ export const importJobHandler: JobHandler = {
       await recordAudit(tx, change, { action: 'import.finished', targetType: 'import', targetId: job.id, details: { status: 'succeeded', ...counts } });
       return { progress: { ...progress }, done: true, result: { ...counts } };
     }
-    const batch = await readStoredBatch(ctx, params.fileName, progress, importBatchSize);
+    const batch = await readStoredBatch(ctx, params.fileName, progress, importBatchSize[ctx.database.engine]);
     const outcome = await loadBatch(tx, change, job.id, params.plan, batch);
     const next: ImportProgress = { ...add(progress, outcome), ...batch.end, phase: batch.done ? 'finishing' : 'loading' };
     return { progress: { ...next }, done: false };
