@@ -128,17 +128,14 @@ export interface ContactColumns {
   fields: string[];
 }
 
-/** Creates the contacts; answers lower-case email → new id. */
-export async function insertContacts(tx: Tx, workspaceId: string, at: Date, c: ContactColumns): Promise<Map<string, string>> {
-  if (c.emails.length === 0) return new Map();
-  const { rows } = await sql<{ id: string; email: string }>`
-    INSERT INTO contacts (workspace_id, email, first_name, last_name, phone, fields, created_at, updated_at)
-    SELECT ${workspaceId}, r.email, r.first_name, r.last_name, r.phone, r.fields::jsonb, ${at}, ${at}
-    FROM unnest(${c.emails}::text[], ${c.firstNames}::text[], ${c.lastNames}::text[], ${c.phones}::text[], ${c.fields}::text[])
-         WITH ORDINALITY AS r(email, first_name, last_name, phone, fields, n)
-    ORDER BY r.n
-    RETURNING id, lower(email) AS email`.execute(tx);
-  return new Map(rows.map((r) => [r.email, r.id]));
+/** Creates the contacts with the given ids. */
+export async function insertContacts(tx: Tx, workspaceId: string, at: Date, ids: string[], c: ContactColumns): Promise<void> {
+  if (ids.length === 0) return;
+  await sql`
+    INSERT INTO contacts (workspace_id, id, email, first_name, last_name, phone, fields, created_at, updated_at)
+    SELECT ${workspaceId}, r.id, r.email, r.first_name, r.last_name, r.phone, r.fields::jsonb, ${at}, ${at}
+    FROM unnest(${ids}::text[], ${c.emails}::text[], ${c.firstNames}::text[], ${c.lastNames}::text[], ${c.phones}::text[], ${c.fields}::text[])
+         AS r(id, email, first_name, last_name, phone, fields)`.execute(tx);
 }
 
 /**
