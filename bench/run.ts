@@ -89,7 +89,7 @@ function report(figures: RestoreFigures | HistoryFigures): void {
 }
 
 function reportImport(f: ImportFigures): void {
-  console.log(`\nimport — ${f.engine}, ${f.rows} contacts with 2 lists, 2 tags and an account each, through POST /imports (${(f.fileBytes / 2 ** 20).toFixed(1)} MiB)`);
+  console.log(`\nimport — ${f.engine}, ${f.rows} contacts on 2 lists with 2 tags each, through POST /imports (${(f.fileBytes / 2 ** 20).toFixed(1)} MiB)`);
   console.log(`  upload (stored, job committed) ${formatMs(f.uploadMs).padStart(9)}`);
   console.log(`  job to its end                 ${formatMs(f.jobMs).padStart(9)}  ${f.jobRate} rows/s`);
   console.log(`  request to the end             ${formatMs(f.totalMs).padStart(9)}  ${f.rate} rows/s`);
