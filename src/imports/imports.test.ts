@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
@@ -315,10 +316,23 @@ describe('POST /imports', () => {
     expect((await contactsOf(ws)).map((c) => c.email).sort()).toEqual(['a@import.test', 'b@import.test', gone.email].sort());
   });
 
-  it('answers 404 for another workspace’s import, its errors and their CSV', async () => {
+  it('fails the import, saying why, when its file is gone from the import store, and audits that it ended', async () => {
+    const ws = await aWorkspace(app);
+    const res = await postImport(ws.adminToken, { csv: csvOf([['Email'], ['a@import.test']]), mapping: { mode: 'create', columns: { Email: 'email' } } });
+    await rm(path.join(testConfig.importDir, `${ws.id}.${res.body.id}.csv`));
+    await app.runJobs(ws.id);
+    expect((await ws.api('GET', `/imports/${res.body.id}`)).body).toMatchObject({ status: 'failed', error: 'the uploaded file is no longer in the import store', created: 0 });
+    expect((await ws.api('GET', `/audit-log?action=import.finished`)).body.data).toMatchObject([{ targetId: res.body.id, details: { status: 'failed', rows: 0 } }]);
+  });
+
+  it('answers 404 for another workspace’s import, its errors and their CSV, and for a job that is no import', async () => {
     const ws = await aWorkspace(app);
     const other = await aWorkspace(app);
     const done = await imported(ws, csvOf([['Email'], ['bad']]), { mode: 'create', columns: { Email: 'email' } });
+    const gone = await aContact(ws);
+    await ws.api('DELETE', `/contacts/${gone.id}`);
+    const restore = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [gone.id] });
+    expect((await ws.api('GET', `/imports/${restore.body.id}`)).status).toBe(404);
     for (const url of [`/imports/${done.id}`, `/imports/${done.id}/errors`, `/imports/${done.id}/errors?format=csv`, '/imports/no-such-import']) {
       expect((await other.api('GET', url)).status).toBe(404);
     }
