@@ -43,15 +43,23 @@ export async function loadBatch(tx: Tx, change: ChangeContext, importId: string,
   let rows: LoadableRow[] = [];
   for (const record of batch.records) {
     const row = readRow(plan, record);
-    if ('reason' in row) bad.push(row);
-    else if (firstLineOf.has(row.emailKey)) bad.push(duplicate(row, firstLineOf.get(row.emailKey) as number));
-    else {
-      firstLineOf.set(row.emailKey, row.line);
-      rows.push(row);
+    if ('reason' in row) {
+      bad.push(row);
+      continue;
     }
+    const firstLine = firstLineOf.get(row.emailKey);
+    if (firstLine !== undefined) {
+      bad.push(duplicate(row, firstLine));
+      continue;
+    }
+    firstLineOf.set(row.emailKey, row.line);
+    rows.push(row);
   }
   const earlier = await claimEmails(tx, ws, importId, rows.map((r) => r.emailKey), rows.map((r) => r.line));
-  rows = keep(rows, bad, (r) => (earlier.has(r.emailKey) ? duplicate(r, earlier.get(r.emailKey) as number) : null));
+  rows = keep(rows, bad, (r) => {
+    const firstLine = earlier.get(r.emailKey);
+    return firstLine === undefined ? null : duplicate(r, firstLine);
+  });
 
   const listIds = plan.columns.flatMap((c) => (c.target.kind === 'list' ? [c.target.listId] : []));
   if (listIds.length > 0) {
@@ -172,11 +180,11 @@ async function writeRows(tx: Tx, change: ChangeContext, plan: ColumnPlan, rows: 
     }
     for (const name of row.tags) {
       tagPairs.contactIds.push(contactId);
-      tagPairs.tagIds.push(tags.ids.get(name.toLowerCase()) as string);
+      tagPairs.tagIds.push(idOfName(tags.ids, name));
     }
     if (row.account) {
       links.contactIds.push(contactId);
-      links.accountIds.push(accounts.ids.get(row.account.toLowerCase()) as string);
+      links.accountIds.push(idOfName(accounts.ids, row.account));
       links.jobTitles.push(row.jobTitle);
     }
   }
@@ -187,6 +195,13 @@ async function writeRows(tx: Tx, change: ChangeContext, plan: ColumnPlan, rows: 
   await addContactTags(tx, ws, change.at, tagPairs.contactIds, tagPairs.tagIds);
   await linkAccounts(tx, ws, change.at, links);
   return { created: creates.length, updated: updates.length, bad, tagsCreated: tags.made, accountsCreated: accounts.made };
+}
+
+/** The id namedRows found or made for a name of the batch (it answers every one). */
+function idOfName(ids: Map<string, string>, name: string): string {
+  const id = ids.get(name.toLowerCase());
+  if (id === undefined) throw new Error(`no tag or account was found or made for ${JSON.stringify(name)}`);
+  return id;
 }
 
 function contactColumns(rows: LoadableRow[]): Omit<ContactColumns, 'emails'> {

@@ -174,8 +174,13 @@ export async function storeUpload(config: Pick<Config, 'importDir'>, ref: Import
       throw unreadable((error as Error).message);
     }
   }
-  const stored = await importStore(config).write(fileName, checked());
-  if (!header) throw unreadable('it has no header row');
+  const store = importStore(config);
+  const stored = await store.write(fileName, checked());
+  if (!header) {
+    // checked() ends only with a header or by throwing; this keeps the store clean regardless.
+    await store.remove(fileName);
+    throw unreadable('it has no header row');
+  }
   return { fileName, byteSize: stored.byteSize, header };
 }
 
