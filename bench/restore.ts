@@ -6,6 +6,7 @@ import type { Db } from '../src/db/database.js';
 import { deleteContacts } from '../src/contacts/service.js';
 import { jobHandlers } from '../src/jobs/handlers.js';
 import { runPendingJobs } from '../src/jobs/service.js';
+import { silentLogger } from '../src/logger.js';
 import { getRestoreJob, requestRestore, restoreBatchSize } from '../src/recycle-bin/service.js';
 import type { BenchDatabase } from './databases.js';
 import { benchWorkspace, fillCrm, peopleIds, restoreShape, type BenchWorkspace, type CrmSize } from './dataset.js';
@@ -79,7 +80,7 @@ export async function benchRestore(bench: BenchDatabase, contacts: number): Prom
 
 /** Queues "restore all deleted" and runs the job to the end, as the worker would. */
 async function restoreAll(bench: BenchDatabase, ws: BenchWorkspace): Promise<number> {
-  const ctx: AppContext = { database: bench.database, db: bench.database.db, clock: systemClock, config: readConfig({}), kickJobs: () => {} };
+  const ctx: AppContext = { database: bench.database, db: bench.database.db, clock: systemClock, config: readConfig({}), log: silentLogger, kickJobs: () => {} };
   const job = await requestRestore(ctx, ws.change(), { source: 'deleted', all: true });
   const batches = await runPendingJobs(ctx, jobHandlers, { workspaceId: ws.id });
   const done = await getRestoreJob(ctx.db, ws.id, job.id);

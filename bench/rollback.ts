@@ -6,6 +6,7 @@ import type { AppContext } from '../src/context.js';
 import { inTransaction, type Db } from '../src/db/database.js';
 import { jobHandlers } from '../src/jobs/handlers.js';
 import { runPendingJobs } from '../src/jobs/service.js';
+import { silentLogger } from '../src/logger.js';
 import { approveRollback, getRollback, previewRollback, requestRollback } from '../src/rollbacks/service.js';
 import type { BenchDatabase } from './databases.js';
 import { benchWorkspace, fillCrm, restoreShape, type BenchWorkspace, type CrmSize } from './dataset.js';
@@ -45,7 +46,7 @@ export async function benchRollback(bench: BenchDatabase, contacts: number): Pro
   await sql`ANALYZE`.execute(db);
   if (bench.database.engine === 'postgres') await sql`CHECKPOINT`.execute(db);
 
-  const ctx: AppContext = { database: bench.database, db, clock: systemClock, config: readConfig({}), kickJobs: () => {} };
+  const ctx: AppContext = { database: bench.database, db, clock: systemClock, config: readConfig({}), log: silentLogger, kickJobs: () => {} };
   const scope = { type: 'workspace' as const };
   const preview = await timed(() => previewRollback(ctx, ws.change(), { at, scope }));
   const requested = await requestRollback(ctx, ws.change(), { at, scope });

@@ -3,6 +3,7 @@ import { systemClock, TestClock } from './clock.js';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { connectPGlite, connectPostgres, migrate, type Database } from './db/database.js';
+import { createLogger, wantsPrettyLogs, type Logger } from './logger.js';
 import { buildServer, type RouteModule } from './http/server.js';
 import { auditRoutes } from './audit/routes.js';
 import { workspaceRoutes } from './workspaces/routes.js';
@@ -54,19 +55,29 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
   return database;
 }
 
+/**
+ * The log of a running process at LOG_LEVEL: JSON lines to stdout or stderr (a command
+ * whose stdout is its output logs to stderr), pretty ones on a developer's terminal.
+ */
+export function processLogger(config: Config, to: 'stdout' | 'stderr'): Logger {
+  const stream = to === 'stdout' ? process.stdout : process.stderr;
+  return createLogger({ level: config.logLevel, destination: stream.fd, pretty: wantsPrettyLogs(stream), secrets: [config.adminToken] });
+}
+
 /** The context of a running server, with its background job worker (not yet started). */
-export function createContext(database: Database, config: Config): { ctx: AppContext; worker: JobWorker } {
+export function createContext(database: Database, config: Config, log: Logger): { ctx: AppContext; worker: JobWorker } {
   const worker: JobWorker = new JobWorker(() => ctx);
   const ctx: AppContext = {
     database,
     db: database.db,
     clock: config.testClock ? new TestClock() : systemClock,
     config,
+    log,
     kickJobs: () => worker.kick(),
   };
   return { ctx, worker };
 }
 
-export async function createServer(ctx: AppContext, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
-  return buildServer(ctx, routeModules, options);
+export async function createServer(ctx: AppContext): Promise<FastifyInstance> {
+  return buildServer(ctx, routeModules);
 }

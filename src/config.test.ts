@@ -15,4 +15,10 @@ describe('configuration', () => {
     expect(config.backupDir).toBe(path.resolve('store'));
     expect(config.backupKeyDir).toBe('/keys');
   });
+
+  it('logs at info unless LOG_LEVEL names another of pino’s levels', () => {
+    expect(readConfig({}).logLevel).toBe('info');
+    expect(readConfig({ LOG_LEVEL: 'warn' }).logLevel).toBe('warn');
+    expect(() => readConfig({ LOG_LEVEL: 'loud' })).toThrow('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; it is "loud"');
+  });
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { isLogLevel, logLevels, type LogLevel } from './logger.js';
 
 /** Settings read from the environment once, at start. */
 export interface Config {
@@ -21,11 +22,15 @@ export interface Config {
   importDir: string;
   /** The largest CSV file an import takes, in bytes. */
   importMaxBytes: number;
+  /** The least severe level logged (LOG_LEVEL): info by default. */
+  logLevel: LogLevel;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.RETRACE_DATA_DIR ?? './.retrace-data');
   const adminToken = env.RETRACE_ADMIN_TOKEN || `op_${randomBytes(24).toString('base64url')}`;
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!isLogLevel(logLevel)) throw new Error(`LOG_LEVEL must be one of ${logLevels.join(', ')}; it is ${JSON.stringify(logLevel)}`);
   return {
     port: Number(env.PORT ?? 3000),
     host: env.HOST ?? '0.0.0.0',
@@ -40,6 +45,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupKeyDir: path.resolve(env.RETRACE_BACKUP_KEY_DIR || `${dataDir}-backup-keys`),
     importDir: path.resolve(env.RETRACE_IMPORT_DIR || `${dataDir}-imports`),
     importMaxBytes: env.RETRACE_IMPORT_MAX_BYTES ? wholeNumber('RETRACE_IMPORT_MAX_BYTES', env.RETRACE_IMPORT_MAX_BYTES) : 1024 ** 3,
+    logLevel,
   };
 }
 

@@ -1,13 +1,16 @@
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database, Db } from './db/database.js';
+import type { Logger } from './logger.js';
 
-/** What every service needs: the database and the clock. Passed explicitly, never global. */
+/** What every service needs: the database, the clock and the log. Passed explicitly, never global. */
 export interface AppContext {
   database: Database;
   db: Db;
   clock: Clock;
   config: Config;
+  /** Where runtime errors and request lines go; never personal data (see logger.ts). */
+  log: Logger;
   /** Asks the background job worker to look for work now (a job was just queued). */
   kickJobs: () => void;
 }

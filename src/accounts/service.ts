@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { batchOf, byKeys } from '../db/keys.js';
 import { notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -94,5 +95,5 @@ export async function contactAccounts(db: Db, workspaceId: string, contactId: st
 }
 
 export async function unlinkFromAllAccounts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
-  await sql`DELETE FROM account_contacts WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  await byKeys(tx, sql`DELETE FROM account_contacts a USING ${batchOf(workspaceId, contactIds)} WHERE a.workspace_id = k.workspace_id AND a.contact_id = k.key`);
 }

@@ -1,15 +1,24 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Tx } from '../db/database.js';
+import { batchOf, byKeys, lookUp } from '../db/keys.js';
 import type { DeliveredEvent } from '../outbox/consumer.js';
+
+/** The enrollments of each contact of the batch `k`, as `x` (db/keys.ts). */
+const enrollmentsOf = () => lookUp('enrollments', 'x', sql`x.workspace_id = k.workspace_id AND x.contact_id = k.key`, 'FOR UPDATE');
+
+/** The enrollment `e` is the one `found` names. */
+const isFound = sql`e.workspace_id = found.workspace_id AND e.automation_id = found.automation_id AND e.contact_id = found.contact_id`;
 
 /**
  * Pauses the running enrollments of contacts that leave (deleted, archived, merged),
  * keeping their step so a restore with resumeAutomations can continue where they were.
  */
 export async function pauseEnrollments(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
-  await sql`
-    UPDATE enrollments SET resume_status = status, status = 'paused', updated_at = retrace_now()
-    WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[]) AND status IN ('active', 'waiting')`.execute(tx);
+  await byKeys(tx, sql`
+    UPDATE enrollments e SET resume_status = e.status, status = 'paused', updated_at = retrace_now()
+    FROM (SELECT x.workspace_id, x.automation_id, x.contact_id FROM ${batchOf(workspaceId, contactIds)} ${enrollmentsOf()}
+          WHERE x.status IN ('active', 'waiting')) found
+    WHERE ${isFound}`);
 }
 
 /**
@@ -17,10 +26,12 @@ export async function pauseEnrollments(tx: Tx, workspaceId: string, contactIds: 
  * (unique per automation, step and contact) keeps any step already sent from sending again.
  */
 export async function resumeEnrollments(tx: Tx, workspaceId: string, contactIds: string[]): Promise<number> {
-  const { rows } = await sql`
-    UPDATE enrollments SET status = resume_status, resume_status = NULL, updated_at = retrace_now()
-    WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[]) AND status = 'paused' AND resume_status IS NOT NULL
-    RETURNING contact_id`.execute(tx);
+  const { rows } = await byKeys(tx, sql`
+    UPDATE enrollments e SET status = e.resume_status, resume_status = NULL, updated_at = retrace_now()
+    FROM (SELECT x.workspace_id, x.automation_id, x.contact_id FROM ${batchOf(workspaceId, contactIds)} ${enrollmentsOf()}
+          WHERE x.status = 'paused' AND x.resume_status IS NOT NULL) found
+    WHERE ${isFound}
+    RETURNING e.contact_id`);
   return rows.length;
 }
 

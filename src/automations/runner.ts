@@ -73,7 +73,7 @@ export async function runDueSteps(ctx: AppContext, workspaceId: string | null, s
     for (;;) {
       const change: ChangeContext = { workspaceId: id, actorId: null, origin: 'system', at: ctx.clock.now() };
       const { taken, claimed } = await inTransaction(ctx.db, change, (tx) => takeDueSteps(tx, change));
-      await deliverMessages(ctx.db, change, sender, claimed);
+      await deliverMessages(ctx.db, ctx.log, change, sender, claimed);
       steps += taken;
       if (taken === 0) break;
     }

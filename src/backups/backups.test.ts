@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { aContact, aWorkspace, capturedLog, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { runMaintenance } from '../maintenance/service.js';
+import { maintenanceTasks } from '../maintenance/tasks.js';
 import { backupStore, createBackup, keyStore } from './service.js';
 import { keyringFileName } from './keyring.js';
 
@@ -484,15 +486,14 @@ describe('scheduled backups', () => {
     const dir = app.ctx.config.backupDir;
     renameSync(dir, `${dir}.away`);
     writeFileSync(dir, 'not a directory');
-    const errors: unknown[] = [];
-    const logged = console.error;
-    console.error = (...args: unknown[]) => void errors.push(args[0]);
+    const { log, lines } = capturedLog();
     try {
-      const ran = await maintain(ws);
+      const ran = await runMaintenance({ ...app.ctx, log }, maintenanceTasks, ws.id);
       expect(ran).toMatchObject({ snapshots: 1, scheduledBackups: 0 });
-      expect(errors).toEqual([`scheduled backup of workspace ${ws.id} failed`]);
+      expect(lines.map((line) => ({ level: line.level, msg: line.msg, workspaceId: line.workspaceId, code: line.err.code }))).toEqual([
+        { level: 50, msg: 'scheduled backup failed', workspaceId: ws.id, code: 'EEXIST' },
+      ]);
     } finally {
-      console.error = logged;
       rmSync(dir);
       renameSync(`${dir}.away`, dir);
     }

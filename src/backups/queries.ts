@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+import { batchOf, byKeys } from '../db/keys.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
 import { mendDeals } from '../deals/service.js';
 
@@ -177,21 +178,19 @@ export async function selectSnapshotSettingsRow(db: Db, workspaceId: string): Pr
  */
 export async function ensureContactKeys(tx: Tx, workspaceId: string, offered: { contactId: string; key: Buffer }[]): Promise<Map<string, Buffer>> {
   const ids = offered.map((o) => o.contactId);
-  await sql`
+  await byKeys(tx, sql`
     WITH live AS (
-      SELECT c.id FROM contacts c
-      WHERE c.workspace_id = ${workspaceId} AND c.id = ANY(${ids}::text[])
+      SELECT c.id FROM ${batchOf(workspaceId, ids)} JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key
       ORDER BY c.id
-      FOR KEY SHARE
+      FOR KEY SHARE OF c
     )
     INSERT INTO backup_keys (workspace_id, contact_id, key)
     SELECT ${workspaceId}, o.contact_id, decode(o.key, 'base64')
     FROM unnest(${ids}::text[], ${offered.map((o) => o.key.toString('base64'))}::text[]) AS o(contact_id, key)
     JOIN live ON live.id = o.contact_id
-    WHERE NOT EXISTS (SELECT 1 FROM backup_keys k WHERE k.workspace_id = ${workspaceId} AND k.contact_id = o.contact_id)
-    ON CONFLICT (workspace_id, contact_id) DO NOTHING`.execute(tx);
-  const { rows } = await sql<{ contact_id: string; key: Buffer | Uint8Array }>`
-    SELECT contact_id, key FROM backup_keys WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${ids}::text[])`.execute(tx);
+    ON CONFLICT (workspace_id, contact_id) DO NOTHING`);
+  const { rows } = await byKeys(tx, sql<{ contact_id: string; key: Buffer | Uint8Array }>`
+    SELECT b.contact_id, b.key FROM ${batchOf(workspaceId, ids)} JOIN backup_keys b ON b.workspace_id = k.workspace_id AND b.contact_id = k.key`);
   return new Map(rows.map((r) => [r.contact_id, Buffer.from(r.key)]));
 }
 
@@ -201,15 +200,15 @@ export async function ensureContactKeys(tx: Tx, workspaceId: string, offered: { 
  * touches), so the two never deadlock.
  */
 export async function lockContactsOfKeys(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
-  await sql`SELECT c.id FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = ANY(${contactIds}::text[])
-            ORDER BY c.id FOR UPDATE`.execute(tx);
+  await byKeys(tx, sql`SELECT c.id FROM ${batchOf(workspaceId, contactIds)} JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key
+            ORDER BY c.id FOR UPDATE OF c`);
 }
 
 /** Destroys the contacts' data keys; the trigger marks the workspace's keyring stale. */
 export async function deleteContactKeys(tx: Tx, workspaceId: string, contactIds: string[]): Promise<number> {
-  const { rows } = await sql<{ contact_id: string }>`
-    DELETE FROM backup_keys WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[])
-    RETURNING contact_id`.execute(tx);
+  const { rows } = await byKeys(tx, sql<{ contact_id: string }>`
+    DELETE FROM backup_keys b USING ${batchOf(workspaceId, contactIds)} WHERE b.workspace_id = k.workspace_id AND b.contact_id = k.key
+    RETURNING b.contact_id`);
   return rows.length;
 }
 
@@ -285,13 +284,13 @@ export async function insertRowImages(tx: Tx, table: string, images: Record<stri
  */
 export async function repointDealsOfMissingContacts(tx: Tx, workspaceId: string, contactIds: string[], at: Date): Promise<string[]> {
   if (contactIds.length === 0) return [];
-  const { rows } = await sql<{ id: string }>`
-    SELECT id FROM deals WHERE workspace_id = ${workspaceId} AND primary_contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  const { rows } = await byKeys(tx, sql<{ id: string }>`
+    SELECT d.id FROM ${batchOf(workspaceId, contactIds)} JOIN deals d ON d.workspace_id = k.workspace_id AND d.primary_contact_id = k.key`);
   const { deleted } = await mendDeals(tx, workspaceId, rows.map((r) => r.id), at);
   // Deleted deals too: none may name a person who is gone.
-  await sql`
-    UPDATE deals SET primary_contact_id = NULL
-    WHERE workspace_id = ${workspaceId} AND primary_contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  await byKeys(tx, sql`
+    UPDATE deals d SET primary_contact_id = NULL
+    FROM ${batchOf(workspaceId, contactIds)} WHERE d.workspace_id = k.workspace_id AND d.primary_contact_id = k.key`);
   return deleted.sort();
 }
 

@@ -49,7 +49,7 @@ export async function exportScheduledSnapshots(ctx: AppContext, workspaceId: str
       await createBackup(ctx, change, { snapshotId: due.snapshot_id, scheduled: true });
     } catch (error) {
       // The next pass tries again; other workspaces' backups go ahead meanwhile.
-      console.error(`scheduled backup of workspace ${due.workspace_id} failed`, error);
+      ctx.log.error({ err: error, workspaceId: due.workspace_id, snapshotId: due.snapshot_id }, 'scheduled backup failed');
       continue;
     }
     await markExported(ctx.db, due.workspace_id, due.taken_at);
@@ -72,7 +72,7 @@ async function dropUnkeptBackups(ctx: AppContext, change: ChangeContext, keep: n
       await deleteBackup(ctx, change, id);
     } catch (error) {
       if (error instanceof AppError && error.status === 404) continue;
-      console.error(`scheduled backup ${id} of workspace ${change.workspaceId} could not be deleted`, error);
+      ctx.log.error({ err: error, workspaceId: change.workspaceId, backupId: id }, 'scheduled backup could not be deleted');
     }
   }
 }

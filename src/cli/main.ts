@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { sql } from 'kysely';
 import { readConfig } from '../config.js';
 import type { AppContext } from '../context.js';
-import { createContext, openDatabase } from '../app.js';
+import { createContext, openDatabase, processLogger } from '../app.js';
 import { inTransaction } from '../db/database.js';
 import { createWorkspace } from '../workspaces/service.js';
 import { issueToken } from '../users/service.js';
@@ -32,7 +32,8 @@ const program = new Command('retrace').description('Retrace: a CRM contact store
 async function withContext(fn: (ctx: AppContext) => Promise<void>): Promise<void> {
   const config = readConfig();
   const database = await openDatabase(config);
-  const { ctx, worker } = createContext(database, config);
+  // The command's output is on stdout; its log (a job that failed) goes to stderr.
+  const { ctx, worker } = createContext(database, config, processLogger(config, 'stderr'));
   try {
     await fn(ctx);
   } finally {

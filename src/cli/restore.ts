@@ -42,7 +42,7 @@ export async function restoreFromCli(ctx: AppContext, command: RestoreCommand): 
     // The one-job slot's jobs only: an import queued in the workspace runs in its own lane.
     const steps = await runPendingJobs(ctx, jobHandlers, { workspaceId: command.workspace, lane: null, maxSteps: 1 });
     job = await getRestoreJob(ctx.db, command.workspace, job.id);
-    bar.update(job.restored + job.skipped.length);
+    bar.update(job.restored + job.skippedCount);
     if (steps === 0 || job.status === 'succeeded' || job.status === 'failed') break;
   }
   bar.stop();

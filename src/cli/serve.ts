@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Config } from '../config.js';
-import { createContext, createServer, openDatabase } from '../app.js';
+import { createContext, createServer, openDatabase, processLogger } from '../app.js';
 import { inTransaction } from '../db/database.js';
 import { createWorkspace } from '../workspaces/service.js';
 import { issueToken } from '../users/service.js';
@@ -15,9 +15,9 @@ const demoContacts = 3000;
 /** Starts the server; on an empty database, creates the demo workspace first. */
 export async function serve(config: Config, options: { demo: boolean }): Promise<void> {
   const database = await openDatabase(config);
-  const { ctx, worker } = createContext(database, config);
+  const { ctx, worker } = createContext(database, config, processLogger(config, 'stdout'));
   const signIn = options.demo ? await demoSignIn(ctx) : null;
-  const server = await createServer(ctx, { logger: false });
+  const server = await createServer(ctx);
   const stopMaintenance = scheduleMaintenance(ctx, maintenanceTasks, 30_000);
   worker.start(2000);
   await server.listen({ port: config.port, host: config.host });

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction, violatesUniqueIndex } from '../db/database.js';
+import { batchOf, byKeys } from '../db/keys.js';
 import { emailTaken, invalidState, notFound } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -245,8 +246,9 @@ async function partitionByStatus(
   ids: string[],
   allowed: ContactStatus[],
 ): Promise<{ eligible: string[]; skipped: Skipped[] }> {
-  const { rows } = await sql<{ id: string; status: ContactStatus }>`
-    SELECT id, status FROM contacts WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`.execute(tx);
+  const { rows } = await byKeys(tx, sql<{ id: string; status: ContactStatus }>`
+    SELECT c.id, c.status FROM ${batchOf(workspaceId, ids)} JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key
+    ORDER BY c.id FOR UPDATE OF c`);
   const statusOf = new Map(rows.map((r) => [r.id, r.status]));
   const eligible: string[] = [];
   const skipped: Skipped[] = [];
@@ -265,9 +267,9 @@ export async function deleteContacts(db: Db, change: ChangeContext, ids: string[
   return inTransaction(db, change, async (tx) => {
     const { eligible, skipped } = await partitionByStatus(tx, change.workspaceId, unique, ['active', 'archived']);
     if (eligible.length === 0) return { deleted: [], skipped };
-    await sql`
-      UPDATE contacts SET status = 'deleted', deleted_at = ${change.at}, deleted_by = ${change.actorId}, updated_at = ${change.at}
-      WHERE workspace_id = ${change.workspaceId} AND id = ANY(${eligible}::text[])`.execute(tx);
+    await byKeys(tx, sql`
+      UPDATE contacts c SET status = 'deleted', deleted_at = ${change.at}, deleted_by = ${change.actorId}, updated_at = ${change.at}
+      FROM ${batchOf(change.workspaceId, eligible)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
     const { dealsDeleted } = await detachContacts(tx, change, eligible, true);
     await recordAudit(
       tx,
@@ -294,9 +296,9 @@ export async function archiveContacts(db: Db, change: ChangeContext, ids: string
   return inTransaction(db, change, async (tx) => {
     const { eligible, skipped } = await partitionByStatus(tx, change.workspaceId, unique, ['active']);
     if (eligible.length === 0) return { archived: [], skipped };
-    await sql`
-      UPDATE contacts SET status = 'archived', archived_at = ${change.at}, archived_by = ${change.actorId}, updated_at = ${change.at}
-      WHERE workspace_id = ${change.workspaceId} AND id = ANY(${eligible}::text[])`.execute(tx);
+    await byKeys(tx, sql`
+      UPDATE contacts c SET status = 'archived', archived_at = ${change.at}, archived_by = ${change.actorId}, updated_at = ${change.at}
+      FROM ${batchOf(change.workspaceId, eligible)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
     const { dealsDeleted } = await detachContacts(tx, change, eligible, true);
     await recordAudit(
       tx,

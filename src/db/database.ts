@@ -1,6 +1,4 @@
-import { readdir, readFile, mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
@@ -40,6 +38,12 @@ export interface Database {
   db: Db;
   engine: 'pglite' | 'postgres';
   withScriptSession<T>(fn: (session: ScriptSession) => Promise<T>): Promise<T>;
+  /**
+   * Runs a multi-statement SQL script on `on`, a connection or transaction of this
+   * database's Kysely that the caller holds (PGlite has one connection: its exec runs on
+   * it, so only while `on` holds it).
+   */
+  execScript(on: Db, script: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,6 +67,10 @@ export async function connectPostgres(url: string, poolSize = 10): Promise<Datab
       } finally {
         client.release();
       }
+    },
+    async execScript(on, script) {
+      // A query without parameters goes by pg's simple protocol, which takes many statements.
+      await sql.raw(script).execute(on);
     },
     async close() {
       await db.destroy();
@@ -94,6 +102,10 @@ export async function connectPGlite(dataDir: string | undefined): Promise<Databa
         }),
       );
     },
+    async execScript(_on, script) {
+      // Kysely's PGlite driver sends one statement per query; exec takes a script.
+      await client.exec(script);
+    },
     async close() {
       // PGlite's close ends its Emscripten runtime, which sets process.exitCode to 0: a
       // command that failed would exit 0. Keep the code the command set.
@@ -104,39 +116,7 @@ export async function connectPGlite(dataDir: string | undefined): Promise<Databa
   };
 }
 
-const migrationsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
-
-/**
- * Applies the numbered SQL files in db/migrations that have not run yet, in order, each
- * in its own transaction. An advisory lock keeps two starting servers from racing.
- */
-export async function migrate(database: Database): Promise<string[]> {
-  const files = (await readdir(migrationsDir)).filter((f) => f.endsWith('.sql')).sort();
-  return database.withScriptSession(async (session) => {
-    await session.exec(`SELECT pg_advisory_lock(4242)`);
-    try {
-      await session.exec(
-        `CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
-      );
-      const done = new Set((await session.rows<{ name: string }>(`SELECT name FROM schema_migrations`)).map((r) => r.name));
-      const applied: string[] = [];
-      for (const file of files) {
-        if (done.has(file)) continue;
-        const script = await readFile(path.join(migrationsDir, file), 'utf8');
-        try {
-          await session.exec(`BEGIN;\n${script}\n;\nINSERT INTO schema_migrations (name) VALUES ('${file}');\nCOMMIT;`);
-        } catch (error) {
-          await session.exec('ROLLBACK');
-          throw new Error(`migration ${file} failed: ${(error as Error).message}`, { cause: error });
-        }
-        applied.push(file);
-      }
-      return applied;
-    } finally {
-      await session.exec(`SELECT pg_advisory_unlock(4242)`);
-    }
-  });
-}
+export { migrate } from './migrator.js';
 
 /**
  * Runs fn in a transaction whose history rows carry ctx's actor, origin and time.

@@ -17,7 +17,8 @@ async function migratedUpTo(last: string): Promise<Database> {
   opened.push(database);
   await migrate(database);
   // Undo the later migrations' bookkeeping so migrate() applies them again, as on an older database.
-  await sql`DELETE FROM schema_migrations WHERE name > ${last}`.execute(database.db);
+  await sql`DELETE FROM kysely_migration WHERE name > ${last}`.execute(database.db);
+  await sql`DELETE FROM migration_checksums WHERE name > ${last}`.execute(database.db);
   return database;
 }
 
@@ -33,7 +34,7 @@ describe('migration 009: restore jobs keep their contacts in restore_job_contact
         ('w', 'done', 'restore', 'succeeded', '{"source":"archived","ids":["c4","c5"],"resumeAutomations":true}', '{"offset":2}'),
         ('w', 'rollback', 'rollback', 'succeeded', '{"ids":["x"]}', '{}')`.execute(db);
 
-    expect((await migrate(database))[0]).toBe('009_restore_job_contacts.sql');
+    expect(await migrate(database, { through: '009_restore_job_contacts.sql' })).toEqual(['009_restore_job_contacts.sql']);
 
     const { rows: contacts } = await sql<{ job_id: string; position: number; contact_id: string }>`
       SELECT job_id, position, contact_id FROM restore_job_contacts ORDER BY job_id, position`.execute(db);
@@ -126,6 +127,38 @@ describe('migration 014: contacts get a history store of before images', () => {
       { version: 1002, before: 'A', after: 'B' },
       { version: 1004, before: 'B', after: 'D' },
       { version: 1005, before: 'D', after: null },
+    ]);
+  });
+});
+
+describe('migration 015: restore jobs get typed columns and a table of skips', () => {
+  it('moves each restore job’s figures and skips out of its params and progress, and leaves other jobs alone', async () => {
+    const database = await migratedUpTo('014_contact_history.sql');
+    const { db } = database;
+    await sql`INSERT INTO workspaces (id, name) VALUES ('w', 'W'), ('v', 'V')`.execute(db);
+    await sql`
+      INSERT INTO jobs (workspace_id, id, kind, status, params, progress) VALUES
+        ('v', 'running', 'restore', 'running', '{"source":"deleted","requested":3,"resumeAutomations":false,"batchSize":1}',
+         '{"offset":2,"restored":1,"skipped":[{"contactId":"c2","reason":"email_taken","takenBy":"c9"}]}'),
+        ('w', 'queued', 'restore', 'queued', '{"source":"archived","requested":2,"resumeAutomations":true}', '{"offset":0,"restored":0,"skipped":[]}'),
+        ('w', 'rollback', 'rollback', 'succeeded', '{"at":"2026-12-01T00:00:00Z"}', '{"phase":"done"}')`.execute(db);
+
+    expect(await migrate(database, { through: '015_restore_jobs.sql' })).toEqual(['015_restore_jobs.sql']);
+
+    const { rows: jobs } = await sql`
+      SELECT job_id, source, resume_automations, match_all, contacts_fixed, requested, next_position, restored, skipped, batch_size
+      FROM restore_jobs ORDER BY job_id`.execute(db);
+    expect(jobs).toEqual([
+      { job_id: 'queued', source: 'archived', resume_automations: true, match_all: false, contacts_fixed: true, requested: 2, next_position: 0, restored: 0, skipped: 0, batch_size: null },
+      { job_id: 'running', source: 'deleted', resume_automations: false, match_all: false, contacts_fixed: true, requested: 3, next_position: 2, restored: 1, skipped: 1, batch_size: 1 },
+    ]);
+    const { rows: skips } = await sql`SELECT job_id, position, contact_id, reason, taken_by FROM restore_job_skips`.execute(db);
+    expect(skips).toEqual([{ job_id: 'running', position: 0, contact_id: 'c2', reason: 'email_taken', taken_by: 'c9' }]);
+    const { rows: left } = await sql`SELECT id, params, progress FROM jobs ORDER BY id`.execute(db);
+    expect(left).toEqual([
+      { id: 'queued', params: {}, progress: {} },
+      { id: 'rollback', params: { at: '2026-12-01T00:00:00Z' }, progress: { phase: 'done' } },
+      { id: 'running', params: {}, progress: {} },
     ]);
   });
 });

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { batchOf, byKeys, lookUp } from '../db/keys.js';
 import { invalidRequest, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -39,6 +40,13 @@ const presentDeal = (r: DealRow): Deal => ({
   ...(r.deleted_at ? { deletedAt: r.deleted_at.toISOString() } : {}),
 });
 
+/** The deal `alias` is the one the batch's row `k` names (db/keys.ts). */
+const dealOfKey = (alias: string) => sql`${sql.table(alias)}.workspace_id = k.workspace_id AND ${sql.table(alias)}.id = k.key`;
+
+/** Some active contact is still on the deal `alias`: looked up for each deal (db/keys.ts). */
+const anyActiveContactOn = (alias: string) =>
+  sql`EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = ${sql.table(alias)}.workspace_id AND dc.deal_id = ${sql.table(alias)}.id AND ${ofActiveContact('dc')} OFFSET 0)`;
+
 const dealColumns = sql`
   d.id, d.title, d.value, d.stage, d.primary_contact_id, d.created_at, d.deleted_at,
   coalesce((SELECT array_agg(dc.contact_id ORDER BY dc.added_seq) FROM deal_contacts dc
@@ -74,8 +82,8 @@ export async function contactDeals(db: Db, workspaceId: string, contactId: strin
 export async function liveDealsWithIds(db: Db | Tx, workspaceId: string, dealIds: string[]): Promise<Deal[]> {
   if (dealIds.length === 0) return [];
   const { rows } = await sql<DealRow>`
-    SELECT ${dealColumns} FROM deals d
-    WHERE d.workspace_id = ${workspaceId} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL
+    SELECT ${dealColumns} FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'd', dealOfKey('d'))}
+    WHERE d.deleted_at IS NULL
     ORDER BY d.created_at, d.id`.execute(db);
   return rows.map(presentDeal);
 }
@@ -132,14 +140,16 @@ export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, con
   // Locks the deals (in id order, so two detaches cannot deadlock) before looking at who
   // remains on them: two contacts of one deal deleted at once would otherwise each see
   // the other still on it, and the deal would live on with no contact.
-  const { rows: affected } = await sql<{ deal_id: string }>`
-    SELECT d.id AS deal_id FROM deals d
-    WHERE d.workspace_id = ${ws} AND d.deleted_at IS NULL
-      AND EXISTS (SELECT 1 FROM deal_contacts dc
-                  WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND dc.contact_id = ANY(${contactIds}::text[]))
-    ORDER BY d.id
-    FOR UPDATE OF d`.execute(tx);
-  if (!keepRows) await sql`DELETE FROM deal_contacts WHERE workspace_id = ${ws} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  const { rows: onDeals } = await byKeys(tx, sql<{ deal_id: string }>`
+    SELECT DISTINCT dc.deal_id FROM ${batchOf(ws, contactIds)} ${lookUp('deal_contacts', 'dc', sql`dc.workspace_id = k.workspace_id AND dc.contact_id = k.key`)}
+    ORDER BY dc.deal_id`);
+  const { rows: affected } = await byKeys(tx, sql<{ deal_id: string }>`
+    SELECT d.id AS deal_id FROM ${batchOf(ws, onDeals.map((r) => r.deal_id))} ${lookUp('deals', 'd', dealOfKey('d'), 'FOR UPDATE')}
+    WHERE d.deleted_at IS NULL
+    ORDER BY d.id`);
+  if (!keepRows) {
+    await byKeys(tx, sql`DELETE FROM deal_contacts dc USING ${batchOf(ws, contactIds)} WHERE dc.workspace_id = k.workspace_id AND dc.contact_id = k.key`);
+  }
   if (affected.length === 0) return [];
   return (await mendDeals(tx, ws, affected.map((r) => r.deal_id), change.at)).deleted;
 }
@@ -152,19 +162,23 @@ export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, con
  */
 export async function mendDeals(tx: Tx, workspaceId: string, dealIds: string[], at: Date): Promise<{ deleted: string[]; repointed: string[] }> {
   if (dealIds.length === 0) return { deleted: [], repointed: [] };
-  const { rows: orphaned } = await sql<{ id: string }>`
+  const { rows: orphaned } = await byKeys(tx, sql<{ id: string }>`
     UPDATE deals d SET deleted_at = ${at}, updated_at = ${at}
-    WHERE d.workspace_id = ${workspaceId} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL
-      AND NOT EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND ${ofActiveContact('dc')})
-    RETURNING d.id`.execute(tx);
-  const { rows: repointed } = await sql<{ id: string }>`
+    FROM (SELECT x.workspace_id, x.id FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'x', dealOfKey('x'), 'FOR UPDATE')}
+          WHERE x.deleted_at IS NULL AND NOT ${anyActiveContactOn('x')}) found
+    WHERE d.workspace_id = found.workspace_id AND d.id = found.id
+    RETURNING d.id`);
+  const { rows: repointed } = await byKeys(tx, sql<{ id: string }>`
     UPDATE deals d SET primary_contact_id = (
         SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND ${ofActiveContact('dc')}
         ORDER BY dc.added_seq LIMIT 1),
       updated_at = ${at}
-    WHERE d.workspace_id = ${workspaceId} AND d.id = ANY(${dealIds}::text[]) AND d.deleted_at IS NULL
-      AND NOT EXISTS (SELECT 1 FROM deal_contacts dc
-                      WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND dc.contact_id = d.primary_contact_id AND ${ofActiveContact('dc')})
-    RETURNING d.id`.execute(tx);
+    FROM (SELECT x.workspace_id, x.id FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'x', dealOfKey('x'), 'FOR UPDATE')}
+          WHERE x.deleted_at IS NULL
+            AND NOT EXISTS (SELECT 1 FROM deal_contacts dc
+                            WHERE dc.workspace_id = x.workspace_id AND dc.deal_id = x.id AND dc.contact_id = x.primary_contact_id AND ${ofActiveContact('dc')}
+                            OFFSET 0)) found
+    WHERE d.workspace_id = found.workspace_id AND d.id = found.id
+    RETURNING d.id`);
   return { deleted: orphaned.map((r) => r.id), repointed: repointed.map((r) => r.id) };
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import type { AppContext } from '../context.js';
@@ -48,11 +48,35 @@ const prototypeKeysRefused = new AppError(400, 'invalid_request', 'Keys named __
   issues: [{ in: 'body', path: [], message: 'a key named __proto__ or constructor' }],
 });
 
-export async function buildServer(ctx: AppContext, modules: RouteModule[], options: { logger?: boolean } = {}): Promise<FastifyInstance> {
+/** What a request's log line says of it: the route's pattern, never its URL (a query or path can hold an email). */
+const requestLine = (request: FastifyRequest, reply: FastifyReply) => ({
+  method: request.method,
+  route: request.routeOptions.url ?? null,
+  status: reply.statusCode,
+  responseTime: Math.round(reply.elapsedTime * 100) / 100,
+});
+
+/**
+ * One line per request, when its response is sent, with Fastify's request id (`reqId`):
+ * no "incoming request" line, no headers (the Authorization header), no URL.
+ */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+  override routeNotFound(): void {}
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) reply.log.error({ ...requestLine(request, reply), err: error }, 'request errored');
+    else reply.log.info(requestLine(request, reply), 'request completed');
+  }
+}
+
+export async function buildServer(ctx: AppContext, modules: RouteModule[]): Promise<FastifyInstance> {
+  // Typed as Fastify's logger, so the instance is the FastifyInstance every route module takes.
+  const loggerInstance: FastifyBaseLogger = ctx.log;
   // Any path id that matches nothing is a 404 whatever its form, long ones included
   // (Fastify answers 414 above its default of 100 characters).
   const app = Fastify({
-    logger: options.logger ?? false,
+    loggerInstance,
+    logController: new OneLinePerRequest(),
     bodyLimit: bodyLimitBytes,
     trustProxy: false,
     routerOptions: { maxParamLength: 16 * 1024 },
@@ -110,11 +134,10 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
     const databaseRefusal = refusalOf(error);
     if (databaseRefusal) {
       // A safety net: input checks should have caught this first. Logged so it gets one.
-      request.log.warn({ err: error, url: request.url }, 'database refused the input');
+      request.log.warn({ err: error, route: request.routeOptions.url ?? null }, 'database refused the input');
       return reply.status(databaseRefusal.status).send({ error: { code: databaseRefusal.code, message: databaseRefusal.message, details: {} } });
     }
-    request.log.error({ err: error, url: request.url }, 'unhandled error');
-    if (!options.logger) console.error('unhandled error on', request.method, request.url, error);
+    request.log.error({ err: error, method: request.method, route: request.routeOptions.url ?? null }, 'unhandled error');
     return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error', details: {} } });
   });
 

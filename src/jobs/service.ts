@@ -265,7 +265,7 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
     await sql`UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner}`.execute(ctx.db);
     return steps;
   } catch (error) {
-    console.error(`job ${job.id} (${job.kind}) failed`, error);
+    ctx.log.error({ err: error, workspaceId: job.workspaceId, jobId: job.id, kind: job.kind }, 'job failed');
     await failJob(ctx, job, error instanceof Error ? error.message : String(error), handler);
     return steps;
   }

@@ -39,7 +39,13 @@ export class JobWorker {
   kick(): void {
     // A job queued while the server shuts down waits for the next start (it is durable).
     if (this.stopped) return;
-    for (const [lane, pass] of this.lanes) pass.kick(this.startDelayMs, () => runPendingJobs(this.ctx(), jobHandlers, { lane }));
+    for (const [lane, pass] of this.lanes) {
+      pass.kick(
+        this.startDelayMs,
+        () => runPendingJobs(this.ctx(), jobHandlers, { lane }),
+        (error) => this.ctx().log.error({ err: error, lane }, 'job worker pass failed'),
+      );
+    }
   }
 
   /** Resolves when the current passes (if any) are over. */
@@ -59,7 +65,7 @@ class LanePass {
   private running: Promise<void> | null = null;
   private again = false;
 
-  kick(startDelayMs: number, run: () => Promise<unknown>): void {
+  kick(startDelayMs: number, run: () => Promise<unknown>, failed: (error: unknown) => void): void {
     if (this.running) {
       this.again = true;
       return;
@@ -71,7 +77,7 @@ class LanePass {
         try {
           await run();
         } catch (error) {
-          console.error('job worker pass failed', error);
+          failed(error);
         }
       } while (this.again);
       this.running = null;

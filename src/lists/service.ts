@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { batchOf, byKeys } from '../db/keys.js';
 import { notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -132,5 +133,5 @@ export async function contactMemberships(db: Db, workspaceId: string, contactId:
 
 /** Removes contacts from every list (they are merged away); history keeps the rows. */
 export async function removeFromAllLists(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
-  await sql`DELETE FROM list_memberships WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  await byKeys(tx, sql`DELETE FROM list_memberships a USING ${batchOf(workspaceId, contactIds)} WHERE a.workspace_id = k.workspace_id AND a.contact_id = k.key`);
 }

@@ -30,7 +30,7 @@ export function scheduleMaintenance(ctx: AppContext, tasks: readonly Maintenance
     if (running) return;
     running = true;
     runMaintenance(ctx, tasks, null)
-      .catch((error: unknown) => console.error('maintenance failed', error))
+      .catch((error: unknown) => ctx.log.error({ err: error }, 'maintenance failed'))
       .finally(() => {
         running = false;
       });

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { batchOf, byKeys, lookUp } from '../db/keys.js';
 import { invalidRequest, invalidState, notFound } from '../http/errors.js';
 import { recordAudit } from '../audit/service.js';
 import { detachContacts, getContact, type Contact } from '../contacts/service.js';
@@ -13,32 +14,35 @@ import { detachContacts, getContact, type Contact } from '../contacts/service.js
  * contact was a deal's primary, the survivor becomes primary.
  */
 async function moveAssociations(tx: Tx, ws: string, survivorId: string, mergedIds: string[], at: Date): Promise<void> {
-  await sql`
+  await byKeys(tx, sql`
     INSERT INTO list_memberships (workspace_id, list_id, contact_id, status, created_at, updated_at)
     SELECT DISTINCT ON (m.list_id) ${ws}, m.list_id, ${survivorId}, m.status, m.created_at, ${at}
-    FROM list_memberships m WHERE m.workspace_id = ${ws} AND m.contact_id = ANY(${mergedIds}::text[])
+    FROM ${batchOf(ws, mergedIds)} JOIN list_memberships m ON m.workspace_id = k.workspace_id AND m.contact_id = k.key
     ORDER BY m.list_id, (m.status = 'subscribed') DESC, m.created_at
-    ON CONFLICT DO NOTHING`.execute(tx);
-  await sql`
+    ON CONFLICT DO NOTHING`);
+  await byKeys(tx, sql`
     INSERT INTO contact_tags (workspace_id, contact_id, tag_id, created_at)
     SELECT DISTINCT ON (t.tag_id) ${ws}, ${survivorId}, t.tag_id, t.created_at
-    FROM contact_tags t WHERE t.workspace_id = ${ws} AND t.contact_id = ANY(${mergedIds}::text[])
+    FROM ${batchOf(ws, mergedIds)} JOIN contact_tags t ON t.workspace_id = k.workspace_id AND t.contact_id = k.key
     ORDER BY t.tag_id, t.created_at
-    ON CONFLICT DO NOTHING`.execute(tx);
-  await sql`
+    ON CONFLICT DO NOTHING`);
+  await byKeys(tx, sql`
     INSERT INTO account_contacts (workspace_id, account_id, contact_id, job_title, created_at)
     SELECT DISTINCT ON (a.account_id) ${ws}, a.account_id, ${survivorId}, a.job_title, a.created_at
-    FROM account_contacts a WHERE a.workspace_id = ${ws} AND a.contact_id = ANY(${mergedIds}::text[])
+    FROM ${batchOf(ws, mergedIds)} JOIN account_contacts a ON a.workspace_id = k.workspace_id AND a.contact_id = k.key
     ORDER BY a.account_id, a.created_at
-    ON CONFLICT DO NOTHING`.execute(tx);
-  await sql`
+    ON CONFLICT DO NOTHING`);
+  await byKeys(tx, sql`
     INSERT INTO deal_contacts (workspace_id, deal_id, contact_id, added_at)
     SELECT DISTINCT ${ws}, d.deal_id, ${survivorId}, ${at}::timestamptz
-    FROM deal_contacts d WHERE d.workspace_id = ${ws} AND d.contact_id = ANY(${mergedIds}::text[])
-    ON CONFLICT DO NOTHING`.execute(tx);
-  await sql`
-    UPDATE deals SET primary_contact_id = ${survivorId}, updated_at = ${at}
-    WHERE workspace_id = ${ws} AND primary_contact_id = ANY(${mergedIds}::text[]) AND deleted_at IS NULL`.execute(tx);
+    FROM ${batchOf(ws, mergedIds)} JOIN deal_contacts d ON d.workspace_id = k.workspace_id AND d.contact_id = k.key
+    ON CONFLICT DO NOTHING`);
+  await byKeys(tx, sql`
+    UPDATE deals d SET primary_contact_id = ${survivorId}, updated_at = ${at}
+    FROM (SELECT x.workspace_id, x.id FROM ${batchOf(ws, mergedIds)}
+          ${lookUp('deals', 'x', sql`x.workspace_id = k.workspace_id AND x.primary_contact_id = k.key`, 'FOR UPDATE')}
+          WHERE x.deleted_at IS NULL) found
+    WHERE d.workspace_id = found.workspace_id AND d.id = found.id`);
 }
 
 /**
@@ -52,8 +56,9 @@ export async function mergeContacts(db: Db, change: ChangeContext, survivorId: s
   }
   const ws = change.workspaceId;
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql<{ id: string; status: string }>`
-      SELECT id, status FROM contacts WHERE workspace_id = ${ws} AND id = ANY(${[survivorId, ...merged]}::text[]) ORDER BY id FOR UPDATE`.execute(tx);
+    const { rows } = await byKeys(tx, sql<{ id: string; status: string }>`
+      SELECT c.id, c.status FROM ${batchOf(ws, [survivorId, ...merged])} JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key
+      ORDER BY c.id FOR UPDATE OF c`);
     const statusOf = new Map(rows.map((r) => [r.id, r.status]));
     const missing = [survivorId, ...merged].find((id) => !statusOf.has(id));
     if (missing) throw notFound(`Contact ${missing}`);
@@ -64,9 +69,9 @@ export async function mergeContacts(db: Db, change: ChangeContext, survivorId: s
     // An archived contact's associations, set aside while it is away, move as an active
     // one's do: the survivor gains every merged contact's lists, tags, accounts and deals.
     await moveAssociations(tx, ws, survivorId, merged, change.at);
-    await sql`
-      UPDATE contacts SET status = 'merged', merged_into = ${survivorId}, merged_at = ${change.at}, updated_at = ${change.at}
-      WHERE workspace_id = ${ws} AND id = ANY(${merged}::text[])`.execute(tx);
+    await byKeys(tx, sql`
+      UPDATE contacts c SET status = 'merged', merged_into = ${survivorId}, merged_at = ${change.at}, updated_at = ${change.at}
+      FROM ${batchOf(ws, merged)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
     await detachContacts(tx, change, merged, false);
     await recordAudit(tx, change, ...merged.map((id) => ({ action: 'contact.merged', targetType: 'contact', targetId: id, details: { survivorId } })));
     return getContact(tx, ws, survivorId);

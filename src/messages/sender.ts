@@ -21,12 +21,13 @@ export interface Sender {
   send(message: OutgoingMessage): Promise<void>;
 }
 
-/** The default: the ledger row is the record of the message; the sender only logs it. */
+/**
+ * The default: the ledger row is the record of the message, and nothing is sent
+ * (deliverMessages logs its id and outcome, never its recipient).
+ */
 export const ledgerOnlySender: Sender = {
   name: 'ledger',
-  async send(message) {
-    console.info(`[message] ${message.id} to ${message.to}: ${message.subject}`);
-  },
+  async send() {},
 };
 
 /** Sends through an SMTP (or any nodemailer) transport. */

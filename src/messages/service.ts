@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
+import type { Logger } from '../logger.js';
 import type { OutgoingMessage, Sender } from './sender.js';
 
 export interface Message {
@@ -72,17 +73,20 @@ export async function claimMessages(tx: Tx, change: ChangeContext, claims: Messa
 /**
  * Hands committed claims to the sender and records each outcome. A failed delivery is
  * recorded, not retried: retrying could send a message the transport did accept before
- * failing, and the contract is "at most once".
+ * failing, and the contract is "at most once". The log says which message and how it
+ * went, never to whom (an SMTP error's text quotes the recipient: only its codes go).
  */
-export async function deliverMessages(db: Db, change: ChangeContext, sender: Sender, messages: OutgoingMessage[]): Promise<void> {
+export async function deliverMessages(db: Db, log: Logger, change: ChangeContext, sender: Sender, messages: OutgoingMessage[]): Promise<void> {
   if (messages.length === 0) return;
   const outcomes: { id: string; error: string | null }[] = [];
   for (const message of messages) {
     try {
       await sender.send(message);
+      log.info({ workspaceId: change.workspaceId, messageId: message.id, sender: sender.name, outcome: 'delivered' }, 'message delivered');
       outcomes.push({ id: message.id, error: null });
     } catch (error) {
-      console.error(`message ${message.id} could not be delivered by ${sender.name}`, error);
+      const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown };
+      log.warn({ workspaceId: change.workspaceId, messageId: message.id, sender: sender.name, outcome: 'failed', code, responseCode }, 'message not delivered');
       outcomes.push({ id: message.id, error: error instanceof Error ? error.message : String(error) });
     }
   }

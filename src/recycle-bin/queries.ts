@@ -1,5 +1,24 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+import { batchOf, byKeys, lookUp } from '../db/keys.js';
+import { nameOrEmailMatches } from '../contacts/service.js';
+
+export type RestoreSource = 'deleted' | 'archived';
+
+/** What "restore all matching" matches: a name or email, and a time of removal. */
+export interface RemovedFilter {
+  q?: string;
+  from?: Date;
+  to?: Date;
+}
+
+/** The condition "in this source and matching the filter", over `contacts c`. */
+export function inSource(source: RestoreSource, filter: RemovedFilter) {
+  const column = source === 'deleted' ? sql.ref('c.deleted_at') : sql.ref('c.archived_at');
+  return sql`c.status = ${source} AND ${nameOrEmailMatches(filter.q)}
+    AND (${filter.from ?? null}::timestamptz IS NULL OR ${column} >= ${filter.from ?? null})
+    AND (${filter.to ?? null}::timestamptz IS NULL OR ${column} <= ${filter.to ?? null})`;
+}
 
 /** What a deleted or archived contact kept, set aside, that a restore brings back. */
 export interface KeptAssociations {
@@ -53,17 +72,21 @@ const associationTables = [
  * Seed 002: a restored contact comes back to lists, accounts, deals and tags unless they
  * were deleted. Reactivating it brings back the rows it kept; this removes those whose
  * list, account, deal or tag was deleted meanwhile, so they do not reappear on the deleted
- * record (a deleted list's member count, a deleted deal's contacts). One statement.
+ * record (a deleted list's member count, a deleted deal's contacts). One statement a table.
  */
 export async function dropRowsOfDeletedParents(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   if (contactIds.length === 0) return;
-  const deletes = associationTables.map(
-    ({ table, parent, parentKey }) => sql`${sql.raw(`${table}_gone`)} AS (
-      DELETE FROM ${sql.table(table)} a USING ${sql.table(parent)} p
-      WHERE a.workspace_id = ${workspaceId} AND a.contact_id = ANY(${contactIds}::text[])
-        AND p.workspace_id = ${workspaceId} AND p.id = a.${sql.ref(parentKey)} AND p.deleted_at IS NOT NULL)`,
-  );
-  await sql`WITH ${sql.join(deletes)} SELECT 1`.execute(tx);
+  // Each contact's rows, then each row's parent, looked up by key (db/keys.ts); the rows
+  // to drop are then deleted by their own key.
+  for (const { table, parent, parentKey } of associationTables) {
+    await byKeys(tx, sql`
+      DELETE FROM ${sql.table(table)} a
+      USING (SELECT r.* FROM ${batchOf(workspaceId, contactIds)}
+             ${lookUp(table, 'r', sql`r.workspace_id = k.workspace_id AND r.contact_id = k.key`)}
+             ${lookUp(parent, 'p', sql`p.workspace_id = r.workspace_id AND p.id = r.${sql.ref(parentKey)}`)}
+             WHERE p.deleted_at IS NOT NULL) gone
+      WHERE a.workspace_id = gone.workspace_id AND a.contact_id = gone.contact_id AND a.${sql.ref(parentKey)} = gone.${sql.ref(parentKey)}`);
+  }
 }
 
 export interface Candidate {
@@ -85,15 +108,15 @@ export async function candidates(tx: Tx, workspaceId: string, ids: string[]): Pr
            (SELECT o.id FROM contacts o
             WHERE o.workspace_id = ${workspaceId} AND lower(o.email) = lower(c.email) AND o.status IN ('active', 'archived') AND o.id <> c.id
             LIMIT 1) AS taken_by
-    FROM contacts c
-    WHERE c.workspace_id = ${workspaceId} AND c.id = ANY(${ids}::text[])
+    FROM ${batchOf(workspaceId, ids)} JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key
     FOR UPDATE OF c`.execute(tx);
   const byId = new Map(found.map((c) => [c.id, c]));
   const missing = ids.filter((id) => !byId.has(id));
   const tombstones = new Map<string, string>();
   if (missing.length > 0) {
-    const { rows } = await sql<{ contact_id: string; reason: string }>`
-      SELECT contact_id, reason FROM contact_tombstones WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${missing}::text[])`.execute(tx);
+    const { rows } = await byKeys(tx, sql<{ contact_id: string; reason: string }>`
+      SELECT t.contact_id, t.reason FROM ${batchOf(workspaceId, missing)}
+      JOIN contact_tombstones t ON t.workspace_id = k.workspace_id AND t.contact_id = k.key`);
     for (const r of rows) tombstones.set(r.contact_id, r.reason);
   }
   return ids.map((id) => {
@@ -106,7 +129,187 @@ export async function candidates(tx: Tx, workspaceId: string, ids: string[]): Pr
 
 /** Back to active, with the original created date and the associations it kept; the recycle-bin and archive marks cleared. */
 export async function reactivate(tx: Tx, workspaceId: string, ids: string[], at: Date): Promise<void> {
+  await byKeys(tx, sql`
+    UPDATE contacts c SET status = 'active', deleted_at = NULL, deleted_by = NULL, archived_at = NULL, archived_by = NULL, updated_at = ${at}
+    FROM ${batchOf(workspaceId, ids)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
+}
+
+// ---------------------------------------------------------------- restore jobs
+
+/** A restore job's own columns (its status, lease and times are its `jobs` row's). */
+export interface RestoreJobRow {
+  job_id: string;
+  source: RestoreSource;
+  resume_automations: boolean;
+  match_all: boolean;
+  filter_q: string | null;
+  filter_from: Date | null;
+  filter_to: Date | null;
+  removed_until: Date | null;
+  contacts_fixed: boolean;
+  requested: number;
+  next_position: number;
+  restored: number;
+  skipped: number;
+  batch_size: number | null;
+}
+
+export interface NewRestoreJob {
+  source: RestoreSource;
+  resumeAutomations: boolean;
+  matchAll: boolean;
+  filter: RemovedFilter;
+  removedUntil: Date;
+  contactsFixed: boolean;
+  requested: number;
+}
+
+export async function insertRestoreJob(tx: Tx, workspaceId: string, jobId: string, job: NewRestoreJob): Promise<RestoreJobRow> {
+  const { rows } = await sql<RestoreJobRow>`
+    INSERT INTO restore_jobs (workspace_id, job_id, source, resume_automations, match_all, filter_q, filter_from, filter_to,
+                              removed_until, contacts_fixed, requested)
+    VALUES (${workspaceId}, ${jobId}, ${job.source}, ${job.resumeAutomations}, ${job.matchAll}, ${job.filter.q ?? null},
+            ${job.filter.from ?? null}, ${job.filter.to ?? null}, ${job.removedUntil}, ${job.contactsFixed}, ${job.requested})
+    RETURNING *`.execute(tx);
+  return rows[0];
+}
+
+export async function selectRestoreJob(db: Db | Tx, workspaceId: string, jobId: string): Promise<RestoreJobRow | undefined> {
+  const { rows } = await sql<RestoreJobRow>`SELECT * FROM restore_jobs WHERE workspace_id = ${workspaceId} AND job_id = ${jobId}`.execute(db);
+  return rows[0];
+}
+
+export async function selectRestoreJobs(db: Db, workspaceId: string, jobIds: string[]): Promise<Map<string, RestoreJobRow>> {
+  if (jobIds.length === 0) return new Map();
+  const { rows } = await sql<RestoreJobRow>`
+    SELECT r.* FROM ${batchOf(workspaceId, jobIds)} JOIN restore_jobs r ON r.workspace_id = k.workspace_id AND r.job_id = k.key`.execute(db);
+  return new Map(rows.map((r) => [r.job_id, r]));
+}
+
+export interface SkippedRow {
+  contactId: string;
+  reason: string;
+  takenBy?: string;
+}
+
+const presentSkip = (r: { contact_id: string; reason: string; taken_by: string | null }): SkippedRow => ({
+  contactId: r.contact_id,
+  reason: r.reason,
+  ...(r.taken_by ? { takenBy: r.taken_by } : {}),
+});
+
+/** The first `limit` skips of each job, in the order met. */
+export async function selectSkips(db: Db, workspaceId: string, jobIds: string[], limit: number): Promise<Map<string, SkippedRow[]>> {
+  if (jobIds.length === 0) return new Map();
+  const { rows } = await sql<{ job_id: string; contact_id: string; reason: string; taken_by: string | null }>`
+    SELECT k.key AS job_id, s.contact_id, s.reason, s.taken_by
+    FROM ${batchOf(workspaceId, jobIds)}
+    CROSS JOIN LATERAL (
+      SELECT s.contact_id, s.reason, s.taken_by, s.position FROM restore_job_skips s
+      WHERE s.workspace_id = k.workspace_id AND s.job_id = k.key ORDER BY s.position LIMIT ${limit}) s
+    ORDER BY k.n, s.position`.execute(db);
+  const byJob = new Map<string, SkippedRow[]>();
+  for (const r of rows) byJob.set(r.job_id, [...(byJob.get(r.job_id) ?? []), presentSkip(r)]);
+  return byJob;
+}
+
+export async function selectSkipPage(db: Db, workspaceId: string, jobId: string, afterPosition: number, limit: number): Promise<(SkippedRow & { position: number })[]> {
+  const { rows } = await sql<{ position: number; contact_id: string; reason: string; taken_by: string | null }>`
+    SELECT position, contact_id, reason, taken_by FROM restore_job_skips
+    WHERE workspace_id = ${workspaceId} AND job_id = ${jobId} AND position > ${afterPosition}
+    ORDER BY position LIMIT ${limit}`.execute(db);
+  return rows.map((r) => ({ position: r.position, ...presentSkip(r) }));
+}
+
+/** Appends a batch's skips after the `already` the job has. */
+export async function insertSkips(tx: Tx, workspaceId: string, jobId: string, already: number, skips: SkippedRow[]): Promise<void> {
+  if (skips.length === 0) return;
   await sql`
-    UPDATE contacts SET status = 'active', deleted_at = NULL, deleted_by = NULL, archived_at = NULL, archived_by = NULL, updated_at = ${at}
-    WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[])`.execute(tx);
+    INSERT INTO restore_job_skips (workspace_id, job_id, position, contact_id, reason, taken_by)
+    SELECT ${workspaceId}, ${jobId}, ${already}::integer + s.n::integer - 1, s.contact_id, s.reason, s.taken_by
+    FROM unnest(${skips.map((s) => s.contactId)}::text[], ${skips.map((s) => s.reason)}::text[], ${skips.map((s) => s.takenBy ?? null)}::text[])
+         WITH ORDINALITY AS s(contact_id, reason, taken_by, n)`.execute(tx);
+}
+
+/** The checkpoint of a batch: how far the job is, and its figures. */
+export async function advanceRestoreJob(tx: Tx, workspaceId: string, jobId: string, worked: number, restored: number, skipped: number): Promise<RestoreJobRow> {
+  const { rows } = await sql<RestoreJobRow>`
+    UPDATE restore_jobs SET next_position = next_position + ${worked}, restored = restored + ${restored}, skipped = skipped + ${skipped}
+    WHERE workspace_id = ${workspaceId} AND job_id = ${jobId}
+    RETURNING *`.execute(tx);
+  return rows[0];
+}
+
+export async function markContactsFixed(tx: Tx, workspaceId: string, jobId: string, requested: number): Promise<void> {
+  await sql`UPDATE restore_jobs SET contacts_fixed = true, requested = ${requested} WHERE workspace_id = ${workspaceId} AND job_id = ${jobId}`.execute(tx);
+}
+
+export interface RestoreFigures {
+  /** The contacts the job works through. */
+  requested: number;
+  /** Those of them restorable now: in the source, and archived ones past their freeze. */
+  restorable: number;
+}
+
+/**
+ * Writes down picked contacts (once each, in the order given) as the job's contacts, and
+ * counts those restorable now in the same statement, each looked up by key (db/keys.ts).
+ */
+export async function fixPickedContacts(tx: Tx, workspaceId: string, jobId: string, ids: string[], source: RestoreSource, frozenSince: Date): Promise<RestoreFigures> {
+  const { rows } = await byKeys(tx, sql<RestoreFigures>`
+    WITH picked AS (
+      SELECT p.key AS id, p.n, c.status, c.archived_at
+      FROM (SELECT DISTINCT ON (k.key) k.workspace_id, k.key, k.n FROM ${batchOf(workspaceId, ids)} ORDER BY k.key, k.n) p
+      LEFT JOIN contacts c ON c.workspace_id = p.workspace_id AND c.id = p.key),
+    fixed AS (
+      INSERT INTO restore_job_contacts (workspace_id, job_id, position, contact_id)
+      SELECT ${workspaceId}, ${jobId}, (row_number() OVER (ORDER BY picked.n) - 1)::int, picked.id FROM picked
+      RETURNING 1)
+    SELECT (SELECT count(*)::int FROM fixed) AS requested, ${restorableCount(source, frozenSince)} AS restorable FROM picked`);
+  return rows[0];
+}
+
+const restorableCount = (source: RestoreSource, frozenSince: Date) =>
+  sql`count(*) FILTER (WHERE status = ${source} AND (status <> 'archived' OR archived_at <= ${frozenSince}))::int`;
+
+/** How many contacts "restore all matching" would take now, and how many of them are restorable. */
+export async function countMatching(tx: Tx, workspaceId: string, source: RestoreSource, filter: RemovedFilter, frozenSince: Date): Promise<RestoreFigures> {
+  const { rows } = await sql<RestoreFigures>`
+    SELECT count(*)::int AS requested, ${restorableCount(source, frozenSince)} AS restorable
+    FROM contacts c WHERE c.workspace_id = ${workspaceId} AND ${inSource(source, filter)}`.execute(tx);
+  return rows[0];
+}
+
+/**
+ * Writes down the contacts of a "restore all matching" job, by id: those of the source
+ * matching its filter that were removed at or before it was requested. Returns how many.
+ */
+export async function fixMatchingContacts(tx: Tx, workspaceId: string, jobId: string, job: RestoreJobRow): Promise<number> {
+  const removedAt = job.source === 'deleted' ? sql.ref('c.deleted_at') : sql.ref('c.archived_at');
+  const filter = { q: job.filter_q ?? undefined, from: job.filter_from ?? undefined, to: job.filter_to ?? undefined };
+  const result = await sql`
+    INSERT INTO restore_job_contacts (workspace_id, job_id, position, contact_id)
+    SELECT ${workspaceId}, ${jobId}, (row_number() OVER (ORDER BY c.id) - 1)::int, c.id
+    FROM contacts c
+    WHERE c.workspace_id = ${workspaceId} AND ${inSource(job.source, filter)} AND ${removedAt} <= ${job.removed_until}`.execute(tx);
+  return Number(result.numAffectedRows ?? 0);
+}
+
+export async function countActiveContacts(tx: Tx, workspaceId: string): Promise<number> {
+  const { rows } = await sql<{ active: number }>`
+    SELECT count(*)::int AS active FROM contacts WHERE workspace_id = ${workspaceId} AND status = 'active'`.execute(tx);
+  return rows[0].active;
+}
+
+/** The job's contacts from position `offset` on, at most `limit` of them. */
+export async function jobContacts(tx: Tx, workspaceId: string, jobId: string, offset: number, limit: number): Promise<string[]> {
+  const { rows } = await sql<{ contact_id: string }>`
+    SELECT contact_id FROM restore_job_contacts
+    WHERE workspace_id = ${workspaceId} AND job_id = ${jobId} AND position >= ${offset}
+    ORDER BY position LIMIT ${limit}`.execute(tx);
+  return rows.map((r) => r.contact_id);
+}
+
+export async function forgetJobContacts(tx: Tx, workspaceId: string, jobId: string): Promise<void> {
+  await sql`DELETE FROM restore_job_contacts WHERE workspace_id = ${workspaceId} AND job_id = ${jobId}`.execute(tx);
 }

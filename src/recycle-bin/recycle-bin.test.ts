@@ -334,7 +334,7 @@ describe('restoring deleted contacts (seed 002)', () => {
     const accepted = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [ids[2], ids[0], ids[2], ids[1]] });
     expect(accepted.body.requested).toBe(3);
     expect(await jobContacts(ws.id, accepted.body.id)).toEqual([ids[2], ids[0], ids[1]]);
-    await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '1') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    await sql`UPDATE restore_jobs SET batch_size = 1 WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
     // A process that committed its first batch and then stopped leaves the job running.
     expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
     expect((await ws.api('GET', `/restore-jobs/${accepted.body.id}`)).body).toMatchObject({ status: 'running', restored: 1 });
@@ -351,9 +351,17 @@ describe('restoring deleted contacts (seed 002)', () => {
     const c = await aContact(ws);
     await ws.api('DELETE', `/contacts/${c.id}`);
     const accepted = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [c.id] });
-    // A job whose step throws ends failed, as one hit by a bug or a lost database would.
-    await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '"lots"') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
-    await app.runJobs(ws.id);
+    // A job whose step throws ends failed, as one hit by a bug or a lost database would:
+    // here the database refuses the batch's checkpoint.
+    await sql.raw(`CREATE FUNCTION refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk lost'; END $$`).execute(app.ctx.db);
+    await sql.raw(`CREATE TRIGGER refuse_checkpoint BEFORE UPDATE ON restore_jobs FOR EACH ROW WHEN (OLD.job_id = '${accepted.body.id}')
+      EXECUTE FUNCTION refuse_checkpoint()`).execute(app.ctx.db);
+    try {
+      await app.runJobs(ws.id);
+    } finally {
+      await sql`DROP TRIGGER refuse_checkpoint ON restore_jobs`.execute(app.ctx.db);
+      await sql`DROP FUNCTION refuse_checkpoint()`.execute(app.ctx.db);
+    }
     expect((await ws.api('GET', `/restore-jobs/${accepted.body.id}`)).body.status).toBe('failed');
     expect(await jobContacts(ws.id, accepted.body.id)).toEqual([]);
   });

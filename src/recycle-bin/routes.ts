@@ -3,7 +3,16 @@ import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { pageQuery } from '../http/pagination.js';
 import { rangeFrom, rangeTo } from '../http/time-range.js';
-import { countRemovedContacts, getRestoreJob, listArchivedContacts, listDeletedContacts, listRestoreJobs, requestRestore, restorableAssociations } from './service.js';
+import {
+  countRemovedContacts,
+  getRestoreJob,
+  listArchivedContacts,
+  listDeletedContacts,
+  listRestoreJobSkips,
+  listRestoreJobs,
+  requestRestore,
+  restorableAssociations,
+} from './service.js';
 
 const toDate = (value: string | undefined) => (value ? new Date(value) : undefined);
 
@@ -77,5 +86,11 @@ export const recycleBinRoutes: RouteModule = (app, ctx) => {
     method: 'GET', url: '/restore-jobs/:id', summary: 'A restore job: progress while running, skipped contacts at the end', tag,
     access: { user: 'contacts.read' }, params: idParams('id'),
     handler: ({ principal, params }) => getRestoreJob(ctx.db, principal.workspaceId, params.id),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/restore-jobs/:id/skipped', summary: 'The contacts a restore job skipped, with why, in the order it met them', tag,
+    access: { user: 'contacts.read' }, params: idParams('id'), query: z.object({ ...pageQuery }),
+    handler: ({ principal, params, query }) => listRestoreJobSkips(ctx.db, principal.workspaceId, params.id, query),
   });
 };

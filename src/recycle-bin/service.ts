@@ -3,16 +3,41 @@ import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { AppError, invalidState, notFound } from '../http/errors.js';
-import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { cursorTime, decodeCursor, encodeCursor, toPage, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { resumeEnrollments } from '../automations/enrollments.js';
-import { contactColumns, getContact, isEmailHeldViolation, nameOrEmailMatches, presentContact, type Contact, type ContactRow } from '../contacts/service.js';
+import { contactColumns, getContact, isEmailHeldViolation, presentContact, type Contact, type ContactRow } from '../contacts/service.js';
 import { liveDealsWithIds, type Deal } from '../deals/service.js';
 import { getRetention } from '../workspaces/service.js';
 import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
-import { candidates, dropRowsOfDeletedParents, keptAssociations, reactivate, type Candidate, type KeptAssociations } from './queries.js';
+import {
+  advanceRestoreJob,
+  candidates,
+  countActiveContacts,
+  countMatching,
+  dropRowsOfDeletedParents,
+  fixMatchingContacts,
+  fixPickedContacts,
+  forgetJobContacts,
+  inSource,
+  insertRestoreJob,
+  insertSkips,
+  jobContacts,
+  keptAssociations,
+  markContactsFixed,
+  reactivate,
+  selectRestoreJob,
+  selectRestoreJobs,
+  selectSkipPage,
+  selectSkips,
+  type Candidate,
+  type KeptAssociations,
+  type RemovedFilter,
+  type RestoreJobRow,
+  type RestoreSource,
+} from './queries.js';
 
-export type RestoreSource = 'deleted' | 'archived';
+export type { RestoreSource } from './queries.js';
 
 const dayMs = 86_400_000;
 
@@ -22,14 +47,6 @@ export interface BinQuery {
   to?: Date;
   limit: number;
   cursor?: string;
-}
-
-/** The condition "in this source and matching the filter", over `contacts c`. */
-function inSource(source: RestoreSource, filter: { q?: string; from?: Date; to?: Date }) {
-  const column = source === 'deleted' ? sql.ref('c.deleted_at') : sql.ref('c.archived_at');
-  return sql`c.status = ${source} AND ${nameOrEmailMatches(filter.q)}
-    AND (${filter.from ?? null}::timestamptz IS NULL OR ${column} >= ${filter.from ?? null})
-    AND (${filter.to ?? null}::timestamptz IS NULL OR ${column} <= ${filter.to ?? null})`;
 }
 
 /** Deleted or archived contacts, most recently removed first. */
@@ -114,13 +131,23 @@ export interface RestoreRequest {
   resumeAutomations?: boolean;
 }
 
+export interface SkippedContact {
+  contactId: string;
+  reason: string;
+  takenBy?: string;
+}
+
 export interface RestoreJobView {
   id: string;
   source: RestoreSource;
   status: Job['status'];
   requested: number;
   restored: number;
-  skipped: { contactId: string; reason: string; takenBy?: string }[];
+  /** The first skipped contacts, in the order the job met them; the rest page from GET /restore-jobs/:id/skipped. */
+  skipped: SkippedContact[];
+  skippedCount: number;
+  /** The cursor of GET /restore-jobs/:id/skipped for the skips after those shown, or null. */
+  skippedNextCursor: string | null;
   resumeAutomations: boolean;
   createdBy: string | null;
   createdAt: string;
@@ -129,37 +156,26 @@ export interface RestoreJobView {
   error?: string;
 }
 
-/** The job's contacts are rows of restore_job_contacts, by position; params hold their count. */
-interface RestoreParams {
-  source: RestoreSource;
-  requested: number;
-  resumeAutomations: boolean;
-  /** Contacts per transaction; restoreBatchSize unless set (tests use small batches). */
-  batchSize?: number;
-}
-
-interface RestoreProgress {
-  offset: number;
-  restored: number;
-  skipped: RestoreJobView['skipped'];
-}
-
 export const restoreBatchSize = 5000;
 
 /** Seed 002: up to 100 picked contacts at a time; "restore all" has no limit. */
 export const maxPickedContacts = 100;
 
-function presentJob(job: Job): RestoreJobView {
-  const params = job.params as unknown as RestoreParams;
-  const progress = job.progress as unknown as Partial<RestoreProgress>;
+/** How many skipped contacts a restore job shows: on its own, and in a list of jobs. */
+const skipsShown = { job: 500, inList: 100 };
+
+function presentJob(job: Job, row: RestoreJobRow, skips: SkippedContact[], shown: number): RestoreJobView {
+  const firstShown = skips.slice(0, shown);
   return {
     id: job.id,
-    source: params.source,
+    source: row.source,
     status: job.status,
-    requested: params.requested,
-    restored: progress.restored ?? 0,
-    skipped: progress.skipped ?? [],
-    resumeAutomations: params.resumeAutomations,
+    requested: row.requested,
+    restored: row.restored,
+    skipped: firstShown,
+    skippedCount: row.skipped,
+    skippedNextCursor: row.skipped > firstShown.length ? encodeCursor([firstShown.length - 1]) : null,
+    resumeAutomations: row.resume_automations,
     createdBy: job.createdBy,
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
@@ -169,8 +185,10 @@ function presentJob(job: Job): RestoreJobView {
 }
 
 /**
- * Queues a restore job (seed 002: one at a time per workspace, admins only). The set of
- * contacts is fixed now; with `all`, every contact of the source matching the filter.
+ * Queues a restore job (seed 002: one at a time per workspace, admins only). Picked
+ * contacts are fixed now; with `all`, the job's first step fixes every contact of the
+ * source matching the filter that was removed by now, so the request answers at once
+ * whatever their number (it only counts them, for the contact limit).
  */
 export async function requestRestore(ctx: AppContext, change: ChangeContext, input: RestoreRequest): Promise<RestoreJobView> {
   // Counted as given: 150 entries are more than 100 ids, even if some repeat.
@@ -182,66 +200,56 @@ export async function requestRestore(ctx: AppContext, change: ChangeContext, inp
     });
   }
   const ws = change.workspaceId;
-  const job = await withOneActiveJob(ctx.db, ws, () =>
+  const filter = filterOf(input);
+  const { job, row } = await withOneActiveJob(ctx.db, ws, () =>
     inTransaction(ctx.db, change, async (tx) => {
-      const params: RestoreParams = { source: input.source, requested: 0, resumeAutomations: input.resumeAutomations ?? false };
-      const progress: RestoreProgress = { offset: 0, restored: 0, skipped: [] };
-      const queued = await insertJob(tx, change, { kind: 'restore', status: 'queued', params: { ...params }, progress: { ...progress } });
-      const requested = await fixContacts(tx, ws, queued.id, input);
-      await checkContactLimit(tx, ws, input.source, queued.id, input.confirmOverage ?? false, change.at);
-      const { rows } = await sql<{ params: RestoreParams }>`
-        UPDATE jobs SET params = jsonb_set(params, '{requested}', to_jsonb(${requested}::int))
-        WHERE workspace_id = ${ws} AND id = ${queued.id} RETURNING params`.execute(tx);
+      const queued = await insertJob(tx, change, { kind: 'restore', status: 'queued', params: {}, progress: {} });
+      const { archiveFreezeDays } = await getRetention(tx, ws);
+      // Seed 004: archived contacts still in their freeze will be skipped.
+      const frozenSince = new Date(change.at.getTime() - archiveFreezeDays * dayMs);
+      const figures = input.contactIds
+        ? await fixPickedContacts(tx, ws, queued.id, input.contactIds, input.source, frozenSince)
+        : await countMatching(tx, ws, input.source, filter, frozenSince);
+      await checkContactLimit(tx, ws, figures.restorable, input.confirmOverage ?? false);
+      const row = await insertRestoreJob(tx, ws, queued.id, {
+        source: input.source,
+        resumeAutomations: input.resumeAutomations ?? false,
+        matchAll: input.contactIds === undefined,
+        filter,
+        removedUntil: change.at,
+        contactsFixed: input.contactIds !== undefined,
+        requested: figures.requested,
+      });
       await recordAudit(tx, change, {
         action: 'restore_job.created',
         targetType: 'restore_job',
         targetId: queued.id,
-        details: { source: input.source, requested, all: input.all ?? false, resumeAutomations: params.resumeAutomations },
+        details: { source: input.source, requested: figures.requested, all: input.all ?? false, resumeAutomations: row.resume_automations },
       });
-      return { ...queued, params: { ...rows[0].params } };
+      return { job: queued, row };
     }),
   );
   ctx.kickJobs();
-  return presentJob(job);
+  return presentJob(job, row, [], 0);
 }
 
-/**
- * Writes down the job's contacts, in the order it restores them: the picked ones as
- * given (once each), or every contact of the source matching the filter, by id. Returns
- * how many.
- */
-async function fixContacts(tx: Tx, workspaceId: string, jobId: string, input: RestoreRequest): Promise<number> {
-  const source = input.contactIds
-    ? sql`SELECT id, min(n) AS n FROM unnest(${input.contactIds}::text[]) WITH ORDINALITY AS i(id, n) GROUP BY id`
-    : sql`SELECT c.id, 0 AS n FROM contacts c WHERE c.workspace_id = ${workspaceId} AND ${inSource(input.source, {
-        q: input.filter?.q,
-        from: input.filter?.from ? new Date(input.filter.from) : undefined,
-        to: input.filter?.to ? new Date(input.filter.to) : undefined,
-      })}`;
-  const result = await sql`
-    INSERT INTO restore_job_contacts (workspace_id, job_id, position, contact_id)
-    SELECT ${workspaceId}, ${jobId}, (row_number() OVER (ORDER BY picked.n, picked.id) - 1)::int, picked.id
-    FROM (${source}) picked`.execute(tx);
-  return Number(result.numAffectedRows ?? 0);
-}
+const filterOf = (input: RestoreRequest): RemovedFilter => ({
+  q: input.filter?.q,
+  from: input.filter?.from ? new Date(input.filter.from) : undefined,
+  to: input.filter?.to ? new Date(input.filter.to) : undefined,
+});
 
 /**
  * Seed 004: restoring counts against the active limit at once; going over needs
- * confirmation. Archived contacts still in their freeze will be skipped, so they do not count.
+ * confirmation. Archived contacts still in their freeze will be skipped, so they do not
+ * count, nor does a restore that would bring nobody back.
  */
-async function checkContactLimit(tx: Tx, workspaceId: string, source: RestoreSource, jobId: string, confirmed: boolean, now: Date): Promise<void> {
-  const { activeContactLimit, archiveFreezeDays } = await getRetention(tx, workspaceId);
-  if (activeContactLimit === null || confirmed) return;
-  const frozenSince = new Date(now.getTime() - archiveFreezeDays * dayMs);
-  const { rows } = await sql<{ active: number; restorable: number }>`
-    SELECT (SELECT count(*)::int FROM contacts WHERE workspace_id = ${workspaceId} AND status = 'active') AS active,
-           (SELECT count(*)::int FROM restore_job_contacts r
-            JOIN contacts c ON c.workspace_id = r.workspace_id AND c.id = r.contact_id
-            WHERE r.workspace_id = ${workspaceId} AND r.job_id = ${jobId} AND c.status = ${source}
-              AND (c.status <> 'archived' OR c.archived_at <= ${frozenSince})) AS restorable`.execute(tx);
-  const { active, restorable } = rows[0];
-  // A restore that would bring nobody back (all skipped) takes nothing over the limit.
-  if (restorable > 0 && active + restorable > activeContactLimit) {
+async function checkContactLimit(tx: Tx, workspaceId: string, restorable: number, confirmed: boolean): Promise<void> {
+  if (restorable === 0 || confirmed) return;
+  const { activeContactLimit } = await getRetention(tx, workspaceId);
+  if (activeContactLimit === null) return;
+  const active = await countActiveContacts(tx, workspaceId);
+  if (active + restorable > activeContactLimit) {
     throw new AppError(409, 'contact_limit_exceeded', 'Restoring these contacts would take the workspace over its active contact limit; confirm the overage to go ahead', {
       active,
       limit: activeContactLimit,
@@ -250,28 +258,39 @@ async function checkContactLimit(tx: Tx, workspaceId: string, source: RestoreSou
   }
 }
 
-/** The job's contacts from position `offset` on, at most `limit` of them. */
-async function jobContacts(tx: Tx, workspaceId: string, jobId: string, offset: number, limit: number): Promise<string[]> {
-  const { rows } = await sql<{ contact_id: string }>`
-    SELECT contact_id FROM restore_job_contacts
-    WHERE workspace_id = ${workspaceId} AND job_id = ${jobId} AND position >= ${offset}
-    ORDER BY position LIMIT ${limit}`.execute(tx);
-  return rows.map((r) => r.contact_id);
-}
-
-async function forgetJobContacts(tx: Tx, workspaceId: string, jobId: string): Promise<void> {
-  await sql`DELETE FROM restore_job_contacts WHERE workspace_id = ${workspaceId} AND job_id = ${jobId}`.execute(tx);
+async function findRestoreJob(db: Db | Tx, workspaceId: string, jobId: string): Promise<{ job: Job; row: RestoreJobRow }> {
+  const job = await findJob(db, workspaceId, jobId);
+  const row = job?.kind === 'restore' ? await selectRestoreJob(db, workspaceId, jobId) : undefined;
+  if (!job || !row) throw notFound('Restore job');
+  return { job, row };
 }
 
 export async function getRestoreJob(db: Db, workspaceId: string, jobId: string): Promise<RestoreJobView> {
-  const job = await findJob(db, workspaceId, jobId);
-  if (!job || job.kind !== 'restore') throw notFound('Restore job');
-  return presentJob(job);
+  const { job, row } = await findRestoreJob(db, workspaceId, jobId);
+  const skips = await selectSkips(db, workspaceId, [jobId], skipsShown.job);
+  return presentJob(job, row, skips.get(jobId) ?? [], skipsShown.job);
+}
+
+/** The contacts a restore job skipped, in the order it met them, a page at a time. */
+export async function listRestoreJobSkips(db: Db, workspaceId: string, jobId: string, page: PageRequest): Promise<Page<SkippedContact>> {
+  await findRestoreJob(db, workspaceId, jobId);
+  const after = decodeCursor(page.cursor, ['integer']);
+  const rows = await selectSkipPage(db, workspaceId, jobId, after ? Number(after[0]) : -1, page.limit + 1);
+  return toPage(rows, page.limit, (r) => [r.position], ({ position: _position, ...skip }) => skip);
 }
 
 export async function listRestoreJobs(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<RestoreJobView>> {
   const jobs = await listJobs(db, workspaceId, 'restore', page);
-  return { data: jobs.data.map(presentJob), nextCursor: jobs.nextCursor };
+  const ids = jobs.data.map((j) => j.id);
+  const rows = await selectRestoreJobs(db, workspaceId, ids);
+  const skips = await selectSkips(db, workspaceId, ids, skipsShown.inList);
+  return {
+    data: jobs.data.flatMap((j) => {
+      const row = rows.get(j.id);
+      return row ? [presentJob(j, row, skips.get(j.id) ?? [], skipsShown.inList)] : [];
+    }),
+    nextCursor: jobs.nextCursor,
+  };
 }
 
 /** Why a candidate cannot be restored from `source`, or null if it can. */
@@ -350,22 +369,28 @@ export const restoreJobHandler: JobHandler = {
   kind: 'restore',
   origin: 'restore',
   async step(tx, job, change) {
-    const params = job.params as unknown as RestoreParams;
-    const progress = job.progress as unknown as RestoreProgress;
-    const batch = await jobContacts(tx, job.workspaceId, job.id, progress.offset, params.batchSize ?? restoreBatchSize);
+    const ws = job.workspaceId;
+    const row = await selectRestoreJob(tx, ws, job.id);
+    if (!row) throw new Error(`restore job ${job.id} has no restore_jobs row`);
+    if (!row.contacts_fixed) {
+      // "Restore all matching": the contacts are fixed in this first step, as they were
+      // when the job was requested (removed by then and still in the source).
+      const requested = await fixMatchingContacts(tx, ws, job.id, row);
+      await markContactsFixed(tx, ws, job.id, requested);
+      const done = requested === 0;
+      return { progress: {}, done, result: done ? { restored: 0, skipped: 0 } : undefined };
+    }
+    const batch = await jobContacts(tx, ws, job.id, row.next_position, row.batch_size ?? restoreBatchSize);
     const outcome = await restoreBatch(tx, change, batch, {
-      source: params.source,
+      source: row.source,
       ignoreFreeze: false,
-      resumeAutomations: params.resumeAutomations,
+      resumeAutomations: row.resume_automations,
     });
-    const next: RestoreProgress = {
-      offset: progress.offset + batch.length,
-      restored: progress.restored + outcome.restored.length,
-      skipped: [...progress.skipped, ...outcome.skipped],
-    };
-    const done = next.offset >= params.requested;
-    if (done) await forgetJobContacts(tx, job.workspaceId, job.id);
-    return { progress: { ...next }, done, result: done ? { restored: next.restored, skipped: next.skipped.length } : undefined };
+    await insertSkips(tx, ws, job.id, row.skipped, outcome.skipped);
+    const next = await advanceRestoreJob(tx, ws, job.id, batch.length, outcome.restored.length, outcome.skipped.length);
+    const done = next.next_position >= next.requested;
+    if (done) await forgetJobContacts(tx, ws, job.id);
+    return { progress: {}, done, result: done ? { restored: next.restored, skipped: next.skipped } : undefined };
   },
   async cleanUp(tx, job) {
     await forgetJobContacts(tx, job.workspaceId, job.id);

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { batchOf, byKeys } from '../db/keys.js';
 import { recordAudit } from '../audit/service.js';
 import { destroyBackupKeys, rewriteStaleKeyrings } from '../backups/service.js';
 
@@ -20,19 +21,12 @@ interface DueContact {
  */
 export async function purgeExpiredContacts(ctx: AppContext, workspaceId: string | null): Promise<number> {
   let purged = 0;
-  for (;;) {
-    const now = ctx.clock.now();
-    const { rows } = await sql<DueContact>`
-      SELECT c.workspace_id, c.id, c.status FROM contacts c JOIN workspaces w ON w.id = c.workspace_id
-      WHERE (${workspaceId}::text IS NULL OR c.workspace_id = ${workspaceId})
-        AND ((c.status = 'deleted' AND c.deleted_at <= ${now}::timestamptz - make_interval(days => w.deleted_days))
-          OR (c.status = 'archived' AND c.archived_at <= ${now}::timestamptz - make_interval(days => w.archive_days)))
-      ORDER BY c.workspace_id, c.id LIMIT ${purgeBatchSize}`.execute(ctx.db);
-    if (rows.length === 0) return purged;
-    const byWorkspace = new Map<string, DueContact[]>();
-    for (const row of rows) byWorkspace.set(row.workspace_id, [...(byWorkspace.get(row.workspace_id) ?? []), row]);
-    for (const [ws, due] of byWorkspace) {
-      const change: ChangeContext = { workspaceId: ws, actorId: null, origin: 'system', at: now };
+  for (const ws of await workspacesToPurge(ctx, workspaceId)) {
+    for (;;) {
+      const now = ctx.clock.now();
+      const due = await dueContacts(ctx, ws, now);
+      if (due.length === 0) break;
+      const change: ChangeContext = { workspaceId: ws.id, actorId: null, origin: 'system', at: now };
       await inTransaction(ctx.db, change, async (tx) => {
         await removeContactsForGood(tx, change, due.map((c) => c.id), 'purged');
         await recordAudit(
@@ -42,10 +36,43 @@ export async function purgeExpiredContacts(ctx: AppContext, workspaceId: string 
         );
       });
       // Before the pass goes on: the purged contacts' keys must leave the keyring file.
-      await rewriteStaleKeyrings(ctx, ws);
+      await rewriteStaleKeyrings(ctx, ws.id);
       purged += due.length;
     }
   }
+  return purged;
+}
+
+interface PurgedWorkspace {
+  id: string;
+  deleted_days: number;
+  archive_days: number;
+}
+
+async function workspacesToPurge(ctx: AppContext, workspaceId: string | null): Promise<PurgedWorkspace[]> {
+  const { rows } = await sql<PurgedWorkspace>`
+    SELECT id, deleted_days, archive_days FROM workspaces WHERE (${workspaceId}::text IS NULL OR id = ${workspaceId}) ORDER BY id`.execute(ctx.db);
+  return rows;
+}
+
+/**
+ * The workspace's next contacts past retention, oldest first: each of the two kinds read
+ * down its own partial index (contacts_deleted, contacts_archived) from its oldest, so a
+ * batch reads what it purges, however many contacts are still within retention.
+ */
+async function dueContacts(ctx: AppContext, ws: PurgedWorkspace, now: Date): Promise<DueContact[]> {
+  const deletedBefore = new Date(now.getTime() - ws.deleted_days * 86_400_000);
+  const archivedBefore = new Date(now.getTime() - ws.archive_days * 86_400_000);
+  const { rows } = await sql<DueContact>`
+    (SELECT c.workspace_id, c.id, c.status FROM contacts c
+     WHERE c.workspace_id = ${ws.id} AND c.status = 'deleted' AND c.deleted_at <= ${deletedBefore}
+     ORDER BY c.deleted_at LIMIT ${purgeBatchSize})
+    UNION ALL
+    (SELECT c.workspace_id, c.id, c.status FROM contacts c
+     WHERE c.workspace_id = ${ws.id} AND c.status = 'archived' AND c.archived_at <= ${archivedBefore}
+     ORDER BY c.archived_at LIMIT ${purgeBatchSize})
+    LIMIT ${purgeBatchSize}`.execute(ctx.db);
+  return rows;
 }
 
 /**
@@ -61,16 +88,15 @@ export async function removeContactsForGood(tx: Tx, change: ChangeContext, ids: 
   const ws = change.workspaceId;
   await sql`SELECT set_config('retrace.history_maintenance', 'on', true)`.execute(tx);
   for (const table of ['list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags', 'enrollments', 'messages', 'rollback_targets']) {
-    await sql`DELETE FROM ${sql.table(table)} WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
+    await byKeys(tx, sql`DELETE FROM ${sql.table(table)} t USING ${batchOf(ws, ids)} WHERE t.workspace_id = k.workspace_id AND t.contact_id = k.key`);
   }
   await destroyBackupKeys(tx, ws, ids);
   // A deal it left (deleted with it, or before) names nobody who is gone.
-  await sql`UPDATE deals SET primary_contact_id = NULL WHERE workspace_id = ${ws} AND primary_contact_id = ANY(${ids}::text[])`.execute(tx);
-  await sql`DELETE FROM contacts WHERE workspace_id = ${ws} AND id = ANY(${ids}::text[])`.execute(tx);
-  // `IN (SELECT unnest …)`, not `= ANY`: each id is then found by contact_history's hash
-  // index, which cannot take a list.
-  await sql`DELETE FROM contact_history WHERE workspace_id = ${ws} AND id IN (SELECT unnest(${ids}::text[]))`.execute(tx);
-  await sql`DELETE FROM history_entries WHERE workspace_id = ${ws} AND contact_id = ANY(${ids}::text[])`.execute(tx);
+  await byKeys(tx, sql`UPDATE deals d SET primary_contact_id = NULL FROM ${batchOf(ws, ids)} WHERE d.workspace_id = k.workspace_id AND d.primary_contact_id = k.key`);
+  await byKeys(tx, sql`DELETE FROM contacts c USING ${batchOf(ws, ids)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
+  // Each id found by contact_history's hash index on id.
+  await byKeys(tx, sql`DELETE FROM contact_history h USING ${batchOf(ws, ids)} WHERE h.id = k.key AND h.workspace_id = k.workspace_id`);
+  await byKeys(tx, sql`DELETE FROM history_entries h USING ${batchOf(ws, ids)} WHERE h.workspace_id = k.workspace_id AND h.contact_id = k.key`);
   await sql`
     INSERT INTO contact_tombstones (workspace_id, contact_id, reason, at)
     SELECT ${ws}, id, ${reason}, ${change.at} FROM unnest(${ids}::text[]) AS id

@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Tx } from '../db/database.js';
+import { byKeys, fenced, lookUp } from '../db/keys.js';
 import { pauseEnrollments, resumeEnrollments } from '../automations/enrollments.js';
 import { mendDeals } from '../deals/service.js';
 import { associationTables, columnsOf, contactsTable, dealsTable, holdsEmail, keyMatches, parentTables, type RolledBackTable } from './tables.js';
@@ -26,19 +27,36 @@ async function writeImages(tx: Tx, change: ChangeContext, rollbackId: string, ta
       ${sql.join(settable.map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`))}`.execute(tx);
 }
 
-/** Rows that did not exist at the point go the way such rows go (see Removal). */
+/**
+ * The plan's rows of `table` that `which` picks, as the driving side of a join to the live
+ * table by key (db/keys.ts: the live table is then looked up row by row, whatever its
+ * statistics say).
+ */
+function plannedRows(change: ChangeContext, rollbackId: string, table: RolledBackTable, which: RawBuilder<unknown>) {
+  return fenced(sql`SELECT rt.workspace_id, rt.row_key FROM rollback_targets rt WHERE ${planned(change, rollbackId, table, which)}`, 'rt');
+}
+
+/**
+ * Rows that did not exist at the point go the way such rows go (see Removal). Each is
+ * looked up by its key and locked (db/keys.ts); those still there to remove are then
+ * written by that key alone.
+ */
 async function removeAbsent(tx: Tx, change: ChangeContext, rollbackId: string, table: RolledBackTable, which: RawBuilder<unknown>): Promise<void> {
-  const absent = planned(change, rollbackId, table, sql`rt.image IS NULL AND ${which}`);
-  const live = sql`live.workspace_id = ${change.workspaceId} AND ${keyMatches(table)}`;
+  const absent = plannedRows(change, rollbackId, table, sql`rt.image IS NULL AND ${which}`);
+  const keys = sql.join(['workspace_id', ...table.primaryKey].map((c) => sql`live.${sql.ref(c)}`));
+  const isFound = sql.join(['workspace_id', ...table.primaryKey].map((c) => sql`t.${sql.ref(c)} = found.${sql.ref(c)}`), sql` AND `);
+  const found = (still: RawBuilder<unknown>) =>
+    sql`(SELECT ${keys} FROM ${absent} ${lookUp(table.name, 'live', sql`live.workspace_id = rt.workspace_id AND ${keyMatches(table)}`, 'FOR UPDATE')}
+         WHERE ${still}) found`;
   if (table.removal === 'hard') {
-    await sql`DELETE FROM ${sql.table(table.name)} live USING rollback_targets rt WHERE ${absent} AND ${live}`.execute(tx);
+    await byKeys(tx, sql`DELETE FROM ${sql.table(table.name)} t USING ${found(sql`true`)} WHERE ${isFound}`);
   } else if (table.removal === 'soft') {
-    await sql`UPDATE ${sql.table(table.name)} live SET deleted_at = ${change.at}
-              FROM rollback_targets rt WHERE ${absent} AND ${live} AND live.deleted_at IS NULL`.execute(tx);
+    await byKeys(tx, sql`UPDATE ${sql.table(table.name)} t SET deleted_at = ${change.at} FROM ${found(sql`live.deleted_at IS NULL`)} WHERE ${isFound}`);
   } else {
     // Created after the point: to the recycle bin, from which it can still be restored.
-    await sql`UPDATE contacts live SET status = 'deleted', deleted_at = ${change.at}, deleted_by = ${change.actorId}, updated_at = ${change.at}
-              FROM rollback_targets rt WHERE ${absent} AND ${live} AND live.status IN ('active', 'archived')`.execute(tx);
+    await byKeys(tx, sql`
+      UPDATE contacts t SET status = 'deleted', deleted_at = ${change.at}, deleted_by = ${change.actorId}, updated_at = ${change.at}
+      FROM ${found(sql`live.status IN ('active', 'archived')`)} WHERE ${isFound}`);
   }
 }
 
@@ -74,11 +92,10 @@ export async function releaseEmails(tx: Tx, change: ChangeContext, rollbackId: s
   await removeAbsent(tx, change, rollbackId, contactsTable, batch);
   await writeImages(tx, change, rollbackId, contactsTable, sql`${batch} AND NOT ${holdsEmail('rt.image')}`);
   for (const table of associationTables) await writeImages(tx, change, rollbackId, table, theirRows);
-  await sql`
+  await byKeys(tx, sql`
     UPDATE contacts live SET status = 'deleted'
-    FROM rollback_targets rt
-    WHERE ${planned(change, rollbackId, contactsTable, sql`${batch} AND ${holdsEmail('rt.image')}`)}
-      AND live.workspace_id = ${change.workspaceId} AND live.id = rt.row_key`.execute(tx);
+    FROM ${plannedRows(change, rollbackId, contactsTable, sql`${batch} AND ${holdsEmail('rt.image')}`)}
+    WHERE live.workspace_id = rt.workspace_id AND live.id = rt.row_key`);
   await pauseLeaving(tx, change, rollbackId, batch);
   return { ids, finished: leaving.length };
 }

@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../db/database.js';
+import { fenced, lookUp } from '../db/keys.js';
 import { historyCompleteAfter } from '../snapshots/service.js';
 import { diffRows } from '../history/service.js';
 import { contactsTable, holdsEmail, keyMatches, rolledBackTables, type RolledBackTable } from './tables.js';
@@ -222,23 +223,41 @@ function unchanged(tables: RolledBackTable[]) {
  */
 async function markSkips(tx: Tx, workspaceId: string, rollbackId: string): Promise<void> {
   const target = sql`rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId}`;
+  // Both statements drive from the plan's rows (fresh statistics: analyzed above) and join
+  // contacts by key only (db/keys.ts): with the workspace as a constant on contacts,
+  // which has no statistics, the second one looped over every active contact for each
+  // planned row (minutes at 10,000; issue 15). Each runs once a plan, so the planner may
+  // still choose to read contacts once rather than look each one up.
   await sql`
     UPDATE rollback_targets rt SET skip_reason = 'merged'
-    FROM contacts c
-    WHERE ${target} AND c.workspace_id = ${workspaceId} AND c.id = rt.contact_id AND c.status = 'merged'`.execute(tx);
+    FROM (SELECT p.table_name, p.row_key
+          FROM ${fenced(sql`SELECT rt.workspace_id, rt.table_name, rt.row_key, rt.contact_id FROM rollback_targets rt WHERE ${target}`, 'p')}
+          ${lookUp('contacts', 'c', sql`c.workspace_id = p.workspace_id AND c.id = p.contact_id`)}
+          WHERE c.status = 'merged') merged
+    WHERE ${target} AND rt.table_name = merged.table_name AND rt.row_key = merged.row_key`.execute(tx);
+  const wantsEmail = fenced(
+    sql`SELECT rt.workspace_id, rt.rollback_id, rt.row_key, lower(rt.image->>'email') AS email FROM rollback_targets rt
+        WHERE ${target} AND rt.table_name = 'contacts' AND rt.skip_reason IS NULL AND ${holdsEmail('rt.image')}
+          -- a contact that holds the email now keeps it: nobody else can hold it
+          AND NOT (rt.live IS NOT NULL AND ${holdsEmail('rt.live')} AND lower(rt.live->>'email') = lower(rt.image->>'email'))`,
+    'w',
+  );
   await sql`
-    UPDATE rollback_targets rt SET skip_reason = 'email_taken', taken_by = holder.id
-    FROM contacts holder
-    WHERE ${target} AND rt.table_name = 'contacts' AND rt.skip_reason IS NULL AND ${holdsEmail('rt.image')}
-      -- a contact that holds the email now keeps it: nobody else can hold it
-      AND NOT (rt.live IS NOT NULL AND ${holdsEmail('rt.live')} AND lower(rt.live->>'email') = lower(rt.image->>'email'))
-      AND holder.workspace_id = ${workspaceId} AND lower(holder.email) = lower(rt.image->>'email')
-      AND holder.status IN ('active', 'archived') AND holder.id <> rt.row_key
-      AND NOT EXISTS (
+    UPDATE rollback_targets rt SET skip_reason = 'email_taken', taken_by = taken.holder_id
+    FROM (
+      SELECT w.row_key, holder.id AS holder_id
+      FROM ${wantsEmail}
+      CROSS JOIN LATERAL (
+        SELECT h.id FROM contacts h
+        WHERE h.workspace_id = w.workspace_id AND lower(h.email) = w.email AND h.status IN ('active', 'archived') AND h.id <> w.row_key
+        OFFSET 0) holder
+      -- the holder keeps the email unless the plan takes it away from it
+      WHERE NOT EXISTS (
         SELECT 1 FROM rollback_targets o
-        WHERE o.workspace_id = ${workspaceId} AND o.rollback_id = ${rollbackId} AND o.table_name = 'contacts' AND o.row_key = holder.id
+        WHERE o.workspace_id = w.workspace_id AND o.rollback_id = w.rollback_id AND o.table_name = 'contacts' AND o.row_key = holder.id
           AND o.skip_reason IS NULL
-          AND (o.image IS NULL OR NOT ${holdsEmail('o.image')} OR lower(o.image->>'email') <> lower(rt.image->>'email')))`.execute(tx);
+          AND (o.image IS NULL OR NOT ${holdsEmail('o.image')} OR lower(o.image->>'email') <> w.email))) taken
+    WHERE ${target} AND rt.table_name = 'contacts' AND rt.row_key = taken.row_key`.execute(tx);
   const { rows: skipped } = await sql<{ row_key: string; skip_reason: string; taken_by: string | null }>`
     SELECT rt.row_key, rt.skip_reason, rt.taken_by FROM rollback_targets rt
     WHERE ${target} AND rt.table_name = 'contacts' AND rt.skip_reason IS NOT NULL`.execute(tx);

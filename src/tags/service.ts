@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { batchOf, byKeys } from '../db/keys.js';
 import { invalidRequest, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -101,5 +102,5 @@ export async function untagContact(db: Db, change: ChangeContext, contactId: str
 }
 
 export async function untagAll(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
-  await sql`DELETE FROM contact_tags WHERE workspace_id = ${workspaceId} AND contact_id = ANY(${contactIds}::text[])`.execute(tx);
+  await byKeys(tx, sql`DELETE FROM contact_tags a USING ${batchOf(workspaceId, contactIds)} WHERE a.workspace_id = k.workspace_id AND a.contact_id = k.key`);
 }

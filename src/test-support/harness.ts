@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
+import { sql } from 'kysely';
 import { TestClock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { AppContext } from '../context.js';
@@ -11,6 +12,7 @@ import { createServer } from '../app.js';
 import { JobWorker } from '../jobs/worker.js';
 import { jobHandlers } from '../jobs/handlers.js';
 import { runPendingJobs } from '../jobs/service.js';
+import { createLogger, silentLogger, type Logger } from '../logger.js';
 
 export const operatorToken = 'op_test_operator_token';
 
@@ -33,6 +35,22 @@ export function testDatabase(): Promise<Database> {
 }
 
 const workerDatabase = (runUrl: string) => createRunDatabase(runUrl, `w${process.env.VITEST_POOL_ID ?? process.pid}`);
+
+/**
+ * A database of its own, migrated, through one connection (PGlite has only one): for tests
+ * that read the statistics a connection reports (rowsRead), or that leave a workspace too
+ * large for the worker's database, whose maintenance passes walk every workspace.
+ */
+let isolated = 0;
+export async function oneConnectionDatabase(): Promise<{ database: Database; release: () => Promise<void> }> {
+  const runUrl = process.env.RETRACE_TEST_DATABASE;
+  isolated += 1;
+  const database = runUrl
+    ? await connectPostgres(await createRunDatabase(runUrl, `one_${process.env.VITEST_POOL_ID ?? process.pid}_${isolated}`), 1)
+    : await connectPGlite(undefined);
+  await migrate(database);
+  return { database, release: () => database.close() };
+}
 
 /**
  * Creates a database on the run's server named after the run's with `suffix`, and gives
@@ -67,7 +85,21 @@ export const testConfig: Config = {
   backupKeyDir: path.join(testFiles, 'backup-keys'),
   importDir: path.join(testFiles, 'imports'),
   importMaxBytes: 1024 ** 3,
+  logLevel: 'silent',
 };
+
+/** A logger as `serve` makes one (at info), whose lines the test reads: as written, and parsed. */
+export function capturedLog(): { log: Logger; written: string[]; lines: Record<string, any>[] } {
+  const written: string[] = [];
+  const lines: Record<string, any>[] = [];
+  const destination = {
+    write(line: string) {
+      written.push(line);
+      lines.push(JSON.parse(line));
+    },
+  };
+  return { log: createLogger({ level: 'info', destination, secrets: [testConfig.adminToken] }), written, lines };
+}
 
 export interface TestApp {
   ctx: AppContext;
@@ -83,9 +115,10 @@ export interface TestApp {
 /**
  * A server on the worker's database with its own test clock. Jobs run only when the test
  * calls runJobs(), unless autoRunJobs is set (then a worker runs them as `serve` does).
+ * It logs nothing unless given a logger (a test that reads the log).
  */
-export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number } = {}): Promise<TestApp> {
-  const database = await testDatabase();
+export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?: number; log?: Logger; database?: Database } = {}): Promise<TestApp> {
+  const database = options.database ?? (await testDatabase());
   const clock = new TestClock();
   const worker: JobWorker = new JobWorker(() => ctx, options.jobStartDelayMs);
   const ctx: AppContext = {
@@ -93,6 +126,7 @@ export async function testApp(options: { autoRunJobs?: boolean; jobStartDelayMs?
     db: database.db,
     clock,
     config: testConfig,
+    log: options.log ?? silentLogger,
     kickJobs: () => {
       if (options.autoRunJobs) worker.kick();
     },
@@ -211,4 +245,34 @@ export async function commitWhileWaitedOn<T>(app: TestApp, write: string, other:
     await session.exec('COMMIT');
     return result;
   });
+}
+
+/**
+ * Rows read from each table (by sequential scans and through indexes) while fn runs, as
+ * PostgreSQL counts them: how a test tells a plan that grows with the table from one that
+ * grows with the work, without timing anything. The database must be one connection
+ * (oneConnectionDatabase), whose counts are flushed before they are read.
+ */
+export async function rowsRead(database: Database, tables: string[], fn: () => Promise<void>): Promise<Record<string, number>> {
+  const read = async () => {
+    await sql`SELECT pg_stat_force_next_flush()`.execute(database.db);
+    await sql`SELECT pg_stat_clear_snapshot()`.execute(database.db);
+    const { rows } = await sql<{ relname: string; n: number }>`
+      SELECT relname, (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::float8 AS n FROM pg_stat_user_tables
+      WHERE schemaname = current_schema() AND relname = ANY(${tables}::text[])`.execute(database.db);
+    return new Map(rows.map((r) => [r.relname, Number(r.n)]));
+  };
+  const before = await read();
+  await fn();
+  const after = await read();
+  return Object.fromEntries(tables.map((t) => [t, (after.get(t) ?? 0) - (before.get(t) ?? 0)]));
+}
+
+/**
+ * Forgets what ANALYZE learnt about these tables, as on a database where it never ran
+ * (PGlite never autovacuums; a server may run with autovacuum off).
+ */
+export async function forgetStatistics(database: Database, tables: string[]): Promise<void> {
+  await sql`DELETE FROM pg_statistic WHERE starelid IN (SELECT oid FROM pg_class WHERE relname = ANY(${tables}::text[]) AND relnamespace = current_schema()::regnamespace)`.execute(database.db);
+  await sql`UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE relname = ANY(${tables}::text[]) AND relnamespace = current_schema()::regnamespace`.execute(database.db);
 }

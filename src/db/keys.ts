@@ -1,0 +1,77 @@
+import { sql, type QueryResult, type RawBuilder } from 'kysely';
+import type { Tx } from './database.js';
+
+/**
+ * Batches of keys against large tables, written so that no plan of them grows with the
+ * workspace, with or without planner statistics.
+ *
+ * Without statistics (PGlite never autovacuums, a server may run with autovacuum off, and
+ * a workspace that was just filled has none worth trusting) PostgreSQL guesses that
+ * `workspace_id = $1` keeps 0.5% of a table and that `id = ANY($2)` with thousands of
+ * keys keeps nearly all of it. So for a batch it would scan the whole workspace, or loop
+ * over what it takes for a tiny workspace once per key: a restore of 100,000 contacts
+ * took minutes to request and each of its batches read the whole workspace (issue 15).
+ *
+ * The rule: the batch drives the statement, and the large table is joined by its key
+ * only. The workspace travels with the keys (`k.workspace_id`), behind `OFFSET 0`, so the
+ * planner sees no constant condition on the large table to misjudge: it either looks each
+ * key up by index or, when the batch is a good part of the table, reads the table once;
+ * both are linear in what they touch, and the table's size it knows from its pages.
+ *
+ * ```ts
+ * await sql`UPDATE contacts c SET status = 'active'
+ *           FROM ${batchOf(workspaceId, ids)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`.execute(tx);
+ * ```
+ */
+export function batchOf(workspaceId: string, keys: readonly string[], alias = 'k'): RawBuilder<unknown> {
+  return sql`(SELECT ${workspaceId}::text AS workspace_id, key, n FROM unnest(${keys}::text[]) WITH ORDINALITY AS u(key, n) OFFSET 0) AS ${sql.raw(alias)}`;
+}
+
+/**
+ * Any set of rows (a work table's slice, a subquery) made the driving side of a join in
+ * the same way: behind `OFFSET 0`, so its conditions on the workspace are not carried over
+ * to the table it is joined to. `rows` must select `workspace_id` for the join.
+ */
+export function fenced(rows: RawBuilder<unknown>, alias: string): RawBuilder<unknown> {
+  return sql`(${rows} OFFSET 0) AS ${sql.raw(alias)}`;
+}
+
+/**
+ * `CROSS JOIN LATERAL (…) AS alias`: the rows of `table` that `key` names, looked up for
+ * each row of the batch on its own (`key` compares the table's key columns, under `alias`,
+ * with the batch's columns, and nothing else; other conditions go outside, on `alias`).
+ * Planned apart from the rest of the statement, the lookup has no other index open to it:
+ * with more conditions inside, a partial or wider index whose conditions the planner
+ * guesses keep almost nothing (0.5% each, without statistics) looks cheaper, and is then
+ * read whole for each key. `lock` locks each row found, waiting for a concurrent writer,
+ * and then gives its latest version, so conditions outside see what an UPDATE will change.
+ *
+ * To change rows that pass conditions, a statement takes the keys of those found and
+ * joins the table by them alone:
+ *
+ * ```ts
+ * await byKeys(tx, sql`UPDATE deals d SET deleted_at = ${at}
+ *   FROM (SELECT x.workspace_id, x.id FROM ${batchOf(ws, ids)} ${lookUp('deals', 'x', sql`x.workspace_id = k.workspace_id AND x.id = k.key`, 'FOR UPDATE')}
+ *         WHERE x.deleted_at IS NULL) found
+ *   WHERE d.workspace_id = found.workspace_id AND d.id = found.id`);
+ * ```
+ */
+export function lookUp(table: string, alias: string, key: RawBuilder<unknown>, lock?: 'FOR UPDATE' | 'FOR KEY SHARE'): RawBuilder<unknown> {
+  const a = sql.raw(alias);
+  return sql`CROSS JOIN LATERAL (SELECT ${a}.* FROM ${sql.table(table)} ${a} WHERE ${key} OFFSET 0 ${sql.raw(lock ?? '')}) AS ${a}`;
+}
+
+/**
+ * Runs a statement written with batchOf or fenced, planned as key lookups: hash and merge
+ * joins are off for it (and back on after it), so the planner can only loop over the
+ * driving rows and look each one up by index. In a transaction: the settings are local to
+ * it, and a statement that fails aborts it, taking them back.
+ */
+export async function byKeys<R>(tx: Tx, statement: RawBuilder<R>): Promise<QueryResult<R>> {
+  // JIT too: a loop over thousands of keys is costed high enough to be compiled, which
+  // takes longer than the lookups themselves.
+  await sql`SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)`.execute(tx);
+  const result = await statement.execute(tx);
+  await sql`SELECT set_config('enable_hashjoin', 'on', true), set_config('enable_mergejoin', 'on', true), set_config('jit', 'on', true)`.execute(tx);
+  return result;
+}
