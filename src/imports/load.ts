@@ -134,9 +134,6 @@ interface Written {
  */
 async function writeRows(tx: Tx, change: ChangeContext, plan: ColumnPlan, rows: LoadableRow[]): Promise<Written> {
   const ws = change.workspaceId;
-  // The batch's statements look contacts up by key: with the default cost of a random
-  // read, the planner scans the whole workspace instead once it is large (as restores found).
-  await sql`SET LOCAL random_page_cost = 1.1`.execute(tx);
   const holders = await holdersOfEmails(tx, ws, rows.map((r) => r.emailKey));
   const bad: BadRow[] = [];
   let creates: LoadableRow[] = [];

@@ -1,7 +1,8 @@
 /**
  * The SQL of imports and exports, set-based: each statement takes a whole batch as arrays
  * (`unnest`), so a batch of thousands of rows is a handful of statements. Every one finds
- * rows by key (a primary key, or the email index), so it needs no planner statistics.
+ * rows by key (a primary key, or the email index), the batch driving and the large table
+ * joined by its key only (db/keys.ts, issue 15), so it needs no planner statistics.
  *
  * An import writes contacts and their lists, tags and accounts in bulk; the statements for
  * that are here rather than in the contacts, lists, tags and accounts modules, whose
@@ -10,6 +11,7 @@
  */
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+import { batchOf, byKeys, fenced, lookUp } from '../db/keys.js';
 import type { ContactStatus } from '../contacts/guards.js';
 import { nameOrEmailMatches } from '../contacts/service.js';
 import { cursorTime } from '../http/pagination.js';
@@ -52,23 +54,31 @@ export async function forgetEmails(tx: Tx, workspaceId: string, importId: string
 }
 
 /**
- * The active and archived contacts holding these emails (lower case), each found by the
- * email index (LATERAL … LIMIT 1: the only plan), then locked in id order, as every bulk
- * write of contacts locks them, so none leaves or changes before commit. A holder that
- * gave its email up between the two statements is no holder.
+ * The active and archived contacts holding these emails (lower case), each looked up by
+ * the email index on its own (LATERAL … LIMIT 1; the status condition stays inside, as it
+ * is the partial index's own), then locked by id in id order, as every bulk write of
+ * contacts locks them, so none leaves or changes before commit. A holder that gave its
+ * email up between the two statements is no holder.
  */
 export async function holdersOfEmails(tx: Tx, workspaceId: string, emails: string[]): Promise<Map<string, { id: string; status: ContactStatus }>> {
   if (emails.length === 0) return new Map();
-  const { rows: found } = await sql<{ id: string }>`
-    SELECT h.id FROM unnest(${emails}::text[]) AS k(email)
-    CROSS JOIN LATERAL (
-      SELECT c.id FROM contacts c
-      WHERE c.workspace_id = ${workspaceId} AND lower(c.email) = k.email AND c.status IN ('active', 'archived') LIMIT 1) h`.execute(tx);
+  const { rows: found } = await byKeys(
+    tx,
+    sql<{ id: string }>`
+      SELECT h.id FROM ${batchOf(workspaceId, emails)}
+      CROSS JOIN LATERAL (
+        SELECT c.id FROM contacts c
+        WHERE c.workspace_id = k.workspace_id AND lower(c.email) = k.key AND c.status IN ('active', 'archived') LIMIT 1) h`,
+  );
   if (found.length === 0) return new Map();
-  const { rows } = await sql<{ id: string; email: string; status: ContactStatus }>`
-    SELECT c.id, lower(c.email) AS email, c.status FROM contacts c
-    WHERE c.workspace_id = ${workspaceId} AND c.id = ANY(${found.map((r) => r.id)}::text[])
-    ORDER BY c.id FOR UPDATE`.execute(tx);
+  const ids = found.map((r) => r.id).sort();
+  const { rows } = await byKeys(
+    tx,
+    sql<{ id: string; email: string; status: ContactStatus }>`
+      SELECT x.id, lower(x.email) AS email, x.status
+      FROM ${batchOf(workspaceId, ids)} ${lookUp('contacts', 'x', sql`x.workspace_id = k.workspace_id AND x.id = k.key`, 'FOR UPDATE')}
+      ORDER BY k.n`,
+  );
   return new Map(rows.filter((r) => r.status === 'active' || r.status === 'archived').map((r) => [r.email, { id: r.id, status: r.status }]));
 }
 
@@ -139,24 +149,33 @@ export async function insertContacts(tx: Tx, workspaceId: string, at: Date, ids:
 }
 
 /**
- * Updates active contacts from the batch: a value given replaces the contact's, an empty
- * cell (null) leaves it, custom fields are merged in. A contact the row would not change
- * is not written (no version in its history).
+ * Updates contacts from the batch: a value given replaces the contact's, an empty cell
+ * (null) leaves it, custom fields are merged in. A contact the row would not change is not
+ * written (no version in its history). The contacts are the batch's active holders, locked
+ * since holdersOfEmails: joined by key alone (a condition on status would let the planner
+ * walk the workspace's active contacts by their index instead).
  */
 export async function updateContacts(tx: Tx, workspaceId: string, at: Date, ids: string[], c: Omit<ContactColumns, 'emails'>): Promise<void> {
   if (ids.length === 0) return;
-  await sql`
-    UPDATE contacts c SET
-      first_name = coalesce(r.first_name, c.first_name),
-      last_name = coalesce(r.last_name, c.last_name),
-      phone = coalesce(r.phone, c.phone),
-      fields = c.fields || r.fields::jsonb,
-      updated_at = ${at}
-    FROM unnest(${ids}::text[], ${c.firstNames}::text[], ${c.lastNames}::text[], ${c.phones}::text[], ${c.fields}::text[])
-         AS r(id, first_name, last_name, phone, fields)
-    WHERE c.workspace_id = ${workspaceId} AND c.id = r.id AND c.status = 'active'
-      AND (c.first_name, c.last_name, c.phone, c.fields) IS DISTINCT FROM
-          (coalesce(r.first_name, c.first_name), coalesce(r.last_name, c.last_name), coalesce(r.phone, c.phone), c.fields || r.fields::jsonb)`.execute(tx);
+  const batch = fenced(
+    sql`SELECT ${workspaceId}::text AS workspace_id, u.* FROM unnest(${ids}::text[], ${c.firstNames}::text[], ${c.lastNames}::text[], ${c.phones}::text[], ${c.fields}::text[])
+        AS u(id, first_name, last_name, phone, fields)`,
+    'r',
+  );
+  await byKeys(
+    tx,
+    sql`
+      UPDATE contacts c SET
+        first_name = coalesce(r.first_name, c.first_name),
+        last_name = coalesce(r.last_name, c.last_name),
+        phone = coalesce(r.phone, c.phone),
+        fields = c.fields || r.fields::jsonb,
+        updated_at = ${at}
+      FROM ${batch}
+      WHERE c.workspace_id = r.workspace_id AND c.id = r.id
+        AND (c.first_name, c.last_name, c.phone, c.fields) IS DISTINCT FROM
+            (coalesce(r.first_name, c.first_name), coalesce(r.last_name, c.last_name), coalesce(r.phone, c.phone), c.fields || r.fields::jsonb)`,
+  );
 }
 
 /** Sets list statuses, adding memberships where needed; a status already set is not written again. */
