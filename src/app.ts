@@ -25,6 +25,7 @@ import { snapshotRoutes } from './snapshots/routes.js';
 import { rollbackRoutes } from './rollbacks/routes.js';
 import { backupRoutes } from './backups/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
+import { importRoutes } from './imports/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -32,6 +33,7 @@ export const routeModules: RouteModule[] = [
   workspaceRoutes,
   userRoutes,
   contactRoutes,
+  importRoutes,
   listRoutes,
   accountRoutes,
   dealRoutes,

@@ -83,6 +83,8 @@ export const testConfig: Config = {
   smtpUrl: undefined,
   backupDir: path.join(testFiles, 'backups'),
   backupKeyDir: path.join(testFiles, 'backup-keys'),
+  importDir: path.join(testFiles, 'imports'),
+  importMaxBytes: 1024 ** 3,
   logLevel: 'silent',
 };
 
@@ -217,6 +219,36 @@ export async function aContact(
   });
   if (res.status !== 201) throw new Error(`contact creation failed: ${JSON.stringify(res.body)}`);
   return res.body;
+}
+
+/**
+ * Runs `write` in a transaction of its own that commits only once `other` waits on it
+ * for a lock (a statement starting with `waiting` in another session): on PostgreSQL,
+ * `other` looked before the write was committed and meets it on a unique index. PGlite is
+ * one connection, so there `write` simply commits first.
+ */
+export async function commitWhileWaitedOn<T>(app: TestApp, write: string, other: () => Promise<T>, waiting: string): Promise<T> {
+  if (app.ctx.database.engine === 'pglite') {
+    await app.ctx.database.withScriptSession((session) => session.exec(write));
+    return other();
+  }
+  return app.ctx.database.withScriptSession(async (session) => {
+    await session.exec(`BEGIN; ${write}`);
+    const result = other();
+    result.catch(() => {}); // awaited by the caller; not an unhandled rejection meanwhile
+    for (let tries = 0; tries < 200; tries += 1) {
+      // pg_stat_activity is read once per transaction unless its snapshot is dropped.
+      await session.exec('SELECT pg_stat_clear_snapshot()');
+      const [blocked] = await session.rows<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND ltrim(query, E' \\n') LIKE '${waiting}%'`,
+      );
+      if (blocked.n > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await session.exec('COMMIT');
+    return result;
+  });
 }
 
 /**
