@@ -26,6 +26,8 @@ import { rollbackRoutes } from './rollbacks/routes.js';
 import { backupRoutes } from './backups/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
 import { importRoutes } from './imports/routes.js';
+import { changeRoutes } from './changes/routes.js';
+import { undoRoutes } from './undo/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -46,6 +48,8 @@ export const routeModules: RouteModule[] = [
   backupRoutes,
   notificationRoutes,
   auditRoutes,
+  changeRoutes,
+  undoRoutes,
   automationRoutes,
   messageRoutes,
   formRoutes,

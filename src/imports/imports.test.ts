@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { aContact, aWorkspace, commitWhileWaitedOn, testApp, testConfig, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { aContact, aWorkspace, commitWhileWaitedOn, postImportAs, testApp, testConfig, type TestApp, type TestWorkspace, type Upload } from '../test-support/harness.js';
 import { importBatchSize } from './service.js';
 
 let app: TestApp;
@@ -11,31 +11,8 @@ beforeAll(async () => {
   app = await testApp();
 });
 
-interface Upload {
-  csv?: string | Buffer;
-  mapping?: unknown;
-  /** Parts sent besides (or instead of) the file and the mapping. */
-  parts?: { name: string; value: string; fileName?: string }[];
-}
-
 /** POST /imports as multipart/form-data, the way a browser's FormData sends it. */
-async function postImport(token: string, upload: Upload, on: TestApp = app) {
-  const form = new FormData();
-  if (upload.mapping !== undefined) form.append('mapping', typeof upload.mapping === 'string' ? upload.mapping : JSON.stringify(upload.mapping));
-  if (upload.csv !== undefined) form.append('file', new Blob([typeof upload.csv === 'string' ? upload.csv : new Uint8Array(upload.csv)], { type: 'text/csv' }), 'contacts.csv');
-  for (const part of upload.parts ?? []) {
-    if (part.fileName) form.append(part.name, new Blob([part.value]), part.fileName);
-    else form.append(part.name, part.value);
-  }
-  const request = new Request('http://retrace.test/', { method: 'POST', body: form });
-  const raw = await on.server.inject({
-    method: 'POST',
-    url: '/api/v1/imports',
-    headers: { authorization: `Bearer ${token}`, 'content-type': request.headers.get('content-type') ?? '' },
-    payload: Buffer.from(await request.arrayBuffer()),
-  });
-  return { status: raw.statusCode, body: JSON.parse(raw.body) };
-}
+const postImport = (token: string, upload: Upload, on: TestApp = app) => postImportAs(on, token, upload);
 
 /** CSV text of rows, quoted where needed. */
 const csvOf = (rows: string[][]) => rows.map((r) => r.map((c) => (/[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',')).join('\n') + '\n';

@@ -35,7 +35,8 @@ export interface ImportRef {
  * is added here once.
  */
 export function importChange(ref: ImportRef, at: Date): ChangeContext {
-  return { workspaceId: ref.workspaceId, actorId: ref.createdBy, origin: 'import', at };
+  // The import is the cause of what it writes, so that it can be undone exactly (issue 17).
+  return { workspaceId: ref.workspaceId, actorId: ref.createdBy, origin: 'import', at, cause: { kind: 'import', id: ref.id } };
 }
 
 /** The import store: uploaded files, kept from the upload until their import ends. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
-import type { ChangeContext, Db, Tx } from '../db/database.js';
+import type { CauseKind, ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction, violatesUniqueIndex } from '../db/database.js';
 import { AppError } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
@@ -82,6 +82,8 @@ export interface JobHandler {
    * creator as actor, the handler's origin, now).
    */
   changeOf?(job: Job, at: Date): ChangeContext;
+  /** What the job's changes are attributed to (the job itself, by its id), so that they can be undone as one cause. */
+  cause?: CauseKind;
   step(tx: Tx, job: Job, change: ChangeContext, ctx: AppContext): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }>;
   /** Removes the work data a failed job leaves behind, in the transaction that marks it failed. */
   cleanUp?(tx: Tx, job: Job, ctx: AppContext): Promise<void>;
@@ -245,8 +247,7 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
   let steps = 0;
   try {
     while (steps < budget) {
-      const at = ctx.clock.now();
-      const change: ChangeContext = handler.changeOf?.(job, at) ?? { workspaceId: job.workspaceId, actorId: job.createdBy, origin: handler.origin, at };
+      const change = jobChange(ctx, job, handler);
       const outcome = await inTransaction(ctx.db, change, async (tx) => {
         const { rows } = await sql<JobRow>`
           SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner} FOR UPDATE`.execute(tx);
@@ -280,8 +281,25 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
   }
 }
 
+/**
+ * The change context of a job's work: the handler's own (changeOf), or its requester, its
+ * origin and the job as its cause.
+ */
+function jobChange(ctx: AppContext, job: Job, handler: JobHandler | undefined): ChangeContext {
+  const at = ctx.clock.now();
+  return (
+    handler?.changeOf?.(job, at) ?? {
+      workspaceId: job.workspaceId,
+      actorId: job.createdBy,
+      origin: handler?.origin ?? 'system',
+      at,
+      ...(handler?.cause ? { cause: { kind: handler.cause, id: job.id } } : {}),
+    }
+  );
+}
+
 async function failJob(ctx: AppContext, job: Job, error: string, handler?: JobHandler): Promise<void> {
-  const change: ChangeContext = { workspaceId: job.workspaceId, actorId: job.createdBy, origin: handler?.origin ?? 'system', at: ctx.clock.now() };
+  const change = jobChange(ctx, job, handler);
   await inTransaction(ctx.db, change, async (tx) => {
     const { rows } = await sql<JobRow>`
       UPDATE jobs SET status = 'failed', error = ${error}, finished_at = ${change.at}, lease_owner = NULL, lease_until = NULL

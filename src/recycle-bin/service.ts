@@ -369,6 +369,7 @@ async function classifyAndReactivate(tx: Tx, change: ChangeContext, ids: string[
 export const restoreJobHandler: JobHandler = {
   kind: 'restore',
   origin: 'restore',
+  cause: 'restore',
   async step(tx, job, change) {
     const ws = job.workspaceId;
     const row = await selectRestoreJob(tx, ws, job.id);

@@ -280,3 +280,30 @@ export async function forgetStatistics(database: Database, tables: string[]): Pr
   await sql`DELETE FROM pg_statistic WHERE starelid IN (SELECT oid FROM pg_class WHERE relname = ANY(${tables}::text[]) AND relnamespace = current_schema()::regnamespace)`.execute(database.db);
   await sql`UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE relname = ANY(${tables}::text[]) AND relnamespace = current_schema()::regnamespace`.execute(database.db);
 }
+
+export interface Upload {
+  csv?: string | Buffer;
+  mapping?: unknown;
+  /** Parts sent besides (or instead of) the file and the mapping. */
+  parts?: { name: string; value: string; fileName?: string }[];
+}
+
+/** POST /imports as multipart/form-data, the way a browser's FormData sends it. */
+export async function postImportAs(on: TestApp, token: string, upload: Upload) {
+  const form = new FormData();
+  if (upload.mapping !== undefined) form.append('mapping', typeof upload.mapping === 'string' ? upload.mapping : JSON.stringify(upload.mapping));
+  if (upload.csv !== undefined) form.append('file', new Blob([typeof upload.csv === 'string' ? upload.csv : new Uint8Array(upload.csv)], { type: 'text/csv' }), 'contacts.csv');
+  for (const part of upload.parts ?? []) {
+    if (part.fileName) form.append(part.name, new Blob([part.value]), part.fileName);
+    else form.append(part.name, part.value);
+  }
+  const request = new Request('http://retrace.test/', { method: 'POST', body: form });
+  const raw = await on.server.inject({
+    method: 'POST',
+    url: '/api/v1/imports',
+    headers: { authorization: `Bearer ${token}`, 'content-type': request.headers.get('content-type') ?? '' },
+    payload: Buffer.from(await request.arrayBuffer()),
+  });
+  return { status: raw.statusCode, body: JSON.parse(raw.body) };
+}
+

@@ -4864,6 +4864,514 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who and what changed the workspace: each cause with what it did, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    actorId?: string;
+                    tokenId?: string;
+                    importId?: string;
+                    automationId?: string;
+                    /** @description The kind of cause */
+                    kind?: "user" | "integration" | "import" | "automation" | "form" | "merge" | "restore" | "rollback" | "undo" | "system" | "sql";
+                    from?: string;
+                    to?: string;
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["CauseSummary"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/changes/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Records created, updated and deleted per bucket of time, for a chart */
+        get: {
+            parameters: {
+                query?: {
+                    actorId?: string;
+                    tokenId?: string;
+                    importId?: string;
+                    automationId?: string;
+                    /** @description The kind of cause */
+                    kind?: "user" | "integration" | "import" | "automation" | "form" | "merge" | "restore" | "rollback" | "undo" | "system" | "sql";
+                    from?: string;
+                    to?: string;
+                    bucket?: "minute" | "hour" | "day";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            buckets: {
+                                /** Format: date-time */
+                                at: string;
+                                created: number;
+                                updated: number;
+                                deleted: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/undos/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What undoing one cause would do, field by field, and what it would leave as others changed it, changing nothing */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        cause: {
+                            importId: string;
+                        } | {
+                            tokenId: string;
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                        } | {
+                            actorId: string;
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                        } | {
+                            automationId: string;
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                        } | {
+                            mergeId: string;
+                        } | {
+                            undoId: string;
+                        };
+                        /** @enum {string} */
+                        onConflict?: "keep_later" | "undo_anyway";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cause: {
+                                importId: string;
+                            } | {
+                                tokenId: string;
+                                /** Format: date-time */
+                                from: string;
+                                /** Format: date-time */
+                                to: string;
+                            } | {
+                                actorId: string;
+                                /** Format: date-time */
+                                from: string;
+                                /** Format: date-time */
+                                to: string;
+                            } | {
+                                automationId: string;
+                                /** Format: date-time */
+                                from: string;
+                                /** Format: date-time */
+                                to: string;
+                            } | {
+                                mergeId: string;
+                            } | {
+                                undoId: string;
+                            };
+                            /** @enum {string} */
+                            onConflict: "keep_later" | "undo_anyway";
+                            counts: components["schemas"]["RollbackCounts"];
+                            /** @description The first 500 conflicts */
+                            conflicts: components["schemas"]["UndoConflict"][];
+                            conflictCount: number;
+                            sample: components["schemas"]["RollbackSample"][];
+                            skipped: components["schemas"]["SkippedContact"][];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/undos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Undos, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Undo"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Undo exactly what one cause did, keeping later changes by others, as a background job */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        cause: {
+                            importId: string;
+                        } | {
+                            tokenId: string;
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                        } | {
+                            actorId: string;
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                        } | {
+                            automationId: string;
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                        } | {
+                            mergeId: string;
+                        } | {
+                            undoId: string;
+                        };
+                        /** @enum {string} */
+                        onConflict?: "keep_later" | "undo_anyway";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Undo"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/undos/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An undo: its progress, what it did and the conflicts it met */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Undo"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/undos/{id}/conflicts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every conflict an undo met, a page at a time */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["UndoConflict"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/automations": {
         parameters: {
             query?: never;
@@ -5981,6 +6489,95 @@ export interface components {
             line: number;
             reason: string;
             message: string;
+        };
+        CauseSummary: {
+            cause: {
+                kind: string;
+                id: string | null;
+                actorId?: string;
+                tokenId?: string;
+                /** @description What the cause is called: the user, token, import file, automation or form */
+                name?: string;
+            };
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** @description By kind of record (contacts, lists, listMemberships, …), how many were created, updated, deleted (archived, restored, merged, purged) */
+            counts: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+            /** @description Transactions it wrote */
+            changeSets: number;
+        };
+        UndoConflict: {
+            contactId: string | null;
+            /** @description A contact’s field (firstName, status, …), another record’s as listMemberships.status, or * for a row made or removed */
+            field: string;
+            /** @description What the cause wrote */
+            causeValue: unknown;
+            /** @description What is there now */
+            laterValue: unknown;
+            /** @description Who made the latest change since */
+            laterBy: string | null;
+            laterAt: string | null;
+            /** @description The record, when it is not the contact itself */
+            record?: {
+                kind: string;
+                key: string;
+            };
+            /** @description Undone all the same (onConflict undo_anyway) */
+            overridden: boolean;
+        };
+        Undo: {
+            id: string;
+            cause: {
+                importId: string;
+            } | {
+                tokenId: string;
+                /** Format: date-time */
+                from: string;
+                /** Format: date-time */
+                to: string;
+            } | {
+                actorId: string;
+                /** Format: date-time */
+                from: string;
+                /** Format: date-time */
+                to: string;
+            } | {
+                automationId: string;
+                /** Format: date-time */
+                from: string;
+                /** Format: date-time */
+                to: string;
+            } | {
+                mergeId: string;
+            } | {
+                undoId: string;
+            };
+            /** @enum {string} */
+            onConflict: "keep_later" | "undo_anyway";
+            /** @enum {string} */
+            status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed";
+            phase: string;
+            counts: components["schemas"]["RollbackCounts"] | null;
+            /** @description The first 500 conflicts (GET /undos/:id/conflicts pages them all) */
+            conflicts: components["schemas"]["UndoConflict"][];
+            conflictCount: number;
+            skipped: components["schemas"]["SkippedContact"][];
+            progress: {
+                contactsDone: number;
+                contactsTotal: number;
+            };
+            error: string | null;
+            createdBy: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            startedAt: string | null;
+            finishedAt: string | null;
         };
     };
     responses: never;
