@@ -25,6 +25,7 @@ import { snapshotRoutes } from './snapshots/routes.js';
 import { rollbackRoutes } from './rollbacks/routes.js';
 import { backupRoutes } from './backups/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
+import { heldDeleteRoutes } from './held-deletes/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -37,6 +38,7 @@ export const routeModules: RouteModule[] = [
   dealRoutes,
   tagRoutes,
   recycleBinRoutes,
+  heldDeleteRoutes,
   erasureRoutes,
   mergeRoutes,
   snapshotRoutes,
