@@ -28,6 +28,7 @@ import { notificationRoutes } from './notifications/routes.js';
 import { importRoutes } from './imports/routes.js';
 import { changeRoutes } from './changes/routes.js';
 import { undoRoutes } from './undo/routes.js';
+import { heldDeleteRoutes } from './held-deletes/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -41,6 +42,7 @@ export const routeModules: RouteModule[] = [
   dealRoutes,
   tagRoutes,
   recycleBinRoutes,
+  heldDeleteRoutes,
   erasureRoutes,
   mergeRoutes,
   snapshotRoutes,

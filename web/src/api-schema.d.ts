@@ -953,6 +953,8 @@ export interface paths {
                 content: {
                     "application/json": {
                         ids: string[];
+                        /** @description Needed (true) when the request would remove more contacts than massDelete.maxContacts */
+                        confirm?: boolean;
                     };
                 };
             };
@@ -1075,6 +1077,8 @@ export interface paths {
                 content: {
                     "application/json": {
                         ids: string[];
+                        /** @description Needed (true) when the request would remove more contacts than massDelete.maxContacts */
+                        confirm?: boolean;
                     };
                 };
             };
@@ -3166,6 +3170,242 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/held-deletes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Mass deletes held by the guard, newest first (admins) */
+        get: {
+            parameters: {
+                query?: {
+                    status?: "pending" | "released" | "rejected";
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["HeldDelete"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/held-deletes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A held mass delete */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["HeldDelete"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/held-deletes/{id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a held mass delete, as the user or token that asked for it */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["HeldDelete"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/held-deletes/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject a held mass delete; with undo, what its actor removed in the window comes back */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /** @description Also restore what the actor deleted or archived in the window (needs contacts.restore) */
+                        undo?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["HeldDelete"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -6578,6 +6818,50 @@ export interface components {
             createdAt: string;
             startedAt: string | null;
             finishedAt: string | null;
+        };
+        HeldDelete: {
+            id: string;
+            /** @enum {string} */
+            status: "pending" | "released" | "rejected";
+            /** @description The user, or the integration token, whose deletes and archives are held */
+            actorId: string;
+            /** @description The API token they came through, if any */
+            tokenId: string | null;
+            /** Format: date-time */
+            heldAt: string;
+            /** @description Contacts the actor had deleted or archived within the window when it was held */
+            deletedInWindow: number;
+            /** @description The limit that held it */
+            limit: number;
+            /**
+             * @description Which setting the limit came from
+             * @enum {string}
+             */
+            limitBy: "maxContacts" | "maxPercent";
+            windowMinutes: number;
+            /**
+             * Format: date-time
+             * @description The window counted started after this; a rejection with undo restores what the actor removed since
+             */
+            windowFrom: string;
+            /** @description Requests held: the first, and every later one of the actor while this was pending */
+            requests: number;
+            /** @description Contacts the held requests would delete and archive, as they were when held */
+            contacts: {
+                delete: number;
+                archive: number;
+            };
+            decidedBy: string | null;
+            decidedAt: string | null;
+            /** @description Whether a rejection undid the window */
+            undo: boolean | null;
+            /** @description A release: contacts deleted, archived and skipped; a rejection with undo: contacts restored and skipped */
+            outcome: {
+                deleted?: number;
+                archived?: number;
+                restored?: number;
+                skipped: number;
+            } | null;
         };
     };
     responses: never;
