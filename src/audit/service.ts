@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { byKeys } from '../db/keys.js';
 import { decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { chainHash, type ChainedFields } from './chain.js';
 
@@ -35,53 +36,87 @@ interface AuditRow {
 }
 
 /**
- * Appends entries to the workspace's audit chain inside the caller's transaction, so an
- * entry exists exactly when its change does, and returns their ids in order. Call it last
- * in a transaction: it locks the chain's head until commit.
+ * Appends entries to the workspace's audit log inside the caller's transaction, so an
+ * entry exists exactly when its change does, and returns their ids in order. The entries
+ * join the hash chain after commit (chainPendingEntries): nothing here waits for another
+ * write of the workspace.
  */
 export async function recordAudit(tx: Tx, change: ChangeContext, ...entries: AuditEntryInput[]): Promise<string[]> {
   if (entries.length === 0) return [];
-  const head = await sql<{ hash: string | null }>`
-    SELECT hash FROM audit_heads WHERE workspace_id = ${change.workspaceId} FOR UPDATE`.execute(tx);
-  let prevHash = head.rows[0]?.hash ?? null;
   // Columns, not rows: a restore writes thousands of entries in one statement (parsing
-  // them from one JSON document cost more); ORDER BY n keeps ids in chain order.
-  const actions: string[] = [];
-  const targetTypes: (string | null)[] = [];
-  const targetIds: (string | null)[] = [];
-  const details: string[] = [];
-  const prevHashes: (string | null)[] = [];
-  const hashes: string[] = [];
-  for (const entry of entries) {
-    const fields: ChainedFields = {
-      at: change.at,
-      actorId: change.actorId,
-      action: entry.action,
-      targetType: entry.targetType ?? null,
-      targetId: entry.targetId ?? null,
-      details: entry.details ?? {},
-    };
-    const hash = chainHash(prevHash, fields);
-    actions.push(fields.action);
-    targetTypes.push(fields.targetType);
-    targetIds.push(fields.targetId);
-    details.push(JSON.stringify(fields.details));
-    prevHashes.push(prevHash);
-    hashes.push(hash);
-    prevHash = hash;
-  }
+  // them from one JSON document cost more); ORDER BY n keeps ids in the order given.
   const { rows: inserted } = await sql<{ id: number }>`
-    INSERT INTO audit_log (workspace_id, at, actor_id, action, target_type, target_id, details, prev_hash, hash, txid)
-    SELECT ${change.workspaceId}::text, ${change.at}::timestamptz, ${change.actorId}::text, e.action, e.target_type, e.target_id, e.details::jsonb, e.prev_hash, e.hash,
+    INSERT INTO audit_log (workspace_id, at, actor_id, action, target_type, target_id, details, txid)
+    SELECT ${change.workspaceId}::text, ${change.at}::timestamptz, ${change.actorId}::text, e.action, e.target_type, e.target_id, e.details::jsonb,
            txid_current()
-    FROM unnest(${actions}::text[], ${targetTypes}::text[], ${targetIds}::text[], ${details}::text[], ${prevHashes}::text[], ${hashes}::text[])
-         WITH ORDINALITY AS e(action, target_type, target_id, details, prev_hash, hash, n)
+    FROM unnest(${entries.map((e) => e.action)}::text[], ${entries.map((e) => e.targetType ?? null)}::text[],
+                ${entries.map((e) => e.targetId ?? null)}::text[], ${entries.map((e) => JSON.stringify(e.details ?? {}))}::text[])
+         WITH ORDINALITY AS e(action, target_type, target_id, details, n)
     ORDER BY e.n
     RETURNING id`.execute(tx);
-  await sql`
-    INSERT INTO audit_heads (workspace_id, hash) VALUES (${change.workspaceId}, ${prevHash})
-    ON CONFLICT (workspace_id) DO UPDATE SET hash = EXCLUDED.hash`.execute(tx);
   return inserted.map((r) => String(r.id));
+}
+
+/** Entries chained per statement. */
+const chainBatch = 5000;
+
+/**
+ * Extends the workspace's hash chain over the entries committed since it was last
+ * extended, in id order (what a workspace writes at once is chained in its order). One
+ * chainer at a time: it holds the chain head's lock. Stops at the entries that were
+ * there when it began, so a stream of writes cannot keep it going. Returns how many it chained.
+ */
+export async function chainPendingEntries(db: Db, workspaceId: string): Promise<number> {
+  return db.transaction().execute(async (tx) => {
+    await sql`INSERT INTO audit_heads (workspace_id) VALUES (${workspaceId}) ON CONFLICT (workspace_id) DO NOTHING`.execute(tx);
+    const { rows: heads } = await sql<{ hash: string | null; last_seq: number }>`
+      SELECT hash, last_seq FROM audit_heads WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
+    let prevHash = heads[0].hash;
+    let seq = Number(heads[0].last_seq);
+    const { rows: bounds } = await sql<{ last_id: number | null }>`
+      SELECT max(id) AS last_id FROM audit_log WHERE workspace_id = ${workspaceId} AND chain_seq IS NULL`.execute(tx);
+    const lastId = bounds[0].last_id;
+    let chained = 0;
+    for (let afterId = 0; lastId !== null; ) {
+      const { rows } = await sql<AuditRow>`
+        SELECT id, at, actor_id, action, target_type, target_id, details FROM audit_log
+        WHERE workspace_id = ${workspaceId} AND chain_seq IS NULL AND id > ${afterId} AND id <= ${lastId}
+        ORDER BY id LIMIT ${chainBatch}`.execute(tx);
+      if (rows.length === 0) break;
+      const links = rows.map((row) => {
+        const hash = chainHash(prevHash, {
+          at: row.at,
+          actorId: row.actor_id,
+          action: row.action,
+          targetType: row.target_type,
+          targetId: row.target_id,
+          details: row.details,
+        });
+        const link = { id: row.id, prevHash, hash, seq: (seq += 1) };
+        prevHash = hash;
+        return link;
+      });
+      await byKeys(tx, sql`
+        UPDATE audit_log a SET prev_hash = l.prev_hash, hash = l.hash, chain_seq = l.seq
+        FROM (SELECT ${workspaceId}::text AS workspace_id, l.* FROM unnest(${links.map((l) => l.id)}::bigint[], ${links.map((l) => l.prevHash)}::text[],
+                                                      ${links.map((l) => l.hash)}::text[], ${links.map((l) => l.seq)}::bigint[]) AS l(id, prev_hash, hash, seq)
+              OFFSET 0) l
+        WHERE a.workspace_id = l.workspace_id AND a.id = l.id`);
+      chained += links.length;
+      afterId = rows[rows.length - 1].id;
+    }
+    if (chained > 0) await sql`UPDATE audit_heads SET hash = ${prevHash}, last_seq = ${seq} WHERE workspace_id = ${workspaceId}`.execute(tx);
+    return chained;
+  });
+}
+
+/** Chains every workspace's pending entries (one workspace's when given): the maintenance pass's part. */
+export async function chainAllPendingEntries(db: Db, workspaceId: string | null): Promise<number> {
+  const { rows } = await sql<{ workspace_id: string }>`
+    SELECT DISTINCT workspace_id FROM audit_log WHERE chain_seq IS NULL AND (${workspaceId}::text IS NULL OR workspace_id = ${workspaceId})`.execute(db);
+  let chained = 0;
+  for (const { workspace_id } of rows) chained += await chainPendingEntries(db, workspace_id);
+  return chained;
 }
 
 export interface AuditFilter {
@@ -108,13 +143,14 @@ function presentEntry(row: AuditRow): AuditEntry {
   };
 }
 
-/** The workspace's audit entries, newest first. */
+/** The workspace's audit entries, newest first, every one chained. */
 export async function listAuditEntries(db: Db, workspaceId: string, filter: AuditFilter): Promise<Page<AuditEntry>> {
   const after = decodeCursor(filter.cursor, ['integer']);
+  await chainPendingEntries(db, workspaceId);
   const { rows } = await sql<AuditRow>`
     SELECT id, at, actor_id, action, target_type, target_id, details, hash, prev_hash
     FROM audit_log
-    WHERE workspace_id = ${workspaceId}
+    WHERE workspace_id = ${workspaceId} AND chain_seq IS NOT NULL
       AND (${filter.action ?? null}::text IS NULL OR action = ${filter.action ?? null})
       AND (${filter.actorId ?? null}::text IS NULL OR actor_id = ${filter.actorId ?? null})
       AND (${filter.targetId ?? null}::text IS NULL OR target_id = ${filter.targetId ?? null})
@@ -128,11 +164,15 @@ export async function listAuditEntries(db: Db, workspaceId: string, filter: Audi
 
 export type ChainVerdict = { ok: true; entries: number } | { ok: false; brokenAt: string; entries: number };
 
-/** Recomputes the chain from the first entry; the first entry whose hash or link is off breaks it. */
+/**
+ * Chains what is pending, then recomputes the chain from its first entry, in chain order;
+ * the first entry whose hash or link is off breaks it.
+ */
 export async function verifyAuditChain(db: Db, workspaceId: string): Promise<ChainVerdict> {
+  await chainPendingEntries(db, workspaceId);
   const { rows } = await sql<AuditRow>`
     SELECT id, at, actor_id, action, target_type, target_id, details, hash, prev_hash
-    FROM audit_log WHERE workspace_id = ${workspaceId} ORDER BY id`.execute(db);
+    FROM audit_log WHERE workspace_id = ${workspaceId} AND chain_seq IS NOT NULL ORDER BY chain_seq`.execute(db);
   let prevHash: string | null = null;
   for (const row of rows) {
     const expected = chainHash(prevHash, {

@@ -138,23 +138,24 @@ async function selectContactsAsOf(db: Db, workspaceId: string, at: Date, beforeK
 }
 
 /**
- * The last audit entry a backup as of `at` holds: the greatest id among entries at or
- * before `at`. Entries are chained by id, and a transaction that began before `at` may
- * commit after a later one, so the backup takes every entry up to this id (a chain
- * prefix, verifiable after restore), even one whose `at` is a little later.
+ * The last audit entry a backup as of `at` holds, by its place in the chain: the furthest
+ * among entries at or before `at`. The chain follows commits, and a transaction that
+ * began before `at` may commit after a later one, so the backup takes every entry up to
+ * it (a chain prefix, verifiable after restore), even one whose `at` is a little later.
+ * The caller chains what is pending first.
  */
-export async function selectLastAuditIdAsOf(db: Db, workspaceId: string, at: Date): Promise<number | null> {
-  const { rows } = await sql<{ last_id: number | null }>`
-    SELECT max(id) AS last_id FROM audit_log WHERE workspace_id = ${workspaceId} AND at <= ${at}`.execute(db);
-  return rows[0].last_id;
+export async function selectLastAuditSeqAsOf(db: Db, workspaceId: string, at: Date): Promise<number | null> {
+  const { rows } = await sql<{ last_seq: number | null }>`
+    SELECT max(chain_seq) AS last_seq FROM audit_log WHERE workspace_id = ${workspaceId} AND at <= ${at} AND chain_seq IS NOT NULL`.execute(db);
+  return rows[0].last_seq;
 }
 
-/** One page of the audit chain (id order) after `afterId`, up to `lastId`, as row images. */
-export async function selectAuditPage(db: Db, workspaceId: string, afterId: number, lastId: number, limit: number): Promise<{ id: number; row: Record<string, unknown> }[]> {
-  const { rows } = await sql<{ id: number; row: Record<string, unknown> }>`
-    SELECT a.id, to_jsonb(a) AS row FROM audit_log a
-    WHERE a.workspace_id = ${workspaceId} AND a.id > ${afterId} AND a.id <= ${lastId}
-    ORDER BY a.id
+/** One page of the audit chain (chain order) after `afterSeq`, up to `lastSeq`, as row images. */
+export async function selectAuditPage(db: Db, workspaceId: string, afterSeq: number, lastSeq: number, limit: number): Promise<{ seq: number; row: Record<string, unknown> }[]> {
+  const { rows } = await sql<{ seq: number; row: Record<string, unknown> }>`
+    SELECT a.chain_seq AS seq, to_jsonb(a) AS row FROM audit_log a
+    WHERE a.workspace_id = ${workspaceId} AND a.chain_seq > ${afterSeq} AND a.chain_seq <= ${lastSeq}
+    ORDER BY a.chain_seq
     LIMIT ${limit}`.execute(db);
   return rows;
 }
@@ -304,12 +305,20 @@ export async function advanceSequences(tx: Tx): Promise<void> {
   await sql`SELECT setval(pg_get_serial_sequence('audit_log', 'id'), greatest((SELECT max(id) FROM audit_log), 1))`.execute(tx);
 }
 
-/** Points the workspace's audit chain head at its last restored entry, so new entries chain on. */
+/**
+ * Points the workspace's audit chain head at its last restored entry, so new entries
+ * chain on. Entries of a backup made before the chain had its order column have none:
+ * the head then starts empty, and they are chained again in id order, which was their
+ * order, to the same hashes.
+ */
 export async function setAuditHead(tx: Tx, workspaceId: string): Promise<void> {
   await sql`
-    INSERT INTO audit_heads (workspace_id, last_id, hash)
-    SELECT workspace_id, id, hash FROM audit_log WHERE workspace_id = ${workspaceId} ORDER BY id DESC LIMIT 1
-    ON CONFLICT (workspace_id) DO UPDATE SET last_id = EXCLUDED.last_id, hash = EXCLUDED.hash`.execute(tx);
+    INSERT INTO audit_heads (workspace_id, last_id, hash, last_seq)
+    SELECT ${workspaceId}, last.id, last.hash, coalesce(last.chain_seq, 0)
+    FROM (SELECT NULL::bigint AS id, NULL::text AS hash, NULL::bigint AS chain_seq) none
+    LEFT JOIN LATERAL (SELECT id, hash, chain_seq FROM audit_log WHERE workspace_id = ${workspaceId} AND chain_seq IS NOT NULL
+                       ORDER BY chain_seq DESC LIMIT 1) last ON true
+    ON CONFLICT (workspace_id) DO UPDATE SET last_id = EXCLUDED.last_id, hash = EXCLUDED.hash, last_seq = EXCLUDED.last_seq`.execute(tx);
 }
 
 // ---------------------------------------------------------------- the export schedule

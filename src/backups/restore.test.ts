@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, createRunDatabase, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 import { connectPGlite, connectPostgres, migrate, type Database, type Db } from '../db/database.js';
-import { verifyAuditChain } from '../audit/service.js';
+import { chainPendingEntries, verifyAuditChain } from '../audit/service.js';
 import { AppError } from '../http/errors.js';
 import { backupStore, createBackup, keyStore } from './service.js';
 import { keyringFileName } from './keyring.js';
@@ -53,6 +53,8 @@ type Dump = Record<string, Record<string, unknown>[]>;
 
 /** Every row of the workspace in every table a backup holds (audit entries up to `lastAuditId`), in UTC, sorted. */
 async function dumpWorkspace(db: Db, workspaceId: string, lastAuditId: number): Promise<Dump> {
+  // Audit entries as every reader sees them: chained (they join the chain after commit).
+  await chainPendingEntries(db, workspaceId);
   return db.transaction().execute(async (tx) => {
     await sql`SELECT set_config('TimeZone', 'UTC', true)`.execute(tx);
     const dump: Dump = {};

@@ -5,7 +5,7 @@ import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { AppError, invalidState, notFound } from '../http/errors.js';
 import { decodeCursor, toPage, type Page } from '../http/pagination.js';
-import { recordAudit } from '../audit/service.js';
+import { chainPendingEntries, recordAudit } from '../audit/service.js';
 import { getSnapshot, listSnapshots, takeSnapshot } from '../snapshots/service.js';
 import { notify } from '../notifications/service.js';
 import {
@@ -40,7 +40,7 @@ import {
   selectBackup,
   selectBackups,
   selectKeyPage,
-  selectLastAuditIdAsOf,
+  selectLastAuditSeqAsOf,
   selectRowsAsOf,
   selectSnapshotSettingsRow,
   selectStaleKeyrings,
@@ -256,13 +256,14 @@ async function* exportLines(ctx: AppContext, change: ChangeContext, header: Back
       continue;
     }
     if (table.name === 'audit_log') {
-      const lastId = await selectLastAuditIdAsOf(ctx.db, ws, at);
-      for (let afterId = 0; lastId !== null; ) {
-        const page = await selectAuditPage(ctx.db, ws, afterId, lastId, pageSize);
+      await chainPendingEntries(ctx.db, ws);
+      const lastSeq = await selectLastAuditSeqAsOf(ctx.db, ws, at);
+      for (let afterSeq = 0; lastSeq !== null; ) {
+        const page = await selectAuditPage(ctx.db, ws, afterSeq, lastSeq, pageSize);
         if (page.length === 0) break;
         counts[table.name] += page.length;
         yield page.map((entry) => rowLine(table.name, entry.row)).join('');
-        afterId = page[page.length - 1].id;
+        afterSeq = page[page.length - 1].seq;
       }
       continue;
     }

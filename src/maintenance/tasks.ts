@@ -8,6 +8,7 @@ import { exportScheduledSnapshots } from '../backups/schedule.js';
 import { compactHistory, expireSnapshots, takeScheduledSnapshots } from '../snapshots/service.js';
 import { notificationTasks } from '../notifications/maintenance.js';
 import { countChangeSets, countedPerPass } from '../changes/service.js';
+import { chainAllPendingEntries } from '../audit/service.js';
 
 /**
  * Every kind of due background work, in the order a maintenance pass runs it. Features
@@ -25,6 +26,8 @@ export const maintenanceTasks: MaintenanceTask[] = [
   // Scheduled snapshots whose boundary has passed, then the expired ones go (issue 6).
   { name: 'snapshots', run: takeScheduledSnapshots },
   { name: 'expiredSnapshots', run: expireSnapshots },
+  // Audit entries written since the last pass join the hash chain (reads chain first too).
+  { name: 'auditChain', run: (ctx, workspaceId) => chainAllPendingEntries(ctx.db, workspaceId) },
   // What each write transaction did, counted once from its history (GET /changes sums
   // these), before compaction may take the history away.
   { name: 'changeSets', run: (ctx, workspaceId) => countChangeSets(ctx.db, workspaceId, countedPerPass) },
