@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { byKeys } from '../db/keys.js';
 import { decodeCursor, toPage, type Page } from '../http/pagination.js';
-import { chainHash, type ChainedFields } from './chain.js';
+import { chainHash } from './chain.js';
 
 export interface AuditEntryInput {
   action: string;
