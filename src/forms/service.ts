@@ -57,7 +57,7 @@ export async function getForm(db: Db, workspaceId: string, formId: string): Prom
 
 /** The workspace's forms, oldest first. */
 export async function listForms(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Form>> {
-  const after = decodeCursor(page.cursor, 2);
+  const after = decodeCursor(page.cursor, ['timestamp', 'text']);
   const { rows } = await sql<FormRow & { created_key: string }>`
     SELECT workspace_id, id, name, list_id, created_at, ${cursorTime('created_at')} AS created_key FROM forms
     WHERE workspace_id = ${workspaceId}

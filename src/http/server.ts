@@ -50,6 +50,33 @@ const prototypeKeysRefused = new AppError(400, 'invalid_request', 'Keys named __
   issues: [{ in: 'body', path: [], message: 'a key named __proto__ or constructor' }],
 });
 
+const bodyIssue = (message: string) => ({ issues: [{ in: 'body', path: [], message }] });
+
+const notUtf8Body = new AppError(400, 'invalid_request', 'Request bodies are UTF-8: this one has bytes that are not', bodyIssue('bytes that are not UTF-8'));
+
+const leadingBomBody = new AppError(400, 'invalid_request', 'The body starts with a byte-order mark (U+FEFF): send UTF-8 JSON without one', bodyIssue('a leading byte-order mark'));
+
+/** The body's text, or null when its bytes are not UTF-8 (decoding would put U+FFFD in their place). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+function utf8Text(body: Buffer): string | null {
+  try {
+    return strictUtf8.decode(body);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * JSON bodies are UTF-8 (RFC 8259): one declared in another charset would be read as
+ * something it is not, so it is 415, found as the body is read. No charset, or utf-8,
+ * is fine.
+ */
+function charsetRefusal(contentType: string | undefined): AppError | null {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+  if (charset === undefined || charset === 'utf-8' || charset === 'utf8') return null;
+  return new AppError(415, 'invalid_request', `Request bodies are UTF-8 JSON; this one declares charset=${charset}`, bodyIssue(`charset ${charset} is not utf-8`));
+}
+
 /** What a request's log line says of it: the route's pattern, never its URL (a query or path can hold an email). */
 const requestLine = (request: FastifyRequest, reply: FastifyReply) => ({
   method: request.method,
@@ -116,8 +143,14 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
     if (body.toString().trim() === '') return done(null, undefined);
     return done(notJsonBody, undefined);
   });
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body.toString();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const refusal = charsetRefusal(request.headers['content-type']);
+    if (refusal) return done(refusal, undefined);
+    const text = utf8Text(body as Buffer);
+    if (text === null) return done(notUtf8Body, undefined);
+    // A leading byte-order mark would be dropped by the parser (and by trim): refused,
+    // so what is stored is what was sent.
+    if (text.startsWith('\uFEFF')) return done(leadingBomBody, undefined);
     if (text.trim() === '') return done(null, undefined);
     return parseJson(request, text, (error, value) => {
       // Valid JSON refused by the parser's guard against prototype poisoning: say so,
