@@ -9,6 +9,7 @@ import { AppError, type ErrorCode } from './errors.js';
 import { zodValidatorCompiler } from './route.js';
 import { responseSerializerCompiler } from './responses.js';
 import { swaggerOptions } from './openapi.js';
+import { registerSecurityHeaders } from './security.js';
 
 /** A feature's routes: each feature folder exports one of these from routes.ts. */
 export type RouteModule = (app: FastifyInstance, ctx: AppContext) => void;
@@ -182,6 +183,7 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
     return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error', details: {} } });
   });
 
+  await registerSecurityHeaders(app);
   await app.register(swagger, swaggerOptions);
 
   for (const register of modules) register(app, ctx);
@@ -207,9 +209,9 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
   return app;
 }
 
+// No inline style or script: the Content-Security-Policy (security.ts) allows none.
 const landingPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Retrace</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1f2937}code{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}</style>
 </head><body>
 <h1>Retrace</h1>
 <p>A CRM contact store in which nothing is lost by mistake.</p>
