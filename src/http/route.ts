@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z, type ZodType } from 'zod';
 import type { ChangeContext } from '../db/database.js';
@@ -49,6 +50,8 @@ interface RouteSpec<B, Q, P, R, A extends Access> {
    * responses.ts), and the OpenAPI document, hence the web UI's types, shows it.
    */
   response: ZodType<R>;
+  /** A limit on how often one client may call the route (rate-limits.ts routeRateLimit); none by default. */
+  rateLimit?: RateLimitOptions;
   handler: (
     call: A extends { user: Permission | null } ? UserCall<B, Q, P> : Call<B, Q, P> & { principal: Principal | null },
   ) => Promise<NoInfer<R>> | (R extends undefined ? Promise<void> : never);
@@ -236,6 +239,7 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, R = unknow
   app.withTypeProvider<ZodTypeProvider>().route({
     method: spec.method,
     url: `/api/v1${spec.url}`,
+    ...(spec.rateLimit ? { config: { rateLimit: spec.rateLimit } } : {}),
     schema: {
       summary: spec.summary,
       tags: [spec.tag],

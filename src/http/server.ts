@@ -5,11 +5,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import type { AppContext } from '../context.js';
+import type { TrustProxy } from '../config.js';
 import { AppError, type ErrorCode } from './errors.js';
 import { zodValidatorCompiler } from './route.js';
 import { responseSerializerCompiler } from './responses.js';
 import { swaggerOptions } from './openapi.js';
 import { registerSecurityHeaders } from './security.js';
+import { registerRateLimits } from './rate-limits.js';
 
 /** A feature's routes: each feature folder exports one of these from routes.ts. */
 export type RouteModule = (app: FastifyInstance, ctx: AppContext) => void;
@@ -99,6 +101,9 @@ class OneLinePerRequest extends LogController {
   }
 }
 
+/** TRUST_PROXY in Fastify's option: a number of hops as the function it stands for (Fastify's types take no number). */
+const fastifyTrustProxy = (setting: TrustProxy) => (typeof setting === 'number' ? (_address: string, hop: number) => hop < setting : setting);
+
 export interface ServerOptions {
   /** Refuse a response whose schema does not name every field the handler returned (tests; responses.ts). */
   strictResponses?: boolean;
@@ -113,7 +118,8 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
     loggerInstance,
     logController: new OneLinePerRequest(),
     bodyLimit: bodyLimitBytes,
-    trustProxy: false,
+    // Behind a proxy, the client's address is the one it forwards (TRUST_PROXY): what rate limits count.
+    trustProxy: fastifyTrustProxy(ctx.config.trustProxy),
     routerOptions: { maxParamLength: 16 * 1024 },
     // A path that cannot even be decoded (`/contacts/%ff`) names nothing either: 404 in
     // the contract's envelope, not Fastify's own 400.
@@ -184,6 +190,7 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
   });
 
   await registerSecurityHeaders(app);
+  await registerRateLimits(app, ctx.clock);
   await app.register(swagger, swaggerOptions);
 
   for (const register of modules) register(app, ctx);

@@ -75,6 +75,7 @@ const testFiles = mkdtempSync(path.join(tmpdir(), 'retrace-test-'));
 export const testConfig: Config = {
   port: 0,
   host: '127.0.0.1',
+  trustProxy: false,
   databaseUrl: undefined,
   dataDir: '',
   adminToken: operatorToken,
