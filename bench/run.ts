@@ -1,6 +1,6 @@
 /**
  * The benchmarks: `npm run bench` runs them all, `npm run bench -- restore` or
- * `-- history` one. Each runs on a fresh database on the PostgreSQL server (created and
+ * `-- history` one (also `rollback`, `imports`, `importsMillion`). Each runs on a fresh database on the PostgreSQL server (created and
  * dropped here; BENCH_DATABASE_URL to use a given one) and then on PGlite in memory
  * with fewer contacts. Figures are comparable as ratios within one run; BENCHMARKS.md
  * keeps a run's results with the machine it ran on.
@@ -8,7 +8,8 @@
  * BENCH_CONTACTS (100000) and BENCH_PGLITE_CONTACTS (20000; 0 skips PGlite) set the
  * sizes, BENCH_ROUNDS (5) the runs of each history variant. The rollback benchmark has
  * its own sizes: BENCH_ROLLBACK_CONTACTS (1000000) and BENCH_PGLITE_ROLLBACK_CONTACTS
- * (50000).
+ * (50000). The import benchmark: BENCH_IMPORT_ROWS and BENCH_PGLITE_IMPORT_ROWS (100000
+ * each), BENCH_IMPORT_MILLION_ROWS (1000000, server only).
  */
 import os from 'node:os';
 import { describeMachine } from './machine.js';
@@ -16,6 +17,7 @@ import { pgliteDatabase, serverDatabase, type BenchDatabase } from './databases.
 import { benchRestore, type RestoreFigures } from './restore.js';
 import { benchHistory, type HistoryFigures } from './history.js';
 import { benchRollback, type RollbackFigures } from './rollback.js';
+import { benchImport, type ImportFigures } from './imports.js';
 import { formatMs } from './timing.js';
 
 const benchmarks = {
@@ -24,6 +26,14 @@ const benchmarks = {
   },
   async history(engine: Engine) {
     report(await withDatabase(engine, 'history', (bench) => benchHistory(bench, engine.contacts, rounds)));
+  },
+  async imports(engine: Engine) {
+    const rows = engine.name === 'server' ? sizeFrom('BENCH_IMPORT_ROWS', 100_000) : sizeFrom('BENCH_PGLITE_IMPORT_ROWS', 100_000);
+    if (rows > 0) reportImport(await benchImport(engine.name, rows));
+  },
+  async importsMillion(engine: Engine) {
+    // The memory check needs the size, not two engines: the server only.
+    if (engine.name === 'server') reportImport(await benchImport('server', sizeFrom('BENCH_IMPORT_MILLION_ROWS', 1_000_000), 'imports_million'));
   },
   async rollback(engine: Engine) {
     const contacts = engine.name === 'server' ? sizeFrom('BENCH_ROLLBACK_CONTACTS', 1_000_000) : sizeFrom('BENCH_PGLITE_ROLLBACK_CONTACTS', 50_000);
@@ -75,6 +85,15 @@ function report(figures: RestoreFigures | HistoryFigures): void {
     console.log(`  triggers off       ${formatMs(f.uncapturedMedianMs).padStart(9)}  (${runs(f.uncapturedMs)})`);
     console.log(`  capture overhead   ${f.ratio.toFixed(2)}×`);
   }
+  console.log(`  load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min; ${os.cpus().length} cores)`);
+}
+
+function reportImport(f: ImportFigures): void {
+  console.log(`\nimport — ${f.engine}, ${f.rows} contacts on 2 lists with 2 tags each, through POST /imports (${(f.fileBytes / 2 ** 20).toFixed(1)} MiB)`);
+  console.log(`  upload (stored, job committed) ${formatMs(f.uploadMs).padStart(9)}`);
+  console.log(`  job to its end                 ${formatMs(f.jobMs).padStart(9)}  ${f.jobRate} rows/s`);
+  console.log(`  request to the end             ${formatMs(f.totalMs).padStart(9)}  ${f.rate} rows/s`);
+  if (f.serverPeakMiB !== null) console.log(`  server peak memory (VmHWM)     ${String(f.serverPeakMiB).padStart(6)} MiB`);
   console.log(`  load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min; ${os.cpus().length} cores)`);
 }
 

@@ -20,6 +20,8 @@ export interface RunningServer {
   engine: 'server' | 'pglite';
   /** The database the server runs on, for the peer comparisons (server engine only). */
   databaseUrl: string | undefined;
+  /** The server's process id (its memory can be read from /proc). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -94,6 +96,7 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
     operatorToken,
     engine,
     databaseUrl,
+    pid: child.pid,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));

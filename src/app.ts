@@ -25,6 +25,10 @@ import { snapshotRoutes } from './snapshots/routes.js';
 import { rollbackRoutes } from './rollbacks/routes.js';
 import { backupRoutes } from './backups/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
+import { importRoutes } from './imports/routes.js';
+import { changeRoutes } from './changes/routes.js';
+import { undoRoutes } from './undo/routes.js';
+import { heldDeleteRoutes } from './held-deletes/routes.js';
 
 /** Every feature's routes, in the order the OpenAPI document lists them. */
 export const routeModules: RouteModule[] = [
@@ -32,11 +36,13 @@ export const routeModules: RouteModule[] = [
   workspaceRoutes,
   userRoutes,
   contactRoutes,
+  importRoutes,
   listRoutes,
   accountRoutes,
   dealRoutes,
   tagRoutes,
   recycleBinRoutes,
+  heldDeleteRoutes,
   erasureRoutes,
   mergeRoutes,
   snapshotRoutes,
@@ -44,6 +50,8 @@ export const routeModules: RouteModule[] = [
   backupRoutes,
   notificationRoutes,
   auditRoutes,
+  changeRoutes,
+  undoRoutes,
   automationRoutes,
   messageRoutes,
   formRoutes,

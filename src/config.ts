@@ -25,6 +25,10 @@ export interface Config {
   backupDir: string;
   /** The key store: a directory of keyrings, kept apart from the backups. */
   backupKeyDir: string;
+  /** The import store: a directory of uploaded CSV files, kept until their import ends. */
+  importDir: string;
+  /** The largest CSV file an import takes, in bytes. */
+  importMaxBytes: number;
   /** The least severe level logged (LOG_LEVEL): info by default. */
   logLevel: LogLevel;
 }
@@ -68,6 +72,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Beside the embedded database's directory, not in it: that directory is PostgreSQL's.
     backupDir: path.resolve(env.RETRACE_BACKUP_DIR || `${dataDir}-backups`),
     backupKeyDir: path.resolve(env.RETRACE_BACKUP_KEY_DIR || `${dataDir}-backup-keys`),
+    importDir: path.resolve(env.RETRACE_IMPORT_DIR || `${dataDir}-imports`),
+    importMaxBytes: env.RETRACE_IMPORT_MAX_BYTES ? wholeNumber('RETRACE_IMPORT_MAX_BYTES', env.RETRACE_IMPORT_MAX_BYTES) : 1024 ** 3,
     logLevel,
   };
+}
+
+function wholeNumber(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a whole number of bytes, not ${JSON.stringify(value)}`);
+  return n;
 }

@@ -36,11 +36,11 @@ interface AuditRow {
 
 /**
  * Appends entries to the workspace's audit chain inside the caller's transaction, so an
- * entry exists exactly when its change does. Call it last in a transaction: it locks the
- * chain's head until commit.
+ * entry exists exactly when its change does, and returns their ids in order. Call it last
+ * in a transaction: it locks the chain's head until commit.
  */
-export async function recordAudit(tx: Tx, change: ChangeContext, ...entries: AuditEntryInput[]): Promise<void> {
-  if (entries.length === 0) return;
+export async function recordAudit(tx: Tx, change: ChangeContext, ...entries: AuditEntryInput[]): Promise<string[]> {
+  if (entries.length === 0) return [];
   const head = await sql<{ hash: string | null }>`
     SELECT hash FROM audit_heads WHERE workspace_id = ${change.workspaceId} FOR UPDATE`.execute(tx);
   let prevHash = head.rows[0]?.hash ?? null;
@@ -70,15 +70,18 @@ export async function recordAudit(tx: Tx, change: ChangeContext, ...entries: Aud
     hashes.push(hash);
     prevHash = hash;
   }
-  await sql`
-    INSERT INTO audit_log (workspace_id, at, actor_id, action, target_type, target_id, details, prev_hash, hash)
-    SELECT ${change.workspaceId}::text, ${change.at}::timestamptz, ${change.actorId}::text, e.action, e.target_type, e.target_id, e.details::jsonb, e.prev_hash, e.hash
+  const { rows: inserted } = await sql<{ id: number }>`
+    INSERT INTO audit_log (workspace_id, at, actor_id, action, target_type, target_id, details, prev_hash, hash, txid)
+    SELECT ${change.workspaceId}::text, ${change.at}::timestamptz, ${change.actorId}::text, e.action, e.target_type, e.target_id, e.details::jsonb, e.prev_hash, e.hash,
+           txid_current()
     FROM unnest(${actions}::text[], ${targetTypes}::text[], ${targetIds}::text[], ${details}::text[], ${prevHashes}::text[], ${hashes}::text[])
          WITH ORDINALITY AS e(action, target_type, target_id, details, prev_hash, hash, n)
-    ORDER BY e.n`.execute(tx);
+    ORDER BY e.n
+    RETURNING id`.execute(tx);
   await sql`
     INSERT INTO audit_heads (workspace_id, hash) VALUES (${change.workspaceId}, ${prevHash})
     ON CONFLICT (workspace_id) DO UPDATE SET hash = EXCLUDED.hash`.execute(tx);
+  return inserted.map((r) => String(r.id));
 }
 
 export interface AuditFilter {
@@ -144,4 +147,12 @@ export async function verifyAuditChain(db: Db, workspaceId: string): Promise<Cha
     prevHash = row.hash;
   }
   return { ok: true, entries: rows.length };
+}
+
+/** The transaction that wrote the audit entry `id` of this action, if there is one (null for entries written before transactions were kept). */
+export async function transactionOfEntry(db: Db, workspaceId: string, id: string, action: string): Promise<{ txid: string | null; at: Date } | null> {
+  if (!/^\d{1,18}$/.test(id)) return null;
+  const { rows } = await sql<{ txid: string | null; at: Date }>`
+    SELECT txid::text AS txid, at FROM audit_log WHERE workspace_id = ${workspaceId} AND id = ${id}::bigint AND action = ${action}`.execute(db);
+  return rows[0] ?? null;
 }

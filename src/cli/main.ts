@@ -12,6 +12,8 @@ import { serve } from './serve.js';
 import { restoreFromCli } from './restore.js';
 import { previewFromCli, rollbackFromCli, type RollbackCommand } from './rollback.js';
 import { createBackupFromCli, restoreBackupFromCli, verifyBackupFromCli } from './backup.js';
+import { exportFromCli, importFromCli } from './imports.js';
+import { importModes, type ImportMode } from '../imports/mapping.js';
 import { systemClock } from '../clock.js';
 
 const positiveInt = (value: string) => {
@@ -117,6 +119,40 @@ program
         resumeAutomations: options.resumeAutomations,
       });
     });
+  });
+
+program
+  .command('import')
+  .description('Import contacts from a CSV file as one background job, with a progress bar; bad rows are reported, not fatal')
+  .argument('<file>', 'the CSV file (UTF-8, header row first)')
+  .requiredOption('--workspace <id>', 'workspace id')
+  .requiredOption('--map <columns>', "header=target pairs, e.g. 'Email=email,First=firstName,Tags=tag,News=list:<listId>' (or the columns as JSON)")
+  .option('--mode <mode>', 'create, update or upsert (create or update by email)', 'create')
+  .option('--list-status <status>', 'the status of a list cell that holds none (e.g. "yes")')
+  .option('--confirm-overage', 'create contacts past the active contact limit', false)
+  .action(async (file: string, options: { workspace: string; map: string; mode: string; listStatus?: string; confirmOverage: boolean }) => {
+    if (!(importModes as readonly string[]).includes(options.mode)) {
+      console.error(`--mode must be one of ${importModes.join(', ')}`);
+      process.exitCode = 2;
+      return;
+    }
+    await withContext((ctx) => importFromCli(ctx, { file, ...options, mode: options.mode as ImportMode }));
+  });
+
+program
+  .command('export')
+  .description('Write the contacts as CSV to stdout (the same as GET /contacts/export), with a progress bar on stderr')
+  .requiredOption('--workspace <id>', 'workspace id')
+  .option('--status <status>', 'active, archived, deleted or merged', 'active')
+  .option('--q <text>', 'name or email filter')
+  .action(async (options: { workspace: string; status: string; q?: string }) => {
+    const { status } = options;
+    if (status !== 'active' && status !== 'archived' && status !== 'deleted' && status !== 'merged') {
+      console.error('--status must be active, archived, deleted or merged');
+      process.exitCode = 2;
+      return;
+    }
+    await withContext((ctx) => exportFromCli(ctx, { workspace: options.workspace, status, q: options.q }));
   });
 
 const rollback = program.command('rollback').description('Point-in-time rollback of contacts or of a whole workspace');

@@ -39,7 +39,8 @@ export async function restoreFromCli(ctx: AppContext, command: RestoreCommand): 
   }
   const bar = progressBar('restoring', job.requested);
   for (;;) {
-    const steps = await runPendingJobs(ctx, jobHandlers, { workspaceId: command.workspace, maxSteps: 1 });
+    // The one-job slot's jobs only: an import queued in the workspace runs in its own lane.
+    const steps = await runPendingJobs(ctx, jobHandlers, { workspaceId: command.workspace, lane: null, maxSteps: 1 });
     job = await getRestoreJob(ctx.db, command.workspace, job.id);
     bar.update(job.restored + job.skippedCount);
     if (steps === 0 || job.status === 'succeeded' || job.status === 'failed') break;

@@ -55,7 +55,8 @@ export async function rollbackFromCli(ctx: AppContext, command: RollbackCommand)
     }
     const bar = progressBar('rolling back', 1);
     for (;;) {
-      const steps = await runPendingJobs(ctx, jobHandlers, { workspaceId: command.workspace, maxSteps: 1 });
+      // The one-job slot's jobs only: an import queued in the workspace runs in its own lane.
+      const steps = await runPendingJobs(ctx, jobHandlers, { workspaceId: command.workspace, lane: null, maxSteps: 1 });
       rollback = await getRollback(ctx.db, command.workspace, rollback.id);
       bar.setTotal(Math.max(rollback.progress.contactsTotal, 1));
       bar.update(rollback.progress.contactsDone);

@@ -10,16 +10,8 @@ import { contactMemberships } from '../lists/service.js';
 import { contactAccounts } from '../accounts/service.js';
 import { contactDeals } from '../deals/service.js';
 import { tagContact, untagContact } from '../tags/service.js';
-import {
-  archiveContact,
-  archiveContacts,
-  createContact,
-  deleteContact,
-  deleteContacts,
-  getContact,
-  listContacts,
-  updateContact,
-} from './service.js';
+import { removeContacts } from '../held-deletes/service.js';
+import { createContact, getContact, listContacts, removedContact, updateContact } from './service.js';
 
 const name = z.string().trim().max(200).nullable();
 const email = z.email().max(320);
@@ -52,7 +44,11 @@ const contactPatchBody = z
   })
   .refine((patch) => Object.keys(patch).length > 0, { message: 'Nothing to change' });
 
-export const contactIdsBody = z.strictObject({ ids: z.array(z.string().min(1)).min(1).max(1000) });
+/** The body of a bulk delete or archive: more contacts than the workspace's massDelete.maxContacts need `confirm`. */
+const removalBody = z.strictObject({
+  ids: z.array(z.string().min(1)).min(1).max(1000),
+  confirm: z.boolean().optional().describe('Needed (true) when the request would remove more contacts than massDelete.maxContacts'),
+});
 
 const contactStatus = z.enum(['active', 'archived', 'deleted', 'merged']);
 
@@ -134,32 +130,40 @@ export const contactRoutes: RouteModule = (app, ctx) => {
     handler: ({ params, body, change }) => updateContact(db, change, params.id, body),
   });
 
+  // Deletes and archives go through the mass-delete guard (src/held-deletes): past the
+  // actor's limit they are held, 409 mass_delete_held.
   addRoute(app, ctx, {
     method: 'DELETE', url: '/contacts/:id', summary: 'Move a contact to the recycle bin', tag,
     response: contactSchema,
     access: { user: 'contacts.delete' }, params: contactParams,
-    handler: ({ params, change }) => deleteContact(db, change, params.id),
+    handler: async ({ params, change }) => removedContact(db, change.workspaceId, 'delete', params.id, await removeContacts(db, change, 'delete', [params.id])),
   });
 
   addRoute(app, ctx, {
     method: 'POST', url: '/contacts/delete', summary: 'Move many contacts to the recycle bin', tag,
     response: z.object({ deleted: z.array(z.string()), skipped: z.array(skippedContact) }),
-    access: { user: 'contacts.delete' }, body: contactIdsBody,
-    handler: ({ body, change }) => deleteContacts(db, change, body.ids),
+    access: { user: 'contacts.delete' }, body: removalBody,
+    handler: async ({ body, change }) => {
+      const { done, skipped } = await removeContacts(db, change, 'delete', body.ids, { confirm: body.confirm });
+      return { deleted: done, skipped };
+    },
   });
 
   addRoute(app, ctx, {
     method: 'POST', url: '/contacts/:id/archive', summary: 'Archive a contact', tag,
     response: contactSchema,
     access: { user: 'contacts.archive' }, params: contactParams,
-    handler: ({ params, change }) => archiveContact(db, change, params.id),
+    handler: async ({ params, change }) => removedContact(db, change.workspaceId, 'archive', params.id, await removeContacts(db, change, 'archive', [params.id])),
   });
 
   addRoute(app, ctx, {
     method: 'POST', url: '/contacts/archive', summary: 'Archive many contacts', tag,
     response: z.object({ archived: z.array(z.string()), skipped: z.array(skippedContact) }),
-    access: { user: 'contacts.archive' }, body: contactIdsBody,
-    handler: ({ body, change }) => archiveContacts(db, change, body.ids),
+    access: { user: 'contacts.archive' }, body: removalBody,
+    handler: async ({ body, change }) => {
+      const { done, skipped } = await removeContacts(db, change, 'archive', body.ids, { confirm: body.confirm });
+      return { archived: done, skipped };
+    },
   });
 
   addRoute(app, ctx, {

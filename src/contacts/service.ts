@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction, violatesUniqueIndex } from '../db/database.js';
-import { batchOf, byKeys } from '../db/keys.js';
+import { batchOf, byKeys, lookUp } from '../db/keys.js';
 import { emailTaken, invalidState, notFound } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -239,13 +239,18 @@ export interface Skipped {
   reason: string;
 }
 
-/** Classifies ids into the contacts in one of `allowed` statuses and the rest, with why. */
-async function partitionByStatus(
-  tx: Tx,
-  workspaceId: string,
-  ids: string[],
-  allowed: ContactStatus[],
-): Promise<{ eligible: string[]; skipped: Skipped[] }> {
+/** What takes contacts out of the live data: to the recycle bin, or to the archive. */
+export type Removal = 'delete' | 'archive';
+
+/** The statuses a removal takes contacts from: a delete takes archived ones too. */
+const removableStatuses: Record<Removal, ContactStatus[]> = { delete: ['active', 'archived'], archive: ['active'] };
+
+/**
+ * Sorts ids (each once) into the contacts the removal would take, locked until the
+ * transaction ends, and the rest with why (`not_found`, or the status that prevents it).
+ */
+export async function lockRemovable(tx: Tx, workspaceId: string, removal: Removal, ids: string[]): Promise<{ eligible: string[]; skipped: Skipped[] }> {
+  const allowed = removableStatuses[removal];
   const { rows } = await byKeys(tx, sql<{ id: string; status: ContactStatus }>`
     SELECT c.id, c.status FROM ${batchOf(workspaceId, ids)} JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key
     ORDER BY c.id FOR UPDATE OF c`);
@@ -261,60 +266,67 @@ async function partitionByStatus(
   return { eligible, skipped };
 }
 
-/** Soft-deletes contacts (active or archived): they go to the recycle bin with who and when. */
-export async function deleteContacts(db: Db, change: ChangeContext, ids: string[]): Promise<{ deleted: string[]; skipped: Skipped[] }> {
-  const unique = [...new Set(ids)];
-  return inTransaction(db, change, async (tx) => {
-    const { eligible, skipped } = await partitionByStatus(tx, change.workspaceId, unique, ['active', 'archived']);
-    if (eligible.length === 0) return { deleted: [], skipped };
-    await byKeys(tx, sql`
-      UPDATE contacts c SET status = 'deleted', deleted_at = ${change.at}, deleted_by = ${change.actorId}, updated_at = ${change.at}
-      FROM ${batchOf(change.workspaceId, eligible)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
-    const { dealsDeleted } = await detachContacts(tx, change, eligible, true);
-    await recordAudit(
-      tx,
-      change,
-      ...eligible.map((id) => ({ action: 'contact.deleted', targetType: 'contact', targetId: id })),
-      ...dealsDeleted.map((id) => ({ action: 'deal.deleted', targetType: 'deal', targetId: id, details: { reason: 'last_contact_deleted' } })),
-    );
-    return { deleted: eligible, skipped };
-  });
+/**
+ * Deletes (to the recycle bin, active or archived ones) or archives (active ones) the
+ * contacts lockRemovable found eligible, in tx: with who (the change's actor) and when,
+ * off every list, account, tag and deal. `auditDetails` go into each contact's audit entry.
+ */
+export async function applyRemoval(tx: Tx, change: ChangeContext, removal: Removal, eligible: string[], auditDetails: Record<string, unknown> = {}): Promise<void> {
+  if (eligible.length === 0) return;
+  const marks =
+    removal === 'delete'
+      ? sql`status = 'deleted', deleted_at = ${change.at}, deleted_by = ${change.actorId}`
+      : sql`status = 'archived', archived_at = ${change.at}, archived_by = ${change.actorId}`;
+  await byKeys(tx, sql`
+    UPDATE contacts c SET ${marks}, updated_at = ${change.at}
+    FROM ${batchOf(change.workspaceId, eligible)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
+  const { dealsDeleted } = await detachContacts(tx, change, eligible, true);
+  const action = removal === 'delete' ? 'contact.deleted' : 'contact.archived';
+  const reason = removal === 'delete' ? 'last_contact_deleted' : 'last_contact_archived';
+  await recordAudit(
+    tx,
+    change,
+    ...eligible.map((id) => ({ action, targetType: 'contact', targetId: id, details: auditDetails })),
+    ...dealsDeleted.map((id) => ({ action: 'deal.deleted', targetType: 'deal', targetId: id, details: { reason } })),
+  );
 }
 
-export async function deleteContact(db: Db, change: ChangeContext, contactId: string): Promise<Contact> {
-  const { deleted, skipped } = await deleteContacts(db, change, [contactId]);
-  if (deleted.length === 0) {
-    if (skipped[0]?.reason === 'not_found') throw notFound('Contact');
-    throw invalidState(`The contact is already ${skipped[0]?.reason}`, { status: skipped[0]?.reason });
+/**
+ * The answer of `DELETE /contacts/:id` and `POST /contacts/:id/archive`: the contact as it
+ * now is, or 404 when it does not exist, 409 invalid_state when its status prevented it.
+ */
+export async function removedContact(db: Db, workspaceId: string, removal: Removal, contactId: string, outcome: { done: string[]; skipped: Skipped[] }): Promise<Contact> {
+  if (outcome.done.length === 0) {
+    const reason = outcome.skipped[0]?.reason;
+    if (reason === 'not_found') throw notFound('Contact');
+    const message = removal === 'delete' ? `The contact is already ${reason}` : `Only active contacts can be archived; this one is ${reason}`;
+    throw invalidState(message, { status: reason });
   }
-  return getContact(db, change.workspaceId, contactId);
+  return getContact(db, workspaceId, contactId);
 }
 
-/** Archives active contacts: off the billing count, email kept, restorable after the freeze. */
-export async function archiveContacts(db: Db, change: ChangeContext, ids: string[]): Promise<{ archived: string[]; skipped: Skipped[] }> {
+/**
+ * How many of the workspace's contacts are active or archived, counted up to `atMost`
+ * (the mass-delete guard needs no more than that, and a large workspace is not read whole).
+ */
+export async function countLiveContacts(tx: Tx, workspaceId: string, atMost: number): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    SELECT count(*)::int AS n FROM (
+      SELECT 1 FROM contacts WHERE workspace_id = ${workspaceId} AND status IN ('active', 'archived') LIMIT ${atMost}) live`.execute(tx);
+  return rows[0].n;
+}
+
+/**
+ * Of `ids`, the contacts still as `actorId` left them at or after `since`: deleted by it
+ * (then or later), or archived by it and not deleted since. Each looked up by key.
+ */
+export async function stillRemovedBy(tx: Tx, workspaceId: string, ids: string[], actorId: string, since: Date): Promise<{ deleted: string[]; archived: string[] }> {
   const unique = [...new Set(ids)];
-  return inTransaction(db, change, async (tx) => {
-    const { eligible, skipped } = await partitionByStatus(tx, change.workspaceId, unique, ['active']);
-    if (eligible.length === 0) return { archived: [], skipped };
-    await byKeys(tx, sql`
-      UPDATE contacts c SET status = 'archived', archived_at = ${change.at}, archived_by = ${change.actorId}, updated_at = ${change.at}
-      FROM ${batchOf(change.workspaceId, eligible)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
-    const { dealsDeleted } = await detachContacts(tx, change, eligible, true);
-    await recordAudit(
-      tx,
-      change,
-      ...eligible.map((id) => ({ action: 'contact.archived', targetType: 'contact', targetId: id })),
-      ...dealsDeleted.map((id) => ({ action: 'deal.deleted', targetType: 'deal', targetId: id, details: { reason: 'last_contact_archived' } })),
-    );
-    return { archived: eligible, skipped };
-  });
-}
-
-export async function archiveContact(db: Db, change: ChangeContext, contactId: string): Promise<Contact> {
-  const { archived, skipped } = await archiveContacts(db, change, [contactId]);
-  if (archived.length === 0) {
-    if (skipped[0]?.reason === 'not_found') throw notFound('Contact');
-    throw invalidState(`Only active contacts can be archived; this one is ${skipped[0]?.reason}`, { status: skipped[0]?.reason });
-  }
-  return getContact(db, change.workspaceId, contactId);
+  if (unique.length === 0) return { deleted: [], archived: [] };
+  const { rows } = await byKeys(tx, sql<{ id: string; status: 'deleted' | 'archived' }>`
+    SELECT c.id, c.status FROM ${batchOf(workspaceId, unique)} ${lookUp('contacts', 'c', sql`c.workspace_id = k.workspace_id AND c.id = k.key`)}
+    WHERE (c.status = 'deleted' AND c.deleted_by = ${actorId} AND c.deleted_at >= ${since})
+       OR (c.status = 'archived' AND c.archived_by = ${actorId} AND c.archived_at >= ${since})
+    ORDER BY k.n`);
+  return { deleted: rows.filter((r) => r.status === 'deleted').map((r) => r.id), archived: rows.filter((r) => r.status === 'archived').map((r) => r.id) };
 }

@@ -131,14 +131,39 @@ export async function connectPGlite(dataDir: string | undefined): Promise<Databa
 export { migrate } from './migrator.js';
 
 /**
- * Runs fn in a transaction whose history rows carry ctx's actor, origin and time.
- * Every write of the application goes through here.
+ * What a change is attributed to: the cause it names, or the user or integration token of
+ * the request it came from (an integration's changes have the token as their actor).
+ */
+export function causeOf(change: ChangeContext): { kind: CauseKind; id: string | null } {
+  if (change.cause) return change.cause;
+  if (change.origin !== 'user' || change.actorId === null) return { kind: 'system', id: null };
+  if (change.tokenId && change.actorId === change.tokenId) return { kind: 'integration', id: change.tokenId };
+  return { kind: 'user', id: change.actorId };
+}
+
+/**
+ * Runs fn in a transaction whose history rows and change set carry ctx's actor, token,
+ * origin, cause and time. Every write of the application goes through here.
  */
 export async function inTransaction<T>(db: Db, ctx: ChangeContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (tx) => {
-    await sql`SELECT set_config('retrace.now', ${ctx.at.toISOString()}, true),
-                     set_config('retrace.actor', ${ctx.actorId ?? ''}, true),
-                     set_config('retrace.origin', ${ctx.origin}, true)`.execute(tx);
+    await applyChangeContext(tx, ctx);
     return fn(tx);
   });
+}
+
+/**
+ * Puts the change context into the transaction's settings, which the capture triggers and
+ * the `DEFAULT retrace_now()` of every timestamp column read (a transaction controlled by
+ * hand, such as a preview's, that is rolled back, sets it this way).
+ */
+export async function applyChangeContext(tx: Tx, ctx: ChangeContext): Promise<void> {
+  const cause = causeOf(ctx);
+  await sql`SELECT set_config('retrace.now', ${ctx.at.toISOString()}, true),
+                   set_config('retrace.actor', ${ctx.actorId ?? ''}, true),
+                   set_config('retrace.origin', ${ctx.origin}, true),
+                   set_config('retrace.workspace', ${ctx.workspaceId}, true),
+                   set_config('retrace.token', ${ctx.tokenId ?? ''}, true),
+                   set_config('retrace.cause_kind', ${cause.kind}, true),
+                   set_config('retrace.cause_id', ${cause.id ?? ''}, true)`.execute(tx);
 }

@@ -20,6 +20,7 @@ export const errorCodes = [
   'confirmation_required',
   'too_many_contacts',
   'point_not_recoverable',
+  'file_too_large',
   'rate_limited',
   'internal',
 ] as const;

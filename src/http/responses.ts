@@ -1,9 +1,17 @@
+import type { Readable } from 'node:stream';
 import type { FastifySerializerCompiler } from 'fastify';
 import { serializerCompiler } from 'fastify-type-provider-zod';
 import { z, type ZodType } from 'zod';
 
 /** A time as the API writes it: ISO-8601 in UTC (`toISOString()`). */
 export const timestamp = z.string().meta({ format: 'date-time' });
+
+/**
+ * A CSV download: the handler returns the stream, which Fastify sends as it is read
+ * without serializing it. The OpenAPI document shows it as the text it is; the type says
+ * what the handler really returns (zod has no JSON Schema for a stream).
+ */
+export const csvDownload = z.string().describe('text/csv, header row first, streamed') as unknown as ZodType<Readable>;
 
 
 type FieldPath = (string | number)[];

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z, type ZodType } from 'zod';
@@ -23,6 +23,9 @@ interface Call<B, Q, P> {
   query: Q;
   params: P;
   ip: string;
+  /** The raw request and reply, for the few routes that stream (uploads, CSV downloads). */
+  request: FastifyRequest;
+  reply: FastifyReply;
 }
 
 interface UserCall<B, Q, P> extends Call<B, Q, P> {
@@ -267,6 +270,8 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, R = unknow
         query: request.query,
         params: request.params,
         ip: request.ip,
+        request,
+        reply,
         principal,
       };
       const handlerCall =

@@ -22,10 +22,13 @@ const counting: JobHandler = {
   },
 };
 
-async function queueCounting(workspaceId: string, until: number) {
+/** The same job, queued in a lane of its own instead of the workspace's one slot. */
+const countingInLane: JobHandler = { ...counting, kind: 'test.counting-in-lane', lane: 'test-lane' };
+
+async function queueCounting(workspaceId: string, until: number, handler: JobHandler = counting) {
   const change = { workspaceId, actorId: null, origin: 'system' as const, at: app.clock.now() };
   return withOneActiveJob(app.ctx.db, workspaceId, () =>
-    inTransaction(app.ctx.db, change, (tx) => insertJob(tx, change, { kind: counting.kind, status: 'queued', params: { until } })),
+    inTransaction(app.ctx.db, change, (tx) => insertJob(tx, change, { kind: handler.kind, lane: handler.lane, status: 'queued', params: { until } })),
   );
 }
 
@@ -77,6 +80,43 @@ describe('durable jobs', () => {
     await queueCounting(ws.id, 3);
     await runPendingJobs(app.ctx, [failing], { workspaceId: ws.id });
     expect(cleaned).toEqual([{ status: 'failed' }]);
+  });
+
+  it('queues a job of a lane beside the slot: a lane job neither waits for the slot job nor holds it', async () => {
+    const ws = await aWorkspace(app);
+    const inLane = await queueCounting(ws.id, 1, countingInLane);
+    const inSlot = await queueCounting(ws.id, 1);
+    expect([inLane.status, inSlot.status]).toEqual(['queued', 'queued']);
+    expect(await runPendingJobs(app.ctx, [counting, countingInLane], { workspaceId: ws.id, lane: null })).toBe(1);
+    expect((await findJob(app.ctx.db, ws.id, inSlot.id))?.status).toBe('succeeded');
+    expect((await findJob(app.ctx.db, ws.id, inLane.id))?.status).toBe('queued');
+  });
+
+  it("runs a lane's jobs of one workspace one at a time, oldest first", async () => {
+    const ws = await aWorkspace(app);
+    const first = await queueCounting(ws.id, 3, countingInLane);
+    const second = await queueCounting(ws.id, 1, countingInLane);
+    await runPendingJobs(app.ctx, [countingInLane], { workspaceId: ws.id, lane: 'test-lane', maxSteps: 1 });
+    // Another runner holds the first one now: the second waits for it rather than running beside it.
+    await sql`UPDATE jobs SET lease_owner = 'another runner', lease_until = now() + interval '1 hour' WHERE workspace_id = ${ws.id} AND id = ${first.id}`.execute(app.ctx.db);
+    expect(await runPendingJobs(app.ctx, [countingInLane], { workspaceId: ws.id, lane: 'test-lane' })).toBe(0);
+    expect((await findJob(app.ctx.db, ws.id, second.id))?.status).toBe('queued');
+    // That runner stopped: its lease is gone, and the first is resumed, then the second runs.
+    await sql`UPDATE jobs SET lease_until = NULL WHERE workspace_id = ${ws.id} AND id = ${first.id}`.execute(app.ctx.db);
+    await runPendingJobs(app.ctx, [countingInLane], { workspaceId: ws.id });
+    const [a, b] = [await findJob(app.ctx.db, ws.id, first.id), await findJob(app.ctx.db, ws.id, second.id)];
+    expect([a?.status, b?.status]).toEqual(['succeeded', 'succeeded']);
+    expect((b?.startedAt?.getTime() ?? 0) >= (a?.finishedAt?.getTime() ?? Infinity)).toBe(true);
+  });
+
+  it('refuses a second running job of a lane in one workspace in the database, whoever claims it', async () => {
+    const ws = await aWorkspace(app);
+    const first = await queueCounting(ws.id, 1, countingInLane);
+    const second = await queueCounting(ws.id, 1, countingInLane);
+    await sql`UPDATE jobs SET status = 'running' WHERE workspace_id = ${ws.id} AND id = ${first.id}`.execute(app.ctx.db);
+    await expect(sql`UPDATE jobs SET status = 'running' WHERE workspace_id = ${ws.id} AND id = ${second.id}`.execute(app.ctx.db)).rejects.toThrow(
+      /jobs_one_running_per_lane/,
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
-import type { ChangeContext, Db, Tx } from '../db/database.js';
+import type { CauseKind, ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction, violatesUniqueIndex } from '../db/database.js';
 import { AppError } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
@@ -12,6 +12,8 @@ export interface Job<P = Record<string, unknown>, G = Record<string, unknown>> {
   workspaceId: string;
   id: string;
   kind: string;
+  /** null: the workspace's one job slot (restores, rollbacks); else the lane it queues in. */
+  lane: string | null;
   status: JobStatus;
   params: P;
   progress: G;
@@ -28,6 +30,7 @@ interface JobRow {
   workspace_id: string;
   id: string;
   kind: string;
+  lane: string | null;
   status: JobStatus;
   params: Record<string, unknown>;
   progress: Record<string, unknown>;
@@ -45,6 +48,7 @@ function toJob(r: JobRow): Job {
     workspaceId: r.workspace_id,
     id: r.id,
     kind: r.kind,
+    lane: r.lane,
     status: r.status,
     params: r.params,
     progress: r.progress,
@@ -67,9 +71,22 @@ export interface JobHandler {
   kind: string;
   /** The origin written into history and the outbox for the job's changes. */
   origin: ChangeContext['origin'];
+  /**
+   * Jobs of this kind are queued in this lane instead of the workspace's one job slot:
+   * a lane's jobs of one workspace run one at a time, oldest first, and neither wait for
+   * the slot's job nor hold it up (the worker runs each lane's pass beside the others).
+   */
+  lane?: string;
+  /**
+   * The change context of the job's batches, when it is not the default one (the job's
+   * creator as actor, the handler's origin, now).
+   */
+  changeOf?(job: Job, at: Date): ChangeContext;
+  /** What the job's changes are attributed to (the job itself, by its id), so that they can be undone as one cause. */
+  cause?: CauseKind;
   step(tx: Tx, job: Job, change: ChangeContext, ctx: AppContext): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }>;
   /** Removes the work data a failed job leaves behind, in the transaction that marks it failed. */
-  cleanUp?(tx: Tx, job: Job): Promise<void>;
+  cleanUp?(tx: Tx, job: Job, ctx: AppContext): Promise<void>;
   /**
    * Called in the transaction that ends the job, succeeded or failed (after cleanUp),
    * with the job as it ends (status, result or error, finishedAt): what it does there
@@ -78,7 +95,7 @@ export interface JobHandler {
   finished?(tx: Tx, job: Job, change: ChangeContext): Promise<void>;
 }
 
-const jobColumns = sql`workspace_id, id, kind, status, params, progress, result, error, created_by, approved_by, created_at, started_at, finished_at`;
+const jobColumns = sql`workspace_id, id, kind, lane, status, params, progress, result, error, created_by, approved_by, created_at, started_at, finished_at`;
 
 export async function findJob(db: Db | Tx, workspaceId: string, jobId: string): Promise<Job | null> {
   const { rows } = await sql<JobRow>`SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${workspaceId} AND id = ${jobId}`.execute(db);
@@ -96,10 +113,10 @@ export async function listJobs(db: Db, workspaceId: string, kind: string, page: 
   return toPage(rows, page.limit, (r) => [r.created_key, r.id], toJob);
 }
 
-/** The workspace's queued or running job, if any. */
+/** The job queued or running in the workspace's one slot (a restore or rollback), if any. */
 export async function activeJob(db: Db | Tx, workspaceId: string): Promise<Job | null> {
   const { rows } = await sql<JobRow>`
-    SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${workspaceId} AND status IN ('queued', 'running')`.execute(db);
+    SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${workspaceId} AND status IN ('queued', 'running') AND lane IS NULL`.execute(db);
   return rows[0] ? toJob(rows[0]) : null;
 }
 
@@ -122,15 +139,26 @@ export async function withOneActiveJob<T>(db: Db, workspaceId: string, fn: () =>
   }
 }
 
-/** Adds a job inside tx; with status queued it takes the workspace's one active slot. */
+/**
+ * Adds a job inside tx; with status queued it takes the workspace's one active slot,
+ * unless it goes to a lane. `id` is for a caller that names things after the job first.
+ */
 export async function insertJob(
   tx: Tx,
   change: ChangeContext,
-  input: { kind: string; status: 'queued' | 'awaiting_approval'; params: Record<string, unknown>; progress?: Record<string, unknown> },
+  input: {
+    id?: string;
+    kind: string;
+    lane?: string;
+    status: 'queued' | 'awaiting_approval';
+    params: Record<string, unknown>;
+    progress?: Record<string, unknown>;
+  },
 ): Promise<Job> {
   const { rows } = await sql<JobRow>`
-    INSERT INTO jobs (workspace_id, kind, status, params, progress, created_by, created_at)
-    VALUES (${change.workspaceId}, ${input.kind}, ${input.status}, ${JSON.stringify(input.params)}::jsonb,
+    INSERT INTO jobs (workspace_id, id, kind, lane, status, params, progress, created_by, created_at)
+    VALUES (${change.workspaceId}, coalesce(${input.id ?? null}::text, gen_random_uuid()::text), ${input.kind}, ${input.lane ?? null},
+            ${input.status}, ${JSON.stringify(input.params)}::jsonb,
             ${JSON.stringify(input.progress ?? {})}::jsonb, ${change.actorId}, ${change.at})
     RETURNING ${jobColumns}`.execute(tx);
   return toJob(rows[0]);
@@ -155,6 +183,8 @@ const leaseMs = 30_000;
 
 export interface RunOptions {
   workspaceId?: string | null;
+  /** Only the jobs of this lane (null: the one-job slot); every lane when absent. */
+  lane?: string | null;
   /** Stop after this many batches and release the job, as a crashed runner would leave it (tests). */
   maxSteps?: number;
 }
@@ -167,7 +197,7 @@ export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHand
   const owner = randomUUID();
   let steps = 0;
   for (;;) {
-    const job = await claimJob(ctx.db, owner, options.workspaceId ?? null, ctx.clock.now());
+    const job = await claimJob(ctx.db, owner, options.workspaceId ?? null, options.lane, ctx.clock.now());
     if (!job) return steps;
     const handler = handlers.find((h) => h.kind === job.kind);
     if (!handler) {
@@ -181,18 +211,35 @@ export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHand
   }
 }
 
-async function claimJob(db: Db, owner: string, workspaceId: string | null, startedAt: Date): Promise<Job | null> {
-  const now = new Date();
-  const { rows } = await sql<JobRow>`
-    UPDATE jobs SET status = 'running', lease_owner = ${owner}, lease_until = ${new Date(now.getTime() + leaseMs)},
-                    started_at = coalesce(started_at, ${startedAt})
-    WHERE (workspace_id, id) = (
-      SELECT workspace_id, id FROM jobs
-      WHERE (${workspaceId}::text IS NULL OR workspace_id = ${workspaceId})
-        AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < ${now})))
-      ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING ${jobColumns}`.execute(db);
-  return rows[0] ? toJob(rows[0]) : null;
+const isRunningInLaneViolation = (error: unknown) => violatesUniqueIndex(error, 'jobs_one_running_per_lane');
+
+/**
+ * Takes the oldest claimable job: a queued one, or a running one whose runner's lease ran
+ * out. A queued job of a lane waits while another job of its workspace runs in that lane;
+ * two runners claiming two of them at once meet on the unique index of running lane jobs,
+ * and the one refused looks again.
+ */
+async function claimJob(db: Db, owner: string, workspaceId: string | null, lane: string | null | undefined, startedAt: Date): Promise<Job | null> {
+  for (;;) {
+    const now = new Date();
+    try {
+      const { rows } = await sql<JobRow>`
+        UPDATE jobs SET status = 'running', lease_owner = ${owner}, lease_until = ${new Date(now.getTime() + leaseMs)},
+                        started_at = coalesce(started_at, ${startedAt})
+        WHERE (workspace_id, id) = (
+          SELECT j.workspace_id, j.id FROM jobs j
+          WHERE (${workspaceId}::text IS NULL OR j.workspace_id = ${workspaceId})
+            AND (${lane === undefined} OR j.lane IS NOT DISTINCT FROM ${lane ?? null}::text)
+            AND (j.status = 'queued' OR (j.status = 'running' AND (j.lease_until IS NULL OR j.lease_until < ${now})))
+            AND (j.lane IS NULL OR j.status = 'running' OR NOT EXISTS (
+                  SELECT 1 FROM jobs r WHERE r.workspace_id = j.workspace_id AND r.lane = j.lane AND r.status = 'running'))
+          ORDER BY j.created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING ${jobColumns}`.execute(db);
+      return rows[0] ? toJob(rows[0]) : null;
+    } catch (error) {
+      if (!isRunningInLaneViolation(error)) throw error;
+    }
+  }
 }
 
 async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job, owner: string, budget: number): Promise<number> {
@@ -200,7 +247,7 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
   let steps = 0;
   try {
     while (steps < budget) {
-      const change: ChangeContext = { workspaceId: job.workspaceId, actorId: job.createdBy, origin: handler.origin, at: ctx.clock.now() };
+      const change = jobChange(ctx, job, handler);
       const outcome = await inTransaction(ctx.db, change, async (tx) => {
         const { rows } = await sql<JobRow>`
           SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner} FOR UPDATE`.execute(tx);
@@ -234,14 +281,31 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
   }
 }
 
+/**
+ * The change context of a job's work: the handler's own (changeOf), or its requester, its
+ * origin and the job as its cause.
+ */
+function jobChange(ctx: AppContext, job: Job, handler: JobHandler | undefined): ChangeContext {
+  const at = ctx.clock.now();
+  return (
+    handler?.changeOf?.(job, at) ?? {
+      workspaceId: job.workspaceId,
+      actorId: job.createdBy,
+      origin: handler?.origin ?? 'system',
+      at,
+      ...(handler?.cause ? { cause: { kind: handler.cause, id: job.id } } : {}),
+    }
+  );
+}
+
 async function failJob(ctx: AppContext, job: Job, error: string, handler?: JobHandler): Promise<void> {
-  const change: ChangeContext = { workspaceId: job.workspaceId, actorId: job.createdBy, origin: handler?.origin ?? 'system', at: ctx.clock.now() };
+  const change = jobChange(ctx, job, handler);
   await inTransaction(ctx.db, change, async (tx) => {
     const { rows } = await sql<JobRow>`
       UPDATE jobs SET status = 'failed', error = ${error}, finished_at = ${change.at}, lease_owner = NULL, lease_until = NULL
       WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}
       RETURNING ${jobColumns}`.execute(tx);
-    await handler?.cleanUp?.(tx, job);
+    await handler?.cleanUp?.(tx, job, ctx);
     if (rows[0]) await handler?.finished?.(tx, toJob(rows[0]), change);
   });
 }

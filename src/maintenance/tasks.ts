@@ -7,6 +7,7 @@ import { rewriteStaleKeyrings } from '../backups/service.js';
 import { exportScheduledSnapshots } from '../backups/schedule.js';
 import { compactHistory, expireSnapshots, takeScheduledSnapshots } from '../snapshots/service.js';
 import { notificationTasks } from '../notifications/maintenance.js';
+import { countChangeSets, countedPerPass } from '../changes/service.js';
 
 /**
  * Every kind of due background work, in the order a maintenance pass runs it. Features
@@ -24,6 +25,9 @@ export const maintenanceTasks: MaintenanceTask[] = [
   // Scheduled snapshots whose boundary has passed, then the expired ones go (issue 6).
   { name: 'snapshots', run: takeScheduledSnapshots },
   { name: 'expiredSnapshots', run: expireSnapshots },
+  // What each write transaction did, counted once from its history (GET /changes sums
+  // these), before compaction may take the history away.
+  { name: 'changeSets', run: (ctx, workspaceId) => countChangeSets(ctx.db, workspaceId, countedPerPass) },
   // History no recoverable point needs: after the snapshots that pin it are settled.
   { name: 'compactedHistory', run: (ctx, workspaceId) => compactHistory(ctx, workspaceId) },
   // The newest snapshot of the kind a workspace exports goes to the backup store: last,

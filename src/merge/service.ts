@@ -5,6 +5,7 @@ import { batchOf, byKeys, lookUp } from '../db/keys.js';
 import { invalidRequest, invalidState, notFound } from '../http/errors.js';
 import { recordAudit } from '../audit/service.js';
 import { detachContacts, getContact, type Contact } from '../contacts/service.js';
+import { nameThisChangeSet } from '../changes/service.js';
 
 /**
  * Gives the survivor the merged contacts' lists, tags, accounts and deals (those of lists,
@@ -73,7 +74,10 @@ export async function mergeContacts(db: Db, change: ChangeContext, survivorId: s
       UPDATE contacts c SET status = 'merged', merged_into = ${survivorId}, merged_at = ${change.at}, updated_at = ${change.at}
       FROM ${batchOf(ws, merged)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
     await detachContacts(tx, change, merged, false);
-    await recordAudit(tx, change, ...merged.map((id) => ({ action: 'contact.merged', targetType: 'contact', targetId: id, details: { survivorId } })));
+    const entries = await recordAudit(tx, change, ...merged.map((id) => ({ action: 'contact.merged', targetType: 'contact', targetId: id, details: { survivorId } })));
+    // The merge is a cause of its own, named by its first contact.merged entry: its undo
+    // (unmerge) is asked for by that id (API.md: `{mergeId}`).
+    await nameThisChangeSet(tx, ws, { kind: 'merge', id: entries[0] });
     return getContact(tx, ws, survivorId);
   });
 }

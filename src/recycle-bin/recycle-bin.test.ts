@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { aContact, aWorkspace, commitWhileWaitedOn, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -14,36 +14,6 @@ async function restore(ws: TestWorkspace, body: Record<string, unknown>) {
   if (res.status !== 202) return res;
   await app.runJobs(ws.id);
   return ws.api('GET', `/restore-jobs/${res.body.id}`);
-}
-
-/**
- * Runs `write` in a transaction of its own that commits only once `other` waits on it
- * for a lock (a statement starting with `waiting` in another session): on PostgreSQL,
- * `other` looked before the write was committed and meets it on a unique index. PGlite is
- * one connection, so there `write` simply commits first.
- */
-async function commitWhileWaitedOn<T>(write: string, other: () => Promise<T>, waiting: string): Promise<T> {
-  if (app.ctx.database.engine === 'pglite') {
-    await app.ctx.database.withScriptSession((session) => session.exec(write));
-    return other();
-  }
-  return app.ctx.database.withScriptSession(async (session) => {
-    await session.exec(`BEGIN; ${write}`);
-    const result = other();
-    result.catch(() => {}); // awaited by the caller; not an unhandled rejection meanwhile
-    for (let tries = 0; tries < 200; tries += 1) {
-      // pg_stat_activity is read once per transaction unless its snapshot is dropped.
-      await session.exec('SELECT pg_stat_clear_snapshot()');
-      const [blocked] = await session.rows<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND ltrim(query, E' \\n') LIKE '${waiting}%'`,
-      );
-      if (blocked.n > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    await session.exec('COMMIT');
-    return result;
-  });
 }
 
 describe('restoring deleted contacts (seed 002)', () => {
@@ -205,7 +175,7 @@ describe('restoring deleted contacts (seed 002)', () => {
     const c = await aContact(ws, { email: 'race@example.com' });
     await ws.api('DELETE', `/contacts/${c.id}`);
     const job = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [c.id] });
-    await commitWhileWaitedOn(`INSERT INTO contacts (workspace_id, email) VALUES ('${ws.id}', 'race@example.com')`, () => app.runJobs(ws.id), 'UPDATE contacts SET status');
+    await commitWhileWaitedOn(app, `INSERT INTO contacts (workspace_id, email) VALUES ('${ws.id}', 'race@example.com')`, () => app.runJobs(ws.id), 'UPDATE contacts SET status');
     const { rows } = await sql<{ id: string }>`SELECT id FROM contacts WHERE workspace_id = ${ws.id} AND email = 'race@example.com' AND status = 'active'`.execute(app.ctx.db);
     expect(rows).toHaveLength(1);
     expect((await ws.api('GET', `/restore-jobs/${job.body.id}`)).body).toMatchObject({
@@ -221,6 +191,7 @@ describe('restoring deleted contacts (seed 002)', () => {
     await ws.api('DELETE', `/contacts/${c.id}`);
     // What a restore batch writes, committed while the create waits on the unique email index.
     const created = await commitWhileWaitedOn(
+      app,
       `UPDATE contacts SET status = 'active', deleted_at = NULL, deleted_by = NULL WHERE workspace_id = '${ws.id}' AND id = '${c.id}'`,
       () => ws.api('POST', '/contacts', { email: 'back@example.com' }),
       'INSERT INTO contacts',

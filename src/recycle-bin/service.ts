@@ -369,6 +369,7 @@ async function classifyAndReactivate(tx: Tx, change: ChangeContext, ids: string[
 export const restoreJobHandler: JobHandler = {
   kind: 'restore',
   origin: 'restore',
+  cause: 'restore',
   async step(tx, job, change) {
     const ws = job.workspaceId;
     const row = await selectRestoreJob(tx, ws, job.id);
@@ -415,9 +416,35 @@ export const restoreJobHandler: JobHandler = {
 };
 
 /**
+ * Restores any number of deleted or archived contacts of one source at once, in the
+ * caller's transaction, a batch of restoreBatchSize at a time, with the associations they
+ * kept; automations stay paused (seed 002). This is the system restoring (a held mass
+ * delete undone, a form submission), not a person: seed 002's limit of 100 picked
+ * contacts is the HTTP route's (requestRestore), and there is no job. With `ignoreFreeze`,
+ * archived contacts come back whatever their freeze (seed 004).
+ */
+export async function restoreContactsNow(
+  tx: Tx,
+  change: ChangeContext,
+  source: RestoreSource,
+  ids: string[],
+  options: { ignoreFreeze: boolean },
+): Promise<{ restored: string[]; skipped: SkippedContact[] }> {
+  const restored: string[] = [];
+  const skipped: SkippedContact[] = [];
+  // Batches of a restore job's size, as one job's steps would take them (db/keys.ts).
+  for (let start = 0; start < ids.length; start += restoreBatchSize) {
+    const batch = await restoreBatch(tx, change, ids.slice(start, start + restoreBatchSize), { source, ignoreFreeze: options.ignoreFreeze, resumeAutomations: false });
+    restored.push(...batch.restored);
+    skipped.push(...batch.skipped);
+  }
+  return { restored, skipped };
+}
+
+/**
  * Seed 004: a form submission from an archived contact restores it at once, freeze or
  * not, with its associations, inside the caller's transaction.
  */
 export async function restoreArchivedContactNow(tx: Tx, change: ChangeContext, contactId: string): Promise<void> {
-  await restoreBatch(tx, change, [contactId], { source: 'archived', ignoreFreeze: true, resumeAutomations: false });
+  await restoreContactsNow(tx, change, 'archived', [contactId], { ignoreFreeze: true });
 }

@@ -4,6 +4,7 @@ import { fenced, lookUp } from '../db/keys.js';
 import { historyCompleteAfter } from '../snapshots/service.js';
 import { diffRows } from '../history/service.js';
 import { contactsTable, holdsEmail, keyMatches, rolledBackTables, type RolledBackTable } from './tables.js';
+import { planCauseUndo } from './cause.js';
 
 export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactIds: string[] };
 
@@ -11,7 +12,14 @@ export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactI
  * Where a rollback takes its images from: the workspace as of a point in time, or, for an
  * undo, each row as it was just before another rollback's transactions wrote it.
  */
-export type PlanSource = { kind: 'asOf'; at: Date } | { kind: 'undo'; txids: string[]; since: Date };
+export type PlanSource =
+  | { kind: 'asOf'; at: Date }
+  | { kind: 'undo'; txids: string[]; since: Date }
+  // An undo by cause (cause.ts): what these transactions wrote, field by field.
+  | { kind: 'cause'; txids: string[]; undoAnyway: boolean; merge: boolean; at: Date };
+
+/** The sources whose images come from a span of history: a point, or a rollback's writes. */
+type SpanSource = Exclude<PlanSource, { kind: 'cause' }>;
 
 /**
  * What the plan is for: a rollback to run, which needs every image whole, or a preview,
@@ -25,7 +33,7 @@ export type PlanUse = { kind: 'run' } | { kind: 'preview'; sampleSize: number };
  * A partial rollback writes its contacts' rows; an undo of one also puts back the deals
  * it mended (the only rows outside its contacts that it writes).
  */
-function tablesIn(scope: RollbackScope, source: PlanSource): RolledBackTable[] {
+function tablesIn(scope: RollbackScope, source: SpanSource): RolledBackTable[] {
   return rolledBackTables.filter((t) => scope.type === 'workspace' || t.perContact || (source.kind === 'undo' && t.name === 'deals'));
 }
 
@@ -44,21 +52,26 @@ export async function planRollback(
   source: PlanSource,
   use: PlanUse = { kind: 'run' },
 ): Promise<void> {
-  const tables = tablesIn(scope, source);
   // The whole pass is sorted in memory where it fits (the rows changed since T, with
   // images). Compiling its expressions (JIT) cost more than it saved: 0.2 s at 1,000,000.
   await sql`SET LOCAL work_mem = '512MB'`.execute(tx);
   await sql`SET LOCAL jit = off`.execute(tx);
-  const others = tables.filter((t) => t !== contactsTable);
-  const lookUpEach = (await countChangedContacts(tx, workspaceId, scope, source)) <= contactLookupsUpTo;
-  await insertTargets(tx, workspaceId, rollbackId, contactRows(workspaceId, scope, source, use, lookUpEach));
-  if (others.length > 0) await insertTargets(tx, workspaceId, rollbackId, await otherRows(tx, workspaceId, scope, source, others, use));
+  if (source.kind === 'cause') {
+    await planCauseUndo(tx, workspaceId, rollbackId, source);
+  } else {
+    const tables = tablesIn(scope, source);
+    const others = tables.filter((t) => t !== contactsTable);
+    const lookUpEach = (await countChangedContacts(tx, workspaceId, scope, source)) <= contactLookupsUpTo;
+    await insertTargets(tx, workspaceId, rollbackId, contactRows(workspaceId, scope, source, use, lookUpEach));
+    if (others.length > 0) await insertTargets(tx, workspaceId, rollbackId, await otherRows(tx, workspaceId, scope, source, others, use));
+  }
   // Fresh rows: the skip checks below and the job's batches join on them, planned from
   // these statistics. Their images are not worth sampling, and a sample of 3,000 rows
   // (not the default 30,000) is enough for the few columns joined on.
   await sql`SET LOCAL default_statistics_target = 10`.execute(tx);
   await sql`ANALYZE rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, skip_reason)`.execute(tx);
-  await markSkips(tx, workspaceId, rollbackId);
+  // An unmerge brings merged contacts back: that is what it is for.
+  await markSkips(tx, workspaceId, rollbackId, { mergedComeBack: source.kind === 'cause' && source.merge });
 }
 
 /**
@@ -70,7 +83,7 @@ export async function planRollback(
 const contactLookupsUpTo = 250_000;
 
 /** The versions written to contacts since the point (an upper bound of the contacts changed), counted up to one past contactLookupsUpTo. */
-async function countChangedContacts(tx: Tx, workspaceId: string, scope: RollbackScope, source: PlanSource): Promise<number> {
+async function countChangedContacts(tx: Tx, workspaceId: string, scope: RollbackScope, source: SpanSource): Promise<number> {
   const { rows } = await sql<{ n: number }>`
     SELECT count(*)::int AS n FROM (
       SELECT 1 FROM contact_history h
@@ -80,7 +93,7 @@ async function countChangedContacts(tx: Tx, workspaceId: string, scope: Rollback
 }
 
 /** Over `contact_history h`: the versions a plan reads, those written since its point (of an undo: by the rollback undone), in its scope. */
-function contactsWritten(scope: RollbackScope, source: PlanSource): RawBuilder<unknown> {
+function contactsWritten(scope: RollbackScope, source: SpanSource): RawBuilder<unknown> {
   // `IN (SELECT unnest …)`, not `= ANY`: the picked contacts' versions can then be found
   // by the hash index on id (which cannot take a list) rather than among all written since.
   const inScope = scope.type === 'contacts' ? sql`AND h.id IN (SELECT unnest(${scope.contactIds}::text[]))` : sql``;
@@ -104,7 +117,7 @@ function contactsWritten(scope: RollbackScope, source: PlanSource): RawBuilder<u
  * Contacts already as the rollback would leave them are left out here, by comparing the
  * rows as they are, before any image is turned into jsonb.
  */
-function contactRows(workspaceId: string, scope: RollbackScope, source: PlanSource, use: PlanUse, lookUpEach: boolean): RawBuilder<unknown> {
+function contactRows(workspaceId: string, scope: RollbackScope, source: SpanSource, use: PlanUse, lookUpEach: boolean): RawBuilder<unknown> {
   const image = (row: string) => {
     const whole = sql`to_jsonb(${sql.ref(row)})`;
     if (use.kind === 'run') return whole;
@@ -133,7 +146,7 @@ function contactRows(workspaceId: string, scope: RollbackScope, source: PlanSour
  * The other tables' rows, from history_entries (each version keeps both images), less
  * those already as the rollback would leave them.
  */
-async function otherRows(tx: Tx, workspaceId: string, scope: RollbackScope, source: PlanSource, tables: RolledBackTable[], use: PlanUse): Promise<RawBuilder<unknown>> {
+async function otherRows(tx: Tx, workspaceId: string, scope: RollbackScope, source: SpanSource, tables: RolledBackTable[], use: PlanUse): Promise<RawBuilder<unknown>> {
   const dealsToo = source.kind === 'undo' ? sql`OR h.table_name = 'deals'` : sql``;
   const inScope = scope.type === 'contacts' ? sql`AND (h.contact_id = ANY(${scope.contactIds}::text[]) ${dealsToo})` : sql``;
   const tableNames = tables.map((t) => t.name);
@@ -221,14 +234,14 @@ function unchanged(tables: RolledBackTable[]) {
  * contact now holds, and will still hold after the rollback, is skipped and the holder
  * named. A skipped contact's associations are left alone with it.
  */
-async function markSkips(tx: Tx, workspaceId: string, rollbackId: string): Promise<void> {
+async function markSkips(tx: Tx, workspaceId: string, rollbackId: string, options: { mergedComeBack: boolean }): Promise<void> {
   const target = sql`rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId}`;
   // Both statements drive from the plan's rows (fresh statistics: analyzed above) and join
   // contacts by key only (db/keys.ts): with the workspace as a constant on contacts,
   // which has no statistics, the second one looped over every active contact for each
   // planned row (minutes at 10,000; issue 15). Each runs once a plan, so the planner may
   // still choose to read contacts once rather than look each one up.
-  await sql`
+  if (!options.mergedComeBack) await sql`
     UPDATE rollback_targets rt SET skip_reason = 'merged'
     FROM (SELECT p.table_name, p.row_key
           FROM ${fenced(sql`SELECT rt.workspace_id, rt.table_name, rt.row_key, rt.contact_id FROM rollback_targets rt WHERE ${target}`, 'p')}

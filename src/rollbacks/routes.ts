@@ -20,14 +20,14 @@ const count = z.number().int();
  * `deals` and `tags` `{add, change, remove}`; `skipped` `{contacts}`. A record, as the plan
  * keeps them (plan.ts, RollbackCounts): a kind added there is answered as it is.
  */
-const countsSchema = z.record(z.string(), z.record(z.string(), count)).meta({
+export const countsSchema = z.record(z.string(), z.record(z.string(), count)).meta({
   id: 'RollbackCounts',
   description:
     'By kind: contacts {revive, revert, remove}; listMemberships, accountLinks, dealContacts, contactTags, lists, accounts, deals, tags {add, change, remove} ' +
     '(a full rollback writes lists, accounts, deals and tags back; a partial one mends the deals its contacts leave); skipped {contacts}',
 });
 
-const skippedContact = z
+export const skippedContact = z
   .object({
     contactId: z.string(),
     reason: z.string().describe('merged, or email_taken'),
@@ -39,7 +39,7 @@ const rollbackScope = z
   .discriminatedUnion('type', [z.object({ type: z.literal('workspace') }), z.object({ type: z.literal('contacts'), contactIds: z.array(z.string()) })])
   .meta({ id: 'RollbackScope' });
 
-const sampleSchema = z
+export const sampleSchema = z
   .object({
     contactId: z.string(),
     email: z.string().nullable().describe('Who it is: now, or at the point when it is gone now'),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
-import { inTransaction } from '../db/database.js';
+import { applyChangeContext, inTransaction } from '../db/database.js';
 import { AppError, invalidState, notFound } from '../http/errors.js';
 import type { Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -17,13 +17,15 @@ export const rollbackBatchSize = 2000;
 const sampleSize = 20;
 const reportedSkips = 1000;
 
-interface RollbackParams {
+export interface RollbackParams {
   at: string;
   scope: RollbackScope;
   resumeAutomations: boolean;
   /** An undo: the rollback whose writes it puts back, and that rollback's transactions. */
   undoOf?: string;
   undoTxids?: string[];
+  /** An undo by cause (src/undo): the cause's transactions, and how it meets later changes. */
+  cause?: { txids: string[]; undoAnyway: boolean; merge: boolean };
   batchSize?: number;
 }
 
@@ -64,7 +66,7 @@ export interface RollbackView {
   finishedAt: string | null;
 }
 
-function presentRollback(job: Job, undoneBy: string | null): RollbackView {
+export function presentRollback(job: Job, undoneBy: string | null): RollbackView {
   const params = job.params as unknown as RollbackParams;
   const progress = job.progress as unknown as Partial<RollbackProgress>;
   return {
@@ -102,13 +104,6 @@ export interface RollbackPreview {
   skipped: SkippedContact[];
 }
 
-/** Thrown to end the preview's transaction without keeping anything it wrote. */
-class PreviewDone extends Error {
-  constructor(readonly preview: RollbackPreview) {
-    super('preview');
-  }
-}
-
 /**
  * What a rollback to `at` would do, computed by the very plan the rollback runs, in a
  * transaction that is then rolled back: the preview changes nothing and shows exactly
@@ -120,26 +115,40 @@ export async function previewRollback(ctx: AppContext, change: ChangeContext, in
   return previewPlan(ctx, change, input.scope, { kind: 'asOf', at }, at);
 }
 
+/**
+ * Makes the plan of `source` in a transaction that is then rolled back, and reads from it
+ * what `read` reads: a preview changes nothing and shows exactly what the job would do
+ * now. The plan goes to temporary tables of the same shape, which the unqualified names
+ * resolve to first in the transaction: the same code, without logging rows thrown away.
+ */
+export async function withPlanPreview<R>(
+  ctx: AppContext,
+  change: ChangeContext,
+  scope: RollbackScope,
+  source: PlanSource,
+  read: (tx: Tx, id: string) => Promise<R>,
+): Promise<R> {
+  const tx = await ctx.db.startTransaction().execute();
+  try {
+    await applyChangeContext(tx, change);
+    const id = `preview-${randomUUID()}`;
+    await sql`CREATE TEMP TABLE rollback_targets (LIKE rollback_targets INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
+    if (source.kind === 'cause') await sql`CREATE TEMP TABLE undo_conflicts (LIKE undo_conflicts INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
+    await planRollback(tx, change.workspaceId, id, scope, source, { kind: 'preview', sampleSize });
+    return await read(tx, id);
+  } finally {
+    await tx.rollback().execute();
+  }
+}
+
 /** The plan of `source` made and summed up in a transaction that is rolled back. */
 async function previewPlan(ctx: AppContext, change: ChangeContext, scope: RollbackScope, source: PlanSource, at: Date): Promise<RollbackPreview> {
-  try {
-    await inTransaction(ctx.db, change, async (tx) => {
-      const id = `preview-${randomUUID()}`;
-      // The plan goes to a temporary table of the same shape, which the unqualified name
-      // resolves to first in this transaction: the same code, without logging rows that
-      // are thrown away.
-      await sql`CREATE TEMP TABLE rollback_targets (LIKE rollback_targets INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
-      await planRollback(tx, change.workspaceId, id, scope, source, { kind: 'preview', sampleSize });
-      const { counts, skipped } = await summarizePlan(tx, change.workspaceId, id, reportedSkips);
-      const sample = await samplePlan(tx, change.workspaceId, id, sampleSize);
-      const figures = scope.type === 'contacts' && source.kind === 'asOf' ? withDealMends(counts, await projectDealMends(tx, change.workspaceId, id)) : counts;
-      throw new PreviewDone({ at: at.toISOString(), scope, counts: figures, sample, skipped });
-    });
-  } catch (error) {
-    if (error instanceof PreviewDone) return error.preview;
-    throw error;
-  }
-  throw new Error('unreachable: the preview transaction always ends in PreviewDone');
+  return withPlanPreview(ctx, change, scope, source, async (tx, id) => {
+    const { counts, skipped } = await summarizePlan(tx, change.workspaceId, id, reportedSkips);
+    const sample = await samplePlan(tx, change.workspaceId, id, sampleSize);
+    const figures = scope.type === 'contacts' && source.kind === 'asOf' ? withDealMends(counts, await projectDealMends(tx, change.workspaceId, id)) : counts;
+    return { at: at.toISOString(), scope, counts: figures, sample, skipped };
+  });
 }
 
 /** The plan's counts with the deals a partial rollback mends: given a new primary (changed) or deleted with no active contact left (removed). */
@@ -162,7 +171,8 @@ export async function requestRollback(ctx: AppContext, change: ChangeContext, in
 }
 
 /** Where a rollback's images come from: history as of its point, or, for an undo, the writes of the rollback it undoes. */
-function planSourceOf(params: RollbackParams): PlanSource {
+function planSourceOf(params: RollbackParams, now: Date): PlanSource {
+  if (params.cause) return { kind: 'cause', ...params.cause, at: now };
   // An undo's `at` is when the rollback it undoes started: its writes are all later.
   return params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [], since: new Date(params.at) } : { kind: 'asOf', at: new Date(params.at) };
 }
@@ -171,7 +181,7 @@ async function createRollback(ctx: AppContext, change: ChangeContext, params: Ro
   const status = params.scope.type === 'workspace' ? 'awaiting_approval' : 'queued';
   // What the approver is asked to approve: the counts and skips of its preview now, until
   // its own plan (made when it runs) replaces them. The request waits for that preview.
-  const previewed = status === 'awaiting_approval' ? await previewPlan(ctx, change, params.scope, planSourceOf(params), new Date(params.at)) : null;
+  const previewed = status === 'awaiting_approval' ? await previewPlan(ctx, change, params.scope, planSourceOf(params, change.at), new Date(params.at)) : null;
   const job = await withOneActiveJob(ctx.db, change.workspaceId, () =>
     inTransaction(ctx.db, change, async (tx) => {
       const progress: RollbackProgress = previewed ? { ...initialProgress, counts: previewed.counts, skipped: previewed.skipped } : initialProgress;
@@ -315,7 +325,21 @@ async function countPlannedContacts(tx: Tx, workspaceId: string, id: string): Pr
 export const rollbackJobHandler: JobHandler = {
   kind: 'rollback',
   origin: 'rollback',
-  async step(tx, job, change) {
+  cause: 'rollback',
+  step: (tx, job, change) => stepRollback(tx, job, change),
+  async cleanUp(tx, job) {
+    await sql`DELETE FROM rollback_targets WHERE workspace_id = ${job.workspaceId} AND rollback_id = ${job.id}`.execute(tx);
+  },
+  finished: notifyRollbackFinished,
+};
+
+/**
+ * One durable step of a rollback, or of an undo by cause (src/undo), which is written back
+ * the same way: its plan, then lists and the like, then contacts giving up emails, then
+ * contacts with their associations, a batch at a time.
+ */
+export async function stepRollback(tx: Tx, job: Job, change: ChangeContext): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }> {
+  {
     const params = job.params as unknown as RollbackParams;
     const progress = { ...initialProgress, ...(job.progress as unknown as Partial<RollbackProgress>) };
     const ws = change.workspaceId;
@@ -324,7 +348,7 @@ export const rollbackJobHandler: JobHandler = {
     let next: RollbackProgress;
     switch (progress.phase) {
       case 'plan': {
-        const source = planSourceOf(params);
+        const source = planSourceOf(params, change.at);
         await planRollback(tx, ws, job.id, params.scope, source);
         const { counts: planCounts, skipped } = await summarizePlan(tx, ws, job.id, reportedSkips);
         // As the preview shows them: with the deals it will mend (an undo's own deal rows
@@ -351,31 +375,35 @@ export const rollbackJobHandler: JobHandler = {
           next = { ...(await wrote()), cursor: ids[ids.length - 1], contactsDone: progress.contactsDone + ids.length };
           break;
         }
-        // A full rollback writes deals back as they were; a partial one mends those its
-        // contacts left, in this last transaction, which an undo then puts back too.
-        const mended = params.scope.type === 'contacts' ? await mendDealsOfRolledBackContacts(tx, change, job.id) : null;
+        // A full rollback writes deals back as they were; a partial one, and an undo by
+        // cause, mend those their contacts left, in this last transaction, which an undo
+        // then puts back too.
+        const mended = params.scope.type === 'contacts' || params.cause ? await mendDealsOfRolledBackContacts(tx, change, job.id) : null;
         const planned = progress.planCounts ?? progress.counts;
         const counts = mended && planned ? withDealMends(planned, { deleted: mended.deleted.length, repointed: mended.repointed.length }) : progress.counts;
         await sql`DELETE FROM rollback_targets WHERE workspace_id = ${ws} AND rollback_id = ${job.id}`.execute(tx);
         await recordAudit(
           tx,
           change,
-          ...(mended?.deleted ?? []).map((id) => ({ action: 'deal.deleted', targetType: 'deal', targetId: id, details: { reason: 'last_contact_rolled_back', rollbackId: job.id } })),
-          { action: 'rollback.completed', targetType: 'rollback', targetId: job.id, details: { counts, undoOf: params.undoOf ?? null } },
+          ...(mended?.deleted ?? []).map((id) => ({
+            action: 'deal.deleted',
+            targetType: 'deal',
+            targetId: id,
+            details: job.kind === 'undo' ? { reason: 'last_contact_undone', undoId: job.id } : { reason: 'last_contact_rolled_back', rollbackId: job.id },
+          })),
+          job.kind === 'undo'
+            ? { action: 'undo.completed', targetType: 'undo', targetId: job.id, details: { counts } }
+            : { action: 'rollback.completed', targetType: 'rollback', targetId: job.id, details: { counts, undoOf: params.undoOf ?? null } },
         );
         next = { ...(mended ? await wrote() : progress), counts, phase: 'done' };
         return { progress: { ...next }, done: true, result: { counts } };
       }
       default:
-        throw new Error(`rollback ${job.id} is in an unknown phase ${String(progress.phase)}`);
+        throw new Error(`${job.kind} ${job.id} is in an unknown phase ${String(progress.phase)}`);
     }
     return { progress: { ...next }, done: false };
-  },
-  async cleanUp(tx, job) {
-    await sql`DELETE FROM rollback_targets WHERE workspace_id = ${job.workspaceId} AND rollback_id = ${job.id}`.execute(tx);
-  },
-  finished: notifyRollbackFinished,
-};
+  }
+}
 
 /** Tells admins a rollback ended: it ran (succeeded or failed), or it was rejected before it ran. */
 async function notifyRollbackFinished(tx: Tx, job: Job, change: ChangeContext): Promise<void> {

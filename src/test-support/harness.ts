@@ -85,6 +85,8 @@ export const testConfig: Config = {
   smtpUrl: undefined,
   backupDir: path.join(testFiles, 'backups'),
   backupKeyDir: path.join(testFiles, 'backup-keys'),
+  importDir: path.join(testFiles, 'imports'),
+  importMaxBytes: 1024 ** 3,
   logLevel: 'silent',
 };
 
@@ -230,6 +232,36 @@ export async function aContact(
 }
 
 /**
+ * Runs `write` in a transaction of its own that commits only once `other` waits on it
+ * for a lock (a statement starting with `waiting` in another session): on PostgreSQL,
+ * `other` looked before the write was committed and meets it on a unique index. PGlite is
+ * one connection, so there `write` simply commits first.
+ */
+export async function commitWhileWaitedOn<T>(app: TestApp, write: string, other: () => Promise<T>, waiting: string): Promise<T> {
+  if (app.ctx.database.engine === 'pglite') {
+    await app.ctx.database.withScriptSession((session) => session.exec(write));
+    return other();
+  }
+  return app.ctx.database.withScriptSession(async (session) => {
+    await session.exec(`BEGIN; ${write}`);
+    const result = other();
+    result.catch(() => {}); // awaited by the caller; not an unhandled rejection meanwhile
+    for (let tries = 0; tries < 200; tries += 1) {
+      // pg_stat_activity is read once per transaction unless its snapshot is dropped.
+      await session.exec('SELECT pg_stat_clear_snapshot()');
+      const [blocked] = await session.rows<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND ltrim(query, E' \\n') LIKE '${waiting}%'`,
+      );
+      if (blocked.n > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await session.exec('COMMIT');
+    return result;
+  });
+}
+
+/**
  * Rows read from each table (by sequential scans and through indexes) while fn runs, as
  * PostgreSQL counts them: how a test tells a plan that grows with the table from one that
  * grows with the work, without timing anything. The database must be one connection
@@ -258,3 +290,30 @@ export async function forgetStatistics(database: Database, tables: string[]): Pr
   await sql`DELETE FROM pg_statistic WHERE starelid IN (SELECT oid FROM pg_class WHERE relname = ANY(${tables}::text[]) AND relnamespace = current_schema()::regnamespace)`.execute(database.db);
   await sql`UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE relname = ANY(${tables}::text[]) AND relnamespace = current_schema()::regnamespace`.execute(database.db);
 }
+
+export interface Upload {
+  csv?: string | Buffer;
+  mapping?: unknown;
+  /** Parts sent besides (or instead of) the file and the mapping. */
+  parts?: { name: string; value: string; fileName?: string }[];
+}
+
+/** POST /imports as multipart/form-data, the way a browser's FormData sends it. */
+export async function postImportAs(on: TestApp, token: string, upload: Upload) {
+  const form = new FormData();
+  if (upload.mapping !== undefined) form.append('mapping', typeof upload.mapping === 'string' ? upload.mapping : JSON.stringify(upload.mapping));
+  if (upload.csv !== undefined) form.append('file', new Blob([typeof upload.csv === 'string' ? upload.csv : new Uint8Array(upload.csv)], { type: 'text/csv' }), 'contacts.csv');
+  for (const part of upload.parts ?? []) {
+    if (part.fileName) form.append(part.name, new Blob([part.value]), part.fileName);
+    else form.append(part.name, part.value);
+  }
+  const request = new Request('http://retrace.test/', { method: 'POST', body: form });
+  const raw = await on.server.inject({
+    method: 'POST',
+    url: '/api/v1/imports',
+    headers: { authorization: `Bearer ${token}`, 'content-type': request.headers.get('content-type') ?? '' },
+    payload: Buffer.from(await request.arrayBuffer()),
+  });
+  return { status: raw.statusCode, body: JSON.parse(raw.body) };
+}
+

@@ -44,6 +44,8 @@ export type AuditEntry = Schemas['AuditEntry'];
 export type ChainVerdict = Schemas['ChainVerdict'];
 /** A contact a bulk delete or archive left as it was, and why (POST /contacts/delete, /contacts/archive). */
 export type SkippedRemoval = JsonOf<paths['/api/v1/contacts/delete']['post']['responses'][200]>['skipped'][number];
+/** Deletes and archives the mass-delete guard held, and what an admin decided (GET /held-deletes). */
+export type HeldDelete = Schemas['HeldDelete'];
 /** Every code the server answers an error with. */
 export type ErrorCode = Schemas['Error']['error']['code'];
 
@@ -183,6 +185,10 @@ export function describeError(error: unknown): string {
       return typeof error.details.max === 'number'
         ? `At most ${error.details.max} contacts can be picked at a time. Use “Restore all matching” for more.`
         : `${error.message}. Use “Restore all matching” for more.`;
+    case 'mass_delete_held':
+      return typeof error.details.deletedInWindow === 'number' && typeof error.details.limit === 'number'
+        ? `Held, not done: ${error.details.deletedInWindow} contacts were already deleted or archived by you in the last ${error.details.windowMinutes ?? 'few'} minutes, over the limit of ${error.details.limit}. An admin must release this (Held deletes) before it happens.`
+        : error.message;
     case 'invalid_request': {
       const issues = (error.details.issues as { path?: unknown[]; message?: string }[] | undefined) ?? [];
       const first = issues[0];

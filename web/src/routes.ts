@@ -7,6 +7,7 @@ import { AuditLogPage } from './pages/AuditLogPage';
 import { RollbackPage } from './pages/RollbackPage';
 import { SnapshotsPage } from './pages/SnapshotsPage';
 import { BackupsPage } from './pages/BackupsPage';
+import { HeldDeletesPage } from './pages/HeldDeletesPage';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -45,7 +46,11 @@ export const navSections: { title: string; items: NavItem[] }[] = [
   },
   {
     title: 'Workspace',
-    items: [{ path: '/audit-log', label: 'Audit log', page: AuditLogPage, permission: 'audit.read' }],
+    items: [
+      // Admins decide on what the mass-delete guard held (users.manage, as the server asks).
+      { path: '/held-deletes', label: 'Held deletes', page: HeldDeletesPage, permission: 'users.manage' },
+      { path: '/audit-log', label: 'Audit log', page: AuditLogPage, permission: 'audit.read' },
+    ],
   },
 ];
 

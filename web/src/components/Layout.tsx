@@ -3,6 +3,7 @@ import { Link } from '../router';
 import { navSections } from '../routes';
 import { useRestoreJob } from '../restoreJob';
 import { useSession } from '../session';
+import { HeldDeletesBanner } from './HeldDeletesBanner';
 
 /** The signed-in frame: the sidebar of the pages the user may see, and who is signed in. */
 export function Layout({ activePath, children }: { activePath: string | null; children: ReactNode }) {
@@ -54,7 +55,10 @@ export function Layout({ activePath, children }: { activePath: string | null; ch
           </button>
         </div>
       </aside>
-      <main className="main">{children}</main>
+      <main className="main">
+        <HeldDeletesBanner />
+        {children}
+      </main>
     </div>
   );
 }

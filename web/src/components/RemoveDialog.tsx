@@ -1,10 +1,10 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useWorkspace } from '../lookups';
-import { answer, type SkippedRemoval } from '../api';
+import { answer, ApiError, type SkippedRemoval } from '../api';
 import { daysText, plural } from '../format';
 import { useSession } from '../session';
 import { Dialog } from './Dialog';
-import { ErrorNotice } from './Notice';
+import { ErrorNotice, Notice } from './Notice';
 
 export type Removal = 'delete' | 'archive';
 
@@ -16,7 +16,9 @@ export interface RemovalResult {
 
 /**
  * Confirms deleting or archiving contacts, saying what that means and how they come
- * back, then does it (POST /contacts/delete or /contacts/archive).
+ * back, then does it (POST /contacts/delete or /contacts/archive). More contacts at once
+ * than the workspace's mass-delete limit need a second, explicit yes (the server's
+ * `confirmation_required`); held ones are explained (`mass_delete_held`).
  */
 export function RemoveDialog({ removal, ids, label, onCancel, onDone }: {
   removal: Removal;
@@ -30,40 +32,55 @@ export function RemoveDialog({ removal, ids, label, onCancel, onDone }: {
   const queryClient = useQueryClient();
   const retention = useWorkspace()?.retention;
   const remove = useMutation({
-    mutationFn: async () => {
+    mutationFn: async (confirm: boolean) => {
+      const body = confirm ? { ids, confirm } : { ids };
       if (removal === 'delete') {
-        const result = await answer(api.POST('/api/v1/contacts/delete', { body: { ids } }));
+        const result = await answer(api.POST('/api/v1/contacts/delete', { body }));
         return { removal, done: result.deleted, skipped: result.skipped };
       }
-      const result = await answer(api.POST('/api/v1/contacts/archive', { body: { ids } }));
+      const result = await answer(api.POST('/api/v1/contacts/archive', { body }));
       return { removal, done: result.archived, skipped: result.skipped };
     },
     onSuccess: async (result) => {
       await queryClient.invalidateQueries();
       onDone(result);
     },
+    // A held request shows in the admins' banner at once.
+    onError: () => queryClient.invalidateQueries({ queryKey: ['held-deletes'] }),
   });
   const count = plural(ids.length, 'contact');
+  // The server asks for a second yes when one request removes more than its limit.
+  const asked = remove.error instanceof ApiError && remove.error.code === 'confirmation_required' ? remove.error : null;
+  const askedLimit = typeof asked?.details.limit === 'number' ? asked.details.limit : null;
+  const confirmation = asked ? (
+    <Notice tone="warning">
+      This {removal === 'delete' ? 'deletes' : 'archives'} {plural(Number(asked.details.wouldRemove ?? ids.length), 'contact')} at once, more than the{' '}
+      {askedLimit === null ? '' : askedLimit.toLocaleString('en-US')} the workspace allows in one request without a second yes. Confirm that you mean all of them.
+    </Notice>
+  ) : (
+    <ErrorNotice error={remove.error} />
+  );
+  const onConfirm = () => remove.mutate(asked !== null);
   // What the dialog says of retention is the workspace's: it shows once that is known.
   if (!retention) return null;
   return removal === 'delete' ? (
-    <Dialog title={`Delete ${label}?`} confirmLabel={`Delete ${count}`} tone="danger" busy={remove.isPending} onConfirm={() => remove.mutate()} onCancel={onCancel}>
+    <Dialog title={`Delete ${label}?`} confirmLabel={asked ? `Yes, delete all ${count}` : `Delete ${count}`} tone="danger" busy={remove.isPending} onConfirm={onConfirm} onCancel={onCancel}>
       <p>
         {ids.length === 1 ? 'The contact goes' : 'They go'} to the recycle bin and {ids.length === 1 ? 'leaves' : 'leave'} every list, account, deal and tag. An admin can
         restore {ids.length === 1 ? 'it' : 'them'} with those associations from <strong>Restore contacts</strong> for {daysText(retention.deletedDays)}; after that{' '}
         {ids.length === 1 ? 'it is' : 'they are'} purged for good.
       </p>
       <p className="muted">A deal whose only contact is deleted is deleted with it, and does not come back on restore.</p>
-      <ErrorNotice error={remove.error} />
+      {confirmation}
     </Dialog>
   ) : (
-    <Dialog title={`Archive ${label}?`} confirmLabel={`Archive ${count}`} tone="warning" busy={remove.isPending} onConfirm={() => remove.mutate()} onCancel={onCancel}>
+    <Dialog title={`Archive ${label}?`} confirmLabel={asked ? `Yes, archive all ${count}` : `Archive ${count}`} tone="warning" busy={remove.isPending} onConfirm={onConfirm} onCancel={onCancel}>
       <p>
         Archived contacts stop counting toward your active contact limit and leave every list, account, deal and tag. An admin can restore them from{' '}
         <strong>Archived contacts</strong> after {daysText(retention.archiveFreezeDays)} and until {daysText(retention.archiveDays)} after archiving; a form
         submission brings one back at once.
       </p>
-      <ErrorNotice error={remove.error} />
+      {confirmation}
     </Dialog>
   );
 }

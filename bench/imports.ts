@@ -1,0 +1,117 @@
+/**
+ * CSV imports end to end (issue 17): a server started as `npm start` starts it, a
+ * workspace and its lists made through the API, then one CSV of N contacts uploaded to
+ * POST /imports (multipart, streamed from disk) and GET /imports/:id polled until the job
+ * ends. Each row has an email, a first and last name, a status on two lists (the second
+ * one's cell empty a fifth of the time: not a member) and two tags by name, of 20 the
+ * import makes: the issue's "100,000 contacts with lists and tags".
+ *
+ * `imports` reports rows per second from the request to the job's end, and of the job
+ * alone. `importsMillion` imports a file of 1,000,000 such rows into the server and
+ * reports the server process's peak memory beside the file's size: the file is streamed
+ * to the import store and read back a batch at a time, never held whole.
+ */
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import { ApiClient, pollUntil, startServer, type RunningServer } from './server.js';
+import { perSecond } from './timing.js';
+
+export interface ImportFigures {
+  engine: 'server' | 'pglite';
+  rows: number;
+  fileBytes: number;
+  /** From the first byte of the request to its 202 (the file stored, the job committed). */
+  uploadMs: number;
+  /** From the 202 to the job's end, as a client polling it sees it. */
+  jobMs: number;
+  totalMs: number;
+  rate: number;
+  jobRate: number;
+  created: number;
+  failed: number;
+  /** The server process's peak resident memory (VmHWM), when it can be read. */
+  serverPeakMiB: number | null;
+}
+
+interface FinishedImport {
+  id: string;
+  status: string;
+  rows: number;
+  created: number;
+  failed: number;
+}
+
+/** Writes the benchmark's CSV of `rows` contacts to `file`, streamed. */
+async function writeCsv(file: string, rows: number): Promise<void> {
+  const out = createWriteStream(file);
+  const statuses = ['subscribed', 'unsubscribed', 'bounced', 'unconfirmed', ''];
+  out.write('Email,First name,Last name,Newsletter,Offers,Tags\n');
+  for (let i = 0; i < rows; i += 1) {
+    const line = [`person${i}@import-bench.example`, `First${i}`, `Last ${i % 997}`, statuses[i % 4], statuses[(i + 2) % 5], `Tag ${i % 20};Tag ${(i + 7) % 20}`].join(',');
+    if (!out.write(`${line}\n`)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+async function peakMemoryMiB(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => null);
+  const kib = status?.match(/^VmHWM:\s+(\d+) kB/m)?.[1];
+  return kib ? Math.round(Number(kib) / 1024) : null;
+}
+
+/** Runs one import of `rows` rows on a server of `engine`, start to finish. */
+export async function benchImport(engine: 'server' | 'pglite', rows: number, name = 'imports'): Promise<ImportFigures> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'retrace-import-bench-'));
+  const server: RunningServer = await startServer(engine, name, { RETRACE_IMPORT_DIR: path.join(dir, 'store') });
+  try {
+    const operator = new ApiClient(server.base, server.operatorToken);
+    const created = await operator.post<{ token: string }>('/workspaces', { name: 'Import bench', adminEmail: 'admin@import-bench.example' });
+    const admin = new ApiClient(server.base, created.token);
+    const lists = [await admin.post<{ id: string }>('/lists', { name: 'Newsletter' }), await admin.post<{ id: string }>('/lists', { name: 'Offers' })];
+    const file = path.join(dir, 'contacts.csv');
+    await writeCsv(file, rows);
+    const fileBytes = (await stat(file)).size;
+    const mapping = {
+      mode: 'create',
+      columns: { Email: 'email', 'First name': 'firstName', 'Last name': 'lastName', Newsletter: `list:${lists[0].id}`, Offers: `list:${lists[1].id}`, Tags: 'tag' },
+    };
+    const form = new FormData();
+    form.append('mapping', JSON.stringify(mapping));
+    // A Blob backed by the file: fetch streams it, as a browser does.
+    form.append('file', await openAsBlob(file, { type: 'text/csv' }), 'contacts.csv');
+    const start = process.hrtime.bigint();
+    const response = await fetch(`${server.base}/imports`, { method: 'POST', headers: { authorization: `Bearer ${created.token}` }, body: form });
+    const queued = (await response.json()) as { id: string };
+    if (response.status !== 202) throw new Error(`POST /imports answered ${response.status}: ${JSON.stringify(queued)}`);
+    const uploadMs = Number(process.hrtime.bigint() - start) / 1e6;
+    const done = await pollUntil(
+      () => admin.get<FinishedImport>(`/imports/${queued.id}`),
+      (i) => i.status === 'succeeded' || i.status === 'failed',
+      200,
+    );
+    const totalMs = Number(process.hrtime.bigint() - start) / 1e6;
+    if (done.status !== 'succeeded' || done.created !== rows) throw new Error(`the import ended ${done.status}: ${JSON.stringify(done)}`);
+    const serverPeakMiB = await peakMemoryMiB(server.pid);
+    return {
+      engine,
+      rows,
+      fileBytes,
+      uploadMs,
+      jobMs: totalMs - uploadMs,
+      totalMs,
+      rate: perSecond(rows, totalMs),
+      jobRate: perSecond(rows, totalMs - uploadMs),
+      created: done.created,
+      failed: done.failed,
+      serverPeakMiB,
+    };
+  } finally {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

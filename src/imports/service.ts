@@ -1,0 +1,334 @@
+import type { AppContext } from '../context.js';
+import type { Config } from '../config.js';
+import type { ChangeContext, Database, Db } from '../db/database.js';
+import { inTransaction } from '../db/database.js';
+import { AppError, invalidRequest, notFound } from '../http/errors.js';
+import { decodeCursor, encodeCursor, type Page } from '../http/pagination.js';
+import { recordAudit } from '../audit/service.js';
+import { DirectoryStore, type FileStore } from '../backups/store.js';
+import { findJob, insertJob, listJobs, type Job, type JobHandler, type JobStatus } from '../jobs/service.js';
+import { csvLines, headerOf, readCsvBatch, type CsvHeader, type CsvPosition } from './csv.js';
+import { mappedListIds, planColumns, type ColumnPlan, type ImportMapping, type ImportMode } from './mapping.js';
+import { loadBatch, type ImportCounts } from './load.js';
+import { errorsPage, forgetEmails, liveLists } from './queries.js';
+import type { BadRow } from './rows.js';
+
+/**
+ * Rows read and written per batch: each batch is one transaction with its checkpoint. On
+ * PGlite a batch holds the one connection every request waits for, so it is smaller there.
+ */
+export const importBatchSize: Record<Database['engine'], number> = { postgres: 5000, pglite: 1000 };
+/** The job lane imports queue in, beside (not behind) restores and rollbacks. */
+export const importLane = 'imports';
+const importKind = 'import';
+
+/** An import as its job knows it. */
+export interface ImportRef {
+  workspaceId: string;
+  id: string;
+  createdBy: string | null;
+}
+
+/**
+ * The change context of everything an import writes: its uploader as actor, origin
+ * `import`. The one place it is made, so that what names an import's writes (its cause)
+ * is added here once.
+ */
+export function importChange(ref: ImportRef, at: Date): ChangeContext {
+  // The import is the cause of what it writes, so that it can be undone exactly (issue 17).
+  return { workspaceId: ref.workspaceId, actorId: ref.createdBy, origin: 'import', at, cause: { kind: 'import', id: ref.id } };
+}
+
+/** The import store: uploaded files, kept from the upload until their import ends. */
+export const importStore = (config: Pick<Config, 'importDir'>): FileStore => new DirectoryStore(config.importDir);
+
+interface ImportParams {
+  fileName: string;
+  originalName: string | null;
+  byteSize: number;
+  mapping: ImportMapping;
+  plan: ColumnPlan;
+}
+
+interface ImportProgress extends CsvPosition, ImportCounts {
+  /** `loading` while rows are left; `finishing` while the work data goes. */
+  phase: 'loading' | 'finishing';
+}
+
+/** GET /imports/:id: API.md's fields, then what the server adds. */
+export interface ImportView {
+  id: string;
+  status: JobStatus;
+  rows: number;
+  created: number;
+  updated: number;
+  failed: number;
+  createdBy: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+  mode: ImportMode;
+  fileName: string | null;
+  byteSize: number;
+  /** How far into the file the import has read (bytes): the progress against byteSize. */
+  bytesRead: number;
+  columns: Record<string, string>;
+  tagsCreated: number;
+  accountsCreated: number;
+  startedAt: string | null;
+  error?: string;
+}
+
+function presentImport(job: Job): ImportView {
+  const params = job.params as unknown as ImportParams;
+  const progress = job.progress as unknown as ImportProgress;
+  return {
+    id: job.id,
+    status: job.status,
+    rows: progress.rows,
+    created: progress.created,
+    updated: progress.updated,
+    failed: progress.failed,
+    createdBy: job.createdBy,
+    createdAt: job.createdAt.toISOString(),
+    finishedAt: job.finishedAt?.toISOString() ?? null,
+    mode: params.mapping.mode,
+    fileName: params.originalName,
+    byteSize: params.byteSize,
+    bytesRead: progress.phase === 'finishing' || job.status === 'succeeded' ? params.byteSize : progress.offset,
+    columns: params.mapping.columns,
+    tagsCreated: progress.tagsCreated,
+    accountsCreated: progress.accountsCreated,
+    startedAt: job.startedAt?.toISOString() ?? null,
+    ...(job.error ? { error: job.error } : {}),
+  };
+}
+
+/** A file written to the import store, with its header row. */
+export interface StoredUpload {
+  fileName: string;
+  byteSize: number;
+  header: CsvHeader;
+}
+
+const storeFileName = (ref: ImportRef) => `${ref.workspaceId}.${ref.id}.csv`;
+
+export const fileTooLarge = (maxBytes: number) =>
+  new AppError(413, 'file_too_large', `The file is larger than the ${maxBytes} bytes an import takes`, { maxBytes });
+
+/** The uploaded bytes could not be read (a broken multipart body, a client gone): bad input. */
+export class UploadReadError extends Error {}
+
+/** The items of an upload's source, whose own failures come out as UploadReadError. */
+export async function* readingUpload<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const items = source[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<T>;
+    try {
+      next = await items.next();
+    } catch (error) {
+      throw new UploadReadError((error as Error).message, { cause: error });
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/**
+ * Streams an upload into the import store (never whole in memory), checking as it goes
+ * that it is UTF-8, within maxBytes, and has a header row. On any failure nothing is
+ * left in the store.
+ */
+export async function storeUpload(config: Pick<Config, 'importDir'>, ref: ImportRef, content: AsyncIterable<Buffer> & { truncated?: boolean }, maxBytes: number): Promise<StoredUpload> {
+  const fileName = storeFileName(ref);
+  let header: CsvHeader | null = null;
+  let prefix: Buffer = Buffer.alloc(0);
+  let byteSize = 0;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const notUtf8 = () => invalidRequest('The file is not UTF-8 text', { issues: [{ in: 'body', path: ['file'], message: 'not UTF-8' }] });
+  const unreadable = (why: string) => invalidRequest(`The file cannot be imported: ${why}`, { issues: [{ in: 'body', path: ['file'], message: why }] });
+  async function* checked(): AsyncGenerator<Buffer> {
+    for await (const chunk of readingUpload(content)) {
+      byteSize += chunk.length;
+      if (byteSize > maxBytes || content.truncated) throw fileTooLarge(maxBytes);
+      try {
+        decoder.decode(chunk, { stream: true });
+      } catch {
+        throw notUtf8();
+      }
+      if (!header) header = readHeader(Buffer.concat([prefix, chunk]), false);
+      yield chunk;
+    }
+    if (content.truncated) throw fileTooLarge(maxBytes);
+    try {
+      decoder.decode();
+    } catch {
+      throw notUtf8();
+    }
+    header ??= readHeader(prefix, true);
+  }
+  function readHeader(bytes: Buffer, final: boolean): CsvHeader | null {
+    try {
+      const found = headerOf(bytes, final);
+      prefix = found ? Buffer.alloc(0) : bytes;
+      return found;
+    } catch (error) {
+      throw unreadable((error as Error).message);
+    }
+  }
+  const store = importStore(config);
+  const stored = await store.write(fileName, checked());
+  if (!header) {
+    // checked() ends only with a header or by throwing; this keeps the store clean regardless.
+    await store.remove(fileName);
+    throw unreadable('it has no header row');
+  }
+  return { fileName, byteSize: stored.byteSize, header };
+}
+
+/**
+ * Queues an import of a stored file: checks the mapping against its header and the
+ * workspace's lists (400, and the file leaves the store), then commits the job and its
+ * audit entry. The job runs in the background (`ctx.kickJobs`).
+ */
+export async function queueImport(
+  ctx: AppContext,
+  ref: ImportRef,
+  input: { stored: StoredUpload; mapping: ImportMapping; originalName: string | null },
+): Promise<ImportView> {
+  try {
+    const plan = planColumns(input.mapping, input.stored.header.cells);
+    const change = importChange(ref, ctx.clock.now());
+    const job = await inTransaction(ctx.db, change, async (tx) => {
+      const listIds = mappedListIds(input.mapping);
+      const live = await liveLists(tx, ref.workspaceId, listIds);
+      const missing = Object.entries(input.mapping.columns).filter(([, t]) => t.startsWith('list:') && !live.has(t.slice('list:'.length)));
+      if (missing.length > 0) {
+        throw invalidRequest('The mapping names lists the workspace does not have', {
+          issues: missing.map(([header, t]) => ({ in: 'body', path: ['mapping', 'columns', header], message: `no list ${t.slice('list:'.length)}` })),
+        });
+      }
+      const params: ImportParams = { fileName: input.stored.fileName, originalName: input.originalName, byteSize: input.stored.byteSize, mapping: input.mapping, plan };
+      const { dataOffset, newlines } = input.stored.header;
+      const progress: ImportProgress = { offset: dataOffset, newlines, phase: 'loading', rows: 0, created: 0, updated: 0, failed: 0, tagsCreated: 0, accountsCreated: 0 };
+      const queued = await insertJob(tx, change, { id: ref.id, kind: importKind, lane: importLane, status: 'queued', params: { ...params }, progress: { ...progress } });
+      await recordAudit(tx, change, {
+        action: 'import.created',
+        targetType: 'import',
+        targetId: ref.id,
+        details: { fileName: input.originalName, byteSize: input.stored.byteSize, mode: input.mapping.mode, columns: input.mapping.columns },
+      });
+      return queued;
+    });
+    ctx.kickJobs();
+    return presentImport(job);
+  } catch (error) {
+    await importStore(ctx.config).remove(input.stored.fileName);
+    throw error;
+  }
+}
+
+export async function getImport(db: Db, workspaceId: string, importId: string): Promise<ImportView> {
+  const job = await findJob(db, workspaceId, importId);
+  if (!job || job.kind !== importKind) throw notFound('Import');
+  return presentImport(job);
+}
+
+/** The workspace's imports, newest first. */
+export async function listImports(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<ImportView>> {
+  const jobs = await listJobs(db, workspaceId, importKind, page);
+  return { data: jobs.data.map(presentImport), nextCursor: jobs.nextCursor };
+}
+
+/** A page of the import's bad rows, in line order. */
+export async function listImportErrors(db: Db, workspaceId: string, importId: string, page: { limit: number; cursor?: string }): Promise<Page<BadRow>> {
+  await getImport(db, workspaceId, importId);
+  const after = decodeCursor(page.cursor, ['integer']);
+  const rows = await errorsPage(db, workspaceId, importId, Number(after?.[0] ?? 0), page.limit + 1);
+  const kept = rows.slice(0, page.limit);
+  return { data: kept, nextCursor: rows.length > page.limit ? encodeCursor([kept[kept.length - 1].line]) : null };
+}
+
+const errorPageSize = 5000;
+
+/**
+ * The import's bad rows as CSV (header `line,reason,message`), read a page at a time so
+ * that a million of them never sit in memory. 404 before anything is sent.
+ */
+export async function importErrorsCsv(db: Db, workspaceId: string, importId: string): Promise<AsyncIterable<string>> {
+  await getImport(db, workspaceId, importId);
+  return (async function* () {
+    yield csvLines([['line', 'reason', 'message']]);
+    for (let after = 0; ; ) {
+      const rows = await errorsPage(db, workspaceId, importId, after, errorPageSize);
+      if (rows.length > 0) yield csvLines(rows.map((r) => [r.line, r.reason, r.message]));
+      if (rows.length < errorPageSize) return;
+      after = rows[rows.length - 1].line;
+    }
+  })();
+}
+
+/** Emails noted per finishing step: the work data of a large import goes in a few steps. */
+const forgetPerStep = 50_000;
+
+/**
+ * Each step loads one batch of the file and commits it with its checkpoint (the byte
+ * offset and line after the batch's last row), so a crash resumes after the last batch
+ * committed and loads no row twice. Once the file is read, the work data goes, then the
+ * file, and `import.finished` is written.
+ */
+export const importJobHandler: JobHandler = {
+  kind: importKind,
+  origin: 'import',
+  lane: importLane,
+  changeOf: importChange,
+  async step(tx, job, change, ctx) {
+    const params = job.params as unknown as ImportParams;
+    const progress = job.progress as unknown as ImportProgress;
+    if (progress.phase === 'finishing') {
+      if ((await forgetEmails(tx, job.workspaceId, job.id, forgetPerStep)) === forgetPerStep) return { progress: { ...progress }, done: false };
+      await importStore(ctx.config).remove(params.fileName);
+      const counts = finalCounts(progress);
+      await recordAudit(tx, change, { action: 'import.finished', targetType: 'import', targetId: job.id, details: { status: 'succeeded', ...counts } });
+      return { progress: { ...progress }, done: true, result: { ...counts } };
+    }
+    const batch = await readStoredBatch(ctx, params.fileName, progress, importBatchSize[ctx.database.engine]);
+    const outcome = await loadBatch(tx, change, job.id, params.plan, batch);
+    const next: ImportProgress = { ...add(progress, outcome), ...batch.end, phase: batch.done ? 'finishing' : 'loading' };
+    return { progress: { ...next }, done: false };
+  },
+  async cleanUp(tx, job, ctx) {
+    const params = job.params as unknown as ImportParams;
+    const progress = job.progress as unknown as ImportProgress;
+    await forgetEmails(tx, job.workspaceId, job.id, Number.MAX_SAFE_INTEGER);
+    await importStore(ctx.config).remove(params.fileName);
+    await recordAudit(tx, importChange(job, ctx.clock.now()), {
+      action: 'import.finished',
+      targetType: 'import',
+      targetId: job.id,
+      details: { status: 'failed', ...finalCounts(progress) },
+    });
+  },
+};
+
+const countNames = ['rows', 'created', 'updated', 'failed', 'tagsCreated', 'accountsCreated'] as const;
+
+function finalCounts(progress: ImportProgress): ImportCounts {
+  const counts = {} as ImportCounts;
+  for (const name of countNames) counts[name] = progress[name];
+  return counts;
+}
+
+function add(progress: ImportProgress, batch: ImportCounts): ImportProgress {
+  const next = { ...progress };
+  for (const name of countNames) next[name] += batch[name];
+  return next;
+}
+
+async function readStoredBatch(ctx: AppContext, fileName: string, from: CsvPosition, max: number) {
+  try {
+    return await readCsvBatch(importStore(ctx.config).locate(fileName), from, max);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('the uploaded file is no longer in the import store');
+    throw error;
+  }
+}

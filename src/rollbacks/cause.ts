@@ -1,0 +1,181 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Tx } from '../db/database.js';
+import { contactsTable, rolledBackTables } from './tables.js';
+
+/**
+ * The plan of an undo by cause (issue 17): the rows one cause wrote — the change sets of
+ * `txids` — put back as they were before it, field by field, keeping what anyone else
+ * changed since. Written as a rollback's plan is (rollback_targets: each row's image to
+ * write and the row as it is now), so an undo is written back by the rollback's own steps;
+ * the fields it leaves as others later set them, or overrides, go to undo_conflicts.
+ *
+ * For each row the cause touched: `b`, the row before the cause's first write to it;
+ * `a`, as the cause's last write left it; `l`, as it is now. For each field the cause
+ * changed (b ≠ a): if it is still as the cause left it (l = a), it goes back to b; if it is
+ * already back (l = b), nothing; else someone changed it since: a conflict, kept as they
+ * set it, or undone all the same with `undoAnyway`. A contact's status and the columns
+ * that go with it (when and by whom deleted, archived, merged) go back together, as its
+ * status decides. A row the cause made goes (a contact to the recycle bin) unless someone
+ * changed it since; a row it removed comes back unless someone made it again otherwise.
+ */
+export interface CausePlan {
+  txids: string[];
+  undoAnyway: boolean;
+  /** An unmerge: a deal's primary goes back too (other undos leave a primary that passed on when its contact left, as a restore does: seed 002). */
+  merge: boolean;
+  /** When the plan is made: the time of the rows it changes. */
+  at: Date;
+}
+
+/** Columns that say when a row was last changed: never a conflict, set to the undo's time. */
+const bookkeeping = ['updated_at'];
+/** A contact's status and the columns that go with it: undone together, as the status decides. */
+const statusColumns = ['status', 'deleted_at', 'deleted_by', 'archived_at', 'archived_by', 'merged_into', 'merged_at'];
+/** Key columns, the same in every image of a row. */
+const keyColumns = ['workspace_id', 'id'];
+
+/**
+ * Decides each row's image and conflicts from `ends` (table_name, row_key, contact_id, b,
+ * a, l, later_at, later_by; images as jsonb), writes the rows to change into
+ * rollback_targets and the conflicts into undo_conflicts, numbered from `firstPosition`.
+ * Returns how many conflicts it wrote.
+ */
+async function decideAndWrite(tx: Tx, workspaceId: string, undoId: string, plan: CausePlan, ends: RawBuilder<unknown>, frozen: RawBuilder<unknown>, firstPosition: number): Promise<number> {
+  const anyway = plan.undoAnyway;
+  const { rows } = await sql<{ conflicts: number }>`
+    WITH ends AS (${ends}),
+    fields AS (
+      SELECT e.table_name, e.row_key, k.key, e.b->k.key AS bv, e.a->k.key AS av, e.l->k.key AS lv
+      FROM ends e CROSS JOIN LATERAL jsonb_object_keys(e.a) k(key)
+      WHERE e.b IS NOT NULL AND e.a IS NOT NULL AND e.l IS NOT NULL
+        AND k.key <> ALL(${[...bookkeeping, ...keyColumns]}::text[])
+        AND (e.b->k.key) IS DISTINCT FROM (e.a->k.key)
+        AND NOT (${frozen})),
+    status_fate AS (
+      SELECT row_key, CASE WHEN lv IS NOT DISTINCT FROM av THEN 'revert' WHEN lv IS NOT DISTINCT FROM bv THEN 'already' ELSE 'conflict' END AS fate
+      FROM fields WHERE table_name = 'contacts' AND key = 'status'),
+    fated AS (
+      SELECT f.*,
+        CASE WHEN f.table_name = 'contacts' AND f.key = ANY(${statusColumns}::text[]) AND s.fate IS NOT NULL THEN s.fate
+             WHEN f.lv IS NOT DISTINCT FROM f.av THEN 'revert'
+             WHEN f.lv IS NOT DISTINCT FROM f.bv THEN 'already'
+             ELSE 'conflict' END AS fate
+      FROM fields f LEFT JOIN status_fate s ON f.table_name = 'contacts' AND s.row_key = f.row_key),
+    reverted AS (
+      SELECT table_name, row_key, jsonb_object_agg(key, bv) AS fields FROM fated
+      WHERE fate = 'revert' OR (fate = 'conflict' AND ${anyway}) GROUP BY table_name, row_key),
+    -- A row the cause made: each field changed since is a conflict.
+    made_changed AS (
+      SELECT e.table_name, e.row_key, k.key, e.a->k.key AS av, e.l->k.key AS lv
+      FROM ends e CROSS JOIN LATERAL jsonb_object_keys(e.l) k(key)
+      WHERE e.b IS NULL AND e.a IS NOT NULL AND e.l IS NOT NULL AND ${stillHere('e')}
+        AND k.key <> ALL(${[...bookkeeping, ...keyColumns]}::text[]) AND (e.a->k.key) IS DISTINCT FROM (e.l->k.key)),
+    decided AS (
+      SELECT e.table_name, e.row_key, e.contact_id, e.l AS live, e.later_at, e.later_by,
+        CASE
+          -- made by the cause: goes, unless changed since (and not undone anyway)
+          WHEN e.b IS NULL THEN CASE WHEN ${anyway} OR NOT EXISTS (SELECT 1 FROM made_changed m WHERE m.table_name = e.table_name AND m.row_key = e.row_key)
+                                     THEN NULL ELSE e.l END
+          -- removed by the cause: back as it was, unless made again since
+          WHEN e.a IS NULL THEN CASE WHEN e.l IS NULL OR ${anyway} THEN e.b ELSE e.l END
+          ELSE CASE WHEN r.fields IS NULL THEN e.l
+                    ELSE e.l || r.fields || (SELECT coalesce(jsonb_object_agg(c, to_jsonb(${plan.at}::timestamptz)), '{}') FROM unnest(${bookkeeping}::text[]) c WHERE e.l ? c) END
+        END AS image
+      FROM ends e LEFT JOIN reverted r ON r.table_name = e.table_name AND r.row_key = e.row_key
+      -- a row gone for good since (purged, erased) and one the cause removed for good are
+      -- left alone, as are the rows of a contact gone for good
+      WHERE (e.l IS NOT NULL OR (e.a IS NULL AND e.b IS NOT NULL AND e.table_name <> 'contacts'))
+        AND (e.table_name = 'contacts' OR e.contact_id IS NULL
+             OR EXISTS (SELECT 1 FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = e.contact_id OFFSET 0))),
+    conflicts AS (
+      SELECT f.table_name, f.row_key, f.key AS field, f.av AS cause_value, f.lv AS later_value FROM fated f WHERE f.fate = 'conflict'
+      UNION ALL
+      SELECT m.table_name, m.row_key, m.key, m.av, m.lv FROM made_changed m
+      UNION ALL
+      -- a row the cause removed that someone made again otherwise
+      SELECT e.table_name, e.row_key, '*', NULL, e.l FROM ends e
+      WHERE e.a IS NULL AND e.b IS NOT NULL AND e.l IS NOT NULL AND ${stillHere('e')} AND (e.l - ${bookkeeping}::text[]) IS DISTINCT FROM (e.b - ${bookkeeping}::text[])),
+    targets AS (
+      INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
+      SELECT ${workspaceId}, ${undoId}, d.table_name, d.row_key, d.contact_id, d.image, d.live FROM decided d
+      WHERE d.image IS DISTINCT FROM d.live
+        -- to go, and gone already
+        AND NOT (d.image IS NULL AND (d.live IS NULL OR (d.live->>'deleted_at') IS NOT NULL
+                                      OR (d.table_name = 'contacts' AND (d.live->>'status') NOT IN ('active', 'archived'))))
+      RETURNING 1),
+    written AS (
+      INSERT INTO undo_conflicts (workspace_id, undo_id, position, table_name, row_key, contact_id, field, cause_value, later_value, later_by, later_at, overridden)
+      SELECT ${workspaceId}, ${undoId}, ${firstPosition}::int + (row_number() OVER (ORDER BY c.table_name COLLATE "C", c.row_key COLLATE "C", c.field) - 1)::int,
+             c.table_name, c.row_key, d.contact_id, c.field, c.cause_value, c.later_value, d.later_by, d.later_at, ${anyway}
+      FROM conflicts c JOIN decided d ON d.table_name = c.table_name AND d.row_key = c.row_key
+      RETURNING 1)
+    SELECT (SELECT count(*) FROM written)::int AS conflicts, (SELECT count(*) FROM targets)::int AS targets`.execute(tx);
+  return rows[0].conflicts;
+}
+
+/** The row `alias` is still there now: not soft-deleted, and for a contact, still holding its place (not in the bin). */
+const stillHere = (alias: string) =>
+  sql.raw(`((${alias}.l->>'deleted_at') IS NULL AND (${alias}.table_name <> 'contacts' OR (${alias}.l->>'status') IN ('active', 'archived')))`);
+
+/**
+ * Writes the plan of undoing the change sets `plan.txids` into rollback_targets (rows of
+ * `undoId`) and its conflicts into undo_conflicts. Contacts are read from their own
+ * history store, the other tables from history_entries; each reads only the versions of
+ * the cause's transactions (found by their change sets' times) and what came after them.
+ */
+export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string, plan: CausePlan): Promise<number> {
+  const sets = sql`SELECT cs.workspace_id, cs.at, cs.txid FROM change_sets cs
+    WHERE cs.workspace_id = ${workspaceId} AND cs.txid = ANY(${plan.txids}::bigint[])`;
+  const others = sql`o.txid <> ALL(${plan.txids}::bigint[])`;
+  const contactEnds = sql`
+    WITH sets AS (${sets}),
+    versions AS (
+      SELECT v.id, v.version, v.op, v.before FROM sets s
+      CROSS JOIN LATERAL (SELECT v.id, v.version, v.op, v.before FROM contact_history v
+                          WHERE v.workspace_id = s.workspace_id AND v.at = s.at AND v.txid = s.txid OFFSET 0) v),
+    spans AS (SELECT id, min(version) AS first_version, max(version) AS last_version FROM versions GROUP BY id)
+    SELECT 'contacts'::text AS table_name, sp.id AS row_key, sp.id AS contact_id,
+      CASE WHEN f.op = 'insert' THEN NULL ELSE to_jsonb(f.before) END AS b,
+      CASE WHEN lv.op = 'delete' THEN NULL WHEN nxt.version IS NOT NULL THEN to_jsonb(nxt.before) ELSE to_jsonb(live.row) END AS a,
+      to_jsonb(live.row) AS l, later.at AS later_at, later.actor_id AS later_by
+    FROM spans sp
+    JOIN versions f ON f.id = sp.id AND f.version = sp.first_version
+    JOIN versions lv ON lv.id = sp.id AND lv.version = sp.last_version
+    LEFT JOIN LATERAL (SELECT n.version, n.before FROM contact_history n
+                       WHERE n.id = sp.id AND n.workspace_id = ${workspaceId} AND n.version > sp.last_version ORDER BY n.version LIMIT 1) nxt ON true
+    LEFT JOIN LATERAL (SELECT c AS row FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = sp.id OFFSET 0) live ON true
+    LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM contact_history o
+                       WHERE o.id = sp.id AND o.workspace_id = ${workspaceId} AND o.version > sp.first_version AND ${others}
+                       ORDER BY o.version DESC LIMIT 1) later ON true`;
+  const tables = rolledBackTables.filter((t) => t !== contactsTable).map((t) => t.name);
+  const otherEnds = sql`
+    WITH sets AS (${sets}),
+    entries AS (
+      SELECT h.table_name, h.row_key, h.contact_id, h.version, h.before, h.after FROM sets s
+      CROSS JOIN LATERAL (SELECT h.table_name, h.row_key, h.contact_id, h.version, h.before, h.after FROM history_entries h
+                          WHERE h.workspace_id = s.workspace_id AND h.at = s.at AND h.txid = s.txid AND h.table_name = ANY(${tables}::text[]) OFFSET 0) h),
+    spans AS (SELECT table_name, row_key, max(contact_id) AS contact_id, min(version) AS first_version, max(version) AS last_version FROM entries GROUP BY 1, 2)
+    SELECT sp.table_name, sp.row_key, sp.contact_id, f.before AS b, lst.after AS a,
+      CASE WHEN latest.op = 'delete' THEN NULL ELSE latest.after END AS l, later.at AS later_at, later.actor_id AS later_by
+    FROM spans sp
+    JOIN entries f ON f.table_name = sp.table_name AND f.row_key = sp.row_key AND f.version = sp.first_version
+    JOIN entries lst ON lst.table_name = sp.table_name AND lst.row_key = sp.row_key AND lst.version = sp.last_version
+    -- every write is captured and compaction keeps each row's latest version: its image is the row now
+    LEFT JOIN LATERAL (SELECT t.op, t.after FROM history_entries t
+                       WHERE t.workspace_id = ${workspaceId} AND t.table_name = sp.table_name AND t.row_key = sp.row_key
+                       ORDER BY t.version DESC LIMIT 1) latest ON true
+    LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM history_entries o
+                       WHERE o.workspace_id = ${workspaceId} AND o.table_name = sp.table_name AND o.row_key = sp.row_key
+                         AND o.version > sp.first_version AND ${others}
+                       ORDER BY o.version DESC LIMIT 1) later ON true`;
+  // Seed 002: a deal a contact's leaving deleted, or whose primary passed on, is not
+  // given back with the contact. Only an unmerge puts a deal's primary back (the merge
+  // passed it on); a deal the cause itself deleted comes back.
+  // (Over the row `e` and its field `k`.)
+  const dealPrimaryStays = plan.merge ? sql`false` : sql`(e.table_name = 'deals' AND k.key = 'primary_contact_id')`;
+  const mendedDeal = sql`(e.table_name = 'deals' AND k.key = 'deleted_at' AND EXISTS (
+      SELECT 1 FROM audit_log al WHERE al.workspace_id = ${workspaceId} AND al.txid = ANY(${plan.txids}::bigint[])
+        AND al.action = 'deal.deleted' AND al.target_id = e.row_key AND al.details->>'reason' LIKE 'last_contact%'))`;
+  const contactConflicts = await decideAndWrite(tx, workspaceId, undoId, plan, contactEnds, sql`false`, 0);
+  return contactConflicts + (await decideAndWrite(tx, workspaceId, undoId, plan, otherEnds, sql`${dealPrimaryStays} OR ${mendedDeal}`, contactConflicts));
+}
