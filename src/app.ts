@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { systemClock, TestClock } from './clock.js';
+import { openTestClock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { connectPGlite, connectPostgres, migrate, type Database } from './db/database.js';
@@ -72,13 +72,17 @@ export function processLogger(config: Config, to: 'stdout' | 'stderr'): Logger {
   return createLogger({ level: config.logLevel, destination: stream.fd, pretty: wantsPrettyLogs(stream), secrets: [config.adminToken] });
 }
 
-/** The context of a running server, with its background job worker (not yet started). */
-export function createContext(database: Database, config: Config, log: Logger): { ctx: AppContext; worker: JobWorker } {
+/**
+ * The context of a running server, with its background job worker (not yet started). With
+ * RETRACE_TEST_CLOCK=1 the clock is the test clock at the time it had reached.
+ */
+export async function createContext(database: Database, config: Config, log: Logger): Promise<{ ctx: AppContext; worker: JobWorker }> {
+  const clock = config.testClock ? await openTestClock(database.db) : systemClock;
   const worker: JobWorker = new JobWorker(() => ctx);
   const ctx: AppContext = {
     database,
     db: database.db,
-    clock: config.testClock ? new TestClock() : systemClock,
+    clock,
     config,
     log,
     kickJobs: () => worker.kick(),

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readConfig } from './config.js';
+import { readConfig, readTrustProxy } from './config.js';
 
 describe('configuration', () => {
   it('keeps the backup and key stores beside the embedded database directory, not inside it', () => {
@@ -20,5 +20,17 @@ describe('configuration', () => {
     expect(readConfig({}).logLevel).toBe('info');
     expect(readConfig({ LOG_LEVEL: 'warn' }).logLevel).toBe('warn');
     expect(() => readConfig({ LOG_LEVEL: 'loud' })).toThrow('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; it is "loud"');
+  });
+
+  it('listens on 127.0.0.1 unless HOST names another interface', () => {
+    expect(readConfig({}).host).toBe('127.0.0.1');
+    expect(readConfig({ HOST: '' }).host).toBe('127.0.0.1');
+    expect(readConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+  });
+
+  it('trusts no proxy unless TRUST_PROXY says true, a number of hops or the proxies’ addresses', () => {
+    expect(readConfig({}).trustProxy).toBe(false);
+    expect(['', 'false', 'true', '2', '127.0.0.1', ' 10.0.0.0/8, ::1 '].map(readTrustProxy)).toEqual([false, false, true, 2, ['127.0.0.1'], ['10.0.0.0/8', '::1']]);
+    expect(() => readTrustProxy('yes')).toThrow('TRUST_PROXY is false, true, a number of hops or proxy addresses (CIDR ranges) separated by commas; "yes" is none of these');
   });
 });

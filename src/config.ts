@@ -5,7 +5,14 @@ import { isLogLevel, logLevels, type LogLevel } from './logger.js';
 /** Settings read from the environment once, at start. */
 export interface Config {
   port: number;
+  /** The interface the server listens on (HOST): 127.0.0.1 unless told otherwise. */
   host: string;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client's address (TRUST_PROXY), in
+   * Fastify's terms: false (none, the default), true (any: only when every request comes
+   * through the proxy), a number of hops, or the proxies' addresses and CIDR ranges.
+   */
+  trustProxy: TrustProxy;
   /** A PostgreSQL server; when absent, the embedded PGlite database in dataDir. */
   databaseUrl: string | undefined;
   dataDir: string;
@@ -26,6 +33,26 @@ export interface Config {
   logLevel: LogLevel;
 }
 
+export type TrustProxy = boolean | number | string[];
+
+/**
+ * TRUST_PROXY: unset, empty or `false` trusts no proxy; `true` trusts any; a whole number
+ * trusts that many hops; anything else is a comma-separated list of addresses or CIDR
+ * ranges (`127.0.0.1,10.0.0.0/8`), checked as the server starts.
+ */
+export function readTrustProxy(value: string | undefined): TrustProxy {
+  const setting = (value ?? '').trim();
+  if (setting === '' || setting === 'false') return false;
+  if (setting === 'true') return true;
+  if (/^\d+$/.test(setting)) return Number(setting);
+  const addresses = setting.split(',').map((address) => address.trim());
+  const malformed = addresses.filter((address) => !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(address));
+  if (malformed.length > 0) {
+    throw new Error(`TRUST_PROXY is false, true, a number of hops or proxy addresses (CIDR ranges) separated by commas; ${JSON.stringify(malformed[0])} is none of these`);
+  }
+  return addresses;
+}
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.RETRACE_DATA_DIR ?? './.retrace-data');
   const adminToken = env.RETRACE_ADMIN_TOKEN || `op_${randomBytes(24).toString('base64url')}`;
@@ -33,7 +60,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!isLogLevel(logLevel)) throw new Error(`LOG_LEVEL must be one of ${logLevels.join(', ')}; it is ${JSON.stringify(logLevel)}`);
   return {
     port: Number(env.PORT ?? 3000),
-    host: env.HOST ?? '0.0.0.0',
+    // Not every interface: the embedded demo prints an operator token. HOST=0.0.0.0 to open it.
+    host: env.HOST || '127.0.0.1',
+    trustProxy: readTrustProxy(env.TRUST_PROXY),
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir,
     adminToken,

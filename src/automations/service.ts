@@ -80,7 +80,7 @@ export async function getAutomation(db: Db | Tx, workspaceId: string, automation
 
 /** The workspace's automations, oldest first. */
 export async function listAutomations(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Automation>> {
-  const after = decodeCursor(page.cursor, 2);
+  const after = decodeCursor(page.cursor, ['timestamp', 'text']);
   const { rows } = await sql<AutomationRow & { created_key: string }>`
     SELECT id, name, trigger, steps, created_at, ${cursorTime('created_at')} AS created_key FROM automations
     WHERE workspace_id = ${workspaceId}
@@ -98,7 +98,7 @@ export async function listEnrollments(
   page: { limit: number; cursor?: string },
 ): Promise<Page<Enrollment>> {
   await getAutomation(db, workspaceId, automationId);
-  const after = decodeCursor(page.cursor, 1);
+  const after = decodeCursor(page.cursor, ['text']);
   const { rows } = await sql<{ contact_id: string; step_index: number; status: EnrollmentStatus; run_at: Date | null }>`
     SELECT contact_id, step_index, status, run_at FROM enrollments
     WHERE workspace_id = ${workspaceId} AND automation_id = ${automationId}

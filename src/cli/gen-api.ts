@@ -12,7 +12,7 @@ import { silentLogger } from '../logger.js';
  */
 const database = await connectPGlite(undefined);
 try {
-  const { ctx } = createContext(database, readConfig({}), silentLogger);
+  const { ctx } = await createContext(database, readConfig({}), silentLogger);
   const server = await createServer(ctx);
   await server.ready();
   await writeFile(apiSchemaFile, await apiSchemaSource(server.swagger()));

@@ -33,7 +33,7 @@ async function withContext(fn: (ctx: AppContext) => Promise<void>): Promise<void
   const config = readConfig();
   const database = await openDatabase(config);
   // The command's output is on stdout; its log (a job that failed) goes to stderr.
-  const { ctx, worker } = createContext(database, config, processLogger(config, 'stderr'));
+  const { ctx, worker } = await createContext(database, config, processLogger(config, 'stderr'));
   try {
     await fn(ctx);
   } finally {

@@ -16,7 +16,7 @@ const demoContacts = 3000;
 /** Starts the server; on an empty database, creates the demo workspace first. */
 export async function serve(config: Config, options: { demo: boolean }): Promise<void> {
   const database = await openDatabase(config);
-  const { ctx, worker } = createContext(database, config, processLogger(config, 'stdout'));
+  const { ctx, worker } = await createContext(database, config, processLogger(config, 'stdout'));
   const signIn = options.demo ? await demoSignIn(ctx) : null;
   const server = await createServer(ctx);
   const stopMaintenance = scheduleMaintenance(ctx, maintenanceTasks, 30_000);

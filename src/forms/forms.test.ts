@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, call, testApp, type Response, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 import { useSender, type OutgoingMessage } from '../messages/sender.js';
-import { submissionBurst, submissionRefillSeconds } from './routes.js';
+import { formSubmissionLimit } from '../http/rate-limits.js';
 
 let app: TestApp;
 const handedOver: OutgoingMessage[] = [];
@@ -15,8 +15,8 @@ let addressCounter = 0;
 /** A client address of its own, so one test's submissions never spend another's tokens. */
 const aClientAddress = () => `198.51.100.${(addressCounter += 1)}`;
 
-async function submit(formId: string, body: unknown, remoteAddress = aClientAddress()): Promise<Response> {
-  const raw = await app.server.inject({ method: 'POST', url: `/api/v1/forms/${formId}/submissions`, payload: body as object, remoteAddress });
+async function submit(formId: string, body: unknown, remoteAddress = aClientAddress(), on: TestApp = app, headers: Record<string, string> = {}): Promise<Response> {
+  const raw = await on.server.inject({ method: 'POST', url: `/api/v1/forms/${formId}/submissions`, payload: body as object, remoteAddress, headers });
   return { status: raw.statusCode, body: raw.body ? JSON.parse(raw.body) : null, raw };
 }
 
@@ -45,10 +45,11 @@ describe('forms', () => {
     await ws.api('POST', `/contacts/${archived.id}/archive`);
     app.clock.advance(86_400);
 
-    const res = await submit(formId, { email: 'BACK@example.com', firstName: 'New' });
+    const res = await submit(formId, { email: 'BACK@example.com', firstName: 'New', lastName: 'Name' });
     expect(res.status).toBe(201);
     const back = (await ws.api('GET', `/contacts/${archived.id}`)).body;
-    expect(back).toMatchObject({ status: 'active', firstName: 'New', tags: [newsletterTag], createdAt: archived.createdAt });
+    // Its name stays what it was: a submission fills names, never overwrites them.
+    expect(back).toMatchObject({ status: 'active', firstName: 'Old', lastName: archived.lastName, tags: [newsletterTag], createdAt: archived.createdAt });
     expect((await ws.api('GET', `/contacts/${archived.id}/lists`)).body.data).toEqual([{ listId, status: 'subscribed' }]);
     expect((await ws.api('GET', '/workspace')).body.usage).toEqual({ active: 1, archived: 0, deleted: 0 });
   });
@@ -76,18 +77,47 @@ describe('forms', () => {
     ]);
   });
 
-  it('updates the active contact with that email, whatever its case, and keeps what the form did not ask', async () => {
+  it('subscribes the active contact with that email, whatever its case, and never renames it', async () => {
     const ws = await aWorkspace(app);
     const listId = await aList(ws);
     const formId = await aForm(ws, listId);
     const existing = await aContact(ws, { email: 'Alan@Example.com', firstName: 'Al', lastName: 'Turing' });
 
-    expect((await submit(formId, { email: 'alan@example.com', firstName: 'Alan' })).status).toBe(201);
+    expect((await submit(formId, { email: 'alan@example.com', firstName: 'Mallory', lastName: 'Mallet' })).status).toBe(201);
 
     const read = await ws.api('GET', `/contacts/${existing.id}`);
-    expect(read.body).toMatchObject({ id: existing.id, email: 'Alan@Example.com', firstName: 'Alan', lastName: 'Turing', status: 'active' });
+    expect(read.body).toMatchObject({ id: existing.id, email: 'Alan@Example.com', firstName: 'Al', lastName: 'Turing', status: 'active', updatedAt: existing.updatedAt });
     expect((await ws.api('GET', `/contacts/${existing.id}/lists`)).body.data).toEqual([{ listId, status: 'subscribed' }]);
     expect(await contactByEmail(ws, 'alan@example.com')).toHaveLength(1);
+  });
+
+  it('never blanks a name: empty and null names in a submission leave the contact’s as they are', async () => {
+    const ws = await aWorkspace(app);
+    const formId = await aForm(ws);
+    const existing = await aContact(ws, { email: 'kept@example.com', firstName: 'Kept', lastName: 'Names' });
+    for (const names of [{ firstName: '', lastName: '' }, { firstName: null, lastName: null }, { firstName: '   ' }]) {
+      expect((await submit(formId, { email: 'kept@example.com', ...names })).status).toBe(201);
+    }
+    expect((await ws.api('GET', `/contacts/${existing.id}`)).body).toMatchObject({ firstName: 'Kept', lastName: 'Names' });
+    const history = await ws.api('GET', `/contacts/${existing.id}/history`);
+    expect(history.body.data.map((v: { op: string }) => v.op)).toEqual(['insert']);
+  });
+
+  it('fills the names a contact lacks, and only those, as origin form', async () => {
+    const ws = await aWorkspace(app);
+    const formId = await aForm(ws);
+    const created = await ws.api('POST', '/contacts', { email: 'half@example.com', lastName: 'Known' });
+    expect((await submit(formId, { email: 'half@example.com', firstName: 'Filled', lastName: 'Other' })).status).toBe(201);
+    expect((await ws.api('GET', `/contacts/${created.body.id}`)).body).toMatchObject({ firstName: 'Filled', lastName: 'Known' });
+    const history = (await ws.api('GET', `/contacts/${created.body.id}/history`)).body.data;
+    expect(history.at(-1)).toMatchObject({ op: 'update', actorId: null, origin: 'form' });
+  });
+
+  it('creates a contact with no name for empty names', async () => {
+    const ws = await aWorkspace(app);
+    const formId = await aForm(ws);
+    expect((await submit(formId, { email: 'noname@example.com', firstName: '', lastName: null })).status).toBe(201);
+    expect((await contactByEmail(ws, 'noname@example.com'))[0]).toMatchObject({ firstName: null, lastName: null });
   });
 
   it('makes one contact of two first submissions of one email at the same time', async () => {
@@ -122,25 +152,86 @@ describe('forms', () => {
     expect((await ws.api('GET', `/contacts/${contact.id}/lists`)).body.data).toEqual([]);
   });
 
-  it('limits submissions per form and client address, and lets them in again as time passes', async () => {
+  it('limits submissions per form and client address with 429 and Retry-After, and lets them in again when the window ends', async () => {
     const ws = await aWorkspace(app);
     const formId = await aForm(ws);
     const otherFormId = await aForm(ws);
     const address = aClientAddress();
-    for (let i = 0; i < submissionBurst; i += 1) {
+    for (let i = 0; i < formSubmissionLimit.max; i += 1) {
       expect((await submit(formId, { email: `burst${i}@example.com` }, address)).status).toBe(201);
     }
+    app.clock.advance(15);
     const limited = await submit(formId, { email: 'one-too-many@example.com' }, address);
+    const wait = formSubmissionLimit.windowSeconds - 15;
     expect(limited.status).toBe(429);
-    expect(limited.body.error).toMatchObject({ code: 'rate_limited', details: { retryAfterSeconds: submissionRefillSeconds } });
+    expect(limited.raw.headers['retry-after']).toBe(String(wait));
+    expect(limited.body.error).toEqual({ code: 'rate_limited', message: 'Too many submissions to this form from this address; try again later', details: { retryAfterSeconds: wait } });
     expect(await contactByEmail(ws, 'one-too-many@example.com')).toEqual([]);
 
     expect((await submit(formId, { email: 'elsewhere@example.com' }, aClientAddress())).status).toBe(201);
     expect((await submit(otherFormId, { email: 'other-form@example.com' }, address)).status).toBe(201);
 
-    app.clock.advance(submissionRefillSeconds);
+    app.clock.advance(wait);
     expect((await submit(formId, { email: 'later@example.com' }, address)).status).toBe(201);
-    expect((await submit(formId, { email: 'too-soon@example.com' }, address)).status).toBe(429);
+  });
+
+  it('counts every visitor behind a proxy apart when TRUST_PROXY names it, and as one when it does not', async () => {
+    const behindProxy = await testApp({ config: { trustProxy: ['127.0.0.1'] } });
+    const ws = await aWorkspace(behindProxy);
+    const formId = await aForm(ws);
+    const proxy = '127.0.0.1';
+    const visitor = (n: number) => ({ 'x-forwarded-for': `203.0.113.${n}` });
+    for (let i = 0; i < formSubmissionLimit.max + 2; i += 1) {
+      expect((await submit(formId, { email: `visitor${i}@example.com` }, proxy, behindProxy, visitor(i))).status).toBe(201);
+    }
+    // One visitor is still limited, whatever the proxy forwards for others.
+    for (let i = 0; i < formSubmissionLimit.max; i += 1) await submit(formId, { email: `same${i}@example.com` }, proxy, behindProxy, visitor(99));
+    expect((await submit(formId, { email: 'same-again@example.com' }, proxy, behindProxy, visitor(99))).status).toBe(429);
+
+    // Without TRUST_PROXY, X-Forwarded-For is anyone's to write: the proxy's address counts.
+    const ownForm = await aForm(await aWorkspace(app));
+    for (let i = 0; i < formSubmissionLimit.max; i += 1) await submit(ownForm, { email: `one${i}@example.com` }, '192.0.2.8', app, visitor(i));
+    expect((await submit(ownForm, { email: 'one-more@example.com' }, '192.0.2.8', app, visitor(50))).status).toBe(429);
+  });
+
+  it('refuses every submission with 409 contact_limit_exceeded while the workspace is at its active contact limit, changing nothing', async () => {
+    const ws = await aWorkspace(app, { activeContactLimit: 2 });
+    const listId = await aList(ws);
+    const formId = await aForm(ws, listId);
+    const active = await aContact(ws, { email: 'active@example.com', firstName: '' });
+    const archived = await aContact(ws, { email: 'archived@example.com' });
+    await ws.api('POST', `/contacts/${archived.id}/archive`);
+    expect((await submit(formId, { email: 'new@example.com' })).status).toBe(201);
+
+    const audit = (await ws.api('GET', '/audit-log')).body.data.length;
+    for (const email of ['another@example.com', 'archived@example.com', 'active@example.com']) {
+      const res = await submit(formId, { email, firstName: 'Filled' });
+      expect({ email, status: res.status, error: res.body.error }).toEqual({
+        email,
+        status: 409,
+        error: {
+          code: 'contact_limit_exceeded',
+          message: 'This workspace is at its limit of active contacts: its forms take no submissions until it has room',
+          details: { active: 2, limit: 2, wouldBe: 3 },
+        },
+      });
+    }
+    expect((await ws.api('GET', '/workspace')).body.usage).toEqual({ active: 2, archived: 1, deleted: 0 });
+    expect((await ws.api('GET', `/contacts/${active.id}`)).body.firstName).toBe('');
+    expect((await ws.api('GET', `/contacts/${active.id}/lists`)).body.data).toEqual([]);
+    expect((await ws.api('GET', '/audit-log')).body.data).toHaveLength(audit);
+
+    await ws.api('DELETE', `/contacts/${active.id}`);
+    expect((await submit(formId, { email: 'archived@example.com' })).status).toBe(201);
+    expect((await ws.api('GET', `/contacts/${archived.id}`)).body.status).toBe('active');
+  });
+
+  it('lets only one of two submissions at once take the last place under the limit', async () => {
+    const ws = await aWorkspace(app, { activeContactLimit: 1 });
+    const formId = await aForm(ws);
+    const results = await Promise.all([submit(formId, { email: 'first@example.com' }), submit(formId, { email: 'second@example.com' })]);
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
+    expect((await ws.api('GET', '/workspace')).body.usage.active).toBe(1);
   });
 
   it('answers 404 for an unknown form and 400 for bad input, changing nothing', async () => {

@@ -6,7 +6,8 @@ import { AppError, invalidRequest, notFound } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { getList, setMembership } from '../lists/service.js';
-import { applyContactPatch, findHolderOfEmail, insertContact } from '../contacts/service.js';
+import { applyContactPatch, findHolderOfEmail, getContact, insertContact } from '../contacts/service.js';
+import { getRetention, getWorkspace } from '../workspaces/service.js';
 
 export interface Form {
   id: string;
@@ -24,9 +25,6 @@ interface FormRow {
 }
 
 const presentForm = (r: FormRow): Form => ({ id: r.id, name: r.name, listId: r.list_id, createdAt: r.created_at.toISOString() });
-
-export const rateLimited = (retryAfterSeconds: number) =>
-  new AppError(429, 'rate_limited', 'Too many submissions from this address; try again later', { retryAfterSeconds });
 
 /** The form's list must be a live list of the workspace (bad input otherwise). */
 async function requireLiveList(tx: Tx, workspaceId: string, listId: string): Promise<void> {
@@ -57,7 +55,7 @@ export async function getForm(db: Db, workspaceId: string, formId: string): Prom
 
 /** The workspace's forms, oldest first. */
 export async function listForms(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Form>> {
-  const after = decodeCursor(page.cursor, 2);
+  const after = decodeCursor(page.cursor, ['timestamp', 'text']);
   const { rows } = await sql<FormRow & { created_key: string }>`
     SELECT workspace_id, id, name, list_id, created_at, ${cursorTime('created_at')} AS created_key FROM forms
     WHERE workspace_id = ${workspaceId}
@@ -83,14 +81,18 @@ export interface Submission {
 }
 
 /**
- * A public submission, as origin "form": updates the active contact with the email, or
- * creates one, then subscribes it to the form's list (a real subscription: automations
- * on that list start). A list deleted since the form was made subscribes nobody.
+ * A public submission, as origin "form" and attributed to the form (its change's cause):
+ * fills the empty names of the active contact with the email, or of the archived one,
+ * which it restores to active, or creates one; then subscribes it to the form's list (a
+ * real subscription: automations on that list start). A list deleted since the form was
+ * made subscribes nobody. Refused, changing nothing, while the workspace is at its
+ * active contact limit (refuseAtContactLimit).
  */
 export async function submitForm(db: Db, form: { workspaceId: string; formId: string; listId: string | null }, at: Date, input: Submission): Promise<void> {
-  const change: ChangeContext = { workspaceId: form.workspaceId, actorId: null, origin: 'form', at };
+  const change: ChangeContext = { workspaceId: form.workspaceId, actorId: null, origin: 'form', at, cause: { kind: 'form', id: form.formId } };
   const submit = () =>
     inTransaction(db, change, async (tx) => {
+      await refuseAtContactLimit(tx, form.workspaceId);
       const contactId = await upsertSubmitter(tx, change, input);
       const subscribeTo = form.listId !== null && (await getList(tx, form.workspaceId, form.listId)).deletedAt === null ? form.listId : null;
       if (subscribeTo !== null) await setMembership(tx, change, subscribeTo, contactId, 'subscribed');
@@ -106,15 +108,52 @@ export async function submitForm(db: Db, form: { workspaceId: string; formId: st
   }
 }
 
-async function upsertSubmitter(tx: Tx, change: ChangeContext, input: Submission): Promise<string> {
-  const names = {
-    ...(input.firstName !== undefined ? { firstName: input.firstName } : {}),
-    ...(input.lastName !== undefined ? { lastName: input.lastName } : {}),
+/**
+ * While the workspace has as many active contacts as its limit allows (or more), its
+ * forms take no submission: 409 contact_limit_exceeded, `wouldBe` one more. Whoever the
+ * email is: a submission that only updates an active contact is refused too, since
+ * answering it otherwise would tell an anonymous caller which emails are on file.
+ * Submissions to one workspace take turns here, so two at once cannot both take the last
+ * place.
+ */
+async function refuseAtContactLimit(tx: Tx, workspaceId: string): Promise<void> {
+  const { activeContactLimit } = await getRetention(tx, workspaceId);
+  if (activeContactLimit === null) return;
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${workspaceId} || ':form-submissions', 0))`.execute(tx);
+  const { usage } = await getWorkspace(tx, workspaceId);
+  if (usage.active + 1 > activeContactLimit) {
+    throw new AppError(409, 'contact_limit_exceeded', 'This workspace is at its limit of active contacts: its forms take no submissions until it has room', {
+      active: usage.active,
+      limit: activeContactLimit,
+      wouldBe: usage.active + 1,
+    });
+  }
+}
+
+/** The names a submission gives: a name left out, null or empty gives none. */
+function givenNames(input: Submission): { firstName?: string; lastName?: string } {
+  return {
+    ...(input.firstName ? { firstName: input.firstName } : {}),
+    ...(input.lastName ? { lastName: input.lastName } : {}),
   };
+}
+
+/**
+ * The contact of the submission's email, made active. An anonymous submission only adds:
+ * it fills a name the contact lacks, and never blanks or overwrites one (whoever knows an
+ * email could otherwise rename its contact).
+ */
+async function upsertSubmitter(tx: Tx, change: ChangeContext, input: Submission): Promise<string> {
+  const names = givenNames(input);
   const holder = await findHolderOfEmail(tx, change.workspaceId, input.email);
   if (!holder) return insertContact(tx, change, { email: input.email, ...names });
   // Seed 004: an archived contact who submits a form is restored at once, freeze or not.
   if (holder.status === 'archived') await restoreArchivedContactNow(tx, change, holder.id);
-  await applyContactPatch(tx, change, holder.id, names);
+  const current = await getContact(tx, change.workspaceId, holder.id);
+  const missing = {
+    ...(names.firstName && !current.firstName ? { firstName: names.firstName } : {}),
+    ...(names.lastName && !current.lastName ? { lastName: names.lastName } : {}),
+  };
+  if (Object.keys(missing).length > 0) await applyContactPatch(tx, change, holder.id, missing);
   return holder.id;
 }

@@ -1,32 +1,22 @@
 import { readFile } from 'node:fs/promises';
-import type { RouteOptions } from 'fastify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z, type ZodType } from 'zod';
-import { routeModules } from '../app.js';
-import { testApp, type TestApp } from '../test-support/harness.js';
+import { routeTable, testApp, type TestApp } from '../test-support/harness.js';
 import { apiSchemaFile, apiSchemaSource } from './api-schema.js';
 import { errorBody } from './errors.js';
 import { droppedFields, responseSerializerCompiler } from './responses.js';
-import { buildServer } from './server.js';
 
 let app: TestApp;
 beforeAll(async () => {
   app = await testApp();
 });
 
-/** Every route the server registers, as Fastify's onRoute sees it (its zod schemas included). */
-async function routeTable(): Promise<RouteOptions[]> {
-  const routes: RouteOptions[] = [];
-  const server = await buildServer(app.ctx, [(fastify) => fastify.addHook('onRoute', (route) => void routes.push(route)), ...routeModules]);
-  await server.close();
-  return routes;
-}
 
 const successStatuses = ['200', '201', '202', '204'];
 
 describe('the route table', () => {
   it('gives every API route a zod schema for its success answer, and the one error schema for 4xx and 5xx', async () => {
-    const routes = (await routeTable()).filter((route) => route.url.startsWith('/api/v1/'));
+    const routes = (await routeTable(app.ctx)).filter((route) => route.url.startsWith('/api/v1/'));
     expect(routes.length).toBeGreaterThan(80);
     const lacking = routes.flatMap((route) => {
       const responses = (route.schema?.response ?? {}) as Record<string, unknown>;

@@ -323,15 +323,76 @@ describe('odd input never answers 5xx', () => {
     expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
   });
 
-  it('a lone surrogate is stored in a text column and refused with 400 in custom fields', async () => {
+  it('a lone surrogate or a leading byte-order mark in a body string or key is 400 naming its path, and changes nothing', async () => {
     const ws = await aWorkspace(app);
-    const named = await rawPost(ws, '/contacts', '{"email":"s1@example.com","firstName":"a\\ud800b"}');
-    expect(named.status).toBe(201);
-    const fielded = await rawPost(ws, '/contacts', '{"email":"s2@example.com","fields":{"k":"a\\ud800b"}}');
-    // jsonb refuses the escape JSON.stringify writes for it: the safety net makes it 400.
-    expect(fielded.status).toBe(400);
-    expect(fielded.body.error.code).toBe('invalid_request');
-    expect((await usage(ws)).active).toBe(1);
+    const cases: [string, (string | number)[], string][] = [
+      ['{"email":"s1@example.com","firstName":"a\\ud800b"}', ['firstName'], 'a lone UTF-16 surrogate, which is no character'],
+      ['{"email":"s2@example.com","lastName":"\\udfffb"}', ['lastName'], 'a lone UTF-16 surrogate, which is no character'],
+      ['{"email":"s3@example.com","fields":{"k":["x","a\\ud800"]}}', ['fields', 'k', 1], 'a lone UTF-16 surrogate, which is no character'],
+      ['{"email":"s4@example.com","fields":{"\\udc00":1}}', ['fields', '\udc00'], 'a lone UTF-16 surrogate, which is no character'],
+      ['{"email":"s5@example.com","firstName":"\\ufeffAda"}', ['firstName'], 'a leading byte-order mark (U+FEFF)'],
+      ['{"email":"s6@example.com","firstName":"\ufeffAda"}', ['firstName'], 'a leading byte-order mark (U+FEFF)'],
+    ];
+    for (const [payload, path, message] of cases) {
+      const res = await rawPost(ws, '/contacts', payload);
+      expect({ payload, status: res.status, error: res.body.error }).toEqual({
+        payload,
+        status: 400,
+        error: { code: 'invalid_request', message: `The request body cannot be stored: ${message}`, details: { issues: [{ in: 'body', path, message }] } },
+      });
+    }
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+  });
+
+  it('a whole surrogate pair and a byte-order mark inside a string are stored exactly', async () => {
+    const ws = await aWorkspace(app);
+    const res = await rawPost(ws, '/contacts', '{"email":"pair@example.com","firstName":"\\ud83d\\ude00 A\\ufeffda"}');
+    expect(res.status).toBe(201);
+    expect((await ws.api('GET', `/contacts/${res.body.id}`)).body.firstName).toBe('\u{1F600} A\ufeffda');
+  });
+
+  it('a body that starts with a byte-order mark or holds bytes that are not UTF-8 is 400, and changes nothing', async () => {
+    const ws = await aWorkspace(app);
+    const utf8 = (text: string) => Buffer.from(text, 'utf8');
+    const bodies = [
+      { payload: utf8('\ufeff{"email":"bom@example.com"}'), message: 'a leading byte-order mark' },
+      { payload: Buffer.concat([utf8('{"email":"b1@example.com","firstName":"a'), Buffer.from([0xff]), utf8('"}')]), message: 'bytes that are not UTF-8' },
+      // A surrogate written as UTF-8 bytes (CESU-8): not UTF-8 either.
+      { payload: Buffer.concat([utf8('{"email":"b2@example.com","firstName":"a'), Buffer.from([0xed, 0xa0, 0x80]), utf8('"}')]), message: 'bytes that are not UTF-8' },
+    ];
+    for (const { payload, message } of bodies) {
+      const res = await app.server.inject({ method: 'POST', url: '/api/v1/contacts', headers: { authorization: `Bearer ${ws.adminToken}`, 'content-type': 'application/json' }, payload });
+      expect(res.statusCode).toBe(400);
+      expect(JSON.parse(res.body).error).toMatchObject({ code: 'invalid_request', details: { issues: [{ in: 'body', path: [], message }] } });
+    }
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+  });
+
+  it('a JSON body declared in a charset other than UTF-8 is 415, and changes nothing; utf-8 in any case is taken', async () => {
+    const ws = await aWorkspace(app);
+    for (const charset of ['utf-16', 'UTF-16LE', 'iso-8859-1', '"utf-32"']) {
+      const res = await rawPost(ws, '/contacts', '{"email":"cs@example.com"}', `application/json; charset=${charset}`);
+      expect(res.status, charset).toBe(415);
+      expect(res.body.error).toMatchObject({ code: 'invalid_request', details: { issues: [{ in: 'body', path: [] }] } });
+    }
+    expect(await usage(ws)).toEqual({ active: 0, archived: 0, deleted: 0 });
+    expect((await rawPost(ws, '/contacts', '{"email":"cs1@example.com"}', 'application/json; charset=UTF-8')).status).toBe(201);
+    expect((await rawPost(ws, '/contacts', '{"email":"cs2@example.com"}', 'application/json;charset="utf-8"')).status).toBe(201);
+  });
+
+  it('a query value with a leading byte-order mark or percent-encoding that is not UTF-8 is 400 naming the parameter', async () => {
+    const ws = await aWorkspace(app);
+    for (const [query, message] of [
+      ['q=%EF%BB%BFada', 'a leading byte-order mark (U+FEFF)'],
+      ['q=%ff', 'percent-encoding that is not UTF-8'],
+      ['q=%ED%A0%80', 'percent-encoding that is not UTF-8'],
+      ['limit=2&q=a%E0%A4', 'percent-encoding that is not UTF-8'],
+    ]) {
+      const res = await ws.api('GET', `/contacts?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(res.body.error.details.issues).toEqual([{ in: 'query', path: ['q'], message }]);
+    }
+    expect((await ws.api('GET', '/contacts?q=%E2%82%AC+x')).status).toBe(200);
   });
 
   it('deeply nested JSON is 400 and changes nothing', async () => {
@@ -353,6 +414,28 @@ describe('odd input never answers 5xx', () => {
     for (const cursor of [cursorOf(['abc']), cursorOf([1.5]), cursorOf([1e300])]) {
       expect((await ws.api('GET', `/audit-log?cursor=${cursor}`)).status).toBe(400);
     }
+  });
+
+  it('a cursor of nonsense times, over-long ids or the wrong shape is 400 on every kind of collection, not an empty page', async () => {
+    const ws = await aWorkspace(app);
+    const nonsense = [
+      cursorOf(['99999-01-01T00:00:00.000000Z', 'id']),
+      cursorOf(['2026-02-30T00:00:00.000000Z', 'id']),
+      cursorOf(['2026-01-01T24:00:00.000000Z', 'id']),
+      cursorOf(['1969-12-31T23:59:59.000000Z', 'id']),
+      cursorOf(['2026-01-01T00:00:00.0000001Z', 'id']),
+      cursorOf(['2026-01-01T00:00:00.000000Z', 'x'.repeat(513)]),
+      cursorOf(['2026-01-01T00:00:00.000000Z', 'id', 'extra']),
+      cursorOf({ at: '2026-01-01T00:00:00.000000Z' }),
+    ];
+    for (const url of ['/contacts', '/forms', '/automations', '/messages', '/lists', '/deleted-contacts']) {
+      for (const cursor of nonsense) {
+        const res = await ws.api('GET', `${url}?cursor=${cursor}`);
+        expect({ url, cursor, status: res.status }).toEqual({ url, cursor, status: 400 });
+        expect(res.body.error.details.issues).toEqual([{ in: 'query', path: ['cursor'], message: 'invalid cursor' }]);
+      }
+    }
+    expect((await ws.api('GET', `/forms?cursor=${cursorOf(['2026-01-01T00:00:00.123456Z', 'id'])}`)).body).toEqual({ data: [], nextCursor: null });
   });
 
   it('concurrent creates of one email: one contact, the others 409 email_taken', async () => {

@@ -38,30 +38,38 @@ export function cursorTime(column: string): RawBuilder<string> {
 /** What a cursor position holds: a time, a text (an id) or a whole number. */
 export type CursorPart = 'timestamp' | 'text' | 'integer';
 
+/** The longest text part a cursor holds: ids are UUIDs, and no key of ours is longer than this. */
+const maxCursorTextLength = 512;
+
+/**
+ * A time as cursorTime writes one, and only such: `YYYY-MM-DDTHH:MM:SS.ffffffZ` of a real
+ * instant from 1970 to 9999 (a time PostgreSQL holds, and no row of ours is older). A
+ * year 99999, a 30 February or a 25th hour is no position of any collection.
+ */
+function isCursorTime(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const match = /^(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$/.exec(value);
+  if (!match || Number(match[1]) < 1970) return false;
+  const at = new Date(value);
+  // Date rolls 30 February over to 2 March: the time must read back as written.
+  return !Number.isNaN(at.getTime()) && at.toISOString().slice(0, 19) === value.slice(0, 19);
+}
+
 const cursorPartIs: Record<CursorPart, (v: unknown) => boolean> = {
-  timestamp: (v) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(v) && !Number.isNaN(Date.parse(v)),
-  text: (v) => typeof v === 'string' && !v.includes('\u0000'),
+  timestamp: isCursorTime,
+  text: (v) => typeof v === 'string' && v.length <= maxCursorTextLength && !v.includes('\u0000'),
   integer: (v) => Number.isSafeInteger(v),
 };
 
 /**
  * The key of a cursor this server issued. `shape` names each position's kind, so a
- * cursor edited by hand is a 400 here rather than a type error in SQL; a bare number
- * only checks the arity (each part a string or a number).
+ * cursor edited by hand is a 400 here rather than a type error in SQL or an empty page.
  */
-export function decodeCursor(cursor: string | undefined, shape: number | readonly CursorPart[]): CursorKey | undefined {
+export function decodeCursor(cursor: string | undefined, shape: readonly CursorPart[]): CursorKey | undefined {
   if (cursor === undefined) return undefined;
-  const parts = typeof shape === 'number' ? undefined : shape;
-  const arity = parts?.length ?? (shape as number);
   try {
     const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(key) &&
-      key.length === arity &&
-      key.every((v, i) => (parts ? cursorPartIs[parts[i]](v) : typeof v === 'string' || typeof v === 'number'))
-    ) {
-      return key;
-    }
+    if (Array.isArray(key) && key.length === shape.length && key.every((v, i) => cursorPartIs[shape[i]](v))) return key;
   } catch {
     // falls through to the error below
   }

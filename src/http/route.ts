@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z, type ZodType } from 'zod';
 import type { ChangeContext } from '../db/database.js';
@@ -52,6 +53,8 @@ interface RouteSpec<B, Q, P, R, A extends Access> {
    * responses.ts), and the OpenAPI document, hence the web UI's types, shows it.
    */
   response: ZodType<R>;
+  /** A limit on how often one client may call the route (rate-limits.ts routeRateLimit); none by default. */
+  rateLimit?: RateLimitOptions;
   handler: (
     call: A extends { user: Permission | null } ? UserCall<B, Q, P> : Call<B, Q, P> & { principal: Principal | null },
   ) => Promise<NoInfer<R>> | (R extends undefined ? Promise<void> : never);
@@ -90,33 +93,75 @@ const maxInputDepth = 64;
 
 type InputPath = (string | number)[];
 
+/** A UTF-16 surrogate without its other half: no character, and UTF-8 (so PostgreSQL) cannot hold it. */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
- * A place in parsed input that PostgreSQL could not hold, or null: a NUL character in a
- * string or key (no text or jsonb value can store one), or nesting deeper than
- * maxInputDepth (which would exhaust a stack here, in zod or in PostgreSQL). Walks with
- * its own stack, so no input can overflow it.
+ * Why a string of input cannot be stored as it is sent, or null. PostgreSQL cannot hold
+ * a NUL; a lone surrogate would be written as U+FFFD; a leading byte-order mark is taken
+ * for whitespace and trimmed away. Each would answer 2xx and keep something else.
+ */
+function unstorableText(text: string): string | null {
+  if (text.includes('\u0000')) return 'NUL character';
+  if (loneSurrogate.test(text)) return 'a lone UTF-16 surrogate, which is no character';
+  if (text.startsWith('\uFEFF')) return 'a leading byte-order mark (U+FEFF)';
+  return null;
+}
+
+/**
+ * A place in parsed input that would not be stored as it was sent, or null: a string or
+ * key that unstorableText refuses, or nesting deeper than maxInputDepth (which would
+ * exhaust a stack here, in zod or in PostgreSQL). Walks with its own stack, so no input
+ * can overflow it.
  */
 function unstorable(input: unknown): { path: InputPath; message: string } | null {
   const pending: { value: unknown; path: InputPath }[] = [{ value: input, path: [] }];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const { value, path } = next;
     if (typeof value === 'string') {
-      if (value.includes('\u0000')) return { path, message: 'NUL character' };
+      const problem = unstorableText(value);
+      if (problem) return { path, message: problem };
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
     if (path.length >= maxInputDepth) return { path, message: `nested deeper than ${maxInputDepth} levels` };
     for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000')) return { path: [...path, key], message: 'NUL character' };
+      const problem = unstorableText(key);
+      if (problem) return { path: [...path, key], message: problem };
       pending.push({ value: item, path: [...path, Array.isArray(value) ? Number(key) : key] });
     }
   }
   return null;
 }
 
-/** Input PostgreSQL cannot hold: a path id with NUL matches nothing (404), elsewhere it is bad input. */
+/**
+ * A query parameter whose percent-encoding is not UTF-8 (`?q=%ff`, or `%ED%A0%80`, a
+ * surrogate): the query parser keeps such a value as the raw text, which is not what the
+ * client meant. Its name (as sent), or null.
+ */
+function undecodableQueryParameter(url: string): string | null {
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  for (const pair of query.split('&')) {
+    for (const part of pair.split('=')) {
+      try {
+        decodeURIComponent(part.replace(/\+/g, ' '));
+      } catch {
+        return pair.split('=')[0];
+      }
+    }
+  }
+  return null;
+}
+
+/** Input that would not be stored as sent: in a path id it matches nothing (404), elsewhere it is bad input. */
 function refuseUnstorable(request: FastifyRequest): void {
   if (unstorable(request.params)) throw new AppError(404, 'not_found', 'Nothing has this id');
+  const undecodable = undecodableQueryParameter(request.url);
+  if (undecodable !== null) {
+    throw invalidRequest('The request query cannot be read: its percent-encoding is not UTF-8', {
+      issues: [{ in: 'query', path: [undecodable], message: 'percent-encoding that is not UTF-8' }],
+    });
+  }
   for (const [where, value] of [['query', request.query], ['body', request.body]] as const) {
     const problem = unstorable(value);
     if (problem) {
@@ -197,6 +242,7 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, R = unknow
   app.withTypeProvider<ZodTypeProvider>().route({
     method: spec.method,
     url: `/api/v1${spec.url}`,
+    ...(spec.rateLimit ? { config: { rateLimit: spec.rateLimit } } : {}),
     schema: {
       summary: spec.summary,
       tags: [spec.tag],

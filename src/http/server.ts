@@ -5,10 +5,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import type { AppContext } from '../context.js';
+import type { TrustProxy } from '../config.js';
 import { AppError, type ErrorCode } from './errors.js';
 import { zodValidatorCompiler } from './route.js';
 import { responseSerializerCompiler } from './responses.js';
 import { swaggerOptions } from './openapi.js';
+import { registerSecurityHeaders } from './security.js';
+import { registerRateLimits } from './rate-limits.js';
 
 /** A feature's routes: each feature folder exports one of these from routes.ts. */
 export type RouteModule = (app: FastifyInstance, ctx: AppContext) => void;
@@ -50,6 +53,33 @@ const prototypeKeysRefused = new AppError(400, 'invalid_request', 'Keys named __
   issues: [{ in: 'body', path: [], message: 'a key named __proto__ or constructor' }],
 });
 
+const bodyIssue = (message: string) => ({ issues: [{ in: 'body', path: [], message }] });
+
+const notUtf8Body = new AppError(400, 'invalid_request', 'Request bodies are UTF-8: this one has bytes that are not', bodyIssue('bytes that are not UTF-8'));
+
+const leadingBomBody = new AppError(400, 'invalid_request', 'The body starts with a byte-order mark (U+FEFF): send UTF-8 JSON without one', bodyIssue('a leading byte-order mark'));
+
+/** The body's text, or null when its bytes are not UTF-8 (decoding would put U+FFFD in their place). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+function utf8Text(body: Buffer): string | null {
+  try {
+    return strictUtf8.decode(body);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * JSON bodies are UTF-8 (RFC 8259): one declared in another charset would be read as
+ * something it is not, so it is 415, found as the body is read. No charset, or utf-8,
+ * is fine.
+ */
+function charsetRefusal(contentType: string | undefined): AppError | null {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+  if (charset === undefined || charset === 'utf-8' || charset === 'utf8') return null;
+  return new AppError(415, 'invalid_request', `Request bodies are UTF-8 JSON; this one declares charset=${charset}`, bodyIssue(`charset ${charset} is not utf-8`));
+}
+
 /** What a request's log line says of it: the route's pattern, never its URL (a query or path can hold an email). */
 const requestLine = (request: FastifyRequest, reply: FastifyReply) => ({
   method: request.method,
@@ -71,6 +101,9 @@ class OneLinePerRequest extends LogController {
   }
 }
 
+/** TRUST_PROXY in Fastify's option: a number of hops as the function it stands for (Fastify's types take no number). */
+const fastifyTrustProxy = (setting: TrustProxy) => (typeof setting === 'number' ? (_address: string, hop: number) => hop < setting : setting);
+
 export interface ServerOptions {
   /** Refuse a response whose schema does not name every field the handler returned (tests; responses.ts). */
   strictResponses?: boolean;
@@ -85,7 +118,8 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
     loggerInstance,
     logController: new OneLinePerRequest(),
     bodyLimit: bodyLimitBytes,
-    trustProxy: false,
+    // Behind a proxy, the client's address is the one it forwards (TRUST_PROXY): what rate limits count.
+    trustProxy: fastifyTrustProxy(ctx.config.trustProxy),
     routerOptions: { maxParamLength: 16 * 1024 },
     // A path that cannot even be decoded (`/contacts/%ff`) names nothing either: 404 in
     // the contract's envelope, not Fastify's own 400.
@@ -116,8 +150,14 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
     if (body.toString().trim() === '') return done(null, undefined);
     return done(notJsonBody, undefined);
   });
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body.toString();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const refusal = charsetRefusal(request.headers['content-type']);
+    if (refusal) return done(refusal, undefined);
+    const text = utf8Text(body as Buffer);
+    if (text === null) return done(notUtf8Body, undefined);
+    // A leading byte-order mark would be dropped by the parser (and by trim): refused,
+    // so what is stored is what was sent.
+    if (text.startsWith('\uFEFF')) return done(leadingBomBody, undefined);
     if (text.trim() === '') return done(null, undefined);
     return parseJson(request, text, (error, value) => {
       // Valid JSON refused by the parser's guard against prototype poisoning: say so,
@@ -149,6 +189,8 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
     return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error', details: {} } });
   });
 
+  await registerSecurityHeaders(app);
+  await registerRateLimits(app, ctx.clock);
   await app.register(swagger, swaggerOptions);
 
   for (const register of modules) register(app, ctx);
@@ -174,9 +216,9 @@ export async function buildServer(ctx: AppContext, modules: RouteModule[], optio
   return app;
 }
 
+// No inline style or script: the Content-Security-Policy (security.ts) allows none.
 const landingPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Retrace</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1f2937}code{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}</style>
 </head><body>
 <h1>Retrace</h1>
 <p>A CRM contact store in which nothing is lost by mistake.</p>

@@ -107,7 +107,7 @@ export async function listMessages(
   workspaceId: string,
   query: { contactId?: string; limit: number; cursor?: string },
 ): Promise<Page<Message>> {
-  const after = decodeCursor(query.cursor, 2);
+  const after = decodeCursor(query.cursor, ['timestamp', 'text']);
   const { rows } = await sql<MessageRow & { sent_key: string }>`
     SELECT id, contact_id, automation_id, step_index, subject, sent_at, delivery_status, ${cursorTime('sent_at')} AS sent_key
     FROM messages

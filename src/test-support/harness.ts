@@ -1,14 +1,15 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse, RouteOptions } from 'fastify';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { TestClock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { AppContext } from '../context.js';
 import { connectPGlite, connectPostgres, migrate, type Database } from '../db/database.js';
-import { createServer } from '../app.js';
+import { createServer, routeModules } from '../app.js';
+import { buildServer } from '../http/server.js';
 import { JobWorker } from '../jobs/worker.js';
 import { jobHandlers } from '../jobs/handlers.js';
 import { runPendingJobs } from '../jobs/service.js';
@@ -75,6 +76,7 @@ const testFiles = mkdtempSync(path.join(tmpdir(), 'retrace-test-'));
 export const testConfig: Config = {
   port: 0,
   host: '127.0.0.1',
+  trustProxy: false,
   databaseUrl: undefined,
   dataDir: '',
   adminToken: operatorToken,
@@ -138,6 +140,14 @@ export async function testApp(
   const server = await createServer(ctx, { strictResponses: true });
   await server.ready();
   return { ctx, clock, server, runJobs: (workspaceId, run = {}) => runPendingJobs(ctx, jobHandlers, { workspaceId, ...run }) };
+}
+
+/** Every route the server registers, as Fastify's onRoute sees it (its zod schemas included). */
+export async function routeTable(ctx: AppContext): Promise<RouteOptions[]> {
+  const routes: RouteOptions[] = [];
+  const server = await buildServer(ctx, [(fastify) => fastify.addHook('onRoute', (route) => void routes.push(route)), ...routeModules]);
+  await server.close();
+  return routes;
 }
 
 export interface Response<T = any> {

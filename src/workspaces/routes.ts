@@ -115,7 +115,7 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     response: clockSchema,
     handler: async ({ body }) => {
       if (!testClock) throw notFound('Test clock');
-      return { now: testClock.advance(body.advanceSeconds).toISOString() };
+      return { now: (await testClock.advanceAndKeep(body.advanceSeconds)).toISOString() };
     },
   });
 };
