@@ -455,3 +455,16 @@ describe('GET /contacts/export', () => {
     expect(await shape(to)).toEqual(await shape(from));
   });
 });
+
+describe('telling admins', () => {
+  it('writes import.finished with the import’s counts in the transaction that ends it', async () => {
+    const ws = await aWorkspace(app);
+    const res = await postImport(ws.adminToken, { csv: 'Email\nx@told.test\nnot-an-email\n', mapping: { mode: 'create', columns: { Email: 'email' } } });
+    await app.runJobs(ws.id);
+    const { rows } = await sql<{ body: string }>`
+      SELECT body FROM notification_events WHERE workspace_id = ${ws.id} AND event = 'import.finished'`.execute(app.ctx.db);
+    expect(rows.map((r) => JSON.parse(r.body))).toEqual([
+      expect.objectContaining({ event: 'import.finished', data: expect.objectContaining({ importId: res.body.id, status: 'succeeded', rows: 2, created: 1, failed: 1 }) }),
+    ]);
+  });
+});

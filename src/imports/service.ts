@@ -4,6 +4,7 @@ import type { ChangeContext, Database, Db } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { AppError, invalidRequest, notFound } from '../http/errors.js';
 import { decodeCursor, encodeCursor, type Page } from '../http/pagination.js';
+import { notify } from '../notifications/service.js';
 import { recordAudit } from '../audit/service.js';
 import { DirectoryStore, type FileStore } from '../backups/store.js';
 import { findJob, insertJob, listJobs, type Job, type JobHandler, type JobStatus } from '../jobs/service.js';
@@ -306,6 +307,22 @@ export const importJobHandler: JobHandler = {
       targetType: 'import',
       targetId: job.id,
       details: { status: 'failed', ...finalCounts(progress) },
+    });
+  },
+  // Admins are told (src/notifications), in the transaction that ends the import.
+  async finished(tx, job, change) {
+    const view = presentImport(job);
+    await notify(tx, change, 'import.finished', {
+      importId: view.id,
+      status: view.status,
+      fileName: view.fileName,
+      rows: view.rows,
+      created: view.created,
+      updated: view.updated,
+      failed: view.failed,
+      error: job.error,
+      createdBy: view.createdBy,
+      finishedAt: view.finishedAt,
     });
   },
 };
