@@ -70,18 +70,20 @@ async function decideAndWrite(tx: Tx, workspaceId: string, undoId: string, plan:
       FROM ends e CROSS JOIN LATERAL jsonb_object_keys(e.l) k(key)
       WHERE e.b IS NULL AND e.a IS NOT NULL AND e.l IS NOT NULL AND ${stillHere('e')}
         AND k.key <> ALL(${[...bookkeeping, ...keyColumns]}::text[]) AND (e.a->k.key) IS DISTINCT FROM (e.l->k.key)),
+    changed_since_made AS (SELECT DISTINCT table_name, row_key FROM made_changed),
     decided AS (
       SELECT e.table_name, e.row_key, e.contact_id, e.l AS live, e.later_at, e.later_by,
         CASE
           -- made by the cause: goes, unless changed since (and not undone anyway)
-          WHEN e.b IS NULL THEN CASE WHEN ${anyway} OR NOT EXISTS (SELECT 1 FROM made_changed m WHERE m.table_name = e.table_name AND m.row_key = e.row_key)
-                                     THEN NULL ELSE e.l END
+          WHEN e.b IS NULL THEN CASE WHEN ${anyway} OR m.row_key IS NULL THEN NULL ELSE e.l END
           -- removed by the cause: back as it was, unless made again since
           WHEN e.a IS NULL THEN CASE WHEN e.l IS NULL OR ${anyway} THEN e.b ELSE e.l END
           ELSE CASE WHEN r.fields IS NULL THEN e.l
                     ELSE e.l || r.fields || (SELECT coalesce(jsonb_object_agg(c, to_jsonb(${plan.at}::timestamptz)), '{}') FROM unnest(${bookkeeping}::text[]) c WHERE e.l ? c) END
         END AS image
-      FROM ends e LEFT JOIN reverted r ON r.table_name = e.table_name AND r.row_key = e.row_key
+      FROM ends e
+      LEFT JOIN reverted r ON r.table_name = e.table_name AND r.row_key = e.row_key
+      LEFT JOIN changed_since_made m ON m.table_name = e.table_name AND m.row_key = e.row_key
       -- a row gone for good since (purged, erased) and one the cause removed for good are
       -- left alone, as are the rows of a contact gone for good
       WHERE (e.l IS NOT NULL OR (e.a IS NULL AND e.b IS NOT NULL AND e.table_name <> 'contacts'))
@@ -121,45 +123,60 @@ const stillHere = (alias: string) =>
  * Writes the plan of undoing the change sets `plan.txids` into rollback_targets (rows of
  * `undoId`) and its conflicts into undo_conflicts. Contacts are read from their own
  * history store, the other tables from history_entries; each reads only the versions of
- * the cause's transactions (found by their change sets' times) and what came after them.
+ * the cause's transactions (found by their change sets' times) and, row by row, what came
+ * after them. The rows' three images go to a temporary table first, analyzed, so that
+ * deciding field by field is planned from their real number (estimated from the history
+ * tables, which may have no statistics, it was a handful: loops over loops, minutes at
+ * 10,000 contacts).
  */
 export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string, plan: CausePlan): Promise<number> {
   const sets = sql`SELECT cs.workspace_id, cs.at, cs.txid FROM change_sets cs
     WHERE cs.workspace_id = ${workspaceId} AND cs.txid = ANY(${plan.txids}::bigint[])`;
   const others = sql`o.txid <> ALL(${plan.txids}::bigint[])`;
-  const contactEnds = sql`
+  // A contact's versions by its id alone (the hash index), the rest tested on the rows found
+  // (db/keys.ts: with the workspace and version as conditions too, a scan of the
+  // workspace's history by version looked cheaper, and ran for each contact).
+  const versionsOf = (id: string) => sql`(SELECT o.workspace_id, o.version, o.before, o.txid, o.at, o.actor_id FROM contact_history o WHERE o.id = ${sql.ref(id)} OFFSET 0)`;
+  const whole = sql`ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING`;
+  await sql`CREATE TEMP TABLE undo_ends (table_name text, row_key text, contact_id text, b jsonb, a jsonb, l jsonb, later_at timestamptz, later_by text) ON COMMIT DROP`.execute(tx);
+  await sql`
+    INSERT INTO undo_ends
     WITH sets AS (${sets}),
     versions AS (
       SELECT v.id, v.version, v.op, v.before FROM sets s
       CROSS JOIN LATERAL (SELECT v.id, v.version, v.op, v.before FROM contact_history v
                           WHERE v.workspace_id = s.workspace_id AND v.at = s.at AND v.txid = s.txid OFFSET 0) v),
-    spans AS (SELECT id, min(version) AS first_version, max(version) AS last_version FROM versions GROUP BY id)
-    SELECT 'contacts'::text AS table_name, sp.id AS row_key, sp.id AS contact_id,
-      CASE WHEN f.op = 'insert' THEN NULL ELSE to_jsonb(f.before) END AS b,
-      CASE WHEN lv.op = 'delete' THEN NULL WHEN nxt.version IS NOT NULL THEN to_jsonb(nxt.before) ELSE to_jsonb(live.row) END AS a,
-      to_jsonb(live.row) AS l, later.at AS later_at, later.actor_id AS later_by
+    spans AS (
+      SELECT DISTINCT ON (id) id, version AS first_version, op AS first_op, before AS first_before,
+        last_value(version) OVER w AS last_version, last_value(op) OVER w AS last_op
+      FROM versions WINDOW w AS (PARTITION BY id ORDER BY version ${whole})
+      ORDER BY id, version)
+    SELECT 'contacts'::text, sp.id, sp.id,
+      CASE WHEN sp.first_op = 'insert' THEN NULL ELSE to_jsonb(sp.first_before) END,
+      CASE WHEN sp.last_op = 'delete' THEN NULL WHEN nxt.version IS NOT NULL THEN to_jsonb(nxt.before) ELSE to_jsonb(live.row) END,
+      to_jsonb(live.row), later.at, later.actor_id
     FROM spans sp
-    JOIN versions f ON f.id = sp.id AND f.version = sp.first_version
-    JOIN versions lv ON lv.id = sp.id AND lv.version = sp.last_version
-    LEFT JOIN LATERAL (SELECT n.version, n.before FROM contact_history n
-                       WHERE n.id = sp.id AND n.workspace_id = ${workspaceId} AND n.version > sp.last_version ORDER BY n.version LIMIT 1) nxt ON true
+    LEFT JOIN LATERAL (SELECT n.version, n.before FROM ${versionsOf('sp.id')} n
+                       WHERE n.workspace_id = ${workspaceId} AND n.version > sp.last_version ORDER BY n.version LIMIT 1) nxt ON true
     LEFT JOIN LATERAL (SELECT c AS row FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = sp.id OFFSET 0) live ON true
-    LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM contact_history o
-                       WHERE o.id = sp.id AND o.workspace_id = ${workspaceId} AND o.version > sp.first_version AND ${others}
-                       ORDER BY o.version DESC LIMIT 1) later ON true`;
+    LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM ${versionsOf('sp.id')} o
+                       WHERE o.workspace_id = ${workspaceId} AND o.version > sp.first_version AND ${others}
+                       ORDER BY o.version DESC LIMIT 1) later ON true`.execute(tx);
   const tables = rolledBackTables.filter((t) => t !== contactsTable).map((t) => t.name);
-  const otherEnds = sql`
+  await sql`
+    INSERT INTO undo_ends
     WITH sets AS (${sets}),
     entries AS (
       SELECT h.table_name, h.row_key, h.contact_id, h.version, h.before, h.after FROM sets s
       CROSS JOIN LATERAL (SELECT h.table_name, h.row_key, h.contact_id, h.version, h.before, h.after FROM history_entries h
                           WHERE h.workspace_id = s.workspace_id AND h.at = s.at AND h.txid = s.txid AND h.table_name = ANY(${tables}::text[]) OFFSET 0) h),
-    spans AS (SELECT table_name, row_key, max(contact_id) AS contact_id, min(version) AS first_version, max(version) AS last_version FROM entries GROUP BY 1, 2)
-    SELECT sp.table_name, sp.row_key, sp.contact_id, f.before AS b, lst.after AS a,
-      CASE WHEN latest.op = 'delete' THEN NULL ELSE latest.after END AS l, later.at AS later_at, later.actor_id AS later_by
+    spans AS (
+      SELECT DISTINCT ON (table_name, row_key) table_name, row_key, contact_id, version AS first_version, before AS b, last_value(after) OVER w AS a
+      FROM entries WINDOW w AS (PARTITION BY table_name, row_key ORDER BY version ${whole})
+      ORDER BY table_name, row_key, version)
+    SELECT sp.table_name, sp.row_key, sp.contact_id, sp.b, sp.a,
+      CASE WHEN latest.op = 'delete' THEN NULL ELSE latest.after END, later.at, later.actor_id
     FROM spans sp
-    JOIN entries f ON f.table_name = sp.table_name AND f.row_key = sp.row_key AND f.version = sp.first_version
-    JOIN entries lst ON lst.table_name = sp.table_name AND lst.row_key = sp.row_key AND lst.version = sp.last_version
     -- every write is captured and compaction keeps each row's latest version: its image is the row now
     LEFT JOIN LATERAL (SELECT t.op, t.after FROM history_entries t
                        WHERE t.workspace_id = ${workspaceId} AND t.table_name = sp.table_name AND t.row_key = sp.row_key
@@ -167,15 +184,14 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
     LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM history_entries o
                        WHERE o.workspace_id = ${workspaceId} AND o.table_name = sp.table_name AND o.row_key = sp.row_key
                          AND o.version > sp.first_version AND ${others}
-                       ORDER BY o.version DESC LIMIT 1) later ON true`;
+                       ORDER BY o.version DESC LIMIT 1) later ON true`.execute(tx);
+  await sql`ANALYZE undo_ends`.execute(tx);
   // Seed 002: a deal a contact's leaving deleted, or whose primary passed on, is not
   // given back with the contact. Only an unmerge puts a deal's primary back (the merge
-  // passed it on); a deal the cause itself deleted comes back.
-  // (Over the row `e` and its field `k`.)
+  // passed it on); a deal the cause itself deleted comes back. (Over the row `e` and its field `k`.)
   const dealPrimaryStays = plan.merge ? sql`false` : sql`(e.table_name = 'deals' AND k.key = 'primary_contact_id')`;
   const mendedDeal = sql`(e.table_name = 'deals' AND k.key = 'deleted_at' AND EXISTS (
       SELECT 1 FROM audit_log al WHERE al.workspace_id = ${workspaceId} AND al.txid = ANY(${plan.txids}::bigint[])
         AND al.action = 'deal.deleted' AND al.target_id = e.row_key AND al.details->>'reason' LIKE 'last_contact%'))`;
-  const contactConflicts = await decideAndWrite(tx, workspaceId, undoId, plan, contactEnds, sql`false`, 0);
-  return contactConflicts + (await decideAndWrite(tx, workspaceId, undoId, plan, otherEnds, sql`${dealPrimaryStays} OR ${mendedDeal}`, contactConflicts));
+  return decideAndWrite(tx, workspaceId, undoId, plan, sql`SELECT * FROM undo_ends`, sql`${dealPrimaryStays} OR ${mendedDeal}`, 0);
 }
