@@ -1,6 +1,6 @@
 /**
  * The benchmarks: `npm run bench` runs them all, `npm run bench -- restore` or
- * `-- history` one (also `rollback`, `imports`, `importsMillion`). Each runs on a fresh database on the PostgreSQL server (created and
+ * `-- history` one (also `rollback`, `imports`, `importsMillion`, `undo`). Each runs on a fresh database on the PostgreSQL server (created and
  * dropped here; BENCH_DATABASE_URL to use a given one) and then on PGlite in memory
  * with fewer contacts. Figures are comparable as ratios within one run; BENCHMARKS.md
  * keeps a run's results with the machine it ran on.
@@ -9,7 +9,8 @@
  * sizes, BENCH_ROUNDS (5) the runs of each history variant. The rollback benchmark has
  * its own sizes: BENCH_ROLLBACK_CONTACTS (1000000) and BENCH_PGLITE_ROLLBACK_CONTACTS
  * (50000). The import benchmark: BENCH_IMPORT_ROWS and BENCH_PGLITE_IMPORT_ROWS (100000
- * each), BENCH_IMPORT_MILLION_ROWS (1000000, server only).
+ * each), BENCH_IMPORT_MILLION_ROWS (1000000, server only). The undo benchmark: BENCH_UNDO_ROWS
+ * (100000) and BENCH_PGLITE_UNDO_ROWS (20000).
  */
 import os from 'node:os';
 import { describeMachine } from './machine.js';
@@ -18,6 +19,7 @@ import { benchRestore, type RestoreFigures } from './restore.js';
 import { benchHistory, type HistoryFigures } from './history.js';
 import { benchRollback, type RollbackFigures } from './rollback.js';
 import { benchImport, type ImportFigures } from './imports.js';
+import { benchUndo, type UndoFigures } from './undo.js';
 import { formatMs } from './timing.js';
 
 const benchmarks = {
@@ -34,6 +36,10 @@ const benchmarks = {
   async importsMillion(engine: Engine) {
     // The memory check needs the size, not two engines: the server only.
     if (engine.name === 'server') reportImport(await benchImport('server', sizeFrom('BENCH_IMPORT_MILLION_ROWS', 1_000_000), 'imports_million'));
+  },
+  async undo(engine: Engine) {
+    const rows = engine.name === 'server' ? sizeFrom('BENCH_UNDO_ROWS', 100_000) : sizeFrom('BENCH_PGLITE_UNDO_ROWS', 20_000);
+    if (rows > 0) reportUndo(await benchUndo(engine.name, rows));
   },
   async rollback(engine: Engine) {
     const contacts = engine.name === 'server' ? sizeFrom('BENCH_ROLLBACK_CONTACTS', 1_000_000) : sizeFrom('BENCH_PGLITE_ROLLBACK_CONTACTS', 50_000);
@@ -94,6 +100,15 @@ function reportImport(f: ImportFigures): void {
   console.log(`  job to its end                 ${formatMs(f.jobMs).padStart(9)}  ${f.jobRate} rows/s`);
   console.log(`  request to the end             ${formatMs(f.totalMs).padStart(9)}  ${f.rate} rows/s`);
   if (f.serverPeakMiB !== null) console.log(`  server peak memory (VmHWM)     ${String(f.serverPeakMiB).padStart(6)} MiB`);
+  console.log(`  load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min; ${os.cpus().length} cores)`);
+}
+
+function reportUndo(f: UndoFigures): void {
+  console.log(`\nundo of an import — ${f.engine}, ${f.rows} contacts imported, ${f.edited} of them edited by another user afterwards`);
+  console.log(`  import (request to end)  ${formatMs(f.importMs).padStart(9)}  ${f.importRate} rows/s`);
+  console.log(`  edits (PATCH, 16 at once) ${formatMs(f.editMs).padStart(8)}`);
+  console.log(`  undo preview             ${formatMs(f.previewMs).padStart(9)}`);
+  console.log(`  undo (request to end)    ${formatMs(f.undoMs).padStart(9)}  ${f.binned} contacts to the bin, ${f.conflicts} conflicts kept`);
   console.log(`  load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min; ${os.cpus().length} cores)`);
 }
 

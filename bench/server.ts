@@ -61,6 +61,17 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
   if (engine === 'server') {
     await onServer(serverUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await onServer(serverUrl, `CREATE DATABASE ${dbName}`);
+    // BENCH_AUTO_EXPLAIN=<ms> logs the plan, with its actual rows and times, of every
+    // statement of the server's sessions slower than that to PostgreSQL's log: profiling
+    // what the user waited on, as the server ran it, without statistics made for the run.
+    const explainOver = process.env.BENCH_AUTO_EXPLAIN;
+    if (explainOver) {
+      if (!/^\d+$/.test(explainOver)) throw new Error('BENCH_AUTO_EXPLAIN must be a number of milliseconds');
+      await onServer(serverUrl, `ALTER DATABASE ${dbName} SET session_preload_libraries = 'auto_explain'`);
+      for (const [name, value] of [['log_min_duration', explainOver], ['log_analyze', 'on'], ['log_nested_statements', 'on'], ['log_timing', 'on']]) {
+        await onServer(serverUrl, `ALTER DATABASE ${dbName} SET auto_explain.${name} = '${value}'`);
+      }
+    }
     const url = new URL(serverUrl);
     url.pathname = `/${dbName}`;
     databaseUrl = url.toString();

@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+import { versionsOfContact } from '../db/keys.js';
 
 /**
  * Change sets (migration 016): one per write transaction and workspace, recorded by the
@@ -58,8 +59,8 @@ export async function countPendingChangeSets(tx: Tx, workspaceId: string, limit:
       FROM pending p
       CROSS JOIN LATERAL (SELECT v.id, v.op, v.version, (v.before).status AS before_status FROM contact_history v
                           WHERE v.workspace_id = p.workspace_id AND v.at = p.at AND v.txid = p.txid OFFSET 0) v
-      LEFT JOIN LATERAL (SELECT (n.before).status AS status FROM contact_history n
-                         WHERE n.id = v.id AND n.workspace_id = p.workspace_id AND n.version > v.version
+      LEFT JOIN LATERAL (SELECT (n.before).status AS status FROM ${versionsOfContact(sql.ref('v.id'))} n
+                         WHERE n.workspace_id = p.workspace_id AND n.version > v.version
                          ORDER BY n.version LIMIT 1) nxt ON true
       LEFT JOIN LATERAL (SELECT l.status FROM contacts l WHERE l.workspace_id = p.workspace_id AND l.id = v.id OFFSET 0) live ON true),
     by_change AS (

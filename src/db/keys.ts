@@ -75,3 +75,15 @@ export async function byKeys<R>(tx: Tx, statement: RawBuilder<R>): Promise<Query
   await sql`SELECT set_config('enable_hashjoin', 'on', true), set_config('enable_mergejoin', 'on', true), set_config('jit', 'on', true)`.execute(tx);
   return result;
 }
+
+/**
+ * The versions of one contact in `contact_history`, found by its id alone (the table's
+ * hash index on id), as a subquery to filter further: `FROM ${versionsOfContact(sql.ref('v.id'))} n WHERE n.version > …`.
+ * Given the workspace and a version bound as well, the planner without statistics would
+ * rather AND a scan of the workspace's versions (its primary key) into each lookup: 16,000
+ * index entries read per contact at 20,000 contacts, two minutes for a pass that takes a
+ * second (issue 15).
+ */
+export function versionsOfContact(id: RawBuilder<unknown> | ReturnType<typeof sql.ref>): RawBuilder<unknown> {
+  return sql`(SELECT o.workspace_id, o.id, o.version, o.op, o.before, o.txid, o.at, o.actor_id, o.origin FROM contact_history o WHERE o.id = ${id} OFFSET 0)`;
+}

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../db/database.js';
 import { contactsTable, rolledBackTables } from './tables.js';
+import { versionsOfContact } from '../db/keys.js';
 
 /**
  * The plan of an undo by cause (issue 17): the rows one cause wrote — the change sets of
@@ -97,6 +98,7 @@ async function decideAndWrite(tx: Tx, workspaceId: string, undoId: string, plan:
       -- a row the cause removed that someone made again otherwise
       SELECT e.table_name, e.row_key, '*', NULL, e.l FROM ends e
       WHERE e.a IS NULL AND e.b IS NOT NULL AND e.l IS NOT NULL AND ${stillHere('e')} AND (e.l - ${bookkeeping}::text[]) IS DISTINCT FROM (e.b - ${bookkeeping}::text[])),
+    binned AS (SELECT d.row_key FROM decided d WHERE d.table_name = 'contacts' AND d.image IS NULL),
     targets AS (
       INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
       SELECT ${workspaceId}, ${undoId}, d.table_name, d.row_key, d.contact_id, d.image, d.live FROM decided d
@@ -104,6 +106,10 @@ async function decideAndWrite(tx: Tx, workspaceId: string, undoId: string, plan:
         -- to go, and gone already
         AND NOT (d.image IS NULL AND (d.live IS NULL OR (d.live->>'deleted_at') IS NOT NULL
                                       OR (d.table_name = 'contacts' AND (d.live->>'status') NOT IN ('active', 'archived'))))
+        -- a contact the cause made goes to the bin with the rows it made for it, set aside
+        -- there for a restore (plan.ts, setAsideWithBinnedContacts): not planned at all,
+        -- rather than written and then marked (an import's 4 rows a contact: most of its undo)
+        AND NOT (d.table_name <> 'contacts' AND d.image IS NULL AND d.contact_id IN (SELECT b.row_key FROM binned b))
       RETURNING 1),
     written AS (
       INSERT INTO undo_conflicts (workspace_id, undo_id, position, table_name, row_key, contact_id, field, cause_value, later_value, later_by, later_at, overridden)
@@ -133,10 +139,6 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
   const sets = sql`SELECT cs.workspace_id, cs.at, cs.txid FROM change_sets cs
     WHERE cs.workspace_id = ${workspaceId} AND cs.txid = ANY(${plan.txids}::bigint[])`;
   const others = sql`o.txid <> ALL(${plan.txids}::bigint[])`;
-  // A contact's versions by its id alone (the hash index), the rest tested on the rows found
-  // (db/keys.ts: with the workspace and version as conditions too, a scan of the
-  // workspace's history by version looked cheaper, and ran for each contact).
-  const versionsOf = (id: string) => sql`(SELECT o.workspace_id, o.version, o.before, o.txid, o.at, o.actor_id FROM contact_history o WHERE o.id = ${sql.ref(id)} OFFSET 0)`;
   const whole = sql`ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING`;
   await sql`CREATE TEMP TABLE undo_ends (table_name text, row_key text, contact_id text, b jsonb, a jsonb, l jsonb, later_at timestamptz, later_by text) ON COMMIT DROP`.execute(tx);
   await sql`
@@ -156,10 +158,10 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
       CASE WHEN sp.last_op = 'delete' THEN NULL WHEN nxt.version IS NOT NULL THEN to_jsonb(nxt.before) ELSE to_jsonb(live.row) END,
       to_jsonb(live.row), later.at, later.actor_id
     FROM spans sp
-    LEFT JOIN LATERAL (SELECT n.version, n.before FROM ${versionsOf('sp.id')} n
+    LEFT JOIN LATERAL (SELECT n.version, n.before FROM ${versionsOfContact(sql.ref('sp.id'))} n
                        WHERE n.workspace_id = ${workspaceId} AND n.version > sp.last_version ORDER BY n.version LIMIT 1) nxt ON true
     LEFT JOIN LATERAL (SELECT c AS row FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = sp.id OFFSET 0) live ON true
-    LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM ${versionsOf('sp.id')} o
+    LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM ${versionsOfContact(sql.ref('sp.id'))} o
                        WHERE o.workspace_id = ${workspaceId} AND o.version > sp.first_version AND ${others}
                        ORDER BY o.version DESC LIMIT 1) later ON true`.execute(tx);
   const tables = rolledBackTables.filter((t) => t !== contactsTable).map((t) => t.name);

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../db/database.js';
-import { fenced, lookUp } from '../db/keys.js';
+import { fenced, lookUp, versionsOfContact } from '../db/keys.js';
 import { historyCompleteAfter } from '../snapshots/service.js';
 import { diffRows } from '../history/service.js';
 import { contactsTable, holdsEmail, keyMatches, rolledBackTables, type RolledBackTable } from './tables.js';
@@ -426,8 +426,8 @@ export async function samplePlan(tx: Tx, workspaceId: string, rollbackId: string
       ORDER BY rt.row_key COLLATE "C" LIMIT ${limit}) rt
     -- looked up for the sampled contacts only
     LEFT JOIN LATERAL (
-      SELECT h.at, h.actor_id, h.origin FROM contact_history h
-      WHERE h.workspace_id = ${workspaceId} AND h.id = rt.row_key
+      SELECT h.at, h.actor_id, h.origin FROM ${versionsOfContact(sql.ref('rt.row_key'))} h
+      WHERE h.workspace_id = ${workspaceId}
       ORDER BY h.version DESC LIMIT 1) last ON true
     ORDER BY rt.row_key COLLATE "C"`.execute(tx);
   const holds = (row: Record<string, unknown> | null) => row !== null && ['active', 'archived'].includes(String(row.status));
