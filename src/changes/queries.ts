@@ -68,7 +68,9 @@ export async function countPendingChangeSets(tx: Tx, workspaceId: string, limit:
       GROUP BY txid, table_name, change),
     by_table AS (
       SELECT txid, table_name, jsonb_object_agg(change, n) AS changes FROM by_change GROUP BY txid, table_name),
-    by_set AS (
+    -- materialized: the planner takes the pending sets for one row and would join them by
+    -- a nested loop that aggregates everything again for each set (21 s for 200 sets)
+    by_set AS MATERIALIZED (
       SELECT txid, jsonb_object_agg(table_name, changes) AS counts FROM by_table GROUP BY txid),
     counted AS (
       UPDATE change_sets cs SET counts = coalesce(s.counts, '{}')

@@ -162,7 +162,7 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
                        WHERE n.workspace_id = ${workspaceId} AND n.version > sp.last_version ORDER BY n.version LIMIT 1) nxt ON true
     LEFT JOIN LATERAL (SELECT c AS row FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = sp.id OFFSET 0) live ON true
     LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM ${versionsOfContact(sql.ref('sp.id'))} o
-                       WHERE o.workspace_id = ${workspaceId} AND o.version > sp.first_version AND ${others}
+                       WHERE NOT (nxt.version IS NULL AND sp.last_version = sp.first_version) AND o.workspace_id = ${workspaceId} AND o.version > sp.first_version AND ${others}
                        ORDER BY o.version DESC LIMIT 1) later ON true`.execute(tx);
   const tables = rolledBackTables.filter((t) => t !== contactsTable).map((t) => t.name);
   await sql`
@@ -173,18 +173,22 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
       CROSS JOIN LATERAL (SELECT h.table_name, h.row_key, h.contact_id, h.version, h.before, h.after FROM history_entries h
                           WHERE h.workspace_id = s.workspace_id AND h.at = s.at AND h.txid = s.txid AND h.table_name = ANY(${tables}::text[]) OFFSET 0) h),
     spans AS (
-      SELECT DISTINCT ON (table_name, row_key) table_name, row_key, contact_id, version AS first_version, before AS b, last_value(after) OVER w AS a
+      SELECT DISTINCT ON (table_name, row_key) table_name, row_key, contact_id, version AS first_version, last_value(version) OVER w AS last_version,
+        before AS b, last_value(after) OVER w AS a
       FROM entries WINDOW w AS (PARTITION BY table_name, row_key ORDER BY version ${whole})
       ORDER BY table_name, row_key, version)
     SELECT sp.table_name, sp.row_key, sp.contact_id, sp.b, sp.a,
       CASE WHEN latest.op = 'delete' THEN NULL ELSE latest.after END, later.at, later.actor_id
     FROM spans sp
     -- every write is captured and compaction keeps each row's latest version: its image is the row now
-    LEFT JOIN LATERAL (SELECT t.op, t.after FROM history_entries t
+    LEFT JOIN LATERAL (SELECT t.version, t.op, t.after FROM history_entries t
                        WHERE t.workspace_id = ${workspaceId} AND t.table_name = sp.table_name AND t.row_key = sp.row_key
                        ORDER BY t.version DESC LIMIT 1) latest ON true
+    -- a row the cause wrote once and nobody since (most of an import's) needs no second
+    -- look: the condition on the outer row is a one-time filter, the index is not read
     LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM history_entries o
-                       WHERE o.workspace_id = ${workspaceId} AND o.table_name = sp.table_name AND o.row_key = sp.row_key
+                       WHERE NOT (latest.version = sp.first_version AND sp.last_version = sp.first_version)
+                         AND o.workspace_id = ${workspaceId} AND o.table_name = sp.table_name AND o.row_key = sp.row_key
                          AND o.version > sp.first_version AND ${others}
                        ORDER BY o.version DESC LIMIT 1) later ON true`.execute(tx);
   await sql`ANALYZE undo_ends`.execute(tx);
