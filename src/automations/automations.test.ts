@@ -407,7 +407,7 @@ describe('the step machine', () => {
   it('claims a send_email step’s message and moves to the next step', () => {
     expect(nextTransition({ ...base, stepIndex: 2, status: 'active', step: { type: 'send_email', subject: 'Bye' } }, now)).toEqual({
       automationId: 'a', contactId: 'c', stepIndex: 3, status: 'completed', runAt: now.toISOString(),
-      claim: { automationId: 'a', contactId: 'c', stepIndex: 2, subject: 'Bye' },
+      claim: { automationId: 'a', contactId: 'c', stepIndex: 2, subject: 'Bye' }, dataStep: null,
     });
   });
 

@@ -3,6 +3,7 @@ import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { timestamp } from '../http/responses.js';
+import { membershipStatuses } from '../lists/service.js';
 import { createAutomation, getAutomation, listAutomations, listEnrollments } from './service.js';
 
 const trigger = z.discriminatedUnion('type', [
@@ -15,6 +16,14 @@ const step = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('send_email'), subject: z.string().trim().min(1).max(300) }),
   // Up to a year: a longer wait is more likely a mistake than a plan.
   z.strictObject({ type: z.literal('wait'), seconds: z.number().int().min(0).max(366 * 24 * 3600) }),
+  z.strictObject({ type: z.literal('set_list_status'), listId: z.string().min(1), status: z.enum(membershipStatuses) }),
+  z.strictObject({ type: z.literal('add_tag'), tagId: z.string().min(1) }),
+  z.strictObject({ type: z.literal('remove_tag'), tagId: z.string().min(1) }),
+  z.strictObject({
+    type: z.literal('set_field'),
+    field: z.string().trim().min(1).max(100).describe('A custom field'),
+    value: z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]).describe('null removes the field'),
+  }),
 ]);
 
 const newAutomationBody = z.strictObject({

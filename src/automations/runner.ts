@@ -4,7 +4,11 @@ import type { ChangeContext, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { claimMessages, deliverMessages, type MessageClaim } from '../messages/service.js';
 import type { OutgoingMessage, Sender } from '../messages/sender.js';
-import type { EnrollmentStatus, Step } from './service.js';
+import { isDataStep, type DataStep, type EnrollmentStatus, type Step } from './service.js';
+import { recordAudit } from '../audit/service.js';
+import { setMembershipsOnList } from '../lists/service.js';
+import { addTagToContacts, removeTagFromContacts } from '../tags/service.js';
+import { setCustomField } from '../contacts/service.js';
 
 /**
  * A due enrollment and the step it stands at (null past the last step). An active
@@ -27,25 +31,29 @@ export interface Transition {
   status: EnrollmentStatus;
   runAt: string;
   claim: MessageClaim | null;
+  /** The change to the contact its step makes, if any. */
+  dataStep: DataStep | null;
 }
 
 /**
  * One move of one enrollment. A wait step is entered (status waiting until now + seconds)
  * and, once due, left for the next step; a send_email step claims its message and moves
- * on. Past the last step the enrollment is completed.
+ * on; a step that changes the contact moves on with that change to make. Past the last
+ * step the enrollment is completed.
  */
 export function nextTransition(due: DueEnrollment, now: Date): Transition {
   const key = { automationId: due.automationId, contactId: due.contactId };
   const advance = (): Transition => {
     const stepIndex = due.stepIndex + 1;
-    return { ...key, stepIndex, status: stepIndex >= due.stepCount ? 'completed' : 'active', runAt: now.toISOString(), claim: null };
+    return { ...key, stepIndex, status: stepIndex >= due.stepCount ? 'completed' : 'active', runAt: now.toISOString(), claim: null, dataStep: null };
   };
-  if (due.step === null) return { ...key, stepIndex: due.stepIndex, status: 'completed', runAt: now.toISOString(), claim: null };
+  if (due.step === null) return { ...key, stepIndex: due.stepIndex, status: 'completed', runAt: now.toISOString(), claim: null, dataStep: null };
   if (due.status === 'waiting') return advance();
   if (due.step.type === 'wait') {
-    return { ...key, stepIndex: due.stepIndex, status: 'waiting', runAt: new Date(now.getTime() + due.step.seconds * 1000).toISOString(), claim: null };
+    return { ...key, stepIndex: due.stepIndex, status: 'waiting', runAt: new Date(now.getTime() + due.step.seconds * 1000).toISOString(), claim: null, dataStep: null };
   }
   if (due.step.type === 'send_email') return { ...advance(), claim: { ...key, stepIndex: due.stepIndex, subject: due.step.subject } };
+  if (isDataStep(due.step)) return { ...advance(), dataStep: due.step };
   // A step this runner does not know (written around the API) is passed over, so one bad
   // automation cannot stall every other enrollment of the workspace.
   return advance();
@@ -71,8 +79,12 @@ export async function runDueSteps(ctx: AppContext, workspaceId: string | null, s
   let steps = 0;
   for (const id of workspaceId !== null ? [workspaceId] : await workspacesWithDueSteps(ctx)) {
     for (;;) {
-      const change: ChangeContext = { workspaceId: id, actorId: null, origin: 'system', at: ctx.clock.now() };
-      const { taken, claimed } = await inTransaction(ctx.db, change, (tx) => takeDueSteps(tx, change));
+      const automationId = await nextDueAutomation(ctx, id);
+      if (automationId === null) break;
+      // One automation a round: the round's changes to contacts are a change set named
+      // after it, so that what it did can be found and undone.
+      const change: ChangeContext = { workspaceId: id, actorId: null, origin: 'system', at: ctx.clock.now(), cause: { kind: 'automation', id: automationId } };
+      const { taken, claimed } = await inTransaction(ctx.db, change, (tx) => takeDueSteps(tx, change, automationId));
       await deliverMessages(ctx.db, ctx.log, change, sender, claimed);
       steps += taken;
       if (taken === 0) break;
@@ -88,8 +100,45 @@ async function workspacesWithDueSteps(ctx: AppContext): Promise<string[]> {
   return rows.map((r) => r.workspace_id);
 }
 
-/** One round: a batch of due enrollments moves one step, in one transaction. */
-async function takeDueSteps(tx: Tx, change: ChangeContext): Promise<{ taken: number; claimed: OutgoingMessage[] }> {
+const due = (at: Date) => sql`(e.status = 'active' OR (e.status = 'waiting' AND e.run_at <= ${at}))`;
+
+/** The automation of the workspace's most overdue enrollment, if any is due. */
+async function nextDueAutomation(ctx: AppContext, workspaceId: string): Promise<string | null> {
+  const { rows } = await sql<{ automation_id: string }>`
+    SELECT e.automation_id FROM enrollments e
+    JOIN contacts c ON c.workspace_id = e.workspace_id AND c.id = e.contact_id AND c.status = 'active'
+    WHERE e.workspace_id = ${workspaceId} AND ${due(ctx.clock.now())}
+    ORDER BY e.run_at NULLS FIRST, e.automation_id LIMIT 1`.execute(ctx.db);
+  return rows[0]?.automation_id ?? null;
+}
+
+/**
+ * Makes the round's changes to contacts, one statement per step (all of the round's
+ * enrollments at that step), and one audit entry per step saying how many it changed.
+ */
+async function applyDataSteps(tx: Tx, change: ChangeContext, automationId: string, transitions: Transition[]): Promise<void> {
+  const byStep = new Map<number, { step: DataStep; contactIds: string[] }>();
+  for (const t of transitions) {
+    if (!t.dataStep) continue;
+    const index = t.stepIndex - 1;
+    const entry = byStep.get(index) ?? { step: t.dataStep, contactIds: [] };
+    entry.contactIds.push(t.contactId);
+    byStep.set(index, entry);
+  }
+  for (const [stepIndex, { step, contactIds }] of byStep) {
+    const changed =
+      step.type === 'set_list_status' ? await setMembershipsOnList(tx, change, step.listId, contactIds, step.status)
+      : step.type === 'add_tag' ? await addTagToContacts(tx, change, step.tagId, contactIds)
+      : step.type === 'remove_tag' ? await removeTagFromContacts(tx, change, step.tagId, contactIds)
+      : await setCustomField(tx, change, contactIds, step.field, step.value);
+    if (changed.length > 0) {
+      await recordAudit(tx, change, { action: 'automation.step_applied', targetType: 'automation', targetId: automationId, details: { stepIndex, type: step.type, contacts: changed.length } });
+    }
+  }
+}
+
+/** One round: a batch of one automation's due enrollments moves one step, in one transaction. */
+async function takeDueSteps(tx: Tx, change: ChangeContext, automationId: string): Promise<{ taken: number; claimed: OutgoingMessage[] }> {
   // SKIP LOCKED: a concurrent runner (the background loop beside POST /maintenance/run)
   // takes other enrollments; the ledger key stops a double send even if both took one.
   const { rows } = await sql<{ automation_id: string; contact_id: string; step_index: number; status: 'active' | 'waiting'; step: Step | null; step_count: number }>`
@@ -97,8 +146,8 @@ async function takeDueSteps(tx: Tx, change: ChangeContext): Promise<{ taken: num
     FROM enrollments e
     JOIN automations a ON a.workspace_id = e.workspace_id AND a.id = e.automation_id
     JOIN contacts c ON c.workspace_id = e.workspace_id AND c.id = e.contact_id AND c.status = 'active'
-    WHERE e.workspace_id = ${change.workspaceId} AND (e.status = 'active' OR (e.status = 'waiting' AND e.run_at <= ${change.at}))
-    ORDER BY e.run_at NULLS FIRST, e.automation_id, e.contact_id
+    WHERE e.workspace_id = ${change.workspaceId} AND e.automation_id = ${automationId} AND ${due(change.at)}
+    ORDER BY e.run_at NULLS FIRST, e.contact_id
     LIMIT ${batchSize}
     FOR UPDATE OF e SKIP LOCKED`.execute(tx);
   if (rows.length === 0) return { taken: 0, claimed: [] };
@@ -109,6 +158,7 @@ async function takeDueSteps(tx: Tx, change: ChangeContext): Promise<{ taken: num
     ),
   );
   const claimed = await claimMessages(tx, change, transitions.flatMap((t) => (t.claim ? [t.claim] : [])));
+  await applyDataSteps(tx, change, automationId, transitions);
   await sql`
     UPDATE enrollments e SET
       step_index = (t->>'stepIndex')::int, status = t->>'status', run_at = (t->>'runAt')::timestamptz, updated_at = ${change.at}

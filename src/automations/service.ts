@@ -4,11 +4,27 @@ import { inTransaction } from '../db/database.js';
 import { invalidRequest, notFound } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
-import { getList } from '../lists/service.js';
+import { getList, type MembershipStatus } from '../lists/service.js';
 import { requireLiveTags } from '../tags/service.js';
 
 export type Trigger = { type: 'contact.created' } | { type: 'list.subscribed'; listId: string } | { type: 'tag.added'; tagId: string };
-export type Step = { type: 'send_email'; subject: string } | { type: 'wait'; seconds: number };
+/**
+ * What an automation does, step by step: sends an email, waits, or changes the contact (its
+ * status on a list, a tag, a custom field). A change made by a step is a change set whose
+ * cause is the automation, so what an automation did can be undone by its id and a time
+ * range (POST /undos {cause:{automationId, from, to}}).
+ */
+export type Step =
+  | { type: 'send_email'; subject: string }
+  | { type: 'wait'; seconds: number }
+  | { type: 'set_list_status'; listId: string; status: MembershipStatus }
+  | { type: 'add_tag'; tagId: string }
+  | { type: 'remove_tag'; tagId: string }
+  | { type: 'set_field'; field: string; value: string | number | boolean | null };
+
+/** The steps that change contacts (the others send or wait). */
+export type DataStep = Extract<Step, { type: 'set_list_status' | 'add_tag' | 'remove_tag' | 'set_field' }>;
+export const isDataStep = (step: Step): step is DataStep => ['set_list_status', 'add_tag', 'remove_tag', 'set_field'].includes(step.type);
 export type EnrollmentStatus = 'active' | 'waiting' | 'completed' | 'paused';
 
 export interface Automation {
@@ -42,20 +58,24 @@ const presentAutomation = (r: AutomationRow): Automation => ({
   createdAt: r.created_at.toISOString(),
 });
 
-/** A trigger may only name a live list or tag of the workspace (bad input otherwise). */
-async function requireTriggerTarget(tx: Tx, workspaceId: string, trigger: Trigger): Promise<void> {
-  if (trigger.type === 'list.subscribed') {
-    const list = await getList(tx, workspaceId, trigger.listId).catch(() => null);
-    if (!list || list.deletedAt !== null) {
-      throw invalidRequest('Unknown list', { issues: [{ in: 'body', path: ['trigger', 'listId'], message: `no list ${trigger.listId}` }] });
-    }
-  }
+async function requireLiveList(tx: Tx, workspaceId: string, listId: string, path: (string | number)[]): Promise<void> {
+  const list = await getList(tx, workspaceId, listId).catch(() => null);
+  if (!list || list.deletedAt !== null) throw invalidRequest('Unknown list', { issues: [{ in: 'body', path: [...path, 'listId'], message: `no list ${listId}` }] });
+}
+
+/** A trigger and the steps may only name live lists and tags of the workspace (bad input otherwise). */
+async function requireTargets(tx: Tx, workspaceId: string, trigger: Trigger, steps: Step[]): Promise<void> {
+  if (trigger.type === 'list.subscribed') await requireLiveList(tx, workspaceId, trigger.listId, ['trigger']);
   if (trigger.type === 'tag.added') await requireLiveTags(tx, workspaceId, [trigger.tagId]);
+  for (const [index, step] of steps.entries()) {
+    if (step.type === 'set_list_status') await requireLiveList(tx, workspaceId, step.listId, ['steps', index]);
+    if (step.type === 'add_tag' || step.type === 'remove_tag') await requireLiveTags(tx, workspaceId, [step.tagId]);
+  }
 }
 
 export async function createAutomation(db: Db, change: ChangeContext, input: { name: string; trigger: Trigger; steps: Step[] }): Promise<Automation> {
   return inTransaction(db, change, async (tx) => {
-    await requireTriggerTarget(tx, change.workspaceId, input.trigger);
+    await requireTargets(tx, change.workspaceId, input.trigger, input.steps);
     const { rows } = await sql<AutomationRow>`
       INSERT INTO automations (workspace_id, name, trigger, steps, created_at)
       VALUES (${change.workspaceId}, ${input.name}, ${JSON.stringify(input.trigger)}::jsonb, ${JSON.stringify(input.steps)}::jsonb, ${change.at})

@@ -330,3 +330,22 @@ export async function stillRemovedBy(tx: Tx, workspaceId: string, ids: string[],
     ORDER BY k.n`);
   return { deleted: rows.filter((r) => r.status === 'deleted').map((r) => r.id), archived: rows.filter((r) => r.status === 'archived').map((r) => r.id) };
 }
+
+/**
+ * Sets one custom field of many active contacts at once (an automation's step); null
+ * removes it. Contacts that already hold that value are not written. Returns the contacts
+ * changed.
+ */
+export async function setCustomField(tx: Tx, change: ChangeContext, contactIds: string[], field: string, value: unknown): Promise<string[]> {
+  if (contactIds.length === 0) return [];
+  const json = value === null ? null : JSON.stringify(value);
+  const { rows } = await byKeys(tx, sql<{ id: string }>`
+    UPDATE contacts c SET
+      fields = CASE WHEN ${json}::jsonb IS NULL THEN c.fields - ${field}::text ELSE c.fields || jsonb_build_object(${field}::text, ${json}::jsonb) END,
+      updated_at = ${change.at}
+    FROM ${batchOf(change.workspaceId, contactIds)}
+    WHERE c.workspace_id = k.workspace_id AND c.id = k.key AND c.status = 'active'
+      AND (c.fields -> ${field}::text) IS DISTINCT FROM ${json}::jsonb
+    RETURNING c.id`);
+  return rows.map((r) => r.id);
+}

@@ -135,3 +135,25 @@ export async function contactMemberships(db: Db, workspaceId: string, contactId:
 export async function removeFromAllLists(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   await byKeys(tx, sql`DELETE FROM list_memberships a USING ${batchOf(workspaceId, contactIds)} WHERE a.workspace_id = k.workspace_id AND a.contact_id = k.key`);
 }
+
+/**
+ * Sets many contacts' status on one list at once (an automation's step), adding
+ * memberships where needed. Contacts no longer active, and a list deleted since, are
+ * passed over; a membership already in that status is not written. Returns the contacts
+ * whose membership changed; those it subscribed are list.subscribed events.
+ */
+export async function setMembershipsOnList(tx: Tx, change: ChangeContext, listId: string, contactIds: string[], status: MembershipStatus): Promise<string[]> {
+  if (contactIds.length === 0) return [];
+  const { rows } = await byKeys(tx, sql<{ contact_id: string }>`
+    INSERT INTO list_memberships (workspace_id, list_id, contact_id, status, created_at, updated_at)
+    SELECT k.workspace_id, l.id, c.id, ${status}, ${change.at}, ${change.at}
+    FROM ${batchOf(change.workspaceId, contactIds)}
+    JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key AND c.status = 'active'
+    JOIN lists l ON l.workspace_id = k.workspace_id AND l.id = ${listId} AND l.deleted_at IS NULL
+    ON CONFLICT (workspace_id, list_id, contact_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at
+      WHERE list_memberships.status IS DISTINCT FROM EXCLUDED.status
+    RETURNING contact_id`);
+  const changed = rows.map((r) => r.contact_id);
+  if (status === 'subscribed') await emitEvents(tx, change, changed.map((contactId) => ({ type: 'list.subscribed' as const, listId, contactId })));
+  return changed;
+}

@@ -104,3 +104,35 @@ export async function untagContact(db: Db, change: ChangeContext, contactId: str
 export async function untagAll(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   await byKeys(tx, sql`DELETE FROM contact_tags a USING ${batchOf(workspaceId, contactIds)} WHERE a.workspace_id = k.workspace_id AND a.contact_id = k.key`);
 }
+
+/**
+ * Puts one tag on many contacts at once (an automation's step): active contacts that do
+ * not have it yet, while the tag is live. Returns the contacts it was added to (tag.added
+ * events).
+ */
+export async function addTagToContacts(tx: Tx, change: ChangeContext, tagId: string, contactIds: string[]): Promise<string[]> {
+  if (contactIds.length === 0) return [];
+  const { rows } = await byKeys(tx, sql<{ contact_id: string }>`
+    INSERT INTO contact_tags (workspace_id, contact_id, tag_id, created_at)
+    SELECT k.workspace_id, c.id, t.id, ${change.at}
+    FROM ${batchOf(change.workspaceId, contactIds)}
+    JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key AND c.status = 'active'
+    JOIN tags t ON t.workspace_id = k.workspace_id AND t.id = ${tagId} AND t.deleted_at IS NULL
+    ON CONFLICT DO NOTHING
+    RETURNING contact_id`);
+  const added = rows.map((r) => r.contact_id);
+  await emitEvents(tx, change, added.map((contactId) => ({ type: 'tag.added' as const, tagId, contactId })));
+  return added;
+}
+
+/** Takes one tag off many active contacts at once (an automation's step); returns those that had it. */
+export async function removeTagFromContacts(tx: Tx, change: ChangeContext, tagId: string, contactIds: string[]): Promise<string[]> {
+  if (contactIds.length === 0) return [];
+  const { rows } = await byKeys(tx, sql<{ contact_id: string }>`
+    DELETE FROM contact_tags ct
+    USING ${batchOf(change.workspaceId, contactIds)}
+    JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key AND c.status = 'active'
+    WHERE ct.workspace_id = k.workspace_id AND ct.contact_id = c.id AND ct.tag_id = ${tagId}
+    RETURNING ct.contact_id`);
+  return rows.map((r) => r.contact_id);
+}
