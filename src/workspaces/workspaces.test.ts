@@ -19,6 +19,8 @@ describe('creating workspaces (operator)', () => {
       activeContactLimit: 10,
       usage: { active: 0, archived: 0, deleted: 0 },
       retention: { deletedDays: 30, archiveFreezeDays: 30, archiveDays: 365, pitrHours: 72 },
+      massDelete: { maxContacts: 1000, maxPercent: 5, windowMinutes: 10 },
+      maxRetention: { deletedDays: 365, archiveDays: 3650, pitrHours: 168 },
       createdAt: workspace.createdAt,
     });
     expect(user).toEqual({ id: user.id, email: 'boss@acme.example', name: null, role: 'admin', createdAt: user.createdAt });
