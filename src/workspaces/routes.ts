@@ -63,9 +63,12 @@ const limits = {
   snapshotKeepDays: snapshotLimits.keepDays,
   snapshotLabelLength: snapshotLimits.labelLength,
   backupsKept: maxBackupsKept,
+  retentionRanges,
+  massDeleteRanges,
 };
 
 const count = z.number().int();
+const range = z.object({ min: z.number(), max: z.number() });
 
 /** A workspace: its limit of active contacts, usage and retention. */
 const workspaceSchema = z
@@ -94,6 +97,10 @@ const limitsSchema = z
     snapshotKeepDays: count.describe('The longest keepDays of weekly and monthly snapshots'),
     snapshotLabelLength: count.describe('The longest label of a snapshot'),
     backupsKept: count.describe('The largest keep of the backup schedule'),
+    retentionRanges: z
+      .object({ deletedDays: range, archiveFreezeDays: range, archiveDays: range, pitrHours: range })
+      .describe('The ranges of PATCH /workspace {retention}; the operator may allow less (GET /workspace maxRetention)'),
+    massDeleteRanges: z.object({ maxContacts: range, maxPercent: range, windowMinutes: range }).describe('The ranges of PATCH /workspace {massDelete}'),
   })
   .meta({ id: 'Limits' });
 

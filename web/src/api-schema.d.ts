@@ -6786,6 +6786,40 @@ export interface components {
             snapshotLabelLength: number;
             /** @description The largest keep of the backup schedule */
             backupsKept: number;
+            /** @description The ranges of PATCH /workspace {retention}; the operator may allow less (GET /workspace maxRetention) */
+            retentionRanges: {
+                deletedDays: {
+                    min: number;
+                    max: number;
+                };
+                archiveFreezeDays: {
+                    min: number;
+                    max: number;
+                };
+                archiveDays: {
+                    min: number;
+                    max: number;
+                };
+                pitrHours: {
+                    min: number;
+                    max: number;
+                };
+            };
+            /** @description The ranges of PATCH /workspace {massDelete} */
+            massDeleteRanges: {
+                maxContacts: {
+                    min: number;
+                    max: number;
+                };
+                maxPercent: {
+                    min: number;
+                    max: number;
+                };
+                windowMinutes: {
+                    min: number;
+                    max: number;
+                };
+            };
         };
         Deal: {
             id: string;
