@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
-import { invalidState, notFound } from '../http/errors.js';
+import { notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { ofActiveContact, requireActiveContact } from '../contacts/guards.js';
@@ -66,14 +67,8 @@ export async function deleteAccount(db: Db, change: ChangeContext, accountId: st
 /** Renames a live account (a deleted one is 409 invalid_state, as PATCH /contacts answers for a deleted contact). */
 export async function renameAccount(db: Db, change: ChangeContext, accountId: string, name: string): Promise<Account> {
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql<{ name: string; deleted_at: Date | null }>`
-      SELECT name, deleted_at FROM accounts WHERE workspace_id = ${change.workspaceId} AND id = ${accountId} FOR UPDATE`.execute(tx);
-    if (!rows[0]) throw notFound('Account');
-    if (rows[0].deleted_at) throw invalidState('Only live accounts can be renamed; this one is deleted', { status: 'deleted' });
-    if (rows[0].name !== name) {
-      await sql`UPDATE accounts SET name = ${name} WHERE workspace_id = ${change.workspaceId} AND id = ${accountId}`.execute(tx);
-      await recordAudit(tx, change, { action: 'account.renamed', targetType: 'account', targetId: accountId, details: { from: rows[0].name, to: name } });
-    }
+    const from = await renameLive(tx, change, 'accounts', accountId, 'Account', name);
+    if (from !== null) await recordAudit(tx, change, { action: 'account.renamed', targetType: 'account', targetId: accountId, details: { from, to: name } });
     return getAccount(tx, change.workspaceId, accountId);
   });
 }

@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
-import { invalidState, notFound } from '../http/errors.js';
+import { notFound } from '../http/errors.js';
 import { decodeCursor, pageByTime, toPage, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
@@ -77,14 +78,8 @@ export async function deleteList(db: Db, change: ChangeContext, listId: string):
 /** Renames a live list (a deleted one is 409 invalid_state, as PATCH /contacts answers for a deleted contact). */
 export async function renameList(db: Db, change: ChangeContext, listId: string, name: string): Promise<List> {
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql<{ name: string; deleted_at: Date | null }>`
-      SELECT name, deleted_at FROM lists WHERE workspace_id = ${change.workspaceId} AND id = ${listId} FOR UPDATE`.execute(tx);
-    if (!rows[0]) throw notFound('List');
-    if (rows[0].deleted_at) throw invalidState('Only live lists can be renamed; this one is deleted', { status: 'deleted' });
-    if (rows[0].name !== name) {
-      await sql`UPDATE lists SET name = ${name} WHERE workspace_id = ${change.workspaceId} AND id = ${listId}`.execute(tx);
-      await recordAudit(tx, change, { action: 'list.renamed', targetType: 'list', targetId: listId, details: { from: rows[0].name, to: name } });
-    }
+    const from = await renameLive(tx, change, 'lists', listId, 'List', name);
+    if (from !== null) await recordAudit(tx, change, { action: 'list.renamed', targetType: 'list', targetId: listId, details: { from, to: name } });
     return getList(tx, change.workspaceId, listId);
   });
 }

@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
-import { invalidRequest, invalidState, notFound } from '../http/errors.js';
+import { invalidRequest, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
@@ -50,15 +51,10 @@ export async function listTags(db: Db, workspaceId: string, request: PageRequest
 /** Renames a live tag (a deleted one is 409 invalid_state, as PATCH /contacts answers for a deleted contact). */
 export async function renameTag(db: Db, change: ChangeContext, tagId: string, name: string): Promise<Tag> {
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql<TagRow>`
-      SELECT id, name, created_at, deleted_at FROM tags WHERE workspace_id = ${change.workspaceId} AND id = ${tagId} FOR UPDATE`.execute(tx);
-    const current = rows[0];
-    if (!current) throw notFound('Tag');
-    if (current.deleted_at) throw invalidState('Only live tags can be renamed; this one is deleted', { status: 'deleted' });
-    if (current.name === name) return presentTag(current);
-    await sql`UPDATE tags SET name = ${name} WHERE workspace_id = ${change.workspaceId} AND id = ${tagId}`.execute(tx);
-    await recordAudit(tx, change, { action: 'tag.renamed', targetType: 'tag', targetId: tagId, details: { from: current.name, to: name } });
-    return presentTag({ ...current, name });
+    const from = await renameLive(tx, change, 'tags', tagId, 'Tag', name);
+    if (from !== null) await recordAudit(tx, change, { action: 'tag.renamed', targetType: 'tag', targetId: tagId, details: { from, to: name } });
+    const { rows } = await sql<TagRow>`SELECT id, name, created_at, deleted_at FROM tags WHERE workspace_id = ${change.workspaceId} AND id = ${tagId}`.execute(tx);
+    return presentTag(rows[0]);
   });
 }
 
