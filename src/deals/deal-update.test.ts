@@ -139,4 +139,20 @@ describe('PATCH /deals/:id', () => {
     expect(changes).toHaveLength(1);
     expect(changes[0]).toMatchObject({ cause: { kind: 'user', actorId: manager.id }, counts: { deals: { updated: 1 }, dealContacts: { created: 1 } } });
   });
+
+  it('takes turns with a delete of one of its contacts: no error, and the deal keeps only active contacts with a primary among them', async () => {
+    const ws = await aWorkspace(app);
+    const [a, b, c] = [await aContact(ws), await aContact(ws), await aContact(ws)];
+    const deal = await aDeal(ws, [a.id, b.id]);
+    const [patched, deleted] = await Promise.all([
+      ws.api('PATCH', `/deals/${deal.id}`, { contactIds: [a.id, c.id] }),
+      ws.api('DELETE', `/contacts/${a.id}`),
+    ]);
+    expect(deleted.status).toBe(200);
+    expect([200, 400]).toContain(patched.status);
+    const read = (await ws.api('GET', `/deals/${deal.id}`)).body;
+    expect(read.contactIds).toEqual(patched.status === 200 ? [c.id] : [b.id]);
+    expect(read.primaryContactId).toBe(read.contactIds[0]);
+    expect(read.deletedAt).toBeUndefined();
+  });
 });

@@ -157,18 +157,22 @@ const primaryNotAmongContacts = () =>
 export async function updateDeal(db: Db, change: ChangeContext, dealId: string, input: DealChange): Promise<Deal> {
   const contactIds = input.contactIds && [...new Set(input.contactIds)];
   const ws = change.workspaceId;
+  const requireLiveDeal = async (tx: Tx, lock: boolean) => {
+    const { rows } = await sql<{ deleted_at: Date | null }>`
+      SELECT deleted_at FROM deals WHERE workspace_id = ${ws} AND id = ${dealId} ${lock ? sql`FOR UPDATE` : sql``}`.execute(tx);
+    if (!rows[0]) throw notFound('Deal');
+    if (rows[0].deleted_at) throw invalidState('Only live deals can be changed; this one is deleted', { status: 'deleted' });
+  };
   return inTransaction(db, change, async (tx) => {
-    const { rows: locked } = await sql<{ deleted_at: Date | null }>`
-      SELECT deleted_at FROM deals WHERE workspace_id = ${ws} AND id = ${dealId} FOR UPDATE`.execute(tx);
-    if (!locked[0]) throw notFound('Deal');
-    if (locked[0].deleted_at) throw invalidState('Only live deals can be changed; this one is deleted', { status: 'deleted' });
+    await requireLiveDeal(tx, false);
+    // Contacts before the deal, as a contact's delete locks them (then its deals): the
+    // other order could deadlock with a delete of one of these contacts.
+    if (contactIds) await requireActiveContacts(tx, ws, contactIds);
+    await requireLiveDeal(tx, true);
     const before = await getDeal(tx, ws, dealId);
     const after = contactIds ?? before.contactIds;
     if (input.primaryContactId !== undefined && !after.includes(input.primaryContactId)) throw primaryNotAmongContacts();
-    if (contactIds) {
-      await requireActiveContacts(tx, ws, contactIds);
-      await replaceDealContacts(tx, change, dealId, before.contactIds, contactIds);
-    }
+    if (contactIds) await replaceDealContacts(tx, change, dealId, before.contactIds, contactIds);
     const fields = {
       title: input.title ?? before.title,
       value: input.value === undefined ? before.value : input.value,
