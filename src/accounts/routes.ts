@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
-import { addRoute, idParams } from '../http/route.js';
-import { createAccount, deleteAccount, getAccount, linkContact, listAccounts } from './service.js';
+import { addRoute, idParams, noContent } from '../http/route.js';
+import { createAccount, deleteAccount, getAccount, linkContact, listAccounts, renameAccount, unlinkContact } from './service.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { timestamp } from '../http/responses.js';
+
+const accountName = z.string().trim().min(1).max(200);
 
 const accountSchema = z.object({ id: z.string(), name: z.string(), createdAt: timestamp, deletedAt: timestamp.nullable() }).meta({ id: 'Account' });
 
@@ -12,7 +14,7 @@ export const accountRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
     method: 'POST', url: '/accounts', summary: 'Create an account (company)', tag, status: 201,
     response: accountSchema,
-    access: { user: 'contacts.write' }, body: z.strictObject({ name: z.string().trim().min(1).max(200) }),
+    access: { user: 'contacts.write' }, body: z.strictObject({ name: accountName }),
     handler: ({ body, change }) => createAccount(ctx.db, change, body.name),
   });
   addRoute(app, ctx, {
@@ -42,5 +44,17 @@ export const accountRoutes: RouteModule = (app, ctx) => {
     access: { user: 'contacts.write' }, params: idParams('accountId', 'contactId'),
     body: z.strictObject({ jobTitle: z.string().trim().max(200).nullable().optional() }),
     handler: ({ params, body, change }) => linkContact(ctx.db, change, params.accountId, params.contactId, body.jobTitle ?? null),
+  });
+  addRoute(app, ctx, {
+    method: 'PATCH', url: '/accounts/:id', summary: 'Rename a live account', tag,
+    response: accountSchema,
+    access: { user: 'contacts.write' }, params: idParams('id'), body: z.strictObject({ name: accountName }),
+    handler: ({ params, body, change }) => renameAccount(ctx.db, change, params.id, body.name),
+  });
+  addRoute(app, ctx, {
+    method: 'DELETE', url: '/accounts/:accountId/contacts/:contactId', summary: 'Unlink a contact from an account', tag,
+    response: noContent, status: 204,
+    access: { user: 'contacts.write' }, params: idParams('accountId', 'contactId'),
+    handler: ({ params, change }) => unlinkContact(ctx.db, change, params.accountId, params.contactId),
   });
 };

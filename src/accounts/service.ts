@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
 import { notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
@@ -38,7 +39,7 @@ export async function createAccount(db: Db, change: ChangeContext, name: string)
   });
 }
 
-export async function getAccount(db: Db, workspaceId: string, accountId: string): Promise<Account> {
+export async function getAccount(db: Db | Tx, workspaceId: string, accountId: string): Promise<Account> {
   const { rows } = await sql<AccountRow>`
     SELECT id, name, created_at, deleted_at FROM accounts WHERE workspace_id = ${workspaceId} AND id = ${accountId}`.execute(db);
   if (!rows[0]) throw notFound('Account');
@@ -63,6 +64,41 @@ export async function deleteAccount(db: Db, change: ChangeContext, accountId: st
   });
 }
 
+/** Renames a live account (a deleted one is 409 invalid_state, as PATCH /contacts answers for a deleted contact). */
+export async function renameAccount(db: Db, change: ChangeContext, accountId: string, name: string): Promise<Account> {
+  return inTransaction(db, change, async (tx) => {
+    const from = await renameLive(tx, change, 'accounts', accountId, 'Account', name);
+    if (from !== null) await recordAudit(tx, change, { action: 'account.renamed', targetType: 'account', targetId: accountId, details: { from, to: name } });
+    return getAccount(tx, change.workspaceId, accountId);
+  });
+}
+
+async function requireLiveAccount(tx: Tx, workspaceId: string, accountId: string): Promise<void> {
+  const { rows } = await sql`SELECT 1 FROM accounts WHERE workspace_id = ${workspaceId} AND id = ${accountId} AND deleted_at IS NULL`.execute(tx);
+  if (rows.length === 0) throw notFound('Account');
+}
+
+/**
+ * Unlinks an active contact from a live account (404 when it is not linked; the row, job
+ * title included, stays in history for an undo or a rollback).
+ */
+export async function unlinkContact(db: Db, change: ChangeContext, accountId: string, contactId: string): Promise<void> {
+  await inTransaction(db, change, async (tx) => {
+    await requireLiveAccount(tx, change.workspaceId, accountId);
+    await requireActiveContact(tx, change.workspaceId, contactId);
+    const { rows } = await sql<{ job_title: string | null }>`
+      DELETE FROM account_contacts WHERE workspace_id = ${change.workspaceId} AND account_id = ${accountId} AND contact_id = ${contactId}
+      RETURNING job_title`.execute(tx);
+    if (!rows[0]) throw notFound('Link of this contact to this account');
+    await recordAudit(tx, change, {
+      action: 'account_contact.removed',
+      targetType: 'contact',
+      targetId: contactId,
+      details: { accountId, jobTitle: rows[0].job_title },
+    });
+  });
+}
+
 export async function linkContact(
   db: Db,
   change: ChangeContext,
@@ -71,8 +107,7 @@ export async function linkContact(
   jobTitle: string | null,
 ): Promise<{ accountId: string; contactId: string; jobTitle: string | null }> {
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql`SELECT 1 FROM accounts WHERE workspace_id = ${change.workspaceId} AND id = ${accountId} AND deleted_at IS NULL`.execute(tx);
-    if (rows.length === 0) throw notFound('Account');
+    await requireLiveAccount(tx, change.workspaceId, accountId);
     await requireActiveContact(tx, change.workspaceId, contactId);
     await sql`
       INSERT INTO account_contacts (workspace_id, account_id, contact_id, job_title, created_at)

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { batchOf, byKeys, lookUp } from '../db/keys.js';
-import { invalidRequest, notFound } from '../http/errors.js';
+import { invalidRequest, invalidState, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { ofActiveContact } from '../contacts/guards.js';
@@ -96,6 +96,19 @@ export interface NewDeal {
   primaryContactId?: string;
 }
 
+/** Every id names an active contact of the workspace, each locked against leaving meanwhile; else 400. */
+async function requireActiveContacts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  const { rows: found } = await sql<{ id: string }>`
+    SELECT id FROM contacts WHERE workspace_id = ${workspaceId} AND id = ANY(${contactIds}::text[]) AND status = 'active'
+    ORDER BY id FOR SHARE`.execute(tx);
+  if (found.length !== contactIds.length) {
+    const active = new Set(found.map((r) => r.id));
+    throw invalidRequest('Every contact of a deal must be an active contact of this workspace', {
+      issues: contactIds.filter((id) => !active.has(id)).map((id) => ({ in: 'body', path: ['contactIds'], message: `no active contact ${id}` })),
+    });
+  }
+}
+
 export async function createDeal(db: Db, change: ChangeContext, input: NewDeal): Promise<Deal> {
   const contactIds = [...new Set(input.contactIds)];
   const primary = input.primaryContactId ?? contactIds[0];
@@ -105,15 +118,7 @@ export async function createDeal(db: Db, change: ChangeContext, input: NewDeal):
     });
   }
   return inTransaction(db, change, async (tx) => {
-    const { rows: found } = await sql<{ id: string }>`
-      SELECT id FROM contacts WHERE workspace_id = ${change.workspaceId} AND id = ANY(${contactIds}::text[]) AND status = 'active'
-      FOR SHARE`.execute(tx);
-    if (found.length !== contactIds.length) {
-      const active = new Set(found.map((r) => r.id));
-      throw invalidRequest('Every contact of a deal must be an active contact of this workspace', {
-        issues: contactIds.filter((id) => !active.has(id)).map((id) => ({ in: 'body', path: ['contactIds'], message: `no active contact ${id}` })),
-      });
-    }
+    await requireActiveContacts(tx, change.workspaceId, contactIds);
     const { rows } = await sql<{ id: string }>`
       INSERT INTO deals (workspace_id, title, value, stage, primary_contact_id, created_at, updated_at)
       VALUES (${change.workspaceId}, ${input.title}, ${input.value ?? null}, ${input.stage ?? null}, ${primary}, ${change.at}, ${change.at})
@@ -125,6 +130,108 @@ export async function createDeal(db: Db, change: ChangeContext, input: NewDeal):
     await recordAudit(tx, change, { action: 'deal.created', targetType: 'deal', targetId: dealId, details: { title: input.title, contactIds } });
     return getDeal(tx, change.workspaceId, dealId);
   });
+}
+
+export interface DealChange {
+  title?: string;
+  value?: number | null;
+  stage?: string | null;
+  contactIds?: string[];
+  primaryContactId?: string;
+}
+
+const primaryNotAmongContacts = () =>
+  invalidRequest('primaryContactId must be one of the deal’s contacts after the change', {
+    issues: [{ in: 'body', path: ['primaryContactId'], message: 'not among the deal’s contacts' }],
+  });
+
+/**
+ * Changes a live deal (PATCH /deals/:id; a deleted one is 409 invalid_state). `contactIds`
+ * replaces its active contacts, in the order given: contacts it keeps keep their rows (and
+ * when they joined), new ones are added, and where the order given is not the order they
+ * hold, each is given a new place (added_seq) in that order. Contacts set aside on it
+ * (deleted or archived) stay set aside. A primary that leaves without a new one named is
+ * passed on by seed 002's rule (mendDeals): the earliest-added contact, the first given.
+ * One `deal.updated` audit entry names what changed.
+ */
+export async function updateDeal(db: Db, change: ChangeContext, dealId: string, input: DealChange): Promise<Deal> {
+  const contactIds = input.contactIds && [...new Set(input.contactIds)];
+  const ws = change.workspaceId;
+  const requireLiveDeal = async (tx: Tx, lock: boolean) => {
+    const { rows } = await sql<{ deleted_at: Date | null }>`
+      SELECT deleted_at FROM deals WHERE workspace_id = ${ws} AND id = ${dealId} ${lock ? sql`FOR UPDATE` : sql``}`.execute(tx);
+    if (!rows[0]) throw notFound('Deal');
+    if (rows[0].deleted_at) throw invalidState('Only live deals can be changed; this one is deleted', { status: 'deleted' });
+  };
+  return inTransaction(db, change, async (tx) => {
+    await requireLiveDeal(tx, false);
+    // Contacts before the deal, as a contact's delete locks them (then its deals): the
+    // other order could deadlock with a delete of one of these contacts.
+    if (contactIds) await requireActiveContacts(tx, ws, contactIds);
+    await requireLiveDeal(tx, true);
+    const before = await getDeal(tx, ws, dealId);
+    const after = contactIds ?? before.contactIds;
+    if (input.primaryContactId !== undefined && !after.includes(input.primaryContactId)) throw primaryNotAmongContacts();
+    if (contactIds) await replaceDealContacts(tx, change, dealId, before.contactIds, contactIds);
+    const fields = {
+      title: input.title ?? before.title,
+      value: input.value === undefined ? before.value : input.value,
+      stage: input.stage === undefined ? before.stage : input.stage,
+      primaryContactId: input.primaryContactId ?? before.primaryContactId,
+    };
+    if (fields.title !== before.title || fields.value !== before.value || fields.stage !== before.stage || fields.primaryContactId !== before.primaryContactId) {
+      await sql`
+        UPDATE deals SET title = ${fields.title}, value = ${fields.value}, stage = ${fields.stage}, primary_contact_id = ${fields.primaryContactId},
+                         updated_at = ${change.at}
+        WHERE workspace_id = ${ws} AND id = ${dealId}`.execute(tx);
+    }
+    if (contactIds) await mendDeals(tx, ws, [dealId], change.at);
+    const updated = await getDeal(tx, ws, dealId);
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    for (const key of ['title', 'value', 'stage', 'contactIds', 'primaryContactId'] as const) {
+      if (JSON.stringify(before[key]) !== JSON.stringify(updated[key])) changes[key] = { from: before[key], to: updated[key] };
+    }
+    if (Object.keys(changes).length > 0) {
+      await recordAudit(tx, change, { action: 'deal.updated', targetType: 'deal', targetId: dealId, details: { changes } });
+    }
+    return updated;
+  });
+}
+
+/**
+ * Makes `next` the deal's active contacts, in that order, from `current` (its active
+ * contacts in order). Kept contacts keep their place when the order allows (each new one
+ * then joins at the end); otherwise every one of `next` takes a new place, in order.
+ */
+async function replaceDealContacts(tx: Tx, change: ChangeContext, dealId: string, current: string[], next: string[]): Promise<void> {
+  const ws = change.workspaceId;
+  const leaving = current.filter((id) => !next.includes(id));
+  const kept = current.filter((id) => next.includes(id));
+  const joining = next.filter((id) => !current.includes(id));
+  if (leaving.length > 0) {
+    await sql`DELETE FROM deal_contacts WHERE workspace_id = ${ws} AND deal_id = ${dealId} AND contact_id = ANY(${leaving}::text[])`.execute(tx);
+  }
+  const inOrder = [...kept, ...joining].every((id, i) => id === next[i]);
+  const placed = inOrder ? joining : next;
+  if (placed.length === 0) return;
+  // New places, increasing in the order given (sorted here: the order nextval hands them
+  // out within one statement is not promised).
+  const { rows } = await sql<{ seq: string }>`SELECT nextval('deal_contacts_added_seq')::text AS seq FROM generate_series(1, ${placed.length})`.execute(tx);
+  const seqs = rows.map((r) => BigInt(r.seq)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
+  const moved = placed.filter((id) => kept.includes(id));
+  if (moved.length > 0) {
+    await sql`
+      UPDATE deal_contacts dc SET added_seq = p.seq::bigint
+      FROM unnest(${placed}::text[], ${seqs}::text[]) AS p(contact_id, seq)
+      WHERE dc.workspace_id = ${ws} AND dc.deal_id = ${dealId} AND dc.contact_id = p.contact_id AND dc.contact_id = ANY(${moved}::text[])`.execute(tx);
+  }
+  const added = placed.filter((id) => !kept.includes(id));
+  if (added.length > 0) {
+    await sql`
+      INSERT INTO deal_contacts (workspace_id, deal_id, contact_id, added_seq, added_at)
+      SELECT ${ws}, ${dealId}, p.contact_id, p.seq::bigint, ${change.at}
+      FROM unnest(${placed}::text[], ${seqs}::text[]) AS p(contact_id, seq) WHERE p.contact_id = ANY(${added}::text[])`.execute(tx);
+  }
 }
 
 /**

@@ -7,7 +7,7 @@ import { connectPGlite, connectPostgres, migrate, type Database } from '../db/da
 import { seedWorkspace } from '../seed/workspace.js';
 import { aContact, aWorkspace, createRunDatabase, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 import { aWebhookReceiver, type WebhookReceiver } from '../test-support/notification-peers.js';
-import type { MassDeleteSettings } from './settings.js';
+import type { MassDeleteSettings } from '../workspaces/service.js';
 import { judgeRemoval, removalLimit } from './service.js';
 
 let app: TestApp;
@@ -22,13 +22,12 @@ afterAll(async () => {
 const defaults: MassDeleteSettings = { maxContacts: 1000, maxPercent: 5, windowMinutes: 10 };
 
 /**
- * Sets the workspace's mass-delete settings. Written to its columns (migration 040) until
- * `PATCH /workspace {massDelete}` lands, which will set them through the API.
+ * Sets the workspace's mass-delete settings through PATCH /workspace {massDelete}: the guard
+ * reads what that route writes.
  */
-async function setMassDelete(ws: TestWorkspace, settings: Partial<MassDeleteSettings>, onApp: TestApp = app): Promise<void> {
-  const s = { ...defaults, ...settings };
-  await sql`UPDATE workspaces SET mass_delete_max_contacts = ${s.maxContacts}, mass_delete_max_percent = ${s.maxPercent},
-                                  mass_delete_window_minutes = ${s.windowMinutes} WHERE id = ${ws.id}`.execute(onApp.ctx.db);
+async function setMassDelete(ws: TestWorkspace, settings: Partial<MassDeleteSettings>): Promise<void> {
+  const res = await ws.api('PATCH', '/workspace', { massDelete: { ...defaults, ...settings } });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
 }
 
 /** `n` contacts (seeded with lists, tags, accounts and deals), their ids in a stable order. */
@@ -391,7 +390,7 @@ describe('a held request survives a restart', () => {
     const firstDatabase = await open();
     const first = await testApp({ database: firstDatabase });
     const ws = await aWorkspace(first);
-    await setMassDelete(ws, { maxContacts: 1 }, first);
+    await setMassDelete(ws, { maxContacts: 1 });
     const one = await aContact(ws);
     const two = await aContact(ws);
     const manager = await ws.userWithRole('manager');

@@ -7,7 +7,7 @@ import { notify } from '../notifications/service.js';
 import { applyRemoval, countLiveContacts, lockRemovable, stillRemovedBy, type Removal, type Skipped } from '../contacts/service.js';
 import { restoreContactsNow } from '../recycle-bin/service.js';
 import type { Permission } from '../users/permissions.js';
-import { getMassDeleteSettings, type MassDeleteSettings } from './settings.js';
+import { getMassDeleteSettings, type MassDeleteSettings } from '../workspaces/service.js';
 import {
   appendHeldRequest,
   contactsRemovedSince,

@@ -20,6 +20,7 @@ export const errorCodes = [
   'confirmation_required',
   'too_many_contacts',
   'point_not_recoverable',
+  'retention_out_of_range',
   'file_too_large',
   'rate_limited',
   'internal',
@@ -69,3 +70,10 @@ export const invalidState = (message: string, details: Record<string, unknown> =
 
 export const emailTaken = (contactId: string) =>
   new AppError(409, 'email_taken', 'Another active or archived contact has this email', { contactId });
+
+/**
+ * A retention setting the workspace may not take: over the operator's limit, or an
+ * archive freeze not shorter than the archive's keep (`details`: field, value, min or max).
+ */
+export const retentionOutOfRange = (message: string, details: Record<string, unknown>) =>
+  new AppError(422, 'retention_out_of_range', message, details);

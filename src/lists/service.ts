@@ -1,9 +1,10 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
 import { notFound } from '../http/errors.js';
-import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
+import { decodeCursor, pageByTime, toPage, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
 import { ofActiveContact, requireActiveContact } from '../contacts/guards.js';
@@ -74,6 +75,15 @@ export async function deleteList(db: Db, change: ChangeContext, listId: string):
   });
 }
 
+/** Renames a live list (a deleted one is 409 invalid_state, as PATCH /contacts answers for a deleted contact). */
+export async function renameList(db: Db, change: ChangeContext, listId: string, name: string): Promise<List> {
+  return inTransaction(db, change, async (tx) => {
+    const from = await renameLive(tx, change, 'lists', listId, 'List', name);
+    if (from !== null) await recordAudit(tx, change, { action: 'list.renamed', targetType: 'list', targetId: listId, details: { from, to: name } });
+    return getList(tx, change.workspaceId, listId);
+  });
+}
+
 async function requireLiveList(tx: Tx, workspaceId: string, listId: string): Promise<void> {
   const { rows } = await sql`SELECT 1 FROM lists WHERE workspace_id = ${workspaceId} AND id = ${listId} AND deleted_at IS NULL`.execute(tx);
   if (rows.length === 0) throw notFound('List');
@@ -118,6 +128,60 @@ export async function putMembership(
   status: MembershipStatus,
 ): Promise<{ listId: string; contactId: string; status: MembershipStatus }> {
   return inTransaction(db, change, (tx) => setMembership(tx, change, listId, contactId, status));
+}
+
+/**
+ * Takes an active contact off a live list (404 when it is not a member; the row stays in
+ * history, so an undo or a rollback puts it back with its status).
+ */
+export async function removeMembership(db: Db, change: ChangeContext, listId: string, contactId: string): Promise<void> {
+  await inTransaction(db, change, async (tx) => {
+    await requireLiveList(tx, change.workspaceId, listId);
+    await requireActiveContact(tx, change.workspaceId, contactId);
+    const { rows } = await sql<{ status: MembershipStatus }>`
+      DELETE FROM list_memberships WHERE workspace_id = ${change.workspaceId} AND list_id = ${listId} AND contact_id = ${contactId}
+      RETURNING status`.execute(tx);
+    if (!rows[0]) throw notFound('Membership of this contact on this list');
+    await recordAudit(tx, change, {
+      action: 'list_membership.removed',
+      targetType: 'contact',
+      targetId: contactId,
+      details: { listId, from: rows[0].status },
+    });
+  });
+}
+
+export interface ListMember {
+  contactId: string;
+  email: string;
+  firstName: string | null;
+  lastName: string | null;
+  status: MembershipStatus;
+}
+
+/**
+ * A list's members (active contacts; those set aside with a deleted or archived contact
+ * are not shown), optionally of one status, by contact id: read down the memberships'
+ * primary key (workspace, list, contact), so a page costs its rows however large the
+ * list. A deleted list still shows whom it held, as its memberCount counts them.
+ */
+export async function listMembers(
+  db: Db,
+  workspaceId: string,
+  listId: string,
+  request: PageRequest & { status?: MembershipStatus },
+): Promise<Page<ListMember>> {
+  const after = decodeCursor(request.cursor, ['text']);
+  const { rows: list } = await sql`SELECT 1 FROM lists WHERE workspace_id = ${workspaceId} AND id = ${listId}`.execute(db);
+  if (list.length === 0) throw notFound('List');
+  const { rows } = await sql<ListMember>`
+    SELECT m.contact_id AS "contactId", c.email, c.first_name AS "firstName", c.last_name AS "lastName", m.status
+    FROM list_memberships m JOIN contacts c ON c.workspace_id = m.workspace_id AND c.id = m.contact_id
+    WHERE m.workspace_id = ${workspaceId} AND m.list_id = ${listId} AND c.status = 'active'
+      AND ${request.status === undefined ? sql`true` : sql`m.status = ${request.status}`}
+      AND ${after ? sql`m.contact_id > ${after[0]}` : sql`true`}
+    ORDER BY m.contact_id LIMIT ${request.limit + 1}`.execute(db);
+  return toPage(rows, request.limit, (r) => [r.contactId], (r) => r);
 }
 
 /** A contact's memberships on lists that still exist (none while it is deleted or archived). */

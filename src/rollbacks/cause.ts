@@ -194,8 +194,14 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
   await sql`ANALYZE undo_ends`.execute(tx);
   // Seed 002: a deal a contact's leaving deleted, or whose primary passed on, is not
   // given back with the contact. Only an unmerge puts a deal's primary back (the merge
-  // passed it on); a deal the cause itself deleted comes back. (Over the row `e` and its field `k`.)
-  const dealPrimaryStays = plan.merge ? sql`false` : sql`(e.table_name = 'deals' AND k.key = 'primary_contact_id')`;
+  // passed it on), and so does an undo of the deal's own change (PATCH /deals/:id, its
+  // deal.updated entry in the cause's transactions: the user chose its contacts and
+  // primary); a deal the cause itself deleted comes back. (Over the row `e` and its field `k`.)
+  const dealPrimaryStays = plan.merge
+    ? sql`false`
+    : sql`(e.table_name = 'deals' AND k.key = 'primary_contact_id' AND NOT EXISTS (
+        SELECT 1 FROM audit_log al WHERE al.workspace_id = ${workspaceId} AND al.txid = ANY(${plan.txids}::bigint[])
+          AND al.action = 'deal.updated' AND al.target_id = e.row_key))`;
   const mendedDeal = sql`(e.table_name = 'deals' AND k.key = 'deleted_at' AND EXISTS (
       SELECT 1 FROM audit_log al WHERE al.workspace_id = ${workspaceId} AND al.txid = ANY(${plan.txids}::bigint[])
         AND al.action = 'deal.deleted' AND al.target_id = e.row_key AND al.details->>'reason' LIKE 'last_contact%'))`;

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
 import { invalidRequest, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
@@ -45,6 +46,16 @@ export async function listTags(db: Db, workspaceId: string, request: PageRequest
     SELECT id, name, created_at, deleted_at, ${paging.pageTime} FROM tags
     WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL AND ${paging.pastCursor} ORDER BY created_at, id LIMIT ${paging.fetch}`.execute(db);
   return paging.page(rows, (r) => r.id, presentTag);
+}
+
+/** Renames a live tag (a deleted one is 409 invalid_state, as PATCH /contacts answers for a deleted contact). */
+export async function renameTag(db: Db, change: ChangeContext, tagId: string, name: string): Promise<Tag> {
+  return inTransaction(db, change, async (tx) => {
+    const from = await renameLive(tx, change, 'tags', tagId, 'Tag', name);
+    if (from !== null) await recordAudit(tx, change, { action: 'tag.renamed', targetType: 'tag', targetId: tagId, details: { from, to: name } });
+    const { rows } = await sql<TagRow>`SELECT id, name, created_at, deleted_at FROM tags WHERE workspace_id = ${change.workspaceId} AND id = ${tagId}`.execute(tx);
+    return presentTag(rows[0]);
+  });
 }
 
 export async function deleteTag(db: Db, change: ChangeContext, tagId: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
-import { addRoute } from '../http/route.js';
+import { addRoute, idParams } from '../http/route.js';
 import { notFound } from '../http/errors.js';
 import { TestClock } from '../clock.js';
 import { maxPageSize } from '../http/pagination.js';
@@ -9,12 +9,46 @@ import { maxPickedContacts } from '../recycle-bin/service.js';
 import { snapshotLimits } from '../snapshots/routes.js';
 import { maxBackupsKept } from '../backups/routes.js';
 import { userSchema } from '../users/routes.js';
-import { createWorkspace, getWorkspace } from './service.js';
+import { createWorkspace, getWorkspace, massDeleteRanges, retentionRanges, updateWorkspaceLimits, updateWorkspaceSettings } from './service.js';
+
+const activeContactLimit = z.number().int().min(0).max(2_147_483_647).nullable();
 
 const newWorkspaceBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
   adminEmail: z.email(),
-  activeContactLimit: z.number().int().min(0).max(2_147_483_647).nullable().optional(),
+  activeContactLimit: activeContactLimit.optional(),
+});
+
+/** A whole number within one of the ranges of retentionRanges or massDeleteRanges. */
+const within = (range: { min: number; max: number }, whole = true) => (whole ? z.number().int() : z.number()).min(range.min).max(range.max);
+
+const settingsBody = z.strictObject({
+  retention: z
+    .strictObject({
+      deletedDays: within(retentionRanges.deletedDays).optional(),
+      archiveFreezeDays: within(retentionRanges.archiveFreezeDays).optional(),
+      archiveDays: within(retentionRanges.archiveDays).optional(),
+      pitrHours: within(retentionRanges.pitrHours).optional(),
+    })
+    .optional(),
+  massDelete: z
+    .strictObject({
+      maxContacts: within(massDeleteRanges.maxContacts).optional(),
+      maxPercent: within(massDeleteRanges.maxPercent, false).optional(),
+      windowMinutes: within(massDeleteRanges.windowMinutes).optional(),
+    })
+    .optional(),
+});
+
+const limitsBody = z.strictObject({
+  activeContactLimit: activeContactLimit.optional(),
+  maxRetention: z
+    .strictObject({
+      deletedDays: within(retentionRanges.deletedDays).nullable().optional(),
+      archiveDays: within(retentionRanges.archiveDays).nullable().optional(),
+      pitrHours: within(retentionRanges.pitrHours).nullable().optional(),
+    })
+    .optional(),
 });
 
 /**
@@ -29,9 +63,12 @@ const limits = {
   snapshotKeepDays: snapshotLimits.keepDays,
   snapshotLabelLength: snapshotLimits.labelLength,
   backupsKept: maxBackupsKept,
+  retentionRanges,
+  massDeleteRanges,
 };
 
 const count = z.number().int();
+const range = z.object({ min: z.number(), max: z.number() });
 
 /** A workspace: its limit of active contacts, usage and retention. */
 const workspaceSchema = z
@@ -41,6 +78,12 @@ const workspaceSchema = z
     activeContactLimit: count.nullable(),
     usage: z.object({ active: count, archived: count, deleted: count }),
     retention: z.object({ deletedDays: count, archiveFreezeDays: count, archiveDays: count, pitrHours: count }),
+    massDelete: z
+      .object({ maxContacts: count, maxPercent: z.number(), windowMinutes: count })
+      .describe('The mass-delete guard: more than maxContacts (or maxPercent of the contacts, where that is at least 100) deleted or archived by one actor within windowMinutes is held'),
+    maxRetention: z
+      .object({ deletedDays: count, archiveDays: count, pitrHours: count })
+      .describe('The longest retention the workspace may choose: the operator’s limits, else the server’s ranges'),
     createdAt: timestamp,
   })
   .meta({ id: 'Workspace' });
@@ -54,6 +97,10 @@ const limitsSchema = z
     snapshotKeepDays: count.describe('The longest keepDays of weekly and monthly snapshots'),
     snapshotLabelLength: count.describe('The longest label of a snapshot'),
     backupsKept: count.describe('The largest keep of the backup schedule'),
+    retentionRanges: z
+      .object({ deletedDays: range, archiveFreezeDays: range, archiveDays: range, pitrHours: range })
+      .describe('The ranges of PATCH /workspace {retention}; the operator may allow less (GET /workspace maxRetention)'),
+    massDeleteRanges: z.object({ maxContacts: range, maxPercent: range, windowMinutes: range }).describe('The ranges of PATCH /workspace {massDelete}'),
   })
   .meta({ id: 'Limits' });
 
@@ -78,6 +125,29 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     access: { user: null },
     response: workspaceSchema,
     handler: ({ principal }) => getWorkspace(ctx.db, principal.workspaceId),
+  });
+
+  addRoute(app, ctx, {
+    method: 'PATCH',
+    url: '/workspace',
+    summary: 'Change the workspace’s retention and mass-delete settings, within the operator’s limits',
+    tag: 'workspace',
+    access: { user: 'users.manage' },
+    body: settingsBody,
+    response: workspaceSchema,
+    handler: ({ body, change }) => updateWorkspaceSettings(ctx.db, change, body),
+  });
+
+  addRoute(app, ctx, {
+    method: 'PATCH',
+    url: '/workspaces/:id',
+    summary: 'Change a workspace’s contact limit and the longest retention its admins may choose (operator)',
+    tag: 'operator',
+    access: { operator: true },
+    params: idParams('id'),
+    body: limitsBody,
+    response: workspaceSchema,
+    handler: ({ params, body }) => updateWorkspaceLimits(ctx.db, ctx.clock, params.id, body),
   });
 
   addRoute(app, ctx, {

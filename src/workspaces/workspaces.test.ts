@@ -19,6 +19,8 @@ describe('creating workspaces (operator)', () => {
       activeContactLimit: 10,
       usage: { active: 0, archived: 0, deleted: 0 },
       retention: { deletedDays: 30, archiveFreezeDays: 30, archiveDays: 365, pitrHours: 72 },
+      massDelete: { maxContacts: 1000, maxPercent: 5, windowMinutes: 10 },
+      maxRetention: { deletedDays: 365, archiveDays: 3650, pitrHours: 168 },
       createdAt: workspace.createdAt,
     });
     expect(user).toEqual({ id: user.id, email: 'boss@acme.example', name: null, role: 'admin', createdAt: user.createdAt });
@@ -141,7 +143,16 @@ describe('GET /limits', () => {
     const member = await ws.userWithRole('member');
     const res = await member.api('GET', '/limits');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ pickedContacts: 100, pageSize: 500, snapshotKeepHours: 8784, snapshotKeepDays: 3660, snapshotLabelLength: 200, backupsKept: 1000 });
+    expect(res.body).toEqual({
+      pickedContacts: 100,
+      pageSize: 500,
+      snapshotKeepHours: 8784,
+      snapshotKeepDays: 3660,
+      snapshotLabelLength: 200,
+      backupsKept: 1000,
+      retentionRanges: { deletedDays: { min: 1, max: 365 }, archiveFreezeDays: { min: 0, max: 3649 }, archiveDays: { min: 1, max: 3650 }, pitrHours: { min: 1, max: 168 } },
+      massDeleteRanges: { maxContacts: { min: 1, max: 1_000_000 }, maxPercent: { min: 0.01, max: 100 }, windowMinutes: { min: 1, max: 1440 } },
+    });
     expect((await call(app.server, operatorToken, 'GET', '/limits')).status).toBe(403);
   });
 
@@ -160,5 +171,17 @@ describe('GET /limits', () => {
     expect((await ws.api('POST', '/snapshots', { label: 'x'.repeat(limits.snapshotLabelLength) })).status).toBe(201);
     expect((await ws.api('PUT', '/backups/schedule', { export: 'off', keep: limits.backupsKept + 1 })).status).toBe(400);
     expect((await ws.api('PUT', '/backups/schedule', { export: 'off', keep: limits.backupsKept })).status).toBe(200);
+    for (const [section, ranges] of [['retention', limits.retentionRanges], ['massDelete', limits.massDeleteRanges]] as const) {
+      for (const [field, { min, max }] of Object.entries(ranges as Record<string, { min: number; max: number }>)) {
+        const step = field === 'maxPercent' ? 0.01 : 1;
+        for (const value of [min - step, max + step]) {
+          expect((await ws.api('PATCH', '/workspace', { [section]: { [field]: value } })).status, `${field} ${value}`).toBe(400);
+        }
+      }
+    }
+    expect((await ws.api('PATCH', '/workspace', { retention: { deletedDays: 365, pitrHours: 168, archiveDays: 3650, archiveFreezeDays: 3649 } })).status).toBe(200);
+    expect((await ws.api('PATCH', '/workspace', { retention: { deletedDays: 1, pitrHours: 1, archiveFreezeDays: 0, archiveDays: 1 } })).status).toBe(200);
+    expect((await ws.api('PATCH', '/workspace', { massDelete: { maxContacts: 1_000_000, maxPercent: 100, windowMinutes: 1440 } })).status).toBe(200);
+    expect((await ws.api('PATCH', '/workspace', { massDelete: { maxContacts: 1, maxPercent: 0.01, windowMinutes: 1 } })).status).toBe(200);
   });
 });

@@ -14,6 +14,8 @@ export type Permission = Schemas['Permission'];
 export type Me = Schemas['Me'];
 export type Limits = Schemas['Limits'];
 export type Workspace = Schemas['Workspace'];
+/** A change of the workspace's retention and mass-delete settings (PATCH /workspace). */
+export type WorkspaceSettingsChange = RequestBody<'/api/v1/workspace', 'patch'>;
 export type Contact = Schemas['Contact'];
 export type ContactStatus = Contact['status'];
 export type ArchivedContact = Schemas['ArchivedContact'];

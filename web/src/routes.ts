@@ -8,6 +8,7 @@ import { RollbackPage } from './pages/RollbackPage';
 import { SnapshotsPage } from './pages/SnapshotsPage';
 import { BackupsPage } from './pages/BackupsPage';
 import { HeldDeletesPage } from './pages/HeldDeletesPage';
+import { SettingsPage } from './pages/SettingsPage';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -50,6 +51,8 @@ export const navSections: { title: string; items: NavItem[] }[] = [
       // Admins decide on what the mass-delete guard held (users.manage, as the server asks).
       { path: '/held-deletes', label: 'Held deletes', page: HeldDeletesPage, permission: 'users.manage' },
       { path: '/audit-log', label: 'Audit log', page: AuditLogPage, permission: 'audit.read' },
+      // Retention and the mass-delete guard: PATCH /workspace needs users.manage.
+      { path: '/settings', label: 'Settings', page: SettingsPage, permission: 'users.manage' },
     ],
   },
 ];

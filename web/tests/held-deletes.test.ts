@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, type TestWorkspace } from '../../src/test-support/harness.js';
@@ -6,13 +5,10 @@ import { navLink as nav, openUi, screenshot, settledText, signedIn } from './bro
 
 const ui = openUi();
 
-/**
- * A workspace whose mass-delete limit is `maxContacts` (its column, migration 040, until
- * PATCH /workspace {massDelete} lands), with contacts named Person 1…n.
- */
+/** A workspace whose mass-delete limit is `maxContacts` (PATCH /workspace {massDelete}), with contacts named Person 1…n. */
 async function aGuardedWorkspace(maxContacts: number, contacts: number): Promise<{ ws: TestWorkspace; ids: string[] }> {
   const ws = await aWorkspace(ui.server.app);
-  await sql`UPDATE workspaces SET mass_delete_max_contacts = ${maxContacts} WHERE id = ${ws.id}`.execute(ui.server.app.ctx.db);
+  expect((await ws.api('PATCH', '/workspace', { massDelete: { maxContacts } })).status).toBe(200);
   const ids: string[] = [];
   for (let i = 1; i <= contacts; i += 1) ids.push((await aContact(ws, { email: `person${i}@held.example`, firstName: 'Person', lastName: String(i) })).id);
   return { ws, ids };
