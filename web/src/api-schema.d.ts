@@ -6154,6 +6154,27 @@ export interface paths {
                             /** @enum {string} */
                             type: "wait";
                             seconds: number;
+                        } | {
+                            /** @enum {string} */
+                            type: "set_list_status";
+                            listId: string;
+                            /** @enum {string} */
+                            status: "subscribed" | "unsubscribed" | "bounced" | "unconfirmed";
+                        } | {
+                            /** @enum {string} */
+                            type: "add_tag";
+                            tagId: string;
+                        } | {
+                            /** @enum {string} */
+                            type: "remove_tag";
+                            tagId: string;
+                        } | {
+                            /** @enum {string} */
+                            type: "set_field";
+                            /** @description A custom field */
+                            field: string;
+                            /** @description null removes the field */
+                            value: string | number | boolean | null;
                         })[];
                     };
                 };
@@ -6936,6 +6957,27 @@ export interface components {
                 /** @constant */
                 type: "wait";
                 seconds: number;
+            } | {
+                /** @constant */
+                type: "set_list_status";
+                listId: string;
+                /** @enum {string} */
+                status: "subscribed" | "unsubscribed" | "bounced" | "unconfirmed";
+            } | {
+                /** @constant */
+                type: "add_tag";
+                tagId: string;
+            } | {
+                /** @constant */
+                type: "remove_tag";
+                tagId: string;
+            } | {
+                /** @constant */
+                type: "set_field";
+                /** @description A custom field */
+                field: string;
+                /** @description null removes the field */
+                value: string | number | boolean | null;
             })[];
             /** Format: date-time */
             createdAt: string;
