@@ -46,7 +46,7 @@ export function ActivityBars({ buckets, height = 220, label = 'Changes over time
         width: Math.max(320, element.clientWidth),
         height,
         series: [{}, layer('deleted', 'Deleted'), layer('updated', 'Updated'), layer('created', 'Created')],
-        axes: [{}, { size: 50 }],
+        axes: [{}, { size: 64 }],
         scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
         cursor: { points: { show: false } },
       },

@@ -158,7 +158,7 @@ export function UndoFlow({ cause, title, onClose }: { cause: UndoCause; title: s
           ) : (
             <div className={`job ${undo.data?.status ?? 'queued'}`} data-testid="undo-job">
               <ErrorNotice error={undo.error} />
-              <h3 data-testid="undo-status">{statusWords[undo.data?.status ?? 'queued'] ?? undo.data?.status}</h3>
+              <p className="undo-status" data-testid="undo-status">{statusWords[undo.data?.status ?? 'queued'] ?? undo.data?.status}</p>
               <div className="progress" role="progressbar" aria-label="Undo progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
                 <div className="progress-bar" style={{ width: `${percent}%` }} />
               </div>

@@ -48,7 +48,7 @@ export function ActivityPage() {
             cause alone; everybody else's later work is kept.
           </p>
         </div>
-        <div className="page-actions" role="radiogroup" aria-label="Range">
+        <div className="page-actions range-picker" role="radiogroup" aria-label="Range">
           {(['24h', '7d', 'custom'] as const).map((c) => (
             <button key={c} type="button" role="radio" aria-checked={choice === c} className={`button small ${choice === c ? 'primary' : 'secondary'}`} onClick={() => choose(c)}>
               {c === '24h' ? 'Last 24 hours' : c === '7d' ? 'Last 7 days' : 'Custom'}
