@@ -99,7 +99,17 @@ export function ActivityPage() {
         </ul>
       </div>
 
-      {undoing && <UndoFlow cause={undoing.cause} title={undoing.title} onClose={() => setUndoing(null)} />}
+      {undoing && (
+        <UndoFlow
+          cause={undoing.cause}
+          title={undoing.title}
+          onClose={() => {
+            setUndoing(null);
+            // The undo is itself a cause: a range up to now shows it.
+            if (choice !== 'custom') setNow(Date.now());
+          }}
+        />
+      )}
     </section>
   );
 }

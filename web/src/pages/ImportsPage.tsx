@@ -87,6 +87,8 @@ export function ImportsPage() {
   const [listStatus, setListStatus] = useState<ListStatus>('subscribed');
   const [followed, setFollowed] = useState<string | null>(null);
   const [readError, setReadError] = useState<unknown>(null);
+  // A new key empties the file input once its file is submitted.
+  const [inputKey, setInputKey] = useState(0);
   const listOptions = lists.data?.data ?? [];
 
   const choose = async (file: File | undefined) => {
@@ -111,6 +113,7 @@ export function ImportsPage() {
     onSuccess: (job) => {
       setFollowed(job.id);
       setPreview(null);
+      setInputKey((k) => k + 1);
       void queryClient.invalidateQueries({ queryKey: ['page', '/api/v1/imports'] });
     },
   });
@@ -136,7 +139,7 @@ export function ImportsPage() {
           <h2>New import</h2>
           <label className="field">
             CSV file
-            <input type="file" accept=".csv,text/csv" aria-label="CSV file" onChange={(event) => void choose(event.target.files?.[0])} />
+            <input key={inputKey} type="file" accept=".csv,text/csv" aria-label="CSV file" onChange={(event) => void choose(event.target.files?.[0])} />
           </label>
           <ErrorNotice error={readError ?? submit.error} />
           {preview && (
