@@ -104,13 +104,16 @@ export async function seedDemoHistory(ctx: AppContext, workspaceId: string, admi
 
   // The integration, an hour ago: 150 deleted, then 350 held by the guard and released.
   const token = (msAgo: number): ChangeContext => ({ workspaceId, actorId: tokenId, tokenId, origin: 'user', at: at(msAgo) });
-  await removeContacts(ctx.db, token(hour), 'delete', doomed.slice(0, 150));
-  try {
-    await removeContacts(ctx.db, token(hour - 2 * minute), 'delete', doomed.slice(150));
-  } catch (error) {
-    if (!(error instanceof AppError) || error.code !== 'mass_delete_held') throw error;
-    await releaseHeldDelete(ctx.db, { workspaceId, actorId: adminId, origin: 'user', at: at(hour - 4 * minute) }, String(error.details.heldId));
-  }
+  const deleteAsToken = async (ids: string[], msAgo: number) => {
+    try {
+      await removeContacts(ctx.db, token(msAgo), 'delete', ids);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'mass_delete_held') throw error;
+      await releaseHeldDelete(ctx.db, { workspaceId, actorId: adminId, origin: 'user', at: at(msAgo - 2 * minute) }, String(error.details.heldId));
+    }
+  };
+  await deleteAsToken(doomed.slice(0, 150), hour);
+  await deleteAsToken(doomed.slice(150), hour - 2 * minute);
 
   // Ordinary work after both.
   for (const [i, s] of subscribers.slice(0, 5).entries()) {
