@@ -6,6 +6,7 @@ import { formatDateTime, plural } from '../format';
 import { useContactLabels, useUserNames } from '../lookups';
 import { fieldLabel, formatValue, isFinishedRollback, skipReasonText } from '../rollback';
 import { useSession } from '../session';
+import { useEscape } from './Dialog';
 import { ErrorNotice } from './Notice';
 import { RollbackCountsTable, RollbackSampleList } from './RollbackFigures';
 import { SkippedContactsTable } from './SkippedContacts';
@@ -97,13 +98,7 @@ export function UndoFlow({ cause, title, onClose }: { cause: UndoCause; title: s
   const labels = useContactLabels([...new Set([...conflicts.flatMap((c) => (c.contactId ? [c.contactId] : [])), ...(preview.data?.sample ?? []).map((s) => s.contactId)])].slice(0, 60));
   const busy = run.isPending || (undoId !== null && !finished);
 
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key === 'Escape' && !busy) onClose();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [busy, onClose]);
+  useEscape(busy, onClose);
 
   const progress = undo.data?.progress;
   const percent = progress ? (progress.contactsTotal === 0 ? (finished ? 100 : 0) : Math.round((progress.contactsDone / progress.contactsTotal) * 100)) : 0;
