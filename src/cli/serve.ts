@@ -5,6 +5,8 @@ import { inTransaction } from '../db/database.js';
 import { createWorkspace } from '../workspaces/service.js';
 import { issueToken } from '../users/service.js';
 import { seedWorkspace } from '../seed/workspace.js';
+import { seedDemoHistory } from '../seed/demo-history.js';
+import { TestClock } from '../clock.js';
 import { scheduleMaintenance } from '../maintenance/service.js';
 import { maintenanceTasks } from '../maintenance/tasks.js';
 import { notificationDeliveryTask, notificationPollMs } from '../notifications/maintenance.js';
@@ -12,6 +14,8 @@ import type { AppContext } from '../context.js';
 
 const demoName = 'Demo workspace';
 const demoContacts = 3000;
+/** How long ago the demo workspace was made and filled. */
+const demoAgeMs = 3 * 3_600_000 + 10 * 60_000;
 
 /** Starts the server; on an empty database, creates the demo workspace first. */
 export async function serve(config: Config, options: { demo: boolean }): Promise<void> {
@@ -55,9 +59,12 @@ async function demoSignIn(ctx: AppContext): Promise<{ token: string } | null> {
   const { rows } = await sql<{ id: string; name: string }>`SELECT id, name FROM workspaces ORDER BY created_at LIMIT 1`.execute(ctx.db);
   const existing = rows[0];
   if (!existing) {
-    console.log(`Creating the demo workspace with ${demoContacts} contacts…`);
-    const { workspace, token } = await createWorkspace(ctx.db, ctx.clock, { name: demoName, adminEmail: 'admin@demo.retrace.dev', activeContactLimit: 5000 });
-    await seedWorkspace(ctx.db, { workspaceId: workspace.id, actorId: null, origin: 'import', at: ctx.clock.now() }, { contacts: demoContacts });
+    console.log(`Creating the demo workspace with ${demoContacts} contacts and a few accidents to recover…`);
+    // Made three hours ago, so that its recent history (seedDemoHistory) comes after it.
+    const madeAt = new TestClock(ctx.clock.now().getTime() - demoAgeMs - Date.now());
+    const { workspace, user, token } = await createWorkspace(ctx.db, madeAt, { name: demoName, adminEmail: 'admin@demo.retrace.dev', activeContactLimit: 5000 });
+    await seedWorkspace(ctx.db, { workspaceId: workspace.id, actorId: null, origin: 'import', at: madeAt.now() }, { contacts: demoContacts });
+    await seedDemoHistory(ctx, workspace.id, user.id);
     return { token };
   }
   if (existing.name !== demoName) return null;

@@ -9,6 +9,8 @@ import { SnapshotsPage } from './pages/SnapshotsPage';
 import { BackupsPage } from './pages/BackupsPage';
 import { HeldDeletesPage } from './pages/HeldDeletesPage';
 import { SettingsPage } from './pages/SettingsPage';
+import { ActivityPage } from './pages/ActivityPage';
+import { ImportsPage } from './pages/ImportsPage';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -32,11 +34,16 @@ export interface NavItem extends PageRoute {
 export const navSections: { title: string; items: NavItem[] }[] = [
   {
     title: 'Contacts',
-    items: [{ path: '/contacts', label: 'Contacts', page: ContactsPage, permission: 'contacts.read' }],
+    items: [
+      { path: '/contacts', label: 'Contacts', page: ContactsPage, permission: 'contacts.read' },
+      { path: '/imports', label: 'Imports', page: ImportsPage, permission: 'contacts.read' },
+    ],
   },
   {
     title: 'Recovery',
     items: [
+      // What changed and who did it, each cause with its undo (GET /changes needs audit.read).
+      { path: '/activity', label: 'Activity', page: ActivityPage, permission: 'audit.read' },
       { path: '/restore/deleted', label: 'Restore contacts', page: DeletedContactsPage, permission: 'contacts.read' },
       { path: '/restore/archived', label: 'Archived contacts', page: ArchivedContactsPage, permission: 'contacts.read' },
       { path: '/rollback', label: 'Rollback', page: RollbackPage, permission: 'rollbacks.request' },

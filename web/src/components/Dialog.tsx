@@ -1,5 +1,16 @@
 import { useEffect, useId, type ReactNode } from 'react';
 
+/** Escape cancels a modal, unless its action is under way. */
+export function useEscape(busy: boolean, onCancel: () => void): void {
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === 'Escape' && !busy) onCancel();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [busy, onCancel]);
+}
+
 /**
  * A modal confirmation: a title, what will happen, and two buttons. Escape and the
  * backdrop cancel, unless the action is under way.
@@ -15,13 +26,7 @@ export function Dialog({ title, children, confirmLabel, onConfirm, onCancel, bus
   confirmDisabled?: boolean;
 }) {
   const titleId = useId();
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key === 'Escape' && !busy) onCancel();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [busy, onCancel]);
+  useEscape(busy, onCancel);
   return (
     <div className="backdrop" onMouseDown={(event) => event.target === event.currentTarget && !busy && onCancel()}>
       <div className="dialog" role="dialog" aria-modal="true" aria-labelledby={titleId}>

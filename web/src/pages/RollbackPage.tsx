@@ -5,6 +5,8 @@ import { Dialog } from '../components/Dialog';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
 import { PointPicker } from '../components/PointPicker';
+import { ActivityChart } from '../components/ActivityChart';
+import { bucketFor } from '../activity';
 import { RollbackCountsTable, RollbackSampleList } from '../components/RollbackFigures';
 import { SkippedContactsTable } from '../components/SkippedContacts';
 import { RollbackPanel } from '../components/RollbackPanel';
@@ -13,6 +15,7 @@ import { contactName, formatDateTime, plural } from '../format';
 import { useContactLabels, useUserNames } from '../lookups';
 import { contactsSummary, describeRollbackError, describeScope, formatPoint, isFinishedRollback, nearestPoints, skipReasonText, statusText } from '../rollback';
 import { useSession } from '../session';
+import { Link } from '../router';
 
 type ScopeType = RollbackScope['type'];
 
@@ -165,6 +168,21 @@ function ConfirmRollback({ at, scope, preview, onCancel, onRequested, onPick }: 
  * backup, here self-serve, exact to the second and reversible): pick a recoverable point
  * and a scope, preview, roll back; follow it; approve or undo earlier ones.
  */
+/**
+ * The window's activity above the point picker (GET /changes/activity), so a person sees
+ * where the accident was before picking the point. Its range is the window when the
+ * page loaded, in minutes, hours or days as its length asks.
+ */
+function RollbackActivity({ from, to }: { from: string; to: string }) {
+  const [range] = useState(() => ({ from, to, bucket: bucketFor(from, to) }));
+  return (
+    <div className="rollback-activity">
+      <p className="muted small">Changes in the window: created (green), updated (blue), deleted (red). <Link to="/activity">Activity</Link> names who made them, and can undo one cause alone.</p>
+      <ActivityChart range={range} height={120} />
+    </div>
+  );
+}
+
 export function RollbackPage() {
   const { api, can } = useSession();
   const queryClient = useQueryClient();
@@ -227,6 +245,7 @@ export function RollbackPage() {
       <div className="card pad">
         <h2>1. Point in time</h2>
         <ErrorNotice error={recoverable.error} />
+        {recoverable.data && can('audit.read') && <RollbackActivity from={recoverable.data.from} to={recoverable.data.to} />}
         {recoverable.data ? <PointPicker points={recoverable.data} at={at} onPick={pick} /> : !recoverable.error && <p className="muted">Loading recoverable points…</p>}
       </div>
 
