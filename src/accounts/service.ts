@@ -56,7 +56,7 @@ export async function listAccounts(db: Db, workspaceId: string, request: PageReq
 export async function deleteAccount(db: Db, change: ChangeContext, accountId: string): Promise<void> {
   await inTransaction(db, change, async (tx) => {
     const { rows } = await sql`
-      UPDATE accounts SET deleted_at = ${change.at}
+      UPDATE accounts SET deleted_at = ${change.at}, deleted_by = ${change.actorId}
       WHERE workspace_id = ${change.workspaceId} AND id = ${accountId} AND deleted_at IS NULL RETURNING id`.execute(tx);
     if (rows.length === 0) throw notFound('Account');
     await recordAudit(tx, change, { action: 'account.deleted', targetType: 'account', targetId: accountId });

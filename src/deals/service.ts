@@ -128,6 +128,21 @@ export async function createDeal(db: Db, change: ChangeContext, input: NewDeal):
 }
 
 /**
+ * Deletes a deal (to the bin of GET /deleted-objects). Its contacts keep their rows on
+ * it, in order, so a restore brings them back with it.
+ */
+export async function deleteDeal(db: Db, change: ChangeContext, dealId: string): Promise<Deal> {
+  return inTransaction(db, change, async (tx) => {
+    const { rows } = await sql`
+      UPDATE deals SET deleted_at = ${change.at}, deleted_by = ${change.actorId}, updated_at = ${change.at}
+      WHERE workspace_id = ${change.workspaceId} AND id = ${dealId} AND deleted_at IS NULL RETURNING id`.execute(tx);
+    if (rows.length === 0) throw notFound('Deal');
+    await recordAudit(tx, change, { action: 'deal.deleted', targetType: 'deal', targetId: dealId });
+    return getDeal(tx, change.workspaceId, dealId);
+  });
+}
+
+/**
  * Takes contacts that are leaving (deleted, archived, merged away: no longer active) off
  * their deals. Seed 002: a deal whose only active contacts these were is deleted with
  * them (and not restored later); a deal with others keeps them, and if its primary left,
@@ -163,7 +178,7 @@ export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, con
 export async function mendDeals(tx: Tx, workspaceId: string, dealIds: string[], at: Date): Promise<{ deleted: string[]; repointed: string[] }> {
   if (dealIds.length === 0) return { deleted: [], repointed: [] };
   const { rows: orphaned } = await byKeys(tx, sql<{ id: string }>`
-    UPDATE deals d SET deleted_at = ${at}, updated_at = ${at}
+    UPDATE deals d SET deleted_at = ${at}, deleted_by = retrace_actor(), updated_at = ${at}
     FROM (SELECT x.workspace_id, x.id FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'x', dealOfKey('x'), 'FOR UPDATE')}
           WHERE x.deleted_at IS NULL AND NOT ${anyActiveContactOn('x')}) found
     WHERE d.workspace_id = found.workspace_id AND d.id = found.id

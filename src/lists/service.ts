@@ -63,11 +63,11 @@ export async function listLists(db: Db, workspaceId: string, request: PageReques
   return paging.page(rows, (r) => r.id, presentList);
 }
 
-/** Lists are soft-deleted: their memberships stay in history but never come back on restore. */
+/** Lists are soft-deleted: they keep their memberships, which come back with them from the bin (GET /deleted-objects). */
 export async function deleteList(db: Db, change: ChangeContext, listId: string): Promise<void> {
   await inTransaction(db, change, async (tx) => {
     const { rows } = await sql`
-      UPDATE lists SET deleted_at = ${change.at}
+      UPDATE lists SET deleted_at = ${change.at}, deleted_by = ${change.actorId}
       WHERE workspace_id = ${change.workspaceId} AND id = ${listId} AND deleted_at IS NULL RETURNING id`.execute(tx);
     if (rows.length === 0) throw notFound('List');
     await recordAudit(tx, change, { action: 'list.deleted', targetType: 'list', targetId: listId });

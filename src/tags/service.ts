@@ -50,7 +50,7 @@ export async function listTags(db: Db, workspaceId: string, request: PageRequest
 export async function deleteTag(db: Db, change: ChangeContext, tagId: string): Promise<void> {
   await inTransaction(db, change, async (tx) => {
     const { rows } = await sql`
-      UPDATE tags SET deleted_at = ${change.at} WHERE workspace_id = ${change.workspaceId} AND id = ${tagId} AND deleted_at IS NULL
+      UPDATE tags SET deleted_at = ${change.at}, deleted_by = ${change.actorId} WHERE workspace_id = ${change.workspaceId} AND id = ${tagId} AND deleted_at IS NULL
       RETURNING id`.execute(tx);
     if (rows.length === 0) throw notFound('Tag');
     await recordAudit(tx, change, { action: 'tag.deleted', targetType: 'tag', targetId: tagId });
