@@ -8,6 +8,7 @@ import { RollbackPage } from './pages/RollbackPage';
 import { SnapshotsPage } from './pages/SnapshotsPage';
 import { BackupsPage } from './pages/BackupsPage';
 import { HeldDeletesPage } from './pages/HeldDeletesPage';
+import { DeletedObjectsPage } from './pages/DeletedObjectsPage';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -38,6 +39,7 @@ export const navSections: { title: string; items: NavItem[] }[] = [
     items: [
       { path: '/restore/deleted', label: 'Restore contacts', page: DeletedContactsPage, permission: 'contacts.read' },
       { path: '/restore/archived', label: 'Archived contacts', page: ArchivedContactsPage, permission: 'contacts.read' },
+      { path: '/restore/objects', label: 'Deleted objects', page: DeletedObjectsPage, permission: 'contacts.read' },
       { path: '/rollback', label: 'Rollback', page: RollbackPage, permission: 'rollbacks.request' },
       { path: '/snapshots', label: 'Snapshots', page: SnapshotsPage, permission: 'contacts.read' },
       // Reading backups needs snapshots.manage too: a backup holds the whole workspace.
