@@ -6,6 +6,7 @@ import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.
 import { recordAudit } from '../audit/service.js';
 import { getList } from '../lists/service.js';
 import { requireLiveTags } from '../tags/service.js';
+import { moveToBin } from '../deleted-objects/bin.js';
 
 export type Trigger = { type: 'contact.created' } | { type: 'list.subscribed'; listId: string } | { type: 'tag.added'; tagId: string };
 export type Step = { type: 'send_email'; subject: string } | { type: 'wait'; seconds: number };
@@ -130,11 +131,7 @@ export async function setAutomationPaused(db: Db, change: ChangeContext, automat
  */
 export async function deleteAutomation(db: Db, change: ChangeContext, automationId: string): Promise<Automation> {
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql`
-      UPDATE automations SET deleted_at = ${change.at}, deleted_by = ${change.actorId}
-      WHERE workspace_id = ${change.workspaceId} AND id = ${automationId} AND deleted_at IS NULL RETURNING id`.execute(tx);
-    if (rows.length === 0) throw notFound('Automation');
-    await recordAudit(tx, change, { action: 'automation.deleted', targetType: 'automation', targetId: automationId });
+    await moveToBin(tx, change, 'automation', automationId);
     return getAutomation(tx, change.workspaceId, automationId);
   });
 }

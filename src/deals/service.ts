@@ -6,6 +6,7 @@ import { invalidRequest, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { ofActiveContact } from '../contacts/guards.js';
+import { moveToBin } from '../deleted-objects/bin.js';
 
 export interface Deal {
   id: string;
@@ -133,11 +134,7 @@ export async function createDeal(db: Db, change: ChangeContext, input: NewDeal):
  */
 export async function deleteDeal(db: Db, change: ChangeContext, dealId: string): Promise<Deal> {
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql`
-      UPDATE deals SET deleted_at = ${change.at}, deleted_by = ${change.actorId}, updated_at = ${change.at}
-      WHERE workspace_id = ${change.workspaceId} AND id = ${dealId} AND deleted_at IS NULL RETURNING id`.execute(tx);
-    if (rows.length === 0) throw notFound('Deal');
-    await recordAudit(tx, change, { action: 'deal.deleted', targetType: 'deal', targetId: dealId });
+    await moveToBin(tx, change, 'deal', dealId);
     return getDeal(tx, change.workspaceId, dealId);
   });
 }

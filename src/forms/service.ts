@@ -8,6 +8,7 @@ import { recordAudit } from '../audit/service.js';
 import { getList, setMembership } from '../lists/service.js';
 import { applyContactPatch, findHolderOfEmail, getContact, insertContact } from '../contacts/service.js';
 import { getRetention, getWorkspace } from '../workspaces/service.js';
+import { moveToBin } from '../deleted-objects/bin.js';
 
 export interface Form {
   id: string;
@@ -82,11 +83,7 @@ export async function listForms(db: Db, workspaceId: string, page: { limit: numb
  */
 export async function deleteForm(db: Db, change: ChangeContext, formId: string): Promise<Form> {
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql`
-      UPDATE forms SET deleted_at = ${change.at}, deleted_by = ${change.actorId}
-      WHERE workspace_id = ${change.workspaceId} AND id = ${formId} AND deleted_at IS NULL RETURNING id`.execute(tx);
-    if (rows.length === 0) throw notFound('Form');
-    await recordAudit(tx, change, { action: 'form.deleted', targetType: 'form', targetId: formId });
+    await moveToBin(tx, change, 'form', formId);
     return getForm(tx, change.workspaceId, formId);
   });
 }

@@ -7,6 +7,7 @@ import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
 import { ofActiveContact, requireActiveContact } from '../contacts/guards.js';
+import { moveToBin } from '../deleted-objects/bin.js';
 
 export const membershipStatuses = ['subscribed', 'unsubscribed', 'bounced', 'unconfirmed'] as const;
 export type MembershipStatus = (typeof membershipStatuses)[number];
@@ -65,13 +66,7 @@ export async function listLists(db: Db, workspaceId: string, request: PageReques
 
 /** Lists are soft-deleted: they keep their memberships, which come back with them from the bin (GET /deleted-objects). */
 export async function deleteList(db: Db, change: ChangeContext, listId: string): Promise<void> {
-  await inTransaction(db, change, async (tx) => {
-    const { rows } = await sql`
-      UPDATE lists SET deleted_at = ${change.at}, deleted_by = ${change.actorId}
-      WHERE workspace_id = ${change.workspaceId} AND id = ${listId} AND deleted_at IS NULL RETURNING id`.execute(tx);
-    if (rows.length === 0) throw notFound('List');
-    await recordAudit(tx, change, { action: 'list.deleted', targetType: 'list', targetId: listId });
-  });
+  await inTransaction(db, change, (tx) => moveToBin(tx, change, 'list', listId));
 }
 
 async function requireLiveList(tx: Tx, workspaceId: string, listId: string): Promise<void> {
