@@ -24,17 +24,22 @@ interface BinTable {
   table: string;
   /** The column shown as the object's name. */
   name: string;
-  /** The association rows the object holds, by their key to it: removed with it at purge. */
-  held: { table: string; key: string }[];
+  /**
+   * The association rows the object holds, by their key to it: removed with it at purge.
+   * `indexed`: an index leads with (workspace_id, key), so each object's rows are looked
+   * up by it; contact_tags has none by tag (its key leads with the contact), and one would
+   * tempt the planner away from that key in the contact lookups of bulk restores.
+   */
+  held: { table: string; key: string; indexed: boolean }[];
 }
 
 export const binTables: Record<ObjectType, BinTable> = {
-  list: { table: 'lists', name: 'name', held: [{ table: 'list_memberships', key: 'list_id' }] },
-  account: { table: 'accounts', name: 'name', held: [{ table: 'account_contacts', key: 'account_id' }] },
-  deal: { table: 'deals', name: 'title', held: [{ table: 'deal_contacts', key: 'deal_id' }] },
-  tag: { table: 'tags', name: 'name', held: [{ table: 'contact_tags', key: 'tag_id' }] },
+  list: { table: 'lists', name: 'name', held: [{ table: 'list_memberships', key: 'list_id', indexed: true }] },
+  account: { table: 'accounts', name: 'name', held: [{ table: 'account_contacts', key: 'account_id', indexed: true }] },
+  deal: { table: 'deals', name: 'title', held: [{ table: 'deal_contacts', key: 'deal_id', indexed: true }] },
+  tag: { table: 'tags', name: 'name', held: [{ table: 'contact_tags', key: 'tag_id', indexed: false }] },
   form: { table: 'forms', name: 'name', held: [] },
-  automation: { table: 'automations', name: 'name', held: [{ table: 'enrollments', key: 'automation_id' }] },
+  automation: { table: 'automations', name: 'name', held: [{ table: 'enrollments', key: 'automation_id', indexed: true }] },
 };
 
 export interface BinFilter {
@@ -125,7 +130,12 @@ export async function dueForPurge(db: Db, workspaceId: string, type: ObjectType,
 export async function removeObjectsForGood(tx: Tx, workspaceId: string, type: ObjectType, ids: string[]): Promise<void> {
   const { table, held } = binTables[type];
   for (const h of held) {
-    await byKeys(tx, sql`DELETE FROM ${sql.table(h.table)} a USING ${batchOf(workspaceId, ids)} WHERE a.workspace_id = k.workspace_id AND a.${sql.ref(h.key)} = k.key`);
+    if (h.indexed) {
+      await byKeys(tx, sql`DELETE FROM ${sql.table(h.table)} a USING ${batchOf(workspaceId, ids)} WHERE a.workspace_id = k.workspace_id AND a.${sql.ref(h.key)} = k.key`);
+    } else {
+      // One pass over the workspace's rows for the whole batch (not one per object).
+      await sql`DELETE FROM ${sql.table(h.table)} a WHERE a.workspace_id = ${workspaceId} AND a.${sql.ref(h.key)} = ANY(${ids}::text[])`.execute(tx);
+    }
   }
   if (type === 'list') {
     await sql`UPDATE forms SET list_id = NULL WHERE workspace_id = ${workspaceId} AND list_id = ANY(${ids}::text[])`.execute(tx);

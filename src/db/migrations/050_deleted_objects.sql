@@ -29,7 +29,3 @@ CREATE INDEX IF NOT EXISTS deals_deleted ON deals (workspace_id, deleted_at, id)
 CREATE INDEX IF NOT EXISTS tags_deleted ON tags (workspace_id, deleted_at, id) WHERE deleted_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS forms_deleted ON forms (workspace_id, deleted_at, id) WHERE deleted_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS automations_deleted ON automations (workspace_id, deleted_at, id) WHERE deleted_at IS NOT NULL;
-
--- A purged tag's rows on contacts are found by the tag (the primary key leads with the
--- contact).
-CREATE INDEX IF NOT EXISTS contact_tags_tag ON contact_tags (workspace_id, tag_id);
