@@ -19,6 +19,7 @@ import { messageRoutes } from './messages/routes.js';
 import { formRoutes } from './forms/routes.js';
 import { JobWorker } from './jobs/worker.js';
 import { recycleBinRoutes } from './recycle-bin/routes.js';
+import { deletedObjectRoutes } from './deleted-objects/routes.js';
 import { erasureRoutes } from './erasure/routes.js';
 import { mergeRoutes } from './merge/routes.js';
 import { snapshotRoutes } from './snapshots/routes.js';
@@ -42,6 +43,7 @@ export const routeModules: RouteModule[] = [
   dealRoutes,
   tagRoutes,
   recycleBinRoutes,
+  deletedObjectRoutes,
   heldDeleteRoutes,
   erasureRoutes,
   mergeRoutes,

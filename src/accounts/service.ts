@@ -7,6 +7,7 @@ import { notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { ofActiveContact, requireActiveContact } from '../contacts/guards.js';
+import { moveToBin } from '../deleted-objects/bin.js';
 
 export interface Account {
   id: string;
@@ -55,13 +56,7 @@ export async function listAccounts(db: Db, workspaceId: string, request: PageReq
 }
 
 export async function deleteAccount(db: Db, change: ChangeContext, accountId: string): Promise<void> {
-  await inTransaction(db, change, async (tx) => {
-    const { rows } = await sql`
-      UPDATE accounts SET deleted_at = ${change.at}
-      WHERE workspace_id = ${change.workspaceId} AND id = ${accountId} AND deleted_at IS NULL RETURNING id`.execute(tx);
-    if (rows.length === 0) throw notFound('Account');
-    await recordAudit(tx, change, { action: 'account.deleted', targetType: 'account', targetId: accountId });
-  });
+  await inTransaction(db, change, (tx) => moveToBin(tx, change, 'account', accountId));
 }
 
 /** Renames a live account (a deleted one is 409 invalid_state, as PATCH /contacts answers for a deleted contact). */

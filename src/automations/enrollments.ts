@@ -47,7 +47,8 @@ export const enrollingOrigins: readonly ChangeContext['origin'][] = ['user', 'fo
  * Enrols the contacts of the events in every automation their trigger matches, at step 0.
  * Idempotent: a contact is enrolled in an automation once, ever (the key is the
  * enrollment's primary key), so an event delivered twice enrols nobody twice. Only
- * automations that existed when the event happened, and contacts still active, count.
+ * automations that existed when the event happened, and are neither paused nor deleted
+ * when it is delivered, and contacts still active, count.
  */
 export async function enrolOnEvents(tx: Tx, change: ChangeContext, events: DeliveredEvent[]): Promise<number> {
   const enrolling = events.filter((e) => enrollingOrigins.includes(e.origin));
@@ -59,7 +60,7 @@ export async function enrolOnEvents(tx: Tx, change: ChangeContext, events: Deliv
     JOIN automations a ON a.workspace_id = ${change.workspaceId} AND a.trigger->>'type' = e->>'type'
       AND (a.trigger->>'listId' IS NULL OR a.trigger->>'listId' = e->>'listId')
       AND (a.trigger->>'tagId' IS NULL OR a.trigger->>'tagId' = e->>'tagId')
-      AND a.created_at <= (e->>'createdAt')::timestamptz
+      AND a.created_at <= (e->>'createdAt')::timestamptz AND a.paused_at IS NULL AND a.deleted_at IS NULL
     JOIN contacts c ON c.workspace_id = ${change.workspaceId} AND c.id = e->>'contactId' AND c.status = 'active'
     ORDER BY a.id, c.id
     ON CONFLICT (workspace_id, automation_id, contact_id) DO NOTHING

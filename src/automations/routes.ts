@@ -4,7 +4,7 @@ import { addRoute, idParams } from '../http/route.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { timestamp } from '../http/responses.js';
 import { membershipStatuses } from '../lists/service.js';
-import { createAutomation, getAutomation, listAutomations, listEnrollments } from './service.js';
+import { createAutomation, deleteAutomation, getAutomation, listAutomations, listEnrollments, setAutomationPaused } from './service.js';
 
 const trigger = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('contact.created') }),
@@ -33,7 +33,15 @@ const newAutomationBody = z.strictObject({
 });
 
 const automationSchema = z
-  .object({ id: z.string(), name: z.string(), trigger, steps: z.array(step), createdAt: timestamp })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    trigger,
+    steps: z.array(step),
+    status: z.enum(['active', 'paused']).describe('A paused automation enrols nobody, sends nothing and advances no enrollment'),
+    createdAt: timestamp,
+    deletedAt: timestamp.nullable().describe('Once deleted (in GET /deleted-objects)'),
+  })
   .meta({ id: 'Automation' });
 
 const enrollmentSchema = z
@@ -46,8 +54,9 @@ const enrollmentSchema = z
   .meta({ id: 'Enrollment' });
 
 /**
- * Creating an automation needs automations.manage; reading automations and their
- * enrollments needs contacts.read (they say what happens to contacts).
+ * Creating, pausing, resuming and deleting an automation need automations.manage;
+ * reading automations and their enrollments needs contacts.read (they say what happens
+ * to contacts).
  */
 export const automationRoutes: RouteModule = (app, ctx) => {
   const tag = 'automations';
@@ -71,6 +80,27 @@ export const automationRoutes: RouteModule = (app, ctx) => {
     response: automationSchema,
     access: { user: 'contacts.read' }, params: idParams('id'),
     handler: ({ params, principal }) => getAutomation(ctx.db, principal.workspaceId, params.id),
+  });
+
+  addRoute(app, ctx, {
+    method: 'POST', url: '/automations/:id/pause', summary: 'Pause an automation: it enrols nobody, sends nothing and advances no enrollment', tag,
+    response: automationSchema,
+    access: { user: 'automations.manage' }, params: idParams('id'),
+    handler: ({ params, change }) => setAutomationPaused(ctx.db, change, params.id, true),
+  });
+
+  addRoute(app, ctx, {
+    method: 'POST', url: '/automations/:id/resume', summary: 'Resume an automation: its enrollments continue at their saved step', tag,
+    response: automationSchema,
+    access: { user: 'automations.manage' }, params: idParams('id'),
+    handler: ({ params, change }) => setAutomationPaused(ctx.db, change, params.id, false),
+  });
+
+  addRoute(app, ctx, {
+    method: 'DELETE', url: '/automations/:id', summary: 'Delete an automation (restorable from GET /deleted-objects, paused)', tag,
+    response: automationSchema,
+    access: { user: 'automations.manage' }, params: idParams('id'),
+    handler: ({ params, change }) => deleteAutomation(ctx.db, change, params.id),
   });
 
   addRoute(app, ctx, {

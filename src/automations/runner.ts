@@ -144,7 +144,8 @@ async function takeDueSteps(tx: Tx, change: ChangeContext, automationId: string)
   const { rows } = await sql<{ automation_id: string; contact_id: string; step_index: number; status: 'active' | 'waiting'; step: Step | null; step_count: number }>`
     SELECT e.automation_id, e.contact_id, e.step_index, e.status, a.steps -> e.step_index AS step, jsonb_array_length(a.steps) AS step_count
     FROM enrollments e
-    JOIN automations a ON a.workspace_id = e.workspace_id AND a.id = e.automation_id
+    -- a paused or deleted automation advances no enrollment and sends nothing
+    JOIN automations a ON a.workspace_id = e.workspace_id AND a.id = e.automation_id AND a.paused_at IS NULL AND a.deleted_at IS NULL
     JOIN contacts c ON c.workspace_id = e.workspace_id AND c.id = e.contact_id AND c.status = 'active'
     WHERE e.workspace_id = ${change.workspaceId} AND e.automation_id = ${automationId} AND ${due(change.at)}
     ORDER BY e.run_at NULLS FIRST, e.contact_id

@@ -6,6 +6,7 @@ import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.
 import { recordAudit } from '../audit/service.js';
 import { getList, type MembershipStatus } from '../lists/service.js';
 import { requireLiveTags } from '../tags/service.js';
+import { moveToBin } from '../deleted-objects/bin.js';
 
 export type Trigger = { type: 'contact.created' } | { type: 'list.subscribed'; listId: string } | { type: 'tag.added'; tagId: string };
 /**
@@ -32,7 +33,10 @@ export interface Automation {
   name: string;
   trigger: Trigger;
   steps: Step[];
+  /** A paused automation enrols nobody and runs no step until it is resumed. */
+  status: 'active' | 'paused';
   createdAt: string;
+  deletedAt: string | null;
 }
 
 export interface Enrollment {
@@ -47,15 +51,21 @@ interface AutomationRow {
   name: string;
   trigger: Trigger;
   steps: Step[];
+  paused_at: Date | null;
   created_at: Date;
+  deleted_at: Date | null;
 }
+
+const automationColumns = sql`id, name, trigger, steps, paused_at, created_at, deleted_at`;
 
 const presentAutomation = (r: AutomationRow): Automation => ({
   id: r.id,
   name: r.name,
   trigger: r.trigger,
   steps: r.steps,
+  status: r.paused_at === null ? 'active' : 'paused',
   createdAt: r.created_at.toISOString(),
+  deletedAt: r.deleted_at?.toISOString() ?? null,
 });
 
 async function requireLiveList(tx: Tx, workspaceId: string, listId: string, path: (string | number)[]): Promise<void> {
@@ -79,7 +89,7 @@ export async function createAutomation(db: Db, change: ChangeContext, input: { n
     const { rows } = await sql<AutomationRow>`
       INSERT INTO automations (workspace_id, name, trigger, steps, created_at)
       VALUES (${change.workspaceId}, ${input.name}, ${JSON.stringify(input.trigger)}::jsonb, ${JSON.stringify(input.steps)}::jsonb, ${change.at})
-      RETURNING id, name, trigger, steps, created_at`.execute(tx);
+      RETURNING ${automationColumns}`.execute(tx);
     const automation = presentAutomation(rows[0]);
     await recordAudit(tx, change, {
       action: 'automation.created',
@@ -91,23 +101,59 @@ export async function createAutomation(db: Db, change: ChangeContext, input: { n
   });
 }
 
+/** An automation, deleted ones too (with deletedAt). */
 export async function getAutomation(db: Db | Tx, workspaceId: string, automationId: string): Promise<Automation> {
   const { rows } = await sql<AutomationRow>`
-    SELECT id, name, trigger, steps, created_at FROM automations WHERE workspace_id = ${workspaceId} AND id = ${automationId}`.execute(db);
+    SELECT ${automationColumns} FROM automations WHERE workspace_id = ${workspaceId} AND id = ${automationId}`.execute(db);
   if (!rows[0]) throw notFound('Automation');
   return presentAutomation(rows[0]);
 }
 
-/** The workspace's automations, oldest first. */
+/** The workspace's automations that are not deleted, oldest first. */
 export async function listAutomations(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Automation>> {
   const after = decodeCursor(page.cursor, ['timestamp', 'text']);
   const { rows } = await sql<AutomationRow & { created_key: string }>`
-    SELECT id, name, trigger, steps, created_at, ${cursorTime('created_at')} AS created_key FROM automations
-    WHERE workspace_id = ${workspaceId}
+    SELECT ${automationColumns}, ${cursorTime('created_at')} AS created_key FROM automations
+    WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL
       AND (${after?.[0] ?? null}::timestamptz IS NULL OR (created_at, id) > (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
     ORDER BY created_at, id
     LIMIT ${page.limit + 1}`.execute(db);
   return toPage(rows, page.limit, (r) => [r.created_key, r.id], presentAutomation);
+}
+
+/**
+ * Pauses or resumes an automation that is not deleted (404 otherwise). Paused, it enrols
+ * nobody, sends nothing and moves no enrollment (the runner and enrolOnEvents read
+ * paused_at); its enrollments keep their step and status, so a resume continues each at
+ * its saved step, and the message ledger (unique per automation, step and contact) keeps
+ * a step already sent from sending again. Pausing a paused automation (or resuming an
+ * active one) changes nothing and writes no audit entry.
+ */
+export async function setAutomationPaused(db: Db, change: ChangeContext, automationId: string, paused: boolean): Promise<Automation> {
+  return inTransaction(db, change, async (tx) => {
+    const { rows } = await sql<{ paused_at: Date | null }>`
+      SELECT paused_at FROM automations WHERE workspace_id = ${change.workspaceId} AND id = ${automationId} AND deleted_at IS NULL FOR UPDATE`.execute(tx);
+    if (!rows[0]) throw notFound('Automation');
+    if ((rows[0].paused_at !== null) !== paused) {
+      await sql`
+        UPDATE automations SET paused_at = ${paused ? change.at : null}
+        WHERE workspace_id = ${change.workspaceId} AND id = ${automationId}`.execute(tx);
+      await recordAudit(tx, change, { action: paused ? 'automation.paused' : 'automation.resumed', targetType: 'automation', targetId: automationId });
+    }
+    return getAutomation(tx, change.workspaceId, automationId);
+  });
+}
+
+/**
+ * Deletes an automation (to the bin of GET /deleted-objects): from then on it enrols
+ * nobody and runs no step; its enrollments stay as they were, for a restore, which
+ * brings it back paused.
+ */
+export async function deleteAutomation(db: Db, change: ChangeContext, automationId: string): Promise<Automation> {
+  return inTransaction(db, change, async (tx) => {
+    await moveToBin(tx, change, 'automation', automationId);
+    return getAutomation(tx, change.workspaceId, automationId);
+  });
 }
 
 /** An automation's enrollments, by contact id. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
-import { createDeal, getDeal, listDeals, updateDeal } from './service.js';
+import { createDeal, deleteDeal, getDeal, listDeals, updateDeal } from './service.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { timestamp } from '../http/responses.js';
 
@@ -54,5 +54,11 @@ export const dealRoutes: RouteModule = (app, ctx) => {
     response: dealSchema,
     access: { user: 'contacts.read' }, params: idParams('id'),
     handler: ({ params, principal }) => getDeal(ctx.db, principal.workspaceId, params.id),
+  });
+  addRoute(app, ctx, {
+    method: 'DELETE', url: '/deals/:id', summary: 'Delete a deal (restorable from GET /deleted-objects with its contacts)', tag,
+    response: dealSchema,
+    access: { user: 'contacts.write' }, params: idParams('id'),
+    handler: ({ params, change }) => deleteDeal(ctx.db, change, params.id),
   });
 };

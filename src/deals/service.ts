@@ -6,6 +6,7 @@ import { invalidRequest, invalidState, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { ofActiveContact } from '../contacts/guards.js';
+import { moveToBin } from '../deleted-objects/bin.js';
 
 export interface Deal {
   id: string;
@@ -235,6 +236,17 @@ async function replaceDealContacts(tx: Tx, change: ChangeContext, dealId: string
 }
 
 /**
+ * Deletes a deal (to the bin of GET /deleted-objects). Its contacts keep their rows on
+ * it, in order, so a restore brings them back with it.
+ */
+export async function deleteDeal(db: Db, change: ChangeContext, dealId: string): Promise<Deal> {
+  return inTransaction(db, change, async (tx) => {
+    await moveToBin(tx, change, 'deal', dealId);
+    return getDeal(tx, change.workspaceId, dealId);
+  });
+}
+
+/**
  * Takes contacts that are leaving (deleted, archived, merged away: no longer active) off
  * their deals. Seed 002: a deal whose only active contacts these were is deleted with
  * them (and not restored later); a deal with others keeps them, and if its primary left,
@@ -270,7 +282,7 @@ export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, con
 export async function mendDeals(tx: Tx, workspaceId: string, dealIds: string[], at: Date): Promise<{ deleted: string[]; repointed: string[] }> {
   if (dealIds.length === 0) return { deleted: [], repointed: [] };
   const { rows: orphaned } = await byKeys(tx, sql<{ id: string }>`
-    UPDATE deals d SET deleted_at = ${at}, updated_at = ${at}
+    UPDATE deals d SET deleted_at = ${at}, deleted_by = retrace_actor(), updated_at = ${at}
     FROM (SELECT x.workspace_id, x.id FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'x', dealOfKey('x'), 'FOR UPDATE')}
           WHERE x.deleted_at IS NULL AND NOT ${anyActiveContactOn('x')}) found
     WHERE d.workspace_id = found.workspace_id AND d.id = found.id

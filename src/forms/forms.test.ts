@@ -267,7 +267,7 @@ describe('forms', () => {
     const listId = await aList(ws);
     const formId = await aForm(ws, listId);
     expect((await ws.api('GET', '/forms')).body).toEqual({
-      data: [{ id: formId, name: 'Signup', listId, createdAt: expect.any(String) }],
+      data: [{ id: formId, name: 'Signup', listId, createdAt: expect.any(String), deletedAt: null }],
       nextCursor: null,
     });
     expect((await ws.api('GET', `/forms/${formId}`)).body).toMatchObject({ id: formId, listId });

@@ -5,11 +5,19 @@ import { notFound } from '../http/errors.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { timestamp } from '../http/responses.js';
 import { formSubmissionLimit, routeRateLimit } from '../http/rate-limits.js';
-import { createForm, findPublicForm, getForm, listForms, submitForm } from './service.js';
+import { createForm, deleteForm, findPublicForm, getForm, listForms, submitForm } from './service.js';
 
 const name = z.string().trim().max(200).nullable();
 
-const formSchema = z.object({ id: z.string(), name: z.string(), listId: z.string().nullable(), createdAt: timestamp }).meta({ id: 'Form' });
+const formSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    listId: z.string().nullable(),
+    createdAt: timestamp,
+    deletedAt: timestamp.nullable().describe('Once deleted (in GET /deleted-objects); a deleted form takes no submissions'),
+  })
+  .meta({ id: 'Form' });
 
 /**
  * Per form and client address (formSubmissionLimit), counted as a submission arrives,
@@ -22,7 +30,7 @@ const submissionRateLimit = routeRateLimit(formSubmissionLimit, 'Too many submis
 );
 
 /**
- * Forms are managed with automations.manage: a form is a public entry point that
+ * Forms are managed (created, deleted) with automations.manage: a form is a public entry point that
  * subscribes people to lists and so starts automations, the same power as an
  * automation. Submitting is public.
  */
@@ -49,6 +57,13 @@ export const formRoutes: RouteModule = (app, ctx) => {
     response: formSchema,
     access: { user: 'contacts.read' }, params: idParams('id'),
     handler: ({ params, principal }) => getForm(ctx.db, principal.workspaceId, params.id),
+  });
+
+  addRoute(app, ctx, {
+    method: 'DELETE', url: '/forms/:id', summary: 'Delete a form: it takes no submissions (restorable from GET /deleted-objects)', tag,
+    response: formSchema,
+    access: { user: 'automations.manage' }, params: idParams('id'),
+    handler: ({ params, change }) => deleteForm(ctx.db, change, params.id),
   });
 
   addRoute(app, ctx, {

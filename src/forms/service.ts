@@ -8,12 +8,14 @@ import { recordAudit } from '../audit/service.js';
 import { getList, setMembership } from '../lists/service.js';
 import { applyContactPatch, findHolderOfEmail, getContact, insertContact } from '../contacts/service.js';
 import { getRetention, getWorkspace } from '../workspaces/service.js';
+import { moveToBin } from '../deleted-objects/bin.js';
 
 export interface Form {
   id: string;
   name: string;
   listId: string | null;
   createdAt: string;
+  deletedAt: string | null;
 }
 
 interface FormRow {
@@ -22,9 +24,18 @@ interface FormRow {
   name: string;
   list_id: string | null;
   created_at: Date;
+  deleted_at: Date | null;
 }
 
-const presentForm = (r: FormRow): Form => ({ id: r.id, name: r.name, listId: r.list_id, createdAt: r.created_at.toISOString() });
+const formColumns = sql`workspace_id, id, name, list_id, created_at, deleted_at`;
+
+const presentForm = (r: FormRow): Form => ({
+  id: r.id,
+  name: r.name,
+  listId: r.list_id,
+  createdAt: r.created_at.toISOString(),
+  deletedAt: r.deleted_at?.toISOString() ?? null,
+});
 
 /** The form's list must be a live list of the workspace (bad input otherwise). */
 async function requireLiveList(tx: Tx, workspaceId: string, listId: string): Promise<void> {
@@ -40,25 +51,26 @@ export async function createForm(db: Db, change: ChangeContext, input: { name: s
     const { rows } = await sql<FormRow>`
       INSERT INTO forms (workspace_id, name, list_id, created_at)
       VALUES (${change.workspaceId}, ${input.name}, ${input.listId ?? null}, ${change.at})
-      RETURNING workspace_id, id, name, list_id, created_at`.execute(tx);
+      RETURNING ${formColumns}`.execute(tx);
     await recordAudit(tx, change, { action: 'form.created', targetType: 'form', targetId: rows[0].id, details: { name: input.name, listId: input.listId ?? null } });
     return presentForm(rows[0]);
   });
 }
 
-export async function getForm(db: Db, workspaceId: string, formId: string): Promise<Form> {
+/** A form, deleted ones too (with deletedAt). */
+export async function getForm(db: Db | Tx, workspaceId: string, formId: string): Promise<Form> {
   const { rows } = await sql<FormRow>`
-    SELECT workspace_id, id, name, list_id, created_at FROM forms WHERE workspace_id = ${workspaceId} AND id = ${formId}`.execute(db);
+    SELECT ${formColumns} FROM forms WHERE workspace_id = ${workspaceId} AND id = ${formId}`.execute(db);
   if (!rows[0]) throw notFound('Form');
   return presentForm(rows[0]);
 }
 
-/** The workspace's forms, oldest first. */
+/** The workspace's forms that are not deleted, oldest first. */
 export async function listForms(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Form>> {
   const after = decodeCursor(page.cursor, ['timestamp', 'text']);
   const { rows } = await sql<FormRow & { created_key: string }>`
-    SELECT workspace_id, id, name, list_id, created_at, ${cursorTime('created_at')} AS created_key FROM forms
-    WHERE workspace_id = ${workspaceId}
+    SELECT ${formColumns}, ${cursorTime('created_at')} AS created_key FROM forms
+    WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL
       AND (${after?.[0] ?? null}::timestamptz IS NULL OR (created_at, id) > (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
     ORDER BY created_at, id
     LIMIT ${page.limit + 1}`.execute(db);
@@ -66,11 +78,22 @@ export async function listForms(db: Db, workspaceId: string, page: { limit: numb
 }
 
 /**
- * The workspace of a form named only by its id: public submissions carry no token. The
- * one lookup not led by a workspace id (index forms_by_id).
+ * Deletes a form (to the bin of GET /deleted-objects): its submissions answer 404 until
+ * it is restored.
+ */
+export async function deleteForm(db: Db, change: ChangeContext, formId: string): Promise<Form> {
+  return inTransaction(db, change, async (tx) => {
+    await moveToBin(tx, change, 'form', formId);
+    return getForm(tx, change.workspaceId, formId);
+  });
+}
+
+/**
+ * The workspace of a live form named only by its id: public submissions carry no token
+ * (a deleted form takes none). The one lookup not led by a workspace id (index forms_by_id).
  */
 export async function findPublicForm(db: Db, formId: string): Promise<{ workspaceId: string; listId: string | null } | null> {
-  const { rows } = await sql<FormRow>`SELECT workspace_id, id, name, list_id, created_at FROM forms WHERE id = ${formId}`.execute(db);
+  const { rows } = await sql<FormRow>`SELECT ${formColumns} FROM forms WHERE id = ${formId} AND deleted_at IS NULL`.execute(db);
   return rows[0] ? { workspaceId: rows[0].workspace_id, listId: rows[0].list_id } : null;
 }
 

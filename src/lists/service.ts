@@ -8,6 +8,7 @@ import { decodeCursor, pageByTime, toPage, type Page, type PageRequest } from '.
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
 import { ofActiveContact, requireActiveContact } from '../contacts/guards.js';
+import { moveToBin } from '../deleted-objects/bin.js';
 
 export const membershipStatuses = ['subscribed', 'unsubscribed', 'bounced', 'unconfirmed'] as const;
 export type MembershipStatus = (typeof membershipStatuses)[number];
@@ -64,15 +65,9 @@ export async function listLists(db: Db, workspaceId: string, request: PageReques
   return paging.page(rows, (r) => r.id, presentList);
 }
 
-/** Lists are soft-deleted: their memberships stay in history but never come back on restore. */
+/** Lists are soft-deleted: they keep their memberships, which come back with them from the bin (GET /deleted-objects). */
 export async function deleteList(db: Db, change: ChangeContext, listId: string): Promise<void> {
-  await inTransaction(db, change, async (tx) => {
-    const { rows } = await sql`
-      UPDATE lists SET deleted_at = ${change.at}
-      WHERE workspace_id = ${change.workspaceId} AND id = ${listId} AND deleted_at IS NULL RETURNING id`.execute(tx);
-    if (rows.length === 0) throw notFound('List');
-    await recordAudit(tx, change, { action: 'list.deleted', targetType: 'list', targetId: listId });
-  });
+  await inTransaction(db, change, (tx) => moveToBin(tx, change, 'list', listId));
 }
 
 /** Renames a live list (a deleted one is 409 invalid_state, as PATCH /contacts answers for a deleted contact). */

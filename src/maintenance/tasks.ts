@@ -3,6 +3,7 @@ import { jobHandlers } from '../jobs/handlers.js';
 import { runPendingJobs } from '../jobs/service.js';
 import { automationTasks } from '../automations/maintenance.js';
 import { purgeExpiredContacts } from '../retention/service.js';
+import { purgeExpiredObjects } from '../deleted-objects/service.js';
 import { rewriteStaleKeyrings } from '../backups/service.js';
 import { exportScheduledSnapshots } from '../backups/schedule.js';
 import { compactHistory, expireSnapshots, takeScheduledSnapshots } from '../snapshots/service.js';
@@ -21,6 +22,8 @@ export const maintenanceTasks: MaintenanceTask[] = [
   ...automationTasks,
   // Deleted contacts past deletedDays and archived ones past archiveDays go for good.
   { name: 'purge', run: purgeExpiredContacts },
+  // Lists, accounts, deals, tags, forms and automations in the bin past deletedDays too.
+  { name: 'purgedObjects', run: purgeExpiredObjects },
   // Keyrings still holding keys destroyed by a purge or erasure (a rewrite that failed).
   { name: 'backupKeyrings', run: rewriteStaleKeyrings },
   // Scheduled snapshots whose boundary has passed, then the expired ones go (issue 6).

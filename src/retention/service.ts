@@ -43,13 +43,14 @@ export async function purgeExpiredContacts(ctx: AppContext, workspaceId: string 
   return purged;
 }
 
-interface PurgedWorkspace {
+export interface PurgedWorkspace {
   id: string;
   deleted_days: number;
   archive_days: number;
 }
 
-async function workspacesToPurge(ctx: AppContext, workspaceId: string | null): Promise<PurgedWorkspace[]> {
+/** The workspace (or every one) with its retention days, for a purge. */
+export async function workspacesToPurge(ctx: AppContext, workspaceId: string | null): Promise<PurgedWorkspace[]> {
   const { rows } = await sql<PurgedWorkspace>`
     SELECT id, deleted_days, archive_days FROM workspaces WHERE (${workspaceId}::text IS NULL OR id = ${workspaceId}) ORDER BY id`.execute(ctx.db);
   return rows;

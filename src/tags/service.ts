@@ -8,6 +8,7 @@ import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
 import { requireActiveContact } from '../contacts/guards.js';
+import { moveToBin } from '../deleted-objects/bin.js';
 
 export interface Tag {
   id: string;
@@ -59,13 +60,7 @@ export async function renameTag(db: Db, change: ChangeContext, tagId: string, na
 }
 
 export async function deleteTag(db: Db, change: ChangeContext, tagId: string): Promise<void> {
-  await inTransaction(db, change, async (tx) => {
-    const { rows } = await sql`
-      UPDATE tags SET deleted_at = ${change.at} WHERE workspace_id = ${change.workspaceId} AND id = ${tagId} AND deleted_at IS NULL
-      RETURNING id`.execute(tx);
-    if (rows.length === 0) throw notFound('Tag');
-    await recordAudit(tx, change, { action: 'tag.deleted', targetType: 'tag', targetId: tagId });
-  });
+  await inTransaction(db, change, (tx) => moveToBin(tx, change, 'tag', tagId));
 }
 
 /** Checks that every id names a live tag of the workspace (bad input otherwise). */

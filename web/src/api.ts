@@ -48,6 +48,11 @@ export type ChainVerdict = Schemas['ChainVerdict'];
 export type SkippedRemoval = JsonOf<paths['/api/v1/contacts/delete']['post']['responses'][200]>['skipped'][number];
 /** Deletes and archives the mass-delete guard held, and what an admin decided (GET /held-deletes). */
 export type HeldDelete = Schemas['HeldDelete'];
+/** A deleted list, account, deal, tag, form or automation (GET /deleted-objects). */
+export type DeletedObject = Schemas['DeletedObject'];
+export type ObjectType = DeletedObject['type'];
+/** What POST /deleted-objects/restore restored and skipped, with why. */
+export type ObjectRestore = Schemas['ObjectRestore'];
 /** Every code the server answers an error with. */
 export type ErrorCode = Schemas['Error']['error']['code'];
 

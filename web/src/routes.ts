@@ -11,6 +11,7 @@ import { HeldDeletesPage } from './pages/HeldDeletesPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { ActivityPage } from './pages/ActivityPage';
 import { ImportsPage } from './pages/ImportsPage';
+import { DeletedObjectsPage } from './pages/DeletedObjectsPage';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -46,6 +47,7 @@ export const navSections: { title: string; items: NavItem[] }[] = [
       { path: '/activity', label: 'Activity', page: ActivityPage, permission: 'audit.read' },
       { path: '/restore/deleted', label: 'Restore contacts', page: DeletedContactsPage, permission: 'contacts.read' },
       { path: '/restore/archived', label: 'Archived contacts', page: ArchivedContactsPage, permission: 'contacts.read' },
+      { path: '/restore/objects', label: 'Deleted objects', page: DeletedObjectsPage, permission: 'contacts.read' },
       { path: '/rollback', label: 'Rollback', page: RollbackPage, permission: 'rollbacks.request' },
       { path: '/snapshots', label: 'Snapshots', page: SnapshotsPage, permission: 'contacts.read' },
       // Reading backups needs snapshots.manage too: a backup holds the whole workspace.

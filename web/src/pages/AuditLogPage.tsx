@@ -15,6 +15,9 @@ const knownActions = [
   'contact.tagged', 'contact.untagged', 'restore_job.created', 'list.created', 'list.deleted', 'list_membership.set', 'account.created', 'account.deleted',
   'account_contact.set', 'deal.created', 'deal.deleted', 'tag.created', 'tag.deleted', 'user.created', 'role.created', 'workspace.created', 'maintenance.run',
   'automation.created', 'form.created', 'form.submitted', 'rollback.approved', 'rollback.completed', 'snapshot.created',
+  // The bin of deleted objects (issue 18): deletes, restores and purges of each kind.
+  'list.restored', 'list.purged', 'account.restored', 'account.purged', 'deal.restored', 'deal.purged', 'tag.restored', 'tag.purged',
+  'form.deleted', 'form.restored', 'form.purged', 'automation.paused', 'automation.resumed', 'automation.deleted', 'automation.restored', 'automation.purged',
 ];
 
 /** The audit log with its filters, and whether its hash chain is whole. */
