@@ -180,8 +180,8 @@ export interface TestWorkspace {
   adminToken: string;
   /** Calls the API as the workspace's admin. */
   api: <T = any>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown) => Promise<Response<T>>;
-  /** A new user with the given role, and a caller acting as them. */
-  userWithRole: (role: string) => Promise<{ id: string; token: string; api: TestWorkspace['api'] }>;
+  /** A new user with the given role, and a caller acting as them; tokenId is their token's id (what their changes record). */
+  userWithRole: (role: string) => Promise<{ id: string; token: string; tokenId: string; api: TestWorkspace['api'] }>;
 }
 
 let workspaceCounter = 0;
@@ -208,7 +208,9 @@ export async function aWorkspace(app: TestApp, options: { activeContactLimit?: n
       const res = await api('POST', '/users', { email: `${role}${userCounter}-${workspaceCounter}@example.com`, role });
       if (res.status !== 201) throw new Error(`user creation failed: ${JSON.stringify(res.body)}`);
       const token: string = res.body.token;
-      return { id: res.body.user.id, token, api: (m, u, b) => call(app.server, token, m, u, b) };
+      const { rows } = await sql<{ id: string }>`
+        SELECT id FROM api_tokens WHERE workspace_id = ${created.body.workspace.id} AND user_id = ${res.body.user.id}`.execute(app.ctx.db);
+      return { id: res.body.user.id, token, tokenId: rows[0].id, api: (m, u, b) => call(app.server, token, m, u, b) };
     },
   };
 }
