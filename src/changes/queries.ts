@@ -203,14 +203,16 @@ export async function nameThisChangeSet(tx: Tx, workspaceId: string, cause: { ki
 }
 
 /**
- * What each cause is called where it has a name: a user's name or email, an import's
- * file, an automation's or a form's name. Keyed `kind:id`.
+ * What each cause is called where it has a name: a user's name or email, an integration
+ * token's name, an import's file, an automation's or a form's name. Keyed `kind:id`.
  */
 export async function selectCauseNames(db: Db, workspaceId: string, causes: { kind: string; id: string | null }[]): Promise<Map<string, string>> {
   const ids = (kind: string) => [...new Set(causes.flatMap((c) => (c.kind === kind && c.id !== null ? [c.id] : [])))];
   const { rows } = await sql<{ key: string; name: string | null }>`
     SELECT 'user:' || u.id AS key, coalesce(u.name, u.email) AS name FROM users u
     WHERE u.workspace_id = ${workspaceId} AND u.id = ANY(${ids('user')}::text[])
+    UNION ALL
+    SELECT 'integration:' || t.id, t.name FROM api_tokens t WHERE t.workspace_id = ${workspaceId} AND t.id = ANY(${ids('integration')}::text[])
     UNION ALL
     SELECT 'automation:' || a.id, a.name FROM automations a WHERE a.workspace_id = ${workspaceId} AND a.id = ANY(${ids('automation')}::text[])
     UNION ALL
