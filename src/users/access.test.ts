@@ -93,6 +93,18 @@ describe('deactivating a user', () => {
     expect((await manager.api('GET', '/contacts')).status).toBe(200);
   });
 
+  it('no longer tells a deactivated admin of events', async () => {
+    const ws = await aWorkspace(app);
+    const [second, third] = [await ws.userWithRole('admin'), await ws.userWithRole('admin')];
+    await ws.api('POST', `/users/${third.id}/deactivate`);
+    const gone = await aContact(ws);
+    await ws.api('DELETE', `/contacts/${gone.id}`);
+    await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [gone.id] });
+    await app.runJobs(ws.id);
+    const emails = (await ws.api('GET', '/notification-emails')).body.data.filter((e: any) => e.event === 'restore_job.finished');
+    expect(emails.map((e: any) => e.userId).sort()).toEqual([ws.adminId, second.id].sort());
+  });
+
   it('a deactivated admin cannot approve a full rollback', async () => {
     const ws = await aWorkspace(app);
     const second = await ws.userWithRole('admin');
