@@ -170,6 +170,16 @@ describe('privilege escalation: a caller grants only what they hold', () => {
   });
 });
 
+/** A second admin, and a full rollback requested through an admin-role token the first admin made. */
+async function aRollbackRequestedByToken() {
+  const ws = await aWorkspace(app);
+  const other = await ws.userWithRole('admin');
+  const requester = (await ws.api('POST', '/tokens', { name: 'requester', role: 'admin' })).body;
+  app.clock.advance(1);
+  const id = await requestFullRollback(ws, tokenCaller(requester.secret));
+  return { ws, other, requester, id };
+}
+
 describe('four eyes: who may approve a full rollback', () => {
   it('refuses an admin created after the request (approver_newer_than_request)', async () => {
     const ws = await aWorkspace(app);
@@ -193,11 +203,7 @@ describe('four eyes: who may approve a full rollback', () => {
   });
 
   it('refuses the creator of the integration token that requested it (same_person), and an integration token created after the request', async () => {
-    const ws = await aWorkspace(app);
-    const other = await ws.userWithRole('admin');
-    const requester = (await ws.api('POST', '/tokens', { name: 'requester', role: 'admin' })).body;
-    app.clock.advance(1);
-    const id = await requestFullRollback(ws, tokenCaller(requester.secret));
+    const { ws, other, requester, id } = await aRollbackRequestedByToken();
     const byCreator = await ws.api('POST', `/rollbacks/${id}/approve`);
     expect(byCreator.body.error).toMatchObject({ code: 'four_eyes_required', details: { reason: 'same_person', requestedBy: requester.token.id } });
     app.clock.advance(1);
@@ -211,11 +217,7 @@ describe('four eyes: who may approve a full rollback', () => {
   });
 
   it('refuses to approve a rollback whose requesting token was revoked since (409), leaving it awaiting', async () => {
-    const ws = await aWorkspace(app);
-    const other = await ws.userWithRole('admin');
-    const requester = (await ws.api('POST', '/tokens', { name: 'requester', role: 'admin' })).body;
-    app.clock.advance(1);
-    const id = await requestFullRollback(ws, tokenCaller(requester.secret));
+    const { ws, other, requester, id } = await aRollbackRequestedByToken();
     await ws.api('DELETE', `/tokens/${requester.token.id}`);
     const res = await other.api('POST', `/rollbacks/${id}/approve`);
     expect(res.status).toBe(409);

@@ -136,13 +136,19 @@ describe('changes through an integration token', () => {
   });
 });
 
+/** A deleted contact, and a restore of it requested through an integration's token. */
+async function aRestoreRequestedByToken() {
+  const ws = await aWorkspace(app);
+  const gone = await aContact(ws);
+  await ws.api('DELETE', `/contacts/${gone.id}`);
+  const zap = await anIntegration(ws, 'Restorer', 'admin');
+  const job = await zap.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [gone.id] });
+  return { ws, gone, zap, job };
+}
+
 describe('jobs queued through a token revoked before they start', () => {
   it('a restore job requested by a revoked token does not run: it fails saying why, and nothing is restored', async () => {
-    const ws = await aWorkspace(app);
-    const gone = await aContact(ws);
-    await ws.api('DELETE', `/contacts/${gone.id}`);
-    const zap = await anIntegration(ws, 'Restorer', 'admin');
-    const job = await zap.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [gone.id] });
+    const { ws, gone, zap, job } = await aRestoreRequestedByToken();
     expect(job.status).toBe(202);
     expect((await ws.api('DELETE', `/tokens/${zap.token.id}`)).status).toBe(200);
     await app.runJobs(ws.id);
@@ -164,12 +170,9 @@ describe('jobs queued through a token revoked before they start', () => {
   });
 
   it('a job its token requested runs when the token still works', async () => {
-    const ws = await aWorkspace(app);
-    const gone = await aContact(ws);
-    await ws.api('DELETE', `/contacts/${gone.id}`);
-    const zap = await anIntegration(ws, 'Restorer', 'admin');
-    const job = await zap.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [gone.id] });
+    const { ws, gone, zap, job } = await aRestoreRequestedByToken();
     await app.runJobs(ws.id);
     expect((await ws.api('GET', `/restore-jobs/${job.body.id}`)).body).toMatchObject({ status: 'succeeded', restored: 1, createdBy: zap.token.id });
+    expect((await ws.api('GET', `/contacts/${gone.id}`)).body.status).toBe('active');
   });
 });
