@@ -21,7 +21,7 @@ describe('creating workspaces (operator)', () => {
       retention: { deletedDays: 30, archiveFreezeDays: 30, archiveDays: 365, pitrHours: 72 },
       createdAt: workspace.createdAt,
     });
-    expect(user).toEqual({ id: user.id, email: 'boss@acme.example', name: null, role: 'admin', createdAt: user.createdAt });
+    expect(user).toEqual({ id: user.id, email: 'boss@acme.example', name: null, role: 'admin', createdAt: user.createdAt, deactivatedAt: null });
     const me = await call(app.server, token, 'GET', '/workspace');
     expect(me.status).toBe(200);
     expect(me.body).toEqual(workspace);

@@ -46,6 +46,7 @@ export type ChainVerdict = Schemas['ChainVerdict'];
 export type SkippedRemoval = JsonOf<paths['/api/v1/contacts/delete']['post']['responses'][200]>['skipped'][number];
 /** Deletes and archives the mass-delete guard held, and what an admin decided (GET /held-deletes). */
 export type HeldDelete = Schemas['HeldDelete'];
+export type IntegrationToken = Schemas['IntegrationToken'];
 /** Every code the server answers an error with. */
 export type ErrorCode = Schemas['Error']['error']['code'];
 

@@ -8,6 +8,7 @@ import { RollbackPage } from './pages/RollbackPage';
 import { SnapshotsPage } from './pages/SnapshotsPage';
 import { BackupsPage } from './pages/BackupsPage';
 import { HeldDeletesPage } from './pages/HeldDeletesPage';
+import { TokensPage } from './pages/TokensPage';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -50,6 +51,7 @@ export const navSections: { title: string; items: NavItem[] }[] = [
       // Admins decide on what the mass-delete guard held (users.manage, as the server asks).
       { path: '/held-deletes', label: 'Held deletes', page: HeldDeletesPage, permission: 'users.manage' },
       { path: '/audit-log', label: 'Audit log', page: AuditLogPage, permission: 'audit.read' },
+      { path: '/tokens', label: 'API tokens', page: TokensPage, permission: 'users.manage' },
     ],
   },
 ];
