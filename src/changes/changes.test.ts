@@ -22,7 +22,7 @@ describe('change sets: every write names its cause', () => {
     await ws.api('POST', '/contacts/delete', { ids: [a.id, b.id] });
 
     const [cause] = await changes(ws);
-    expect(cause.cause).toEqual({ kind: 'user', id: ws.adminId, actorId: ws.adminId, name: expect.any(String) });
+    expect(cause.cause).toEqual({ kind: 'user', id: ws.adminId, actorId: ws.adminId, tokenId: ws.adminTokenId, name: expect.any(String) });
     expect(cause.counts.contacts).toEqual({ created: 2, updated: 1, deleted: 2, archived: 0 });
     expect(cause.changeSets).toBe(4);
   });

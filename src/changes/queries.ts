@@ -206,9 +206,8 @@ export async function nameThisChangeSet(tx: Tx, workspaceId: string, cause: { ki
 }
 
 /**
- * What each cause is called where it has a name: a user's name or email, an import's
- * file, an automation's or a form's name, an integration token's user (until tokens have names
- * of their own, POST /tokens). Keyed `kind:id`.
+ * What each cause is called where it has a name: a user's name or email, an integration
+ * token's name, an import's file, an automation's or a form's name. Keyed `kind:id`.
  */
 export async function selectCauseNames(db: Db, workspaceId: string, causes: { kind: string; id: string | null }[]): Promise<Map<string, string>> {
   const ids = (kind: string) => [...new Set(causes.flatMap((c) => (c.kind === kind && c.id !== null ? [c.id] : [])))];
@@ -216,13 +215,11 @@ export async function selectCauseNames(db: Db, workspaceId: string, causes: { ki
     SELECT 'user:' || u.id AS key, coalesce(u.name, u.email) AS name FROM users u
     WHERE u.workspace_id = ${workspaceId} AND u.id = ANY(${ids('user')}::text[])
     UNION ALL
+    SELECT 'integration:' || t.id, t.name FROM api_tokens t WHERE t.workspace_id = ${workspaceId} AND t.id = ANY(${ids('integration')}::text[])
+    UNION ALL
     SELECT 'automation:' || a.id, a.name FROM automations a WHERE a.workspace_id = ${workspaceId} AND a.id = ANY(${ids('automation')}::text[])
     UNION ALL
     SELECT 'form:' || f.id, f.name FROM forms f WHERE f.workspace_id = ${workspaceId} AND f.id = ANY(${ids('form')}::text[])
-    UNION ALL
-    SELECT 'integration:' || t.id, coalesce(u.name, u.email) FROM api_tokens t
-    JOIN users u ON u.workspace_id = t.workspace_id AND u.id = t.user_id
-    WHERE t.workspace_id = ${workspaceId} AND t.id = ANY(${ids('integration')}::text[])
     UNION ALL
     SELECT 'import:' || j.id, j.params->>'originalName' FROM jobs j
     WHERE j.workspace_id = ${workspaceId} AND j.kind = 'import' AND j.id = ANY(${ids('import')}::text[])`.execute(db);

@@ -110,7 +110,7 @@ describe('holding a mass delete (defaults: 1,000 contacts in 10 minutes)', () =>
           id: next.body.error.details.heldId,
           status: 'pending',
           actorId: manager.id,
-          tokenId: null,
+          tokenId: manager.tokenId,
           heldAt: expect.any(String),
           deletedInWindow: 1000,
           limit: 1000,
@@ -137,7 +137,7 @@ describe('holding a mass delete (defaults: 1,000 contacts in 10 minutes)', () =>
       data: {
         heldId: next.body.error.details.heldId,
         actorId: manager.id,
-        tokenId: null,
+        tokenId: manager.tokenId,
         removal: 'delete',
         contacts: 1,
         deletedInWindow: 1000,
@@ -299,7 +299,7 @@ describe('releasing a held request', () => {
       ['mass_delete.held', manager.id],
       ['mass_delete.held', manager.id],
     ]);
-    expect(audit[0].details).toEqual({ actorId: manager.id, tokenId: null, deleted: 2, archived: 1, skipped: 0 });
+    expect(audit[0].details).toEqual({ actorId: manager.id, tokenId: manager.tokenId, deleted: 2, archived: 1, skipped: 0 });
     const contactEntry = (await ws.api('GET', `/audit-log?targetId=${ids[3]}&action=contact.deleted`)).body.data[0];
     expect(contactEntry).toMatchObject({ actorId: manager.id, details: { heldId } });
 
@@ -331,7 +331,7 @@ describe('rejecting a held request', () => {
     expect(again.status).toBe(409);
     expect(again.body.error.details.heldId).not.toBe(heldId);
     const audit = (await ws.api('GET', `/audit-log?action=mass_delete.rejected`)).body.data;
-    expect(audit.map((e: any) => [e.actorId, e.targetId, e.details])).toEqual([[ws.adminId, heldId, { actorId: manager.id, tokenId: null, undo: false }]]);
+    expect(audit.map((e: any) => [e.actorId, e.targetId, e.details])).toEqual([[ws.adminId, heldId, { actorId: manager.id, tokenId: manager.tokenId, undo: false }]]);
   });
 
   it('with undo, brings back what the actor deleted and archived in the window, archived ones despite their freeze, with their lists', async () => {
@@ -362,7 +362,7 @@ describe('rejecting a held request', () => {
     const history = (await ws.api('GET', `/contacts/${ids[3]}/history`)).body.data;
     expect(history.at(-1)).toMatchObject({ actorId: ws.adminId, origin: 'restore', changes: { status: { from: 'archived', to: 'active' } } });
     const audit = (await ws.api('GET', `/audit-log?action=mass_delete.rejected`)).body.data;
-    expect(audit[0].details).toEqual({ actorId: manager.id, tokenId: null, undo: true, restored: 3, skipped: 0 });
+    expect(audit[0].details).toEqual({ actorId: manager.id, tokenId: manager.tokenId, undo: true, restored: 3, skipped: 0 });
   });
 
   it('with undo, skips a contact whose email another contact took since', async () => {

@@ -289,7 +289,8 @@ export async function getHeldDelete(db: Db | Tx, workspaceId: string, heldId: st
 /**
  * The change a release runs as: the held actor's (and token's), as its request would have
  * run, so deleted_by, history and the change set name them; the releasing admin is in the
- * audit entry `mass_delete.released`.
+ * audit entry `mass_delete.released`. Its cause follows from them (causeOf): the
+ * integration when the actor is the token, else the user.
  */
 const asHeldActor = (held: HeldDelete, at: Date, workspaceId: string): ChangeContext => ({
   workspaceId,
@@ -297,7 +298,6 @@ const asHeldActor = (held: HeldDelete, at: Date, workspaceId: string): ChangeCon
   tokenId: held.tokenId,
   origin: 'user',
   at,
-  cause: held.tokenId ? { kind: 'integration', id: held.tokenId } : { kind: 'user', id: held.actorId },
 });
 
 /** Takes the actor's turn and the held request's row; 409 invalid_state unless it is pending. */

@@ -278,7 +278,7 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, R = unknow
         principal?.kind === 'user'
           ? {
               ...call,
-              change: { workspaceId: principal.workspaceId, actorId: principal.userId, origin: 'user' as const, at: ctx.clock.now() },
+              change: changeOfPrincipal(principal, ctx.clock.now()),
             }
           : call;
       const result = await spec.handler(handlerCall as never);
@@ -288,9 +288,21 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, R = unknow
   });
 }
 
+/**
+ * The change context of a request by a workspace token: its workspace, its actor (the
+ * user, or the integration's token), the token it came through, origin "user", now.
+ */
+export const changeOfPrincipal = (principal: UserPrincipal, at: Date): ChangeContext => ({
+  workspaceId: principal.workspaceId,
+  actorId: principal.userId,
+  tokenId: principal.tokenId,
+  origin: 'user',
+  at,
+});
+
 async function authorize(ctx: AppContext, request: FastifyRequest, access: Access): Promise<Principal | null> {
   if ('public' in access) return null;
-  const principal = await resolvePrincipal(ctx.db, ctx.config.adminToken, request.headers.authorization);
+  const principal = await resolvePrincipal(ctx.db, ctx.config.adminToken, request.headers.authorization, ctx.clock.now());
   if (!principal) throw unauthenticated();
   if ('operator' in access) {
     if (principal.kind !== 'operator') throw new AppError(403, 'forbidden', 'This route needs the operator token', {});

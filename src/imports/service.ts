@@ -28,6 +28,8 @@ export interface ImportRef {
   workspaceId: string;
   id: string;
   createdBy: string | null;
+  /** The API token the import was uploaded through (its writes record it too). */
+  tokenId?: string | null;
 }
 
 /**
@@ -37,7 +39,7 @@ export interface ImportRef {
  */
 export function importChange(ref: ImportRef, at: Date): ChangeContext {
   // The import is the cause of what it writes, so that it can be undone exactly (issue 17).
-  return { workspaceId: ref.workspaceId, actorId: ref.createdBy, origin: 'import', at, cause: { kind: 'import', id: ref.id } };
+  return { workspaceId: ref.workspaceId, actorId: ref.createdBy, tokenId: ref.tokenId ?? null, origin: 'import', at, cause: { kind: 'import', id: ref.id } };
 }
 
 /** The import store: uploaded files, kept from the upload until their import ends. */

@@ -24,7 +24,7 @@ export async function receiveImport(ctx: AppContext, change: ChangeContext, requ
       issues: [partIssue([], 'not multipart/form-data')],
     });
   }
-  const ref: ImportRef = { workspaceId: change.workspaceId, id: randomUUID(), createdBy: change.actorId };
+  const ref: ImportRef = { workspaceId: change.workspaceId, id: randomUUID(), createdBy: change.actorId, tokenId: change.tokenId ?? null };
   const maxBytes = ctx.config.importMaxBytes;
   let mapping: ImportMapping | undefined;
   let stored: StoredUpload | undefined;

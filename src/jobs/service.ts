@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import type { CauseKind, ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction, violatesUniqueIndex } from '../db/database.js';
 import { AppError } from '../http/errors.js';
+import { tokenStillWorks } from '../http/auth.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 
 export type JobStatus = 'awaiting_approval' | 'queued' | 'running' | 'succeeded' | 'failed';
@@ -20,6 +21,8 @@ export interface Job<P = Record<string, unknown>, G = Record<string, unknown>> {
   result: Record<string, unknown> | null;
   error: string | null;
   createdBy: string | null;
+  /** The API token the job was requested through, if any. */
+  tokenId: string | null;
   approvedBy: string | null;
   createdAt: Date;
   startedAt: Date | null;
@@ -37,6 +40,7 @@ interface JobRow {
   result: Record<string, unknown> | null;
   error: string | null;
   created_by: string | null;
+  token_id: string | null;
   approved_by: string | null;
   created_at: Date;
   started_at: Date | null;
@@ -55,6 +59,7 @@ function toJob(r: JobRow): Job {
     result: r.result,
     error: r.error,
     createdBy: r.created_by,
+    tokenId: r.token_id,
     approvedBy: r.approved_by,
     createdAt: r.created_at,
     startedAt: r.started_at,
@@ -95,7 +100,7 @@ export interface JobHandler {
   finished?(tx: Tx, job: Job, change: ChangeContext): Promise<void>;
 }
 
-const jobColumns = sql`workspace_id, id, kind, lane, status, params, progress, result, error, created_by, approved_by, created_at, started_at, finished_at`;
+const jobColumns = sql`workspace_id, id, kind, lane, status, params, progress, result, error, created_by, token_id, approved_by, created_at, started_at, finished_at`;
 
 export async function findJob(db: Db | Tx, workspaceId: string, jobId: string): Promise<Job | null> {
   const { rows } = await sql<JobRow>`SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${workspaceId} AND id = ${jobId}`.execute(db);
@@ -156,10 +161,10 @@ export async function insertJob(
   },
 ): Promise<Job> {
   const { rows } = await sql<JobRow>`
-    INSERT INTO jobs (workspace_id, id, kind, lane, status, params, progress, created_by, created_at)
+    INSERT INTO jobs (workspace_id, id, kind, lane, status, params, progress, created_by, token_id, created_at)
     VALUES (${change.workspaceId}, coalesce(${input.id ?? null}::text, gen_random_uuid()::text), ${input.kind}, ${input.lane ?? null},
             ${input.status}, ${JSON.stringify(input.params)}::jsonb,
-            ${JSON.stringify(input.progress ?? {})}::jsonb, ${change.actorId}, ${change.at})
+            ${JSON.stringify(input.progress ?? {})}::jsonb, ${change.actorId}, ${change.tokenId ?? null}, ${change.at})
     RETURNING ${jobColumns}`.execute(tx);
   return toJob(rows[0]);
 }
@@ -197,11 +202,16 @@ export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHand
   const owner = randomUUID();
   let steps = 0;
   for (;;) {
-    const job = await claimJob(ctx.db, owner, options.workspaceId ?? null, options.lane, ctx.clock.now());
-    if (!job) return steps;
+    const claimed = await claimJob(ctx.db, owner, options.workspaceId ?? null, options.lane, ctx.clock.now());
+    if (!claimed) return steps;
+    const { job } = claimed;
     const handler = handlers.find((h) => h.kind === job.kind);
     if (!handler) {
       await failJob(ctx, job, `no handler for jobs of kind ${job.kind}`);
+      continue;
+    }
+    if (!claimed.started && job.tokenId !== null && !(await tokenStillWorks(ctx.db, job.workspaceId, job.tokenId))) {
+      await failJob(ctx, job, requesterRevoked, handler);
       continue;
     }
     const budget = options.maxSteps === undefined ? Infinity : options.maxSteps - steps;
@@ -211,6 +221,14 @@ export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHand
   }
 }
 
+/**
+ * Why a job did not run: the token it was requested through was revoked, or its user
+ * deactivated, before it started (issue 19 point 4). A job that has started finishes: it
+ * was authorised, and stopping it half way would leave a restore or rollback half done
+ * (what it did can be undone by its cause).
+ */
+export const requesterRevoked = 'Not run: the token that requested this job was revoked (or its user deactivated) before it started';
+
 const isRunningInLaneViolation = (error: unknown) => violatesUniqueIndex(error, 'jobs_one_running_per_lane');
 
 /**
@@ -219,23 +237,31 @@ const isRunningInLaneViolation = (error: unknown) => violatesUniqueIndex(error, 
  * two runners claiming two of them at once meet on the unique index of running lane jobs,
  * and the one refused looks again.
  */
-async function claimJob(db: Db, owner: string, workspaceId: string | null, lane: string | null | undefined, startedAt: Date): Promise<Job | null> {
+async function claimJob(
+  db: Db,
+  owner: string,
+  workspaceId: string | null,
+  lane: string | null | undefined,
+  startedAt: Date,
+): Promise<{ job: Job; started: boolean } | null> {
   for (;;) {
     const now = new Date();
     try {
-      const { rows } = await sql<JobRow>`
+      // `started`: whether an earlier claim started it (a resumed job), as it was before this one.
+      const { rows } = await sql<JobRow & { started: boolean }>`
         UPDATE jobs SET status = 'running', lease_owner = ${owner}, lease_until = ${new Date(now.getTime() + leaseMs)},
                         started_at = coalesce(started_at, ${startedAt})
-        WHERE (workspace_id, id) = (
-          SELECT j.workspace_id, j.id FROM jobs j
+        FROM (
+          SELECT j.workspace_id AS claimed_workspace, j.id AS claimed_id, j.started_at IS NOT NULL AS started FROM jobs j
           WHERE (${workspaceId}::text IS NULL OR j.workspace_id = ${workspaceId})
             AND (${lane === undefined} OR j.lane IS NOT DISTINCT FROM ${lane ?? null}::text)
             AND (j.status = 'queued' OR (j.status = 'running' AND (j.lease_until IS NULL OR j.lease_until < ${now})))
             AND (j.lane IS NULL OR j.status = 'running' OR NOT EXISTS (
                   SELECT 1 FROM jobs r WHERE r.workspace_id = j.workspace_id AND r.lane = j.lane AND r.status = 'running'))
-          ORDER BY j.created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-        RETURNING ${jobColumns}`.execute(db);
-      return rows[0] ? toJob(rows[0]) : null;
+          ORDER BY j.created_at LIMIT 1 FOR UPDATE SKIP LOCKED) claimed
+        WHERE jobs.workspace_id = claimed.claimed_workspace AND jobs.id = claimed.claimed_id
+        RETURNING ${jobColumns}, claimed.started`.execute(db);
+      return rows[0] ? { job: toJob(rows[0]), started: rows[0].started } : null;
     } catch (error) {
       if (!isRunningInLaneViolation(error)) throw error;
     }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RouteModule } from '../http/server.js';
-import { addRoute } from '../http/route.js';
+import { addRoute, changeOfPrincipal } from '../http/route.js';
 import { recordAudit } from '../audit/service.js';
 import { inTransaction } from '../db/database.js';
 import { runMaintenance } from './service.js';
@@ -21,7 +21,7 @@ export const maintenanceRoutes: RouteModule = (app, ctx) => {
       const workspaceId = principal?.kind === 'user' ? principal.workspaceId : null;
       const ran = await runMaintenance(ctx, maintenanceTasks, workspaceId);
       if (principal?.kind === 'user') {
-        const change = { workspaceId: principal.workspaceId, actorId: principal.userId, origin: 'user' as const, at: ctx.clock.now() };
+        const change = changeOfPrincipal(principal, ctx.clock.now());
         await inTransaction(ctx.db, change, (tx) => recordAudit(tx, change, { action: 'maintenance.run', details: { ran } }));
       }
       return { ran };

@@ -52,7 +52,7 @@ export async function deleteWebhookRow(tx: Tx, workspaceId: string, id: string):
 
 /**
  * Writes an event and, in the same statement, one pending delivery per webhook of the
- * workspace subscribed to it and one email per admin (a user whose role holds
+ * workspace subscribed to it and one email per admin (an active user whose role holds
  * users.manage), each due at once; nothing when an event with the same once-key was
  * written before. Returns how many deliveries it queued.
  */
@@ -76,7 +76,7 @@ export async function insertEventWithDeliveries(
       UNION ALL
       SELECT ${ws}, event.id, 'email', NULL, u.id, u.email, ${change.at}::timestamptz, ${change.at}::timestamptz
       FROM event, users u
-      WHERE u.workspace_id = ${ws}
+      WHERE u.workspace_id = ${ws} AND u.deactivated_at IS NULL
         AND EXISTS (SELECT 1 FROM roles r WHERE r.workspace_id = u.workspace_id AND r.id = u.role_id AND ${input.adminPermission} = ANY (r.permissions))
       RETURNING 1)
     SELECT count(*)::int AS n FROM queued`.execute(tx);

@@ -387,6 +387,7 @@ describe('partial rollback (contacts scope)', () => {
 describe('full rollback (workspace scope)', () => {
   it('waits for a second admin: the requester gets 403 four_eyes_required, a manager cannot approve', async () => {
     const ws = await aWorkspace(app);
+    const second = await ws.userWithRole('admin');
     const at = aPoint();
     const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'workspace' } });
     expect(accepted.status).toBe(202);
@@ -398,7 +399,6 @@ describe('full rollback (workspace scope)', () => {
     const denied = await manager.api('POST', `/rollbacks/${accepted.body.id}/approve`);
     expect(denied.body.error).toMatchObject({ code: 'forbidden', details: { permission: 'rollbacks.approve' } });
     expect(await app.runJobs(ws.id)).toBe(0);
-    const second = await ws.userWithRole('admin');
     const approved = await second.api('POST', `/rollbacks/${accepted.body.id}/approve`);
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ status: 'queued', approvedBy: second.id, requestedBy: ws.adminId });
@@ -427,6 +427,7 @@ describe('full rollback (workspace scope)', () => {
 
   it('returns every field and association to the point exactly, and its undo returns to the state before', async () => {
     const { ws, ann, bob, list, account, tag, deal } = await aPopulatedWorkspace();
+    const approver = await ws.userWithRole('admin');
     const at = aPoint();
     const atPoint = await dump(ws.id);
     // Everything a workspace lives through after the point.
@@ -445,7 +446,7 @@ describe('full rollback (workspace scope)', () => {
     const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'workspace' } });
     // While it awaits approval, its counts are its preview's: what the approver approves.
     expect(accepted.body).toMatchObject({ status: 'awaiting_approval', counts: preview.counts });
-    await (await ws.userWithRole('admin')).api('POST', `/rollbacks/${accepted.body.id}/approve`);
+    await approver.api('POST', `/rollbacks/${accepted.body.id}/approve`);
     const done = await runRollback(ws, accepted.body.id);
     expect(done).toMatchObject({ status: 'succeeded', counts: preview.counts, skipped: [] });
     expect(preview.counts.contacts).toEqual({ revive: 1, revert: 1, remove: 1 });
@@ -471,7 +472,7 @@ describe('full rollback (workspace scope)', () => {
     const undo = await ws.api('POST', `/rollbacks/${accepted.body.id}/undo`);
     expect(undo.status).toBe(202);
     expect(undo.body).toMatchObject({ status: 'awaiting_approval', undoOf: accepted.body.id });
-    await (await ws.userWithRole('admin')).api('POST', `/rollbacks/${undo.body.id}/approve`);
+    await approver.api('POST', `/rollbacks/${undo.body.id}/approve`);
     const undone = await runRollback(ws, undo.body.id);
     expect(undone).toMatchObject({ status: 'succeeded', counts: undo.body.counts });
     expect(undo.body.counts.contacts).toEqual({ revive: 1, revert: 1, remove: 1 });
@@ -504,6 +505,7 @@ describe('recoverable points and access', () => {
 
   it('rolls back to a snapshot older than the window after history compaction, exactly', async () => {
     const ws = await aWorkspace(app);
+    const approver = await ws.userWithRole('admin');
     const ann = await aContact(ws, { email: 'ann@example.com', firstName: 'Ann' });
     const list = (await ws.api('POST', '/lists', { name: 'Customers' })).body;
     await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'subscribed' });
@@ -531,7 +533,7 @@ describe('recoverable points and access', () => {
       code: 'point_not_recoverable', details: { nearest: expect.arrayContaining([snapshot.takenAt]) },
     });
     const accepted = await ws.api('POST', '/rollbacks', { at: snapshot.takenAt, scope: { type: 'workspace' } });
-    await (await ws.userWithRole('admin')).api('POST', `/rollbacks/${accepted.body.id}/approve`);
+    await approver.api('POST', `/rollbacks/${accepted.body.id}/approve`);
     expect((await runRollback(ws, accepted.body.id)).counts.contacts).toEqual({ revive: 0, revert: 1, remove: 1 });
     const after = await dump(ws.id);
     expect(after.contacts.filter((c) => c.id !== late.id)).toEqual(atSnapshot.contacts);

@@ -11,6 +11,8 @@ import { findJob, insertJob, listJobs, queueJob, rejectAwaitingJob, withOneActiv
 import { planRollback, projectDealMends, samplePlan, summarizePlan, type DealMends, type PlanSource, type RollbackCounts, type RollbackScope, type SampleRecord, type SkippedContact } from './plan.js';
 import { applyContacts, applyParents, mendDealsOfRolledBackContacts, releaseEmails } from './apply.js';
 import { notify } from '../notifications/service.js';
+import { personBehind } from '../users/service.js';
+import { tokenStillWorks } from '../http/auth.js';
 
 /** Contacts written per batch (with all their association rows): one transaction each. */
 export const rollbackBatchSize = 2000;
@@ -230,13 +232,19 @@ async function findRollback(db: Db | Tx, workspaceId: string, id: string): Promi
   return job;
 }
 
-/** Four eyes: a full rollback runs only once a different user with rollbacks.approve says so. */
+/**
+ * Four eyes: a full rollback runs only once a different person with rollbacks.approve
+ * says so (issue 19 point 3). Refused with 403 four_eyes_required: the requester, any
+ * token of theirs or created by them (an integration's token is its creator's), and an
+ * approver created after the request was made (a user, or an integration's token), who
+ * could have been made for the purpose. A rollback whose requesting token was revoked
+ * since (or its user deactivated) cannot be approved: 409 invalid_state.
+ */
 export async function approveRollback(ctx: AppContext, change: ChangeContext, id: string): Promise<RollbackView> {
   const job = await findRollback(ctx.db, change.workspaceId, id);
-  if (job.createdBy !== null && job.createdBy === change.actorId) {
-    throw new AppError(403, 'four_eyes_required', 'A full rollback must be approved by a different user than the one who requested it', { requestedBy: job.createdBy });
-  }
+  if (job.createdBy !== null && job.createdBy === change.actorId) throw fourEyesRequired(job, 'same_person');
   if (job.status !== 'awaiting_approval') throw invalidState(`This rollback is ${job.status}, not awaiting approval`, { status: job.status });
+  await assertFourEyes(ctx.db, change, job);
   const params = job.params as unknown as RollbackParams;
   await assertRecoverable(ctx.db, change.workspaceId, new Date(params.at), change.at);
   await withOneActiveJob(ctx.db, change.workspaceId, () =>
@@ -249,6 +257,26 @@ export async function approveRollback(ctx: AppContext, change: ChangeContext, id
   const approved = await present(ctx.db, await findRollback(ctx.db, change.workspaceId, id));
   ctx.kickJobs();
   return approved;
+}
+
+const fourEyesRequired = (job: Job, reason: 'same_person' | 'approver_newer_than_request') =>
+  new AppError(
+    403,
+    'four_eyes_required',
+    reason === 'same_person'
+      ? 'A full rollback must be approved by a different person than the one who requested it'
+      : 'A full rollback must be approved by someone who could approve when it was requested, not by a user or token made since',
+    { requestedBy: job.createdBy, reason },
+  );
+
+async function assertFourEyes(db: Db, change: ChangeContext, job: Job): Promise<void> {
+  if (job.createdBy === null || change.actorId === null) return;
+  const [requester, approver] = await Promise.all([personBehind(db, change.workspaceId, job.createdBy), personBehind(db, change.workspaceId, change.actorId)]);
+  if (requester.personId === approver.personId) throw fourEyesRequired(job, 'same_person');
+  if (approver.since !== null && approver.since > job.createdAt) throw fourEyesRequired(job, 'approver_newer_than_request');
+  if (job.tokenId !== null && !(await tokenStillWorks(db, change.workspaceId, job.tokenId))) {
+    throw invalidState('The token that requested this rollback was revoked (or its user deactivated): it cannot be approved; reject it', { requestedBy: job.createdBy });
+  }
 }
 
 /**

@@ -11,7 +11,9 @@ import { AppError } from '../http/errors.js';
 import { importLane, queueImport, storeUpload, type ImportRef } from '../imports/service.js';
 import { jobHandlers } from '../jobs/handlers.js';
 import { runPendingJobs } from '../jobs/service.js';
-import { addUser, issueToken } from '../users/service.js';
+import { addUser } from '../users/service.js';
+import { createIntegrationToken } from '../users/tokens.js';
+import { permissions } from '../users/permissions.js';
 
 const minute = 60_000;
 const hour = 60 * minute;
@@ -23,23 +25,6 @@ export interface DemoHistory {
   renamed: number;
   deleted: number;
   editors: string[];
-}
-
-/**
- * The demo's integration token: a user named for the integration (a token belongs to a
- * user) and a token of its own, through which the integration's writes come (their actor
- * is the token, so they are an `integration` cause). The one place the demo makes it, so
- * that named tokens (`POST /tokens {name, role}`) replace it here alone.
- */
-async function createIntegrationToken(tx: Tx, workspaceId: string, name: string): Promise<string> {
-  const { rows } = await sql<{ id: string }>`
-    SELECT id FROM roles WHERE workspace_id = ${workspaceId} AND name = 'manager'`.execute(tx);
-  const { rows: user } = await sql<{ id: string }>`
-    INSERT INTO users (workspace_id, email, name, role_id) VALUES (${workspaceId}, 'zapier@integrations.demo.retrace.dev', ${name}, ${rows[0].id})
-    RETURNING id`.execute(tx);
-  await issueToken(tx, workspaceId, user[0].id);
-  const { rows: token } = await sql<{ id: string }>`SELECT id FROM api_tokens WHERE workspace_id = ${workspaceId} AND user_id = ${user[0].id}`.execute(tx);
-  return token[0].id;
 }
 
 /** A CSV cell, quoted when it must be. */
@@ -68,9 +53,11 @@ export async function seedDemoHistory(ctx: AppContext, workspaceId: string, admi
   const at = (msAgo: number) => new Date(now - msAgo);
   const system: ChangeContext = { workspaceId, actorId: adminId, origin: 'user', at: at(3 * hour) };
 
-  const tokenId = await inTransaction(ctx.db, system, (tx) => createIntegrationToken(tx, workspaceId, 'Zapier sync'));
-  const ann = (await addUser(ctx.db, system, { email: 'ann.smith@demo.retrace.dev', name: 'Ann Smith', role: 'member' })).user.id;
-  const ben = (await addUser(ctx.db, system, { email: 'ben.okafor@demo.retrace.dev', name: 'Ben Okafor', role: 'member' })).user.id;
+  // The admin makes the integration's token and the two colleagues, as in the UI.
+  const admin = { roleName: 'admin', permissions: new Set(permissions), ownerId: adminId };
+  const tokenId = (await createIntegrationToken(ctx.db, system, admin, { name: 'Zapier sync', role: 'manager' })).token.id;
+  const ann = (await addUser(ctx.db, system, admin, { email: 'ann.smith@demo.retrace.dev', name: 'Ann Smith', role: 'member' })).user.id;
+  const ben = (await addUser(ctx.db, system, admin, { email: 'ben.okafor@demo.retrace.dev', name: 'Ben Okafor', role: 'member' })).user.id;
 
   // 300 Newsletter subscribers for the import, and 500 other contacts for the token.
   const newsletter = (await sql<{ id: string }>`SELECT id FROM lists WHERE workspace_id = ${workspaceId} AND name = 'Newsletter'`.execute(ctx.db)).rows[0].id;

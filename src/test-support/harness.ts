@@ -178,10 +178,12 @@ export interface TestWorkspace {
   id: string;
   adminId: string;
   adminToken: string;
+  /** The id of the admin's token: what their changes record as the token they came through. */
+  adminTokenId: string;
   /** Calls the API as the workspace's admin. */
   api: <T = any>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown) => Promise<Response<T>>;
-  /** A new user with the given role, and a caller acting as them. */
-  userWithRole: (role: string) => Promise<{ id: string; token: string; api: TestWorkspace['api'] }>;
+  /** A new user with the given role, and a caller acting as them; tokenId is their token's id (what their changes record). */
+  userWithRole: (role: string) => Promise<{ id: string; token: string; tokenId: string; api: TestWorkspace['api'] }>;
 }
 
 let workspaceCounter = 0;
@@ -197,18 +199,24 @@ export async function aWorkspace(app: TestApp, options: { activeContactLimit?: n
   if (created.status !== 201) throw new Error(`workspace creation failed: ${JSON.stringify(created.body)}`);
   const adminToken: string = created.body.token;
   const api: TestWorkspace['api'] = (method, url, body) => call(app.server, adminToken, method, url, body);
+  const tokenIdOf = async (userId: string): Promise<string> => {
+    const { rows } = await sql<{ id: string }>`
+      SELECT id FROM api_tokens WHERE workspace_id = ${created.body.workspace.id} AND user_id = ${userId} AND name IS NULL`.execute(app.ctx.db);
+    return rows[0].id;
+  };
   let userCounter = 0;
   return {
     id: created.body.workspace.id,
     adminId: created.body.user.id,
     adminToken,
+    adminTokenId: await tokenIdOf(created.body.user.id),
     api,
     async userWithRole(role) {
       userCounter += 1;
       const res = await api('POST', '/users', { email: `${role}${userCounter}-${workspaceCounter}@example.com`, role });
       if (res.status !== 201) throw new Error(`user creation failed: ${JSON.stringify(res.body)}`);
       const token: string = res.body.token;
-      return { id: res.body.user.id, token, api: (m, u, b) => call(app.server, token, m, u, b) };
+      return { id: res.body.user.id, token, tokenId: await tokenIdOf(res.body.user.id), api: (m, u, b) => call(app.server, token, m, u, b) };
     },
   };
 }

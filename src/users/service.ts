@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { hashToken, newToken } from '../http/auth.js';
-import { AppError, invalidRequest, notFound } from '../http/errors.js';
+import { AppError, invalidRequest, invalidState, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { builtinRoles, permissions as allPermissions, type Permission } from './permissions.js';
@@ -13,6 +13,8 @@ export interface User {
   name: string | null;
   role: string;
   createdAt: string;
+  /** When the user was deactivated (their tokens stopped working), or null. */
+  deactivatedAt: string | null;
 }
 
 export interface Role {
@@ -28,6 +30,7 @@ interface UserRow {
   name: string | null;
   role_name: string;
   created_at: Date;
+  deactivated_at: Date | null;
 }
 
 const presentUser = (row: UserRow): User => ({
@@ -36,6 +39,7 @@ const presentUser = (row: UserRow): User => ({
   name: row.name,
   role: row.role_name,
   createdAt: row.created_at.toISOString(),
+  deactivatedAt: row.deactivated_at?.toISOString() ?? null,
 });
 
 export async function createBuiltinRoles(tx: Tx, workspaceId: string): Promise<Record<keyof typeof builtinRoles, string>> {
@@ -72,7 +76,7 @@ export async function issueToken(tx: Tx | Db, workspaceId: string, userId: strin
 
 export async function getUser(db: Db | Tx, workspaceId: string, userId: string): Promise<User> {
   const { rows } = await sql<UserRow>`
-    SELECT u.id, u.email, u.name, r.name AS role_name, u.created_at
+    SELECT u.id, u.email, u.name, r.name AS role_name, u.created_at, u.deactivated_at
     FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
     WHERE u.workspace_id = ${workspaceId} AND u.id = ${userId}`.execute(db);
   if (!rows[0]) throw notFound('User');
@@ -86,45 +90,78 @@ export interface SignedInUser {
   permissions: Permission[];
 }
 
-export async function signedInUser(db: Db, workspaceId: string, userId: string): Promise<SignedInUser> {
-  const { rows } = await sql<{ id: string; email: string; name: string | null; role_id: string; role_name: string; permissions: Permission[] }>`
-    SELECT u.id, u.email, u.name, r.id AS role_id, r.name AS role_name, r.permissions
-    FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
-    WHERE u.workspace_id = ${workspaceId} AND u.id = ${userId}`.execute(db);
+/**
+ * Who holds a token: the user it belongs to, and the role and permissions it acts with
+ * (an integration's token: its own role).
+ */
+export async function signedInUser(
+  db: Db,
+  principal: { workspaceId: string; ownerId: string; roleId: string; roleName: string; permissions: ReadonlySet<Permission> },
+): Promise<SignedInUser> {
+  const { rows } = await sql<{ id: string; email: string; name: string | null }>`
+    SELECT u.id, u.email, u.name FROM users u WHERE u.workspace_id = ${principal.workspaceId} AND u.id = ${principal.ownerId}`.execute(db);
   const row = rows[0];
   if (!row) throw notFound('User');
-  const held = new Set(row.permissions);
   return {
     user: { id: row.id, email: row.email, name: row.name },
-    role: { id: row.role_id, name: row.role_name },
-    permissions: allPermissions.filter((p) => held.has(p)),
+    role: { id: principal.roleId, name: principal.roleName },
+    permissions: allPermissions.filter((p) => principal.permissions.has(p)),
   };
 }
 
 export async function listUsers(db: Db, workspaceId: string, request: PageRequest): Promise<Page<User>> {
   const paging = pageByTime(request, 'u.created_at', 'u.id');
   const { rows } = await sql<UserRow & { page_time: string }>`
-    SELECT u.id, u.email, u.name, r.name AS role_name, u.created_at, ${paging.pageTime}
+    SELECT u.id, u.email, u.name, r.name AS role_name, u.created_at, u.deactivated_at, ${paging.pageTime}
     FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
     WHERE u.workspace_id = ${workspaceId} AND ${paging.pastCursor} ORDER BY u.created_at, u.id LIMIT ${paging.fetch}`.execute(db);
   return paging.page(rows, (r) => r.id, presentUser);
 }
 
 /** A role by name (case-insensitive) or id; unknown roles are bad input. */
-async function findRoleId(tx: Tx, workspaceId: string, role: string): Promise<string> {
-  const { rows } = await sql<{ id: string }>`
-    SELECT id FROM roles WHERE workspace_id = ${workspaceId} AND (lower(name) = lower(${role}) OR id = ${role})`.execute(tx);
+export async function findRole(tx: Tx, workspaceId: string, role: string): Promise<Role> {
+  const { rows } = await sql<Role>`
+    SELECT id, name, permissions, builtin FROM roles WHERE workspace_id = ${workspaceId} AND (lower(name) = lower(${role}) OR id = ${role})`.execute(tx);
   if (!rows[0]) throw invalidRequest(`No role named ${role}`, { issues: [{ in: 'body', path: ['role'], message: 'unknown role' }] });
-  return rows[0].id;
+  return rows[0];
+}
+
+/** Who grants: the caller's role and what it holds. */
+export interface Grantor {
+  roleName: string;
+  permissions: ReadonlySet<Permission>;
+}
+
+const isAdminRole = (role: { name: string }) => role.name === 'admin';
+
+/**
+ * A caller may grant only what they hold (issue 19 point 3): a role (for a new user, a
+ * token, or a custom role's permissions) whose permissions are not all the caller's is
+ * refused with 403 `permission_not_held` naming the missing ones, and the built-in admin
+ * role only an admin may give (403 `admin_required`), whatever else the caller holds. The
+ * built-in admin role is the only one named `admin` (role names are unique, and the
+ * built-in ones are made first).
+ */
+export function assertMayGrant(grantor: Grantor, role: { name: string; permissions: readonly Permission[] }): void {
+  if (isAdminRole(role) && !isAdminRole({ name: grantor.roleName })) {
+    throw new AppError(403, 'admin_required', 'Only an admin can make an admin', { role: role.name });
+  }
+  const missing = allPermissions.filter((p) => role.permissions.includes(p) && !grantor.permissions.has(p));
+  if (missing.length > 0) {
+    throw new AppError(403, 'permission_not_held', `You can grant only permissions you hold; you lack ${missing.join(', ')}`, { permissions: missing });
+  }
 }
 
 export async function addUser(
   db: Db,
   change: ChangeContext,
+  grantor: Grantor,
   input: { email: string; name?: string; role: string },
 ): Promise<{ user: User; token: string }> {
   return inTransaction(db, change, async (tx) => {
-    const roleId = await findRoleId(tx, change.workspaceId, input.role);
+    const role = await findRole(tx, change.workspaceId, input.role);
+    assertMayGrant(grantor, role);
+    const roleId = role.id;
     const created = await createUserWithToken(tx, change.workspaceId, { email: input.email, name: input.name ?? null, roleId });
     await recordAudit(tx, change, { action: 'user.created', targetType: 'user', targetId: created.user.id, details: { role: created.user.role } });
     return created;
@@ -140,7 +177,8 @@ export async function listRoles(db: Db, workspaceId: string, request: PageReques
   return paging.page(rows, (r) => r.name, ({ id, name, permissions, builtin }) => ({ id, name, permissions, builtin }));
 }
 
-export async function createRole(db: Db, change: ChangeContext, input: { name: string; permissions: Permission[] }): Promise<Role> {
+export async function createRole(db: Db, change: ChangeContext, grantor: Grantor, input: { name: string; permissions: Permission[] }): Promise<Role> {
+  assertMayGrant(grantor, input);
   return inTransaction(db, change, async (tx) => {
     const taken = await sql`SELECT 1 FROM roles WHERE workspace_id = ${change.workspaceId} AND lower(name) = lower(${input.name})`.execute(tx);
     if (taken.rows.length > 0) throw new AppError(409, 'invalid_state', `A role named ${input.name} already exists`, { name: input.name });
@@ -151,4 +189,62 @@ export async function createRole(db: Db, change: ChangeContext, input: { name: s
     await recordAudit(tx, change, { action: 'role.created', targetType: 'role', targetId: rows[0].id, details: { name: input.name, permissions } });
     return rows[0];
   });
+}
+
+/**
+ * Deactivates a user (issue 17 point 2): from the commit on, their own tokens and the
+ * integration tokens they created answer 401 (the tokens are revoked with them: the user
+ * saw those secrets). Their history stays theirs: actor ids are not touched. A caller may
+ * deactivate only a user whose role they could grant (assertMayGrant: an admin only by an
+ * admin), never themselves (409 `cannot_deactivate_self`), and never the last active
+ * admin (409 `last_admin`). The active admins' rows are locked first, so two admins
+ * deactivating each other at once cannot both succeed.
+ */
+export async function deactivateUser(db: Db, change: ChangeContext, caller: Grantor & { ownerId: string }, userId: string): Promise<User> {
+  return inTransaction(db, change, async (tx) => {
+    const ws = change.workspaceId;
+    const { rows: admins } = await sql<{ id: string }>`
+      SELECT u.id FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
+      WHERE u.workspace_id = ${ws} AND r.name = 'admin' AND r.builtin AND u.deactivated_at IS NULL
+      ORDER BY u.id FOR UPDATE OF u`.execute(tx);
+    const { rows } = await sql<{ deactivated_at: Date | null; role_name: string; permissions: Permission[] }>`
+      SELECT u.deactivated_at, r.name AS role_name, r.permissions
+      FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
+      WHERE u.workspace_id = ${ws} AND u.id = ${userId} FOR UPDATE OF u`.execute(tx);
+    const target = rows[0];
+    if (!target) throw notFound('User');
+    if (userId === caller.ownerId) throw new AppError(409, 'cannot_deactivate_self', 'You cannot deactivate yourself: another admin can', { userId });
+    if (target.deactivated_at) throw invalidState('This user is already deactivated', { deactivatedAt: target.deactivated_at.toISOString() });
+    assertMayGrant(caller, { name: target.role_name, permissions: target.permissions });
+    if (admins.some((a) => a.id === userId) && admins.length === 1) {
+      throw new AppError(409, 'last_admin', 'This is the workspace’s last active admin: make another admin first', { userId });
+    }
+    await sql`UPDATE users SET deactivated_at = ${change.at}, deactivated_by = ${change.actorId} WHERE workspace_id = ${ws} AND id = ${userId}`.execute(tx);
+    const revoked = await revokeTokensOf(tx, change, userId);
+    await recordAudit(tx, change, { action: 'user.deactivated', targetType: 'user', targetId: userId, details: { tokensRevoked: revoked } });
+    return getUser(tx, ws, userId);
+  });
+}
+
+/** Revokes every live token a user holds or created; answers how many. */
+async function revokeTokensOf(tx: Tx, change: ChangeContext, userId: string): Promise<number> {
+  const { rows } = await sql`
+    UPDATE api_tokens SET revoked_at = ${change.at}, revoked_by = ${change.actorId}
+    WHERE workspace_id = ${change.workspaceId} AND user_id = ${userId} AND revoked_at IS NULL RETURNING id`.execute(tx);
+  return rows.length;
+}
+
+/**
+ * The person behind an actor, for four eyes (issue 19 point 3): a user is themselves; an
+ * integration's token is the user who created it. `since` is when the actor came to hold
+ * what it holds: a user's creation, a token's (or its creator's, if later). An actor that
+ * is neither (a job's or a script's) is its own person, since an unknown time (null).
+ */
+export async function personBehind(db: Db | Tx, workspaceId: string, actorId: string): Promise<{ personId: string; since: Date | null }> {
+  const { rows } = await sql<{ person_id: string; since: Date }>`
+    SELECT p.id AS person_id, greatest(p.created_at, t.created_at) AS since
+    FROM users p LEFT JOIN api_tokens t ON t.workspace_id = p.workspace_id AND t.id = ${actorId} AND t.name IS NOT NULL
+    WHERE p.workspace_id = ${workspaceId} AND (p.id = ${actorId} OR p.id = t.user_id)`.execute(db);
+  const row = rows[0];
+  return row ? { personId: row.person_id, since: row.since } : { personId: actorId, since: null };
 }

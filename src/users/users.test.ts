@@ -12,7 +12,7 @@ describe('users', () => {
     const ws = await aWorkspace(app);
     const res = await ws.api('POST', '/users', { email: 'mia@example.com', name: 'Mia', role: 'member' });
     expect(res.status).toBe(201);
-    expect(res.body.user).toEqual({ id: res.body.user.id, email: 'mia@example.com', name: 'Mia', role: 'member', createdAt: res.body.user.createdAt });
+    expect(res.body.user).toEqual({ id: res.body.user.id, email: 'mia@example.com', name: 'Mia', role: 'member', createdAt: res.body.user.createdAt, deactivatedAt: null });
     expect(res.body.token).toMatch(new RegExp(`^rt\\.${ws.id}\\.`));
     const asMia = await call(app.server, res.body.token, 'POST', '/contacts', { email: 'by-mia@example.com' });
     expect(asMia.status).toBe(201);

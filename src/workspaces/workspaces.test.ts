@@ -23,7 +23,7 @@ describe('creating workspaces (operator)', () => {
       maxRetention: { deletedDays: 365, archiveDays: 3650, pitrHours: 168 },
       createdAt: workspace.createdAt,
     });
-    expect(user).toEqual({ id: user.id, email: 'boss@acme.example', name: null, role: 'admin', createdAt: user.createdAt });
+    expect(user).toEqual({ id: user.id, email: 'boss@acme.example', name: null, role: 'admin', createdAt: user.createdAt, deactivatedAt: null });
     const me = await call(app.server, token, 'GET', '/workspace');
     expect(me.status).toBe(200);
     expect(me.body).toEqual(workspace);

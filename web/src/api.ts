@@ -53,6 +53,7 @@ export type DeletedObject = Schemas['DeletedObject'];
 export type ObjectType = DeletedObject['type'];
 /** What POST /deleted-objects/restore restored and skipped, with why. */
 export type ObjectRestore = Schemas['ObjectRestore'];
+export type IntegrationToken = Schemas['IntegrationToken'];
 /** Every code the server answers an error with. */
 export type ErrorCode = Schemas['Error']['error']['code'];
 

@@ -54,6 +54,9 @@ describe('describeRollbackError', () => {
     expect(describeRollbackError(new ApiError(403, 'four_eyes_required', 'A full rollback must be approved by a different user', { requestedBy: 'u1' }))).toBe(
       'You requested this rollback, so you cannot approve it yourself: a full rollback needs a second admin (four eyes). Ask another admin to approve it.',
     );
+    expect(describeRollbackError(new ApiError(403, 'four_eyes_required', 'Made since', { requestedBy: 'u1', reason: 'approver_newer_than_request' }))).toBe(
+      'You became an admin (or this token was made) after the rollback was requested, so you cannot approve it: a full rollback needs a second admin who could approve when it was requested (four eyes).',
+    );
   });
 
   it('says a rollback was already undone, from details.undoneBy', () => {

@@ -113,6 +113,9 @@ export function describeRollbackError(error: unknown): string {
       return `That point can no longer be rolled back to. Recoverable points are the recent window${range} and the exact moments of retained snapshots. Pick one of the nearest points below, or another point.`;
     }
     case 'four_eyes_required':
+      if (error.details.reason === 'approver_newer_than_request') {
+        return 'You became an admin (or this token was made) after the rollback was requested, so you cannot approve it: a full rollback needs a second admin who could approve when it was requested (four eyes).';
+      }
       return 'You requested this rollback, so you cannot approve it yourself: a full rollback needs a second admin (four eyes). Ask another admin to approve it.';
     case 'restore_job_running':
       return 'A restore or another rollback is queued or running in this workspace, and only one runs at a time. Try again once it has finished.';

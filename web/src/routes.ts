@@ -12,6 +12,7 @@ import { SettingsPage } from './pages/SettingsPage';
 import { ActivityPage } from './pages/ActivityPage';
 import { ImportsPage } from './pages/ImportsPage';
 import { DeletedObjectsPage } from './pages/DeletedObjectsPage';
+import { TokensPage } from './pages/TokensPage';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -62,6 +63,7 @@ export const navSections: { title: string; items: NavItem[] }[] = [
       { path: '/audit-log', label: 'Audit log', page: AuditLogPage, permission: 'audit.read' },
       // Retention and the mass-delete guard: PATCH /workspace needs users.manage.
       { path: '/settings', label: 'Settings', page: SettingsPage, permission: 'users.manage' },
+      { path: '/tokens', label: 'API tokens', page: TokensPage, permission: 'users.manage' },
     ],
   },
 ];
