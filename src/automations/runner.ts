@@ -102,10 +102,11 @@ async function workspacesWithDueSteps(ctx: AppContext): Promise<string[]> {
 
 const due = (at: Date) => sql`(e.status = 'active' OR (e.status = 'waiting' AND e.run_at <= ${at}))`;
 
-/** The automation of the workspace's most overdue enrollment, if any is due. */
+/** The running automation of the workspace's most overdue enrollment, if any is due (as takeDueSteps takes them). */
 async function nextDueAutomation(ctx: AppContext, workspaceId: string): Promise<string | null> {
   const { rows } = await sql<{ automation_id: string }>`
     SELECT e.automation_id FROM enrollments e
+    JOIN automations a ON a.workspace_id = e.workspace_id AND a.id = e.automation_id AND a.paused_at IS NULL AND a.deleted_at IS NULL
     JOIN contacts c ON c.workspace_id = e.workspace_id AND c.id = e.contact_id AND c.status = 'active'
     WHERE e.workspace_id = ${workspaceId} AND ${due(ctx.clock.now())}
     ORDER BY e.run_at NULLS FIRST, e.automation_id LIMIT 1`.execute(ctx.db);
