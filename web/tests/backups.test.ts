@@ -160,7 +160,7 @@ describe('web UI: backups', () => {
       page.on('request', (request) => {
         if (new URL(request.url()).pathname.startsWith('/api/v1/backups')) backupCalls.push(request.url());
       });
-      await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts()).resolves.toEqual(['Contacts', 'Imports', 'Restore contacts', 'Archived contacts', 'Snapshots']);
+      await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts()).resolves.toEqual(['Contacts', 'Imports', 'Restore contacts', 'Archived contacts', 'Deleted objects', 'Snapshots']);
       await nav(page, 'Snapshots').click();
       await page.getByTestId('snapshot-row').first().waitFor();
       await expect(page.locator('main').getByRole('button', { name: /Back up/ }).count()).resolves.toBe(0);

@@ -209,7 +209,7 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     const ws = await aWorkspace(ui.server.app);
     const manager = await ws.userWithRole('manager');
     const page = await signedIn(ui.browser, ui.server.base, manager.token);
-    await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts()).resolves.toEqual(['Contacts', 'Imports', 'Restore contacts', 'Archived contacts', 'Snapshots']);
+    await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts()).resolves.toEqual(['Contacts', 'Imports', 'Restore contacts', 'Archived contacts', 'Deleted objects', 'Snapshots']);
     await page.goto(`${ui.server.base}/rollback`);
     await expect(page.getByRole('alert').innerText()).resolves.toBe('This page needs the permission “rollbacks.request”, which your role does not have.');
     await nav(page, 'Snapshots').click();

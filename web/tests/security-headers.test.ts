@@ -5,7 +5,7 @@ import { navLink, openUi } from './browser.js';
 const ui = openUi();
 
 /** Every page of the main navigation, by its link's name. */
-const pages = ['Contacts', 'Imports', 'Activity', 'Restore contacts', 'Archived contacts', 'Rollback', 'Snapshots', 'Backups', 'Audit log'];
+const pages = ['Contacts', 'Imports', 'Activity', 'Restore contacts', 'Archived contacts', 'Deleted objects', 'Rollback', 'Snapshots', 'Backups', 'Held deletes', 'Audit log', 'Settings', 'API tokens'];
 
 describe('web UI under its Content-Security-Policy', () => {
   it('signs in and shows every page and a contact with no policy violation and no console error', async () => {

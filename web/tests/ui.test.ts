@@ -267,7 +267,7 @@ describe('web UI: what each role sees', () => {
     await ws.api('DELETE', `/contacts/${gone.id}`);
     const manager = await ws.userWithRole('manager');
     const page = await signedIn(ui.browser, ui.server.base, manager.token);
-    await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts()).resolves.toEqual(['Contacts', 'Imports', 'Restore contacts', 'Archived contacts', 'Snapshots']);
+    await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts()).resolves.toEqual(['Contacts', 'Imports', 'Restore contacts', 'Archived contacts', 'Deleted objects', 'Snapshots']);
     await nav(page, 'Restore contacts').click();
     await page.waitForFunction(() => document.querySelectorAll('main tbody tr').length === 1);
     expect(await columnTexts(page, 2)).toEqual(['gone@roles.example']);
