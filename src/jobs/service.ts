@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { CauseKind, ChangeContext, Db, Tx } from '../db/database.js';
@@ -187,6 +188,13 @@ export interface RunOptions {
   lane?: string | null;
   /** Stop after this many batches and release the job, as a crashed runner would leave it (tests). */
   maxSteps?: number;
+  /** What the claimed jobs' lease_owner says (runner.ts); a fresh id per pass when absent. */
+  owner?: string;
+  /**
+   * Asked before each batch: true stops the pass at that boundary (a SIGTERM) and releases
+   * the job it holds, so the next start resumes it at once.
+   */
+  stopping?: () => boolean;
 }
 
 /**
@@ -194,9 +202,11 @@ export interface RunOptions {
  * ran out (a crashed or stopped process). Returns the number of batches committed.
  */
 export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHandler[], options: RunOptions = {}): Promise<number> {
-  const owner = randomUUID();
+  const owner = options.owner ?? randomUUID();
+  const stopping = options.stopping ?? (() => false);
   let steps = 0;
   for (;;) {
+    if (stopping()) return steps;
     const job = await claimJob(ctx.db, owner, options.workspaceId ?? null, options.lane, ctx.clock.now());
     if (!job) return steps;
     const handler = handlers.find((h) => h.kind === job.kind);
@@ -205,7 +215,7 @@ export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHand
       continue;
     }
     const budget = options.maxSteps === undefined ? Infinity : options.maxSteps - steps;
-    const ran = await runClaimedJob(ctx, handler, job, owner, budget);
+    const ran = await runClaimedJob(ctx, handler, job, owner, budget, stopping);
     steps += ran;
     if (options.maxSteps !== undefined && steps >= options.maxSteps) return steps;
   }
@@ -242,13 +252,37 @@ async function claimJob(db: Db, owner: string, workspaceId: string | null, lane:
   }
 }
 
-async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job, owner: string, budget: number): Promise<number> {
+/** serialization_failure and deadlock_detected: the batch met a concurrent write and can simply run again. */
+const retriedCodes = new Set(['40001', '40P01']);
+/** A batch is tried this many times before the job fails with the database's error. */
+export const batchAttempts = 5;
+
+const isRetried = (error: unknown) => typeof error === 'object' && error !== null && retriedCodes.has(String((error as { code?: unknown }).code));
+
+/**
+ * Runs a batch's transaction again when the database chose it as the victim of a deadlock
+ * or a serialization failure (a user's edit of rows the batch locks, in another order):
+ * the transaction was rolled back whole, so running it again repeats nothing. Bounded, with
+ * a short growing pause, so a lasting conflict still fails the job with its cause.
+ */
+async function retryingConflicts<T>(batch: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await batch();
+    } catch (error) {
+      if (!isRetried(error) || attempt >= batchAttempts) throw error;
+      await delay(20 * attempt + Math.floor(Math.random() * 20));
+    }
+  }
+}
+
+async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job, owner: string, budget: number, stopping: () => boolean): Promise<number> {
   let job = claimed;
   let steps = 0;
   try {
-    while (steps < budget) {
+    while (steps < budget && !stopping()) {
       const change = jobChange(ctx, job, handler);
-      const outcome = await inTransaction(ctx.db, change, async (tx) => {
+      const outcome = await retryingConflicts(() => inTransaction(ctx.db, change, async (tx) => {
         const { rows } = await sql<JobRow>`
           SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner} FOR UPDATE`.execute(tx);
         if (!rows[0] || rows[0].status !== 'running') return null;
@@ -265,13 +299,13 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
           await handler.finished?.(tx, { ...current, status: 'succeeded', progress: result.progress, result: result.result ?? {}, finishedAt: change.at }, change);
         }
         return { ...current, progress: result.progress, done: result.done };
-      });
+      }));
       if (!outcome) return steps;
       steps += 1;
       job = outcome;
       if (outcome.done) return steps;
     }
-    // Out of budget: release the lease as a stopped process would, leaving it resumable.
+    // Out of budget, or stopping: release the lease, leaving it resumable at once.
     await sql`UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner}`.execute(ctx.db);
     return steps;
   } catch (error) {

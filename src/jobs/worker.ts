@@ -26,6 +26,8 @@ export class JobWorker {
   constructor(
     private readonly ctx: () => AppContext,
     private readonly startDelayMs = jobStartDelayMs,
+    /** The lease owner of this process's jobs (runner.ts); a fresh one per pass when absent. */
+    private readonly owner?: string,
   ) {
     for (const lane of [null, ...new Set(jobHandlers.flatMap((h) => (h.lane ? [h.lane] : [])))]) this.lanes.set(lane, new LanePass());
   }
@@ -42,7 +44,7 @@ export class JobWorker {
     for (const [lane, pass] of this.lanes) {
       pass.kick(
         this.startDelayMs,
-        () => runPendingJobs(this.ctx(), jobHandlers, { lane }),
+        () => runPendingJobs(this.ctx(), jobHandlers, { lane, owner: this.owner, stopping: () => this.stopped }),
         (error) => this.ctx().log.error({ err: error, lane }, 'job worker pass failed'),
       );
     }
@@ -53,6 +55,10 @@ export class JobWorker {
     for (const pass of this.lanes.values()) await pass.idle();
   }
 
+  /**
+   * Stops claiming and lets each pass end at its next batch boundary: the batch under way
+   * commits, and the job it belongs to is released for the next start to resume at once.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
