@@ -83,7 +83,7 @@ export async function createContext(
   options: { jobOwner?: string } = {},
 ): Promise<{ ctx: AppContext; worker: JobWorker }> {
   const clock = config.testClock ? await openTestClock(database.db) : systemClock;
-  const worker: JobWorker = new JobWorker(() => ctx, undefined, options.jobOwner);
+  const worker: JobWorker = new JobWorker(() => ctx);
   const ctx: AppContext = {
     database,
     db: database.db,
@@ -91,6 +91,7 @@ export async function createContext(
     config,
     log,
     kickJobs: () => worker.kick(),
+    jobRunner: { owner: options.jobOwner, stopping: () => worker.isStopping },
   };
   return { ctx, worker };
 }

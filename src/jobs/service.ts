@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
+import { setImmediate as yieldToEventLoop, setTimeout as delay } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { CauseKind, ChangeContext, Db, Tx } from '../db/database.js';
@@ -202,8 +202,8 @@ export interface RunOptions {
  * ran out (a crashed or stopped process). Returns the number of batches committed.
  */
 export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHandler[], options: RunOptions = {}): Promise<number> {
-  const owner = options.owner ?? randomUUID();
-  const stopping = options.stopping ?? (() => false);
+  const owner = options.owner ?? ctx.jobRunner?.owner ?? randomUUID();
+  const stopping = options.stopping ?? ctx.jobRunner?.stopping ?? (() => false);
   let steps = 0;
   for (;;) {
     if (stopping()) return steps;
@@ -280,7 +280,12 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
   let job = claimed;
   let steps = 0;
   try {
-    while (steps < budget && !stopping()) {
+    for (;;) {
+      // Between batches the event loop gets a turn: on PGlite a query's promise settles
+      // without I/O, so a job's batches would otherwise follow one another as one chain of
+      // microtasks, and no request, timer or signal (a SIGTERM) would be seen until its end.
+      await yieldToEventLoop();
+      if (steps >= budget || stopping()) break;
       const change = jobChange(ctx, job, handler);
       const outcome = await retryingConflicts(() => inTransaction(ctx.db, change, async (tx) => {
         const { rows } = await sql<JobRow>`

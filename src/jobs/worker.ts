@@ -26,8 +26,6 @@ export class JobWorker {
   constructor(
     private readonly ctx: () => AppContext,
     private readonly startDelayMs = jobStartDelayMs,
-    /** The lease owner of this process's jobs (runner.ts); a fresh one per pass when absent. */
-    private readonly owner?: string,
   ) {
     for (const lane of [null, ...new Set(jobHandlers.flatMap((h) => (h.lane ? [h.lane] : [])))]) this.lanes.set(lane, new LanePass());
   }
@@ -44,10 +42,15 @@ export class JobWorker {
     for (const [lane, pass] of this.lanes) {
       pass.kick(
         this.startDelayMs,
-        () => runPendingJobs(this.ctx(), jobHandlers, { lane, owner: this.owner, stopping: () => this.stopped }),
+        () => runPendingJobs(this.ctx(), jobHandlers, { lane }),
         (error) => this.ctx().log.error({ err: error, lane }, 'job worker pass failed'),
       );
     }
+  }
+
+  /** Asked to stop: passes end at their next batch boundary. */
+  get isStopping(): boolean {
+    return this.stopped;
   }
 
   /** Resolves when the current passes (if any) are over. */

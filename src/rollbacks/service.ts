@@ -337,7 +337,7 @@ export const rollbackJobHandler: JobHandler = {
   kind: 'rollback',
   origin: 'rollback',
   cause: 'rollback',
-  step: (tx, job, change) => stepRollback(tx, job, change),
+  step: (tx, job, change, ctx) => stepRollback(tx, job, change, ctx.config.jobBatchSize),
   async cleanUp(tx, job) {
     await sql`DELETE FROM rollback_targets WHERE workspace_id = ${job.workspaceId} AND rollback_id = ${job.id}`.execute(tx);
   },
@@ -349,12 +349,12 @@ export const rollbackJobHandler: JobHandler = {
  * the same way: its plan, then lists and the like, then contacts giving up emails, then
  * contacts with their associations, a batch at a time.
  */
-export async function stepRollback(tx: Tx, job: Job, change: ChangeContext): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }> {
+export async function stepRollback(tx: Tx, job: Job, change: ChangeContext, defaultBatchSize?: number): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }> {
   {
     const params = job.params as unknown as RollbackParams;
     const progress = { ...initialProgress, ...(job.progress as unknown as Partial<RollbackProgress>) };
     const ws = change.workspaceId;
-    const batchSize = params.batchSize ?? rollbackBatchSize;
+    const batchSize = params.batchSize ?? defaultBatchSize ?? rollbackBatchSize;
     const wrote = async () => ({ ...progress, txids: [...progress.txids, await currentTxid(tx)] });
     // Rows changed after the plan are left alone: counted and shown with the plan's skips.
     const keptLater = (changed: ChangedRow[], base: RollbackProgress): RollbackProgress => {
