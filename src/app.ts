@@ -59,8 +59,8 @@ export const routeModules: RouteModule[] = [
   formRoutes,
 ];
 
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Database> {
-  const database = config.databaseUrl ? await connectPostgres(config.databaseUrl) : await connectPGlite(config.dataDir);
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: { applicationName?: string } = {}): Promise<Database> {
+  const database = config.databaseUrl ? await connectPostgres(config.databaseUrl, undefined, options.applicationName) : await connectPGlite(config.dataDir);
   await migrate(database);
   return database;
 }
@@ -78,7 +78,12 @@ export function processLogger(config: Config, to: 'stdout' | 'stderr'): Logger {
  * The context of a running server, with its background job worker (not yet started). With
  * RETRACE_TEST_CLOCK=1 the clock is the test clock at the time it had reached.
  */
-export async function createContext(database: Database, config: Config, log: Logger): Promise<{ ctx: AppContext; worker: JobWorker }> {
+export async function createContext(
+  database: Database,
+  config: Config,
+  log: Logger,
+  options: { jobOwner?: string } = {},
+): Promise<{ ctx: AppContext; worker: JobWorker }> {
   const clock = config.testClock ? await openTestClock(database.db) : systemClock;
   const worker: JobWorker = new JobWorker(() => ctx);
   const ctx: AppContext = {
@@ -88,6 +93,7 @@ export async function createContext(database: Database, config: Config, log: Log
     config,
     log,
     kickJobs: () => worker.kick(),
+    jobRunner: { owner: options.jobOwner, stopping: () => worker.isStopping },
   };
   return { ctx, worker };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { isLogLevel, logLevels, type LogLevel } from './logger.js';
 
@@ -16,6 +17,19 @@ export interface Config {
   /** A PostgreSQL server; when absent, the embedded PGlite database in dataDir. */
   databaseUrl: string | undefined;
   dataDir: string;
+  /**
+   * Who runs this server's jobs (RETRACE_RUNNER_ID): by default this host and, on
+   * PostgreSQL, the port it serves (on PGlite, its data directory). A new process with the
+   * same id takes over the jobs a dead one left at once, without waiting out their lease.
+   * Two servers sharing one database must have different ids (they do by default).
+   */
+  runnerId: string;
+  /**
+   * Contacts per batch (one transaction each) of restores, rollbacks and undos
+   * (RETRACE_JOB_BATCH_SIZE), when not their own default (5,000 and 2,000): smaller batches
+   * stop sooner at a SIGTERM; the crash harness uses them to kill jobs between many batches.
+   */
+  jobBatchSize?: number;
   adminToken: string;
   /** Whether the operator token was generated (and so must be printed once). */
   adminTokenGenerated: boolean;
@@ -65,6 +79,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: readTrustProxy(env.TRUST_PROXY),
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir,
+    runnerId: env.RETRACE_RUNNER_ID || `${os.hostname()}:${env.DATABASE_URL ? `port ${Number(env.PORT ?? 3000)}` : dataDir}`,
+    ...(env.RETRACE_JOB_BATCH_SIZE ? { jobBatchSize: wholeNumber('RETRACE_JOB_BATCH_SIZE', env.RETRACE_JOB_BATCH_SIZE, 'contacts') } : {}),
     adminToken,
     adminTokenGenerated: !env.RETRACE_ADMIN_TOKEN,
     testClock: env.RETRACE_TEST_CLOCK === '1',
@@ -78,8 +94,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-function wholeNumber(name: string, value: string): number {
+function wholeNumber(name: string, value: string, unit = 'bytes'): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a whole number of bytes, not ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a whole number of ${unit}, not ${JSON.stringify(value)}`);
   return n;
 }

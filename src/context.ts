@@ -13,4 +13,10 @@ export interface AppContext {
   log: Logger;
   /** Asks the background job worker to look for work now (a job was just queued). */
   kickJobs: () => void;
+  /**
+   * How this process runs jobs, when it is a server (src/jobs/runner.ts): the lease owner
+   * its jobs get, and whether it is stopping (a SIGTERM), asked before each batch. Every
+   * pass over jobs (the worker's, a maintenance pass's) runs with these.
+   */
+  jobRunner?: { owner?: string; stopping: () => boolean };
 }

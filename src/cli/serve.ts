@@ -11,6 +11,7 @@ import { scheduleMaintenance } from '../maintenance/service.js';
 import { maintenanceTasks } from '../maintenance/tasks.js';
 import { notificationDeliveryTask, notificationPollMs } from '../notifications/maintenance.js';
 import type { AppContext } from '../context.js';
+import { runnerIdentity, takeOverRunner } from '../jobs/runner.js';
 
 const demoName = 'Demo workspace';
 const demoContacts = 3000;
@@ -19,8 +20,12 @@ const demoAgeMs = 3 * 3_600_000 + 10 * 60_000;
 
 /** Starts the server; on an empty database, creates the demo workspace first. */
 export async function serve(config: Config, options: { demo: boolean }): Promise<void> {
-  const database = await openDatabase(config);
-  const { ctx, worker } = await createContext(database, config, processLogger(config, 'stdout'));
+  const runner = runnerIdentity(config.runnerId);
+  const database = await openDatabase(config, { applicationName: runner.applicationName });
+  const { ctx, worker } = await createContext(database, config, processLogger(config, 'stdout'), { jobOwner: runner.owner });
+  // What a killed process of this runner left: its statements ended, its jobs resumed now.
+  const takenOver = await takeOverRunner(database, runner);
+  if (takenOver.sessionsEnded + takenOver.jobsReleased > 0) ctx.log.info(takenOver, 'took over the jobs of a stopped process of this runner');
   const signIn = options.demo ? await demoSignIn(ctx) : null;
   const server = await createServer(ctx);
   const stopMaintenance = scheduleMaintenance(ctx, maintenanceTasks, 30_000);
@@ -39,10 +44,12 @@ export async function serve(config: Config, options: { demo: boolean }): Promise
   if (config.adminTokenGenerated) console.log(`Operator token (set RETRACE_ADMIN_TOKEN to choose it): ${config.adminToken}`);
   if (config.testClock) console.log('Test clock is ON (RETRACE_TEST_CLOCK=1)');
 
+  // A stop (SIGTERM from a process manager, Ctrl-C) ends the jobs at their next batch
+  // boundary: the batch under way commits, the job is released, the next start resumes it.
   const shutdown = async () => {
+    await worker.stop();
     await stopMaintenance();
     await stopNotifications();
-    await worker.stop();
     await server.close();
     await database.close();
     process.exit(0);

@@ -63,8 +63,19 @@ export interface Database {
 pg.types.setTypeParser(20, (value) => Number(value));
 pg.types.setTypeParser(1700, (value) => Number(value));
 
-export async function connectPostgres(url: string, poolSize = 10): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+/**
+ * `applicationName` marks the sessions in pg_stat_activity: a server's job runner names
+ * its own (src/jobs/runner.ts), so that the next process of the same runner can end those
+ * a killed one left running.
+ */
+export async function connectPostgres(url: string, poolSize = 10, applicationName?: string): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, ...(applicationName ? { application_name: applicationName } : {}) });
+  // A connection the server ended (a takeover by the next process of a runner, an
+  // operator's pg_terminate_backend, a restart) is dropped from the pool, which opens a new
+  // one when needed; unhandled, its 'error' event would end the process. A query running
+  // on it fails with the error as usual.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

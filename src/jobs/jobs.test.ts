@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inTransaction } from '../db/database.js';
 import { aWorkspace, testApp, type TestApp } from '../test-support/harness.js';
-import { insertJob, runPendingJobs, withOneActiveJob, findJob, type JobHandler } from './service.js';
+import { batchAttempts, insertJob, runPendingJobs, withOneActiveJob, findJob, type JobHandler } from './service.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -48,6 +48,18 @@ describe('durable jobs', () => {
     expect(await findJob(app.ctx.db, ws.id, job.id)).toMatchObject({ status: 'succeeded', progress: { seen: [1, 2, 3, 4, 5] }, result: { count: 5 } });
   });
 
+  it('stops at the next batch boundary when asked to, releasing the job so the next pass resumes it at once', async () => {
+    const ws = await aWorkspace(app);
+    const job = await queueCounting(ws.id, 5);
+    let batches = 0;
+    const stopAfterTwo: JobHandler = { ...counting, async step(tx, j, change, ctx) { batches += 1; return counting.step(tx, j, change, ctx); } };
+    expect(await runPendingJobs(app.ctx, [stopAfterTwo], { workspaceId: ws.id, stopping: () => batches >= 2 })).toBe(2);
+    const { rows } = await sql<{ lease_owner: string | null }>`SELECT lease_owner FROM jobs WHERE workspace_id = ${ws.id} AND id = ${job.id}`.execute(app.ctx.db);
+    expect(rows).toEqual([{ lease_owner: null }]);
+    expect(await findJob(app.ctx.db, ws.id, job.id)).toMatchObject({ status: 'running', progress: { seen: [1, 2] } });
+    expect(await runPendingJobs(app.ctx, [counting], { workspaceId: ws.id })).toBe(3);
+  });
+
   it('frees the slot when a job ends, so the next one can be queued', async () => {
     const ws = await aWorkspace(app);
     await queueCounting(ws.id, 1);
@@ -62,6 +74,32 @@ describe('durable jobs', () => {
     const job = await queueCounting(ws.id, 3);
     await runPendingJobs(app.ctx, [failing], { workspaceId: ws.id });
     expect(await findJob(app.ctx.db, ws.id, job.id)).toMatchObject({ status: 'failed', error: 'boom', progress: {} });
+  });
+
+  it('runs a batch again when the database picks it as a deadlock victim, and fails it after a bounded number of tries', async () => {
+    const ws = await aWorkspace(app);
+    let tries = 0;
+    const conflict = (code: string) => Object.assign(new Error(`conflict ${code}`), { code });
+    const onceDeadlocked: JobHandler = {
+      ...counting,
+      async step(tx, job, change, ctx) {
+        tries += 1;
+        if (tries === 1) throw conflict('40P01');
+        if (tries === 2) throw conflict('40001');
+        return counting.step(tx, job, change, ctx);
+      },
+    };
+    const job = await queueCounting(ws.id, 1);
+    await runPendingJobs(app.ctx, [onceDeadlocked], { workspaceId: ws.id });
+    expect(tries).toBe(3);
+    expect(await findJob(app.ctx.db, ws.id, job.id)).toMatchObject({ status: 'succeeded', progress: { seen: [1] } });
+
+    tries = 0;
+    const alwaysDeadlocked: JobHandler = { ...counting, async step() { tries += 1; throw conflict('40P01'); } };
+    const doomed = await queueCounting(ws.id, 1);
+    await runPendingJobs(app.ctx, [alwaysDeadlocked], { workspaceId: ws.id });
+    expect(tries).toBe(batchAttempts);
+    expect(await findJob(app.ctx.db, ws.id, doomed.id)).toMatchObject({ status: 'failed', error: 'conflict 40P01' });
   });
 
   it('lets a failed job clean up its work data in the transaction that marks it failed', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToEventLoop, setTimeout as delay } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { CauseKind, ChangeContext, Db, Tx } from '../db/database.js';
@@ -192,6 +193,13 @@ export interface RunOptions {
   lane?: string | null;
   /** Stop after this many batches and release the job, as a crashed runner would leave it (tests). */
   maxSteps?: number;
+  /** What the claimed jobs' lease_owner says (runner.ts); a fresh id per pass when absent. */
+  owner?: string;
+  /**
+   * Asked before each batch: true stops the pass at that boundary (a SIGTERM) and releases
+   * the job it holds, so the next start resumes it at once.
+   */
+  stopping?: () => boolean;
 }
 
 /**
@@ -199,9 +207,11 @@ export interface RunOptions {
  * ran out (a crashed or stopped process). Returns the number of batches committed.
  */
 export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHandler[], options: RunOptions = {}): Promise<number> {
-  const owner = randomUUID();
+  const owner = options.owner ?? ctx.jobRunner?.owner ?? randomUUID();
+  const stopping = options.stopping ?? ctx.jobRunner?.stopping ?? (() => false);
   let steps = 0;
   for (;;) {
+    if (stopping()) return steps;
     const claimed = await claimJob(ctx.db, owner, options.workspaceId ?? null, options.lane, ctx.clock.now());
     if (!claimed) return steps;
     const { job } = claimed;
@@ -215,7 +225,7 @@ export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHand
       continue;
     }
     const budget = options.maxSteps === undefined ? Infinity : options.maxSteps - steps;
-    const ran = await runClaimedJob(ctx, handler, job, owner, budget);
+    const ran = await runClaimedJob(ctx, handler, job, owner, budget, stopping);
     steps += ran;
     if (options.maxSteps !== undefined && steps >= options.maxSteps) return steps;
   }
@@ -268,13 +278,42 @@ async function claimJob(
   }
 }
 
-async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job, owner: string, budget: number): Promise<number> {
+/** serialization_failure and deadlock_detected: the batch met a concurrent write and can simply run again. */
+const retriedCodes = new Set(['40001', '40P01']);
+/** A batch is tried this many times before the job fails with the database's error. */
+export const batchAttempts = 5;
+
+const isRetried = (error: unknown) => typeof error === 'object' && error !== null && retriedCodes.has(String((error as { code?: unknown }).code));
+
+/**
+ * Runs a batch's transaction again when the database chose it as the victim of a deadlock
+ * or a serialization failure (a user's edit of rows the batch locks, in another order):
+ * the transaction was rolled back whole, so running it again repeats nothing. Bounded, with
+ * a short growing pause, so a lasting conflict still fails the job with its cause.
+ */
+async function retryingConflicts<T>(batch: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await batch();
+    } catch (error) {
+      if (!isRetried(error) || attempt >= batchAttempts) throw error;
+      await delay(20 * attempt + Math.floor(Math.random() * 20));
+    }
+  }
+}
+
+async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job, owner: string, budget: number, stopping: () => boolean): Promise<number> {
   let job = claimed;
   let steps = 0;
   try {
-    while (steps < budget) {
+    for (;;) {
+      // Between batches the event loop gets a turn: on PGlite a query's promise settles
+      // without I/O, so a job's batches would otherwise follow one another as one chain of
+      // microtasks, and no request, timer or signal (a SIGTERM) would be seen until its end.
+      await yieldToEventLoop();
+      if (steps >= budget || stopping()) break;
       const change = jobChange(ctx, job, handler);
-      const outcome = await inTransaction(ctx.db, change, async (tx) => {
+      const outcome = await retryingConflicts(() => inTransaction(ctx.db, change, async (tx) => {
         const { rows } = await sql<JobRow>`
           SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner} FOR UPDATE`.execute(tx);
         if (!rows[0] || rows[0].status !== 'running') return null;
@@ -291,13 +330,13 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
           await handler.finished?.(tx, { ...current, status: 'succeeded', progress: result.progress, result: result.result ?? {}, finishedAt: change.at }, change);
         }
         return { ...current, progress: result.progress, done: result.done };
-      });
+      }));
       if (!outcome) return steps;
       steps += 1;
       job = outcome;
       if (outcome.done) return steps;
     }
-    // Out of budget: release the lease as a stopped process would, leaving it resumable.
+    // Out of budget, or stopping: release the lease, leaving it resumable at once.
     await sql`UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner}`.execute(ctx.db);
     return steps;
   } catch (error) {

@@ -48,11 +48,20 @@ export class JobWorker {
     }
   }
 
+  /** Asked to stop: passes end at their next batch boundary. */
+  get isStopping(): boolean {
+    return this.stopped;
+  }
+
   /** Resolves when the current passes (if any) are over. */
   async idle(): Promise<void> {
     for (const pass of this.lanes.values()) await pass.idle();
   }
 
+  /**
+   * Stops claiming and lets each pass end at its next batch boundary: the batch under way
+   * commits, and the job it belongs to is released for the next start to resume at once.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);

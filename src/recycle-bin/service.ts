@@ -370,7 +370,7 @@ export const restoreJobHandler: JobHandler = {
   kind: 'restore',
   origin: 'restore',
   cause: 'restore',
-  async step(tx, job, change) {
+  async step(tx, job, change, ctx) {
     const ws = job.workspaceId;
     const row = await selectRestoreJob(tx, ws, job.id);
     if (!row) throw new Error(`restore job ${job.id} has no restore_jobs row`);
@@ -382,7 +382,7 @@ export const restoreJobHandler: JobHandler = {
       const done = requested === 0;
       return { progress: {}, done, result: done ? { restored: 0, skipped: 0 } : undefined };
     }
-    const batch = await jobContacts(tx, ws, job.id, row.next_position, row.batch_size ?? restoreBatchSize);
+    const batch = await jobContacts(tx, ws, job.id, row.next_position, row.batch_size ?? ctx.config.jobBatchSize ?? restoreBatchSize);
     const outcome = await restoreBatch(tx, change, batch, {
       source: row.source,
       ignoreFreeze: false,

@@ -88,7 +88,7 @@ async function dueContacts(ctx: AppContext, ws: PurgedWorkspace, now: Date): Pro
 export async function removeContactsForGood(tx: Tx, change: ChangeContext, ids: string[], reason: 'purged' | 'erased'): Promise<void> {
   const ws = change.workspaceId;
   await sql`SELECT set_config('retrace.history_maintenance', 'on', true)`.execute(tx);
-  for (const table of ['list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags', 'enrollments', 'messages', 'rollback_targets']) {
+  for (const table of ['list_memberships', 'account_contacts', 'deal_contacts', 'contact_tags', 'enrollments', 'messages', 'rollback_targets', 'rollback_skips']) {
     await byKeys(tx, sql`DELETE FROM ${sql.table(table)} t USING ${batchOf(ws, ids)} WHERE t.workspace_id = k.workspace_id AND t.contact_id = k.key`);
   }
   await destroyBackupKeys(tx, ws, ids);

@@ -1,9 +1,10 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Tx } from '../db/database.js';
-import { byKeys, fenced, lookUp } from '../db/keys.js';
+import { batchOf, byKeys, fenced, lookUp } from '../db/keys.js';
 import { pauseEnrollments, resumeEnrollments } from '../automations/enrollments.js';
 import { mendDeals } from '../deals/service.js';
 import { associationTables, columnsOf, contactsTable, dealsTable, holdsEmail, keyMatches, parentTables, type RolledBackTable } from './tables.js';
+import { recordChangedSincePlan, type ChangedRow } from './skips.js';
 
 /** The plan's rows of one rollback that a step writes: not skipped, and `which` holds. */
 function planned(change: ChangeContext, rollbackId: string, table: RolledBackTable, which: RawBuilder<unknown>) {
@@ -60,12 +61,108 @@ async function removeAbsent(tx: Tx, change: ChangeContext, rollbackId: string, t
   }
 }
 
+/**
+ * The plan's rows of `table` that `which` picks and that changed after the plan saw them
+ * (issue 19: a PATCH answered 200 between the plan and the batch must not be overwritten
+ * in silence). Each row is looked up by its key and locked (FOR UPDATE, in key order, as
+ * the batch then writes them), so nothing changes between this look and the batch's
+ * writes: an edit that comes now waits for the batch and lands on top of it. `expected`
+ * is the row as the plan saw it, as the job itself may have changed it since (jsonb).
+ * Compared as the table's rows, not as jsonb text, so no time zone or key order matters.
+ */
+async function lockChangedSincePlan(
+  tx: Tx,
+  change: ChangeContext,
+  rollbackId: string,
+  table: RolledBackTable,
+  which: RawBuilder<unknown>,
+  expected: RawBuilder<unknown> = sql`rt.live`,
+): Promise<{ row_key: string; contact_id: string | null }[]> {
+  const { rows } = await sql<{ row_key: string; contact_id: string | null }>`
+    SELECT rt.row_key, rt.contact_id
+    FROM ${fenced(sql`SELECT rt.workspace_id, rt.row_key, rt.contact_id, ${expected} AS seen FROM rollback_targets rt WHERE ${planned(change, rollbackId, table, which)} ORDER BY rt.row_key`, 'rt')}
+    LEFT JOIN LATERAL (
+      SELECT live AS row, true AS found FROM ${sql.table(table.name)} live
+      WHERE live.workspace_id = rt.workspace_id AND ${keyMatches(table)} OFFSET 0 FOR UPDATE) now ON true
+    WHERE CASE WHEN rt.seen IS NULL THEN now.found IS NOT NULL
+               ELSE now.found IS NULL OR jsonb_populate_record(NULL::${sql.table(table.name)}, rt.seen) IS DISTINCT FROM now.row END`.execute(tx);
+  return rows;
+}
+
+/** The latest change to each row (its history's last version): who changed it, when, how. */
+async function latestChanges(tx: Tx, workspaceId: string, table: RolledBackTable, rows: { row_key: string; contact_id: string | null }[]): Promise<ChangedRow[]> {
+  if (rows.length === 0) return [];
+  const keys = rows.map((r) => r.row_key);
+  // Each row's versions found by key (contact_history's hash index on id, history_row).
+  const last =
+    table === contactsTable
+      ? sql`SELECT h.at, h.actor_id, h.origin FROM contact_history h WHERE h.id = k.key AND h.workspace_id = k.workspace_id ORDER BY h.version DESC LIMIT 1`
+      : sql`SELECT h.at, h.actor_id, h.origin FROM history_entries h
+            WHERE h.workspace_id = k.workspace_id AND h.table_name = ${table.name} AND h.row_key = k.key ORDER BY h.version DESC LIMIT 1`;
+  const { rows: found } = await sql<{ key: string; at: Date | null; actor_id: string | null; origin: string | null }>`
+    SELECT k.key, last.at, last.actor_id, last.origin FROM ${batchOf(workspaceId, keys)} LEFT JOIN LATERAL (${last}) last ON true ORDER BY k.n`.execute(tx);
+  const byKey = new Map(found.map((f) => [f.key, f]));
+  return rows.map((r) => {
+    const f = byKey.get(r.row_key);
+    return { tableName: table.name, rowKey: r.row_key, contactId: r.contact_id, at: f?.at ?? null, actorId: f?.actor_id ?? null, origin: f?.origin ?? null };
+  });
+}
+
+/**
+ * Locks the batch's contacts and their planned association rows, and leaves alone (skip
+ * reason `changed_since_plan`, recorded with who changed them and when) each contact of
+ * the batch of which one of those rows changed after the plan, with all its rows: the
+ * later edit is kept whole. Contacts first, in id order, then each association table in
+ * key order, as the batch writes them. Returns the rows found changed.
+ */
+async function skipContactsChangedSincePlan(tx: Tx, change: ChangeContext, rollbackId: string, contactIds: string[], released: boolean): Promise<ChangedRow[]> {
+  if (contactIds.length === 0) return [];
+  const ws = change.workspaceId;
+  // In the contacts phase a contact that changed its email left it for a moment in the
+  // release phase: the job itself made it deleted, and that is what it expects to find.
+  const movesEmail = sql`(${holdsEmail('rt.image')} AND rt.live IS NOT NULL AND ${holdsEmail('rt.live')} AND lower(rt.live->>'email') <> lower(rt.image->>'email'))`;
+  const expected = released ? sql`CASE WHEN ${movesEmail} THEN rt.live || '{"status": "deleted"}'::jsonb ELSE rt.live END` : sql`rt.live`;
+  const changed: ChangedRow[] = [];
+  changed.push(...(await latestChanges(tx, ws, contactsTable, await lockChangedSincePlan(tx, change, rollbackId, contactsTable, sql`rt.row_key = ANY(${contactIds}::text[])`, expected))));
+  for (const table of associationTables) {
+    changed.push(...(await latestChanges(tx, ws, table, await lockChangedSincePlan(tx, change, rollbackId, table, sql`rt.contact_id = ANY(${contactIds}::text[])`))));
+  }
+  if (changed.length === 0) return changed;
+  const contacts = [...new Set(changed.map((c) => c.contactId).filter((id): id is string => id !== null))];
+  await sql`
+    UPDATE rollback_targets rt SET skip_reason = 'changed_since_plan'
+    WHERE rt.workspace_id = ${ws} AND rt.rollback_id = ${rollbackId} AND rt.skip_reason IS NULL AND rt.contact_id = ANY(${contacts}::text[])`.execute(tx);
+  await recordChangedSincePlan(tx, ws, rollbackId, changed);
+  return changed;
+}
+
+/**
+ * A full rollback's lists, accounts, deals and tags: each changed after the plan is left
+ * alone as a contact is (skip reason `changed_since_plan`, recorded). Locks them all.
+ */
+async function skipParentsChangedSincePlan(tx: Tx, change: ChangeContext, rollbackId: string): Promise<ChangedRow[]> {
+  const changed: ChangedRow[] = [];
+  for (const table of parentTables) {
+    const rows = await latestChanges(tx, change.workspaceId, table, await lockChangedSincePlan(tx, change, rollbackId, table, sql`true`));
+    if (rows.length === 0) continue;
+    await sql`
+      UPDATE rollback_targets rt SET skip_reason = 'changed_since_plan'
+      WHERE rt.workspace_id = ${change.workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name = ${table.name}
+        AND rt.row_key = ANY(${rows.map((r) => r.rowKey)}::text[])`.execute(tx);
+    changed.push(...rows);
+  }
+  await recordChangedSincePlan(tx, change.workspaceId, rollbackId, changed);
+  return changed;
+}
+
 /** Lists, accounts, deals and tags (full rollbacks only), before the contacts that point at them. */
-export async function applyParents(tx: Tx, change: ChangeContext, rollbackId: string): Promise<void> {
+export async function applyParents(tx: Tx, change: ChangeContext, rollbackId: string): Promise<ChangedRow[]> {
+  const changed = await skipParentsChangedSincePlan(tx, change, rollbackId);
   for (const table of parentTables) {
     await removeAbsent(tx, change, rollbackId, table, sql`true`);
     await writeImages(tx, change, rollbackId, table, sql`true`);
   }
+  return changed;
 }
 
 /**
@@ -76,7 +173,13 @@ export async function applyParents(tx: Tx, change: ChangeContext, rollbackId: st
  * when contacts take their emails back no unique key is in the way, whichever batch they
  * are in. Returns the batch's ids and how many contacts it finished.
  */
-export async function releaseEmails(tx: Tx, change: ChangeContext, rollbackId: string, after: string, limit: number): Promise<{ ids: string[]; finished: number }> {
+export async function releaseEmails(
+  tx: Tx,
+  change: ChangeContext,
+  rollbackId: string,
+  after: string,
+  limit: number,
+): Promise<{ ids: string[]; finished: number; changed: ChangedRow[] }> {
   const { rows } = await sql<{ row_key: string; gone: boolean }>`
     SELECT rt.row_key, (rt.image IS NULL OR NOT ${holdsEmail('rt.image')}) AS gone FROM rollback_targets rt
     WHERE ${planned(change, rollbackId, contactsTable, sql`rt.row_key > ${after}`)}
@@ -84,9 +187,11 @@ export async function releaseEmails(tx: Tx, change: ChangeContext, rollbackId: s
            OR (rt.live IS NOT NULL AND ${holdsEmail('rt.live')} AND lower(rt.live->>'email') <> lower(rt.image->>'email')))
     ORDER BY rt.row_key LIMIT ${limit}`.execute(tx);
   const ids = rows.map((r) => r.row_key);
-  if (ids.length === 0) return { ids, finished: 0 };
+  if (ids.length === 0) return { ids, finished: 0, changed: [] };
+  const changed = await skipContactsChangedSincePlan(tx, change, rollbackId, ids, false);
+  const kept = new Set(changed.map((c) => c.contactId));
   const batch = sql`rt.row_key = ANY(${ids}::text[])`;
-  const leaving = rows.filter((r) => r.gone).map((r) => r.row_key);
+  const leaving = rows.filter((r) => r.gone && !kept.has(r.row_key)).map((r) => r.row_key);
   const theirRows = sql`rt.contact_id = ANY(${leaving}::text[])`;
   for (const table of associationTables) await removeAbsent(tx, change, rollbackId, table, theirRows);
   await removeAbsent(tx, change, rollbackId, contactsTable, batch);
@@ -97,7 +202,7 @@ export async function releaseEmails(tx: Tx, change: ChangeContext, rollbackId: s
     FROM ${plannedRows(change, rollbackId, contactsTable, sql`${batch} AND ${holdsEmail('rt.image')}`)}
     WHERE live.workspace_id = rt.workspace_id AND live.id = rt.row_key`);
   await pauseLeaving(tx, change, rollbackId, batch);
-  return { ids, finished: leaving.length };
+  return { ids, finished: leaving.length, changed };
 }
 
 /**
@@ -105,7 +210,14 @@ export async function releaseEmails(tx: Tx, change: ChangeContext, rollbackId: s
  * exist at the point go, the contacts take back their state (and email) at the point,
  * then their associations are written back.
  */
-export async function applyContacts(tx: Tx, change: ChangeContext, rollbackId: string, after: string, limit: number, resumeAutomations: boolean): Promise<string[]> {
+export async function applyContacts(
+  tx: Tx,
+  change: ChangeContext,
+  rollbackId: string,
+  after: string,
+  limit: number,
+  resumeAutomations: boolean,
+): Promise<{ ids: string[]; changed: ChangedRow[] }> {
   const { rows } = await sql<{ contact_id: string }>`
     SELECT DISTINCT rt.contact_id FROM rollback_targets rt
     WHERE rt.workspace_id = ${change.workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.skip_reason IS NULL
@@ -116,7 +228,8 @@ export async function applyContacts(tx: Tx, change: ChangeContext, rollbackId: s
           AND c.row_key = rt.contact_id AND (c.image IS NULL OR NOT ${holdsEmail('c.image')}))
     ORDER BY rt.contact_id LIMIT ${limit}`.execute(tx);
   const ids = rows.map((r) => r.contact_id);
-  if (ids.length === 0) return ids;
+  if (ids.length === 0) return { ids, changed: [] };
+  const changed = await skipContactsChangedSincePlan(tx, change, rollbackId, ids, true);
   const batch = sql`rt.contact_id = ANY(${ids}::text[])`;
   for (const table of associationTables) await removeAbsent(tx, change, rollbackId, table, batch);
   await writeImages(tx, change, rollbackId, contactsTable, batch);
@@ -126,7 +239,7 @@ export async function applyContacts(tx: Tx, change: ChangeContext, rollbackId: s
     const returning = await contactsWhere(tx, change, rollbackId, sql`${batch} AND (rt.image->>'status') = 'active' AND (rt.live IS NULL OR (rt.live->>'status') <> 'active')`);
     await resumeEnrollments(tx, change.workspaceId, returning);
   }
-  return ids;
+  return { ids, changed };
 }
 
 /**

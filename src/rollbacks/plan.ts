@@ -350,7 +350,7 @@ export async function projectDealMends(tx: Tx, workspaceId: string, rollbackId: 
 }
 
 type Figures = Record<string, number>;
-export type RollbackCounts = Record<string, Figures> & { skipped: { contacts: number } };
+export type RollbackCounts = Record<string, Figures> & { skipped: { contacts: number; changedSincePlan?: number } };
 
 /** What the plan will do, by table: contacts revived, reverted and removed; rows added, changed and removed. */
 async function countPlan(tx: Tx, workspaceId: string, rollbackId: string): Promise<RollbackCounts> {

@@ -3,7 +3,7 @@ import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { timestamp } from '../http/responses.js';
-import { approveRollback, getRollback, listRollbacks, previewRollback, rejectRollback, requestRollback, undoRollback } from './service.js';
+import { approveRollback, getRollback, listJobSkips, listRollbacks, previewRollback, rejectRollback, requestRollback, undoRollback } from './service.js';
 
 const scope = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('workspace') }),
@@ -30,10 +30,23 @@ export const countsSchema = z.record(z.string(), z.record(z.string(), count)).me
 export const skippedContact = z
   .object({
     contactId: z.string(),
-    reason: z.string().describe('merged, or email_taken'),
+    reason: z.string().describe('merged, email_taken, or changed_since_plan (changed after the plan was made: the later change is kept)'),
     takenBy: z.string().optional().describe('For email_taken: the contact that holds the email'),
   })
   .meta({ id: 'SkippedContact' });
+
+/** One row a rollback or an undo left alone, as GET /rollbacks/:id/skipped pages them. */
+export const rollbackSkipSchema = z
+  .object({
+    contactId: z.string().nullable().describe('The contact, or null for a list, account, deal or tag'),
+    reason: z.string().describe('merged, email_taken, or changed_since_plan'),
+    takenBy: z.string().optional().describe('For email_taken: the contact that holds the email'),
+    record: z.object({ table: z.string(), key: z.string() }).optional().describe('A row that is not the contact itself: its table and key'),
+    changedAt: timestamp.optional().describe('For changed_since_plan: when the row was last changed'),
+    changedBy: z.string().nullable().optional().describe('For changed_since_plan: who changed it (a user id; null for a system change)'),
+    changedOrigin: z.string().optional().describe('For changed_since_plan: how (user, integration, import, …)'),
+  })
+  .meta({ id: 'RollbackSkip' });
 
 const rollbackScope = z
   .discriminatedUnion('type', [z.object({ type: z.literal('workspace') }), z.object({ type: z.literal('contacts'), contactIds: z.array(z.string()) })])
@@ -107,6 +120,13 @@ export const rollbackRoutes: RouteModule = (app, ctx) => {
     response: rollbackSchema,
     access: { user: 'rollbacks.request' }, params: idParams('id'),
     handler: ({ principal, params }) => getRollback(ctx.db, principal.workspaceId, params.id),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/rollbacks/:id/skipped', summary: 'What a rollback left alone, with why (a row changed after its plan: who and when), in the order met', tag,
+    response: pageOf(rollbackSkipSchema),
+    access: { user: 'rollbacks.request' }, params: idParams('id'), query: z.object({ ...pageQuery }),
+    handler: ({ principal, params, query }) => listJobSkips(ctx.db, principal.workspaceId, params.id, 'rollback', query),
   });
 
   addRoute(app, ctx, {

@@ -4,12 +4,13 @@ import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { applyChangeContext, inTransaction } from '../db/database.js';
 import { AppError, invalidState, notFound } from '../http/errors.js';
-import type { Page } from '../http/pagination.js';
+import type { Page, PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { assertRecoverable } from '../snapshots/service.js';
 import { findJob, insertJob, listJobs, queueJob, rejectAwaitingJob, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
 import { planRollback, projectDealMends, samplePlan, summarizePlan, type DealMends, type PlanSource, type RollbackCounts, type RollbackScope, type SampleRecord, type SkippedContact } from './plan.js';
 import { applyContacts, applyParents, mendDealsOfRolledBackContacts, releaseEmails } from './apply.js';
+import { recordPlanSkips, selectRollbackSkips, type ChangedRow, type RollbackSkip } from './skips.js';
 import { notify } from '../notifications/service.js';
 import { personBehind } from '../users/service.js';
 import { tokenStillWorks } from '../http/auth.js';
@@ -322,6 +323,16 @@ export async function undoRollback(ctx: AppContext, change: ChangeContext, id: s
   );
 }
 
+/**
+ * What a rollback or an undo by cause left alone, in the order met: the plan's skips, then
+ * the rows changed after the plan (changed_since_plan, with who and when), a page at a time.
+ */
+export async function listJobSkips(db: Db, workspaceId: string, id: string, kind: 'rollback' | 'undo', page: PageRequest): Promise<Page<RollbackSkip>> {
+  const job = await findJob(db, workspaceId, id);
+  if (!job || job.kind !== kind) throw notFound(kind === 'undo' ? 'Undo' : 'Rollback');
+  return selectRollbackSkips(db, workspaceId, id, page);
+}
+
 export async function getRollback(db: Db, workspaceId: string, id: string): Promise<RollbackView> {
   return present(db, await findRollback(db, workspaceId, id));
 }
@@ -354,7 +365,7 @@ export const rollbackJobHandler: JobHandler = {
   kind: 'rollback',
   origin: 'rollback',
   cause: 'rollback',
-  step: (tx, job, change) => stepRollback(tx, job, change),
+  step: (tx, job, change, ctx) => stepRollback(tx, job, change, ctx.config.jobBatchSize),
   async cleanUp(tx, job) {
     await sql`DELETE FROM rollback_targets WHERE workspace_id = ${job.workspaceId} AND rollback_id = ${job.id}`.execute(tx);
   },
@@ -366,18 +377,27 @@ export const rollbackJobHandler: JobHandler = {
  * the same way: its plan, then lists and the like, then contacts giving up emails, then
  * contacts with their associations, a batch at a time.
  */
-export async function stepRollback(tx: Tx, job: Job, change: ChangeContext): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }> {
+export async function stepRollback(tx: Tx, job: Job, change: ChangeContext, defaultBatchSize?: number): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }> {
   {
     const params = job.params as unknown as RollbackParams;
     const progress = { ...initialProgress, ...(job.progress as unknown as Partial<RollbackProgress>) };
     const ws = change.workspaceId;
-    const batchSize = params.batchSize ?? rollbackBatchSize;
+    const batchSize = params.batchSize ?? defaultBatchSize ?? rollbackBatchSize;
     const wrote = async () => ({ ...progress, txids: [...progress.txids, await currentTxid(tx)] });
+    // Rows changed after the plan are left alone: counted and shown with the plan's skips.
+    const keptLater = (changed: ChangedRow[], base: RollbackProgress): RollbackProgress => {
+      if (changed.length === 0 || !base.counts) return base;
+      const contacts = [...new Set(changed.flatMap((c) => (c.contactId ? [c.contactId] : [])))];
+      const skipped = { ...base.counts.skipped, contacts: base.counts.skipped.contacts + contacts.length, changedSincePlan: (base.counts.skipped.changedSincePlan ?? 0) + changed.length };
+      const shown = contacts.map((contactId) => ({ contactId, reason: 'changed_since_plan' }));
+      return { ...base, counts: { ...base.counts, skipped }, skipped: [...base.skipped, ...shown].slice(0, reportedSkips) };
+    };
     let next: RollbackProgress;
     switch (progress.phase) {
       case 'plan': {
         const source = planSourceOf(params, change.at);
         await planRollback(tx, ws, job.id, params.scope, source);
+        await recordPlanSkips(tx, ws, job.id);
         const { counts: planCounts, skipped } = await summarizePlan(tx, ws, job.id, reportedSkips);
         // As the preview shows them: with the deals it will mend (an undo's own deal rows
         // are written back first, so its mends are known only at its end).
@@ -385,22 +405,23 @@ export async function stepRollback(tx: Tx, job: Job, change: ChangeContext): Pro
         next = { ...progress, phase: 'parents', counts, planCounts, skipped, contactsTotal: await countPlannedContacts(tx, ws, job.id) };
         break;
       }
-      case 'parents':
-        await applyParents(tx, change, job.id);
-        next = { ...(await wrote()), phase: 'release', cursor: '' };
+      case 'parents': {
+        const changed = await applyParents(tx, change, job.id);
+        next = keptLater(changed, { ...(await wrote()), phase: 'release', cursor: '' });
         break;
+      }
       case 'release': {
-        const { ids, finished } = await releaseEmails(tx, change, job.id, progress.cursor, batchSize);
+        const { ids, finished, changed } = await releaseEmails(tx, change, job.id, progress.cursor, batchSize);
         next =
           ids.length === 0
             ? { ...progress, phase: 'contacts', cursor: '' }
-            : { ...(await wrote()), cursor: ids[ids.length - 1], contactsDone: progress.contactsDone + finished };
+            : keptLater(changed, { ...(await wrote()), cursor: ids[ids.length - 1], contactsDone: progress.contactsDone + finished });
         break;
       }
       case 'contacts': {
-        const ids = await applyContacts(tx, change, job.id, progress.cursor, batchSize, params.resumeAutomations);
+        const { ids, changed } = await applyContacts(tx, change, job.id, progress.cursor, batchSize, params.resumeAutomations);
         if (ids.length > 0) {
-          next = { ...(await wrote()), cursor: ids[ids.length - 1], contactsDone: progress.contactsDone + ids.length };
+          next = keptLater(changed, { ...(await wrote()), cursor: ids[ids.length - 1], contactsDone: progress.contactsDone + ids.length });
           break;
         }
         // A full rollback writes deals back as they were; a partial one, and an undo by
@@ -408,7 +429,10 @@ export async function stepRollback(tx: Tx, job: Job, change: ChangeContext): Pro
         // then puts back too.
         const mended = params.scope.type === 'contacts' || params.cause ? await mendDealsOfRolledBackContacts(tx, change, job.id) : null;
         const planned = progress.planCounts ?? progress.counts;
-        const counts = mended && planned ? withDealMends(planned, { deleted: mended.deleted.length, repointed: mended.repointed.length }) : progress.counts;
+        const counts =
+          mended && planned
+            ? { ...withDealMends(planned, { deleted: mended.deleted.length, repointed: mended.repointed.length }), skipped: progress.counts?.skipped ?? planned.skipped }
+            : progress.counts;
         await sql`DELETE FROM rollback_targets WHERE workspace_id = ${ws} AND rollback_id = ${job.id}`.execute(tx);
         await recordAudit(
           tx,

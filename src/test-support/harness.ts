@@ -79,6 +79,7 @@ export const testConfig: Config = {
   trustProxy: false,
   databaseUrl: undefined,
   dataDir: '',
+  runnerId: 'test runner',
   adminToken: operatorToken,
   adminTokenGenerated: false,
   testClock: true,

@@ -3,7 +3,8 @@ import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { timestamp } from '../http/responses.js';
-import { countsSchema, sampleSchema, skippedContact } from '../rollbacks/routes.js';
+import { countsSchema, rollbackSkipSchema, sampleSchema, skippedContact } from '../rollbacks/routes.js';
+import { listJobSkips } from '../rollbacks/service.js';
 import { getUndo, listUndoConflicts, listUndos, previewUndo, requestUndo } from './service.js';
 
 const id = z.string().min(1).max(200);
@@ -97,5 +98,11 @@ export const undoRoutes: RouteModule = (app, ctx) => {
     method: 'GET', url: '/undos/:id/conflicts', summary: 'Every conflict an undo met, a page at a time', tag,
     access: { user: 'rollbacks.request' }, params: idParams('id'), query: z.object({ ...pageQuery }), response: pageOf(conflictSchema),
     handler: ({ principal, params, query }) => listUndoConflicts(ctx.db, principal.workspaceId, params.id, query),
+  });
+
+  addRoute(app, ctx, {
+    method: 'GET', url: '/undos/:id/skipped', summary: 'What an undo left alone, with why (a row changed after its plan: who and when), in the order met', tag,
+    access: { user: 'rollbacks.request' }, params: idParams('id'), query: z.object({ ...pageQuery }), response: pageOf(rollbackSkipSchema),
+    handler: ({ principal, params, query }) => listJobSkips(ctx.db, principal.workspaceId, params.id, 'undo', query),
   });
 };

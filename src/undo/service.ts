@@ -261,7 +261,7 @@ export const undoJobHandler: JobHandler = {
   kind: 'undo',
   origin: 'undo',
   cause: 'undo',
-  step: (tx, job, change) => stepRollback(tx, job, change),
+  step: (tx, job, change, ctx) => stepRollback(tx, job, change, ctx.config.jobBatchSize),
   async cleanUp(tx, job) {
     await sql`DELETE FROM rollback_targets WHERE workspace_id = ${job.workspaceId} AND rollback_id = ${job.id}`.execute(tx);
   },

@@ -4977,6 +4977,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rollbacks/{id}/skipped": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a rollback left alone, with why (a row changed after its plan: who and when), in the order met */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["RollbackSkip"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rollbacks/{id}/approve": {
         parameters: {
             query?: never;
@@ -6456,6 +6518,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/undos/{id}/skipped": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What an undo left alone, with why (a row changed after its plan: who and when), in the order met */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["RollbackSkip"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/automations": {
         parameters: {
             query?: never;
@@ -7727,10 +7851,32 @@ export interface components {
         };
         SkippedContact: {
             contactId: string;
-            /** @description merged, or email_taken */
+            /** @description merged, email_taken, or changed_since_plan (changed after the plan was made: the later change is kept) */
             reason: string;
             /** @description For email_taken: the contact that holds the email */
             takenBy?: string;
+        };
+        RollbackSkip: {
+            /** @description The contact, or null for a list, account, deal or tag */
+            contactId: string | null;
+            /** @description merged, email_taken, or changed_since_plan */
+            reason: string;
+            /** @description For email_taken: the contact that holds the email */
+            takenBy?: string;
+            /** @description A row that is not the contact itself: its table and key */
+            record?: {
+                table: string;
+                key: string;
+            };
+            /**
+             * Format: date-time
+             * @description For changed_since_plan: when the row was last changed
+             */
+            changedAt?: string;
+            /** @description For changed_since_plan: who changed it (a user id; null for a system change) */
+            changedBy?: string | null;
+            /** @description For changed_since_plan: how (user, integration, import, …) */
+            changedOrigin?: string;
         };
         RollbackScope: {
             /** @constant */
