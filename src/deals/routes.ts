@@ -58,7 +58,7 @@ export const dealRoutes: RouteModule = (app, ctx) => {
   addRoute(app, ctx, {
     method: 'DELETE', url: '/deals/:id', summary: 'Delete a deal (restorable from GET /deleted-objects with its contacts)', tag,
     response: dealSchema,
-    access: { user: 'contacts.write' }, params: idParams('id'),
+    access: { user: 'contacts.delete' }, params: idParams('id'),
     handler: ({ params, change }) => deleteDeal(ctx.db, change, params.id),
   });
 };

@@ -370,7 +370,7 @@ describe('deleting deals and forms, pausing and deleting automations', () => {
     const reader = await ws.api('POST', '/roles', { name: 'Reader', permissions: ['contacts.read'] });
     expect(reader.status).toBe(201);
     const readOnly = await ws.userWithRole('Reader');
-    expect((await readOnly.api('DELETE', `/deals/${dealId}`)).body.error.details).toEqual({ permission: 'contacts.write' });
+    expect((await readOnly.api('DELETE', `/deals/${dealId}`)).body.error.details).toEqual({ permission: 'contacts.delete' });
     expect((await ws.api('GET', `/deals/${dealId}`)).body.deletedAt).toBeUndefined();
     expect((await ws.api('GET', `/automations/${automationId}`)).body).toMatchObject({ status: 'active', deletedAt: null });
     expect((await ws.api('GET', `/forms/${formId}`)).body.deletedAt).toBeNull();

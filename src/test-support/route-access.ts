@@ -22,6 +22,8 @@ export const routeAccess: Record<string, RouteAccess> = {
   'GET /accounts/:id': 'contacts.read',
   'DELETE /accounts/:id': 'contacts.delete',
   'PUT /accounts/:accountId/contacts/:contactId': 'contacts.write',
+  'PATCH /accounts/:id': 'contacts.write',
+  'DELETE /accounts/:accountId/contacts/:contactId': 'contacts.write',
   // src/audit
   'GET /audit-log': 'audit.read',
   'GET /audit-log/verify': 'audit.read',
@@ -30,6 +32,9 @@ export const routeAccess: Record<string, RouteAccess> = {
   'GET /automations': 'contacts.read',
   'GET /automations/:id': 'contacts.read',
   'GET /automations/:id/enrollments': 'contacts.read',
+  'POST /automations/:id/pause': 'automations.manage',
+  'POST /automations/:id/resume': 'automations.manage',
+  'DELETE /automations/:id': 'automations.manage',
   // src/backups
   'POST /backups': 'snapshots.manage',
   'GET /backups': 'snapshots.manage',
@@ -58,12 +63,15 @@ export const routeAccess: Record<string, RouteAccess> = {
   'DELETE /contacts/:id/tags/:tagId': 'contacts.write',
   // src/deals
   'POST /deals': 'contacts.write',
+  'PATCH /deals/:id': 'contacts.write',
+  'DELETE /deals/:id': 'contacts.delete',
   'GET /deals': 'contacts.read',
   'GET /deals/:id': 'contacts.read',
   // src/erasure
   'POST /contacts/:id/erase': 'contacts.erase',
   // src/forms
   'POST /forms': 'automations.manage',
+  'DELETE /forms/:id': 'automations.manage',
   'GET /forms': 'contacts.read',
   'GET /forms/:id': 'contacts.read',
   'POST /forms/:id/submissions': 'public',
@@ -80,6 +88,9 @@ export const routeAccess: Record<string, RouteAccess> = {
   'POST /imports': 'contacts.write',
   // src/lists
   'POST /lists': 'contacts.write',
+  'PATCH /lists/:id': 'contacts.write',
+  'DELETE /lists/:listId/contacts/:contactId': 'contacts.write',
+  'GET /lists/:id/contacts': 'contacts.read',
   'GET /lists': 'contacts.read',
   'GET /lists/:id': 'contacts.read',
   'DELETE /lists/:id': 'contacts.delete',
@@ -100,6 +111,8 @@ export const routeAccess: Record<string, RouteAccess> = {
   'GET /notification-emails': 'users.manage',
   // src/recycle-bin
   'GET /deleted-contacts': 'contacts.read',
+  'GET /deleted-objects': 'contacts.read',
+  'POST /deleted-objects/restore': 'contacts.restore',
   'GET /deleted-contacts/count': 'contacts.read',
   'GET /archived-contacts/count': 'contacts.read',
   'GET /archived-contacts': 'contacts.read',
@@ -128,11 +141,14 @@ export const routeAccess: Record<string, RouteAccess> = {
   'POST /tags': 'contacts.write',
   'GET /tags': 'contacts.read',
   'DELETE /tags/:id': 'contacts.delete',
+  'PATCH /tags/:id': 'contacts.write',
   // src/undo
   'POST /undos/preview': 'rollbacks.request',
   'POST /undos': 'rollbacks.request',
   'GET /undos': 'rollbacks.request',
   'GET /undos/:id': 'rollbacks.request',
+  'GET /undos/:id/skipped': 'rollbacks.request',
+  'GET /rollbacks/:id/skipped': 'rollbacks.request',
   'GET /undos/:id/conflicts': 'rollbacks.request',
   // src/users
   'GET /me': 'any user',
@@ -146,6 +162,8 @@ export const routeAccess: Record<string, RouteAccess> = {
   'DELETE /tokens/:id': 'users.manage',
   // src/workspaces
   'POST /workspaces': 'operator',
+  'PATCH /workspaces/:id': 'operator',
+  'PATCH /workspace': 'users.manage',
   'GET /workspace': 'any user',
   'GET /limits': 'any user',
   'GET /test-clock': 'operator',
