@@ -145,7 +145,16 @@ describe('restoring a backup into an empty database', () => {
     expect(last[0]).toEqual({
       action: 'backup.restored',
       target_id: backup.id,
-      details: { snapshotId: backup.snapshotId, takenAt: backup.takenAt, restored: summary.restored, skipped: summary.skipped, skippedContacts: 0, dealsDeleted: [] },
+      details: {
+        snapshotId: backup.snapshotId,
+        takenAt: backup.takenAt,
+        restored: summary.restored,
+        skipped: summary.skipped,
+        skippedContacts: 0,
+        missingKeys: { count: 0, contactIds: [] },
+        keyring: 'same',
+        dealsDeleted: [],
+      },
     });
     const { rows: origins } = await sql<{ origin: string; op: string; n: number }>`
       SELECT origin, op, count(*)::int AS n FROM history WHERE workspace_id = ${ws.id} AND contact_id = ${ada.id} GROUP BY origin, op`.execute(target.db);

@@ -224,7 +224,8 @@ async function notifyExportFailed(ctx: AppContext, change: ChangeContext, of: { 
       notify(tx, change, 'backup.finished', { backupId: null, ...of, status: 'failed', byteSize: null, error: message, createdBy: change.actorId }, of.scheduled ? { once: `scheduled-backup-failed:${of.snapshotId}` } : {}),
     );
   } catch (notifyError) {
-    console.error(`the failure of a backup of workspace ${change.workspaceId} could not be notified`, notifyError);
+    // Through the log, which shows an error without the values it carries (loggableError).
+    ctx.log.error({ err: notifyError, workspaceId: change.workspaceId }, 'the failure of a backup could not be notified');
   }
 }
 
@@ -338,7 +339,9 @@ async function keysOf(ctx: AppContext, change: ChangeContext, contactIds: string
 
 // ---------------------------------------------------------------- verification
 
-type Verdict = { ok: true; findings: VerificationFindings | null } | { ok: false; error: string; findings: VerificationFindings | null };
+type Verdict =
+  | { ok: true; shreddedRows: number; findings: VerificationFindings | null }
+  | { ok: false; error: string; findings: VerificationFindings | null };
 
 /** How many contact ids a verification result names at most (the count is always whole). */
 export const namedContactsLimit = 100;
@@ -392,7 +395,7 @@ async function recordVerification(ctx: AppContext, change: ChangeContext, row: B
       action: 'backup.verified',
       targetType: 'backup',
       targetId: row.id,
-      details: verdict.ok ? { ok: true, ...found } : { ok: false, error: verdict.error, ...found },
+      details: verdict.ok ? { ok: true, shreddedRows: verdict.shreddedRows, ...found } : { ok: false, error: verdict.error, ...found },
     });
     return updated;
   });
@@ -423,7 +426,9 @@ async function checkBackupFile(ctx: AppContext, workspaceId: string, row: Backup
     const keyring = await workspaceKeyring(ctx, workspaceId);
     const reading = await readBackup(store.read(row.file_name), keyring);
     const shredded = new Set<string>();
-    const keyless = new Set<string>();
+    let shreddedRows = 0;
+    /** Rows per contact the keyring has no key for. */
+    const keyless = new Map<string, number>();
     const mismatched = new Set<string>();
     try {
       const h = reading.header;
@@ -431,8 +436,14 @@ async function checkBackupFile(ctx: AppContext, workspaceId: string, row: Backup
         return { ok: false, error: 'the file is of another backup', findings: null };
       }
       for await (const entry of reading.entries) {
-        if (entry.kind === 'shredded') shredded.add(entry.contactId);
-        else if (entry.kind === 'keyless') (entry.why === 'missing' ? keyless : mismatched).add(entry.contactId);
+        if (entry.kind === 'shredded') {
+          shredded.add(entry.contactId);
+          shreddedRows += 1;
+        } else if (entry.kind === 'keyless' && entry.why === 'missing') {
+          keyless.set(entry.contactId, (keyless.get(entry.contactId) ?? 0) + 1);
+        } else if (entry.kind === 'keyless') {
+          mismatched.add(entry.contactId);
+        }
       }
     } finally {
       await reading.close();
@@ -445,9 +456,12 @@ async function checkBackupFile(ctx: AppContext, workspaceId: string, row: Backup
     const keysChecked = reading.keyring !== null;
     // A key the keyring lacks is a shredded person's only if the database destroyed it;
     // in a format 1 backup, as before, it always counts as shredded.
-    const destroyed = keysChecked ? await ctx.db.transaction().execute((tx) => selectDestroyedKeysAmong(tx, workspaceId, [...keyless])) : keyless;
-    const missing = new Set([...keyless].filter((id) => !destroyed.has(id)));
-    for (const id of destroyed) shredded.add(id);
+    const destroyed = keysChecked ? await ctx.db.transaction().execute((tx) => selectDestroyedKeysAmong(tx, workspaceId, [...keyless.keys()])) : new Set(keyless.keys());
+    const missing = new Set([...keyless.keys()].filter((id) => !destroyed.has(id)));
+    for (const id of destroyed) {
+      shredded.add(id);
+      shreddedRows += keyless.get(id) ?? 0;
+    }
     const keyringState: VerificationFindings['keyring'] = !reading.keyring
       ? 'not_recorded'
       : keyring.generation !== reading.keyring.generation
@@ -463,7 +477,7 @@ async function checkBackupFile(ctx: AppContext, workspaceId: string, row: Backup
       reasons.push(`the keyring of generation ${keyring.generation} is not the one written with the backup: its digest is ${keyring.digest}, recorded ${reading.keyring?.sha256}`);
     }
     if (reasons.length > 0) return { ok: false, error: reasons.join('; '), findings };
-    return { ok: true, findings };
+    return { ok: true, shreddedRows, findings };
   } catch (error) {
     if (error instanceof UnreadableBackup) return { ok: false, error: error.message, findings: null };
     throw error;
