@@ -3,30 +3,20 @@ import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, createRunDatabase, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
-import { connectPGlite, connectPostgres, migrate, type Database } from '../db/database.js';
+import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { emptyDatabases } from '../test-support/empty-databases.js';
+import type { Database } from '../db/database.js';
 import { backupStore, keyStore } from './service.js';
 import { keyringFileName } from './keyring.js';
 import { MissingKeys, restoreBackup } from './restore.js';
 
 let app: TestApp;
-const opened: Database[] = [];
+const targets = emptyDatabases('keyring');
+const anEmptyDatabase = targets.anEmptyDatabase;
 beforeAll(async () => {
   app = await testApp();
 });
-afterAll(async () => {
-  for (const database of opened) await database.close();
-});
-
-let targetCounter = 0;
-async function anEmptyDatabase(): Promise<Database> {
-  targetCounter += 1;
-  const runUrl = process.env.RETRACE_TEST_DATABASE;
-  const database = runUrl ? await connectPostgres(await createRunDatabase(runUrl, `keyring_${process.pid}_${targetCounter}`), 2) : await connectPGlite(undefined);
-  opened.push(database);
-  await migrate(database);
-  return database;
-}
+afterAll(() => targets.closeAll());
 
 const backupPath = (b: { fileName: string }) => backupStore(app.ctx.config).locate(b.fileName);
 const keyringPath = (ws: TestWorkspace) => keyStore(app.ctx.config).locate(keyringFileName(ws.id));

@@ -137,22 +137,7 @@ export async function restoreBackup(
       const dealsDeleted = await repointDealsOfMissingContacts(tx, header.workspaceId, [...missingContacts], change.at);
       await advanceSequences(tx);
       await setAuditHead(tx, header.workspaceId);
-      await recordAudit(tx, change, {
-        action: 'backup.restored',
-        targetType: 'backup',
-        targetId: header.backupId,
-        details: {
-          snapshotId: header.snapshotId,
-          takenAt: header.takenAt,
-          restored,
-          skipped,
-          skippedContacts: missingContacts.size,
-          missingKeys: { count: missingKeys.length, contactIds: missingKeys },
-          keyring: keyringState,
-          dealsDeleted,
-        },
-      });
-      return {
+      const summary: RestoreSummary = {
         workspaceId: header.workspaceId,
         backupId: header.backupId,
         snapshotId: header.snapshotId,
@@ -164,6 +149,10 @@ export async function restoreBackup(
         keyring: keyringState,
         dealsDeleted,
       };
+      // The workspace is its own subject: the audit entry says the rest.
+      const { workspaceId: _workspace, backupId: _backup, ...details } = summary;
+      await recordAudit(tx, change, { action: 'backup.restored', targetType: 'backup', targetId: header.backupId, details });
+      return summary;
     });
   } finally {
     // A refusal before the rows were read would leave the file open.
