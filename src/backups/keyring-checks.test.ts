@@ -110,6 +110,16 @@ describe('verifying a backup against the keyring', () => {
     expect(res.error).toMatch(/^the keyring of generation \d+ is not the one written with the backup: its digest is [0-9a-f]{64}, recorded [0-9a-f]{64}$/);
   });
 
+  it('fails a live contact’s key turned into a shredded mark, even with the generation raised so no digest compares', async () => {
+    const ws = await aWorkspace(app);
+    const { backup, contacts } = await aBackupOf(ws, 3);
+    const hidden = contacts[2].id;
+    writeKeyring(ws, keyringLines(ws).map((l, i) => (i === 0 ? { ...l, generation: l.generation + 1 } : l.c === hidden ? { c: hidden, shredded: true } : l)));
+    const res = await verify(ws, backup);
+    expect(res.status).toBe('failed');
+    expect(res.verification).toMatchObject({ shreddedContacts: 0, missingKeys: { count: 1, contactIds: [hidden] }, keyring: 'other_generation' });
+  });
+
   it('does not fail for an erased contact’s missing key, even in a keyring that lost its shredded mark', async () => {
     const ws = await aWorkspace(app);
     const { backup, contacts } = await aBackupOf(ws, 3);

@@ -427,7 +427,7 @@ async function checkBackupFile(ctx: AppContext, workspaceId: string, row: Backup
     const reading = await readBackup(store.read(row.file_name), keyring);
     const shredded = new Set<string>();
     let shreddedRows = 0;
-    /** Rows per contact the keyring has no key for. */
+    /** Rows per contact the keyring has no key for (marked shredded or not). */
     const keyless = new Map<string, number>();
     const mismatched = new Set<string>();
     try {
@@ -436,10 +436,9 @@ async function checkBackupFile(ctx: AppContext, workspaceId: string, row: Backup
         return { ok: false, error: 'the file is of another backup', findings: null };
       }
       for await (const entry of reading.entries) {
-        if (entry.kind === 'shredded') {
-          shredded.add(entry.contactId);
-          shreddedRows += 1;
-        } else if (entry.kind === 'keyless' && entry.why === 'missing') {
+        // A shredded mark counts only as far as the database confirms it (a key line
+        // turned into a mark would otherwise hide a person), so it is a key the keyring lacks.
+        if (entry.kind === 'shredded' || (entry.kind === 'keyless' && entry.why === 'missing')) {
           keyless.set(entry.contactId, (keyless.get(entry.contactId) ?? 0) + 1);
         } else if (entry.kind === 'keyless') {
           mismatched.add(entry.contactId);
