@@ -2,8 +2,9 @@
 -- remembered by contact id only (no personal data), so a verification can tell a key that
 -- was shredded from one that went missing, and the keyring file can mark the contacts
 -- whose keys were shredded (a restore then leaves them out knowingly and refuses to leave
--- out anyone else).
-CREATE TABLE backup_destroyed_keys (
+-- out anyone else). IF NOT EXISTS and OR REPLACE: the migration tests apply later
+-- migrations again on an older database.
+CREATE TABLE IF NOT EXISTS backup_destroyed_keys (
   workspace_id text NOT NULL,
   contact_id text NOT NULL,
   destroyed_at timestamptz NOT NULL DEFAULT retrace_now(),
@@ -12,13 +13,14 @@ CREATE TABLE backup_destroyed_keys (
 
 -- Whatever statement destroys keys (erasure, purge, a contact row deleted by any path and
 -- its key with it by the foreign key), the destruction is recorded in its transaction.
-CREATE FUNCTION record_destroyed_backup_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION record_destroyed_backup_keys() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO backup_destroyed_keys (workspace_id, contact_id)
   SELECT workspace_id, contact_id FROM old_rows
   ON CONFLICT (workspace_id, contact_id) DO NOTHING;
   RETURN NULL;
 END $$;
+DROP TRIGGER IF EXISTS backup_keys_destroyed_recorded ON backup_keys;
 CREATE TRIGGER backup_keys_destroyed_recorded AFTER DELETE ON backup_keys REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION record_destroyed_backup_keys();
 
@@ -31,12 +33,12 @@ ON CONFLICT (workspace_id, contact_id) DO NOTHING;
 -- a backup records which keyring it was made with without reading the file again. A
 -- keyring written before this migration has none: it is rewritten (with its shredded
 -- marks) at the next maintenance pass.
-ALTER TABLE backup_keyrings ADD COLUMN written_sha256 text;
+ALTER TABLE backup_keyrings ADD COLUMN IF NOT EXISTS written_sha256 text;
 UPDATE backup_keyrings SET written_generation = NULL;
 
 -- What a backup records of the keyring it was made with (format version 2 and later), and
 -- what its last verification found of the keyring against it.
-ALTER TABLE backups ADD COLUMN format_version integer NOT NULL DEFAULT 1;
-ALTER TABLE backups ADD COLUMN keyring_generation bigint;
-ALTER TABLE backups ADD COLUMN keyring_sha256 text;
-ALTER TABLE backups ADD COLUMN verification jsonb;
+ALTER TABLE backups ADD COLUMN IF NOT EXISTS format_version integer NOT NULL DEFAULT 1;
+ALTER TABLE backups ADD COLUMN IF NOT EXISTS keyring_generation bigint;
+ALTER TABLE backups ADD COLUMN IF NOT EXISTS keyring_sha256 text;
+ALTER TABLE backups ADD COLUMN IF NOT EXISTS verification jsonb;
