@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { SMTPServer } from 'smtp-server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { routeModules } from './app.js';
 import { inTransaction, type Tx } from './db/database.js';
 import { buildServer, type RouteModule } from './http/server.js';
@@ -81,6 +82,11 @@ afterAll(async () => {
 
 describe('the server’s log', () => {
   it('has one line per request with its id, route, status and time, and no token, email or name in any line', async () => {
+    // What reaches the process's output besides the log (a stray console call) counts too.
+    const printed: string[] = [];
+    for (const method of ['log', 'error', 'warn', 'info'] as const) {
+      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => void printed.push(args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : typeof a === 'string' ? a : JSON.stringify(a))).join(' ')));
+    }
     const responses: { method: string; status: number }[] = [];
     const api = async (token: string, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown) => {
       const res = await call(server, token, method, url, body);
@@ -94,7 +100,7 @@ describe('the server’s log', () => {
     const automation = await api(token, 'POST', '/automations', { name: 'Welcome', trigger: { type: 'contact.created' }, steps: [{ type: 'send_email', subject: 'Welcome' }] });
     expect(automation.status).toBe(201);
     const ada = (await api(token, 'POST', '/contacts', { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace' })).body;
-    await api(token, 'POST', '/contacts', { email: 'grace@example.com', firstName: 'Grace', lastName: 'Hopper' });
+    const grace = (await api(token, 'POST', '/contacts', { email: 'grace@example.com', firstName: 'Grace', lastName: 'Hopper' })).body;
     expect((await api(token, 'GET', '/contacts?q=ada@example.com')).body.data).toHaveLength(1);
     expect((await api(token, 'GET', '/contacts?q=Lovelace')).body.data).toHaveLength(1);
     expect((await api(token, 'POST', '/contacts', { email: 'ada@example.com', firstName: 'Ada' })).status).toBe(409);
@@ -118,6 +124,20 @@ describe('the server’s log', () => {
     await app.runJobs(workspaceId);
     expect((await api(token, 'GET', `/rollbacks/${rollback.body.id}`)).body.status).toBe('succeeded');
 
+    // A backup, then an erasure refused while the key store cannot be written (503), then done.
+    expect((await api(token, 'POST', '/backups')).status).toBe(201);
+    const keyDir = app.ctx.config.backupKeyDir;
+    renameSync(keyDir, `${keyDir}.aside`);
+    writeFileSync(keyDir, 'not a directory');
+    try {
+      expect((await api(token, 'POST', `/contacts/${ada.id}/erase`)).status).toBe(503);
+    } finally {
+      rmSync(keyDir);
+      renameSync(`${keyDir}.aside`, keyDir);
+    }
+    expect(lines.find((line) => line.msg === 'the backup keyring could not be written')).toMatchObject({ level: 50, workspaceId, err: { code: 'EEXIST' } });
+    expect((await api(token, 'POST', `/contacts/${grace.id}/erase`)).status).toBe(200);
+
     // A bug: a 500, a refusal quoting a name, and a job that fails.
     expect((await api(token, 'POST', '/test/failure', { email: 'ada@example.com' })).status).toBe(500);
     expect((await api(token, 'GET', `/test/refusal?name=${encodeURIComponent('Ada Lovelace')}`)).status).toBe(400);
@@ -125,8 +145,10 @@ describe('the server’s log', () => {
     await inTransaction(app.ctx.db, change, (tx) => insertJob(tx, change, { kind: 'failing_probe', status: 'queued', params: { email: 'ada@example.com' } }));
     await runPendingJobs(app.ctx, [failingHandler], { workspaceId });
 
+    vi.restoreAllMocks();
     for (const secret of [token, operatorToken, '@example.com', 'Ada', 'Lovelace', 'Augusta', 'Grace', 'Hopper']) {
       expect(written.filter((line) => line.includes(secret))).toEqual([]);
+      expect(printed.filter((line) => line.includes(secret))).toEqual([]);
     }
 
     const requestLines = lines.filter((line) => line.msg === 'request completed');

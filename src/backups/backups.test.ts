@@ -22,9 +22,18 @@ const keyringIds = (ws: TestWorkspace): string[] =>
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line))
-    .filter((v) => typeof v.c === 'string')
+    .filter((v) => typeof v.c === 'string' && typeof v.k === 'string')
     .map((v) => v.c)
     .sort();
+const shreddedIds = (ws: TestWorkspace): string[] =>
+  readFileSync(keyringPath(ws), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line))
+    .filter((v) => v.shredded === true)
+    .map((v) => v.c)
+    .sort();
+const noKeyFindings = { keysChecked: true, shreddedContacts: 0, missingKeys: { count: 0, contactIds: [] }, mismatchedKeys: { count: 0, contactIds: [] }, keyring: 'same' };
 
 async function aBackup(ws: TestWorkspace, body?: unknown): Promise<any> {
   const res = await ws.api('POST', '/backups', body);
@@ -180,7 +189,7 @@ describe('POST /backups', () => {
     const backup = await aBackup(ws);
     expect(await auditActions(ws, 'backup.')).toEqual([
       expect.objectContaining({ action: 'backup.created', targetId: backup.id, details: { snapshotId: backup.snapshotId, takenAt: backup.takenAt, byteSize: backup.byteSize, sha256: backup.sha256, rowCounts: backup.rowCounts } }),
-      expect.objectContaining({ action: 'backup.verified', targetId: backup.id, details: { ok: true, shreddedRows: 0 } }),
+      expect.objectContaining({ action: 'backup.verified', targetId: backup.id, details: { ok: true, shreddedRows: 0, ...noKeyFindings } }),
     ]);
   });
 });
@@ -337,12 +346,15 @@ describe('crypto-shredding', () => {
     const res = await ws.api('POST', `/contacts/${ada.id}/erase`);
     expect(res.status).toBe(200);
     expect(keyringIds(ws)).toEqual([bob.id]);
+    expect(shreddedIds(ws)).toEqual([ada.id]);
     const { rows } = await sql`SELECT contact_id FROM backup_keys WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
     expect(rows).toEqual([{ contact_id: bob.id }]);
     const verified = await ws.api('POST', `/backups/${backup.id}/verify`);
     expect(verified.body.status).toBe('verified');
+    // The keyring was rewritten since the backup: another generation, checked key by key.
+    expect(verified.body.verification).toEqual({ ...noKeyFindings, shreddedContacts: 1, keyring: 'other_generation' });
     // Ada's contact row, her two memberships (list, deal) and her tag.
-    expect((await auditActions(ws, 'backup.verified')).at(-1)?.details).toEqual({ ok: true, shreddedRows: 4 });
+    expect((await auditActions(ws, 'backup.verified')).at(-1)?.details).toEqual({ ok: true, shreddedRows: 4, ...noKeyFindings, shreddedContacts: 1, keyring: 'other_generation' });
   });
 
   it('the purge of a contact past retention destroys its key too', async () => {
@@ -354,6 +366,7 @@ describe('crypto-shredding', () => {
     const ran = (await ws.api('POST', '/maintenance/run')).body.ran;
     expect(ran.purge).toBe(1);
     expect(keyringIds(ws)).toEqual([ada.id]);
+    expect(shreddedIds(ws)).toEqual([bob.id]);
   });
 
   it('the maintenance pass rewrites a keyring left stale (a rewrite that failed)', async () => {

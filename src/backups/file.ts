@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -6,11 +6,11 @@ import { createGunzip, createGzip } from 'node:zlib';
 /**
  * The backup file: gzip-compressed NDJSON, one JSON value a line.
  *
- *   {"format":"retrace-backup","version":1,"backupId":…,"workspaceId":…,"snapshotId":…,"takenAt":…,"createdAt":…,"tables":[…]}
- *   {"t":"lists","r":{…the row…}}                       a row of a table that is no one's
- *   {"t":"contacts","c":"<contact id>","e":"<base64>"}  a contact's row, sealed with its key
+ *   {"format":"retrace-backup","version":2,"backupId":…,"workspaceId":…,"snapshotId":…,"takenAt":…,"createdAt":…,"tables":[…]}
+ *   {"t":"lists","r":{…the row…}}                                     a row of a table that is no one's
+ *   {"t":"contacts","c":"<contact id>","k":"<check>","e":"<base64>"}  a contact's row, sealed with its key
  *   …
- *   {"end":true,"counts":{"workspaces":1,…}}
+ *   {"end":true,"counts":{"workspaces":1,…},"keyring":{"generation":7,"sha256":…}}
  *
  * Tables come in `backupTables` order (parents before children), so a restore loads the
  * file as it reads it. A contact's row (the contact itself, its list memberships, account
@@ -18,9 +18,16 @@ import { createGunzip, createGzip } from 'node:zlib';
  * key: a random 12-byte IV, then the ciphertext, then the 16-byte tag; the associated data
  * binds it to its workspace, table and contact. Without the key the row is noise: that is
  * how erasure reaches backups already written (crypto-shredding).
+ *
+ * Version 2 (issue 19.5) adds `k`, the check value of the key that sealed the row
+ * (keyCheck: never the key itself), and in the trailer the generation and digest of the
+ * keyring written with the backup, so a keyring can be checked against the backup: a key
+ * missing, swapped or filed under another contact is found, not taken for an erasure.
+ * Version 1 files are still read, without those checks.
  */
 export const backupFormat = 'retrace-backup';
-export const backupFormatVersion = 1;
+export const backupFormatVersion = 2;
+const readableVersions: readonly number[] = [1, 2];
 
 export interface BackupTable {
   name: string;
@@ -60,7 +67,8 @@ export const zeroCounts = (): RowCounts => Object.fromEntries(backupTables.map((
 
 export interface BackupHeader {
   format: typeof backupFormat;
-  version: typeof backupFormatVersion;
+  /** 1: no key check values, no keyring in the trailer. */
+  version: number;
   backupId: string;
   workspaceId: string;
   snapshotId: string;
@@ -83,6 +91,15 @@ export class UnreadableBackup extends Error {
 export const newDataKey = (): Buffer => randomBytes(32);
 
 const associatedData = (workspaceId: string, table: string, contactId: string) => Buffer.from(`${workspaceId}\n${table}\n${contactId}`);
+
+/**
+ * A key's check value: SHA-256 over a fixed label, the workspace, the contact and the key,
+ * base64url. It tells whether a keyring's key is the one that sealed a contact's rows
+ * without holding anything that opens them.
+ */
+export function keyCheck(workspaceId: string, contactId: string, key: Buffer): string {
+  return createHash('sha256').update(`retrace-backup-key-check\n${workspaceId}\n${contactId}\n`).update(key).digest('base64url');
+}
 
 export function sealRow(key: Buffer, workspaceId: string, table: string, contactId: string, row: unknown): string {
   const iv = randomBytes(12);
@@ -107,8 +124,14 @@ export function openRow(key: Buffer, workspaceId: string, table: string, contact
 
 export const headerLine = (header: BackupHeader): string => `${JSON.stringify(header)}\n`;
 export const rowLine = (table: string, row: unknown): string => `${JSON.stringify({ t: table, r: row })}\n`;
-export const sealedLine = (table: string, contactId: string, sealed: string): string => `${JSON.stringify({ t: table, c: contactId, e: sealed })}\n`;
-export const trailerLine = (counts: RowCounts): string => `${JSON.stringify({ end: true, counts })}\n`;
+export const sealedLine = (table: string, contactId: string, check: string, sealed: string): string => `${JSON.stringify({ t: table, c: contactId, k: check, e: sealed })}\n`;
+export const trailerLine = (counts: RowCounts, keyring: KeyringRecord): string => `${JSON.stringify({ end: true, counts, keyring })}\n`;
+
+/** The keyring a backup was made with, as its trailer records it. */
+export interface KeyringRecord {
+  generation: number;
+  sha256: string;
+}
 
 /** The lines, gzip-compressed, as they are produced: an error of the producer ends the stream with it. */
 export function gzipped(lines: AsyncIterable<string>): Readable {
@@ -162,12 +185,24 @@ export function gunzippedLines(source: Readable): AsyncGenerator<string> {
 export interface Keyring {
   workspaceId: string;
   keys: Map<string, Buffer>;
+  /** Contacts whose keys an erasure or a purge destroyed (the keyring's shredded marks). */
+  shredded: Set<string>;
+  /** False for a version 1 keyring, which has no shredded marks. */
+  marksShredded: boolean;
+  /** The keys' generation it holds, and its digest (keyringDigest); null in a file without a generation. */
+  generation: number | null;
+  digest: string | null;
 }
 
 export type BackupEntry =
   | { kind: 'row'; table: BackupTable; contactId: string | null; row: Record<string, unknown> }
-  /** A contact's row whose key is gone (the contact was purged or erased): it can never be read. */
-  | { kind: 'shredded'; table: BackupTable; contactId: string };
+  /** A contact's row whose key the keyring marks destroyed (the contact was purged or erased): it can never be read. */
+  | { kind: 'shredded'; table: BackupTable; contactId: string }
+  /**
+   * A contact's row the keyring has no key for and no shredded mark (`missing`), or a key
+   * whose check value is not the one that sealed the row (`mismatch`, version 2 files).
+   */
+  | { kind: 'keyless'; table: BackupTable; contactId: string; why: 'missing' | 'mismatch' };
 
 export interface BackupReading {
   header: BackupHeader;
@@ -175,6 +210,8 @@ export interface BackupReading {
   entries: AsyncGenerator<BackupEntry>;
   /** Rows per table read so far (all of them once entries is done), shredded ones included. */
   counts: RowCounts;
+  /** The keyring the backup was made with, once entries is done (null: a version 1 file). */
+  keyring: KeyringRecord | null;
   /** Stops reading (the file is closed); nothing happens when it was read to the end. */
   close(): Promise<void>;
 }
@@ -196,7 +233,7 @@ function parseHeader(line: string | undefined): BackupHeader {
   if (line === undefined) throw new UnreadableBackup('the file is empty');
   const h = parseLine(line, 1);
   if (h.format !== backupFormat) throw new UnreadableBackup('the file is not a Retrace backup');
-  if (h.version !== backupFormatVersion) throw new UnreadableBackup(`backup format version ${String(h.version)} is not one this server reads`);
+  if (typeof h.version !== 'number' || !readableVersions.includes(h.version)) throw new UnreadableBackup(`backup format version ${String(h.version)} is not one this server reads`);
   for (const field of ['backupId', 'workspaceId', 'snapshotId', 'takenAt', 'createdAt'] as const) {
     if (typeof h[field] !== 'string' || h[field] === '') throw new UnreadableBackup(`the header has no ${field}`);
   }
@@ -206,10 +243,11 @@ function parseHeader(line: string | undefined): BackupHeader {
 /**
  * Reads a backup file: its header at once, then its rows through `entries`, each checked
  * as it comes: a known table, in order, of the header's workspace, a contact's row opened
- * with its key from the keyring (a missing key means the person was shredded: the row is
- * reported as such, not an error; a key that does not open it is an error). After the last
- * row it checks the trailer and that its counts are the rows read. Anything wrong throws
- * UnreadableBackup.
+ * with its key from the keyring. A key the keyring marks shredded, or one it lacks, or
+ * (version 2) one whose check value is not the row's, is reported as such (shredded,
+ * keyless), not an error: whoever reads decides what that means. A key that passes its
+ * check and still does not open the row is an error. After the last row it checks the
+ * trailer and that its counts are the rows read. Anything wrong throws UnreadableBackup.
  *
  * @example
  * const reading = await readBackup(store.read(name), keyring);
@@ -224,6 +262,14 @@ export async function readBackup(source: Readable, keyring: Keyring): Promise<Ba
     throw new UnreadableBackup(`the keyring is workspace ${keyring.workspaceId}'s, the backup workspace ${header.workspaceId}'s`);
   }
   const counts = zeroCounts();
+  const checked = header.version >= 2;
+  const reading: BackupReading = {
+    header,
+    entries: entries(),
+    counts,
+    keyring: null,
+    close: async () => void (await lines.return(undefined)),
+  };
   async function* entries(): AsyncGenerator<BackupEntry> {
     let lineNo = 1;
     let position = 0;
@@ -244,9 +290,14 @@ export async function readBackup(source: Readable, keyring: Keyring): Promise<Ba
       counts[table.name] += 1;
       if (table.person) {
         if (typeof value.c !== 'string' || typeof value.e !== 'string') throw new UnreadableBackup(`line ${lineNo}: a ${table.name} row is not sealed`);
+        if (checked && typeof value.k !== 'string') throw new UnreadableBackup(`line ${lineNo}: a ${table.name} row has no key check value`);
         const key = keyring.keys.get(value.c);
         if (!key) {
-          yield { kind: 'shredded', table, contactId: value.c };
+          yield keyring.shredded.has(value.c) ? { kind: 'shredded', table, contactId: value.c } : { kind: 'keyless', table, contactId: value.c, why: 'missing' };
+          continue;
+        }
+        if (checked && keyCheck(header.workspaceId, value.c, key) !== value.k) {
+          yield { kind: 'keyless', table, contactId: value.c, why: 'mismatch' };
           continue;
         }
         let row: unknown;
@@ -271,11 +322,11 @@ export async function readBackup(source: Readable, keyring: Keyring): Promise<Ba
         throw new UnreadableBackup(`the file holds ${counts[table.name]} ${table.name} rows, its end says ${String(declared[table.name])}`);
       }
     }
+    if (checked) {
+      const ring = trailer.keyring;
+      if (!isRecord(ring) || typeof ring.generation !== 'number' || typeof ring.sha256 !== 'string') throw new UnreadableBackup('the end of the backup does not record its keyring');
+      reading.keyring = { generation: ring.generation, sha256: ring.sha256 };
+    }
   }
-  return {
-    header,
-    entries: entries(),
-    counts,
-    close: async () => void (await lines.return(undefined)),
-  };
+  return reading;
 }

@@ -20,12 +20,26 @@ export interface BackupRow {
   created_by: string | null;
   created_at: Date;
   scheduled: boolean;
+  format_version: number;
+  keyring_generation: number | null;
+  keyring_sha256: string | null;
+  verification: VerificationFindings | null;
   /** created_at to the microsecond, for cursors */
   created_key: string;
 }
 
+/** What the last verification found of the keyring against the backup (see verifyBackup). */
+export interface VerificationFindings {
+  keysChecked: boolean;
+  shreddedContacts: number;
+  missingKeys: { count: number; contactIds: string[] };
+  mismatchedKeys: { count: number; contactIds: string[] };
+  keyring: 'same' | 'other_generation' | 'altered' | 'not_recorded';
+}
+
 const backupColumns = sql`b.id, b.snapshot_id, b.taken_at, b.file_name, b.byte_size, b.sha256, b.row_counts, b.status,
-  b.verified_at, b.error, b.created_by, b.created_at, b.scheduled, ${cursorTime('b.created_at')} AS created_key`;
+  b.verified_at, b.error, b.created_by, b.created_at, b.scheduled, b.format_version, b.keyring_generation, b.keyring_sha256,
+  b.verification, ${cursorTime('b.created_at')} AS created_key`;
 
 // ---------------------------------------------------------------- the backups record
 
@@ -43,12 +57,16 @@ export async function insertBackup(
     createdBy: string | null;
     createdAt: Date;
     scheduled: boolean;
+    formatVersion: number;
+    keyring: { generation: number; sha256: string };
   },
 ): Promise<BackupRow> {
   const { rows } = await sql<BackupRow>`
-    INSERT INTO backups AS b (workspace_id, id, snapshot_id, taken_at, file_name, byte_size, sha256, row_counts, status, created_by, created_at, scheduled)
+    INSERT INTO backups AS b (workspace_id, id, snapshot_id, taken_at, file_name, byte_size, sha256, row_counts, status, created_by, created_at, scheduled,
+                              format_version, keyring_generation, keyring_sha256)
     VALUES (${workspaceId}, ${input.id}, ${input.snapshotId}, ${input.takenAt}, ${input.fileName}, ${input.byteSize}, ${input.sha256},
-            ${JSON.stringify(input.rowCounts)}::jsonb, 'exported', ${input.createdBy}, ${input.createdAt}, ${input.scheduled})
+            ${JSON.stringify(input.rowCounts)}::jsonb, 'exported', ${input.createdBy}, ${input.createdAt}, ${input.scheduled},
+            ${input.formatVersion}, ${input.keyring.generation}, ${input.keyring.sha256})
     RETURNING ${backupColumns}`.execute(tx);
   return rows[0];
 }
@@ -70,10 +88,17 @@ export async function selectBackup(db: Db | Tx, workspaceId: string, id: string)
   return rows[0];
 }
 
-/** The verdict of a verification: verified (error cleared) or failed with why. */
-export async function updateVerification(tx: Tx, workspaceId: string, id: string, verdict: { ok: boolean; error: string | null; at: Date }): Promise<BackupRow | undefined> {
+/** The verdict of a verification: verified (error cleared) or failed with why, and what it found of the keyring. */
+export async function updateVerification(
+  tx: Tx,
+  workspaceId: string,
+  id: string,
+  verdict: { ok: boolean; error: string | null; at: Date; findings: VerificationFindings | null },
+): Promise<BackupRow | undefined> {
+  const findings = verdict.findings === null ? null : JSON.stringify(verdict.findings);
   const { rows } = await sql<BackupRow>`
-    UPDATE backups b SET status = ${verdict.ok ? 'verified' : 'failed'}, verified_at = ${verdict.at}, error = ${verdict.error}
+    UPDATE backups b SET status = ${verdict.ok ? 'verified' : 'failed'}, verified_at = ${verdict.at}, error = ${verdict.error},
+      verification = ${findings}::jsonb
     WHERE b.workspace_id = ${workspaceId} AND b.id = ${id}
     RETURNING ${backupColumns}`.execute(tx);
   return rows[0];
@@ -213,6 +238,24 @@ export async function deleteContactKeys(tx: Tx, workspaceId: string, contactIds:
   return rows.length;
 }
 
+/** Of these contacts, those whose keys were destroyed (by an erasure, a purge, any removal for good). */
+export async function selectDestroyedKeysAmong(tx: Tx, workspaceId: string, contactIds: string[]): Promise<Set<string>> {
+  if (contactIds.length === 0) return new Set();
+  const { rows } = await byKeys(tx, sql<{ contact_id: string }>`
+    SELECT d.contact_id FROM ${batchOf(workspaceId, contactIds)} JOIN backup_destroyed_keys d ON d.workspace_id = k.workspace_id AND d.contact_id = k.key`);
+  return new Set(rows.map((r) => r.contact_id));
+}
+
+/** One page of the ids of contacts whose keys were destroyed, in id order after `afterContactId`. */
+export async function selectDestroyedKeyPage(tx: Tx, workspaceId: string, afterContactId: string | null, limit: number): Promise<string[]> {
+  const { rows } = await sql<{ contact_id: string }>`
+    SELECT contact_id FROM backup_destroyed_keys
+    WHERE workspace_id = ${workspaceId} AND (${afterContactId}::text IS NULL OR contact_id > ${afterContactId})
+    ORDER BY contact_id
+    LIMIT ${limit}`.execute(tx);
+  return rows.map((r) => r.contact_id);
+}
+
 /** One page of the workspace's keys, in contact id order after `afterContactId`. */
 export async function selectKeyPage(tx: Tx, workspaceId: string, afterContactId: string | null, limit: number): Promise<{ contact_id: string; key: Buffer }[]> {
   const { rows } = await sql<{ contact_id: string; key: Buffer | Uint8Array }>`
@@ -230,16 +273,35 @@ export async function selectKeyPage(tx: Tx, workspaceId: string, afterContactId:
  * between a rewrite of its file and any change of its keys, whose trigger updates this
  * row. Says which generation of the keys the file will hold.
  */
-export async function lockKeyring(tx: Tx, workspaceId: string): Promise<{ generation: number; written_generation: number | null }> {
+export async function lockKeyring(tx: Tx, workspaceId: string): Promise<{ generation: number; written_generation: number | null; written_sha256: string | null }> {
   await sql`INSERT INTO backup_keyrings (workspace_id) VALUES (${workspaceId}) ON CONFLICT (workspace_id) DO NOTHING`.execute(tx);
-  const { rows } = await sql<{ generation: number; written_generation: number | null }>`
-    SELECT generation, written_generation FROM backup_keyrings WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
+  const { rows } = await sql<{ generation: number; written_generation: number | null; written_sha256: string | null }>`
+    SELECT generation, written_generation, written_sha256 FROM backup_keyrings WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
   return rows[0];
 }
 
-export async function markKeyringWritten(tx: Tx, workspaceId: string, generation: number, at: Date): Promise<void> {
-  await sql`UPDATE backup_keyrings SET written_generation = ${generation}, written_at = ${at}
+export async function markKeyringWritten(tx: Tx, workspaceId: string, generation: number, sha256: string, at: Date): Promise<void> {
+  await sql`UPDATE backup_keyrings SET written_generation = ${generation}, written_sha256 = ${sha256}, written_at = ${at}
             WHERE workspace_id = ${workspaceId}`.execute(tx);
+}
+
+/**
+ * Marks the workspace's keyring stale if any of these contacts has a key, committed on its
+ * own before a transaction that writes the file before it commits (an erasure): should the process die between the
+ * file's rename and that commit, the maintenance pass still rewrites the file from the
+ * database, never trusting one that holds what did not commit.
+ */
+export async function markKeyringUnwritten(db: Db, workspaceId: string, ofContacts: string[]): Promise<void> {
+  await sql`UPDATE backup_keyrings SET written_generation = NULL
+            WHERE workspace_id = ${workspaceId}
+              AND EXISTS (SELECT 1 FROM backup_keys b WHERE b.workspace_id = ${workspaceId} AND b.contact_id = ANY(${ofContacts}::text[]))`.execute(db);
+}
+
+/** Whether the workspace's keyring row says its file is older than its keys (in this transaction's view). */
+export async function keyringIsStale(tx: Tx, workspaceId: string): Promise<boolean> {
+  const { rows } = await sql<{ stale: boolean }>`
+    SELECT written_generation IS DISTINCT FROM generation AS stale FROM backup_keyrings WHERE workspace_id = ${workspaceId}`.execute(tx);
+  return rows[0]?.stale ?? false;
 }
 
 /** Workspaces (one, or all when null) whose keyring file is older than their keys. */

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, createRunDatabase, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
-import { connectPGlite, connectPostgres, migrate, type Database, type Db } from '../db/database.js';
+import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { emptyDatabases } from '../test-support/empty-databases.js';
+import type { Database, Db } from '../db/database.js';
 import { chainPendingEntries, verifyAuditChain } from '../audit/service.js';
 import { AppError } from '../http/errors.js';
 import { backupStore, createBackup, keyStore } from './service.js';
@@ -13,33 +14,12 @@ import { backupTables, UnreadableBackup } from './file.js';
 import { restoreBackup } from './restore.js';
 
 let app: TestApp;
-const opened: Database[] = [];
+const targets = emptyDatabases('restore');
+const anEmptyDatabase = targets.anEmptyDatabase;
 beforeAll(async () => {
   app = await testApp();
 });
-afterAll(async () => {
-  for (const database of opened) await database.close();
-});
-
-let targetCounter = 0;
-
-/**
- * A fresh, migrated, empty database: on the run's PostgreSQL server when the suite runs
- * there (a database of its own, dropped with the run's), else PGlite in memory.
- */
-async function anEmptyDatabase(): Promise<Database> {
-  targetCounter += 1;
-  const runUrl = process.env.RETRACE_TEST_DATABASE;
-  let database: Database;
-  if (runUrl) {
-    database = await connectPostgres(await createRunDatabase(runUrl, `restore_${process.pid}_${targetCounter}`), 2);
-  } else {
-    database = await connectPGlite(undefined);
-  }
-  opened.push(database);
-  await migrate(database);
-  return database;
-}
+afterAll(() => targets.closeAll());
 
 const filesOf = (ws: TestWorkspace, backup: { fileName: string }) => ({
   file: backupStore(app.ctx.config).locate(backup.fileName),
@@ -145,7 +125,16 @@ describe('restoring a backup into an empty database', () => {
     expect(last[0]).toEqual({
       action: 'backup.restored',
       target_id: backup.id,
-      details: { snapshotId: backup.snapshotId, takenAt: backup.takenAt, restored: summary.restored, skipped: summary.skipped, skippedContacts: 0, dealsDeleted: [] },
+      details: {
+        snapshotId: backup.snapshotId,
+        takenAt: backup.takenAt,
+        restored: summary.restored,
+        skipped: summary.skipped,
+        skippedContacts: 0,
+        missingKeys: { count: 0, contactIds: [] },
+        keyring: 'same',
+        dealsDeleted: [],
+      },
     });
     const { rows: origins } = await sql<{ origin: string; op: string; n: number }>`
       SELECT origin, op, count(*)::int AS n FROM history WHERE workspace_id = ${ws.id} AND contact_id = ${ada.id} GROUP BY origin, op`.execute(target.db);

@@ -11,6 +11,20 @@ const newBackupBody = z.strictObject({ snapshotId: z.string().min(1).optional() 
 /** The most backups a schedule keeps when told a number (GET /workspace shows it in `limits`). */
 export const maxBackupsKept = 1000;
 
+const namedContacts = z.object({ count: z.number().int(), contactIds: z.array(z.string()).describe('The first 100, in id order') });
+
+const verificationSchema = z
+  .object({
+    keysChecked: z.boolean().describe('False for a format 1 backup: no check values, a key it lacks counts as shredded, as before'),
+    shreddedContacts: z.number().int().describe('Contacts whose keys an erasure or a purge destroyed: their rows can no longer be read, as intended'),
+    missingKeys: namedContacts.describe('Contacts whose keys the keyring lacks though they were never destroyed: a failure'),
+    mismatchedKeys: namedContacts.describe('Contacts whose keys in the keyring are not the ones that sealed their rows: a failure'),
+    keyring: z
+      .enum(['same', 'other_generation', 'altered', 'not_recorded'])
+      .describe('The keyring against the one written with the backup; altered (same generation, another digest) is a failure'),
+  })
+  .meta({ id: 'BackupVerification' });
+
 /** An exported backup: the workspace as of a snapshot, one file in the backup store. */
 const backupSchema = z
   .object({
@@ -27,6 +41,12 @@ const backupSchema = z
     createdBy: z.string().nullable(),
     createdAt: timestamp,
     scheduled: z.boolean().describe('Made by the backup schedule, not by hand'),
+    formatVersion: z.number().int().describe('The file format: 1 holds no key check values and records no keyring'),
+    keyring: z
+      .object({ generation: z.number().int(), sha256: z.string() })
+      .nullable()
+      .describe('The keyring written with the backup: its generation and content digest (null: format 1)'),
+    verification: verificationSchema.nullable().describe('What the last verification found of the keyring against the backup (null: not recorded)'),
   })
   .meta({ id: 'Backup' });
 

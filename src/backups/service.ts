@@ -14,6 +14,7 @@ import {
   backupTables,
   gzipped,
   headerLine,
+  keyCheck,
   newDataKey,
   readBackup,
   rowLine,
@@ -24,6 +25,7 @@ import {
   zeroCounts,
   type BackupHeader,
   type Keyring,
+  type KeyringRecord,
   type RowCounts,
 } from './file.js';
 import { keyringFileName, keyringLines, readKeyring } from './keyring.js';
@@ -33,9 +35,13 @@ import {
   deleteContactKeys,
   ensureContactKeys,
   insertBackup,
+  keyringIsStale,
   lockContactsOfKeys,
   lockKeyring,
+  markKeyringUnwritten,
   markKeyringWritten,
+  selectDestroyedKeyPage,
+  selectDestroyedKeysAmong,
   selectAuditPage,
   selectBackup,
   selectBackups,
@@ -47,6 +53,7 @@ import {
   updateVerification,
   type BackupRow,
   type BackupStatus,
+  type VerificationFindings,
 } from './queries.js';
 
 /** Rows read from history (or the audit log, or keys) per statement while exporting. */
@@ -67,6 +74,12 @@ export interface Backup {
   createdAt: string;
   /** Made by the backup schedule (which removes its oldest beyond its `keep`), not by hand. */
   scheduled: boolean;
+  /** The file's format version: 1 holds no key check values and records no keyring. */
+  formatVersion: number;
+  /** The keyring the backup was made with: its generation and digest (null: format 1). */
+  keyring: KeyringRecord | null;
+  /** What the last verification found of the keyring against the backup (null: none recorded yet). */
+  verification: VerificationFindings | null;
 }
 
 function presentBackup(row: BackupRow): Backup {
@@ -84,6 +97,9 @@ function presentBackup(row: BackupRow): Backup {
     createdBy: row.created_by,
     createdAt: row.created_at.toISOString(),
     scheduled: row.scheduled,
+    formatVersion: row.format_version,
+    keyring: row.keyring_generation === null || row.keyring_sha256 === null ? null : { generation: row.keyring_generation, sha256: row.keyring_sha256 },
+    verification: row.verification,
   };
 }
 
@@ -151,13 +167,16 @@ export async function createBackup(
   };
   const store = backupStore(ctx.config);
   const counts = zeroCounts();
+  const written: { keyring?: KeyringRecord } = {};
   const failed = { snapshotId: snapshot.id, takenAt: snapshot.takenAt, scheduled: input.scheduled ?? false };
-  const stored = await store.write(fileName, gzipped(exportLines(ctx, change, header, counts, options.pageSize ?? exportPageSize))).catch(async (error: unknown) => {
+  const stored = await store.write(fileName, gzipped(exportLines(ctx, change, header, counts, written, options.pageSize ?? exportPageSize))).catch(async (error: unknown) => {
     await notifyExportFailed(ctx, change, failed, error);
     throw error;
   });
   let row: BackupRow;
   try {
+    const keyring = written.keyring;
+    if (!keyring) throw new Error('the backup file was written without its trailer');
     if (!(await isRetained(ctx, ws, snapshot.id, change.at))) {
       throw invalidState('The snapshot was deleted while the backup was written; nothing was kept', { snapshotId: snapshot.id });
     }
@@ -173,6 +192,8 @@ export async function createBackup(
         createdBy: change.actorId,
         createdAt: change.at,
         scheduled: input.scheduled ?? false,
+        formatVersion: backupFormatVersion,
+        keyring,
       });
       await recordAudit(tx, change, {
         action: 'backup.created',
@@ -187,8 +208,6 @@ export async function createBackup(
     await notifyExportFailed(ctx, change, failed, error);
     throw error;
   }
-  // The keys this backup made must be in the keyring before anyone can open it.
-  await rewriteKeyring(ctx, ws);
   return presentBackup(await recordVerification(ctx, change, row, { finishing: true }));
 }
 
@@ -205,7 +224,8 @@ async function notifyExportFailed(ctx: AppContext, change: ChangeContext, of: { 
       notify(tx, change, 'backup.finished', { backupId: null, ...of, status: 'failed', byteSize: null, error: message, createdBy: change.actorId }, of.scheduled ? { once: `scheduled-backup-failed:${of.snapshotId}` } : {}),
     );
   } catch (notifyError) {
-    console.error(`the failure of a backup of workspace ${change.workspaceId} could not be notified`, notifyError);
+    // Through the log, which shows an error without the values it carries (loggableError).
+    ctx.log.error({ err: notifyError, workspaceId: change.workspaceId }, 'the failure of a backup could not be notified');
   }
 }
 
@@ -241,8 +261,18 @@ async function isRetained(ctx: AppContext, workspaceId: string, snapshotId: stri
  * deletes left out; compaction keeps exactly those for a retained snapshot. A contact's
  * row is sealed with the contact's key, made here if it has none; a contact removed for
  * good meanwhile has no key and its rows are left out (they are being erased anyway).
+ * Before the trailer, the keyring is rewritten (the keys this backup made must be in it
+ * before anyone can open the backup), and the trailer records its generation and digest
+ * (also put in `written`, for the record).
  */
-async function* exportLines(ctx: AppContext, change: ChangeContext, header: BackupHeader, counts: RowCounts, pageSize: number): AsyncGenerator<string> {
+async function* exportLines(
+  ctx: AppContext,
+  change: ChangeContext,
+  header: BackupHeader,
+  counts: RowCounts,
+  written: { keyring?: KeyringRecord },
+  pageSize: number,
+): AsyncGenerator<string> {
   const ws = header.workspaceId;
   const at = new Date(header.takenAt);
   yield headerLine(header);
@@ -278,7 +308,7 @@ async function* exportLines(ctx: AppContext, change: ChangeContext, header: Back
         lines = present.flatMap((r) => {
           const contactId = ownerOf(table.name, r.contact_id);
           const key = keys.get(contactId);
-          return key ? [sealedLine(table.name, contactId, sealRow(key, ws, table.name, contactId, r.after))] : [];
+          return key ? [sealedLine(table.name, contactId, keyCheck(ws, contactId, key), sealRow(key, ws, table.name, contactId, r.after))] : [];
         });
       } else {
         lines = present.map((r) => rowLine(table.name, r.after));
@@ -288,7 +318,9 @@ async function* exportLines(ctx: AppContext, change: ChangeContext, header: Back
       if (page.length < pageSize) break;
     }
   }
-  yield trailerLine(counts);
+  const keyring = await rewriteKeyring(ctx, ws);
+  written.keyring = { generation: keyring.generation, sha256: keyring.sha256 };
+  yield trailerLine(counts, written.keyring);
 }
 
 function ownerOf(table: string, contactId: string | null): string {
@@ -307,15 +339,29 @@ async function keysOf(ctx: AppContext, change: ChangeContext, contactIds: string
 
 // ---------------------------------------------------------------- verification
 
-type Verdict = { ok: true; shreddedRows: number } | { ok: false; error: string };
+type Verdict =
+  | { ok: true; shreddedRows: number; findings: VerificationFindings | null }
+  | { ok: false; error: string; findings: VerificationFindings | null };
+
+/** How many contact ids a verification result names at most (the count is always whole). */
+export const namedContactsLimit = 100;
 
 /**
  * Re-reads a backup from the store and records the verdict: `verified`, or `failed` with
  * why. It checks the file's size and SHA-256 against the record, that every line parses,
- * that every contact row opens with its key from the workspace's keyring (rows of
- * contacts erased or purged since, whose keys are gone, count as shredded, not as
- * failures), that the file is complete, and that its rows per table are the record's.
- * Audit `backup.verified` with `details.ok` (and `details.error`).
+ * that every contact row opens with its key from the workspace's keyring, that the file
+ * is complete, and that its rows per table are the record's.
+ *
+ * And the keyring against the backup (format 2): every sealed row's contact has its key
+ * in the keyring, with the check value the row records, or its key was destroyed (the
+ * database records every key an erasure or a purge destroyed; such rows count as
+ * shredded, not as failures). A key missing for a contact whose key was never destroyed,
+ * a key whose check value differs, or a keyring of the generation the backup recorded
+ * whose digest is not the recorded one fails the backup, naming the contacts and how
+ * many. A format 1 backup has no check values: a key it lacks counts as shredded, as it
+ * always did, and `verification.keysChecked` is false.
+ *
+ * Audit `backup.verified` with `details.ok` (and `details.error`) and the findings.
  */
 export async function verifyBackup(ctx: AppContext, change: ChangeContext, id: string): Promise<Backup> {
   const row = await selectBackup(ctx.db, change.workspaceId, id);
@@ -331,7 +377,12 @@ export async function verifyBackup(ctx: AppContext, change: ChangeContext, id: s
 async function recordVerification(ctx: AppContext, change: ChangeContext, row: BackupRow, { finishing }: { finishing: boolean }): Promise<BackupRow> {
   const verdict = await checkBackupFile(ctx, change.workspaceId, row);
   return inTransaction(ctx.db, change, async (tx) => {
-    const updated = await updateVerification(tx, change.workspaceId, row.id, { ok: verdict.ok, error: verdict.ok ? null : verdict.error, at: change.at });
+    const updated = await updateVerification(tx, change.workspaceId, row.id, {
+      ok: verdict.ok,
+      error: verdict.ok ? null : verdict.error,
+      at: change.at,
+      findings: verdict.findings,
+    });
     // Deleted meanwhile: nothing to record.
     if (!updated) throw notFound('Backup');
     const told = { backupId: updated.id, snapshotId: updated.snapshot_id, takenAt: updated.taken_at.toISOString(), scheduled: updated.scheduled };
@@ -339,44 +390,95 @@ async function recordVerification(ctx: AppContext, change: ChangeContext, row: B
       await notify(tx, change, 'backup.finished', { ...told, status: updated.status, byteSize: updated.byte_size, error: updated.error, createdBy: updated.created_by });
     }
     if (!verdict.ok) await notify(tx, change, 'backup.verification_failed', { ...told, error: verdict.error });
+    const found = verdict.findings ?? {};
     await recordAudit(tx, change, {
       action: 'backup.verified',
       targetType: 'backup',
       targetId: row.id,
-      details: verdict.ok ? { ok: true, shreddedRows: verdict.shreddedRows } : { ok: false, error: verdict.error },
+      details: verdict.ok ? { ok: true, shreddedRows: verdict.shreddedRows, ...found } : { ok: false, error: verdict.error, ...found },
     });
     return updated;
   });
 }
 
+/** Contact ids gathered while reading: how many, and the first ones in id order. */
+function named(ids: Set<string>): { count: number; contactIds: string[] } {
+  return { count: ids.size, contactIds: [...ids].sort().slice(0, namedContactsLimit) };
+}
+
+const listed = (ids: { count: number; contactIds: string[] }) =>
+  `${ids.contactIds.join(', ')}${ids.count > ids.contactIds.length ? ` and ${ids.count - ids.contactIds.length} more` : ''}`;
+
+const contacts = (n: number) => (n === 1 ? '1 contact' : `${n} contacts`);
+
 async function checkBackupFile(ctx: AppContext, workspaceId: string, row: BackupRow): Promise<Verdict> {
   const store = backupStore(ctx.config);
   try {
-    if (!(await store.exists(row.file_name))) return { ok: false, error: 'the file is missing from the backup store' };
+    if (!(await store.exists(row.file_name))) return { ok: false, error: 'the file is missing from the backup store', findings: null };
     const actual = await digestOf(store, row.file_name);
     if (actual.byteSize !== row.byte_size || actual.sha256 !== row.sha256) {
-      return { ok: false, error: `the file is not the one written: ${actual.byteSize} bytes with SHA-256 ${actual.sha256}, recorded ${row.byte_size} bytes with ${row.sha256}` };
+      return {
+        ok: false,
+        error: `the file is not the one written: ${actual.byteSize} bytes with SHA-256 ${actual.sha256}, recorded ${row.byte_size} bytes with ${row.sha256}`,
+        findings: null,
+      };
     }
     const keyring = await workspaceKeyring(ctx, workspaceId);
     const reading = await readBackup(store.read(row.file_name), keyring);
+    const shredded = new Set<string>();
     let shreddedRows = 0;
+    /** Rows per contact the keyring has no key for (marked shredded or not). */
+    const keyless = new Map<string, number>();
+    const mismatched = new Set<string>();
     try {
       const h = reading.header;
       if (h.backupId !== row.id || h.snapshotId !== row.snapshot_id || new Date(h.takenAt).getTime() !== row.taken_at.getTime()) {
-        return { ok: false, error: 'the file is of another backup' };
+        return { ok: false, error: 'the file is of another backup', findings: null };
       }
-      for await (const entry of reading.entries) if (entry.kind === 'shredded') shreddedRows += 1;
+      for await (const entry of reading.entries) {
+        // A shredded mark counts only as far as the database confirms it (a key line
+        // turned into a mark would otherwise hide a person), so it is a key the keyring lacks.
+        if (entry.kind === 'shredded' || (entry.kind === 'keyless' && entry.why === 'missing')) {
+          keyless.set(entry.contactId, (keyless.get(entry.contactId) ?? 0) + 1);
+        } else if (entry.kind === 'keyless') {
+          mismatched.add(entry.contactId);
+        }
+      }
     } finally {
       await reading.close();
     }
     for (const table of backupTables) {
       if (reading.counts[table.name] !== (row.row_counts[table.name] ?? 0)) {
-        return { ok: false, error: `the file holds ${reading.counts[table.name]} ${table.name} rows, the record says ${row.row_counts[table.name] ?? 0}` };
+        return { ok: false, error: `the file holds ${reading.counts[table.name]} ${table.name} rows, the record says ${row.row_counts[table.name] ?? 0}`, findings: null };
       }
     }
-    return { ok: true, shreddedRows };
+    const keysChecked = reading.keyring !== null;
+    // A key the keyring lacks is a shredded person's only if the database destroyed it;
+    // in a format 1 backup, as before, it always counts as shredded.
+    const destroyed = keysChecked ? await ctx.db.transaction().execute((tx) => selectDestroyedKeysAmong(tx, workspaceId, [...keyless.keys()])) : new Set(keyless.keys());
+    const missing = new Set([...keyless.keys()].filter((id) => !destroyed.has(id)));
+    for (const id of destroyed) {
+      shredded.add(id);
+      shreddedRows += keyless.get(id) ?? 0;
+    }
+    const keyringState: VerificationFindings['keyring'] = !reading.keyring
+      ? 'not_recorded'
+      : keyring.generation !== reading.keyring.generation
+        ? 'other_generation'
+        : keyring.digest === reading.keyring.sha256
+          ? 'same'
+          : 'altered';
+    const findings: VerificationFindings = { keysChecked, shreddedContacts: shredded.size, missingKeys: named(missing), mismatchedKeys: named(mismatched), keyring: keyringState };
+    const reasons: string[] = [];
+    if (missing.size > 0) reasons.push(`the keyring lacks the keys of ${contacts(missing.size)} whose keys were never destroyed: ${listed(findings.missingKeys)}`);
+    if (mismatched.size > 0) reasons.push(`the keyring's keys of ${contacts(mismatched.size)} are not the ones that sealed their rows: ${listed(findings.mismatchedKeys)}`);
+    if (keyringState === 'altered') {
+      reasons.push(`the keyring of generation ${keyring.generation} is not the one written with the backup: its digest is ${keyring.digest}, recorded ${reading.keyring?.sha256}`);
+    }
+    if (reasons.length > 0) return { ok: false, error: reasons.join('; '), findings };
+    return { ok: true, shreddedRows, findings };
   } catch (error) {
-    if (error instanceof UnreadableBackup) return { ok: false, error: error.message };
+    if (error instanceof UnreadableBackup) return { ok: false, error: error.message, findings: null };
     throw error;
   }
 }
@@ -433,24 +535,45 @@ export async function destroyBackupKeys(tx: Tx, workspaceId: string, contactIds:
   await deleteContactKeys(tx, workspaceId, contactIds);
 }
 
+/** What a keyring rewrite did: whether it wrote the file, and the generation and digest the file holds. */
+export interface KeyringState extends KeyringRecord {
+  written: boolean;
+}
+
 /**
- * Rewrites the workspace's keyring file from its keys, unless the file exists and holds
- * the current generation. The keyring row stays locked meanwhile, so a key destroyed
- * during the rewrite waits for it and then marks the file stale again. Returns whether
- * the file was written.
+ * Rewrites the workspace's keyring file from its keys and the ids of contacts whose keys
+ * were destroyed, unless the file exists and holds the current generation. The keyring
+ * row stays locked meanwhile, so a key destroyed during the rewrite waits for it and then
+ * marks the file stale again.
  */
-export async function rewriteKeyring(ctx: AppContext, workspaceId: string): Promise<boolean> {
+export async function rewriteKeyring(ctx: AppContext, workspaceId: string): Promise<KeyringState> {
+  const change: ChangeContext = { workspaceId, actorId: null, origin: 'system', at: ctx.clock.now() };
+  return inTransaction(ctx.db, change, (tx) => writeKeyringIn(ctx, tx, workspaceId, false));
+}
+
+/**
+ * The keyring rewrite, in the caller's transaction (its view of the keys is what the file
+ * holds; written_generation is set in it, so it counts only if that commits). `always`:
+ * even if the row says the file is current.
+ */
+async function writeKeyringIn(ctx: AppContext, tx: Tx, workspaceId: string, always: boolean): Promise<KeyringState> {
   const now = ctx.clock.now();
-  const change: ChangeContext = { workspaceId, actorId: null, origin: 'system', at: now };
   const store = keyStore(ctx.config);
   const name = keyringFileName(workspaceId);
-  return inTransaction(ctx.db, change, async (tx) => {
-    const state = await lockKeyring(tx, workspaceId);
-    if (state.written_generation === state.generation && (await store.exists(name))) return false;
-    await store.write(name, keyringLines({ workspaceId, generation: state.generation, writtenAt: now.toISOString() }, keyPages(tx, workspaceId)));
-    await markKeyringWritten(tx, workspaceId, state.generation, now);
-    return true;
-  });
+  const state = await lockKeyring(tx, workspaceId);
+  if (!always && state.written_generation === state.generation && state.written_sha256 !== null && (await store.exists(name))) {
+    return { written: false, generation: state.generation, sha256: state.written_sha256 };
+  }
+  let sha256 = '';
+  const lines = keyringLines(
+    { workspaceId, generation: state.generation, writtenAt: now.toISOString() },
+    keyPages(tx, workspaceId),
+    destroyedKeyPages(tx, workspaceId),
+    (digest) => (sha256 = digest),
+  );
+  await store.write(name, lines);
+  await markKeyringWritten(tx, workspaceId, state.generation, sha256, now);
+  return { written: true, generation: state.generation, sha256 };
 }
 
 async function* keyPages(tx: Tx, workspaceId: string): AsyncGenerator<{ contact_id: string; key: Buffer }[]> {
@@ -462,6 +585,47 @@ async function* keyPages(tx: Tx, workspaceId: string): AsyncGenerator<{ contact_
   }
 }
 
+async function* destroyedKeyPages(tx: Tx, workspaceId: string): AsyncGenerator<string[]> {
+  for (let after: string | null = null; ; ) {
+    const page = await selectDestroyedKeyPage(tx, workspaceId, after, exportPageSize);
+    if (page.length > 0) yield page;
+    if (page.length < exportPageSize) return;
+    after = page[page.length - 1];
+  }
+}
+
+/**
+ * Before a transaction that destroys these contacts' keys and writes the keyring itself
+ * (shredKeysNow): if any of them has a key, marks the keyring stale, committed on its
+ * own, so a crash between the file's rename and that transaction's commit leaves it for
+ * the maintenance pass to rewrite from the database. (A key made in between, by a backup,
+ * is destroyed and written all the same, only without this mark.)
+ */
+export async function prepareKeyringRewrite(ctx: AppContext, workspaceId: string, contactIds: string[]): Promise<void> {
+  await markKeyringUnwritten(ctx.db, workspaceId, contactIds);
+}
+
+/**
+ * Inside a transaction that just destroyed keys (an erasure): writes the keyring file
+ * without them before the transaction commits, so the destruction and the file go
+ * together. A key store that cannot be written is 503 key_store_unavailable, which
+ * rolls the whole transaction back: nothing of it happened. Nothing is written when the
+ * keyring is current (no key was destroyed: the person was never in a backup).
+ */
+export async function shredKeysNow(ctx: AppContext, tx: Tx, workspaceId: string): Promise<void> {
+  if (!(await keyringIsStale(tx, workspaceId))) return;
+  try {
+    await writeKeyringIn(ctx, tx, workspaceId, true);
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    ctx.log.error({ err: error, workspaceId }, 'the backup keyring could not be written');
+    throw new AppError(503, 'key_store_unavailable', 'The backup key store cannot be written, so the keys cannot be destroyed in the keyring: nothing was changed; try again once it is writable', {
+      ...(typeof code === 'string' ? { reason: code } : {}),
+    });
+  }
+}
+
 /**
  * Rewrites every stale keyring (of one workspace, or all when null): those whose keys
  * changed since the file was written. Called right after keys are destroyed, and by the
@@ -470,7 +634,7 @@ async function* keyPages(tx: Tx, workspaceId: string): AsyncGenerator<{ contact_
 export async function rewriteStaleKeyrings(ctx: AppContext, workspaceId: string | null): Promise<number> {
   let rewritten = 0;
   for (const ws of await selectStaleKeyrings(ctx.db, workspaceId)) {
-    if (await rewriteKeyring(ctx, ws)) rewritten += 1;
+    if ((await rewriteKeyring(ctx, ws)).written) rewritten += 1;
   }
   return rewritten;
 }

@@ -106,6 +106,41 @@ describe('retrace backup restore', () => {
     expect(process.exitCode).toBe(2);
   });
 
+  it('refuses with exit 2 naming the contacts whose keys are missing, and restores the rest with --allow-missing-keys', async () => {
+    const ws = await aWorkspace(app);
+    const contacts = [await aContact(ws), await aContact(ws), await aContact(ws)];
+    const made = captureOutput();
+    await createBackupFromCli(app.ctx, { workspace: ws.id });
+    const { file, keyring } = lastJson(made);
+    const lost = contacts[1].id;
+    // The keyring with one live contact's key line removed, its count fixed.
+    const lines = readFileSync(keyring, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const kept = lines.filter((l) => l.c !== lost && l.end !== true);
+    const forged = path.join(mkdtempSync(path.join(tmpdir(), 'retrace-cli-keyring-')), 'keyring.ndjson');
+    writeFileSync(forged, [...kept, { ...lines.at(-1), keys: kept.length - 1 }].map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const dataDir = path.join(mkdtempSync(path.join(tmpdir(), 'retrace-cli-restore-')), 'db');
+
+    const printed = captureOutput();
+    await restoreBackupFromCli(app.clock, { file, keyring: forged, dataDir });
+    expect(printed.at(-1)).toBe(
+      `missing_keys: the keyring has no key for 1 contact of the backup that it does not mark shredded (erased or purged): ${lost}; ` +
+        'the keyring is not the one written at its generation: its digest differs from the one the backup recorded; nothing was restored (--allow-missing-keys restores everyone else)',
+    );
+    expect(process.exitCode).toBe(2);
+    process.exitCode = undefined;
+
+    await restoreBackupFromCli(app.clock, { file, keyring: forged, dataDir, allowMissingKeys: true });
+    expect(lastJson(printed)).toMatchObject({ workspaceId: ws.id, skippedContacts: 1, missingKeys: { count: 1, contactIds: [lost] }, keyring: 'altered' });
+    expect(process.exitCode).toBeUndefined();
+    const target = await connectPGlite(dataDir);
+    try {
+      const { rows } = await sql<{ id: string }>`SELECT id FROM contacts WHERE workspace_id = ${ws.id} ORDER BY id`.execute(target.db);
+      expect(rows.map((r) => r.id)).toEqual([contacts[0].id, contacts[2].id].sort());
+    } finally {
+      await target.close();
+    }
+  });
+
   it('exits 2 without touching anything unless exactly one target is given', async () => {
     const run = promisify(execFile);
     const failure = await run('npx', ['tsx', 'src/cli/main.ts', 'backup', 'restore', '--file', 'b.ndjson.gz', '--keyring', 'k.ndjson'], {

@@ -8,7 +8,7 @@ import { getWorkspace } from '../workspaces/service.js';
 import { backupStore, createBackup, keyStore, verifyBackup, type Backup } from '../backups/service.js';
 import { keyringFileName } from '../backups/keyring.js';
 import { UnreadableBackup } from '../backups/file.js';
-import { restoreBackup } from '../backups/restore.js';
+import { MissingKeys, restoreBackup } from '../backups/restore.js';
 
 export interface BackupCreateCommand {
   workspace: string;
@@ -26,6 +26,8 @@ export interface BackupRestoreCommand {
   /** The target: a PostgreSQL server's database, or a PGlite directory. */
   databaseUrl?: string;
   dataDir?: string;
+  /** Restore everyone else when contacts' keys are missing (they are named in the summary). */
+  allowMissingKeys?: boolean;
 }
 
 /** The operator's change context: no actor, as the CLI runs with the machine's authority. */
@@ -47,6 +49,8 @@ async function reportingRefusals(exitCode: number, fn: () => Promise<void>): Pro
       console.error(`${error.code}: ${error.message} ${JSON.stringify(error.details)}`);
     } else if (error instanceof UnreadableBackup) {
       console.error(`backup_unreadable: ${error.message}`);
+    } else if (error instanceof MissingKeys) {
+      console.error(`missing_keys: ${error.message}`);
     } else {
       throw error;
     }
@@ -74,14 +78,20 @@ export async function verifyBackupFromCli(ctx: AppContext, command: BackupVerify
 /**
  * `retrace backup restore`: opens (and migrates) the target database, restores the file
  * into it and prints what was restored and left out. A refusal (the target holds a
- * workspace; the file or keyring is unreadable, damaged or of another workspace) changes
- * nothing and exits 2.
+ * workspace; the file or keyring is unreadable, damaged or of another workspace; contacts
+ * that were not erased have no key, unless `--allow-missing-keys`) changes nothing and
+ * exits 2.
  */
 export async function restoreBackupFromCli(clock: Clock, command: BackupRestoreCommand): Promise<void> {
   const database = await openDatabase({ databaseUrl: command.databaseUrl, dataDir: command.dataDir ?? '' });
   try {
     await reportingRefusals(2, async () => {
-      const summary = await restoreBackup(database, clock, { file: () => createReadStream(command.file), keyring: () => createReadStream(command.keyring) });
+      const summary = await restoreBackup(
+        database,
+        clock,
+        { file: () => createReadStream(command.file), keyring: () => createReadStream(command.keyring) },
+        { allowMissingKeys: command.allowMissingKeys ?? false },
+      );
       console.log(JSON.stringify(summary, null, 2));
     });
   } finally {

@@ -208,12 +208,13 @@ backup
 
 backup
   .command('restore')
-  .description('Restore a backup file into an empty database (migrated first); contacts whose keys are gone stay out')
+  .description('Restore a backup file into an empty database (migrated first); contacts the keyring marks shredded stay out, and a contact of the backup that has no key and is not marked refuses the restore (exit 2)')
   .requiredOption('--file <path>', 'the backup file (.ndjson.gz)')
   .requiredOption('--keyring <path>', "the workspace's keyring file from the key store")
   .option('--database-url <url>', 'the target: a PostgreSQL database')
   .option('--data-dir <dir>', 'the target: an embedded (PGlite) database directory')
-  .action(async (options: { file: string; keyring: string; databaseUrl?: string; dataDir?: string }) => {
+  .option('--allow-missing-keys', 'restore everyone else when contacts that were not erased have no key; they are named in the summary')
+  .action(async (options: { file: string; keyring: string; databaseUrl?: string; dataDir?: string; allowMissingKeys?: boolean }) => {
     if (!options.databaseUrl === !options.dataDir) {
       console.error('Give the target: either --database-url or --data-dir');
       process.exitCode = 2;

@@ -3,7 +3,8 @@ import { z } from 'zod';
 /**
  * Every error code the server answers: the contract's (../shared/API.md, "Errors", and
  * the codes its later sections add), and the server's own `rate_limited` (public form
- * submissions) and `internal` (a 500 with no internals). The error body's schema makes
+ * submissions), `key_store_unavailable` (503: an erasure that cannot rewrite the backup
+ * keyring, refused whole) and `internal` (a 500 with no internals). The error body's schema makes
  * this an enum of the OpenAPI document, so the web UI's generated types know each code.
  */
 export const errorCodes = [
@@ -27,6 +28,7 @@ export const errorCodes = [
   'retention_out_of_range',
   'file_too_large',
   'rate_limited',
+  'key_store_unavailable',
   'internal',
 ] as const;
 

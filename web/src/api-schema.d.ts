@@ -7336,7 +7336,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "unauthenticated" | "forbidden" | "four_eyes_required" | "permission_not_held" | "admin_required" | "not_found" | "restore_job_running" | "contact_limit_exceeded" | "email_taken" | "invalid_state" | "cannot_deactivate_self" | "last_admin" | "mass_delete_held" | "confirmation_required" | "too_many_contacts" | "point_not_recoverable" | "retention_out_of_range" | "file_too_large" | "rate_limited" | "internal";
+                code: "invalid_request" | "unauthenticated" | "forbidden" | "four_eyes_required" | "permission_not_held" | "admin_required" | "not_found" | "restore_job_running" | "contact_limit_exceeded" | "email_taken" | "invalid_state" | "cannot_deactivate_self" | "last_admin" | "mass_delete_held" | "confirmation_required" | "too_many_contacts" | "point_not_recoverable" | "retention_out_of_range" | "file_too_large" | "rate_limited" | "key_store_unavailable" | "internal";
                 message: string;
                 details: {
                     [key: string]: unknown;
@@ -7406,6 +7406,29 @@ export interface components {
                 kind: "hourly" | "weekly" | "monthly" | "manual";
             }[];
         };
+        BackupVerification: {
+            /** @description False for a format 1 backup: no check values, a key it lacks counts as shredded, as before */
+            keysChecked: boolean;
+            /** @description Contacts whose keys an erasure or a purge destroyed: their rows can no longer be read, as intended */
+            shreddedContacts: number;
+            /** @description Contacts whose keys the keyring lacks though they were never destroyed: a failure */
+            missingKeys: {
+                count: number;
+                /** @description The first 100, in id order */
+                contactIds: string[];
+            };
+            /** @description Contacts whose keys in the keyring are not the ones that sealed their rows: a failure */
+            mismatchedKeys: {
+                count: number;
+                /** @description The first 100, in id order */
+                contactIds: string[];
+            };
+            /**
+             * @description The keyring against the one written with the backup; altered (same generation, another digest) is a failure
+             * @enum {string}
+             */
+            keyring: "same" | "other_generation" | "altered" | "not_recorded";
+        };
         Backup: {
             id: string;
             snapshotId: string;
@@ -7428,6 +7451,15 @@ export interface components {
             createdAt: string;
             /** @description Made by the backup schedule, not by hand */
             scheduled: boolean;
+            /** @description The file format: 1 holds no key check values and records no keyring */
+            formatVersion: number;
+            /** @description The keyring written with the backup: its generation and content digest (null: format 1) */
+            keyring: {
+                generation: number;
+                sha256: string;
+            } | null;
+            /** @description What the last verification found of the keyring against the backup (null: not recorded) */
+            verification: components["schemas"]["BackupVerification"] | null;
         };
         BackupSchedule: {
             /** @enum {string} */
