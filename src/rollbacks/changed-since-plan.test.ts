@@ -27,9 +27,10 @@ async function skippedOf(ws: TestWorkspace, path: string) {
 
 /** A full rollback requested by the workspace's admin and approved by a second one, planned but not yet written. */
 async function aPlannedFullRollback(ws: TestWorkspace, at: string) {
+  // four eyes: the approver must exist before the request
+  const approver = await ws.userWithRole('admin');
   const requested = await ws.api('POST', '/rollbacks', { at, scope: { type: 'workspace' } });
   expect(requested.status).toBe(202);
-  const approver = await ws.userWithRole('admin');
   expect((await approver.api('POST', `/rollbacks/${requested.body.id}/approve`)).status).toBe(200);
   expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
   expect((await ws.api('GET', `/rollbacks/${requested.body.id}`)).body).toMatchObject({ status: 'running', phase: 'parents' });

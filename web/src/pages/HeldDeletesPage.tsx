@@ -95,7 +95,8 @@ export function HeldDeletesPage() {
                 <td className="date">{formatDateTime(h.heldAt)}</td>
                 <td>
                   {person(h.actorId)}
-                  {h.tokenId && <div className="muted">through an API token</div>}
+                  {/* every request names its token; an integration's token is its own actor */}
+                  {h.tokenId !== null && h.tokenId === h.actorId && <div className="muted">an integration's API token</div>}
                 </td>
                 <td>{heldContents(h)}</td>
                 <td>{heldReason(h)}</td>
