@@ -30,13 +30,13 @@ export type Counts = Record<string, Record<string, number>>;
  * update. Rows of other tables: a `deleted_at` set is `deleted`, cleared `restored`.
  * Returns how many change sets it counted.
  */
-export async function countPendingChangeSets(tx: Tx, workspaceId: string, limit: number): Promise<number> {
+export async function countPendingChangeSets(tx: Tx, workspaceId: string, limit: number, waitForOthers = false): Promise<number> {
   const { rows } = await sql<{ n: number }>`
     WITH pending AS (
       SELECT cs.workspace_id, cs.txid, cs.at FROM change_sets cs
       WHERE cs.workspace_id = ${workspaceId} AND cs.counts IS NULL
       ORDER BY cs.at LIMIT ${limit}
-      FOR UPDATE SKIP LOCKED),
+      FOR UPDATE ${waitForOthers ? sql`` : sql`SKIP LOCKED`}),
     entries AS (
       SELECT p.txid, h.table_name,
         CASE WHEN h.op = 'insert' THEN 'created'

@@ -34,13 +34,15 @@ const countBatch = 200;
  * Counts what the workspace's change sets not yet counted did (all workspaces' when
  * null), so that GET /changes sums counts instead of reading history: a read of the
  * changes counts its workspace's first, and the maintenance pass counts up to `budget`
- * change sets each time, the rest at its next pass. Returns how many it counted.
+ * change sets each time, the rest at its next pass. Returns how many it counted. The pass
+ * skips sets another counter holds; a read waits for them (`waitForOthers`), or it would
+ * answer without what that counter was counting.
  */
-export async function countChangeSets(db: Db, workspaceId: string | null, budget = Infinity): Promise<number> {
+export async function countChangeSets(db: Db, workspaceId: string | null, budget = Infinity, options: { waitForOthers?: boolean } = {}): Promise<number> {
   let counted = 0;
   for (const ws of await workspacesWithPendingCounts(db, workspaceId)) {
     while (counted < budget) {
-      const n = await db.transaction().execute((tx) => countPendingChangeSets(tx, ws, Math.min(countBatch, budget - counted)));
+      const n = await db.transaction().execute((tx) => countPendingChangeSets(tx, ws, Math.min(countBatch, budget - counted), options.waitForOthers));
       counted += n;
       if (n < countBatch) break;
     }
@@ -139,7 +141,7 @@ function filterOf(query: Omit<ChangesQuery, 'limit' | 'cursor'>, range: { from: 
  */
 export async function listChanges(ctx: AppContext, workspaceId: string, query: ChangesQuery): Promise<Page<CauseSummary>> {
   const filter = filterOf(query, await rangeOf(ctx, workspaceId, query.from, query.to));
-  await countChangeSets(ctx.db, workspaceId);
+  await countChangeSets(ctx.db, workspaceId, Infinity, { waitForOthers: true });
   const after = decodeCursor(query.cursor, ['timestamp', 'text', 'text']) as [string, string, string] | undefined;
   const rows = await selectCauses(ctx.db, workspaceId, filter, burstGapMinutes, after, query.limit + 1);
   const kept = rows.slice(0, query.limit);
@@ -194,7 +196,7 @@ export async function changeActivity(
       issues: [{ in: 'query', path: ['bucket'], message: `more than ${maxBuckets} buckets` }],
     });
   }
-  await countChangeSets(ctx.db, workspaceId);
+  await countChangeSets(ctx.db, workspaceId, Infinity, { waitForOthers: true });
   const rows = await selectActivity(ctx.db, workspaceId, filterOf(query, range), query.bucket);
   const byTime = new Map(rows.map((r) => [r.at.getTime(), r.changes]));
   const buckets: ActivityBucket[] = [];

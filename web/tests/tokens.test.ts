@@ -34,7 +34,8 @@ describe('web UI: API tokens', () => {
     const dialog = page.getByRole('dialog', { name: 'Revoke “Zapier sync”?' });
     await dialog.getByRole('button', { name: 'Revoke' }).click();
     await expect(page.locator('main .notice.success .notice-text').innerText()).resolves.toBe('Revoked “Zapier sync”: its next request is refused.');
-    await expect(row.locator('td:nth-child(5)').innerText()).resolves.toMatch(/^Revoked /);
+    // the list is read again after the notice: wait for it to show the revocation
+    await row.locator('td:nth-child(5)', { hasText: /^Revoked / }).waitFor();
     await expect(row.getByRole('button', { name: 'Revoke' }).count()).resolves.toBe(0);
     expect((await call(ui.server.app.server, secret, 'GET', '/contacts')).status).toBe(401);
     await page.context().close();
