@@ -1,6 +1,6 @@
-import pg from 'pg';
 import { sql } from 'kysely';
 import { openDatabase } from '../src/app.js';
+import { onServer } from './server.js';
 import { connectPGlite, migrate, type Database } from '../src/db/database.js';
 
 /** A migrated database for one benchmark, and how to get rid of it afterwards. */
@@ -56,12 +56,3 @@ async function versionOf(database: Database): Promise<string> {
   return rows[0].v;
 }
 
-async function onServer(serverUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}

@@ -37,7 +37,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function onServer(serverUrl: string, statement: string): Promise<void> {
+/** Runs one statement (CREATE or DROP DATABASE) on the server at `serverUrl`, in a connection of its own. */
+export async function onServer(serverUrl: string, statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {

@@ -15,8 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import pg from 'pg';
-import { ApiClient, freePort, pollUntil } from '../../bench/server.js';
+import { ApiClient, freePort, onServer, pollUntil } from '../../bench/server.js';
 import { connectPGlite, connectPostgres, type Database } from '../db/database.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -127,15 +126,6 @@ export class CrashServer {
   }
 }
 
-async function onServer(serverUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 export interface CrashFigures {
   engine: Engine;
