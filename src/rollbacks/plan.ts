@@ -244,7 +244,8 @@ async function markSkips(tx: Tx, workspaceId: string, rollbackId: string, option
   if (!options.mergedComeBack) await sql`
     UPDATE rollback_targets rt SET skip_reason = 'merged'
     FROM (SELECT p.table_name, p.row_key
-          FROM ${fenced(sql`SELECT rt.workspace_id, rt.table_name, rt.row_key, rt.contact_id FROM rollback_targets rt WHERE ${target}`, 'p')}
+          -- a contact sent to the bin holds its email now (one gone already is not planned): not merged
+          FROM ${fenced(sql`SELECT rt.workspace_id, rt.table_name, rt.row_key, rt.contact_id FROM rollback_targets rt WHERE ${target} AND NOT (rt.table_name = 'contacts' AND rt.image IS NULL)`, 'p')}
           ${lookUp('contacts', 'c', sql`c.workspace_id = p.workspace_id AND c.id = p.contact_id`)}
           WHERE c.status = 'merged') merged
     WHERE ${target} AND rt.table_name = merged.table_name AND rt.row_key = merged.row_key`.execute(tx);
