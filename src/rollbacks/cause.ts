@@ -212,6 +212,7 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
                          AND o.workspace_id = ${workspaceId} AND o.table_name = sp.table_name AND o.row_key = sp.row_key
                          AND o.version > sp.first_version AND ${others}
                        ORDER BY o.version DESC LIMIT 1) later ON true`.execute(tx);
+  await binCleanContacts(tx, workspaceId, undoId);
   await sql`ANALYZE undo_ends`.execute(tx);
   // Seed 002: a deal a contact's leaving deleted, or whose primary passed on, is not
   // given back with the contact. Only an unmerge puts a deal's primary back (the merge
@@ -248,4 +249,17 @@ async function markCleanContacts(tx: Tx, workspaceId: string, plan: CausePlan): 
                        WHERE h.workspace_id = ${workspaceId} AND h.contact_id = e.row_key ORDER BY h.version DESC LIMIT 1) last ON true
     WHERE last.txid IS NULL OR last.txid = ANY(${plan.txids}::bigint[])`.execute(tx);
   await sql`ANALYZE undo_clean`.execute(tx);
+}
+
+/**
+ * A clean contact (undo_clean) goes to the bin as it is: planned at once, with the row as
+ * it is now, and taken out of undo_ends, so that deciding field by field reads only the
+ * rows that may have something to decide (at 100,000 imported contacts, a tenth of them).
+ */
+async function binCleanContacts(tx: Tx, workspaceId: string, undoId: string): Promise<void> {
+  await sql`
+    INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
+    SELECT ${workspaceId}, ${undoId}, 'contacts', e.row_key, e.row_key, NULL, e.l
+    FROM undo_ends e WHERE e.table_name = 'contacts' AND e.row_key IN (SELECT u.id FROM undo_clean u)`.execute(tx);
+  await sql`DELETE FROM undo_ends e WHERE e.table_name = 'contacts' AND e.row_key IN (SELECT u.id FROM undo_clean u)`.execute(tx);
 }

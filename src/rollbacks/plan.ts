@@ -241,14 +241,19 @@ async function markSkips(tx: Tx, workspaceId: string, rollbackId: string, option
   // which has no statistics, the second one looped over every active contact for each
   // planned row (minutes at 10,000; issue 15). Each runs once a plan, so the planner may
   // still choose to read contacts once rather than look each one up.
-  if (!options.mergedComeBack) await sql`
-    UPDATE rollback_targets rt SET skip_reason = 'merged'
-    FROM (SELECT p.table_name, p.row_key
-          -- a contact sent to the bin holds its email now (one gone already is not planned): not merged
-          FROM ${fenced(sql`SELECT rt.workspace_id, rt.table_name, rt.row_key, rt.contact_id FROM rollback_targets rt WHERE ${target} AND NOT (rt.table_name = 'contacts' AND rt.image IS NULL)`, 'p')}
-          ${lookUp('contacts', 'c', sql`c.workspace_id = p.workspace_id AND c.id = p.contact_id`)}
-          WHERE c.status = 'merged') merged
-    WHERE ${target} AND rt.table_name = merged.table_name AND rt.row_key = merged.row_key`.execute(tx);
+  if (!options.mergedComeBack) {
+    // Found first, then marked: there are seldom any, and the plan is not read twice for none.
+    const { rows: merged } = await sql<{ table_name: string; row_key: string }>`
+      SELECT p.table_name, p.row_key
+      -- a contact sent to the bin holds its email now (one gone already is not planned): not merged
+      FROM ${fenced(sql`SELECT rt.workspace_id, rt.table_name, rt.row_key, rt.contact_id FROM rollback_targets rt WHERE ${target} AND NOT (rt.table_name = 'contacts' AND rt.image IS NULL)`, 'p')}
+      ${lookUp('contacts', 'c', sql`c.workspace_id = p.workspace_id AND c.id = p.contact_id`)}
+      WHERE c.status = 'merged'`.execute(tx);
+    if (merged.length > 0) await sql`
+      UPDATE rollback_targets rt SET skip_reason = 'merged'
+      FROM unnest(${merged.map((m) => m.table_name)}::text[], ${merged.map((m) => m.row_key)}::text[]) AS m(table_name, row_key)
+      WHERE ${target} AND rt.table_name = m.table_name AND rt.row_key = m.row_key`.execute(tx);
+  }
   const wantsEmail = fenced(
     sql`SELECT rt.workspace_id, rt.rollback_id, rt.row_key, lower(rt.image->>'email') AS email FROM rollback_targets rt
         WHERE ${target} AND rt.table_name = 'contacts' AND rt.skip_reason IS NULL AND ${holdsEmail('rt.image')}

@@ -392,6 +392,12 @@ export async function stepRollback(tx: Tx, job: Job, change: ChangeContext, defa
       const shown = contacts.map((contactId) => ({ contactId, reason: 'changed_since_plan' }));
       return { ...base, counts: { ...base.counts, skipped }, skipped: [...base.skipped, ...shown].slice(0, reportedSkips) };
     };
+    // A batch step reads the plan's rows of its batch by key (thousands of ids at a time)
+    // and writes rows by key: with the plan's fresh statistics the planner would still
+    // rather read the whole plan once per statement (a parallel scan of 130,000 rows, 30-60
+    // ms, eight times a batch at 100,000 contacts) than look 2,000 keys up. The step's
+    // statements are all lookups by key: scans are off for its transaction.
+    if (progress.phase !== 'plan') await sql`SELECT set_config('enable_seqscan', 'off', true)`.execute(tx);
     let next: RollbackProgress;
     switch (progress.phase) {
       case 'plan': {
