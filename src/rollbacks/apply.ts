@@ -201,8 +201,14 @@ export async function releaseEmails(
   after: string,
   limit: number,
 ): Promise<{ ids: string[]; finished: number; changed: ChangedRow[] }> {
-  const { rows } = await sql<{ row_key: string; gone: boolean }>`
-    SELECT rt.row_key, (rt.image IS NULL OR NOT ${holdsEmail('rt.image')}) AS gone FROM rollback_targets rt
+  // What each contact of the batch needs, read with the batch: a statement that would
+  // find none of them is not sent, and the others name their contacts rather than look
+  // the batch's plan rows up again.
+  const { rows } = await sql<{ row_key: string; gone: boolean; absent: boolean; holds: boolean; leaves_active: boolean }>`
+    SELECT rt.row_key, (rt.image IS NULL OR NOT ${holdsEmail('rt.image')}) AS gone, rt.image IS NULL AS absent,
+      coalesce(${holdsEmail('rt.image')}, false) AS holds,
+      coalesce((rt.live->>'status') = 'active' AND (rt.image IS NULL OR (rt.image->>'status') <> 'active'), false) AS leaves_active
+    FROM rollback_targets rt
     WHERE ${planned(change, rollbackId, contactsTable, sql`rt.row_key > ${after}`)}
       AND (rt.image IS NULL OR NOT ${holdsEmail('rt.image')}
            OR (rt.live IS NOT NULL AND ${holdsEmail('rt.live')} AND lower(rt.live->>'email') <> lower(rt.image->>'email')))
@@ -212,18 +218,26 @@ export async function releaseEmails(
   const tables = await associationTablesPlannedFor(tx, change, rollbackId, ids);
   const changed = await skipContactsChangedSincePlan(tx, change, rollbackId, ids, false, tables);
   const kept = new Set(changed.map((c) => c.contactId));
-  const batch = sql`rt.row_key = ANY(${ids}::text[])`;
-  const leaving = rows.filter((r) => r.gone && !kept.has(r.row_key)).map((r) => r.row_key);
+  const written = rows.filter((r) => !kept.has(r.row_key));
+  const keysOf = (which: (r: (typeof rows)[number]) => boolean) => written.filter(which).map((r) => r.row_key);
+  const among = (keys: string[]) => sql`rt.row_key = ANY(${keys}::text[])`;
+  const leaving = keysOf((r) => r.gone);
   const theirRows = sql`rt.contact_id = ANY(${leaving}::text[])`;
   for (const table of tables) await removeAbsent(tx, change, rollbackId, table, theirRows);
-  await removeAbsent(tx, change, rollbackId, contactsTable, batch);
-  await writeImages(tx, change, rollbackId, contactsTable, sql`${batch} AND NOT ${holdsEmail('rt.image')}`);
+  const absent = keysOf((r) => r.absent);
+  if (absent.length > 0) await removeAbsent(tx, change, rollbackId, contactsTable, among(absent));
+  const backOutOfPlace = keysOf((r) => r.gone && !r.absent);
+  if (backOutOfPlace.length > 0) await writeImages(tx, change, rollbackId, contactsTable, among(backOutOfPlace));
   for (const table of tables) await writeImages(tx, change, rollbackId, table, theirRows);
-  await byKeys(tx, sql`
-    UPDATE contacts live SET status = 'deleted'
-    FROM ${plannedRows(change, rollbackId, contactsTable, sql`${batch} AND ${holdsEmail('rt.image')}`)}
-    WHERE live.workspace_id = rt.workspace_id AND live.id = rt.row_key`);
-  await pauseLeaving(tx, change, rollbackId, batch);
+  const movingEmail = keysOf((r) => r.holds);
+  if (movingEmail.length > 0) {
+    await byKeys(tx, sql`
+      UPDATE contacts live SET status = 'deleted'
+      FROM ${plannedRows(change, rollbackId, contactsTable, among(movingEmail))}
+      WHERE live.workspace_id = rt.workspace_id AND live.id = rt.row_key`);
+  }
+  const stopping = keysOf((r) => r.leaves_active);
+  if (stopping.length > 0) await pauseEnrollments(tx, change.workspaceId, stopping);
   return { ids, finished: leaving.length, changed };
 }
 
