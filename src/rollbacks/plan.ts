@@ -5,6 +5,7 @@ import { historyCompleteAfter } from '../snapshots/service.js';
 import { diffRows } from '../history/service.js';
 import { contactsTable, holdsEmail, keyMatches, rolledBackTables, type RolledBackTable } from './tables.js';
 import { planCauseUndo } from './cause.js';
+import { projectMendDeals } from '../deals/service.js';
 
 export type RollbackScope = { type: 'workspace' } | { type: 'contacts'; contactIds: string[] };
 
@@ -318,41 +319,13 @@ export interface DealMends {
  * touch, with its memberships and its contacts' statuses as the plan leaves them.
  */
 export async function projectDealMends(tx: Tx, workspaceId: string, rollbackId: string): Promise<DealMends> {
-  const { rows } = await sql<DealMends>`
-    WITH plan AS (
-      SELECT rt.table_name, rt.row_key, rt.contact_id, rt.image FROM rollback_targets rt
-      WHERE rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.skip_reason IS NULL),
-    planned_status AS (
-      -- a contact that did not exist at the point goes to the recycle bin
-      SELECT row_key AS contact_id, coalesce(image->>'status', 'deleted') AS status FROM plan WHERE table_name = 'contacts'),
-    planned_links AS (
-      SELECT split_part(row_key, ':', 1) AS deal_id, contact_id, image FROM plan WHERE table_name = 'deal_contacts'),
-    touched AS (
-      SELECT d.id, d.primary_contact_id FROM deals d
-      WHERE d.workspace_id = ${workspaceId} AND d.deleted_at IS NULL
-        AND (d.primary_contact_id IN (SELECT contact_id FROM planned_status)
-             OR d.id IN (SELECT deal_id FROM planned_links)
-             OR d.id IN (SELECT dc.deal_id FROM deal_contacts dc
-                         WHERE dc.workspace_id = ${workspaceId} AND dc.contact_id IN (SELECT contact_id FROM planned_status)))),
-    links_after AS (
-      SELECT dc.deal_id, dc.contact_id FROM deal_contacts dc JOIN touched t ON t.id = dc.deal_id
-      WHERE dc.workspace_id = ${workspaceId}
-        AND NOT EXISTS (SELECT 1 FROM planned_links pl WHERE pl.deal_id = dc.deal_id AND pl.contact_id = dc.contact_id)
-      UNION ALL
-      SELECT pl.deal_id, pl.contact_id FROM planned_links pl JOIN touched t ON t.id = pl.deal_id WHERE pl.image IS NOT NULL),
-    after_by_deal AS (
-      SELECT la.deal_id,
-             bool_or(coalesce(ps.status, c.status) = 'active') AS any_active,
-             bool_or(coalesce(ps.status, c.status) = 'active' AND la.contact_id IS NOT DISTINCT FROM t.primary_contact_id) AS primary_active
-      FROM links_after la
-      JOIN touched t ON t.id = la.deal_id
-      LEFT JOIN planned_status ps ON ps.contact_id = la.contact_id
-      LEFT JOIN contacts c ON c.workspace_id = ${workspaceId} AND c.id = la.contact_id
-      GROUP BY la.deal_id)
-    SELECT count(*) FILTER (WHERE a.any_active IS NOT TRUE)::int AS deleted,
-           count(*) FILTER (WHERE a.any_active AND NOT a.primary_active)::int AS repointed
-    FROM touched t LEFT JOIN after_by_deal a ON a.deal_id = t.id`.execute(tx);
-  return rows[0];
+  const plan = sql`SELECT rt.table_name, rt.row_key, rt.contact_id, rt.image FROM rollback_targets rt
+    WHERE rt.workspace_id = ${workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.skip_reason IS NULL`;
+  return projectMendDeals(tx, workspaceId, {
+    // a contact that did not exist at the point goes to the recycle bin
+    statuses: sql`SELECT row_key AS contact_id, coalesce(image->>'status', 'deleted') AS status FROM (${plan}) p WHERE table_name = 'contacts'`,
+    links: sql`SELECT split_part(row_key, ':', 1) AS deal_id, contact_id, image FROM (${plan}) p WHERE table_name = 'deal_contacts'`,
+  });
 }
 
 type Figures = Record<string, number>;

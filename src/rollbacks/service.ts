@@ -12,6 +12,9 @@ import { planRollback, projectDealMends, samplePlan, summarizePlan, type DealMen
 import { applyContacts, applyParents, mendDealsOfRolledBackContacts, releaseEmails } from './apply.js';
 import { recordPlanSkips, selectRollbackSkips, type ChangedRow, type RollbackSkip } from './skips.js';
 import { notify } from '../notifications/service.js';
+import { readJobPayload } from '../jobs/payload.js';
+import { rollbackParams, rollbackProgress, type RollbackProgress } from './payloads.js';
+import type { z } from 'zod';
 import { personBehind } from '../users/service.js';
 import { tokenStillWorks } from '../http/auth.js';
 
@@ -20,32 +23,8 @@ export const rollbackBatchSize = 2000;
 const sampleSize = 20;
 const reportedSkips = 1000;
 
-export interface RollbackParams {
-  at: string;
-  scope: RollbackScope;
-  resumeAutomations: boolean;
-  /** An undo: the rollback whose writes it puts back, and that rollback's transactions. */
-  undoOf?: string;
-  undoTxids?: string[];
-  /** An undo by cause (src/undo): the cause's transactions, and how it meets later changes. */
-  cause?: { txids: string[]; undoAnyway: boolean; merge: boolean };
-  batchSize?: number;
-}
-
-type Phase = 'plan' | 'parents' | 'release' | 'contacts' | 'done';
-
-interface RollbackProgress {
-  phase: Phase;
-  cursor: string;
-  contactsTotal: number;
-  contactsDone: number;
-  counts: RollbackCounts | null;
-  /** The plan's own counts; `counts` adds the deals a partial rollback will mend. */
-  planCounts?: RollbackCounts;
-  skipped: SkippedContact[];
-  /** Every transaction that wrote rows: what an undo puts back. */
-  txids: string[];
-}
+/** A rollback job's params (jobs.params); an undo by cause adds its own (src/undo). */
+export type RollbackParams = z.infer<typeof rollbackParams>;
 
 export interface RollbackView {
   id: string;
@@ -57,7 +36,7 @@ export interface RollbackView {
   /** The undo that put back what this rollback wrote, if any. */
   undoneBy: string | null;
   /** Where the job is: planning, then writing lists and the like, contacts, and done. */
-  phase: Phase;
+  phase: string;
   counts: RollbackCounts | null;
   skipped: SkippedContact[];
   progress: { contactsDone: number; contactsTotal: number };
@@ -70,8 +49,8 @@ export interface RollbackView {
 }
 
 export function presentRollback(job: Job, undoneBy: string | null): RollbackView {
-  const params = job.params as unknown as RollbackParams;
-  const progress = job.progress as unknown as Partial<RollbackProgress>;
+  const params = readJobPayload(rollbackParams, job, 'params');
+  const progress = readJobPayload(rollbackProgress, job, 'progress');
   return {
     id: job.id,
     at: params.at,
@@ -246,7 +225,7 @@ export async function approveRollback(ctx: AppContext, change: ChangeContext, id
   if (job.createdBy !== null && job.createdBy === change.actorId) throw fourEyesRequired(job, 'same_person');
   if (job.status !== 'awaiting_approval') throw invalidState(`This rollback is ${job.status}, not awaiting approval`, { status: job.status });
   await assertFourEyes(ctx.db, change, job);
-  const params = job.params as unknown as RollbackParams;
+  const params = readJobPayload(rollbackParams, job, 'params');
   await assertRecoverable(ctx.db, change.workspaceId, new Date(params.at), change.at);
   await withOneActiveJob(ctx.db, change.workspaceId, () =>
     inTransaction(ctx.db, change, async (tx) => {
@@ -304,9 +283,9 @@ export async function rejectRollback(ctx: AppContext, change: ChangeContext, id:
  */
 export async function undoRollback(ctx: AppContext, change: ChangeContext, id: string): Promise<RollbackView> {
   const job = await findRollback(ctx.db, change.workspaceId, id);
-  const params = job.params as unknown as RollbackParams;
-  const progress = job.progress as unknown as RollbackProgress;
-  if (job.status !== 'succeeded' && !(job.status === 'failed' && progress.txids.length > 0)) {
+  const params = readJobPayload(rollbackParams, job, 'params');
+  const txids = readJobPayload(rollbackProgress, job, 'progress').txids ?? [];
+  if (job.status !== 'succeeded' && !(job.status === 'failed' && txids.length > 0)) {
     throw invalidState(`Only a rollback that ran can be undone; this one is ${job.status}`, { status: job.status });
   }
   const undoneBy = (await undosOf(ctx.db, change.workspaceId, [id])).get(id);
@@ -318,7 +297,7 @@ export async function undoRollback(ctx: AppContext, change: ChangeContext, id: s
   return createRollback(
     ctx,
     change,
-    { at: startedAt.toISOString(), scope: params.scope, resumeAutomations: false, undoOf: id, undoTxids: progress.txids },
+    { at: startedAt.toISOString(), scope: params.scope, resumeAutomations: false, undoOf: id, undoTxids: txids },
     'rollback.undo_requested',
   );
 }
@@ -379,8 +358,8 @@ export const rollbackJobHandler: JobHandler = {
  */
 export async function stepRollback(tx: Tx, job: Job, change: ChangeContext, defaultBatchSize?: number): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }> {
   {
-    const params = job.params as unknown as RollbackParams;
-    const progress = { ...initialProgress, ...(job.progress as unknown as Partial<RollbackProgress>) };
+    const params = readJobPayload(rollbackParams, job, 'params');
+    const progress: RollbackProgress = { ...initialProgress, ...readJobPayload(rollbackProgress, job, 'progress') };
     const ws = change.workspaceId;
     const batchSize = params.batchSize ?? defaultBatchSize ?? rollbackBatchSize;
     const wrote = async () => ({ ...progress, txids: [...progress.txids, await currentTxid(tx)] });

@@ -45,10 +45,8 @@ const presentUser = (row: UserRow): User => ({
 export async function createBuiltinRoles(tx: Tx, workspaceId: string): Promise<Record<keyof typeof builtinRoles, string>> {
   const ids = {} as Record<keyof typeof builtinRoles, string>;
   for (const [name, perms] of Object.entries(builtinRoles) as [keyof typeof builtinRoles, readonly Permission[]][]) {
-    const { rows } = await sql<{ id: string }>`
-      INSERT INTO roles (workspace_id, name, permissions, builtin)
-      VALUES (${workspaceId}, ${name}, ${sql.val([...perms])}::text[], true) RETURNING id`.execute(tx);
-    ids[name] = rows[0].id;
+    const role = await tx.insertInto('roles').values({ workspace_id: workspaceId, name, permissions: [...perms], builtin: true }).returning('id').executeTakeFirstOrThrow();
+    ids[name] = role.id;
   }
   return ids;
 }
@@ -60,10 +58,11 @@ export async function createUserWithToken(
 ): Promise<{ user: User; token: string }> {
   const existing = await sql`SELECT 1 FROM users WHERE workspace_id = ${workspaceId} AND lower(email) = lower(${input.email})`.execute(tx);
   if (existing.rows.length > 0) throw new AppError(409, 'invalid_state', 'A user with this email already exists', { email: input.email });
-  const { rows } = await sql<{ id: string }>`
-    INSERT INTO users (workspace_id, email, name, role_id) VALUES (${workspaceId}, ${input.email}, ${input.name}, ${input.roleId})
-    RETURNING id`.execute(tx);
-  const userId = rows[0].id;
+  const { id: userId } = await tx
+    .insertInto('users')
+    .values({ workspace_id: workspaceId, email: input.email, name: input.name, role_id: input.roleId })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   const token = await issueToken(tx, workspaceId, userId);
   return { user: await getUser(tx, workspaceId, userId), token };
 }
