@@ -8,7 +8,7 @@ import type { Page, PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { assertRecoverable } from '../snapshots/service.js';
 import { findJob, insertJob, listJobs, queueJob, rejectAwaitingJob, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
-import { planChunks, planRollback, planRollbackChunk, projectDealMends, samplePlan, summarizePlan, type DealMends, type PlanChunk, type PlanSource, type RollbackCounts, type RollbackScope, type SampleRecord, type SkippedContact } from './plan.js';
+import { planChunks, planRollback, planRollbackChunk, projectDealMends, samplePlan, summarizePlan, type DealMends, type PlanSource, type RollbackCounts, type RollbackScope, type SampleRecord, type SkippedContact } from './plan.js';
 import { applyContacts, applyParents, mendDealsOfRolledBackContacts, releaseEmails } from './apply.js';
 import { recordPlanSkips, selectRollbackSkips, type ChangedRow, type RollbackSkip } from './skips.js';
 import { notify } from '../notifications/service.js';
