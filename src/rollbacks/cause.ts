@@ -40,9 +40,19 @@ const keyColumns = ['workspace_id', 'id'];
  * a, l, later_at, later_by, untouched: nobody wrote the row since the cause, and then `a`
  * is not stored, being `l`; images as jsonb), writes the rows to change into
  * rollback_targets and the conflicts into undo_conflicts, numbered from `firstPosition`.
- * Returns how many conflicts it wrote.
+ * `binnedBefore` says whether contacts were sent to the bin before this pass. Returns how
+ * many conflicts it wrote.
  */
-async function decideAndWrite(tx: Tx, workspaceId: string, undoId: string, plan: CausePlan, ends: RawBuilder<unknown>, frozen: RawBuilder<unknown>, firstPosition: number): Promise<number> {
+async function decideAndWrite(
+  tx: Tx,
+  workspaceId: string,
+  undoId: string,
+  plan: CausePlan,
+  ends: RawBuilder<unknown>,
+  frozen: RawBuilder<unknown>,
+  binnedBefore: RawBuilder<unknown>,
+  firstPosition: number,
+): Promise<number> {
   const anyway = plan.undoAnyway;
   const { rows } = await sql<{ conflicts: number }>`
     -- A row of a contact gone for good since (purged, erased) is left alone: not present.
@@ -116,7 +126,11 @@ async function decideAndWrite(tx: Tx, workspaceId: string, undoId: string, plan:
         -- a contact the cause made goes to the bin with the rows it made for it, set aside
         -- there for a restore (plan.ts, setAsideWithBinnedContacts): not planned at all,
         -- rather than written and then marked (an import's 4 rows a contact: most of its undo)
-        AND NOT (d.table_name <> 'contacts' AND d.image IS NULL AND d.contact_id IN (SELECT b.row_key FROM binned b))
+        AND NOT (d.table_name <> 'contacts' AND d.image IS NULL AND d.contact_id IS NOT NULL AND d.contact_id IN (SELECT b.row_key FROM binned b))
+        -- and while it sends contacts to the bin, the lists, accounts, tags and deals the
+        -- cause made stay: a restore of those contacts drops their rows of a deleted one
+        AND NOT (d.table_name <> 'contacts' AND d.image IS NULL AND d.contact_id IS NULL
+                 AND (EXISTS (SELECT 1 FROM binned) OR ${binnedBefore}))
       RETURNING 1),
     written AS (
       INSERT INTO undo_conflicts (workspace_id, undo_id, position, table_name, row_key, contact_id, field, cause_value, later_value, later_by, later_at, overridden)
@@ -231,7 +245,7 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
   const mendedDeal = sql`(e.table_name = 'deals' AND k.key = 'deleted_at' AND EXISTS (
       SELECT 1 FROM audit_log al WHERE al.workspace_id = ${workspaceId} AND al.txid = ANY(${plan.txids}::bigint[])
         AND al.action = 'deal.deleted' AND al.target_id = e.row_key AND al.details->>'reason' LIKE 'last_contact%'))`;
-  return decideAndWrite(tx, workspaceId, undoId, plan, sql`SELECT * FROM undo_ends`, sql`${dealPrimaryStays} OR ${mendedDeal}`, 0);
+  return decideAndWrite(tx, workspaceId, undoId, plan, sql`SELECT * FROM undo_ends`, sql`${dealPrimaryStays} OR ${mendedDeal}`, sql`EXISTS (SELECT 1 FROM undo_clean)`, 0);
 }
 
 /**

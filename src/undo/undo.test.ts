@@ -164,6 +164,24 @@ describe('undo of an import', () => {
     expect((await contact(ws, clean.id)).tags).toEqual([vip]);
   });
 
+  it('leaves the tags and accounts it made while their contacts are in the bin, so a restore brings the contacts back with them', async () => {
+    const ws = await aWorkspace(app);
+    const csv = 'Email,Tags,Company\na@kept-tags.test,fresh,Newco\nb@kept-tags.test,fresh,Newco\n';
+    const res = await postImportAs(app, ws.adminToken, { csv, mapping: { mode: 'create', columns: { Email: 'email', Tags: 'tag', Company: 'account' } } });
+    await app.runJobs(ws.id);
+    const made = (await ws.api('GET', '/contacts?q=kept-tags&limit=10')).body.data as any[];
+
+    const undo = await undone(ws, { importId: res.body.id });
+    expect(undo.counts).toMatchObject({ contacts: { remove: 2 }, tags: { add: 0, change: 0, remove: 0 }, accounts: { add: 0, change: 0, remove: 0 } });
+    const fresh = (await ws.api('GET', '/tags')).body.data.find((t: { name: string }) => t.name === 'fresh');
+    expect(fresh).toBeDefined();
+
+    const restore = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: made.map((c) => c.id) });
+    expect(restore.status, JSON.stringify(restore.body)).toBe(202);
+    await app.runJobs(ws.id);
+    for (const c of made) expect((await contact(ws, c.id)).tags).toEqual([fresh.id]);
+  });
+
   it('can itself be undone: the import’s work is back', async () => {
     const ws = await aWorkspace(app);
     const res = await postImportAs(app, ws.adminToken, { csv: 'Email\na@undo2.test\nb@undo2.test\n', mapping: { mode: 'create', columns: { Email: 'email' } } });
