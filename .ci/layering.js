@@ -57,10 +57,6 @@ const exceptions = [
   { from: 'jobs', to: 'rollbacks', file: 'service.ts' },
   { from: 'jobs', to: 'imports', file: 'service.ts' },
   { from: 'jobs', to: 'undo', file: 'service.ts' },
-  // MaintenanceTask, the shape of a maintenance pass, is declared in maintenance/service.ts
-  // (wiring): it belongs in core (context.ts), beside AppContext.
-  { from: 'automations', to: 'maintenance', file: 'service.ts' },
-  { from: 'notifications', to: 'maintenance', file: 'service.ts' },
   // Seed 004: a form submission from an archived or deleted contact restores it; forms
   // calls the recycle bin's restore. A flow: forms' submission would be an orchestrator.
   { from: 'forms', to: 'recycle-bin', file: 'service.ts' },
