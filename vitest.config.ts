@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // is set (a fresh database is created for each run and dropped after it).
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'web/src/**/*.test.ts', 'web/tests/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'bench/**/*.test.ts', 'web/src/**/*.test.ts', 'web/tests/**/*.test.ts'],
     globalSetup: ['src/test-support/global-setup.ts', 'web/tests/build-web.ts'],
     pool: 'forks',
     maxWorkers: 2,

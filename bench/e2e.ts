@@ -83,6 +83,41 @@ export async function restoreAllThroughApi(ws: Workspace): Promise<RestoreE2E> {
   return { requestMs, totalMs, restored: done.restored };
 }
 
+export interface E2EFigures {
+  engine: 'server' | 'pglite';
+  contacts: number;
+  fillMs: number;
+  deleteMs: number;
+  deleteRate: number;
+  requestMs: number;
+  totalMs: number;
+  /** Contacts back per second, from the request to the job's end as the client saw it. */
+  rate: number;
+}
+
+/** `npm run bench -- e2e`: fill, delete and restore all through the API of a server of `engine`. */
+export async function benchE2E(engine: 'server' | 'pglite', contacts: number, shared?: RunningServer): Promise<E2EFigures> {
+  const server = shared ?? (await startServer(engine, 'e2e'));
+  try {
+    const ws = await fillThroughApi(server, contacts);
+    const deleted = await deleteThroughApi(ws);
+    const restored = await restoreAllThroughApi(ws);
+    if (restored.restored !== contacts) throw new Error(`the restore brought back ${restored.restored} contacts, not ${contacts}`);
+    return {
+      engine,
+      contacts,
+      fillMs: ws.fillMs,
+      deleteMs: deleted.ms,
+      deleteRate: deleted.rate,
+      requestMs: restored.requestMs,
+      totalMs: restored.totalMs,
+      rate: perSecond(contacts, restored.totalMs),
+    };
+  } finally {
+    if (!shared) await server.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const engine = (process.argv[2] ?? 'server') as 'server' | 'pglite';
   const contacts = Number(process.argv[3] ?? 5000);

@@ -14,3 +14,11 @@ export function median(values: number[]): number {
 export const perSecond = (count: number, ms: number) => Math.round((count * 1000) / ms);
 
 export const formatMs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** The value below which `p` percent of the values fall (nearest rank), rounded to 0.1. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return Math.round(sorted[rank] * 10) / 10;
+}

@@ -17,7 +17,7 @@ import { maintenanceRoutes } from './maintenance/routes.js';
 import { automationRoutes } from './automations/routes.js';
 import { messageRoutes } from './messages/routes.js';
 import { formRoutes } from './forms/routes.js';
-import { JobWorker } from './jobs/worker.js';
+import { defaultJobConcurrency, JobWorker } from './jobs/worker.js';
 import { recycleBinRoutes } from './recycle-bin/routes.js';
 import { deletedObjectRoutes } from './deleted-objects/routes.js';
 import { erasureRoutes } from './erasure/routes.js';
@@ -59,8 +59,19 @@ export const routeModules: RouteModule[] = [
   formRoutes,
 ];
 
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: { applicationName?: string } = {}): Promise<Database> {
-  const database = config.databaseUrl ? await connectPostgres(config.databaseUrl, undefined, options.applicationName) : await connectPGlite(config.dataDir);
+/**
+ * Connections a server keeps to PostgreSQL: ten for requests and maintenance, and two per
+ * job it may run at once (a job's batch holds one; a lane of imports beside the slot's
+ * jobs), so a full pool of jobs never leaves requests waiting for a connection.
+ */
+const requestConnections = 10;
+
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'jobConcurrency'>>,
+  options: { applicationName?: string } = {},
+): Promise<Database> {
+  const poolSize = requestConnections + 2 * (config.jobConcurrency ?? defaultJobConcurrency);
+  const database = config.databaseUrl ? await connectPostgres(config.databaseUrl, poolSize, options.applicationName) : await connectPGlite(config.dataDir);
   await migrate(database);
   return database;
 }

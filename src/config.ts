@@ -25,11 +25,18 @@ export interface Config {
    */
   runnerId: string;
   /**
-   * Contacts per batch (one transaction each) of restores, rollbacks and undos
-   * (RETRACE_JOB_BATCH_SIZE), when not their own default (5,000 and 2,000): smaller batches
+   * Contacts (rows) per batch (one transaction each) of restores, rollbacks, undos and
+   * imports (RETRACE_JOB_BATCH_SIZE), when not their own default (5,000, 2,000, and 5,000
+   * rows of a CSV file on PostgreSQL, 1,000 on PGlite): smaller batches
    * stop sooner at a SIGTERM; the crash harness uses them to kill jobs between many batches.
    */
   jobBatchSize?: number;
+  /**
+   * How many jobs of each lane run at once on PostgreSQL (RETRACE_JOB_CONCURRENCY, default
+   * 4): restores, rollbacks and undos of that many workspaces side by side, one per
+   * workspace. PGlite has one connection and runs one job at a time whatever this says.
+   */
+  jobConcurrency?: number;
   adminToken: string;
   /** Whether the operator token was generated (and so must be printed once). */
   adminTokenGenerated: boolean;
@@ -81,6 +88,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     runnerId: env.RETRACE_RUNNER_ID || `${os.hostname()}:${env.DATABASE_URL ? `port ${Number(env.PORT ?? 3000)}` : dataDir}`,
     ...(env.RETRACE_JOB_BATCH_SIZE ? { jobBatchSize: wholeNumber('RETRACE_JOB_BATCH_SIZE', env.RETRACE_JOB_BATCH_SIZE, 'contacts') } : {}),
+    ...(env.RETRACE_JOB_CONCURRENCY ? { jobConcurrency: wholeNumber('RETRACE_JOB_CONCURRENCY', env.RETRACE_JOB_CONCURRENCY, 'jobs') } : {}),
     adminToken,
     adminTokenGenerated: !env.RETRACE_ADMIN_TOKEN,
     testClock: env.RETRACE_TEST_CLOCK === '1',

@@ -283,7 +283,7 @@ export const importJobHandler: JobHandler = {
       await recordAudit(tx, change, { action: 'import.finished', targetType: 'import', targetId: job.id, details: { status: 'succeeded', ...counts } });
       return { progress: { ...progress }, done: true, result: { ...counts } };
     }
-    const batch = await readStoredBatch(ctx, params.fileName, progress, importBatchSize[ctx.database.engine]);
+    const batch = await readStoredBatch(ctx, params.fileName, progress, ctx.config.jobBatchSize ?? importBatchSize[ctx.database.engine]);
     const outcome = await loadBatch(tx, change, job.id, params.plan, batch);
     const next: ImportProgress = { ...add(progress, outcome), ...batch.end, phase: batch.done ? 'finishing' : 'loading' };
     return { progress: { ...next }, done: false };

@@ -200,6 +200,8 @@ export interface RunOptions {
    * the job it holds, so the next start resumes it at once.
    */
   stopping?: () => boolean;
+  /** Called each time the pass claims a job, before running it (the worker widens its pool then). */
+  onClaimed?: () => void;
 }
 
 /**
@@ -214,6 +216,7 @@ export async function runPendingJobs(ctx: AppContext, handlers: readonly JobHand
     if (stopping()) return steps;
     const claimed = await claimJob(ctx.db, owner, options.workspaceId ?? null, options.lane, ctx.clock.now());
     if (!claimed) return steps;
+    options.onClaimed?.();
     const { job } = claimed;
     const handler = handlers.find((h) => h.kind === job.kind);
     if (!handler) {

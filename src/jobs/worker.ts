@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { AppContext } from '../context.js';
 import { jobHandlers } from './handlers.js';
-import { runPendingJobs } from './service.js';
+import { runPendingJobs, type JobHandler } from './service.js';
 
 /**
  * How long a kicked pass waits before it claims a job. The request that queued the job
@@ -12,22 +12,46 @@ import { runPendingJobs } from './service.js';
  */
 export const jobStartDelayMs = 100;
 
+/** Jobs of one lane that run at once on PostgreSQL unless RETRACE_JOB_CONCURRENCY says otherwise. */
+export const defaultJobConcurrency = 4;
+
+/**
+ * How many jobs of one lane run at once: RETRACE_JOB_CONCURRENCY on PostgreSQL, one on
+ * PGlite (one connection: a second job would only wait for it, and hold up requests).
+ */
+export function jobConcurrency(ctx: Pick<AppContext, 'database' | 'config'>): number {
+  return ctx.database.engine === 'postgres' ? (ctx.config.jobConcurrency ?? defaultJobConcurrency) : 1;
+}
+
 /**
  * Runs jobs in the background: shortly after it is kicked (a job was just queued), and
- * every pollMs to pick up jobs left by a stopped process. One pass at a time per lane:
- * the one-job slot's (restores, rollbacks) and each lane's (imports) run side by side, so
- * a long import never holds up a restore, nor a restore an import.
+ * every pollMs to pick up jobs left by a stopped process. Each lane (the one-job slot's
+ * restores, rollbacks and undos; imports) has a bounded pool of passes that run side by
+ * side, so a long import never holds up a restore, nor a long rollback in one workspace a
+ * restore in another (issue 15 point 2). Claiming is fair across workspaces: a workspace
+ * has at most one job running per lane (the unique indexes of jobs), so each pass that
+ * claims takes the oldest job of a workspace that is not running one, and a workspace's
+ * restores, rollbacks and undos stay one at a time.
  */
 export class JobWorker {
-  private readonly lanes = new Map<string | null, LanePass>();
+  private readonly lanes = new Map<string | null, LanePool>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
   constructor(
     private readonly ctx: () => AppContext,
     private readonly startDelayMs = jobStartDelayMs,
+    handlers: readonly JobHandler[] = jobHandlers,
   ) {
-    for (const lane of [null, ...new Set(jobHandlers.flatMap((h) => (h.lane ? [h.lane] : [])))]) this.lanes.set(lane, new LanePass());
+    for (const lane of [null, ...new Set(handlers.flatMap((h) => (h.lane ? [h.lane] : [])))]) {
+      this.lanes.set(
+        lane,
+        new LanePool(
+          (onClaimed) => runPendingJobs(this.ctx(), handlers, { lane, onClaimed }),
+          (error) => this.ctx().log.error({ err: error, lane }, 'job worker pass failed'),
+        ),
+      );
+    }
   }
 
   start(pollMs: number): void {
@@ -39,13 +63,8 @@ export class JobWorker {
   kick(): void {
     // A job queued while the server shuts down waits for the next start (it is durable).
     if (this.stopped) return;
-    for (const [lane, pass] of this.lanes) {
-      pass.kick(
-        this.startDelayMs,
-        () => runPendingJobs(this.ctx(), jobHandlers, { lane }),
-        (error) => this.ctx().log.error({ err: error, lane }, 'job worker pass failed'),
-      );
-    }
+    const capacity = jobConcurrency(this.ctx());
+    for (const pool of this.lanes.values()) pool.kick(capacity, this.startDelayMs, () => !this.stopped);
   }
 
   /** Asked to stop: passes end at their next batch boundary. */
@@ -55,7 +74,7 @@ export class JobWorker {
 
   /** Resolves when the current passes (if any) are over. */
   async idle(): Promise<void> {
-    for (const pass of this.lanes.values()) await pass.idle();
+    for (const pool of this.lanes.values()) await pool.idle();
   }
 
   /**
@@ -69,31 +88,46 @@ export class JobWorker {
   }
 }
 
-/** One lane's passes: one at a time, and one more after it when kicked meanwhile. */
-class LanePass {
-  private running: Promise<void> | null = null;
+/**
+ * One lane's passes, at most `capacity` at once. A pass claims jobs one after another until
+ * none is left; each time it claims one it starts another pass (if there is room), which
+ * takes the next workspace's job if there is one, so N queued jobs of N workspaces run at
+ * once without a pass per job waiting idle. Kicked while full, one pass looks again when it
+ * runs out of jobs (a job queued while it was looking is not missed).
+ */
+class LanePool {
+  private readonly passes = new Set<Promise<void>>();
   private again = false;
 
-  kick(startDelayMs: number, run: () => Promise<unknown>, failed: (error: unknown) => void): void {
-    if (this.running) {
+  constructor(
+    private readonly run: (onClaimed: () => void) => Promise<unknown>,
+    private readonly failed: (error: unknown) => void,
+  ) {}
+
+  kick(capacity: number, startDelayMs: number, claiming: () => boolean): void {
+    if (this.passes.size >= capacity) {
       this.again = true;
       return;
     }
-    this.running = (async () => {
+    const widen = () => {
+      if (this.passes.size < capacity && claiming()) this.kick(capacity, 0, claiming);
+    };
+    const pass = (async () => {
       if (startDelayMs > 0) await delay(startDelayMs);
       do {
         this.again = false;
         try {
-          await run();
+          await this.run(widen);
         } catch (error) {
-          failed(error);
+          this.failed(error);
         }
-      } while (this.again);
-      this.running = null;
+      } while (this.again && claiming());
     })();
+    this.passes.add(pass);
+    void pass.finally(() => this.passes.delete(pass));
   }
 
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.passes.size > 0) await Promise.all([...this.passes]);
   }
 }

@@ -320,6 +320,29 @@ describe('restoring deleted contacts (seed 002)', () => {
     expect(b.status).toBe('active');
   });
 
+  it('pages the contacts a restore job skipped from their table, in the order the job met them', async () => {
+    const ws = await aWorkspace(app);
+    const active = [];
+    for (let i = 0; i < 70; i += 1) active.push((await aContact(ws)).id);
+    const job = await restore(ws, { source: 'deleted', contactIds: active });
+    expect(job.body).toMatchObject({ status: 'succeeded', restored: 0, skippedCount: 70, skippedNextCursor: null });
+    const pages: { data: { contactId: string; reason: string }[]; nextCursor: string | null }[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: (typeof pages)[number]; status: number } = await ws.api('GET', `/restore-jobs/${job.body.id}/skipped?limit=30${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(page.status).toBe(200);
+      pages.push(page.body);
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(pages.map((p) => p.data.length)).toEqual([30, 30, 10]);
+    expect(pages.flatMap((p) => p.data)).toEqual(job.body.skipped);
+    expect(new Set(pages.flatMap((p) => p.data.map((s) => s.contactId)))).toEqual(new Set(active));
+    expect(pages.flatMap((p) => p.data).every((s) => s.reason === 'not_deleted')).toBe(true);
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM restore_job_skips WHERE workspace_id = ${ws.id} AND job_id = ${job.body.id}`.execute(app.ctx.db);
+    expect(rows[0].n).toBe(70);
+    expect((await ws.api('GET', `/restore-jobs/${job.body.id}/skipped?cursor=not-a-cursor`)).status).toBe(400);
+  });
+
   const jobContacts = async (workspaceId: string, jobId: string) => {
     const { rows } = await sql<{ contact_id: string }>`
       SELECT contact_id FROM restore_job_contacts WHERE workspace_id = ${workspaceId} AND job_id = ${jobId} ORDER BY position`.execute(app.ctx.db);

@@ -1,5 +1,5 @@
 import { z, type ZodType } from 'zod';
-import type { RollbackCounts, RollbackScope, SkippedContact } from './plan.js';
+import { planChunks, type RollbackCounts, type RollbackScope, type SkippedContact } from './plan.js';
 
 /**
  * The jsonb a rollback job keeps (jobs.params, jobs.progress), as zod reads it back: the
@@ -42,6 +42,8 @@ const fullProgress = z.object({
   skipped: z.array(skippedContact),
   /** Every transaction that wrote rows: what an undo puts back. */
   txids: z.array(z.string()),
+  /** The chunks of the plan committed so far (planChunks), while the phase is plan. */
+  planned: z.array(z.enum(planChunks)),
 });
 export type RollbackProgress = z.infer<typeof fullProgress>;
 
