@@ -62,10 +62,9 @@ const exceptions = [
   // Seed 004: a form submission from an archived or deleted contact restores it; forms
   // calls the recycle bin's restore. A flow: forms' submission would be an orchestrator.
   { from: 'forms', to: 'recycle-bin', file: 'service.ts' },
-  // The workspace's settings routes show the recycle bin's and backups' settings and the
-  // snapshot schedule: the settings page's route would move to an orchestrator.
+  // GET /limits (workspaces' routes) names the recycle bin's pick limit, maxPickedContacts:
+  // the limits would be gathered in wiring (app.ts) instead.
   { from: 'workspaces', to: 'recycle-bin', file: 'service.ts' },
-  { from: 'workspaces', to: 'backups', file: 'routes.ts' },
   // The mass-delete guard holds contacts' deletes: contacts' routes ask it first.
   { from: 'contacts', to: 'held-deletes', file: 'service.ts' },
   // The import store is backups' generic directory store: it belongs in core.
