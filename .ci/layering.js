@@ -38,6 +38,8 @@ const apis = [
   { name: 'messages', file: 'sender.ts' },
   // The bin every feature moves what it deletes into, with what it held (a store-layer primitive).
   { name: 'deleted-objects', file: 'bin.ts' },
+  // The schemas of a rollback job's params and progress, which an undo job shares.
+  { name: 'rollbacks', file: 'payloads.ts' },
   // A folder's routes.ts exports the zod schemas of its answers: the contract's shared pieces.
   { name: '*', file: 'routes.ts', from: 'routes.ts' },
 ];
@@ -57,17 +59,12 @@ const exceptions = [
   { from: 'jobs', to: 'rollbacks', file: 'service.ts' },
   { from: 'jobs', to: 'imports', file: 'service.ts' },
   { from: 'jobs', to: 'undo', file: 'service.ts' },
-  // MaintenanceTask, the shape of a maintenance pass, is declared in maintenance/service.ts
-  // (wiring): it belongs in core (context.ts), beside AppContext.
-  { from: 'automations', to: 'maintenance', file: 'service.ts' },
-  { from: 'notifications', to: 'maintenance', file: 'service.ts' },
   // Seed 004: a form submission from an archived or deleted contact restores it; forms
   // calls the recycle bin's restore. A flow: forms' submission would be an orchestrator.
   { from: 'forms', to: 'recycle-bin', file: 'service.ts' },
-  // The workspace's settings routes show the recycle bin's and backups' settings and the
-  // snapshot schedule: the settings page's route would move to an orchestrator.
+  // GET /limits (workspaces' routes) names the recycle bin's pick limit, maxPickedContacts:
+  // the limits would be gathered in wiring (app.ts) instead.
   { from: 'workspaces', to: 'recycle-bin', file: 'service.ts' },
-  { from: 'workspaces', to: 'backups', file: 'routes.ts' },
   // The mass-delete guard holds contacts' deletes: contacts' routes ask it first.
   { from: 'contacts', to: 'held-deletes', file: 'service.ts' },
   // The import store is backups' generic directory store: it belongs in core.

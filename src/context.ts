@@ -20,3 +20,13 @@ export interface AppContext {
    */
   jobRunner?: { owner?: string; stopping: () => boolean };
 }
+
+/**
+ * One kind of due background work (src/maintenance runs them). `run` does everything due
+ * now for the given workspace (or every workspace when null) and returns how many things
+ * it did.
+ */
+export interface MaintenanceTask {
+  name: string;
+  run(ctx: AppContext, workspaceId: string | null): Promise<number>;
+}

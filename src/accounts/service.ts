@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import type { Accounts } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
 import { renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
@@ -16,12 +17,8 @@ export interface Account {
   deletedAt: string | null;
 }
 
-interface AccountRow {
-  id: string;
-  name: string;
-  created_at: Date;
-  deleted_at: Date | null;
-}
+type AccountRow = Pick<Selectable<Accounts>, 'id' | 'name' | 'created_at' | 'deleted_at'>;
+const accountColumns = ['id', 'name', 'created_at', 'deleted_at'] as const;
 
 const presentAccount = (r: AccountRow): Account => ({
   id: r.id,
@@ -32,19 +29,16 @@ const presentAccount = (r: AccountRow): Account => ({
 
 export async function createAccount(db: Db, change: ChangeContext, name: string): Promise<Account> {
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql<AccountRow>`
-      INSERT INTO accounts (workspace_id, name, created_at) VALUES (${change.workspaceId}, ${name}, ${change.at})
-      RETURNING id, name, created_at, deleted_at`.execute(tx);
-    await recordAudit(tx, change, { action: 'account.created', targetType: 'account', targetId: rows[0].id, details: { name } });
-    return presentAccount(rows[0]);
+    const account = await tx.insertInto('accounts').values({ workspace_id: change.workspaceId, name, created_at: change.at }).returning(accountColumns).executeTakeFirstOrThrow();
+    await recordAudit(tx, change, { action: 'account.created', targetType: 'account', targetId: account.id, details: { name } });
+    return presentAccount(account);
   });
 }
 
 export async function getAccount(db: Db | Tx, workspaceId: string, accountId: string): Promise<Account> {
-  const { rows } = await sql<AccountRow>`
-    SELECT id, name, created_at, deleted_at FROM accounts WHERE workspace_id = ${workspaceId} AND id = ${accountId}`.execute(db);
-  if (!rows[0]) throw notFound('Account');
-  return presentAccount(rows[0]);
+  const account = await db.selectFrom('accounts').select(accountColumns).where('workspace_id', '=', workspaceId).where('id', '=', accountId).executeTakeFirst();
+  if (!account) throw notFound('Account');
+  return presentAccount(account);
 }
 
 export async function listAccounts(db: Db, workspaceId: string, request: PageRequest): Promise<Page<Account>> {

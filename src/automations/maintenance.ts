@@ -1,4 +1,4 @@
-import type { MaintenanceTask } from '../maintenance/service.js';
+import type { MaintenanceTask } from '../context.js';
 import { consumeOutbox } from '../outbox/consumer.js';
 import { pruneDeliveredEvents } from '../outbox/service.js';
 import { senderFor } from '../messages/sender.js';

@@ -573,6 +573,7 @@ export interface Users {
   id: Generated<string>;
   name: string | null;
   role_id: string;
+  role_since: Timestamp | null;
   workspace_id: string;
 }
 

@@ -31,7 +31,7 @@ const objectRestoreSchema = z
   .meta({ id: 'ObjectRestore' });
 
 /** Seed 002: picked records are restored up to 100 at a time. */
-const maxPickedObjects = 100;
+export const maxPickedObjects = 100;
 
 /**
  * The recycle bin of lists, accounts, deals, tags, forms and automations: read with

@@ -11,6 +11,6 @@ import { z, type ZodType } from 'zod';
  */
 export function readJobPayload<T>(schema: ZodType<T>, job: { kind: string; id: string; params: unknown; progress: unknown }, field: 'params' | 'progress'): T {
   const parsed = schema.safeParse(job[field]);
-  if (!parsed.success) throw new Error(`The ${field} of ${job.kind} job ${job.id} are not a ${job.kind}'s: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) throw new Error(`${job.kind} job ${job.id}: its ${field} are not what a job of its kind writes: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }

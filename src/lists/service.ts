@@ -39,10 +39,9 @@ const presentList = (r: ListRow): List => ({
 
 export async function createList(db: Db, change: ChangeContext, name: string): Promise<List> {
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql<{ id: string }>`
-      INSERT INTO lists (workspace_id, name, created_at) VALUES (${change.workspaceId}, ${name}, ${change.at}) RETURNING id`.execute(tx);
-    await recordAudit(tx, change, { action: 'list.created', targetType: 'list', targetId: rows[0].id, details: { name } });
-    return getList(tx, change.workspaceId, rows[0].id);
+    const { id } = await tx.insertInto('lists').values({ workspace_id: change.workspaceId, name, created_at: change.at }).returning('id').executeTakeFirstOrThrow();
+    await recordAudit(tx, change, { action: 'list.created', targetType: 'list', targetId: id, details: { name } });
+    return getList(tx, change.workspaceId, id);
   });
 }
 

@@ -1,13 +1,7 @@
-import type { AppContext } from '../context.js';
+import type { AppContext, MaintenanceTask } from '../context.js';
 
-/**
- * One kind of due background work. `run` does everything due now for the given
- * workspace (or every workspace when null) and returns how many things it did.
- */
-export interface MaintenanceTask {
-  name: string;
-  run(ctx: AppContext, workspaceId: string | null): Promise<number>;
-}
+// Declared in core (context.ts), where the features that bring tasks find it.
+export type { MaintenanceTask } from '../context.js';
 
 /** Runs every task to completion, in order, and reports what each did. */
 export async function runMaintenance(

@@ -1,4 +1,4 @@
-import type { MaintenanceTask } from '../maintenance/service.js';
+import type { MaintenanceTask } from '../context.js';
 import { deliverDueNotifications } from './sender.js';
 import { pruneNotificationLog } from './service.js';
 

@@ -8,6 +8,7 @@ import { timestamp } from '../http/responses.js';
 import { maxPickedContacts } from '../recycle-bin/service.js';
 import { snapshotLimits } from '../snapshots/routes.js';
 import { maxBackupsKept } from '../backups/routes.js';
+import { maxPickedObjects } from '../deleted-objects/routes.js';
 import { userSchema } from '../users/routes.js';
 import { createWorkspace, getWorkspace, massDeleteRanges, retentionRanges, updateWorkspaceLimits, updateWorkspaceSettings } from './service.js';
 
@@ -58,6 +59,7 @@ const limitsBody = z.strictObject({
  */
 const limits = {
   pickedContacts: maxPickedContacts,
+  pickedObjects: maxPickedObjects,
   pageSize: maxPageSize,
   snapshotKeepHours: snapshotLimits.keepHours,
   snapshotKeepDays: snapshotLimits.keepDays,
@@ -92,6 +94,7 @@ const workspaceSchema = z
 const limitsSchema = z
   .object({
     pickedContacts: count.describe('Contacts one restore may pick by id (POST /restore-jobs contactIds)'),
+    pickedObjects: count.describe('Deleted objects of one type one restore may pick (POST /deleted-objects/restore ids)'),
     pageSize: count.describe('Items a page may hold (?limit=)'),
     snapshotKeepHours: count.describe('The longest keepHours of hourly snapshots'),
     snapshotKeepDays: count.describe('The longest keepDays of weekly and monthly snapshots'),

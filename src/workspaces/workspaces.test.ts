@@ -145,6 +145,7 @@ describe('GET /limits', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       pickedContacts: 100,
+      pickedObjects: 100,
       pageSize: 500,
       snapshotKeepHours: 8784,
       snapshotKeepDays: 3660,
@@ -161,6 +162,8 @@ describe('GET /limits', () => {
     const limits = (await ws.api('GET', '/limits')).body;
     const ids = (n: number) => Array.from({ length: n }, (_, i) => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`);
     expect((await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: ids(limits.pickedContacts + 1) })).status).toBe(422);
+    expect((await ws.api('POST', '/deleted-objects/restore', { type: 'tag', ids: ids(limits.pickedObjects + 1) })).status).toBe(400);
+    expect((await ws.api('POST', '/deleted-objects/restore', { type: 'tag', ids: ids(limits.pickedObjects) })).status).toBe(200);
     expect((await ws.api('GET', `/contacts?limit=${limits.pageSize}`)).status).toBe(200);
     expect((await ws.api('GET', `/contacts?limit=${limits.pageSize + 1}`)).status).toBe(400);
     for (const body of [{ hourly: { keepHours: limits.snapshotKeepHours + 1 } }, { weekly: { keepDays: limits.snapshotKeepDays + 1 } }]) {

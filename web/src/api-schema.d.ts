@@ -7529,6 +7529,28 @@ export interface components {
             export: "off" | "hourly" | "weekly" | "monthly";
             keep: number | null;
         };
+        DeletedObject: {
+            /** @enum {string} */
+            type: "list" | "account" | "deal" | "tag" | "form" | "automation";
+            id: string;
+            /** @description Its name (a deal’s title) */
+            name: string;
+            /** Format: date-time */
+            deletedAt: string;
+            /** @description The user or token that deleted it; null for a deal deleted by the system */
+            deletedBy: string | null;
+        };
+        ObjectRestore: {
+            restored: string[];
+            skipped: {
+                id: string;
+                /**
+                 * @description not_found also for another workspace’s or a purged object
+                 * @enum {string}
+                 */
+                reason: "not_found" | "not_deleted" | "no_active_contact";
+            }[];
+        };
         /** @enum {string} */
         Permission: "contacts.read" | "contacts.write" | "contacts.delete" | "contacts.archive" | "contacts.restore" | "contacts.merge" | "contacts.erase" | "rollbacks.request" | "rollbacks.approve" | "snapshots.manage" | "automations.manage" | "users.manage" | "audit.read";
         User: {
@@ -7610,6 +7632,8 @@ export interface components {
         Limits: {
             /** @description Contacts one restore may pick by id (POST /restore-jobs contactIds) */
             pickedContacts: number;
+            /** @description Deleted objects of one type one restore may pick (POST /deleted-objects/restore ids) */
+            pickedObjects: number;
             /** @description Items a page may hold (?limit=) */
             pageSize: number;
             /** @description The longest keepHours of hourly snapshots */
@@ -7915,28 +7939,6 @@ export interface components {
             finishedAt: string | null;
             /** @description Why a failed job failed */
             error?: string;
-        };
-        DeletedObject: {
-            /** @enum {string} */
-            type: "list" | "account" | "deal" | "tag" | "form" | "automation";
-            id: string;
-            /** @description Its name (a deal’s title) */
-            name: string;
-            /** Format: date-time */
-            deletedAt: string;
-            /** @description The user or token that deleted it; null for a deal deleted by the system */
-            deletedBy: string | null;
-        };
-        ObjectRestore: {
-            restored: string[];
-            skipped: {
-                id: string;
-                /**
-                 * @description not_found also for another workspace’s or a purged object
-                 * @enum {string}
-                 */
-                reason: "not_found" | "not_deleted" | "no_active_contact";
-            }[];
         };
         /** @description By kind: contacts {revive, revert, remove}; listMemberships, accountLinks, dealContacts, contactTags, lists, accounts, deals, tags {add, change, remove} (a full rollback writes lists, accounts, deals and tags back; a partial one mends the deals its contacts leave); skipped {contacts} */
         RollbackCounts: {

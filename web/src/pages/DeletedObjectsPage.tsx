@@ -27,9 +27,6 @@ const skipText: Record<ObjectRestore['skipped'][number]['reason'], string> = {
   no_active_contact: 'none of its contacts is active, so the deal stays deleted',
 };
 
-/** Seed 002: picked records are restored up to 100 at a time (the server's limit per type). */
-const maxPicked = 100;
-
 interface Outcome {
   restored: DeletedObject[];
   skipped: { object: DeletedObject; reason: ObjectRestore['skipped'][number]['reason'] }[];
@@ -41,7 +38,9 @@ interface Outcome {
  * skipped is said, with why.
  */
 export function DeletedObjectsPage() {
-  const { api, can } = useSession();
+  const { api, can, limits } = useSession();
+  // Seed 002: picked records are restored up to the server's limit per type (GET /limits).
+  const maxPicked = limits.pickedObjects;
   const queryClient = useQueryClient();
   const person = useUserNames();
   const retention = useWorkspace()?.retention;
