@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { v7 as timeOrderedId } from 'uuid';
 import type { ChangeContext, Tx } from '../db/database.js';
 import { isEmailHeldViolation } from '../contacts/service.js';
@@ -107,14 +106,14 @@ function keep(rows: LoadableRow[], bad: BadRow[], reject: (row: LoadableRow) => 
  */
 async function writeRetryingOnEmailIndex<T>(tx: Tx, write: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
-    await sql`SAVEPOINT import_batch`.execute(tx);
+    const batch = await tx.savepoint('import_batch').execute();
     try {
       const outcome = await write();
-      await sql`RELEASE SAVEPOINT import_batch`.execute(tx);
+      await batch.releaseSavepoint('import_batch').execute();
       return outcome;
     } catch (error) {
       if (!isEmailHeldViolation(error) || attempt === 3) throw error;
-      await sql`ROLLBACK TO SAVEPOINT import_batch`.execute(tx);
+      await batch.rollbackToSavepoint('import_batch').execute();
     }
   }
 }

@@ -12,6 +12,8 @@ import { assertRecoverable } from '../snapshots/service.js';
 import { samplePlan, summarizePlan, type RollbackCounts, type SampleRecord, type SkippedContact } from '../rollbacks/plan.js';
 import { presentRollback, stepRollback, withPlanPreview, type RollbackParams } from '../rollbacks/service.js';
 import { countConflicts, selectConflicts, type ConflictRow } from './queries.js';
+import { undoParams } from './payloads.js';
+import { readJobPayload } from '../jobs/payload.js';
 
 /**
  * Undo by cause (issue 17): what one cause did — an import, an integration's token or a
@@ -206,7 +208,7 @@ const recordKinds: Record<string, string> = {
 const recordKind = (table: string) => recordKinds[table] ?? table;
 
 function presentUndo(job: Job, conflicts: ConflictRow[], conflictCount: number): UndoView {
-  const params = job.params as unknown as UndoParams;
+  const params = readJobPayload(undoParams, job, 'params');
   const run = presentRollback(job, null);
   return {
     id: job.id,
