@@ -1,5 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import boundaries from 'eslint-plugin-boundaries';
+import { layering } from './.ci/layering.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'web/dist/', 'scratch/', '.retrace-data/'] },
@@ -20,4 +22,5 @@ export default tseslint.config(
     files: ['**/*.test.ts', 'src/test-support/**', 'web/tests/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
+  layering(boundaries),
 );

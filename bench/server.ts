@@ -73,6 +73,9 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
         await onServer(serverUrl, `ALTER DATABASE ${dbName} SET auto_explain.${name} = '${value}'`);
       }
     }
+    // BENCH_LOG_STATEMENTS=1 logs every statement the server sends, with its duration, and
+    // nothing more: where a run's time went, at next to no cost to the run.
+    if (process.env.BENCH_LOG_STATEMENTS === '1') await onServer(serverUrl, `ALTER DATABASE ${dbName} SET log_min_duration_statement = 0`);
     const url = new URL(serverUrl);
     url.pathname = `/${dbName}`;
     databaseUrl = url.toString();

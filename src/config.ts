@@ -25,8 +25,9 @@ export interface Config {
    */
   runnerId: string;
   /**
-   * Contacts per batch (one transaction each) of restores, rollbacks and undos
-   * (RETRACE_JOB_BATCH_SIZE), when not their own default (5,000 and 2,000): smaller batches
+   * Contacts (rows) per batch (one transaction each) of restores, rollbacks, undos and
+   * imports (RETRACE_JOB_BATCH_SIZE), when not their own default (5,000, 2,000, and 5,000
+   * rows of a CSV file on PostgreSQL, 1,000 on PGlite): smaller batches
    * stop sooner at a SIGTERM; the crash harness uses them to kill jobs between many batches.
    */
   jobBatchSize?: number;

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { withTransaction } from '../db/database.js';
 import { byKeys } from '../db/keys.js';
 import { decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { chainHash } from './chain.js';
@@ -67,7 +68,7 @@ const chainBatch = 5000;
  * there when it began, so a stream of writes cannot keep it going. Returns how many it chained.
  */
 export async function chainPendingEntries(db: Db, workspaceId: string): Promise<number> {
-  return db.transaction().execute(async (tx) => {
+  return withTransaction(db, async (tx) => {
     await sql`INSERT INTO audit_heads (workspace_id) VALUES (${workspaceId}) ON CONFLICT (workspace_id) DO NOTHING`.execute(tx);
     const { rows: heads } = await sql<{ hash: string | null; last_seq: number }>`
       SELECT hash, last_seq FROM audit_heads WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);

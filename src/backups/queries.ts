@@ -2,7 +2,6 @@ import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import { batchOf, byKeys } from '../db/keys.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
-import { mendDeals } from '../deals/service.js';
 
 export type BackupStatus = 'exported' | 'verified' | 'failed';
 
@@ -337,24 +336,6 @@ export async function insertRowImages(tx: Tx, table: string, images: Record<stri
     INSERT INTO ${sql.table(table)}
     SELECT r.* FROM jsonb_array_elements(${JSON.stringify(images)}::jsonb) AS e(image)
     CROSS JOIN LATERAL jsonb_populate_record(NULL::${sql.table(table)}, e.image) AS r`.execute(tx);
-}
-
-/**
- * After a restore that left contacts out (their keys are gone), their deals are as the
- * live code leaves a deal its contacts left (seed 002, deals' mendDeals): a deal
- * whose primary was left out gets the earliest-added contact it still has as primary, or
- * is deleted, with no primary, when none is left. Returns the ids of the deals deleted.
- */
-export async function repointDealsOfMissingContacts(tx: Tx, workspaceId: string, contactIds: string[], at: Date): Promise<string[]> {
-  if (contactIds.length === 0) return [];
-  const { rows } = await byKeys(tx, sql<{ id: string }>`
-    SELECT d.id FROM ${batchOf(workspaceId, contactIds)} JOIN deals d ON d.workspace_id = k.workspace_id AND d.primary_contact_id = k.key`);
-  const { deleted } = await mendDeals(tx, workspaceId, rows.map((r) => r.id), at);
-  // Deleted deals too: none may name a person who is gone.
-  await byKeys(tx, sql`
-    UPDATE deals d SET primary_contact_id = NULL
-    FROM ${batchOf(workspaceId, contactIds)} WHERE d.workspace_id = k.workspace_id AND d.primary_contact_id = k.key`);
-  return deleted.sort();
 }
 
 /**

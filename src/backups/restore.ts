@@ -6,7 +6,8 @@ import { invalidState } from '../http/errors.js';
 import { recordAudit } from '../audit/service.js';
 import { readBackup, zeroCounts, type BackupTable, type Keyring, type KeyringRecord, type RowCounts } from './file.js';
 import { readKeyring } from './keyring.js';
-import { advanceSequences, insertRowImages, lockedTargetHoldsWorkspace, repointDealsOfMissingContacts, setAuditHead } from './queries.js';
+import { advanceSequences, insertRowImages, lockedTargetHoldsWorkspace, setAuditHead } from './queries.js';
+import { mendDealsOfMissingContacts } from '../deals/service.js';
 
 /** Row images inserted per statement during a restore. */
 export const restoreBatchSize = 500;
@@ -134,7 +135,7 @@ export async function restoreBackup(
       if ((missingKeys.length > 0 || keyringState === 'altered') && !options.allowMissingKeys) {
         throw new MissingKeys(missingKeys, keyringState, keyring.marksShredded);
       }
-      const dealsDeleted = await repointDealsOfMissingContacts(tx, header.workspaceId, [...missingContacts], change.at);
+      const dealsDeleted = await mendDealsOfMissingContacts(tx, header.workspaceId, [...missingContacts], change.at);
       await advanceSequences(tx);
       await setAuditHead(tx, header.workspaceId);
       const summary: RestoreSummary = {

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
-import { inTransaction } from '../db/database.js';
+import { inTransaction, withTransaction } from '../db/database.js';
 import { AppError, invalidState, notFound } from '../http/errors.js';
 import { decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { chainPendingEntries, recordAudit } from '../audit/service.js';
@@ -455,7 +455,7 @@ async function checkBackupFile(ctx: AppContext, workspaceId: string, row: Backup
     const keysChecked = reading.keyring !== null;
     // A key the keyring lacks is a shredded person's only if the database destroyed it;
     // in a format 1 backup, as before, it always counts as shredded.
-    const destroyed = keysChecked ? await ctx.db.transaction().execute((tx) => selectDestroyedKeysAmong(tx, workspaceId, [...keyless.keys()])) : new Set(keyless.keys());
+    const destroyed = keysChecked ? await withTransaction(ctx.db, (tx) => selectDestroyedKeysAmong(tx, workspaceId, [...keyless.keys()])) : new Set(keyless.keys());
     const missing = new Set([...keyless.keys()].filter((id) => !destroyed.has(id)));
     for (const id of destroyed) {
       shredded.add(id);

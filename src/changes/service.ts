@@ -1,5 +1,6 @@
 import type { AppContext } from '../context.js';
 import type { Db } from '../db/database.js';
+import { withTransaction } from '../db/database.js';
 import { invalidRequest } from '../http/errors.js';
 import { decodeCursor, encodeCursor, type Page } from '../http/pagination.js';
 import { getRetention } from '../workspaces/service.js';
@@ -42,7 +43,7 @@ export async function countChangeSets(db: Db, workspaceId: string | null, budget
   let counted = 0;
   for (const ws of await workspacesWithPendingCounts(db, workspaceId)) {
     while (counted < budget) {
-      const n = await db.transaction().execute((tx) => countPendingChangeSets(tx, ws, Math.min(countBatch, budget - counted), options.waitForOthers));
+      const n = await withTransaction(db, (tx) => countPendingChangeSets(tx, ws, Math.min(countBatch, budget - counted), options.waitForOthers));
       counted += n;
       if (n < countBatch) break;
     }

@@ -1,15 +1,23 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, sql, type ControlledTransaction, type DatabaseConnection, type Driver } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 
-// Tables are queried with `sql` templates; the typed builder is not used, so the schema
-// type is open.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Schema = any;
+import type { DB } from './schema.js';
+
+/**
+ * The tables, as kysely-codegen generates them from a migrated database (src/db/schema.ts,
+ * `npm run gen:db`): Kysely's builder checks every table, column and value against them.
+ * Set-based statements are `sql` templates, whose row types are the caller's word.
+ */
+export type Schema = DB;
 export type Db = Kysely<Schema>;
-export type Tx = Transaction<Schema>;
+/**
+ * A transaction of inTransaction's (or one a preview starts and rolls back): controlled,
+ * so that a step can take part of it back to a savepoint (`tx.savepoint(name)`).
+ */
+export type Tx = ControlledTransaction<Schema>;
 
 /**
  * The database refused a write on the unique index `index`: a concurrent write took the
@@ -101,6 +109,23 @@ export async function connectPostgres(url: string, poolSize = 10, applicationNam
   };
 }
 
+/**
+ * kysely-pglite-dialect's driver has no savepoint commands, which Kysely's controlled
+ * transactions then skip without a word: they are sent as on a server.
+ */
+class PGliteWithSavepoints extends PGliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    const command = async (connection: DatabaseConnection, words: string, name: string) => {
+      await connection.executeQuery(CompiledQuery.raw(`${words} "${name.replaceAll('"', '""')}"`));
+    };
+    driver.savepoint = (connection, name) => command(connection, 'SAVEPOINT', name);
+    driver.rollbackToSavepoint = (connection, name) => command(connection, 'ROLLBACK TO SAVEPOINT', name);
+    driver.releaseSavepoint = (connection, name) => command(connection, 'RELEASE SAVEPOINT', name);
+    return driver;
+  }
+}
+
 /** PGlite in dataDir, or in memory when dataDir is undefined. */
 export async function connectPGlite(dataDir: string | undefined): Promise<Database> {
   if (dataDir) await mkdir(dataDir, { recursive: true });
@@ -112,7 +137,7 @@ export async function connectPGlite(dataDir: string | undefined): Promise<Databa
   });
   // PGlite is one connection: the dialect's driver queues every Kysely connection, so a
   // transaction never interleaves with another request's statements.
-  const db = new Kysely<Schema>({ dialect: new PGliteDialect(client) });
+  const db = new Kysely<Schema>({ dialect: new PGliteWithSavepoints(client) });
   return {
     db,
     engine: 'pglite',
@@ -157,10 +182,28 @@ export function causeOf(change: ChangeContext): { kind: CauseKind; id: string | 
  * origin, cause and time. Every write of the application goes through here.
  */
 export async function inTransaction<T>(db: Db, ctx: ChangeContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (tx) => {
+  return withTransaction(db, async (tx) => {
     await applyChangeContext(tx, ctx);
     return fn(tx);
   });
+}
+
+/**
+ * Runs fn in a transaction, committed when it returns and rolled back when it throws, as
+ * db.transaction().execute does, but controlled: fn may take part of it back to a
+ * savepoint. Without a change context: for what history does not capture (the audit
+ * chain, counts, delivery records) and reads; every other write goes through inTransaction.
+ */
+export async function withTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const tx = await db.startTransaction().execute();
+  try {
+    const result = await fn(tx);
+    await tx.commit().execute();
+    return result;
+  } catch (error) {
+    await tx.rollback().execute();
+    throw error;
+  }
 }
 
 /**

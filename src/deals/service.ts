@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { batchOf, byKeys, lookUp } from '../db/keys.js';
@@ -300,4 +300,84 @@ export async function mendDeals(tx: Tx, workspaceId: string, dealIds: string[], 
     WHERE d.workspace_id = found.workspace_id AND d.id = found.id
     RETURNING d.id`);
   return { deleted: orphaned.map((r) => r.id), repointed: repointed.map((r) => r.id) };
+}
+
+/**
+ * What mendDeals would do once a change is written, worked out without writing it (a
+ * rollback's preview and its plan's counts): the deals of `touched` (ids, live), with
+ * their contacts' statuses and deal links as `statuses` and `links` leave them.
+ *
+ * - statuses: `(contact_id, status)` rows, the contacts whose status the change sets;
+ * - links: `(deal_id, contact_id, image)` rows, the deal links it writes (image NULL: removed).
+ *
+ * The same rule as mendDeals: a deal with no active contact left is deleted; one whose
+ * primary is no longer an active contact on it is repointed.
+ */
+export async function projectMendDeals(
+  tx: Tx,
+  workspaceId: string,
+  planned: { statuses: RawBuilder<unknown>; links: RawBuilder<unknown> },
+): Promise<{ deleted: number; repointed: number }> {
+  const { rows } = await sql<{ deleted: number; repointed: number }>`
+    WITH planned_status AS (${planned.statuses}),
+    planned_links AS (${planned.links}),
+    touched AS (
+      SELECT d.id, d.primary_contact_id FROM deals d
+      WHERE d.workspace_id = ${workspaceId} AND d.deleted_at IS NULL
+        AND (d.primary_contact_id IN (SELECT contact_id FROM planned_status)
+             OR d.id IN (SELECT deal_id FROM planned_links)
+             OR d.id IN (SELECT dc.deal_id FROM deal_contacts dc
+                         WHERE dc.workspace_id = ${workspaceId} AND dc.contact_id IN (SELECT contact_id FROM planned_status)))),
+    links_after AS (
+      SELECT dc.deal_id, dc.contact_id FROM deal_contacts dc JOIN touched t ON t.id = dc.deal_id
+      WHERE dc.workspace_id = ${workspaceId}
+        AND NOT EXISTS (SELECT 1 FROM planned_links pl WHERE pl.deal_id = dc.deal_id AND pl.contact_id = dc.contact_id)
+      UNION ALL
+      SELECT pl.deal_id, pl.contact_id FROM planned_links pl JOIN touched t ON t.id = pl.deal_id WHERE pl.image IS NOT NULL),
+    after_by_deal AS (
+      SELECT la.deal_id,
+             bool_or(coalesce(ps.status, c.status) = 'active') AS any_active,
+             bool_or(coalesce(ps.status, c.status) = 'active' AND la.contact_id IS NOT DISTINCT FROM t.primary_contact_id) AS primary_active
+      FROM links_after la
+      JOIN touched t ON t.id = la.deal_id
+      LEFT JOIN planned_status ps ON ps.contact_id = la.contact_id
+      LEFT JOIN contacts c ON c.workspace_id = ${workspaceId} AND c.id = la.contact_id
+      GROUP BY la.deal_id)
+    SELECT count(*) FILTER (WHERE a.any_active IS NOT TRUE)::int AS deleted,
+           count(*) FILTER (WHERE a.any_active AND NOT a.primary_active)::int AS repointed
+    FROM touched t LEFT JOIN after_by_deal a ON a.deal_id = t.id`.execute(tx);
+  return rows[0];
+}
+
+/**
+ * A merge: the live deals whose primary is one of `fromIds` get `toId` (the survivor,
+ * already on them) as primary.
+ */
+export async function handOverPrimaryContact(tx: Tx, workspaceId: string, fromIds: string[], toId: string, at: Date): Promise<void> {
+  await byKeys(tx, sql`
+    UPDATE deals d SET primary_contact_id = ${toId}, updated_at = ${at}
+    FROM (SELECT x.workspace_id, x.id FROM ${batchOf(workspaceId, fromIds)}
+          ${lookUp('deals', 'x', sql`x.workspace_id = k.workspace_id AND x.primary_contact_id = k.key`, 'FOR UPDATE')}
+          WHERE x.deleted_at IS NULL) found
+    WHERE d.workspace_id = found.workspace_id AND d.id = found.id`);
+}
+
+/** Contacts gone for good (purged, erased, left out of a backup's restore): no deal, live or deleted, names them as primary. */
+export async function forgetPrimaryContacts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await byKeys(tx, sql`UPDATE deals d SET primary_contact_id = NULL FROM ${batchOf(workspaceId, contactIds)} WHERE d.workspace_id = k.workspace_id AND d.primary_contact_id = k.key`);
+}
+
+/**
+ * Deals after a backup's restore left contacts out (their keys are gone): as a delete
+ * leaves a deal its contacts left (mendDeals), a deal whose primary was left out gets the
+ * earliest-added contact it still has as primary, or is deleted when none is left; then
+ * no deal, deleted ones too, names those contacts. Returns the ids of the deals deleted.
+ */
+export async function mendDealsOfMissingContacts(tx: Tx, workspaceId: string, contactIds: string[], at: Date): Promise<string[]> {
+  if (contactIds.length === 0) return [];
+  const { rows } = await byKeys(tx, sql<{ id: string }>`
+    SELECT d.id FROM ${batchOf(workspaceId, contactIds)} JOIN deals d ON d.workspace_id = k.workspace_id AND d.primary_contact_id = k.key`);
+  const { deleted } = await mendDeals(tx, workspaceId, rows.map((r) => r.id), at);
+  await forgetPrimaryContacts(tx, workspaceId, contactIds);
+  return deleted.sort();
 }

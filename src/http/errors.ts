@@ -20,6 +20,7 @@ export const errorCodes = [
   'email_taken',
   'invalid_state',
   'cannot_deactivate_self',
+  'cannot_change_own_role',
   'last_admin',
   'mass_delete_held',
   'confirmation_required',

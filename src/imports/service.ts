@@ -9,10 +9,12 @@ import { recordAudit } from '../audit/service.js';
 import { DirectoryStore, type FileStore } from '../backups/store.js';
 import { findJob, insertJob, listJobs, type Job, type JobHandler, type JobStatus } from '../jobs/service.js';
 import { csvLines, headerOf, readCsvBatch, type CsvHeader, type CsvPosition } from './csv.js';
-import { mappedListIds, planColumns, type ColumnPlan, type ImportMapping, type ImportMode } from './mapping.js';
+import { mappedListIds, planColumns, type ImportMapping, type ImportMode } from './mapping.js';
 import { loadBatch, type ImportCounts } from './load.js';
 import { errorsPage, forgetEmails, liveLists } from './queries.js';
 import type { BadRow } from './rows.js';
+import { readJobPayload } from '../jobs/payload.js';
+import { importParams, importProgress, type ImportParams, type ImportProgress } from './payloads.js';
 
 /**
  * Rows read and written per batch: each batch is one transaction with its checkpoint. On
@@ -45,19 +47,6 @@ export function importChange(ref: ImportRef, at: Date): ChangeContext {
 /** The import store: uploaded files, kept from the upload until their import ends. */
 export const importStore = (config: Pick<Config, 'importDir'>): FileStore => new DirectoryStore(config.importDir);
 
-interface ImportParams {
-  fileName: string;
-  originalName: string | null;
-  byteSize: number;
-  mapping: ImportMapping;
-  plan: ColumnPlan;
-}
-
-interface ImportProgress extends CsvPosition, ImportCounts {
-  /** `loading` while rows are left; `finishing` while the work data goes. */
-  phase: 'loading' | 'finishing';
-}
-
 /** GET /imports/:id: API.md's fields, then what the server adds. */
 export interface ImportView {
   id: string;
@@ -82,8 +71,8 @@ export interface ImportView {
 }
 
 function presentImport(job: Job): ImportView {
-  const params = job.params as unknown as ImportParams;
-  const progress = job.progress as unknown as ImportProgress;
+  const params = readJobPayload(importParams, job, 'params');
+  const progress = readJobPayload(importProgress, job, 'progress');
   return {
     id: job.id,
     status: job.status,
@@ -285,8 +274,8 @@ export const importJobHandler: JobHandler = {
   lane: importLane,
   changeOf: importChange,
   async step(tx, job, change, ctx) {
-    const params = job.params as unknown as ImportParams;
-    const progress = job.progress as unknown as ImportProgress;
+    const params = readJobPayload(importParams, job, 'params');
+    const progress = readJobPayload(importProgress, job, 'progress');
     if (progress.phase === 'finishing') {
       if ((await forgetEmails(tx, job.workspaceId, job.id, forgetPerStep)) === forgetPerStep) return { progress: { ...progress }, done: false };
       await importStore(ctx.config).remove(params.fileName);
@@ -294,14 +283,14 @@ export const importJobHandler: JobHandler = {
       await recordAudit(tx, change, { action: 'import.finished', targetType: 'import', targetId: job.id, details: { status: 'succeeded', ...counts } });
       return { progress: { ...progress }, done: true, result: { ...counts } };
     }
-    const batch = await readStoredBatch(ctx, params.fileName, progress, importBatchSize[ctx.database.engine]);
+    const batch = await readStoredBatch(ctx, params.fileName, progress, ctx.config.jobBatchSize ?? importBatchSize[ctx.database.engine]);
     const outcome = await loadBatch(tx, change, job.id, params.plan, batch);
     const next: ImportProgress = { ...add(progress, outcome), ...batch.end, phase: batch.done ? 'finishing' : 'loading' };
     return { progress: { ...next }, done: false };
   },
   async cleanUp(tx, job, ctx) {
-    const params = job.params as unknown as ImportParams;
-    const progress = job.progress as unknown as ImportProgress;
+    const params = readJobPayload(importParams, job, 'params');
+    const progress = readJobPayload(importProgress, job, 'progress');
     await forgetEmails(tx, job.workspaceId, job.id, Number.MAX_SAFE_INTEGER);
     await importStore(ctx.config).remove(params.fileName);
     await recordAudit(tx, importChange(job, ctx.clock.now()), {

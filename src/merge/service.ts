@@ -1,11 +1,12 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
-import { batchOf, byKeys, lookUp } from '../db/keys.js';
+import { batchOf, byKeys } from '../db/keys.js';
 import { invalidRequest, invalidState, notFound } from '../http/errors.js';
 import { recordAudit } from '../audit/service.js';
 import { detachContacts, getContact, type Contact } from '../contacts/service.js';
 import { nameThisChangeSet } from '../changes/service.js';
+import { handOverPrimaryContact } from '../deals/service.js';
 
 /**
  * Gives the survivor the merged contacts' lists, tags, accounts and deals (those of lists,
@@ -38,12 +39,7 @@ async function moveAssociations(tx: Tx, ws: string, survivorId: string, mergedId
     SELECT DISTINCT ${ws}, d.deal_id, ${survivorId}, ${at}::timestamptz
     FROM ${batchOf(ws, mergedIds)} JOIN deal_contacts d ON d.workspace_id = k.workspace_id AND d.contact_id = k.key
     ON CONFLICT DO NOTHING`);
-  await byKeys(tx, sql`
-    UPDATE deals d SET primary_contact_id = ${survivorId}, updated_at = ${at}
-    FROM (SELECT x.workspace_id, x.id FROM ${batchOf(ws, mergedIds)}
-          ${lookUp('deals', 'x', sql`x.workspace_id = k.workspace_id AND x.primary_contact_id = k.key`, 'FOR UPDATE')}
-          WHERE x.deleted_at IS NULL) found
-    WHERE d.workspace_id = found.workspace_id AND d.id = found.id`);
+  await handOverPrimaryContact(tx, ws, mergedIds, survivorId, at);
 }
 
 /**

@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { AppContext } from '../context.js';
+import { withTransaction } from '../db/database.js';
 import { emailSubject, type NotificationData } from './events.js';
 import { claimDueDeliveries, recordAttempt, selectWorkspacesWithDueDeliveries, type AttemptRecord, type ClaimedDelivery } from './queries.js';
 
@@ -80,7 +81,7 @@ async function attemptDelivery(ctx: AppContext, delivery: ClaimedDelivery, optio
   const nextAttemptAt = outcome === 'retrying' ? new Date(ctx.clock.now().getTime() + retryDelaySeconds(delivery.attempt) * 1000) : null;
   const record: AttemptRecord = { at, durationMs: result.durationMs, statusCode: result.statusCode, error: result.error, outcome, nextAttemptAt };
   try {
-    await ctx.db.transaction().execute((tx) => recordAttempt(tx, delivery, record));
+    await withTransaction(ctx.db, (tx) => recordAttempt(tx, delivery, record));
   } catch (error) {
     // Unrecorded, the delivery is due again when its lease ends: sent again, same id.
     ctx.log.error({ err: error, deliveryId: delivery.id }, 'notification delivery was attempted but could not be recorded');

@@ -323,14 +323,14 @@ async function restoreBatch(tx: Tx, change: ChangeContext, ids: string[], option
   // contacts (50 ms a statement, where the index lookups take 6).
   await sql`SET LOCAL random_page_cost = 1.1`.execute(tx);
   for (let attempt = 1; ; attempt += 1) {
-    await sql`SAVEPOINT restore_batch`.execute(tx);
+    const batchStart = await tx.savepoint('restore_batch').execute();
     try {
       const outcome = await classifyAndReactivate(tx, change, ids, options);
-      await sql`RELEASE SAVEPOINT restore_batch`.execute(tx);
+      await batchStart.releaseSavepoint('restore_batch').execute();
       return outcome;
     } catch (error) {
       if (!isEmailHeldViolation(error) || attempt === 3) throw error;
-      await sql`ROLLBACK TO SAVEPOINT restore_batch`.execute(tx);
+      await batchStart.rollbackToSavepoint('restore_batch').execute();
     }
   }
 }

@@ -5,6 +5,7 @@ import { inTransaction } from '../db/database.js';
 import { batchOf, byKeys } from '../db/keys.js';
 import { recordAudit } from '../audit/service.js';
 import { destroyBackupKeys, rewriteStaleKeyrings } from '../backups/service.js';
+import { forgetPrimaryContacts } from '../deals/service.js';
 
 const purgeBatchSize = 2000;
 
@@ -93,7 +94,7 @@ export async function removeContactsForGood(tx: Tx, change: ChangeContext, ids: 
   }
   await destroyBackupKeys(tx, ws, ids);
   // A deal it left (deleted with it, or before) names nobody who is gone.
-  await byKeys(tx, sql`UPDATE deals d SET primary_contact_id = NULL FROM ${batchOf(ws, ids)} WHERE d.workspace_id = k.workspace_id AND d.primary_contact_id = k.key`);
+  await forgetPrimaryContacts(tx, ws, ids);
   await byKeys(tx, sql`DELETE FROM contacts c USING ${batchOf(ws, ids)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
   // Each id found by contact_history's hash index on id.
   await byKeys(tx, sql`DELETE FROM contact_history h USING ${batchOf(ws, ids)} WHERE h.id = k.key AND h.workspace_id = k.workspace_id`);

@@ -115,7 +115,14 @@ async function latestChanges(tx: Tx, workspaceId: string, table: RolledBackTable
  * later edit is kept whole. Contacts first, in id order, then each association table in
  * key order, as the batch writes them. Returns the rows found changed.
  */
-async function skipContactsChangedSincePlan(tx: Tx, change: ChangeContext, rollbackId: string, contactIds: string[], released: boolean): Promise<ChangedRow[]> {
+async function skipContactsChangedSincePlan(
+  tx: Tx,
+  change: ChangeContext,
+  rollbackId: string,
+  contactIds: string[],
+  released: boolean,
+  tables: readonly RolledBackTable[],
+): Promise<ChangedRow[]> {
   if (contactIds.length === 0) return [];
   const ws = change.workspaceId;
   // In the contacts phase a contact that changed its email left it for a moment in the
@@ -124,7 +131,7 @@ async function skipContactsChangedSincePlan(tx: Tx, change: ChangeContext, rollb
   const expected = released ? sql`CASE WHEN ${movesEmail} THEN rt.live || '{"status": "deleted"}'::jsonb ELSE rt.live END` : sql`rt.live`;
   const changed: ChangedRow[] = [];
   changed.push(...(await latestChanges(tx, ws, contactsTable, await lockChangedSincePlan(tx, change, rollbackId, contactsTable, sql`rt.row_key = ANY(${contactIds}::text[])`, expected))));
-  for (const table of associationTables) {
+  for (const table of tables) {
     changed.push(...(await latestChanges(tx, ws, table, await lockChangedSincePlan(tx, change, rollbackId, table, sql`rt.contact_id = ANY(${contactIds}::text[])`))));
   }
   if (changed.length === 0) return changed;
@@ -166,6 +173,20 @@ export async function applyParents(tx: Tx, change: ChangeContext, rollbackId: st
 }
 
 /**
+ * The association tables of which the plan has rows to write for these contacts, in the
+ * order they are written: a batch skips the others' statements (four lookups, removals
+ * and inserts each that would find nothing, as for most contacts an undo sends to the bin).
+ */
+async function associationTablesPlannedFor(tx: Tx, change: ChangeContext, rollbackId: string, contactIds: string[]): Promise<RolledBackTable[]> {
+  const { rows } = await sql<{ table_name: string }>`
+    SELECT DISTINCT rt.table_name FROM rollback_targets rt
+    WHERE rt.workspace_id = ${change.workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.contact_id = ANY(${contactIds}::text[])
+      AND rt.table_name <> 'contacts' AND rt.skip_reason IS NULL`.execute(tx);
+  const planned = new Set(rows.map((r) => r.table_name));
+  return associationTables.filter((t) => planned.has(t.name));
+}
+
+/**
  * Contacts that give up their email (they go back to deleted, merged or not existing)
  * take that state now, with their associations in the same transaction, so a later
  * restore from the bin brings back what the rollback removed. Contacts that will hold
@@ -180,28 +201,43 @@ export async function releaseEmails(
   after: string,
   limit: number,
 ): Promise<{ ids: string[]; finished: number; changed: ChangedRow[] }> {
-  const { rows } = await sql<{ row_key: string; gone: boolean }>`
-    SELECT rt.row_key, (rt.image IS NULL OR NOT ${holdsEmail('rt.image')}) AS gone FROM rollback_targets rt
+  // What each contact of the batch needs, read with the batch: a statement that would
+  // find none of them is not sent, and the others name their contacts rather than look
+  // the batch's plan rows up again.
+  const { rows } = await sql<{ row_key: string; gone: boolean; absent: boolean; holds: boolean; leaves_active: boolean }>`
+    SELECT rt.row_key, (rt.image IS NULL OR NOT ${holdsEmail('rt.image')}) AS gone, rt.image IS NULL AS absent,
+      coalesce(${holdsEmail('rt.image')}, false) AS holds,
+      coalesce((rt.live->>'status') = 'active' AND (rt.image IS NULL OR (rt.image->>'status') <> 'active'), false) AS leaves_active
+    FROM rollback_targets rt
     WHERE ${planned(change, rollbackId, contactsTable, sql`rt.row_key > ${after}`)}
       AND (rt.image IS NULL OR NOT ${holdsEmail('rt.image')}
            OR (rt.live IS NOT NULL AND ${holdsEmail('rt.live')} AND lower(rt.live->>'email') <> lower(rt.image->>'email')))
     ORDER BY rt.row_key LIMIT ${limit}`.execute(tx);
   const ids = rows.map((r) => r.row_key);
   if (ids.length === 0) return { ids, finished: 0, changed: [] };
-  const changed = await skipContactsChangedSincePlan(tx, change, rollbackId, ids, false);
+  const tables = await associationTablesPlannedFor(tx, change, rollbackId, ids);
+  const changed = await skipContactsChangedSincePlan(tx, change, rollbackId, ids, false, tables);
   const kept = new Set(changed.map((c) => c.contactId));
-  const batch = sql`rt.row_key = ANY(${ids}::text[])`;
-  const leaving = rows.filter((r) => r.gone && !kept.has(r.row_key)).map((r) => r.row_key);
+  const written = rows.filter((r) => !kept.has(r.row_key));
+  const keysOf = (which: (r: (typeof rows)[number]) => boolean) => written.filter(which).map((r) => r.row_key);
+  const among = (keys: string[]) => sql`rt.row_key = ANY(${keys}::text[])`;
+  const leaving = keysOf((r) => r.gone);
   const theirRows = sql`rt.contact_id = ANY(${leaving}::text[])`;
-  for (const table of associationTables) await removeAbsent(tx, change, rollbackId, table, theirRows);
-  await removeAbsent(tx, change, rollbackId, contactsTable, batch);
-  await writeImages(tx, change, rollbackId, contactsTable, sql`${batch} AND NOT ${holdsEmail('rt.image')}`);
-  for (const table of associationTables) await writeImages(tx, change, rollbackId, table, theirRows);
-  await byKeys(tx, sql`
-    UPDATE contacts live SET status = 'deleted'
-    FROM ${plannedRows(change, rollbackId, contactsTable, sql`${batch} AND ${holdsEmail('rt.image')}`)}
-    WHERE live.workspace_id = rt.workspace_id AND live.id = rt.row_key`);
-  await pauseLeaving(tx, change, rollbackId, batch);
+  for (const table of tables) await removeAbsent(tx, change, rollbackId, table, theirRows);
+  const absent = keysOf((r) => r.absent);
+  if (absent.length > 0) await removeAbsent(tx, change, rollbackId, contactsTable, among(absent));
+  const backOutOfPlace = keysOf((r) => r.gone && !r.absent);
+  if (backOutOfPlace.length > 0) await writeImages(tx, change, rollbackId, contactsTable, among(backOutOfPlace));
+  for (const table of tables) await writeImages(tx, change, rollbackId, table, theirRows);
+  const movingEmail = keysOf((r) => r.holds);
+  if (movingEmail.length > 0) {
+    await byKeys(tx, sql`
+      UPDATE contacts live SET status = 'deleted'
+      FROM ${plannedRows(change, rollbackId, contactsTable, among(movingEmail))}
+      WHERE live.workspace_id = rt.workspace_id AND live.id = rt.row_key`);
+  }
+  const stopping = keysOf((r) => r.leaves_active);
+  if (stopping.length > 0) await pauseEnrollments(tx, change.workspaceId, stopping);
   return { ids, finished: leaving.length, changed };
 }
 
@@ -229,11 +265,12 @@ export async function applyContacts(
     ORDER BY rt.contact_id LIMIT ${limit}`.execute(tx);
   const ids = rows.map((r) => r.contact_id);
   if (ids.length === 0) return { ids, changed: [] };
-  const changed = await skipContactsChangedSincePlan(tx, change, rollbackId, ids, true);
+  const tables = await associationTablesPlannedFor(tx, change, rollbackId, ids);
+  const changed = await skipContactsChangedSincePlan(tx, change, rollbackId, ids, true, tables);
   const batch = sql`rt.contact_id = ANY(${ids}::text[])`;
-  for (const table of associationTables) await removeAbsent(tx, change, rollbackId, table, batch);
+  for (const table of tables) await removeAbsent(tx, change, rollbackId, table, batch);
   await writeImages(tx, change, rollbackId, contactsTable, batch);
-  for (const table of associationTables) await writeImages(tx, change, rollbackId, table, batch);
+  for (const table of tables) await writeImages(tx, change, rollbackId, table, batch);
   await pauseLeaving(tx, change, rollbackId, batch);
   if (resumeAutomations) {
     const returning = await contactsWhere(tx, change, rollbackId, sql`${batch} AND (rt.image->>'status') = 'active' AND (rt.live IS NULL OR (rt.live->>'status') <> 'active')`);

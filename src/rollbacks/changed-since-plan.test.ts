@@ -1,11 +1,13 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { rollbackPlanSteps } from './service.js';
 
 /**
  * Issue 19 point 1: a change committed after a rollback made its plan and before the
  * rollback reached the row is kept and reported, never overwritten in silence. Each test
- * runs the job's plan step alone (maxSteps: 1), changes rows, then runs the rest.
+ * runs the job's plan alone (its steps: rollbackPlanSteps; an undo by cause's: one), changes
+ * rows, then runs the rest.
  */
 let app: TestApp;
 beforeAll(async () => {
@@ -32,7 +34,7 @@ async function aPlannedFullRollback(ws: TestWorkspace, at: string) {
   const requested = await ws.api('POST', '/rollbacks', { at, scope: { type: 'workspace' } });
   expect(requested.status).toBe(202);
   expect((await approver.api('POST', `/rollbacks/${requested.body.id}/approve`)).status).toBe(200);
-  expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
+  expect(await app.runJobs(ws.id, { maxSteps: rollbackPlanSteps })).toBe(rollbackPlanSteps);
   expect((await ws.api('GET', `/rollbacks/${requested.body.id}`)).body).toMatchObject({ status: 'running', phase: 'parents' });
   return requested.body.id as string;
 }
@@ -75,7 +77,7 @@ describe('a change made after a rollback planned', () => {
     await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie' });
     await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'unsubscribed' });
     const requested = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [ann.id] } });
-    expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
+    expect(await app.runJobs(ws.id, { maxSteps: rollbackPlanSteps })).toBe(rollbackPlanSteps);
 
     await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'subscribed' });
     await app.runJobs(ws.id);

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { rollbackPlanSteps } from './service.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -185,7 +186,7 @@ describe('partial rollback (contacts scope)', () => {
     expect(preview.counts).toMatchObject({ contacts: { revive: 0, revert: 0, remove: 2 }, deals: { add: 0, change: 1, remove: 1 } });
     expect(await dump(ws.id)).toEqual(beforeRollback);
     const accepted = await ws.api('POST', '/rollbacks', { at, scope });
-    expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
+    expect(await app.runJobs(ws.id, { maxSteps: rollbackPlanSteps })).toBe(rollbackPlanSteps);
     expect((await ws.api('GET', `/rollbacks/${accepted.body.id}`)).body).toMatchObject({ status: 'running', phase: 'parents', counts: preview.counts });
     expect(await runRollback(ws, accepted.body.id)).toMatchObject({ status: 'succeeded', counts: preview.counts });
     expect((await ws.api('GET', `/deals/${shared.id}`)).body).toMatchObject({ contactIds: [ann.id], primaryContactId: ann.id });
@@ -322,8 +323,8 @@ describe('partial rollback (contacts scope)', () => {
     for (const c of contacts) await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'After' });
     const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: contacts.map((c) => c.id) } });
     await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '1') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
-    // plan, parents, an empty release pass, then the first contact: and the process stops.
-    expect(await app.runJobs(ws.id, { maxSteps: 4 })).toBe(4);
+    // the plan's steps, parents, an empty release pass, then the first contact: and the process stops.
+    expect(await app.runJobs(ws.id, { maxSteps: rollbackPlanSteps + 3 })).toBe(rollbackPlanSteps + 3);
     expect((await ws.api('GET', `/rollbacks/${accepted.body.id}`)).body).toMatchObject({ status: 'running', phase: 'contacts', progress: { contactsDone: 1, contactsTotal: 3 } });
     const done = await runRollback(ws, accepted.body.id);
     expect(done).toMatchObject({ status: 'succeeded', progress: { contactsDone: 3, contactsTotal: 3 } });
@@ -339,7 +340,7 @@ describe('partial rollback (contacts scope)', () => {
     await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'After' });
     const scope = { type: 'contacts', contactIds: [c.id] };
     const broken = await ws.api('POST', '/rollbacks', { at, scope });
-    expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
+    expect(await app.runJobs(ws.id, { maxSteps: rollbackPlanSteps })).toBe(rollbackPlanSteps);
     const planned = sql<{ n: number }>`SELECT count(*)::int AS n FROM rollback_targets WHERE workspace_id = ${ws.id}`;
     expect((await planned.execute(app.ctx.db)).rows[0].n).toBe(1);
     // A job whose next step throws ends failed, as one hit by a bug or a lost database would.
@@ -359,7 +360,7 @@ describe('partial rollback (contacts scope)', () => {
     const at = aPoint();
     await ws.api('PATCH', `/contacts/${eve.id}`, { firstName: 'Evelyn' });
     const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [eve.id] } });
-    expect(await app.runJobs(ws.id, { maxSteps: 1 })).toBe(1);
+    expect(await app.runJobs(ws.id, { maxSteps: rollbackPlanSteps })).toBe(rollbackPlanSteps);
     expect((await ws.api('POST', `/contacts/${eve.id}/erase`)).status).toBe(200);
     expect((await runRollback(ws, accepted.body.id)).status).toBe('succeeded');
     expect((await ws.api('GET', `/contacts/${eve.id}`)).status).toBe(404);

@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import type { Tags } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
 import { renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
@@ -17,12 +18,8 @@ export interface Tag {
   deletedAt: string | null;
 }
 
-interface TagRow {
-  id: string;
-  name: string;
-  created_at: Date;
-  deleted_at: Date | null;
-}
+type TagRow = Pick<Selectable<Tags>, 'id' | 'name' | 'created_at' | 'deleted_at'>;
+const tagColumns = ['id', 'name', 'created_at', 'deleted_at'] as const;
 
 const presentTag = (r: TagRow): Tag => ({
   id: r.id,
@@ -33,11 +30,9 @@ const presentTag = (r: TagRow): Tag => ({
 
 export async function createTag(db: Db, change: ChangeContext, name: string): Promise<Tag> {
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql<TagRow>`
-      INSERT INTO tags (workspace_id, name, created_at) VALUES (${change.workspaceId}, ${name}, ${change.at})
-      RETURNING id, name, created_at, deleted_at`.execute(tx);
-    await recordAudit(tx, change, { action: 'tag.created', targetType: 'tag', targetId: rows[0].id, details: { name } });
-    return presentTag(rows[0]);
+    const tag = await tx.insertInto('tags').values({ workspace_id: change.workspaceId, name, created_at: change.at }).returning(tagColumns).executeTakeFirstOrThrow();
+    await recordAudit(tx, change, { action: 'tag.created', targetType: 'tag', targetId: tag.id, details: { name } });
+    return presentTag(tag);
   });
 }
 
@@ -54,8 +49,7 @@ export async function renameTag(db: Db, change: ChangeContext, tagId: string, na
   return inTransaction(db, change, async (tx) => {
     const from = await renameLive(tx, change, 'tags', tagId, 'Tag', name);
     if (from !== null) await recordAudit(tx, change, { action: 'tag.renamed', targetType: 'tag', targetId: tagId, details: { from, to: name } });
-    const { rows } = await sql<TagRow>`SELECT id, name, created_at, deleted_at FROM tags WHERE workspace_id = ${change.workspaceId} AND id = ${tagId}`.execute(tx);
-    return presentTag(rows[0]);
+    return presentTag(await tx.selectFrom('tags').select(tagColumns).where('workspace_id', '=', change.workspaceId).where('id', '=', tagId).executeTakeFirstOrThrow());
   });
 }
 
@@ -66,8 +60,7 @@ export async function deleteTag(db: Db, change: ChangeContext, tagId: string): P
 /** Checks that every id names a live tag of the workspace (bad input otherwise). */
 export async function requireLiveTags(tx: Tx, workspaceId: string, tagIds: string[]): Promise<void> {
   if (tagIds.length === 0) return;
-  const { rows } = await sql<{ id: string }>`
-    SELECT id FROM tags WHERE workspace_id = ${workspaceId} AND id = ANY(${tagIds}::text[]) AND deleted_at IS NULL`.execute(tx);
+  const rows = await tx.selectFrom('tags').select('id').where('workspace_id', '=', workspaceId).where('id', 'in', tagIds).where('deleted_at', 'is', null).execute();
   const found = new Set(rows.map((r) => r.id));
   const missing = tagIds.filter((id) => !found.has(id));
   if (missing.length > 0) {

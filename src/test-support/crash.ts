@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { ApiClient, freePort, onServer, pollUntil } from '../../bench/server.js';
 import { connectPGlite, connectPostgres, type Database } from '../db/database.js';
+import { aMailServer, type ReceivedMail } from './notification-peers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -127,44 +128,68 @@ export class CrashServer {
 }
 
 
+
 export interface CrashFigures {
   engine: Engine;
   contacts: number;
   kills: number;
   /** Kills that landed while a job was queued or running (the rest: between requests, or at start). */
   killsDuringJobs: number;
+  /** How many kills landed where: `job:phase` as read after the restart (`request` for a request cut short). */
+  killSites: Record<string, number>;
   /** From a restarted server answering to its first sign of the interrupted job moving on (ms), each. */
   resumeMs: number[];
   startMs: number[];
+  importMs: number;
+  undoMs: number;
   restoreMs: number;
   rollbackMs: number;
+  totalMs: number;
 }
 
 interface Setup {
   ws: string;
   admin: ApiClient;
   approver: ApiClient;
-  ids: string[];
+  operator: ApiClient;
+  listId: string;
+  token: string;
 }
 
 const delayMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A workspace with `contacts` contacts imported, each on a list, with a tag and an account. */
-async function setUp(server: CrashServer, contacts: number): Promise<Setup> {
+/** How many contacts the run creates one by one through the API (origin user), each welcomed by an automation's email. */
+export const welcomedContacts = 20;
+
+/**
+ * A workspace with a second admin (the approver), a list, and an automation that sends
+ * each contact created by a user a welcome email; `welcomedContacts` contacts made so.
+ */
+async function setUpWorkspace(server: CrashServer): Promise<Setup> {
   const operator = server.client(server.operatorToken);
   const created = await operator.post<{ workspace: { id: string }; token: string }>('/workspaces', { name: 'Crash', adminEmail: 'admin@crash.example' });
   const admin = server.client(created.token);
   const second = await admin.post<{ token: string }>('/users', { email: 'approver@crash.example', role: 'admin' });
   const approver = server.client(second.token);
   const list = await admin.post<{ id: string }>('/lists', { name: 'Customers' });
+  await admin.post('/automations', { name: 'Welcome', trigger: { type: 'contact.created' }, steps: [{ type: 'send_email', subject: 'Welcome' }] });
+  for (let i = 0; i < welcomedContacts; i += 1) await admin.post('/contacts', { email: `w${i}@crash.example`, firstName: `Welcomed${i}` });
+  await allowMassDeletes(admin);
+  return { ws: created.workspace.id, admin, approver, operator, listId: list.id, token: created.token };
+}
+
+/** Posts the import of `contacts` contacts (each on the list, with a tag and an account); returns its id. */
+async function postImport(server: CrashServer, setup: Setup, contacts: number): Promise<string> {
   const csv = ['email,first,last,list,tag,account', ...Array.from({ length: contacts }, (_, i) => `p${i}@crash.example,First${i},Last${i},yes,vip,Acme`)].join('\n');
   const form = new FormData();
-  form.append('mapping', JSON.stringify({ mode: 'create', listStatus: 'subscribed', columns: { email: 'email', first: 'firstName', last: 'lastName', list: `list:${list.id}`, tag: 'tag', account: 'account' } }));
+  form.append('mapping', JSON.stringify({ mode: 'create', listStatus: 'subscribed', columns: { email: 'email', first: 'firstName', last: 'lastName', list: `list:${setup.listId}`, tag: 'tag', account: 'account' } }));
   form.append('file', new Blob([csv], { type: 'text/csv' }), 'contacts.csv');
-  const posted = await fetch(`${server.base}/imports`, { method: 'POST', headers: { authorization: `Bearer ${created.token}` }, body: form });
+  const posted = await fetch(`${server.base}/imports`, { method: 'POST', headers: { authorization: `Bearer ${setup.token}` }, body: form });
   if (posted.status !== 202) throw new Error(`import answered ${posted.status}: ${await posted.text()}`);
-  const imported = (await posted.json()) as { id: string };
-  await pollUntil(() => admin.get<{ status: string; created: number }>(`/imports/${imported.id}`), (i) => i.status === 'succeeded' || i.status === 'failed', 100, 300_000);
+  return ((await posted.json()) as { id: string }).id;
+}
+
+async function allContactIds(admin: ApiClient): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | null = null;
   do {
@@ -172,25 +197,20 @@ async function setUp(server: CrashServer, contacts: number): Promise<Setup> {
     ids.push(...page.data.map((c) => c.id));
     cursor = page.nextCursor;
   } while (cursor);
-  if (ids.length !== contacts) throw new Error(`imported ${ids.length} contacts, not ${contacts}`);
-  await allowMassDeletes(server, created.workspace.id);
-  return { ws: created.workspace.id, admin, approver, ids };
+  return ids;
 }
 
-/**
- * Deleting thousands of contacts is what the mass-delete guard holds: the harness's
- * workspace allows it (a setting with no route yet), set in the database, with the server
- * stopped on PGlite (its one process holds the directory).
- */
-async function allowMassDeletes(server: CrashServer, workspaceId: string): Promise<void> {
-  if (server.engine === 'pglite') await server.kill('SIGTERM');
-  const database = await server.open();
-  try {
-    await sql`UPDATE workspaces SET mass_delete_max_contacts = 1000000, mass_delete_max_percent = 100 WHERE id = ${workspaceId}`.execute(database.db);
-  } finally {
-    await database.close();
-  }
-  if (server.engine === 'pglite') await server.start();
+/** The workspace of setUpWorkspace with `contacts` contacts imported (no kills): for the SIGTERM run. */
+async function setUp(server: CrashServer, contacts: number): Promise<Setup & { ids: string[] }> {
+  const setup = await setUpWorkspace(server);
+  const importId = await postImport(server, setup, contacts);
+  await pollUntil(() => setup.admin.get<{ status: string }>(`/imports/${importId}`), (i) => i.status === 'succeeded' || i.status === 'failed', 100, 300_000);
+  return { ...setup, ids: await allContactIds(setup.admin) };
+}
+
+/** Deleting thousands of contacts is what the mass-delete guard holds: the harness's workspace allows it. */
+async function allowMassDeletes(admin: ApiClient): Promise<void> {
+  await admin.patch('/workspace', { massDelete: { maxContacts: 1_000_000, maxPercent: 100 } });
 }
 
 async function deleteAll(admin: ApiClient, ids: string[]): Promise<void> {
@@ -199,102 +219,194 @@ async function deleteAll(admin: ApiClient, ids: string[]): Promise<void> {
 
 interface JobState {
   status: string;
+  /** The phase of the job's last checkpoint (its status while queued). */
+  phase: string;
   progress: string;
 }
 
+const over = (s: JobState) => s.status === 'succeeded' || s.status === 'failed';
+
 /**
- * Kills the server `kills` times at random moments (each between 0 and `withinMs` after
- * the last start, unread: on PGlite a read waits while a batch holds the one connection),
- * starting it again each time, until the job is over; then waits for its end. Records how
- * soon each restarted server moved the job on (the first read after the restart that
- * shows it further, or over).
+ * Kills the server `kills` times at random moments (the first between 0 and `firstWithinMs`
+ * of now, the next between 0 and `withinMs` after the last start: unread, as on PGlite a
+ * read waits while a batch holds the one connection), starting it again each time, until
+ * the job is over; then waits for its end. Records where each kill landed (the phase the
+ * restarted server reads), and how soon the restarted server moved the job on.
  */
-async function killDuring(server: CrashServer, read: () => Promise<JobState>, kills: number, random: () => number, withinMs: number, figures: CrashFigures): Promise<JobState> {
+async function killDuring(
+  server: CrashServer,
+  job: string,
+  read: () => Promise<JobState>,
+  kills: number,
+  random: () => number,
+  timing: { firstWithinMs: number; withinMs: number },
+  figures: CrashFigures,
+): Promise<JobState> {
   for (let k = 0; k < kills; k += 1) {
-    await delayMs(Math.floor(random() * withinMs));
+    await delayMs(Math.floor(random() * (k === 0 ? timing.firstWithinMs : timing.withinMs)));
     await server.kill('SIGKILL');
     figures.kills += 1;
     figures.startMs.push(await server.start());
     const restarted = Date.now();
     const found = await read();
-    if (found.status === 'succeeded' || found.status === 'failed') break;
+    const site = `${job}:${over(found) ? 'after' : found.phase}`;
+    figures.killSites[site] = (figures.killSites[site] ?? 0) + 1;
+    if (over(found)) continue;
     figures.killsDuringJobs += 1;
-    await pollUntil(read, (s) => s.progress !== found.progress || s.status === 'succeeded' || s.status === 'failed', 20, 120_000);
+    await pollUntil(read, (s) => s.progress !== found.progress || over(s), 20, 120_000);
     figures.resumeMs.push(Date.now() - restarted);
   }
-  return pollUntil(read, (s) => s.status === 'succeeded' || s.status === 'failed', 50, 600_000);
+  return pollUntil(read, over, 50, 600_000);
+}
+
+/** Kills the server 0–`withinMs` into a request (which may then have happened or not), and starts it again. */
+async function killDuringRequest(server: CrashServer, request: () => Promise<unknown>, random: () => number, withinMs: number, figures: CrashFigures): Promise<void> {
+  const asked = request().catch(() => null);
+  await delayMs(Math.floor(random() * withinMs));
+  await server.kill('SIGKILL');
+  figures.kills += 1;
+  figures.killSites['request'] = (figures.killSites['request'] ?? 0) + 1;
+  await asked;
+  figures.startMs.push(await server.start());
 }
 
 /** What must hold after every kill and restart, read from the database itself. */
 export interface Invariants {
   contacts: number;
   active: number;
+  /** Contacts with exactly one version of each job's origin, and those with more (a change applied twice). */
+  importedOnce: number;
+  importedMoreThanOnce: number;
+  undoneOnce: number;
+  undoneMoreThanOnce: number;
   restoredOnce: number;
   restoredMoreThanOnce: number;
-  restoreAuditEntries: number;
-  contactsWithTwoRestoreAudits: number;
   revivedOnce: number;
   revivedMoreThanOnce: number;
+  restoreAuditEntries: number;
+  contactsWithTwoRestoreAudits: number;
+  /** Each contact's history, as the origins of its versions in order, and how many contacts have it. */
+  histories: Record<string, number>;
+  /** Audit entries of the jobs' own ends and requests, by action. */
+  jobAudits: Record<string, number>;
   listMemberships: number;
   contactTags: number;
   accountLinks: number;
   jobsNotSucceeded: number;
+  /** The automation's welcome messages in the ledger, and the mails the SMTP server got for them. */
+  messagesInLedger: number;
+  messagesMailed: number;
+  messagesMailedTwice: number;
   auditChainOk: boolean;
 }
 
-async function readInvariants(database: Database, workspaceId: string, auditChainOk: boolean): Promise<Invariants> {
+async function readInvariants(database: Database, workspaceId: string, auditChainOk: boolean, mails: ReceivedMail[]): Promise<Omit<Invariants, never>> {
   const one = async (statement: ReturnType<typeof sql<{ n: number }>>) => (await statement.execute(database.db)).rows[0].n;
-  const versionsPer = (origin: string) => sql<{ once: number; more: number }>`
-    SELECT count(*) FILTER (WHERE n = 1)::int AS once, count(*) FILTER (WHERE n > 1)::int AS more
-    FROM (SELECT id, count(*) AS n FROM contact_history WHERE workspace_id = ${workspaceId} AND origin = ${origin} GROUP BY id) v`;
-  const restored = (await versionsPer('restore').execute(database.db)).rows[0];
-  const revived = (await versionsPer('rollback').execute(database.db)).rows[0];
+  const versionsPer = async (origin: string) =>
+    (
+      await sql<{ once: number; more: number }>`
+        SELECT count(*) FILTER (WHERE n = 1)::int AS once, count(*) FILTER (WHERE n > 1)::int AS more
+        FROM (SELECT id, count(*) AS n FROM contact_history WHERE workspace_id = ${workspaceId} AND origin = ${origin} GROUP BY id) v`.execute(database.db)
+    ).rows[0];
+  const [imported, undone, restored, revived] = [await versionsPer('import'), await versionsPer('undo'), await versionsPer('restore'), await versionsPer('rollback')];
   const audits = (
     await sql<{ entries: number; twice: number }>`
       SELECT count(*)::int AS entries, (SELECT count(*)::int FROM (SELECT target_id FROM audit_log WHERE workspace_id = ${workspaceId} AND action = 'contact.restored' GROUP BY target_id HAVING count(*) > 1) t) AS twice
       FROM audit_log WHERE workspace_id = ${workspaceId} AND action = 'contact.restored'`.execute(database.db)
   ).rows[0];
+  const histories = await sql<{ origins: string; n: number }>`
+    SELECT origins, count(*)::int AS n FROM (
+      SELECT id, string_agg(origin || ':' || op, ',' ORDER BY version) AS origins FROM contact_history WHERE workspace_id = ${workspaceId} GROUP BY id) h
+    GROUP BY origins`.execute(database.db);
+  const jobAudits = await sql<{ action: string; n: number }>`
+    SELECT action, count(*)::int AS n FROM audit_log
+    WHERE workspace_id = ${workspaceId} AND action IN ('import.created', 'import.finished', 'undo.requested', 'undo.completed', 'restore_job.created', 'rollback.requested', 'rollback.approved', 'rollback.completed')
+    GROUP BY action`.execute(database.db);
+  const welcome = mails.filter((m) => m.header('X-Retrace-Message-Id'));
+  const byId = new Map<string, number>();
+  for (const m of welcome) byId.set(m.header('X-Retrace-Message-Id') as string, (byId.get(m.header('X-Retrace-Message-Id') as string) ?? 0) + 1);
   return {
     contacts: await one(sql`SELECT count(*)::int AS n FROM contacts WHERE workspace_id = ${workspaceId}`),
     active: await one(sql`SELECT count(*)::int AS n FROM contacts WHERE workspace_id = ${workspaceId} AND status = 'active'`),
+    importedOnce: imported.once,
+    importedMoreThanOnce: imported.more,
+    undoneOnce: undone.once,
+    undoneMoreThanOnce: undone.more,
     restoredOnce: restored.once,
     restoredMoreThanOnce: restored.more,
-    restoreAuditEntries: audits.entries,
-    contactsWithTwoRestoreAudits: audits.twice,
     revivedOnce: revived.once,
     revivedMoreThanOnce: revived.more,
+    restoreAuditEntries: audits.entries,
+    contactsWithTwoRestoreAudits: audits.twice,
+    histories: Object.fromEntries(histories.rows.map((r) => [r.origins, r.n])),
+    jobAudits: Object.fromEntries(jobAudits.rows.map((r) => [r.action, r.n])),
     listMemberships: await one(sql`SELECT count(*)::int AS n FROM list_memberships WHERE workspace_id = ${workspaceId} AND status = 'subscribed'`),
     contactTags: await one(sql`SELECT count(*)::int AS n FROM contact_tags WHERE workspace_id = ${workspaceId}`),
     accountLinks: await one(sql`SELECT count(*)::int AS n FROM account_contacts WHERE workspace_id = ${workspaceId}`),
     jobsNotSucceeded: await one(sql`SELECT count(*)::int AS n FROM jobs WHERE workspace_id = ${workspaceId} AND status <> 'succeeded'`),
+    messagesInLedger: await one(sql`SELECT count(*)::int AS n FROM messages WHERE workspace_id = ${workspaceId}`),
+    messagesMailed: byId.size,
+    messagesMailedTwice: [...byId.values()].filter((n) => n > 1).length,
     auditChainOk,
   };
 }
 
-/** What every run must read: all of it, exactly once. */
-export function expectedInvariants(contacts: number): Invariants {
+/**
+ * What every run must read: all of it, exactly once. `mailed`: how many welcome messages
+ * reached the SMTP server (a kill between a message's claim and its handing over loses it:
+ * the ledger sends at most once), which only the run itself knows.
+ */
+export function expectedInvariants(contacts: number, mailed: number): Invariants {
+  const everyone = contacts + welcomedContacts;
   return {
-    contacts,
-    active: contacts,
+    contacts: everyone,
+    active: everyone,
+    importedOnce: contacts,
+    importedMoreThanOnce: 0,
+    undoneOnce: contacts,
+    undoneMoreThanOnce: 0,
     restoredOnce: contacts,
     restoredMoreThanOnce: 0,
+    revivedOnce: everyone,
+    revivedMoreThanOnce: 0,
     restoreAuditEntries: contacts,
     contactsWithTwoRestoreAudits: 0,
-    revivedOnce: contacts,
-    revivedMoreThanOnce: 0,
+    histories: {
+      // imported, undone, restored, deleted, revived: each once, in that order
+      'import:insert,undo:update,restore:update,user:update,rollback:update': contacts,
+      // created, deleted, revived
+      'user:insert,user:update,rollback:update': welcomedContacts,
+    },
+    jobAudits: {
+      'import.created': 1,
+      'import.finished': 1,
+      'undo.requested': 1,
+      'undo.completed': 1,
+      'restore_job.created': 1,
+      'rollback.requested': 1,
+      'rollback.approved': 1,
+      'rollback.completed': 1,
+    },
     listMemberships: contacts,
     contactTags: contacts,
     accountLinks: contacts,
     jobsNotSucceeded: 0,
+    messagesInLedger: welcomedContacts,
+    messagesMailed: mailed,
+    messagesMailedTwice: 0,
     auditChainOk: true,
   };
 }
 
 /**
- * One run: contacts imported and deleted; a restore of all of them, created by a request
- * that may itself be killed, then killed `kills` times; all deleted again; a full rollback
- * to before that delete, approved, killed `kills` times (its plan included). Returns what
- * the database then holds, and the figures of the run.
+ * One run, each job killed `kills` times and each creating request once, on one database:
+ * `welcomedContacts` contacts made by a user, whose welcome emails a maintenance pass sends
+ * (killed during it once); `contacts` imported (the import killed); the import undone
+ * (`POST /undos {cause:{importId}}`, the request and the job killed, its plan included);
+ * every deleted contact restored (the request and the job killed); everyone deleted and
+ * the workspace rolled back to before (the approval and the job killed, its plan
+ * included). Then one more maintenance pass, and the invariants, read from the database
+ * and the SMTP server that got the emails.
  */
 export async function crashRun(options: {
   engine: Engine;
@@ -304,63 +416,96 @@ export async function crashRun(options: {
   serverUrl?: string;
   batchSize?: number;
   killWithinMs?: number;
-}): Promise<{ invariants: Invariants; figures: CrashFigures }> {
+}): Promise<{ invariants: Invariants; expected: Invariants; figures: CrashFigures }> {
   const random = seeded(options.seed);
-  const withinMs = options.killWithinMs ?? 1500;
+  const timing = { withinMs: options.killWithinMs ?? 1500, firstWithinMs: 400 };
+  const mail = await aMailServer();
   const server = await CrashServer.create(options.engine, {
     serverUrl: options.serverUrl,
-    env: { RETRACE_JOB_BATCH_SIZE: String(options.batchSize ?? Math.max(50, Math.ceil(options.contacts / 20))) },
+    env: { RETRACE_JOB_BATCH_SIZE: String(options.batchSize ?? Math.max(50, Math.ceil(options.contacts / 20))), SMTP_URL: mail.url },
   });
-  const figures: CrashFigures = { engine: options.engine, contacts: options.contacts, kills: 0, killsDuringJobs: 0, resumeMs: [], startMs: [], restoreMs: 0, rollbackMs: 0 };
+  const figures: CrashFigures = {
+    engine: options.engine, contacts: options.contacts, kills: 0, killsDuringJobs: 0, killSites: {}, resumeMs: [], startMs: [],
+    importMs: 0, undoMs: 0, restoreMs: 0, rollbackMs: 0, totalMs: 0,
+  };
+  const started = Date.now();
   try {
     figures.startMs.push(await server.start());
-    const setup = await setUp(server, options.contacts);
-    await deleteAll(setup.admin, setup.ids);
+    const setup = await setUpWorkspace(server);
+    const { admin, approver, operator } = setup;
 
-    // The restore: its creating request may be cut short by a kill too.
+    // The welcome emails: a maintenance pass cut short, then one to its end.
+    await killDuringRequest(server, () => operator.post('/maintenance/run'), random, 300, figures);
+    await operator.post('/maintenance/run');
+
+    // The import, killed while it loads.
+    const importStarted = Date.now();
+    const importId = await postImport(server, setup, options.contacts);
+    const readImport = async () => {
+      const i = await admin.get<{ status: string; bytesRead: number; created: number }>(`/imports/${importId}`);
+      return { status: i.status, phase: i.status === 'running' ? 'loading' : i.status, progress: `${i.status}:${i.bytesRead}:${i.created}` };
+    };
+    const imported = await killDuring(server, 'import', readImport, options.kills, random, timing, figures);
+    figures.importMs = Date.now() - importStarted;
+    if (imported.status !== 'succeeded') throw new Error(`the import ended ${imported.status}`);
+
+    // Its undo: the request, then the job (its plan first) killed.
+    const undoStarted = Date.now();
+    await killDuringRequest(server, () => admin.post('/undos', { cause: { importId } }), random, 60, figures);
+    let undos = await admin.get<{ data: { id: string }[] }>('/undos');
+    if (undos.data.length === 0) await admin.post('/undos', { cause: { importId } });
+    undos = await admin.get<{ data: { id: string }[] }>('/undos');
+    const undoId = undos.data[0].id;
+    const readUndo = async () => {
+      const u = await admin.get<{ status: string; phase: string; progress: { contactsDone: number } }>(`/undos/${undoId}`);
+      return { status: u.status, phase: u.status === 'queued' ? 'queued' : u.phase, progress: `${u.status}:${u.phase}:${u.progress.contactsDone}` };
+    };
+    const undone = await killDuring(server, 'undo', readUndo, options.kills, random, timing, figures);
+    figures.undoMs = Date.now() - undoStarted;
+    if (undone.status !== 'succeeded') throw new Error(`the undo ended ${undone.status}`);
+
+    // The restore of everyone the undo sent to the bin: the request, then the job killed.
     const restoreStarted = Date.now();
-    const asked = setup.admin.post<{ id: string }>('/restore-jobs', { source: 'deleted', all: true }).catch(() => null);
-    await delayMs(Math.floor(random() * 40));
-    if (random() < 0.5) {
-      await server.kill('SIGKILL');
-      figures.kills += 1;
-      figures.startMs.push(await server.start());
-    }
-    await asked;
-    let jobs = await setup.admin.get<{ data: { id: string }[] }>('/restore-jobs');
-    if (jobs.data.length === 0) await setup.admin.post('/restore-jobs', { source: 'deleted', all: true });
-    jobs = await setup.admin.get<{ data: { id: string }[] }>('/restore-jobs');
+    await killDuringRequest(server, () => admin.post('/restore-jobs', { source: 'deleted', all: true }), random, 40, figures);
+    let jobs = await admin.get<{ data: { id: string }[] }>('/restore-jobs');
+    if (jobs.data.length === 0) await admin.post('/restore-jobs', { source: 'deleted', all: true });
+    jobs = await admin.get<{ data: { id: string }[] }>('/restore-jobs');
     const restoreId = jobs.data[0].id;
     const readRestore = async () => {
-      const job = await setup.admin.get<{ status: string; restored: number }>(`/restore-jobs/${restoreId}`);
-      return { status: job.status, progress: `${job.status}:${job.restored}` };
+      const job = await admin.get<{ status: string; restored: number }>(`/restore-jobs/${restoreId}`);
+      return { status: job.status, phase: job.status === 'running' ? 'restoring' : job.status, progress: `${job.status}:${job.restored}` };
     };
-    const restore = await killDuring(server, readRestore, options.kills, random, withinMs, figures);
+    const restore = await killDuring(server, 'restore', readRestore, options.kills, random, timing, figures);
     figures.restoreMs = Date.now() - restoreStarted;
     if (restore.status !== 'succeeded') throw new Error(`the restore ended ${restore.status}`);
 
-    // The full rollback: to a point before everyone was deleted again.
+    // The full rollback: to a point before everyone was deleted again (by the other
+    // admin: the mass-delete guard counts each one's deletes in its window).
+    const ids = await allContactIds(admin);
     await delayMs(20);
     const point = new Date().toISOString();
     await delayMs(20);
-    // By the other admin: the mass-delete guard counts each one's deletes in its window.
-    await deleteAll(setup.approver, setup.ids);
-    const requested = await setup.admin.post<{ id: string }>('/rollbacks', { at: point, scope: { type: 'workspace' } });
+    await deleteAll(approver, ids);
+    const requested = await admin.post<{ id: string }>('/rollbacks', { at: point, scope: { type: 'workspace' } });
     const rollbackStarted = Date.now();
-    await setup.approver.post(`/rollbacks/${requested.id}/approve`);
     const readRollback = async () => {
-      const job = await setup.admin.get<{ status: string; phase: string; progress: { contactsDone: number } }>(`/rollbacks/${requested.id}`);
-      return { status: job.status, progress: `${job.status}:${job.phase}:${job.progress.contactsDone}` };
+      const job = await admin.get<{ status: string; phase: string; progress: { contactsDone: number } }>(`/rollbacks/${requested.id}`);
+      return { status: job.status, phase: job.status === 'running' ? job.phase : job.status, progress: `${job.status}:${job.phase}:${job.progress.contactsDone}` };
     };
-    const rollback = await killDuring(server, readRollback, options.kills, random, withinMs, figures);
+    await killDuringRequest(server, () => approver.post(`/rollbacks/${requested.id}/approve`), random, 60, figures);
+    if ((await readRollback()).status === 'awaiting_approval') await approver.post(`/rollbacks/${requested.id}/approve`);
+    const rollback = await killDuring(server, 'rollback', readRollback, options.kills, random, timing, figures);
     figures.rollbackMs = Date.now() - rollbackStarted;
     if (rollback.status !== 'succeeded') throw new Error(`the rollback ended ${rollback.status}`);
 
-    const verdict = await setup.admin.get<{ ok: boolean }>('/audit-log/verify');
+    await operator.post('/maintenance/run');
+    const verdict = await admin.get<{ ok: boolean }>('/audit-log/verify');
     await server.kill('SIGTERM');
     const database = await server.open();
     try {
-      return { invariants: await readInvariants(database, setup.ws, verdict.ok), figures };
+      const invariants = await readInvariants(database, setup.ws, verdict.ok, mail.received);
+      figures.totalMs = Date.now() - started;
+      return { invariants, expected: expectedInvariants(options.contacts, invariants.messagesMailed), figures };
     } finally {
       await database.close();
     }
@@ -368,6 +513,7 @@ export async function crashRun(options: {
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- server log ---\n${server.log.slice(-4000)}`);
   } finally {
     await server.remove();
+    await mail.close();
   }
 }
 

@@ -157,6 +157,7 @@ export const routeAccess: Record<string, RouteAccess> = {
   'GET /roles': 'any user',
   'POST /roles': 'users.manage',
   'POST /users/:id/deactivate': 'users.manage',
+  'PATCH /users/:id': 'users.manage',
   'POST /tokens': 'users.manage',
   'GET /tokens': 'users.manage',
   'DELETE /tokens/:id': 'users.manage',

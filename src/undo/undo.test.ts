@@ -124,6 +124,46 @@ describe('undo of an import', () => {
     expect(rows[0].n).toBe(0);
   });
 
+  it('bins the contacts it made with their lists and tags set aside for a restore, and lists a later change to one of their lists as a conflict', async () => {
+    const ws = await aWorkspace(app);
+    const news = (await ws.api('POST', '/lists', { name: 'News' })).body.id;
+    const csv = 'Email,News,Tags\nclean@set-aside.test,subscribed,vip\nrelisted@set-aside.test,subscribed,vip\n';
+    const res = await postImportAs(app, ws.adminToken, { csv, mapping: { mode: 'create', columns: { Email: 'email', News: `list:${news}`, Tags: 'tag' } } });
+    await app.runJobs(ws.id);
+    const made = (await ws.api('GET', '/contacts?q=set-aside&limit=10')).body.data as any[];
+    const clean = made.find((x) => x.email === 'clean@set-aside.test');
+    const relisted = made.find((x) => x.email === 'relisted@set-aside.test');
+    // Someone else changes only a list status of one of them, not the contact itself.
+    const colleague = await ws.userWithRole('manager');
+    await colleague.api('PUT', `/lists/${news}/contacts/${relisted.id}`, { status: 'unsubscribed' });
+
+    const undo = await undone(ws, { importId: res.body.id });
+    expect(undo.counts.contacts).toEqual({ revive: 0, revert: 0, remove: 2 });
+    expect(undo.conflicts).toEqual([
+      {
+        contactId: relisted.id,
+        field: 'listMemberships.status',
+        causeValue: 'subscribed',
+        laterValue: 'unsubscribed',
+        laterBy: colleague.id,
+        laterAt: expect.any(String),
+        record: { kind: 'listMemberships', key: `${news}:${relisted.id}` },
+        overridden: false,
+      },
+    ]);
+    expect((await contact(ws, clean.id)).status).toBe('deleted');
+    expect((await contact(ws, relisted.id)).status).toBe('deleted');
+
+    // Restored from the bin, both come back with their rows as they were when binned.
+    const restore = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [clean.id, relisted.id] });
+    expect(restore.status, JSON.stringify(restore.body)).toBe(202);
+    await app.runJobs(ws.id);
+    expect((await ws.api('GET', `/contacts/${clean.id}/lists`)).body.data).toEqual([{ listId: news, status: 'subscribed' }]);
+    expect((await ws.api('GET', `/contacts/${relisted.id}/lists`)).body.data).toEqual([{ listId: news, status: 'unsubscribed' }]);
+    const vip = (await ws.api('GET', '/tags')).body.data.find((t: { name: string }) => t.name === 'vip').id;
+    expect((await contact(ws, clean.id)).tags).toEqual([vip]);
+  });
+
   it('can itself be undone: the import’s work is back', async () => {
     const ws = await aWorkspace(app);
     const res = await postImportAs(app, ws.adminToken, { csv: 'Email\na@undo2.test\nb@undo2.test\n', mapping: { mode: 'create', columns: { Email: 'email' } } });

@@ -3,7 +3,7 @@ import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { permissions } from './permissions.js';
 import { getWorkspace } from '../workspaces/service.js';
-import { addUser, createRole, deactivateUser, listRoles, listUsers, signedInUser } from './service.js';
+import { addUser, changeUserRole, createRole, deactivateUser, listRoles, listUsers, signedInUser } from './service.js';
 import { createIntegrationToken, listIntegrationTokens, revokeIntegrationToken } from './tokens.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { timestamp } from '../http/responses.js';
@@ -124,6 +124,18 @@ export const userRoutes: RouteModule = (app, ctx) => {
     access: { user: 'users.manage' },
     params: idParams('id'),
     handler: ({ params, change, principal }) => deactivateUser(ctx.db, change, principal, params.id),
+  });
+
+  addRoute(app, ctx, {
+    method: 'PATCH',
+    url: '/users/:id',
+    summary: 'Give a user another role: only one you could grant, never your own, never the last admin’s away',
+    tag: 'users',
+    response: userSchema,
+    access: { user: 'users.manage' },
+    params: idParams('id'),
+    body: z.strictObject({ role: z.string().min(1).max(200).describe('The role’s name (case-insensitive) or id') }),
+    handler: ({ params, body, change, principal }) => changeUserRole(ctx.db, change, principal, params.id, body),
   });
 
   addRoute(app, ctx, {

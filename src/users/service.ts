@@ -45,10 +45,8 @@ const presentUser = (row: UserRow): User => ({
 export async function createBuiltinRoles(tx: Tx, workspaceId: string): Promise<Record<keyof typeof builtinRoles, string>> {
   const ids = {} as Record<keyof typeof builtinRoles, string>;
   for (const [name, perms] of Object.entries(builtinRoles) as [keyof typeof builtinRoles, readonly Permission[]][]) {
-    const { rows } = await sql<{ id: string }>`
-      INSERT INTO roles (workspace_id, name, permissions, builtin)
-      VALUES (${workspaceId}, ${name}, ${sql.val([...perms])}::text[], true) RETURNING id`.execute(tx);
-    ids[name] = rows[0].id;
+    const role = await tx.insertInto('roles').values({ workspace_id: workspaceId, name, permissions: [...perms], builtin: true }).returning('id').executeTakeFirstOrThrow();
+    ids[name] = role.id;
   }
   return ids;
 }
@@ -60,10 +58,11 @@ export async function createUserWithToken(
 ): Promise<{ user: User; token: string }> {
   const existing = await sql`SELECT 1 FROM users WHERE workspace_id = ${workspaceId} AND lower(email) = lower(${input.email})`.execute(tx);
   if (existing.rows.length > 0) throw new AppError(409, 'invalid_state', 'A user with this email already exists', { email: input.email });
-  const { rows } = await sql<{ id: string }>`
-    INSERT INTO users (workspace_id, email, name, role_id) VALUES (${workspaceId}, ${input.email}, ${input.name}, ${input.roleId})
-    RETURNING id`.execute(tx);
-  const userId = rows[0].id;
+  const { id: userId } = await tx
+    .insertInto('users')
+    .values({ workspace_id: workspaceId, email: input.email, name: input.name, role_id: input.roleId })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   const token = await issueToken(tx, workspaceId, userId);
   return { user: await getUser(tx, workspaceId, userId), token };
 }
@@ -192,6 +191,28 @@ export async function createRole(db: Db, change: ChangeContext, grantor: Grantor
 }
 
 /**
+ * The workspace's active admins, their rows locked in id order: what a change that could
+ * leave no admin (a deactivation, a role change) locks first, so two of them at once
+ * cannot both take the last one away.
+ */
+async function lockActiveAdmins(tx: Tx, ws: string): Promise<{ id: string }[]> {
+  const { rows } = await sql<{ id: string }>`
+    SELECT u.id FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
+    WHERE u.workspace_id = ${ws} AND r.name = 'admin' AND r.builtin AND u.deactivated_at IS NULL
+    ORDER BY u.id FOR UPDATE OF u`.execute(tx);
+  return rows;
+}
+
+/** A user's row, locked, with their role and its permissions; undefined if there is none. */
+async function lockUser(tx: Tx, ws: string, userId: string) {
+  const { rows } = await sql<{ deactivated_at: Date | null; role_id: string; role_name: string; permissions: Permission[] }>`
+    SELECT u.deactivated_at, u.role_id, r.name AS role_name, r.permissions
+    FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
+    WHERE u.workspace_id = ${ws} AND u.id = ${userId} FOR UPDATE OF u`.execute(tx);
+  return rows[0];
+}
+
+/**
  * Deactivates a user (issue 17 point 2): from the commit on, their own tokens and the
  * integration tokens they created answer 401 (the tokens are revoked with them: the user
  * saw those secrets). Their history stays theirs: actor ids are not touched. A caller may
@@ -203,15 +224,8 @@ export async function createRole(db: Db, change: ChangeContext, grantor: Grantor
 export async function deactivateUser(db: Db, change: ChangeContext, caller: Grantor & { ownerId: string }, userId: string): Promise<User> {
   return inTransaction(db, change, async (tx) => {
     const ws = change.workspaceId;
-    const { rows: admins } = await sql<{ id: string }>`
-      SELECT u.id FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
-      WHERE u.workspace_id = ${ws} AND r.name = 'admin' AND r.builtin AND u.deactivated_at IS NULL
-      ORDER BY u.id FOR UPDATE OF u`.execute(tx);
-    const { rows } = await sql<{ deactivated_at: Date | null; role_name: string; permissions: Permission[] }>`
-      SELECT u.deactivated_at, r.name AS role_name, r.permissions
-      FROM users u JOIN roles r ON r.workspace_id = u.workspace_id AND r.id = u.role_id
-      WHERE u.workspace_id = ${ws} AND u.id = ${userId} FOR UPDATE OF u`.execute(tx);
-    const target = rows[0];
+    const admins = await lockActiveAdmins(tx, ws);
+    const target = await lockUser(tx, ws, userId);
     if (!target) throw notFound('User');
     if (userId === caller.ownerId) throw new AppError(409, 'cannot_deactivate_self', 'You cannot deactivate yourself: another admin can', { userId });
     if (target.deactivated_at) throw invalidState('This user is already deactivated', { deactivatedAt: target.deactivated_at.toISOString() });
@@ -222,6 +236,46 @@ export async function deactivateUser(db: Db, change: ChangeContext, caller: Gran
     await sql`UPDATE users SET deactivated_at = ${change.at}, deactivated_by = ${change.actorId} WHERE workspace_id = ${ws} AND id = ${userId}`.execute(tx);
     const revoked = await revokeTokensOf(tx, change, userId);
     await recordAudit(tx, change, { action: 'user.deactivated', targetType: 'user', targetId: userId, details: { tokensRevoked: revoked } });
+    return getUser(tx, ws, userId);
+  });
+}
+
+/**
+ * Gives a user another role (issue 19 point 3), with the rules of granting: the caller
+ * may give only a role they could grant (assertMayGrant: every permission held, the admin
+ * role only by an admin), and may take away only a role they could grant, so nobody
+ * demotes someone who holds more than they do. Nobody changes their own role
+ * (409 `cannot_change_own_role`: another admin can), a deactivated user's
+ * (409 `invalid_state`), or the last active admin's to another (409 `last_admin`; the
+ * active admins are locked first, as for a deactivation). The user's `role_since` is then
+ * the change's time (a trigger sets it), so four eyes refuses their approval of a full
+ * rollback requested before it. The same role again changes nothing and is not audited.
+ * Audit: `user.role_changed` with the roles from and to.
+ */
+export async function changeUserRole(
+  db: Db,
+  change: ChangeContext,
+  caller: Grantor & { ownerId: string },
+  userId: string,
+  input: { role: string },
+): Promise<User> {
+  return inTransaction(db, change, async (tx) => {
+    const ws = change.workspaceId;
+    const admins = await lockActiveAdmins(tx, ws);
+    const target = await lockUser(tx, ws, userId);
+    if (!target) throw notFound('User');
+    const role = await findRole(tx, ws, input.role);
+    if (userId === caller.ownerId) throw new AppError(409, 'cannot_change_own_role', 'You cannot change your own role: another admin can', { userId });
+    if (target.deactivated_at) throw invalidState('This user is deactivated', { deactivatedAt: target.deactivated_at.toISOString() });
+    assertMayGrant(caller, { name: target.role_name, permissions: target.permissions });
+    assertMayGrant(caller, role);
+    if (role.id === target.role_id) return getUser(tx, ws, userId);
+    // The role differs: an admin's is being taken away.
+    if (admins.some((a) => a.id === userId) && admins.length === 1) {
+      throw new AppError(409, 'last_admin', 'This is the workspace’s last active admin: make another admin first', { userId });
+    }
+    await sql`UPDATE users SET role_id = ${role.id} WHERE workspace_id = ${ws} AND id = ${userId}`.execute(tx);
+    await recordAudit(tx, change, { action: 'user.role_changed', targetType: 'user', targetId: userId, details: { from: target.role_name, to: role.name } });
     return getUser(tx, ws, userId);
   });
 }
@@ -237,12 +291,13 @@ async function revokeTokensOf(tx: Tx, change: ChangeContext, userId: string): Pr
 /**
  * The person behind an actor, for four eyes (issue 19 point 3): a user is themselves; an
  * integration's token is the user who created it. `since` is when the actor came to hold
- * what it holds: a user's creation, a token's (or its creator's, if later). An actor that
+ * what it holds: a user's creation or their latest role change (role_since), a token's
+ * creation (or its creator's, if later). An actor that
  * is neither (a job's or a script's) is its own person, since an unknown time (null).
  */
 export async function personBehind(db: Db | Tx, workspaceId: string, actorId: string): Promise<{ personId: string; since: Date | null }> {
   const { rows } = await sql<{ person_id: string; since: Date }>`
-    SELECT p.id AS person_id, greatest(p.created_at, t.created_at) AS since
+    SELECT p.id AS person_id, greatest(p.created_at, p.role_since, t.created_at) AS since
     FROM users p LEFT JOIN api_tokens t ON t.workspace_id = p.workspace_id AND t.id = ${actorId} AND t.name IS NOT NULL
     WHERE p.workspace_id = ${workspaceId} AND (p.id = ${actorId} OR p.id = t.user_id)`.execute(db);
   const row = rows[0];

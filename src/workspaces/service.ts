@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import type { Workspaces } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
 import { invalidState, notFound, retentionOutOfRange } from '../http/errors.js';
 import { recordAudit } from '../audit/service.js';
@@ -40,22 +41,8 @@ export interface Workspace {
   createdAt: string;
 }
 
-interface WorkspaceRow {
-  id: string;
-  name: string;
-  active_contact_limit: number | null;
-  deleted_days: number;
-  archive_freeze_days: number;
-  archive_days: number;
-  pitr_hours: number;
-  max_deleted_days: number | null;
-  max_archive_days: number | null;
-  max_pitr_hours: number | null;
-  mass_delete_max_contacts: number;
-  mass_delete_max_percent: string | number;
-  mass_delete_window_minutes: number;
-  created_at: Date;
-}
+/** A workspaces row, as the generated table types have it. */
+type WorkspaceRow = Selectable<Workspaces>;
 
 /**
  * The ranges retention and the mass-delete guard may take, whatever the operator allows
@@ -111,8 +98,12 @@ export async function getMassDeleteSettings(db: Db | Tx, workspaceId: string): P
 }
 
 async function findWorkspaceRow(db: Db | Tx, workspaceId: string, lock = false): Promise<WorkspaceRow> {
-  const { rows } = await sql<WorkspaceRow>`SELECT * FROM workspaces WHERE id = ${workspaceId} ${lock ? sql`FOR UPDATE` : sql``}`.execute(db);
-  const row = rows[0];
+  const row = await db
+    .selectFrom('workspaces')
+    .selectAll()
+    .where('id', '=', workspaceId)
+    .$if(lock, (query) => query.forUpdate())
+    .executeTakeFirst();
   if (!row) throw notFound('Workspace');
   return row;
 }

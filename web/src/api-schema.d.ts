@@ -846,6 +846,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Give a user another role: only one you could grant, never your own, never the last admin’s away */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The role’s name (case-insensitive) or id */
+                        role: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["User"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/api/v1/tokens": {
         parameters: {
             query?: never;
@@ -7336,7 +7399,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "unauthenticated" | "forbidden" | "four_eyes_required" | "permission_not_held" | "admin_required" | "not_found" | "restore_job_running" | "contact_limit_exceeded" | "email_taken" | "invalid_state" | "cannot_deactivate_self" | "last_admin" | "mass_delete_held" | "confirmation_required" | "too_many_contacts" | "point_not_recoverable" | "retention_out_of_range" | "file_too_large" | "rate_limited" | "key_store_unavailable" | "internal";
+                code: "invalid_request" | "unauthenticated" | "forbidden" | "four_eyes_required" | "permission_not_held" | "admin_required" | "not_found" | "restore_job_running" | "contact_limit_exceeded" | "email_taken" | "invalid_state" | "cannot_deactivate_self" | "cannot_change_own_role" | "last_admin" | "mass_delete_held" | "confirmation_required" | "too_many_contacts" | "point_not_recoverable" | "retention_out_of_range" | "file_too_large" | "rate_limited" | "key_store_unavailable" | "internal";
                 message: string;
                 details: {
                     [key: string]: unknown;
