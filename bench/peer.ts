@@ -130,13 +130,18 @@ async function copyBackFromScratch(db: Db, scratch: string, workspaceId: string)
   await sql`CREATE SCHEMA snapshot`.execute(db);
   await sql.raw(`IMPORT FOREIGN SCHEMA public LIMIT TO (${restoredTables.map(([t]) => t).join(', ')}) FROM SERVER snapshot_server INTO snapshot`).execute(db);
   await db.transaction().execute(async (tx) => {
-    const missing = sql`SELECT s.id FROM snapshot.contacts s WHERE s.workspace_id = ${workspaceId} AND s.email LIKE 'person%'`;
+    // The contacts first, by a filter the scratch database runs; then each association
+    // table's rows of the workspace, kept where their contact is one just copied back (a
+    // local hashed subquery: a semi-join with a foreign table is not sent to the remote
+    // side, and run as one remote query per row it took 26 s at 5,000 contacts).
+    const copied = sql`SELECT id FROM contacts WHERE workspace_id = ${workspaceId} AND email LIKE 'person%'`;
     for (const [table, column] of restoredTables) {
       const columns = await insertableColumns(tx, table);
       const list = sql.join(columns.map((c) => sql.ref(c)));
+      const which = table === 'contacts' ? sql`email LIKE 'person%'` : sql`${sql.ref(column)} IN (${copied})`;
       await sql`
         INSERT INTO ${sql.table(table)} (${list}) SELECT ${list} FROM ${sql.table(`snapshot.${table}`)}
-        WHERE workspace_id = ${workspaceId} AND ${sql.ref(column)} IN (${missing})`.execute(tx);
+        WHERE workspace_id = ${workspaceId} AND ${which}`.execute(tx);
     }
   });
 }

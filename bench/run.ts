@@ -250,7 +250,8 @@ function reportLoad(engine: EngineName, f: LoadFigures): void {
 function reportStorage(engine: EngineName, f: StorageFigures): void {
   figures.push({ benchmark: 'storage', engine, figures: f });
   console.log(`\nstorage — ${f.engine}, ${f.contacts} contacts each changed ${f.edits} times, outside the recovery window`);
-  console.log(`  history per changed contact  ${f.perChangedContactBefore} B before compaction, ${f.perChangedContactAfter} B after (${f.perVersion} B a version)`);
+  console.log(`  history per changed contact  ${f.perChangedContactBefore} B before compaction, ${f.perChangedContactAfter} B after`);
+  console.log(`  of which contacts' versions  ${Math.round(f.contactVersionBytesBefore / f.contacts)} B before, ${Math.round(f.contactVersionBytesAfter / f.contacts)} B after (${f.perVersion} B a version)`);
   console.log(`  backup file                  ${f.backupBytesPer1000Contacts} B per 1,000 contacts (${(f.backupBytes / 2 ** 20).toFixed(2)} MiB)`);
   console.log(load());
 }

@@ -22,6 +22,13 @@ describe('configuration', () => {
     expect(() => readConfig({ LOG_LEVEL: 'loud' })).toThrow('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; it is "loud"');
   });
 
+  it('runs the default number of jobs at once unless RETRACE_JOB_CONCURRENCY names a whole number of them', () => {
+    expect(readConfig({}).jobConcurrency).toBeUndefined();
+    expect(readConfig({ RETRACE_JOB_CONCURRENCY: '8' }).jobConcurrency).toBe(8);
+    expect(() => readConfig({ RETRACE_JOB_CONCURRENCY: '0' })).toThrow('RETRACE_JOB_CONCURRENCY must be a whole number of jobs, not "0"');
+    expect(() => readConfig({ RETRACE_JOB_CONCURRENCY: 'many' })).toThrow('RETRACE_JOB_CONCURRENCY must be a whole number of jobs, not "many"');
+  });
+
   it('listens on 127.0.0.1 unless HOST names another interface', () => {
     expect(readConfig({}).host).toBe('127.0.0.1');
     expect(readConfig({ HOST: '' }).host).toBe('127.0.0.1');
