@@ -518,15 +518,15 @@ export async function crashRun(options: {
 }
 
 /**
- * SIGTERM while a long job runs: how long the server takes to exit, and, once started
- * again, how long until the job moves on and until it ends.
+ * SIGTERM while a long job runs (once it has written its first contacts, however fast its
+ * plan was): how long the server takes to exit, and, once started again, how long until
+ * the job moves on and until it ends.
  */
 export async function sigtermRun(options: {
   engine: Engine;
   contacts: number;
   serverUrl?: string;
   batchSize: number;
-  stopAfterMs: number;
 }): Promise<{ exitMs: number; resumeMs: number; doneAfterRestartMs: number; status: string; doneBeforeStop: boolean; progressAtStop: string }> {
   const server = await CrashServer.create(options.engine, { serverUrl: options.serverUrl, env: { RETRACE_JOB_BATCH_SIZE: String(options.batchSize) } });
   try {
@@ -540,10 +540,10 @@ export async function sigtermRun(options: {
     await setup.approver.post(`/rollbacks/${requested.id}/approve`);
     const read = async () => {
       const job = await setup.admin.get<{ status: string; phase: string; progress: { contactsDone: number } }>(`/rollbacks/${requested.id}`);
-      return { status: job.status, progress: `${job.status}:${job.phase}:${job.progress.contactsDone}` };
+      return { status: job.status, phase: job.phase, done: job.progress.contactsDone, progress: `${job.status}:${job.phase}:${job.progress.contactsDone}` };
     };
-    // Into the job's writes (its plan takes a moment): on PGlite a read would wait for the job.
-    await delayMs(options.stopAfterMs);
+    // Into the job's writes (on PGlite a read waits for the batch under way: a short one).
+    await pollUntil(read, (s) => s.status !== 'queued' && s.status !== 'running' ? true : s.done > 0, 20, 120_000);
     const exitMs = await server.kill('SIGTERM');
     await server.start();
     const restarted = Date.now();
