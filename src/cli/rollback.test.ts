@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, testApp, type TestApp } from '../test-support/harness.js';
+import { aContact, aPoint, aWorkspace, testApp, type TestApp } from '../test-support/harness.js';
 import { captureOutput, restoreConsoleAfterEach } from '../test-support/cli-output.js';
 import { previewFromCli, rollbackFromCli } from './rollback.js';
 
@@ -9,18 +9,11 @@ beforeAll(async () => {
 });
 restoreConsoleAfterEach();
 
-function aPoint(): string {
-  app.clock.advance(1);
-  const at = app.clock.now().toISOString();
-  app.clock.advance(1);
-  return at;
-}
-
 describe('retrace rollback', () => {
   it('previews, then runs a partial rollback to completion and prints the finished rollback', async () => {
     const ws = await aWorkspace(app);
     const ann = await aContact(ws, { firstName: 'Ann' });
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie' });
     const printed = captureOutput();
     const command = { workspace: ws.id, at, contacts: [ann.id], resumeAutomations: false };
@@ -35,7 +28,7 @@ describe('retrace rollback', () => {
   it('leaves a full rollback awaiting a second admin’s approval', async () => {
     const ws = await aWorkspace(app);
     const printed = captureOutput();
-    await rollbackFromCli(app.ctx, { workspace: ws.id, at: aPoint(), resumeAutomations: false });
+    await rollbackFromCli(app.ctx, { workspace: ws.id, at: aPoint(app), resumeAutomations: false });
     expect(printed.at(-1)).toMatch(/^Rollback \S+ awaits approval/);
     expect((await ws.api('GET', '/rollbacks')).body.data).toEqual([expect.objectContaining({ status: 'awaiting_approval', requestedBy: null })]);
   });

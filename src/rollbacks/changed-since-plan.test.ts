@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { aContact, aPoint, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 import { rollbackPlanSteps } from './service.js';
 
 /**
@@ -13,13 +13,6 @@ let app: TestApp;
 beforeAll(async () => {
   app = await testApp();
 });
-
-function aPoint(): string {
-  app.clock.advance(1);
-  const at = app.clock.now().toISOString();
-  app.clock.advance(1);
-  return at;
-}
 
 async function skippedOf(ws: TestWorkspace, path: string) {
   const page = await ws.api('GET', path);
@@ -44,7 +37,7 @@ describe('a change made after a rollback planned', () => {
     const ws = await aWorkspace(app);
     const ann = await aContact(ws, { firstName: 'Ann' });
     const bob = await aContact(ws, { firstName: 'Bob' });
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie' });
     await ws.api('PATCH', `/contacts/${bob.id}`, { firstName: 'Robert' });
     const id = await aPlannedFullRollback(ws, at);
@@ -73,7 +66,7 @@ describe('a change made after a rollback planned', () => {
     const ann = await aContact(ws, { firstName: 'Ann' });
     const list = (await ws.api('POST', '/lists', { name: 'Newsletter' })).body;
     await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'subscribed' });
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie' });
     await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'unsubscribed' });
     const requested = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [ann.id] } });
@@ -92,7 +85,7 @@ describe('a change made after a rollback planned', () => {
 
   it('keeps a list changed between a full rollback’s plan and its writes (here by SQL), and reports the list', async () => {
     const ws = await aWorkspace(app);
-    const at = aPoint();
+    const at = aPoint(app);
     const list = (await ws.api('POST', '/lists', { name: 'Newsletter' })).body;
     const id = await aPlannedFullRollback(ws, at);
     await sql`UPDATE lists SET name = 'Monthly' WHERE workspace_id = ${ws.id} AND id = ${list.id}`.execute(app.ctx.db);
@@ -108,7 +101,7 @@ describe('a change made after a rollback planned', () => {
 
   it('keeps a contact made after the point and edited after the plan out of the bin', async () => {
     const ws = await aWorkspace(app);
-    const at = aPoint();
+    const at = aPoint(app);
     const newcomer = await aContact(ws, { firstName: 'New' });
     const id = await aPlannedFullRollback(ws, at);
     await ws.api('PATCH', `/contacts/${newcomer.id}`, { firstName: 'Still here' });
@@ -145,7 +138,7 @@ describe('a change made after a rollback planned', () => {
 
   it('lists the skips of another kind of job as 404', async () => {
     const ws = await aWorkspace(app);
-    const requested = await ws.api('POST', '/undos', { cause: { actorId: ws.adminId, from: aPoint(), to: aPoint() } });
+    const requested = await ws.api('POST', '/undos', { cause: { actorId: ws.adminId, from: aPoint(app), to: aPoint(app) } });
     expect((await ws.api('GET', `/rollbacks/${requested.body.id}/skipped`)).status).toBe(404);
     expect((await ws.api('GET', '/undos/nope/skipped')).status).toBe(404);
   });

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { aContact, aPoint, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 import { seeded } from '../test-support/crash.js';
 import { rollbackPlanSteps } from './service.js';
 
@@ -119,13 +119,6 @@ async function expectKeptAndReported(ws: TestWorkspace, path: string, editor: { 
   expect([...reported].filter((c) => c === null || !expected.has(c))).toEqual([]);
 }
 
-function aPoint(): string {
-  app.clock.advance(1);
-  const at = app.clock.now().toISOString();
-  app.clock.advance(1);
-  return at;
-}
-
 async function someContacts(ws: TestWorkspace): Promise<Contact[]> {
   const contacts: Contact[] = [];
   for (let index = 0; index < contactCount; index += 1) contacts.push({ id: (await aContact(ws, { firstName: `First${index}` })).id, index });
@@ -139,7 +132,7 @@ describe('edits, deletes and merges while a job runs', () => {
   it('a rollback keeps every change made after its plan and reports each contact it left alone', async () => {
     const ws = await aWorkspace(app);
     const contacts = await someContacts(ws);
-    const at = aPoint();
+    const at = aPoint(app);
     for (const c of contacts) await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'Changed' });
     const editor = await ws.userWithRole('manager');
     const id = (await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: contacts.map((c) => c.id) } })).body.id as string;

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { aContact, aPoint, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 import { inTransaction } from '../db/database.js';
 import { findJob } from '../jobs/service.js';
 import { planChunks } from './plan.js';
@@ -16,13 +16,6 @@ beforeAll(async () => {
   app = await testApp();
 });
 
-function aPoint(): string {
-  app.clock.advance(1);
-  const at = app.clock.now().toISOString();
-  app.clock.advance(1);
-  return at;
-}
-
 /** Two contacts on a list with a tag, then, after the point, edited, unsubscribed, untagged and deleted. */
 async function aWorkspaceChangedSince() {
   const ws = await aWorkspace(app);
@@ -32,7 +25,7 @@ async function aWorkspaceChangedSince() {
   const tag = (await ws.api('POST', '/tags', { name: 'VIP' })).body;
   for (const c of [ann, bob]) await ws.api('PUT', `/lists/${list.id}/contacts/${c.id}`, { status: 'subscribed' });
   await ws.api('POST', `/contacts/${ann.id}/tags`, { tagId: tag.id });
-  const at = aPoint();
+  const at = aPoint(app);
   await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie' });
   await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'unsubscribed' });
   await ws.api('DELETE', `/contacts/${ann.id}/tags/${tag.id}`);
@@ -105,7 +98,7 @@ describe('a rollback stopped while planning', () => {
   it('plans in as many steps as it has chunks even when nothing changed since the point, and ends', async () => {
     const ws = await aWorkspace(app);
     const ann = await aContact(ws);
-    const at = aPoint();
+    const at = aPoint(app);
     const id = (await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [ann.id] } })).body.id as string;
     expect(await app.runJobs(ws.id, { maxSteps: rollbackPlanSteps })).toBe(rollbackPlanSteps);
     expect(await progressOf(ws, id)).toMatchObject({ phase: 'parents', planned: [...planChunks] });

@@ -1,20 +1,12 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { aContact, aPoint, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 import { rollbackPlanSteps } from './service.js';
 
 let app: TestApp;
 beforeAll(async () => {
   app = await testApp();
 });
-
-/** A point in time strictly between what came before and what comes after. */
-function aPoint(): string {
-  app.clock.advance(1);
-  const at = app.clock.now().toISOString();
-  app.clock.advance(1);
-  return at;
-}
 
 async function runRollback(ws: TestWorkspace, id: string) {
   await app.runJobs(ws.id);
@@ -53,7 +45,7 @@ async function aPopulatedWorkspace() {
 describe('partial rollback (contacts scope)', () => {
   it('puts the picked contacts’ fields and associations back as they were, and leaves other contacts alone', async () => {
     const { ws, ann, bob, list, account, tag } = await aPopulatedWorkspace();
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie', phone: '+1 555 0100' });
     await ws.api('PUT', `/lists/${list.id}/contacts/${ann.id}`, { status: 'unsubscribed' });
     await ws.api('DELETE', `/contacts/${ann.id}/tags/${tag.id}`);
@@ -90,7 +82,7 @@ describe('partial rollback (contacts scope)', () => {
 
   it('changes nothing when previewed', async () => {
     const { ws, ann } = await aPopulatedWorkspace();
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie' });
     const before = await dump(ws.id);
     const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM history WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
@@ -104,7 +96,7 @@ describe('partial rollback (contacts scope)', () => {
   it('skips a contact whose email another contact outside the scope now holds, naming the holder', async () => {
     const ws = await aWorkspace(app);
     const ann = await aContact(ws, { email: 'ann@old.example' });
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('PATCH', `/contacts/${ann.id}`, { email: 'ann@new.example' });
     const newcomer = await aContact(ws, { email: 'ann@old.example' });
     const scope = { type: 'contacts', contactIds: [ann.id] };
@@ -120,7 +112,7 @@ describe('partial rollback (contacts scope)', () => {
     const ws = await aWorkspace(app);
     const people: { id: string; email: string; firstName: string }[] = [];
     for (let i = 0; i < 30; i += 1) people.push(await aContact(ws, { email: `p${i}@example.com`, firstName: `P${i}` }));
-    const at = aPoint();
+    const at = aPoint(app);
     const renamed = people.slice(0, 24);
     for (const p of renamed) await ws.api('PATCH', `/contacts/${p.id}`, { firstName: `${p.firstName}!` });
     // Six give up their email after the point, and a contact outside the scope takes it.
@@ -155,7 +147,7 @@ describe('partial rollback (contacts scope)', () => {
 
   it('sends a contact created after the point to the recycle bin, from which it comes back with its tags', async () => {
     const ws = await aWorkspace(app);
-    const at = aPoint();
+    const at = aPoint(app);
     const late = await aContact(ws, { email: 'late@example.com' });
     const tag = (await ws.api('POST', '/tags', { name: 'Webinar' })).body;
     await ws.api('POST', `/contacts/${late.id}/tags`, { tagId: tag.id });
@@ -174,7 +166,7 @@ describe('partial rollback (contacts scope)', () => {
 
   it('leaves deals by the deal rule when it sends their contacts to the bin, and its undo puts those deals back', async () => {
     const { ws, ann } = await aPopulatedWorkspace();
-    const at = aPoint();
+    const at = aPoint(app);
     const lead = await aContact(ws, { email: 'lead@example.com' });
     const solo = await aContact(ws, { email: 'solo@example.com' });
     const shared = (await ws.api('POST', '/deals', { title: 'Shared', contactIds: [lead.id, ann.id], primaryContactId: lead.id })).body;
@@ -202,7 +194,7 @@ describe('partial rollback (contacts scope)', () => {
 
   it('undone after a contact it binned lost its email to another, leaves that contact’s deal deleted', async () => {
     const ws = await aWorkspace(app);
-    const at = aPoint();
+    const at = aPoint(app);
     const solo = await aContact(ws, { email: 'solo@example.com' });
     const alone = (await ws.api('POST', '/deals', { title: 'Alone', contactIds: [solo.id] })).body;
     const rollback = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [solo.id] } });
@@ -218,7 +210,7 @@ describe('partial rollback (contacts scope)', () => {
 
   it('undone after a deal it mended was deleted by a later delete, leaves that deal deleted', async () => {
     const { ws, ann } = await aPopulatedWorkspace();
-    const at = aPoint();
+    const at = aPoint(app);
     const lead = await aContact(ws, { email: 'lead@example.com' });
     const shared = (await ws.api('POST', '/deals', { title: 'Shared', contactIds: [lead.id, ann.id], primaryContactId: lead.id })).body;
     const rollback = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [lead.id] } });
@@ -240,7 +232,7 @@ describe('partial rollback (contacts scope)', () => {
     const deal = (await ws.api('POST', '/deals', { title: 'Pair', contactIds: [bea.id, cal.id], primaryContactId: bea.id })).body;
     await ws.api('POST', '/contacts/archive', { ids: [cal.id] });
     app.clock.advance(31 * 86_400);
-    const at = aPoint();
+    const at = aPoint(app);
     const unarchived = await ws.api('POST', '/restore-jobs', { source: 'archived', contactIds: [cal.id] });
     await app.runJobs(ws.id);
     expect((await ws.api('GET', `/restore-jobs/${unarchived.body.id}`)).body).toMatchObject({ status: 'succeeded', restored: 1 });
@@ -260,7 +252,7 @@ describe('partial rollback (contacts scope)', () => {
 
   it('leaves deals by the deal rule when it takes back deal links added after the point', async () => {
     const { ws, ann, bob } = await aPopulatedWorkspace();
-    const at = aPoint();
+    const at = aPoint(app);
     const annsOwn = (await ws.api('POST', '/deals', { title: 'Ann alone', contactIds: [ann.id] })).body;
     const led = (await ws.api('POST', '/deals', { title: 'Ann leads', contactIds: [ann.id, bob.id], primaryContactId: ann.id })).body;
 
@@ -283,7 +275,7 @@ describe('partial rollback (contacts scope)', () => {
     await ws.api('PUT', `/lists/${list.id}/contacts/${carl.id}`, { status: 'subscribed' });
     await ws.api('POST', '/maintenance/run');
     const sentBefore = (await ws.api('GET', `/messages?contactId=${carl.id}`)).body.data.length;
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('DELETE', `/contacts/${carl.id}`);
     const done = await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [carl.id, ann.id] } })).body.id);
     expect(done.counts.contacts).toEqual({ revive: 1, revert: 0, remove: 0 });
@@ -306,7 +298,7 @@ describe('partial rollback (contacts scope)', () => {
     const dora = await aContact(ws, { email: 'dora@example.com' });
     await ws.api('PUT', `/lists/${list.id}/contacts/${dora.id}`, { status: 'subscribed' });
     await ws.api('POST', '/maintenance/run');
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('DELETE', `/contacts/${dora.id}`);
     await runRollback(ws, (await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [dora.id] }, resumeAutomations: true })).body.id);
     app.clock.advance(120);
@@ -319,7 +311,7 @@ describe('partial rollback (contacts scope)', () => {
     const ws = await aWorkspace(app);
     const contacts = [];
     for (let i = 0; i < 3; i += 1) contacts.push(await aContact(ws, { firstName: `Before${i}` }));
-    const at = aPoint();
+    const at = aPoint(app);
     for (const c of contacts) await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'After' });
     const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: contacts.map((c) => c.id) } });
     await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '1') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
@@ -336,7 +328,7 @@ describe('partial rollback (contacts scope)', () => {
   it('removes its plan when it fails, and the next rollback to the same point succeeds', async () => {
     const ws = await aWorkspace(app);
     const c = await aContact(ws, { firstName: 'Before' });
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'After' });
     const scope = { type: 'contacts', contactIds: [c.id] };
     const broken = await ws.api('POST', '/rollbacks', { at, scope });
@@ -357,7 +349,7 @@ describe('partial rollback (contacts scope)', () => {
   it('never writes back a contact erased while the rollback runs', async () => {
     const ws = await aWorkspace(app);
     const eve = await aContact(ws, { email: 'eve@example.com', firstName: 'Eve' });
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('PATCH', `/contacts/${eve.id}`, { firstName: 'Evelyn' });
     const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [eve.id] } });
     expect(await app.runJobs(ws.id, { maxSteps: rollbackPlanSteps })).toBe(rollbackPlanSteps);
@@ -373,7 +365,7 @@ describe('partial rollback (contacts scope)', () => {
     const ws = await aWorkspace(app);
     const a = await aContact(ws, { email: 'first@example.com' });
     const b = await aContact(ws, { email: 'second@example.com' });
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('PATCH', `/contacts/${a.id}`, { email: 'temp@example.com' });
     await ws.api('PATCH', `/contacts/${b.id}`, { email: 'first@example.com' });
     await ws.api('PATCH', `/contacts/${a.id}`, { email: 'second@example.com' });
@@ -389,7 +381,7 @@ describe('full rollback (workspace scope)', () => {
   it('waits for a second admin: the requester gets 403 four_eyes_required, a manager cannot approve', async () => {
     const ws = await aWorkspace(app);
     const second = await ws.userWithRole('admin');
-    const at = aPoint();
+    const at = aPoint(app);
     const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'workspace' } });
     expect(accepted.status).toBe(202);
     expect(accepted.body.status).toBe('awaiting_approval');
@@ -411,7 +403,7 @@ describe('full rollback (workspace scope)', () => {
 
   it('can be rejected while awaiting approval, and then neither approved nor undone', async () => {
     const ws = await aWorkspace(app);
-    const accepted = await ws.api('POST', '/rollbacks', { at: aPoint(), scope: { type: 'workspace' } });
+    const accepted = await ws.api('POST', '/rollbacks', { at: aPoint(app), scope: { type: 'workspace' } });
     const approver = await ws.userWithRole('admin');
     const rejected = await approver.api('POST', `/rollbacks/${accepted.body.id}/reject`);
     expect(rejected.status).toBe(200);
@@ -429,7 +421,7 @@ describe('full rollback (workspace scope)', () => {
   it('returns every field and association to the point exactly, and its undo returns to the state before', async () => {
     const { ws, ann, bob, list, account, tag, deal } = await aPopulatedWorkspace();
     const approver = await ws.userWithRole('admin');
-    const at = aPoint();
+    const at = aPoint(app);
     const atPoint = await dump(ws.id);
     // Everything a workspace lives through after the point.
     await ws.api('PATCH', `/contacts/${ann.id}`, { firstName: 'Annie', fields: { plan: 'pro' } });
@@ -544,7 +536,7 @@ describe('recoverable points and access', () => {
 
   it('refuses bad input with 400 and changes nothing', async () => {
     const ws = await aWorkspace(app);
-    const at = aPoint();
+    const at = aPoint(app);
     for (const body of [
       { at, scope: { type: 'contacts', contactIds: [] } },
       { at, scope: { type: 'everything' } },
@@ -561,7 +553,7 @@ describe('recoverable points and access', () => {
 
   it('is for admins: managers and members get 403 rollbacks.request', async () => {
     const ws = await aWorkspace(app);
-    const at = aPoint();
+    const at = aPoint(app);
     for (const role of ['manager', 'member']) {
       const user = await ws.userWithRole(role);
       for (const url of ['/rollbacks/preview', '/rollbacks']) {
@@ -574,7 +566,7 @@ describe('recoverable points and access', () => {
   it('answers 404 for another workspace’s rollback', async () => {
     const ws = await aWorkspace(app);
     const other = await aWorkspace(app);
-    const accepted = await ws.api('POST', '/rollbacks', { at: aPoint(), scope: { type: 'workspace' } });
+    const accepted = await ws.api('POST', '/rollbacks', { at: aPoint(app), scope: { type: 'workspace' } });
     for (const [method, url] of [['GET', ''], ['POST', '/approve'], ['POST', '/reject'], ['POST', '/undo']] as const) {
       expect((await other.api(method, `/rollbacks/${accepted.body.id}${url}`)).status).toBe(404);
     }
@@ -583,7 +575,7 @@ describe('recoverable points and access', () => {
   it('allows one rollback or restore at a time per workspace', async () => {
     const ws = await aWorkspace(app);
     const c = await aContact(ws);
-    const at = aPoint();
+    const at = aPoint(app);
     await ws.api('DELETE', `/contacts/${c.id}`);
     const restore = await ws.api('POST', '/restore-jobs', { source: 'deleted', contactIds: [c.id] });
     const res = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [c.id] } });

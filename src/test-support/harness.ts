@@ -115,6 +115,14 @@ export interface TestApp {
   runJobs: (workspaceId: string, options?: { maxSteps?: number }) => Promise<number>;
 }
 
+/** A point in time on the app's test clock strictly between what came before and what comes after (a rollback's `at`). */
+export function aPoint(app: { clock: TestClock }): string {
+  app.clock.advance(1);
+  const at = app.clock.now().toISOString();
+  app.clock.advance(1);
+  return at;
+}
+
 /**
  * A server on the worker's database with its own test clock. Jobs run only when the test
  * calls runJobs(), unless autoRunJobs is set (then a worker runs them as `serve` does).
