@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../db/database.js';
 import { associationTables, contactsTable, rolledBackTables } from './tables.js';
-import { versionsOfContact } from '../db/keys.js';
+import { analyzeWorkTable, versionsOfContact, withPlannerOff } from '../db/keys.js';
 
 /**
  * The plan of an undo by cause (issue 17): the rows one cause wrote — the change sets of
@@ -170,8 +170,7 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
   await sql`CREATE TEMP TABLE undo_ends (table_name text, row_key text, contact_id text, b jsonb, a jsonb, l jsonb, later_at timestamptz, later_by text, untouched boolean NOT NULL) ON COMMIT DROP`.execute(tx);
   // A contact's versions are one or two rows by the hash index on id: read by an index
   // scan, not a bitmap built for each (the planner without statistics expects hundreds).
-  await sql`SELECT set_config('enable_bitmapscan', 'off', true)`.execute(tx);
-  await sql`
+  await withPlannerOff(tx, ['enable_bitmapscan'], sql`
     INSERT INTO undo_ends
     WITH sets AS (${sets}),
     versions AS (
@@ -194,8 +193,7 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
     LEFT JOIN LATERAL (SELECT to_jsonb(c) AS image FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = sp.id OFFSET 0) live ON true
     LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM ${versionsOfContact(sql.ref('sp.id'))} o
                        WHERE NOT (nxt.version IS NULL AND sp.last_version = sp.first_version) AND o.workspace_id = ${workspaceId} AND o.version > sp.first_version AND ${others}
-                       ORDER BY o.version DESC LIMIT 1) later ON true`.execute(tx);
-  await sql`SELECT set_config('enable_bitmapscan', 'on', true)`.execute(tx);
+                       ORDER BY o.version DESC LIMIT 1) later ON true`);
   await markCleanContacts(tx, workspaceId, plan);
   const tables = rolledBackTables.filter((t) => t !== contactsTable).map((t) => t.name);
   const associations = associationTables.map((t) => t.name);
@@ -229,9 +227,7 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
                          AND o.version > sp.first_version AND ${others}
                        ORDER BY o.version DESC LIMIT 1) later ON true`.execute(tx);
   await binCleanContacts(tx, workspaceId, undoId);
-  // The columns joined and grouped on, from a small sample: not the images.
-  await sql`SET LOCAL default_statistics_target = 10`.execute(tx);
-  await sql`ANALYZE undo_ends (table_name, row_key, contact_id, untouched)`.execute(tx);
+  await analyzeWorkTable(tx, 'undo_ends', ['table_name', 'row_key', 'contact_id', 'untouched']);
   // Seed 002: a deal a contact's leaving deleted, or whose primary passed on, is not
   // given back with the contact. Only an unmerge puts a deal's primary back (the merge
   // passed it on), and so does an undo of the deal's own change (PATCH /deals/:id, its

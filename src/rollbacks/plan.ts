@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../db/database.js';
-import { fenced, lookUp, versionsOfContact } from '../db/keys.js';
+import { analyzeWorkTable, fenced, lookUp, versionsOfContact } from '../db/keys.js';
 import { historyCompleteAfter } from '../snapshots/service.js';
 import { diffRows } from '../history/service.js';
 import { contactsTable, holdsEmail, keyMatches, rolledBackTables, type RolledBackTable } from './tables.js';
@@ -112,10 +112,8 @@ async function planSettings(tx: Tx): Promise<void> {
 /** The plan's last chunk: statistics of its rows, then the rows it must leave alone. */
 async function finishPlan(tx: Tx, workspaceId: string, rollbackId: string, source: PlanSource): Promise<void> {
   // Fresh rows: the skip checks below and the job's batches join on them, planned from
-  // these statistics. Their images are not worth sampling, and a sample of 3,000 rows
-  // (not the default 30,000) is enough for the few columns joined on.
-  await sql`SET LOCAL default_statistics_target = 10`.execute(tx);
-  await sql`ANALYZE rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, skip_reason)`.execute(tx);
+  // these statistics.
+  await analyzeWorkTable(tx, 'rollback_targets', ['workspace_id', 'rollback_id', 'table_name', 'row_key', 'contact_id', 'skip_reason']);
   // An unmerge brings merged contacts back: that is what it is for.
   await markSkips(tx, workspaceId, rollbackId, { mergedComeBack: source.kind === 'cause' && source.merge });
 }
