@@ -3,7 +3,11 @@
  * with a contact limit, data created only through the public HTTP API, no ANALYZE, and
  * time from the request to the job's end as a client polling the job sees it.
  */
-import { ApiClient, inParallel, pollUntil, startServer, type RunningServer } from './server.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { activeContactIds, importFile, writeLines } from './imports.js';
+import { ApiClient, pollUntil, startServer, type RunningServer } from './server.js';
 import { timed, perSecond } from './timing.js';
 
 interface Workspace {
@@ -13,12 +17,11 @@ interface Workspace {
   fillMs: number;
 }
 
-const concurrency = 16;
-
 /**
  * A workspace whose contact limit is twice `contacts`, with `contacts` contacts on 3 lists,
- * with 2 tags and an account each (one account for every 20 contacts), all made through
- * the API one request at a time, `concurrency` in flight.
+ * with 2 tags and an account each (one account for every 20 contacts), made through the
+ * API's bulk way in: one CSV uploaded to POST /imports. Their ids come from
+ * GET /contacts/export.
  */
 export async function fillThroughApi(server: RunningServer, contacts: number, name = 'e2e'): Promise<Workspace> {
   const operator = new ApiClient(server.base, server.operatorToken);
@@ -28,26 +31,36 @@ export async function fillThroughApi(server: RunningServer, contacts: number, na
     activeContactLimit: contacts * 2,
   });
   const admin = new ApiClient(server.base, created.token);
-  const { ms, value: contactIds } = await timed(async () => {
-    const lists = await Promise.all([1, 2, 3].map((n) => admin.post<{ id: string }>('/lists', { name: `List ${n}` })));
-    const tags = await Promise.all([1, 2].map((n) => admin.post<{ id: string }>('/tags', { name: `Tag ${n}` })));
-    const accounts: { id: string }[] = [];
-    for (let n = 0; n < Math.ceil(contacts / 20); n += 1) accounts.push(await admin.post<{ id: string }>('/accounts', { name: `Account ${n}` }));
-    const ids: string[] = new Array(contacts);
-    await inParallel([...Array(contacts).keys()], concurrency, async (i) => {
-      const contact = await admin.post<{ id: string }>('/contacts', {
-        email: `person${i}@${name}.example`,
-        firstName: `First${i}`,
-        lastName: `Last${i}`,
-        tags: tags.map((t) => t.id),
-      });
-      ids[i] = contact.id;
-      for (const list of lists) await admin.put(`/lists/${list.id}/contacts/${contact.id}`, { status: 'subscribed' });
-      await admin.put(`/accounts/${accounts[Math.floor(i / 20)].id}/contacts/${contact.id}`, { jobTitle: 'Buyer' });
+  // The admin is about to delete every contact on purpose: the mass-delete guard is set to
+  // let that through, as an admin planning it would set it (PATCH /workspace).
+  await admin.patch('/workspace', { massDelete: { maxContacts: Math.min(1_000_000, contacts * 2), maxPercent: 100 } });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'retrace-e2e-fill-'));
+  try {
+    const { ms, value: contactIds } = await timed(async () => {
+      const lists = await Promise.all([1, 2, 3].map((n) => admin.post<{ id: string }>('/lists', { name: `List ${n}` })));
+      const file = path.join(dir, 'contacts.csv');
+      await writeLines(file, 'Email,First name,Last name,List 1,List 2,List 3,Tags,Account,Job title', contacts, (i) =>
+        [`person${i}@${name}.example`, `First${i}`, `Last${i}`, 'subscribed', 'subscribed', 'subscribed', 'Tag 1;Tag 2', `Account ${Math.floor(i / 20)}`, 'Buyer'].join(','),
+      );
+      const columns: Record<string, string> = { Email: 'email', 'First name': 'firstName', 'Last name': 'lastName', Tags: 'tag', Account: 'account', 'Job title': 'jobTitle' };
+      lists.forEach((list, n) => (columns[`List ${n + 1}`] = `list:${list.id}`));
+      await importFile(server, admin, file, contacts, columns);
+      const ids = await activeContactIds(admin);
+      if (ids.length !== contacts) throw new Error(`the export listed ${ids.length} contacts, not ${contacts}`);
+      return ids;
     });
-    return ids;
-  });
-  return { admin, workspaceId: created.workspace.id, contactIds, fillMs: ms };
+    return { admin, workspaceId: created.workspace.id, contactIds, fillMs: ms };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A moment clear of the changes before and after it (the server and this client share a clock). */
+async function pointBetweenChanges(): Promise<Date> {
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const at = new Date();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  return at;
 }
 
 const chunks = <T>(items: T[], size: number) => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
@@ -83,6 +96,49 @@ export async function restoreAllThroughApi(ws: Workspace): Promise<RestoreE2E> {
   return { requestMs, totalMs, restored: done.restored };
 }
 
+export interface RollbackE2E {
+  previewMs: number;
+  /** From the approval to the plan's end (the job leaving its `plan` phase), as a client polling it sees it. */
+  planMs: number;
+  /** From the approval to the job's end. */
+  totalMs: number;
+  /** Contacts the rollback sends back to the recycle bin. */
+  removed: number;
+}
+
+interface RollbackView {
+  status: string;
+  phase: string;
+  counts: { contacts: { remove: number } } | null;
+  error?: string | null;
+}
+
+/**
+ * Issue 15's rollback scenario: with every contact deleted at `at` and restored since, a
+ * full rollback to `at` (previewed, requested, approved by a second admin) sends them all
+ * back to the recycle bin.
+ */
+export async function rollBackRestoreThroughApi(server: RunningServer, ws: Workspace, at: Date, name = 'e2e'): Promise<RollbackE2E> {
+  const scope = { type: 'workspace' };
+  const preview = await timed(() => ws.admin.post<{ counts: { contacts: { remove: number } } }>('/rollbacks/preview', { at: at.toISOString(), scope }));
+  // The second admin was an admin before the request (four eyes: an approver made since does not count).
+  const approver = new ApiClient(server.base, (await ws.admin.post<{ token: string }>('/users', { email: `approver@${name}.example`, role: 'admin' })).token);
+  const requested = await ws.admin.post<{ id: string }>('/rollbacks', { at: at.toISOString(), scope });
+  const start = process.hrtime.bigint();
+  await approver.post(`/rollbacks/${requested.id}/approve`, {});
+  let planMs = 0;
+  const done = await pollUntil(
+    () => ws.admin.get<RollbackView>(`/rollbacks/${requested.id}`),
+    (r) => {
+      if (planMs === 0 && r.phase !== 'plan' && r.status !== 'awaiting_approval' && r.status !== 'queued') planMs = Number(process.hrtime.bigint() - start) / 1e6;
+      return r.status === 'succeeded' || r.status === 'failed';
+    },
+  );
+  const totalMs = Number(process.hrtime.bigint() - start) / 1e6;
+  if (done.status !== 'succeeded') throw new Error(`the rollback ended ${done.status}: ${JSON.stringify(done)}`);
+  return { previewMs: preview.ms, planMs: planMs || totalMs, totalMs, removed: done.counts?.contacts.remove ?? 0 };
+}
+
 export interface E2EFigures {
   engine: 'server' | 'pglite';
   contacts: number;
@@ -93,6 +149,7 @@ export interface E2EFigures {
   totalMs: number;
   /** Contacts back per second, from the request to the job's end as the client saw it. */
   rate: number;
+  rollback: RollbackE2E;
 }
 
 /** `npm run bench -- e2e`: fill, delete and restore all through the API of a server of `engine`. */
@@ -101,8 +158,11 @@ export async function benchE2E(engine: 'server' | 'pglite', contacts: number, sh
   try {
     const ws = await fillThroughApi(server, contacts);
     const deleted = await deleteThroughApi(ws);
+    const beforeRestore = await pointBetweenChanges();
     const restored = await restoreAllThroughApi(ws);
     if (restored.restored !== contacts) throw new Error(`the restore brought back ${restored.restored} contacts, not ${contacts}`);
+    const rollback = await rollBackRestoreThroughApi(server, ws, beforeRestore);
+    if (rollback.removed !== contacts) throw new Error(`the rollback planned ${rollback.removed} contacts back to the bin, not ${contacts}`);
     return {
       engine,
       contacts,
@@ -112,6 +172,7 @@ export async function benchE2E(engine: 'server' | 'pglite', contacts: number, sh
       requestMs: restored.requestMs,
       totalMs: restored.totalMs,
       rate: perSecond(contacts, restored.totalMs),
+      rollback,
     };
   } finally {
     if (!shared) await server.stop();

@@ -46,12 +46,18 @@ interface FinishedImport {
 
 /** Writes the benchmark's CSV of `rows` contacts to `file`, streamed. */
 export async function writeCsv(file: string, rows: number): Promise<void> {
-  const out = createWriteStream(file);
   const statuses = ['subscribed', 'unsubscribed', 'bounced', 'unconfirmed', ''];
-  out.write('Email,First name,Last name,Newsletter,Offers,Tags\n');
+  await writeLines(file, 'Email,First name,Last name,Newsletter,Offers,Tags', rows, (i) =>
+    [`person${i}@import-bench.example`, `First${i}`, `Last ${i % 997}`, statuses[i % 4], statuses[(i + 2) % 5], `Tag ${i % 20};Tag ${(i + 7) % 20}`].join(','),
+  );
+}
+
+/** Writes a CSV file of `header` and `rows` lines made by `line(i)`, streamed. */
+export async function writeLines(file: string, header: string, rows: number, line: (i: number) => string): Promise<void> {
+  const out = createWriteStream(file);
+  out.write(`${header}\n`);
   for (let i = 0; i < rows; i += 1) {
-    const line = [`person${i}@import-bench.example`, `First${i}`, `Last ${i % 997}`, statuses[i % 4], statuses[(i + 2) % 5], `Tag ${i % 20};Tag ${(i + 7) % 20}`].join(',');
-    if (!out.write(`${line}\n`)) await once(out, 'drain');
+    if (!out.write(`${line(i)}\n`)) await once(out, 'drain');
   }
   out.end();
   await once(out, 'finish');
@@ -69,10 +75,13 @@ async function peakMemoryMiB(pid: number | undefined): Promise<number | null> {
  * the import until it ends; it must end succeeded with every row created.
  */
 export async function importThroughApi(server: RunningServer, admin: ApiClient, lists: { id: string }[], file: string, rows: number): Promise<{ id: string; uploadMs: number; totalMs: number }> {
-  const mapping = {
-    mode: 'create',
-    columns: { Email: 'email', 'First name': 'firstName', 'Last name': 'lastName', Newsletter: `list:${lists[0].id}`, Offers: `list:${lists[1].id}`, Tags: 'tag' },
-  };
+  const columns = { Email: 'email', 'First name': 'firstName', 'Last name': 'lastName', Newsletter: `list:${lists[0].id}`, Offers: `list:${lists[1].id}`, Tags: 'tag' };
+  return importFile(server, admin, file, rows, columns);
+}
+
+/** Uploads `file` with the column mapping `columns` (mode create) and polls the import until it ends, every row created. */
+export async function importFile(server: RunningServer, admin: ApiClient, file: string, rows: number, columns: Record<string, string>): Promise<{ id: string; uploadMs: number; totalMs: number }> {
+  const mapping = { mode: 'create', columns };
   const form = new FormData();
   form.append('mapping', JSON.stringify(mapping));
   // A Blob backed by the file: fetch streams it, as a browser does.
@@ -123,4 +132,12 @@ export async function benchImport(engine: 'server' | 'pglite', rows: number, nam
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The ids of the workspace's active contacts, from GET /contacts/export (id is its first column). */
+export async function activeContactIds(admin: ApiClient): Promise<string[]> {
+  const response = await fetch(`${admin.base}/contacts/export`, { headers: { authorization: `Bearer ${admin.token}` } });
+  if (!response.ok) throw new Error(`GET /contacts/export answered ${response.status}`);
+  const lines = (await response.text()).split('\n').slice(1).filter((line) => line.length > 0);
+  return lines.map((line) => line.slice(0, line.indexOf(',')));
 }

@@ -208,10 +208,14 @@ function reportRollback(engine: EngineName, f: RollbackFigures): void {
 function reportE2E(engine: EngineName, f: E2EFigures): void {
   figures.push({ benchmark: 'e2e', engine, figures: f });
   console.log(`\nend to end — ${f.engine}, ${f.contacts} contacts (3 lists, 2 tags, an account each) made, deleted and restored through the API`);
-  console.log(`  fill (one request each)  ${formatMs(f.fillMs).padStart(9)}`);
+  console.log(`  fill (one CSV import)   ${formatMs(f.fillMs).padStart(9)}`);
   console.log(`  delete, 1,000 a request  ${formatMs(f.deleteMs).padStart(9)}  ${f.deleteRate} contacts/s`);
   console.log(`  restore request answered ${formatMs(f.requestMs).padStart(9)}`);
   console.log(`  restore, request to end  ${formatMs(f.totalMs).padStart(9)}  ${f.rate} contacts/s`);
+  console.log(`  full rollback to before the restore (${f.rollback.removed} contacts back to the bin):`);
+  console.log(`    preview                ${formatMs(f.rollback.previewMs).padStart(9)}`);
+  console.log(`    approval to plan's end ${formatMs(f.rollback.planMs).padStart(9)}`);
+  console.log(`    approval to job's end  ${formatMs(f.rollback.totalMs).padStart(9)}`);
   console.log(load());
 }
 

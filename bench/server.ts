@@ -69,7 +69,7 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
     if (explainOver) {
       if (!/^\d+$/.test(explainOver)) throw new Error('BENCH_AUTO_EXPLAIN must be a number of milliseconds');
       await onServer(serverUrl, `ALTER DATABASE ${dbName} SET session_preload_libraries = 'auto_explain'`);
-      for (const [name, value] of [['log_min_duration', explainOver], ['log_analyze', 'on'], ['log_nested_statements', 'on'], ['log_timing', 'on']]) {
+      for (const [name, value] of [['log_min_duration', explainOver], ['log_analyze', 'on'], ['log_nested_statements', 'on'], ['log_timing', 'on'], ['log_triggers', 'on']]) {
         await onServer(serverUrl, `ALTER DATABASE ${dbName} SET auto_explain.${name} = '${value}'`);
       }
     }
@@ -82,7 +82,9 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
   } else {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'retrace-e2e-'));
   }
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'serve', '--no-demo'], {
+  // BENCH_CPU_PROF=<dir> writes the server's CPU profile there when it stops (node --cpu-prof).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'serve', '--no-demo'], {
     cwd: root,
     env: {
       ...process.env,

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ApiClient, inParallel, pollUntil, startServer } from './server.js';
-import { importThroughApi, writeCsv } from './imports.js';
+import { activeContactIds, importThroughApi, writeCsv } from './imports.js';
 import { perSecond, timed } from './timing.js';
 
 export interface UndoFigures {
@@ -33,14 +33,6 @@ interface Undo {
   status: string;
   conflictCount: number;
   error: string | null;
-}
-
-/** The ids of the workspace's active contacts, from GET /contacts/export (id is its first column). */
-async function activeContactIds(admin: ApiClient): Promise<string[]> {
-  const response = await fetch(`${admin.base}/contacts/export`, { headers: { authorization: `Bearer ${admin.token}` } });
-  if (!response.ok) throw new Error(`GET /contacts/export answered ${response.status}`);
-  const lines = (await response.text()).split('\n').slice(1).filter((line) => line.length > 0);
-  return lines.map((line) => line.slice(0, line.indexOf(',')));
 }
 
 export async function benchUndo(engine: 'server' | 'pglite', rows: number): Promise<UndoFigures> {
