@@ -50,6 +50,23 @@ describe(`${contacts.toLocaleString('en')} contacts deleted in bulk and restored
     expect(read.deal_contacts + read.deals).toBeLessThan(contacts * 6);
   });
 
+  it('pages the recycle bin newest deletion first reading about a page of contacts, not every contact deleted at the same moment', async () => {
+    // Each request deleted its 1,000 contacts at one time: ordering a page by (time, id)
+    // from an index of the time alone sorted all 1,000 for 51 (migration 091).
+    const pages: { id: string; deletedAt: string }[][] = [];
+    const read = await rowsRead(app.ctx.database, ['contacts'], async () => {
+      const first = await ws.api('GET', '/deleted-contacts?limit=50');
+      const next = await ws.api('GET', `/deleted-contacts?limit=50&cursor=${encodeURIComponent(first.body.nextCursor)}`);
+      pages.push(first.body.data, next.body.data);
+    });
+    const seen = pages.flat();
+    expect(seen).toHaveLength(100);
+    expect(new Set(seen.map((c) => c.id)).size).toBe(100);
+    const key = (c: { id: string; deletedAt: string }) => `${c.deletedAt} ${c.id}`;
+    expect(seen.map(key)).toEqual(seen.map(key).sort().reverse());
+    expect(read.contacts).toBeLessThan(300);
+  });
+
   it('answers a request to restore them all without writing down its contacts, and reads them once to count them', async () => {
     let id = '';
     const read = await rowsRead(app.ctx.database, capturedTables, async () => {
