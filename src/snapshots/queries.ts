@@ -377,6 +377,23 @@ export async function nextVersionBound(tx: Tx, store: HistoryStore, workspaceId:
   return rows[0].upper;
 }
 
+/**
+ * The last version of the workspace in the store written at or before `through` (the
+ * window's start), or null: where a full pass ends. Read down the (workspace, at) index
+ * from `through`: a workspace whose history is all inside the window is done at once,
+ * not walked version by version (a new workspace's first pass walked 480,000 versions of
+ * a fresh import, 30 ms a batch, to remove nothing, while its user previewed an undo).
+ */
+export async function lastVersionThrough(tx: Tx, store: HistoryStore, workspaceId: string, through: Date): Promise<number | null> {
+  // The latest time first, in the index's order: a bare max(version) is read down the
+  // primary key from the newest version, every version of the window before one matches.
+  const old = sql`${sql.table(store)} WHERE workspace_id = ${workspaceId} AND at <= ${through}`;
+  const { rows } = await sql<{ last: string | null }>`
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM (SELECT at FROM ${old} ORDER BY at DESC LIMIT 1) latest)
+      THEN (SELECT max(version) FROM (SELECT version FROM ${old} OFFSET 0) v) END AS last`.execute(tx);
+  return rows[0].last === null ? null : Number(rows[0].last);
+}
+
 /** One batch of a full pass: the store's entries afterVersion < version <= upperVersion with at <= through. */
 export async function compactVersionRange(
   tx: Tx,

@@ -14,6 +14,7 @@ import {
   deleteExpiredSnapshots,
   insertDueBoundaries,
   insertManualSnapshot,
+  lastVersionThrough,
   lockSchedule,
   markPinsReleased,
   markSnapshotDeleted,
@@ -382,15 +383,18 @@ function inSequence(steps: CompactionStep[]): CompactionStep {
   };
 }
 
-/** Every entry of the store older than the window, by version ranges. */
+/** Every entry of the store older than the window, by version ranges up to the last such entry. */
 function fullPass(store: HistoryStore, batchSize: number): CompactionStep {
   let afterVersion = 0;
+  let lastVersion: number | null | undefined;
   return async (tx, ws, through, now) => {
-    const upper = await nextVersionBound(tx, store, ws, afterVersion, batchSize);
-    if (upper === null) return { removed: 0, done: true };
+    if (lastVersion === undefined) lastVersion = await lastVersionThrough(tx, store, ws, through);
+    if (lastVersion === null || afterVersion >= lastVersion) return { removed: 0, done: true };
+    const bound = await nextVersionBound(tx, store, ws, afterVersion, batchSize);
+    const upper = bound === null ? lastVersion : Math.min(bound, lastVersion);
     const removed = await compactVersionRange(tx, store, ws, through, now, afterVersion, upper);
     afterVersion = upper;
-    return { removed, done: false };
+    return { removed, done: afterVersion >= lastVersion };
   };
 }
 

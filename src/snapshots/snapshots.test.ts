@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { seedWorkspace } from '../seed/workspace.js';
+import { aContact, aWorkspace, rowsRead, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
 import { AppError } from '../http/errors.js';
 import { assertRecoverable, compactHistory, recoverableRange, takeScheduledSnapshots } from './service.js';
 
@@ -475,6 +476,16 @@ describe('history compaction', () => {
     expect(removedTotal).toBe(written.length - needed.length);
     // Each contact: its state at each of the two snapshots (the live rows are the state now).
     expect(needed.length).toBe(3 * 2);
+  });
+
+  it('ends a first pass over a workspace whose history is all inside the window without reading its versions', async () => {
+    const ws = await aWorkspace(app);
+    await seedWorkspace(app.ctx.db, { workspaceId: ws.id, actorId: ws.adminId, origin: 'import', at: app.clock.now() }, { contacts: 2000 });
+    const read = await rowsRead(app.ctx.database, ['contact_history', 'history_entries'], async () => {
+      expect(await compactHistory(app.ctx, ws.id, { batchSize: 100 })).toBe(0);
+    });
+    // It walked every version before, 100 at a time, to remove none.
+    expect(read.contact_history + read.history_entries).toBeLessThan(100);
   });
 
   it('compacts in batches, with the same result, also when two passes run at once', async () => {
