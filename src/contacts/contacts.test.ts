@@ -165,6 +165,60 @@ describe('listing contacts', () => {
   });
 });
 
+describe('searching more contacts than a search reads in order', () => {
+  // A search reads the first 2,000 contacts in page order before it asks the trigram index
+  // of the contacts' search text (src/contacts/search.ts): 2,500 make both ways answer.
+  let ws: TestWorkspace;
+  const ids = async (query: string) => (await ws.api('GET', `/contacts?${query}`)).body;
+  beforeAll(async () => {
+    ws = await aWorkspace(app);
+    await sql`
+      INSERT INTO contacts (workspace_id, email, first_name, last_name, created_at, updated_at)
+      SELECT ${ws.id}, 'filler' || n || '@example.com', CASE WHEN n <= 30 THEN 'Oldtimer' ELSE 'Filler' END, 'Number ' || n,
+             timestamptz '2020-01-01' + n * interval '1 minute', timestamptz '2020-01-01' + n * interval '1 minute'
+      FROM generate_series(1, 2500) AS n`.execute(app.ctx.db);
+    // Another workspace's matches are in the same index: never in this one's answers.
+    const other = await aWorkspace(app);
+    await aContact(other, { email: 'filler3@example.com', firstName: 'Oldtimer', lastName: 'Number 29' });
+  });
+
+  it('finds a rare match among the oldest, and pages through all of them newest first', async () => {
+    // The 30 oldest, past the first 2,000 read in order: the first page comes from the
+    // index; the later ones read what is left after the cursor, in order.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = await ids(`q=OLDTIMER&limit=7${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...page.data.map((c: any) => c.email));
+      cursor = page.nextCursor;
+    } while (cursor && seen.length < 100);
+    expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => `filler${30 - i}@example.com`));
+    expect((await ids('q=filler3%40')).data.map((c: any) => c.email)).toEqual(['filler3@example.com']);
+    expect((await ids('q=oldtimer%20number%202&limit=5')).data.map((c: any) => c.lastName)).toEqual(['Number 29', 'Number 28', 'Number 27', 'Number 26', 'Number 25']);
+  });
+
+  it('finds a contact by its new name once renamed, and no longer by its old one', async () => {
+    const { rows } = await sql<{ id: string }>`SELECT id FROM contacts WHERE workspace_id = ${ws.id} AND email = 'filler7@example.com'`.execute(app.ctx.db);
+    const id = rows[0].id;
+    expect((await ws.api('PATCH', `/contacts/${id}`, { firstName: 'Zebulon', email: 'zeb@example.org' })).status).toBe(200);
+    expect((await ids('q=zebulon')).data.map((c: any) => c.id)).toEqual([id]);
+    expect((await ids('q=zeb%40example')).data.map((c: any) => c.id)).toEqual([id]);
+    expect((await ids('q=filler7%40')).data).toEqual([]);
+  });
+
+  it('finds a common match within the first contacts read, newest first', async () => {
+    const page = await ids('q=filler&limit=3');
+    expect(page.data.map((c: any) => c.lastName)).toEqual(['Number 2500', 'Number 2499', 'Number 2498']);
+    expect(page.nextCursor).not.toBeNull();
+  });
+
+  it('finds nothing for text no contact has, and takes wildcards literally', async () => {
+    expect((await ids('q=nobody-has-this')).data).toEqual([]);
+    expect((await ids('q=fil%25ler')).data).toEqual([]);
+    expect((await ids('q=_iller25')).data).toEqual([]);
+  });
+});
+
 describe('changing contacts', () => {
   it('changes the given fields and leaves the others', async () => {
     const ws = await aWorkspace(app);

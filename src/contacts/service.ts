@@ -1,4 +1,4 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction, violatesUniqueIndex } from '../db/database.js';
 import { batchOf, byKeys, lookUp } from '../db/keys.js';
@@ -12,6 +12,10 @@ import { addTagsToContact, requireLiveTags, untagAll } from '../tags/service.js'
 import { detachContactsFromDeals } from '../deals/service.js';
 import { pauseEnrollments } from '../automations/enrollments.js';
 import { lockContact, type ContactStatus } from './guards.js';
+import { searchContacts } from './search.js';
+
+// Searching contacts by name or email (src/contacts/search.ts) is part of contacts' api.
+export { nameOrEmailMatches, searchContacts } from './search.js';
 
 export interface Contact {
   id: string;
@@ -82,13 +86,6 @@ export async function getContact(db: Db | Tx, workspaceId: string, contactId: st
   return presentContact(rows[0]);
 }
 
-/** `q` matched as a substring of the name or email, case-insensitively. */
-export function nameOrEmailMatches(q: string | undefined): RawBuilder<unknown> {
-  if (!q) return sql`true`;
-  const pattern = `%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-  return sql`(c.email ILIKE ${pattern} OR c.first_name ILIKE ${pattern} OR c.last_name ILIKE ${pattern}
-              OR (coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) ILIKE ${pattern})`;
-}
 
 export interface ContactQuery {
   q?: string;
@@ -100,12 +97,16 @@ export interface ContactQuery {
 /** Contacts of one status, newest first. */
 export async function listContacts(db: Db, workspaceId: string, query: ContactQuery): Promise<Page<Contact>> {
   const after = decodeCursor(query.cursor, ['timestamp', 'text']);
-  const { rows } = await sql<ContactRow & { created_key: string }>`
-    SELECT ${contactColumns}, ${cursorTime('c.created_at')} AS created_key FROM contacts c
-    WHERE c.workspace_id = ${workspaceId} AND c.status = ${query.status} AND ${nameOrEmailMatches(query.q)}
-      AND (${after?.[0] ?? null}::timestamptz IS NULL OR (c.created_at, c.id) < (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
-    ORDER BY c.created_at DESC, c.id DESC
-    LIMIT ${query.limit + 1}`.execute(db);
+  const rows = await searchContacts<ContactRow & { created_key: string }>(db, {
+    workspaceId,
+    q: query.q,
+    columns: sql`${contactColumns}, ${cursorTime('c.created_at')} AS created_key`,
+    // After the cursor as a plain row comparison, so that the index starts there.
+    scope: sql`c.status = ${query.status}
+      AND ${after ? sql`(c.created_at, c.id) < (${after[0]}::timestamptz, ${after[1]}::text)` : sql`true`}`,
+    order: sql`c.created_at DESC, c.id DESC`,
+    limit: query.limit + 1,
+  });
   return toPage(rows, query.limit, (r) => [r.created_key, r.id], presentContact);
 }
 

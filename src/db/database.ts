@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { CompiledQuery, Kysely, PostgresDialect, sql, type ControlledTransaction, type DatabaseConnection, type Driver } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
@@ -133,6 +134,8 @@ export async function connectPGlite(dataDir: string | undefined): Promise<Databa
   // in-memory database (the tests') would return numeric columns as strings.
   const client = await PGlite.create({
     dataDir,
+    // The contacts' search index (migration 093) is a trigram index.
+    extensions: { pg_trgm },
     parsers: { 20: (value: string) => Number(value), 1700: (value: string) => Number(value) },
   });
   // PGlite is one connection: the dialect's driver queues every Kysely connection, so a

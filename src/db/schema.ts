@@ -187,6 +187,12 @@ export interface Contacts {
   workspace_id: string;
 }
 
+export interface ContactSearch {
+  contact_id: string;
+  search_text: string;
+  workspace_id: string;
+}
+
 export interface ContactTags {
   contact_id: string;
   created_at: Generated<Timestamp>;
@@ -619,6 +625,7 @@ export interface DB {
   backups: Backups;
   change_sets: ChangeSets;
   contact_history: ContactHistory;
+  contact_search: ContactSearch;
   contact_tags: ContactTags;
   contact_tombstones: ContactTombstones;
   contacts: Contacts;

@@ -23,6 +23,10 @@ describe('erasure', () => {
     const { rows } = await sql<{ n: number }>`
       SELECT count(*)::int AS n FROM history WHERE workspace_id = ${ws.id} AND (contact_id = ${c.id} OR before::text LIKE '%erase.me%' OR after::text LIKE '%erase.me%')`.execute(app.ctx.db);
     expect(rows[0].n).toBe(0);
+    // Nor is it in the contacts' search text (migration 093).
+    const { rows: searchable } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM contact_search WHERE workspace_id = ${ws.id} AND (contact_id = ${c.id} OR search_text LIKE '%erase.me%')`.execute(app.ctx.db);
+    expect(searchable[0].n).toBe(0);
   });
 
   it('passes an erased contact’s primary role on to the deal’s next contact, and deletes a deal it was alone on', async () => {

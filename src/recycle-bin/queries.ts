@@ -15,9 +15,11 @@ export interface RemovedFilter {
 /** The condition "in this source and matching the filter", over `contacts c`. */
 export function inSource(source: RestoreSource, filter: RemovedFilter) {
   const column = source === 'deleted' ? sql.ref('c.deleted_at') : sql.ref('c.archived_at');
+  // Each bound only when given, as a plain comparison: the bin's index (time, id) then
+  // starts and ends at it, where `($1 IS NULL OR time >= $1)` read from the newest down.
   return sql`c.status = ${source} AND ${nameOrEmailMatches(filter.q)}
-    AND (${filter.from ?? null}::timestamptz IS NULL OR ${column} >= ${filter.from ?? null})
-    AND (${filter.to ?? null}::timestamptz IS NULL OR ${column} <= ${filter.to ?? null})`;
+    AND ${filter.from ? sql`${column} >= ${filter.from}` : sql`true`}
+    AND ${filter.to ? sql`${column} <= ${filter.to}` : sql`true`}`;
 }
 
 /** What a deleted or archived contact kept, set aside, that a restore brings back. */

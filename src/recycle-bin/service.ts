@@ -6,7 +6,7 @@ import { AppError, invalidState, notFound } from '../http/errors.js';
 import { cursorTime, decodeCursor, encodeCursor, toPage, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { resumeEnrollments } from '../automations/enrollments.js';
-import { contactColumns, getContact, isEmailHeldViolation, presentContact, type Contact, type ContactRow } from '../contacts/service.js';
+import { contactColumns, getContact, isEmailHeldViolation, presentContact, searchContacts, type Contact, type ContactRow } from '../contacts/service.js';
 import { liveDealsWithIds, type Deal } from '../deals/service.js';
 import { getRetention } from '../workspaces/service.js';
 import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
@@ -54,12 +54,16 @@ export interface BinQuery {
 async function listRemoved(db: Db, workspaceId: string, source: RestoreSource, query: BinQuery): Promise<Page<Contact & { at: string }>> {
   const after = decodeCursor(query.cursor, ['timestamp', 'text']);
   const column = source === 'deleted' ? 'c.deleted_at' : 'c.archived_at';
-  const { rows } = await sql<ContactRow & { removed_key: string; removed_at: Date }>`
-    SELECT ${contactColumns}, ${sql.ref(column)} AS removed_at, ${cursorTime(column)} AS removed_key FROM contacts c
-    WHERE c.workspace_id = ${workspaceId} AND ${inSource(source, query)}
-      AND (${after?.[0] ?? null}::timestamptz IS NULL OR (${sql.ref(column)}, c.id) < (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
-    ORDER BY ${sql.ref(column)} DESC, c.id DESC
-    LIMIT ${query.limit + 1}`.execute(db);
+  const rows = await searchContacts<ContactRow & { removed_key: string; removed_at: Date }>(db, {
+    workspaceId,
+    q: query.q,
+    columns: sql`${contactColumns}, ${sql.ref(column)} AS removed_at, ${cursorTime(column)} AS removed_key`,
+    // After the cursor as a plain row comparison, so that the index starts there.
+    scope: sql`${inSource(source, { from: query.from, to: query.to })}
+      AND ${after ? sql`(${sql.ref(column)}, c.id) < (${after[0]}::timestamptz, ${after[1]}::text)` : sql`true`}`,
+    order: sql`${sql.ref(column)} DESC, c.id DESC`,
+    limit: query.limit + 1,
+  });
   return toPage(rows, query.limit, (r) => [r.removed_key, r.id], (r) => ({ ...presentContact(r), at: r.removed_at.toISOString() }));
 }
 
