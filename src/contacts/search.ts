@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import { withTransaction, type Db } from '../db/database.js';
-import { withPlannerOff } from '../db/keys.js';
+import { batchOf, byKeys, withPlannerOff } from '../db/keys.js';
 
 /** `%q%` for ILIKE, its own wildcards taken literally. */
 const containing = (q: string) => `%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
@@ -18,16 +18,17 @@ export function nameOrEmailMatches(q: string | undefined): RawBuilder<unknown> {
  * same time whether `q` is common or rare (issue 15: a rare one read the whole recycle bin,
  * 1.4 s at 1,000,000 deleted contacts).
  *
- * A common `q` is found by reading the contacts in page order: a page fills within the
- * first few hundred. A rare one is found from the other side, through the trigram index of
- * the contacts' search text (`contact_search`, migration 093): its matches, each contact
- * looked up by key, then sorted. Which one `q` is only the data can tell, and the planner
- * cannot (it has no statistics to tell it: PGlite never analyzes, this server's autovacuum
- * may be off), so the first is tried over a window of the first `windowRows` contacts in
- * order; when that does not give a page, the second answers.
- *
- * Both give the same page: the first, because its window is the start of the order; the
- * second, because the trigram match finds every contact the exact condition could keep.
+ * Which kind `q` is only the data can tell; the planner cannot (it has no statistics to
+ * tell it: PGlite never analyzes, a server's autovacuum may be off). So, in turn:
+ * 1. The first `windowRows` contacts in page order: a common `q` fills a page there.
+ * 2. The trigram index of the contacts' search text (`contact_search`, migration 093):
+ *    when it matches at most `mostMatches` of the workspace's contacts, those are looked
+ *    up by key, kept by the exact condition, and ordered (11,111 at 1,000,000: 0.1 s).
+ * 3. Otherwise `q` is so common that reading in page order usually finds a page soon. Not
+ *    always: matches that all sit at the end of the order (the oldest deletions) are
+ *    found after reading the rest, which is why step 2 takes as many as it does.
+ * Each gives the same page: 1 and 3 read in page order, and 2 holds every contact the
+ * exact condition could keep (a trigram match is a superset).
  */
 export interface ContactSearch {
   workspaceId: string;
@@ -42,8 +43,11 @@ export interface ContactSearch {
   limit: number;
 }
 
-/** Contacts read in order before the trigram index is asked. */
-const windowRows = 2000;
+/** Contacts read in page order before the trigram index is asked. */
+const windowRows = 500;
+
+/** Matches the index may give for them to be looked up one by one. */
+const mostMatches = 20_000;
 
 /** Shorter than a trigram, `q` cannot narrow the index: such a search reads in order. */
 const shortestIndexedQuery = 3;
@@ -51,41 +55,42 @@ const shortestIndexedQuery = 3;
 export async function searchContacts<R>(db: Db, search: ContactSearch): Promise<R[]> {
   const { workspaceId, q, columns, scope, order, limit } = search;
   const matches = nameOrEmailMatches(q);
-  if (!q || q.length < shortestIndexedQuery) {
+  const inOrder = async (window: number | null) => {
+    const scanned = window === null ? sql`contacts c` : sql`(SELECT c.* FROM contacts c WHERE c.workspace_id = ${workspaceId} AND ${scope} ORDER BY ${order} LIMIT ${window}) c`;
     const { rows } = await sql<R>`
-      SELECT ${columns} FROM contacts c
+      SELECT ${columns} FROM ${scanned}
       WHERE c.workspace_id = ${workspaceId} AND ${scope} AND ${matches}
       ORDER BY ${order} LIMIT ${limit}`.execute(db);
     return rows;
-  }
+  };
+  if (!q || q.length < shortestIndexedQuery) return inOrder(null);
 
-  // The window's count is taken before q filters it, so a window that held the whole
-  // scope (fewer rows than it could) answers too, even with less than a page.
-  const { rows: inWindow } = await sql<R & { window_rows: number }>`
-    SELECT ${columns}, c.window_rows FROM (
-      SELECT c.*, count(*) OVER () AS window_rows FROM (
-        SELECT c.* FROM contacts c WHERE c.workspace_id = ${workspaceId} AND ${scope} ORDER BY ${order} LIMIT ${windowRows}) c) c
-    WHERE ${matches}
-    ORDER BY ${order} LIMIT ${limit}`.execute(db);
-  if (inWindow.length === limit || (inWindow.length > 0 && Number(inWindow[0].window_rows) < windowRows)) {
-    return inWindow.map(({ window_rows: _n, ...row }) => row as R);
-  }
+  const inWindow = await inOrder(windowRows);
+  if (inWindow.length === limit) return inWindow;
 
-  // The trigram index drives: its matches (a superset), each contact looked up by key and
-  // kept by the exact conditions, then ordered. The index holds the text alone (migration
-  // 093), so the workspace is kept outside the fence, where no b-tree on it (the primary
-  // key) can be picked over the index. Planned as lookups whatever the planner guesses of
-  // the index's selectivity (db/keys.ts).
-  const pattern = containing(q);
   return withTransaction(db, async (tx) => {
-    const { rows } = await withPlannerOff(
+    // The index holds the text alone (migration 093): the workspace is kept outside the
+    // fence, where no b-tree on it (the primary key) can be picked over the index; and no
+    // scan of the table either, which the planner, guessing, would often rather do.
+    const { rows: hits } = await withPlannerOff(
       tx,
-      ['enable_seqscan', 'enable_hashjoin', 'enable_mergejoin', 'jit'],
+      ['enable_seqscan'],
+      sql<{ contact_id: string }>`
+        SELECT hit.contact_id
+        FROM (SELECT s.workspace_id, s.contact_id FROM contact_search s WHERE s.search_text ILIKE ${containing(q)} OFFSET 0) hit
+        WHERE hit.workspace_id = ${workspaceId}
+        LIMIT ${mostMatches + 1}`,
+    );
+    if (hits.length > mostMatches) return inOrder(null);
+    if (hits.length === 0) return [];
+    // Each match looked up by key, whatever the planner guesses of how many (db/keys.ts).
+    const { rows } = await byKeys(
+      tx,
       sql<R>`
         SELECT ${columns}
-        FROM (SELECT s.workspace_id, s.contact_id FROM contact_search s WHERE s.search_text ILIKE ${pattern} OFFSET 0) hit
-        CROSS JOIN LATERAL (SELECT c.* FROM contacts c WHERE c.workspace_id = hit.workspace_id AND c.id = hit.contact_id OFFSET 0) c
-        WHERE hit.workspace_id = ${workspaceId} AND ${scope} AND ${matches}
+        FROM ${batchOf(workspaceId, hits.map((h) => h.contact_id))}
+        CROSS JOIN LATERAL (SELECT c.* FROM contacts c WHERE c.workspace_id = k.workspace_id AND c.id = k.key OFFSET 0) c
+        WHERE ${scope} AND ${matches}
         ORDER BY ${order} LIMIT ${limit}`,
     );
     return rows;
