@@ -79,8 +79,11 @@ const associationTables = [
 export async function dropRowsOfDeletedParents(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   if (contactIds.length === 0) return;
   // Each contact's rows, then each row's parent, looked up by key (db/keys.ts); the rows
-  // to drop are then deleted by their own key.
+  // to drop are then deleted by their own key. Unless the workspace has no deleted list
+  // (account, deal, tag) at all, as is usual: then no row can be of one, and the lookups
+  // are not made (5.5 s of a 100,000-contact restore's 11.8 s, with 700,000 rows kept).
   for (const { table, parent, parentKey } of associationTables) {
+    if (!(await anyDeleted(tx, parent, workspaceId))) continue;
     await byKeys(tx, sql`
       DELETE FROM ${sql.table(table)} a
       USING (SELECT r.* FROM ${batchOf(workspaceId, contactIds)}
@@ -89,6 +92,17 @@ export async function dropRowsOfDeletedParents(tx: Tx, workspaceId: string, cont
              WHERE p.deleted_at IS NOT NULL) gone
       WHERE a.workspace_id = gone.workspace_id AND a.contact_id = gone.contact_id AND a.${sql.ref(parentKey)} = gone.${sql.ref(parentKey)}`);
   }
+}
+
+/**
+ * Whether the workspace has a deleted row of `parent`: read from its partial index of
+ * deleted rows (migration 050), in that index's order, so that no plan reads the live ones.
+ */
+async function anyDeleted(tx: Tx, parent: (typeof associationTables)[number]['parent'], workspaceId: string): Promise<boolean> {
+  const { rows } = await sql<{ id: string }>`
+    SELECT p.id FROM ${sql.table(parent)} p WHERE p.workspace_id = ${workspaceId} AND p.deleted_at IS NOT NULL
+    ORDER BY p.deleted_at, p.id LIMIT 1`.execute(tx);
+  return rows.length > 0;
 }
 
 export interface Candidate {

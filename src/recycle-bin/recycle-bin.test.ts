@@ -29,6 +29,10 @@ describe('restoring deleted contacts (seed 002)', () => {
     const job = await restore(ws, { source: 'deleted', contactIds: [c.id] });
     expect(job.body).toMatchObject({ status: 'succeeded', requested: 1, restored: 1, skipped: [] });
     expect((await ws.api('GET', `/contacts/${c.id}/lists`)).body.data).toEqual([{ listId: kept.id, status: 'bounced' }]);
+    // The membership of the deleted list went with the restore: the list, brought back
+    // after it, does not have the contact again.
+    expect((await ws.api('POST', '/deleted-objects/restore', { type: 'list', ids: [gone.id] })).body).toMatchObject({ restored: [gone.id] });
+    expect((await ws.api('GET', `/contacts/${c.id}/lists`)).body.data).toEqual([{ listId: kept.id, status: 'bounced' }]);
   });
 
   it('brings back account links with their job title, but not to a deleted account', async () => {
