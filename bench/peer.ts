@@ -112,6 +112,9 @@ async function goneForGood(db: Db, workspaceId: string): Promise<void> {
     for (const [table, column] of [...restoredTables].reverse()) {
       await sql`DELETE FROM ${sql.table(table)} WHERE workspace_id = ${workspaceId} AND ${sql.ref(column)} IN (${people})`.execute(tx);
     }
+    // With the triggers off, the contacts' search text (migration 093, kept by them) is
+    // not removed with them: a vendor's database has none, so it goes too.
+    await sql`DELETE FROM contact_search WHERE workspace_id = ${workspaceId} AND contact_id NOT IN (SELECT id FROM contacts WHERE workspace_id = ${workspaceId})`.execute(tx);
   });
 }
 
