@@ -219,6 +219,21 @@ describe('searching more contacts than a search reads in order', () => {
   });
 });
 
+describe('searching for text more contacts have than the index’s matches are looked up for', () => {
+  it('reads in page order past the first 500 and answers, on either engine', async () => {
+    // 20,100 "Common" contacts (the oldest) under 600 newer others: past the first 500 read
+    // in order, the index gives more than 20,000 matches, and the page is read in order.
+    const ws = await aWorkspace(app);
+    await sql`
+      INSERT INTO contacts (workspace_id, email, first_name, created_at, updated_at)
+      SELECT ${ws.id}, 'many' || n || '@example.com', CASE WHEN n <= 20100 THEN 'Common' ELSE 'Other' END,
+             timestamptz '2020-01-01' + n * interval '1 second', timestamptz '2020-01-01' + n * interval '1 second'
+      FROM generate_series(1, 20700) AS n`.execute(app.ctx.db);
+    const page = (await ws.api('GET', '/contacts?q=common&limit=3')).body;
+    expect(page.data.map((c: any) => c.email)).toEqual(['many20100@example.com', 'many20099@example.com', 'many20098@example.com']);
+  });
+});
+
 describe('changing contacts', () => {
   it('changes the given fields and leaves the others', async () => {
     const ws = await aWorkspace(app);

@@ -1,9 +1,8 @@
 import { sql, type RawBuilder } from 'kysely';
 import { withTransaction, type Db } from '../db/database.js';
 import { batchOf, byKeys, withPlannerOff } from '../db/keys.js';
+import { containing } from '../db/patterns.js';
 
-/** `%q%` for ILIKE, its own wildcards taken literally. */
-const containing = (q: string) => `%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 
 /** `q` matched as a substring of the name or email, case-insensitively, over `contacts c`. */
 export function nameOrEmailMatches(q: string | undefined): RawBuilder<unknown> {
@@ -68,7 +67,7 @@ export async function searchContacts<R>(db: Db, search: ContactSearch): Promise<
   const inWindow = await inOrder(windowRows);
   if (inWindow.length === limit) return inWindow;
 
-  return withTransaction(db, async (tx) => {
+  const fromIndex = await withTransaction(db, async (tx) => {
     // The index holds the text alone (migration 093): the workspace is kept outside the
     // fence, where no b-tree on it (the primary key) can be picked over the index; and no
     // scan of the table either, which the planner, guessing, would often rather do.
@@ -81,7 +80,9 @@ export async function searchContacts<R>(db: Db, search: ContactSearch): Promise<
         WHERE hit.workspace_id = ${workspaceId}
         LIMIT ${mostMatches + 1}`,
     );
-    if (hits.length > mostMatches) return inOrder(null);
+    // Too many to look up: read in order, once this transaction has ended (on PGlite, one
+    // connection, a read from outside it would wait for it).
+    if (hits.length > mostMatches) return null;
     if (hits.length === 0) return [];
     // Each match looked up by key, whatever the planner guesses of how many (db/keys.ts).
     const { rows } = await byKeys(
@@ -95,4 +96,5 @@ export async function searchContacts<R>(db: Db, search: ContactSearch): Promise<
     );
     return rows;
   });
+  return fromIndex ?? inOrder(null);
 }

@@ -3,6 +3,7 @@ import type { Db, Tx } from '../db/database.js';
 import { batchOf, byKeys, lookUp } from '../db/keys.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
 import { ofActiveContact } from '../contacts/guards.js';
+import { containing } from '../db/patterns.js';
 
 /**
  * The kinds of object the bin holds. Each is soft-deleted (`deleted_at`, `deleted_by`,
@@ -56,9 +57,6 @@ export interface BinnedRow {
   deleted_by: string | null;
   deleted_key: string;
 }
-
-/** `%q%` for ILIKE, its own wildcards taken literally. */
-const containing = (q: string) => `%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 
 /**
  * A page of the deleted objects of the given types, newest deletion first (then by id,
