@@ -91,12 +91,12 @@ export function SessionProvider({ token, onSignOut, children, fallback }: {
     return { token, me: me.data, can: (p) => held.has(p), api, limits: limits.data, signOut: () => onSignOut() };
   }, [me.data, limits.data, token, api, onSignOut]);
 
-  if (me.error) {
-    const error = me.error;
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-      queueMicrotask(() => onSignOut(error.status === 401 ? 'This API token is not valid. Check it and try again.' : 'This is not a workspace user’s token (the operator token cannot sign in here).'));
-      return fallback;
-    }
+  // Both questions carry the token and either can answer first: a refused token from
+  // either one sends the user back to sign in with why, not to a failed page.
+  const refused = [me.error, limits.error].find((error): error is ApiError => error instanceof ApiError && (error.status === 401 || error.status === 403));
+  if (refused) {
+    queueMicrotask(() => onSignOut(refused.status === 401 ? 'This API token is not valid. Check it and try again.' : 'This is not a workspace user’s token (the operator token cannot sign in here).'));
+    return fallback;
   }
   const failed = me.error ?? limits.error;
   if (!session) return failed ? <div className="boot-error" role="alert">Could not load your session: {failed.message}</div> : fallback;
