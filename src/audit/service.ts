@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { prepared } from '../db/prepared.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
 import { byKeys } from '../db/keys.js';
@@ -46,7 +47,7 @@ export async function recordAudit(tx: Tx, change: ChangeContext, ...entries: Aud
   if (entries.length === 0) return [];
   // Columns, not rows: a restore writes thousands of entries in one statement (parsing
   // them from one JSON document cost more); ORDER BY n keeps ids in the order given.
-  const { rows: inserted } = await sql<{ id: number }>`
+  const { rows: inserted } = await sql<{ id: number }>`${prepared}
     INSERT INTO audit_log (workspace_id, at, actor_id, action, target_type, target_id, details, txid)
     SELECT ${change.workspaceId}::text, ${change.at}::timestamptz, ${change.actorId}::text, e.action, e.target_type, e.target_id, e.details::jsonb,
            txid_current()

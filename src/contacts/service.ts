@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { prepared } from '../db/prepared.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction, violatesUniqueIndex } from '../db/database.js';
 import { batchOf, byKeys, lookUp } from '../db/keys.js';
@@ -80,7 +81,7 @@ export const contactColumns = sql`
             WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id AND c.status = 'active'), '{}') AS tag_ids`;
 
 export async function getContact(db: Db | Tx, workspaceId: string, contactId: string): Promise<Contact> {
-  const { rows } = await sql<ContactRow>`
+  const { rows } = await sql<ContactRow>`${prepared}
     SELECT ${contactColumns} FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = ${contactId}`.execute(db);
   if (!rows[0]) throw notFound('Contact');
   return presentContact(rows[0]);
@@ -117,8 +118,8 @@ export async function listContacts(db: Db, workspaceId: string, query: ContactQu
  * unique index.
  */
 export async function findHolderOfEmail(tx: Tx | Db, workspaceId: string, email: string): Promise<{ id: string; status: ContactStatus } | null> {
-  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${workspaceId} || ':' || lower(${email}), 0))`.execute(tx);
-  const { rows } = await sql<{ id: string; status: ContactStatus }>`
+  await sql`${prepared}SELECT pg_advisory_xact_lock(hashtextextended(${workspaceId} || ':' || lower(${email}), 0))`.execute(tx);
+  const { rows } = await sql<{ id: string; status: ContactStatus }>`${prepared}
     SELECT id, status FROM contacts
     WHERE workspace_id = ${workspaceId} AND lower(email) = lower(${email}) AND status IN ('active', 'archived')`.execute(tx);
   return rows[0] ?? null;
@@ -139,7 +140,7 @@ export async function insertContact(tx: Tx, change: ChangeContext, input: NewCon
   if (holder) throw emailTaken(holder.id);
   const tags = [...new Set(input.tags ?? [])];
   await requireLiveTags(tx, change.workspaceId, tags);
-  const { rows } = await sql<{ id: string }>`
+  const { rows } = await sql<{ id: string }>`${prepared}
     INSERT INTO contacts (workspace_id, email, first_name, last_name, phone, fields, created_at, updated_at)
     VALUES (${change.workspaceId}, ${input.email}, ${input.firstName ?? null}, ${input.lastName ?? null}, ${input.phone ?? null},
             ${JSON.stringify(input.fields ?? {})}::jsonb, ${change.at}, ${change.at})

@@ -5,6 +5,7 @@ import { CompiledQuery, Kysely, PostgresDialect, sql, type ControlledTransaction
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 
+import { prepared, prepareMarkedStatements } from './prepared.js';
 import type { DB } from './schema.js';
 
 /**
@@ -84,7 +85,10 @@ export async function connectPostgres(url: string, poolSize = 10, applicationNam
   // one when needed; unhandled, its 'error' event would end the process. A query running
   // on it fails with the error as usual.
   pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    prepareMarkedStatements(client);
+  });
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
@@ -216,7 +220,7 @@ export async function withTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Pr
  */
 export async function applyChangeContext(tx: Tx, ctx: ChangeContext): Promise<void> {
   const cause = causeOf(ctx);
-  await sql`SELECT set_config('retrace.now', ${ctx.at.toISOString()}, true),
+  await sql`${prepared}SELECT set_config('retrace.now', ${ctx.at.toISOString()}, true),
                    set_config('retrace.actor', ${ctx.actorId ?? ''}, true),
                    set_config('retrace.origin', ${ctx.origin}, true),
                    set_config('retrace.workspace', ${ctx.workspaceId}, true),

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
+import { prepared } from '../db/prepared.js';
 import type { Db, Tx } from '../db/database.js';
 import type { Permission } from '../users/permissions.js';
 
@@ -76,7 +77,7 @@ export async function resolvePrincipal(db: Db, operatorToken: string, header: st
   const parts = token.split('.');
   if (parts.length !== 3 || parts[0] !== 'rt') return null;
   const workspaceId = parts[1];
-  const { rows } = await sql<TokenRow>`
+  const { rows } = await sql<TokenRow>`${prepared}
     SELECT t.id AS token_id, t.name IS NOT NULL AS integration, u.id AS owner_id,
            coalesce(tr.id, r.id) AS role_id, coalesce(tr.name, r.name) AS role_name, coalesce(tr.permissions, r.permissions) AS permissions,
            use.last_used_at

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { prepared } from '../db/prepared.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 
 /** The domain events automations listen to. */
@@ -14,7 +15,7 @@ export type DomainEvent =
  */
 export async function emitEvents(tx: Tx, change: ChangeContext, events: DomainEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await sql`
+  await sql`${prepared}
     INSERT INTO outbox (workspace_id, type, origin, payload, created_at)
     SELECT ${change.workspaceId}, e->>'type', ${change.origin}, e, ${change.at}
     FROM jsonb_array_elements(${JSON.stringify(events)}::jsonb) WITH ORDINALITY AS t(e, n)
