@@ -38,8 +38,6 @@ const apis = [
   { name: 'messages', file: 'sender.ts' },
   // The bin every feature moves what it deletes into, with what it held (a store-layer primitive).
   { name: 'deleted-objects', file: 'bin.ts' },
-  // The schemas of a rollback job's params and progress, which an undo job shares.
-  { name: 'rollbacks', file: 'payloads.ts' },
   // A folder's routes.ts exports the zod schemas of its answers: the contract's shared pieces.
   { name: '*', file: 'routes.ts', from: 'routes.ts' },
 ];

@@ -162,3 +162,47 @@ describe('migration 015: restore jobs get typed columns and a table of skips', (
     ]);
   });
 });
+
+describe('migration 094: rollbacks get typed columns of their own', () => {
+  it('moves each rollback’s and undo’s settings and checkpoint out of its params and progress, keeps an undo’s cause in its params, and leaves other jobs alone', async () => {
+    const database = await migratedUpTo('093_contact_search.sql');
+    const { db } = database;
+    await sql`INSERT INTO workspaces (id, name) VALUES ('w', 'W'), ('v', 'V'), ('u', 'U')`.execute(db);
+    const counts = { contacts: { revive: 1, revert: 2, remove: 0 }, skipped: { contacts: 1 } };
+    await sql`
+      INSERT INTO jobs (workspace_id, id, kind, status, params, progress) VALUES
+        ('w', 'partial', 'rollback', 'running',
+         '{"at":"2026-12-01T10:00:00.000Z","scope":{"type":"contacts","contactIds":["c2","c1"]},"resumeAutomations":true,"batchSize":1}',
+         ${JSON.stringify({ phase: 'contacts', cursor: 'c1', contactsTotal: 2, contactsDone: 1, counts, planCounts: counts, skipped: [{ contactId: 'c3', reason: 'email_taken', takenBy: 'c9' }], txids: ['501', '502'], planned: ['contacts', 'others', 'skips'] })}::jsonb),
+        ('w', 'undone', 'rollback', 'succeeded', '{"at":"2026-12-01T11:00:00.000Z","scope":{"type":"workspace"},"resumeAutomations":false,"undoOf":"partial","undoTxids":["501","502"]}', '{}'),
+        ('v', 'undo', 'undo', 'queued',
+         '{"at":"2026-12-01T09:00:00.000Z","scope":{"type":"workspace"},"resumeAutomations":false,"cause":{"txids":["400"],"undoAnyway":true,"merge":false},"undoCause":{"importId":"i1"},"onConflict":"undo_anyway"}',
+         '{"phase":"plan","counts":null}'),
+        ('u', 'restore', 'restore', 'queued', '{}', '{}')`.execute(db);
+
+    expect(await migrate(database, { through: '094_rollback_jobs.sql' })).toEqual(['094_rollback_jobs.sql']);
+
+    const { rows } = await sql`
+      SELECT job_id, at, scope_type, scope_contact_ids, resume_automations, undo_of, undo_txids, cause_txids, cause_undo_anyway, cause_merge,
+             batch_size, phase, last_done_id, contacts_total, contacts_done, counts, plan_counts, skipped, txids, planned
+      FROM rollback_jobs ORDER BY job_id`.execute(db);
+    const none = { undo_of: null, undo_txids: null, cause_txids: null, cause_undo_anyway: null, cause_merge: null, batch_size: null };
+    const fresh = { phase: 'plan', last_done_id: '', contacts_total: 0, contacts_done: 0, counts: null, plan_counts: null, skipped: [], txids: [], planned: [] };
+    expect(rows).toEqual([
+      {
+        ...none, job_id: 'partial', at: new Date('2026-12-01T10:00:00.000Z'), scope_type: 'contacts', scope_contact_ids: ['c2', 'c1'], resume_automations: true, batch_size: 1,
+        phase: 'contacts', last_done_id: 'c1', contacts_total: 2, contacts_done: 1, counts, plan_counts: counts,
+        skipped: [{ contactId: 'c3', reason: 'email_taken', takenBy: 'c9' }], txids: ['501', '502'], planned: ['contacts', 'others', 'skips'],
+      },
+      { ...none, ...fresh, job_id: 'undo', at: new Date('2026-12-01T09:00:00.000Z'), scope_type: 'workspace', scope_contact_ids: null, resume_automations: false, cause_txids: ['400'], cause_undo_anyway: true, cause_merge: false },
+      { ...none, ...fresh, job_id: 'undone', at: new Date('2026-12-01T11:00:00.000Z'), scope_type: 'workspace', scope_contact_ids: null, resume_automations: false, undo_of: 'partial', undo_txids: ['501', '502'] },
+    ]);
+    const { rows: left } = await sql`SELECT id, params, progress FROM jobs ORDER BY id`.execute(db);
+    expect(left).toEqual([
+      { id: 'partial', params: {}, progress: {} },
+      { id: 'restore', params: {}, progress: {} },
+      { id: 'undo', params: { undoCause: { importId: 'i1' }, onConflict: 'undo_anyway' }, progress: {} },
+      { id: 'undone', params: {}, progress: {} },
+    ]);
+  });
+});

@@ -491,6 +491,30 @@ export interface Roles {
   workspace_id: string;
 }
 
+export interface RollbackJobs {
+  at: Timestamp;
+  batch_size: number | null;
+  cause_merge: boolean | null;
+  cause_txids: string[] | null;
+  cause_undo_anyway: boolean | null;
+  contacts_done: Generated<number>;
+  contacts_total: Generated<number>;
+  counts: Json | null;
+  job_id: string;
+  last_done_id: Generated<string>;
+  phase: Generated<string>;
+  plan_counts: Json | null;
+  planned: Generated<string[]>;
+  resume_automations: boolean;
+  scope_contact_ids: string[] | null;
+  scope_type: string;
+  skipped: Generated<Json>;
+  txids: Generated<string[]>;
+  undo_of: string | null;
+  undo_txids: string[] | null;
+  workspace_id: string;
+}
+
 export interface RollbackSkips {
   changed_at: Timestamp | null;
   changed_by: string | null;
@@ -654,6 +678,7 @@ export interface DB {
   restore_job_skips: RestoreJobSkips;
   restore_jobs: RestoreJobs;
   roles: Roles;
+  rollback_jobs: RollbackJobs;
   rollback_skips: RollbackSkips;
   rollback_targets: RollbackTargets;
   snapshot_settings: SnapshotSettings;

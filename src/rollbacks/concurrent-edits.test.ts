@@ -126,7 +126,7 @@ async function someContacts(ws: TestWorkspace): Promise<Contact[]> {
 }
 
 const batchOfOne = (ws: TestWorkspace, id: string) =>
-  sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '1') WHERE workspace_id = ${ws.id} AND id = ${id}`.execute(app.ctx.db);
+  sql`UPDATE rollback_jobs SET batch_size = 1 WHERE workspace_id = ${ws.id} AND job_id = ${id}`.execute(app.ctx.db);
 
 describe('edits, deletes and merges while a job runs', () => {
   it('a rollback keeps every change made after its plan and reports each contact it left alone', async () => {

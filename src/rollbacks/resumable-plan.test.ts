@@ -4,7 +4,7 @@ import { aContact, aPoint, aWorkspace, testApp, type TestApp, type TestWorkspace
 import { inTransaction } from '../db/database.js';
 import { findJob } from '../jobs/service.js';
 import { planChunks } from './plan.js';
-import { rollbackPlanSteps, stepRollback } from './service.js';
+import { rollbackPlanSteps, selectRollbackJob, stepRollback } from './service.js';
 
 /**
  * Issue 19 point 2: a rollback's plan is made a chunk a step (contacts, the other tables,
@@ -42,7 +42,8 @@ async function plannedRows(ws: TestWorkspace, rollbackId: string) {
 }
 
 async function progressOf(ws: TestWorkspace, id: string) {
-  return (await findJob(app.ctx.db, ws.id, id))?.progress as { phase: string; planned: string[] };
+  const { checkpoint } = await selectRollbackJob(app.ctx.db, ws.id, id);
+  return { phase: checkpoint.phase, planned: checkpoint.planned };
 }
 
 describe('a rollback stopped while planning', () => {

@@ -314,7 +314,7 @@ describe('partial rollback (contacts scope)', () => {
     const at = aPoint(app);
     for (const c of contacts) await ws.api('PATCH', `/contacts/${c.id}`, { firstName: 'After' });
     const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: contacts.map((c) => c.id) } });
-    await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '1') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    await sql`UPDATE rollback_jobs SET batch_size = 1 WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
     // the plan's steps, parents, an empty release pass, then the first contact: and the process stops.
     expect(await app.runJobs(ws.id, { maxSteps: rollbackPlanSteps + 3 })).toBe(rollbackPlanSteps + 3);
     expect((await ws.api('GET', `/rollbacks/${accepted.body.id}`)).body).toMatchObject({ status: 'running', phase: 'contacts', progress: { contactsDone: 1, contactsTotal: 3 } });
@@ -336,7 +336,7 @@ describe('partial rollback (contacts scope)', () => {
     const planned = sql<{ n: number }>`SELECT count(*)::int AS n FROM rollback_targets WHERE workspace_id = ${ws.id}`;
     expect((await planned.execute(app.ctx.db)).rows[0].n).toBe(1);
     // A job whose next step throws ends failed, as one hit by a bug or a lost database would.
-    await sql`UPDATE jobs SET progress = jsonb_set(progress, '{phase}', '"bogus"') WHERE workspace_id = ${ws.id} AND id = ${broken.body.id}`.execute(app.ctx.db);
+    await sql`UPDATE rollback_jobs SET phase = 'bogus' WHERE workspace_id = ${ws.id} AND job_id = ${broken.body.id}`.execute(app.ctx.db);
     await app.runJobs(ws.id);
     expect((await ws.api('GET', `/rollbacks/${broken.body.id}`)).body).toMatchObject({ status: 'failed', error: expect.stringContaining('unknown phase') });
     expect((await planned.execute(app.ctx.db)).rows[0].n).toBe(0);
@@ -370,7 +370,7 @@ describe('partial rollback (contacts scope)', () => {
     await ws.api('PATCH', `/contacts/${b.id}`, { email: 'first@example.com' });
     await ws.api('PATCH', `/contacts/${a.id}`, { email: 'second@example.com' });
     const accepted = await ws.api('POST', '/rollbacks', { at, scope: { type: 'contacts', contactIds: [a.id, b.id] } });
-    await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '1') WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    await sql`UPDATE rollback_jobs SET batch_size = 1 WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
     expect(await runRollback(ws, accepted.body.id)).toMatchObject({ status: 'succeeded', skipped: [], counts: { contacts: { revive: 0, revert: 2, remove: 0 } } });
     expect((await ws.api('GET', `/contacts/${a.id}`)).body).toMatchObject({ email: 'first@example.com', status: 'active' });
     expect((await ws.api('GET', `/contacts/${b.id}`)).body).toMatchObject({ email: 'second@example.com', status: 'active' });

@@ -12,9 +12,17 @@ import { planChunks, planRollback, planRollbackChunk, projectDealMends, samplePl
 import { applyContacts, applyParents, mendDealsOfRolledBackContacts, releaseEmails } from './apply.js';
 import { recordPlanSkips, selectRollbackSkips, type ChangedRow, type RollbackSkip } from './skips.js';
 import { notify } from '../notifications/service.js';
-import { readJobPayload } from '../jobs/payload.js';
-import { rollbackParams, rollbackProgress, type RollbackProgress } from './payloads.js';
-import type { z } from 'zod';
+import {
+  firstCheckpoint,
+  insertRollbackJob,
+  saveCheckpoint,
+  selectRollbackJob,
+  selectRollbackJobs,
+  selectUndosOf,
+  type RollbackCheckpoint,
+  type RollbackJob,
+  type RollbackSettings,
+} from './rollback-jobs.js';
 import { personBehind } from '../users/service.js';
 import { tokenStillWorks } from '../http/auth.js';
 
@@ -23,8 +31,9 @@ export const rollbackBatchSize = 2000;
 const sampleSize = 20;
 const reportedSkips = 1000;
 
-/** A rollback job's params (jobs.params); an undo by cause adds its own (src/undo). */
-export type RollbackParams = z.infer<typeof rollbackParams>;
+export type { RollbackJob, RollbackSettings } from './rollback-jobs.js';
+// An undo by cause is written back as a rollback, with a rollback_jobs row of its own.
+export { firstCheckpoint, insertRollbackJob, selectRollbackJob, selectRollbackJobs } from './rollback-jobs.js';
 
 export interface RollbackView {
   id: string;
@@ -48,21 +57,19 @@ export interface RollbackView {
   finishedAt: string | null;
 }
 
-export function presentRollback(job: Job, undoneBy: string | null): RollbackView {
-  const params = readJobPayload(rollbackParams, job, 'params');
-  const progress = readJobPayload(rollbackProgress, job, 'progress');
+export function presentRollback(job: Job, { settings, checkpoint }: RollbackJob, undoneBy: string | null): RollbackView {
   return {
     id: job.id,
-    at: params.at,
-    scope: params.scope,
+    at: settings.at,
+    scope: settings.scope,
     status: job.status,
-    resumeAutomations: params.resumeAutomations,
-    undoOf: params.undoOf ?? null,
+    resumeAutomations: settings.resumeAutomations,
+    undoOf: settings.undoOf ?? null,
     undoneBy,
-    phase: progress.phase ?? 'plan',
-    counts: progress.counts ?? null,
-    skipped: progress.skipped ?? [],
-    progress: { contactsDone: progress.contactsDone ?? 0, contactsTotal: progress.contactsTotal ?? 0 },
+    phase: checkpoint.phase,
+    counts: checkpoint.counts,
+    skipped: checkpoint.skipped,
+    progress: { contactsDone: checkpoint.contactsDone, contactsTotal: checkpoint.contactsTotal },
     error: job.error,
     requestedBy: job.createdBy,
     approvedBy: job.approvedBy,
@@ -139,8 +146,6 @@ function withDealMends(counts: RollbackCounts, mended: DealMends): RollbackCount
   return { ...counts, deals: { add: planned.add, change: planned.change + mended.repointed, remove: planned.remove + mended.deleted } };
 }
 
-const initialProgress: RollbackProgress = { phase: 'plan', cursor: '', contactsTotal: 0, contactsDone: 0, counts: null, skipped: [], txids: [], planned: [] };
-
 /**
  * A partial rollback (contacts scope) is queued at once; a full one (workspace scope)
  * waits for a second admin's approval.
@@ -148,28 +153,29 @@ const initialProgress: RollbackProgress = { phase: 'plan', cursor: '', contactsT
 export async function requestRollback(ctx: AppContext, change: ChangeContext, input: RollbackRequest): Promise<RollbackView> {
   const at = new Date(input.at);
   await assertRecoverable(ctx.db, change.workspaceId, at, change.at);
-  const params: RollbackParams = { at: at.toISOString(), scope: input.scope, resumeAutomations: input.resumeAutomations ?? false };
-  return createRollback(ctx, change, params, 'rollback.requested');
+  const settings: RollbackSettings = { at: at.toISOString(), scope: input.scope, resumeAutomations: input.resumeAutomations ?? false };
+  return createRollback(ctx, change, settings, 'rollback.requested');
 }
 
 /** Where a rollback's images come from: history as of its point, or, for an undo, the writes of the rollback it undoes. */
-function planSourceOf(params: RollbackParams, now: Date): PlanSource {
+function planSourceOf(params: RollbackSettings, now: Date): PlanSource {
   if (params.cause) return { kind: 'cause', ...params.cause, at: now };
   // An undo's `at` is when the rollback it undoes started: its writes are all later.
   return params.undoOf ? { kind: 'undo', txids: params.undoTxids ?? [], since: new Date(params.at) } : { kind: 'asOf', at: new Date(params.at) };
 }
 
-async function createRollback(ctx: AppContext, change: ChangeContext, params: RollbackParams, action: string): Promise<RollbackView> {
+async function createRollback(ctx: AppContext, change: ChangeContext, params: RollbackSettings, action: string): Promise<RollbackView> {
   const status = params.scope.type === 'workspace' ? 'awaiting_approval' : 'queued';
   // What the approver is asked to approve: the counts and skips of its preview now, until
   // its own plan (made when it runs) replaces them. The request waits for that preview.
   const previewed = status === 'awaiting_approval' ? await previewPlan(ctx, change, params.scope, planSourceOf(params, change.at), new Date(params.at)) : null;
   const job = await withOneActiveJob(ctx.db, change.workspaceId, () =>
     inTransaction(ctx.db, change, async (tx) => {
-      const progress: RollbackProgress = previewed ? { ...initialProgress, counts: previewed.counts, skipped: previewed.skipped } : initialProgress;
-      const created = await insertJob(tx, change, { kind: 'rollback', status, params: { ...params }, progress: { ...progress } });
+      const checkpoint: RollbackCheckpoint = previewed ? { ...firstCheckpoint, counts: previewed.counts, skipped: previewed.skipped } : firstCheckpoint;
+      const created = await insertJob(tx, change, { kind: 'rollback', status, params: {} });
+      await insertRollbackJob(tx, change.workspaceId, created.id, params, checkpoint);
       if (status === 'awaiting_approval') {
-        const view = presentRollback(created, null);
+        const view = presentRollback(created, { settings: params, checkpoint }, null);
         await notify(tx, change, 'rollback.awaiting_approval', {
           rollbackId: view.id,
           at: view.at,
@@ -190,20 +196,11 @@ async function createRollback(ctx: AppContext, change: ChangeContext, params: Ro
     }),
   );
   if (status === 'queued') ctx.kickJobs();
-  return presentRollback(job, null);
-}
-
-/** For each of these rollbacks that was undone, the undo (one not failed). */
-async function undosOf(db: Db | Tx, workspaceId: string, ids: string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  const { rows } = await sql<{ undo_of: string; id: string }>`
-    SELECT params->>'undoOf' AS undo_of, id FROM jobs
-    WHERE workspace_id = ${workspaceId} AND kind = 'rollback' AND params->>'undoOf' = ANY(${ids}::text[]) AND status <> 'failed'`.execute(db);
-  return new Map(rows.map((r) => [r.undo_of, r.id]));
+  return present(ctx.db, job);
 }
 
 async function present(db: Db | Tx, job: Job): Promise<RollbackView> {
-  return presentRollback(job, (await undosOf(db, job.workspaceId, [job.id])).get(job.id) ?? null);
+  return presentRollback(job, await selectRollbackJob(db, job.workspaceId, job.id), (await selectUndosOf(db, job.workspaceId, [job.id])).get(job.id) ?? null);
 }
 
 async function findRollback(db: Db | Tx, workspaceId: string, id: string): Promise<Job> {
@@ -225,8 +222,8 @@ export async function approveRollback(ctx: AppContext, change: ChangeContext, id
   if (job.createdBy !== null && job.createdBy === change.actorId) throw fourEyesRequired(job, 'same_person');
   if (job.status !== 'awaiting_approval') throw invalidState(`This rollback is ${job.status}, not awaiting approval`, { status: job.status });
   await assertFourEyes(ctx.db, change, job);
-  const params = readJobPayload(rollbackParams, job, 'params');
-  await assertRecoverable(ctx.db, change.workspaceId, new Date(params.at), change.at);
+  const { settings } = await selectRollbackJob(ctx.db, change.workspaceId, id);
+  await assertRecoverable(ctx.db, change.workspaceId, new Date(settings.at), change.at);
   await withOneActiveJob(ctx.db, change.workspaceId, () =>
     inTransaction(ctx.db, change, async (tx) => {
       await queueJob(tx, change.workspaceId, id, change.actorId);
@@ -283,12 +280,12 @@ export async function rejectRollback(ctx: AppContext, change: ChangeContext, id:
  */
 export async function undoRollback(ctx: AppContext, change: ChangeContext, id: string): Promise<RollbackView> {
   const job = await findRollback(ctx.db, change.workspaceId, id);
-  const params = readJobPayload(rollbackParams, job, 'params');
-  const txids = readJobPayload(rollbackProgress, job, 'progress').txids ?? [];
+  const { settings, checkpoint } = await selectRollbackJob(ctx.db, change.workspaceId, id);
+  const txids = checkpoint.txids;
   if (job.status !== 'succeeded' && !(job.status === 'failed' && txids.length > 0)) {
     throw invalidState(`Only a rollback that ran can be undone; this one is ${job.status}`, { status: job.status });
   }
-  const undoneBy = (await undosOf(ctx.db, change.workspaceId, [id])).get(id);
+  const undoneBy = (await selectUndosOf(ctx.db, change.workspaceId, [id])).get(id);
   if (undoneBy) throw invalidState('This rollback has already been undone', { undoneBy });
   // The undo reads the rollback's own history entries: compaction keeps them only while
   // the rollback is inside the recoverable window.
@@ -297,7 +294,7 @@ export async function undoRollback(ctx: AppContext, change: ChangeContext, id: s
   return createRollback(
     ctx,
     change,
-    { at: startedAt.toISOString(), scope: params.scope, resumeAutomations: false, undoOf: id, undoTxids: txids },
+    { at: startedAt.toISOString(), scope: settings.scope, resumeAutomations: false, undoOf: id, undoTxids: txids },
     'rollback.undo_requested',
   );
 }
@@ -318,8 +315,16 @@ export async function getRollback(db: Db, workspaceId: string, id: string): Prom
 
 export async function listRollbacks(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<RollbackView>> {
   const jobs = await listJobs(db, workspaceId, 'rollback', page);
-  const undos = await undosOf(db, workspaceId, jobs.data.map((j) => j.id));
-  return { data: jobs.data.map((j) => presentRollback(j, undos.get(j.id) ?? null)), nextCursor: jobs.nextCursor };
+  const ids = jobs.data.map((j) => j.id);
+  const [rows, undos] = await Promise.all([selectRollbackJobs(db, workspaceId, ids), selectUndosOf(db, workspaceId, ids)]);
+  return { data: jobs.data.map((j) => presentRollback(j, rowOf(rows, j), undos.get(j.id) ?? null)), nextCursor: jobs.nextCursor };
+}
+
+/** A listed job's rollback_jobs row (every rollback and undo job has one). */
+export function rowOf(rows: Map<string, RollbackJob>, job: Job): RollbackJob {
+  const row = rows.get(job.id);
+  if (!row) throw new Error(`${job.kind} job ${job.id} has no rollback_jobs row`);
+  return row;
 }
 
 async function currentTxid(tx: Tx): Promise<string> {
@@ -361,106 +366,109 @@ export const rollbackJobHandler: JobHandler = {
  * contacts with their associations, a batch at a time.
  */
 export async function stepRollback(tx: Tx, job: Job, change: ChangeContext, defaultBatchSize?: number): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }> {
-  {
-    const params = readJobPayload(rollbackParams, job, 'params');
-    const progress: RollbackProgress = { ...initialProgress, ...readJobPayload(rollbackProgress, job, 'progress') };
-    const ws = change.workspaceId;
-    const batchSize = params.batchSize ?? defaultBatchSize ?? rollbackBatchSize;
-    const wrote = async () => ({ ...progress, txids: [...progress.txids, await currentTxid(tx)] });
-    // Rows changed after the plan are left alone: counted and shown with the plan's skips.
-    const keptLater = (changed: ChangedRow[], base: RollbackProgress): RollbackProgress => {
-      if (changed.length === 0 || !base.counts) return base;
-      const contacts = [...new Set(changed.flatMap((c) => (c.contactId ? [c.contactId] : [])))];
-      const skipped = { ...base.counts.skipped, contacts: base.counts.skipped.contacts + contacts.length, changedSincePlan: (base.counts.skipped.changedSincePlan ?? 0) + changed.length };
-      const shown = contacts.map((contactId) => ({ contactId, reason: 'changed_since_plan' }));
-      return { ...base, counts: { ...base.counts, skipped }, skipped: [...base.skipped, ...shown].slice(0, reportedSkips) };
-    };
-    // A batch step reads the plan's rows of its batch by key (thousands of ids at a time)
-    // and writes rows by key: with the plan's fresh statistics the planner would still
-    // rather read the whole plan once per statement (a parallel scan of 130,000 rows, 30-60
-    // ms, eight times a batch at 100,000 contacts) than look 2,000 keys up. The step's
-    // statements are all lookups by key: scans are off for its transaction.
-    if (progress.phase !== 'plan') await sql`SELECT set_config('enable_seqscan', 'off', true)`.execute(tx);
-    let next: RollbackProgress;
-    switch (progress.phase) {
-      case 'plan': {
-        const source = planSourceOf(params, change.at);
-        // A plan to a point (or an undo of a rollback) is made a chunk a step, each chunk
-        // committed with the chunks done so far: a job stopped while planning goes on from
-        // the next chunk. An undo by cause plans in one step.
-        if (source.kind === 'cause') {
-          await planRollback(tx, ws, job.id, params.scope, source);
-        } else {
-          const chunk = planChunks.find((c) => !progress.planned.includes(c)) ?? 'skips';
-          await planRollbackChunk(tx, ws, job.id, params.scope, source, chunk);
-          if (chunk !== 'skips') {
-            next = { ...progress, planned: [...progress.planned, chunk] };
-            break;
-          }
-        }
-        await recordPlanSkips(tx, ws, job.id);
-        const { counts: planCounts, skipped } = await summarizePlan(tx, ws, job.id, reportedSkips);
-        // As the preview shows them: with the deals it will mend (an undo's own deal rows
-        // are written back first, so its mends are known only at its end).
-        const counts = params.scope.type === 'contacts' && !params.undoOf ? withDealMends(planCounts, await projectDealMends(tx, ws, job.id)) : planCounts;
-        next = { ...progress, phase: 'parents', planned: [...planChunks], counts, planCounts, skipped, contactsTotal: await countPlannedContacts(tx, ws, job.id) };
-        break;
-      }
-      case 'parents': {
-        const changed = await applyParents(tx, change, job.id);
-        next = keptLater(changed, { ...(await wrote()), phase: 'release', cursor: '' });
-        break;
-      }
-      case 'release': {
-        const { ids, finished, changed } = await releaseEmails(tx, change, job.id, progress.cursor, batchSize);
-        next =
-          ids.length === 0
-            ? { ...progress, phase: 'contacts', cursor: '' }
-            : keptLater(changed, { ...(await wrote()), cursor: ids[ids.length - 1], contactsDone: progress.contactsDone + finished });
-        break;
-      }
-      case 'contacts': {
-        const { ids, changed } = await applyContacts(tx, change, job.id, progress.cursor, batchSize, params.resumeAutomations);
-        if (ids.length > 0) {
-          next = keptLater(changed, { ...(await wrote()), cursor: ids[ids.length - 1], contactsDone: progress.contactsDone + ids.length });
+  const { settings: params, checkpoint: progress } = await selectRollbackJob(tx, job.workspaceId, job.id);
+  const next = await nextCheckpoint(tx, job, change, params, progress, defaultBatchSize);
+  await saveCheckpoint(tx, job.workspaceId, job.id, next);
+  return next.phase === 'done' ? { progress: {}, done: true, result: { counts: next.counts } } : { progress: {}, done: false };
+}
+
+/** Does the rollback's next step from `progress`, and gives the checkpoint it reached. */
+async function nextCheckpoint(tx: Tx, job: Job, change: ChangeContext, params: RollbackSettings, progress: RollbackCheckpoint, defaultBatchSize?: number): Promise<RollbackCheckpoint> {
+  const ws = change.workspaceId;
+  const batchSize = params.batchSize ?? defaultBatchSize ?? rollbackBatchSize;
+  const wrote = async () => ({ ...progress, txids: [...progress.txids, await currentTxid(tx)] });
+  // Rows changed after the plan are left alone: counted and shown with the plan's skips.
+  const keptLater = (changed: ChangedRow[], base: RollbackCheckpoint): RollbackCheckpoint => {
+    if (changed.length === 0 || !base.counts) return base;
+    const contacts = [...new Set(changed.flatMap((c) => (c.contactId ? [c.contactId] : [])))];
+    const skipped = { ...base.counts.skipped, contacts: base.counts.skipped.contacts + contacts.length, changedSincePlan: (base.counts.skipped.changedSincePlan ?? 0) + changed.length };
+    const shown = contacts.map((contactId) => ({ contactId, reason: 'changed_since_plan' }));
+    return { ...base, counts: { ...base.counts, skipped }, skipped: [...base.skipped, ...shown].slice(0, reportedSkips) };
+  };
+  // A batch step reads the plan's rows of its batch by key (thousands of ids at a time)
+  // and writes rows by key: with the plan's fresh statistics the planner would still
+  // rather read the whole plan once per statement (a parallel scan of 130,000 rows, 30-60
+  // ms, eight times a batch at 100,000 contacts) than look 2,000 keys up. The step's
+  // statements are all lookups by key: scans are off for its transaction.
+  if (progress.phase !== 'plan') await sql`SELECT set_config('enable_seqscan', 'off', true)`.execute(tx);
+  let next: RollbackCheckpoint;
+  switch (progress.phase) {
+    case 'plan': {
+      const source = planSourceOf(params, change.at);
+      // A plan to a point (or an undo of a rollback) is made a chunk a step, each chunk
+      // committed with the chunks done so far: a job stopped while planning goes on from
+      // the next chunk. An undo by cause plans in one step.
+      if (source.kind === 'cause') {
+        await planRollback(tx, ws, job.id, params.scope, source);
+      } else {
+        const chunk = planChunks.find((c) => !progress.planned.includes(c)) ?? 'skips';
+        await planRollbackChunk(tx, ws, job.id, params.scope, source, chunk);
+        if (chunk !== 'skips') {
+          next = { ...progress, planned: [...progress.planned, chunk] };
           break;
         }
-        // A full rollback writes deals back as they were; a partial one, and an undo by
-        // cause, mend those their contacts left, in this last transaction, which an undo
-        // then puts back too.
-        const mended = params.scope.type === 'contacts' || params.cause ? await mendDealsOfRolledBackContacts(tx, change, job.id) : null;
-        const planned = progress.planCounts ?? progress.counts;
-        const counts =
-          mended && planned
-            ? { ...withDealMends(planned, { deleted: mended.deleted.length, repointed: mended.repointed.length }), skipped: progress.counts?.skipped ?? planned.skipped }
-            : progress.counts;
-        await sql`DELETE FROM rollback_targets WHERE workspace_id = ${ws} AND rollback_id = ${job.id}`.execute(tx);
-        await recordAudit(
-          tx,
-          change,
-          ...(mended?.deleted ?? []).map((id) => ({
-            action: 'deal.deleted',
-            targetType: 'deal',
-            targetId: id,
-            details: job.kind === 'undo' ? { reason: 'last_contact_undone', undoId: job.id } : { reason: 'last_contact_rolled_back', rollbackId: job.id },
-          })),
-          job.kind === 'undo'
-            ? { action: 'undo.completed', targetType: 'undo', targetId: job.id, details: { counts } }
-            : { action: 'rollback.completed', targetType: 'rollback', targetId: job.id, details: { counts, undoOf: params.undoOf ?? null } },
-        );
-        next = { ...(mended ? await wrote() : progress), counts, phase: 'done' };
-        return { progress: { ...next }, done: true, result: { counts } };
       }
-      default:
-        throw new Error(`${job.kind} ${job.id} is in an unknown phase ${String(progress.phase)}`);
+      await recordPlanSkips(tx, ws, job.id);
+      const { counts: planCounts, skipped } = await summarizePlan(tx, ws, job.id, reportedSkips);
+      // As the preview shows them: with the deals it will mend (an undo's own deal rows
+      // are written back first, so its mends are known only at its end).
+      const counts = params.scope.type === 'contacts' && !params.undoOf ? withDealMends(planCounts, await projectDealMends(tx, ws, job.id)) : planCounts;
+      next = { ...progress, phase: 'parents', planned: [...planChunks], counts, planCounts, skipped, contactsTotal: await countPlannedContacts(tx, ws, job.id) };
+      break;
     }
-    return { progress: { ...next }, done: false };
+    case 'parents': {
+      const changed = await applyParents(tx, change, job.id);
+      next = keptLater(changed, { ...(await wrote()), phase: 'release', lastDoneId: '' });
+      break;
+    }
+    case 'release': {
+      const { ids, finished, changed } = await releaseEmails(tx, change, job.id, progress.lastDoneId, batchSize);
+      next =
+        ids.length === 0
+          ? { ...progress, phase: 'contacts', lastDoneId: '' }
+          : keptLater(changed, { ...(await wrote()), lastDoneId: ids[ids.length - 1], contactsDone: progress.contactsDone + finished });
+      break;
+    }
+    case 'contacts': {
+      const { ids, changed } = await applyContacts(tx, change, job.id, progress.lastDoneId, batchSize, params.resumeAutomations);
+      if (ids.length > 0) {
+        next = keptLater(changed, { ...(await wrote()), lastDoneId: ids[ids.length - 1], contactsDone: progress.contactsDone + ids.length });
+        break;
+      }
+      // A full rollback writes deals back as they were; a partial one, and an undo by
+      // cause, mend those their contacts left, in this last transaction, which an undo
+      // then puts back too.
+      const mended = params.scope.type === 'contacts' || params.cause ? await mendDealsOfRolledBackContacts(tx, change, job.id) : null;
+      const planned = progress.planCounts ?? progress.counts;
+      const counts =
+        mended && planned
+          ? { ...withDealMends(planned, { deleted: mended.deleted.length, repointed: mended.repointed.length }), skipped: progress.counts?.skipped ?? planned.skipped }
+          : progress.counts;
+      await sql`DELETE FROM rollback_targets WHERE workspace_id = ${ws} AND rollback_id = ${job.id}`.execute(tx);
+      await recordAudit(
+        tx,
+        change,
+        ...(mended?.deleted ?? []).map((id) => ({
+          action: 'deal.deleted',
+          targetType: 'deal',
+          targetId: id,
+          details: job.kind === 'undo' ? { reason: 'last_contact_undone', undoId: job.id } : { reason: 'last_contact_rolled_back', rollbackId: job.id },
+        })),
+        job.kind === 'undo'
+          ? { action: 'undo.completed', targetType: 'undo', targetId: job.id, details: { counts } }
+          : { action: 'rollback.completed', targetType: 'rollback', targetId: job.id, details: { counts, undoOf: params.undoOf ?? null } },
+      );
+      return { ...(mended ? await wrote() : progress), counts, phase: 'done' };
+    }
+    default:
+      throw new Error(`${job.kind} ${job.id} is in an unknown phase ${String(progress.phase)}`);
   }
+  return next;
 }
 
 /** Tells admins a rollback ended: it ran (succeeded or failed), or it was rejected before it ran. */
 async function notifyRollbackFinished(tx: Tx, job: Job, change: ChangeContext): Promise<void> {
-  const view = presentRollback(job, null);
+  const view = presentRollback(job, await selectRollbackJob(tx, job.workspaceId, job.id), null);
   await notify(tx, change, 'rollback.finished', {
     rollbackId: view.id,
     status: view.status,

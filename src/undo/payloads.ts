@@ -1,11 +1,10 @@
 import { z, type ZodType } from 'zod';
-import { rollbackParams } from '../rollbacks/payloads.js';
 import type { OnConflict, UndoCause } from './service.js';
 
 /**
- * An undo job's params (jobs.params), as zod reads them back: a rollback's (it is written
- * back as one, src/rollbacks) and the cause it undoes and how it meets later changes.
- * Its progress is a rollback's (rollbackProgress).
+ * What only an undo job keeps in its jobs.params, as zod reads it back: the cause it
+ * undoes and how it meets later changes. How it is written back (its point, the cause's
+ * transactions, its checkpoint) is a rollback's: its rollback_jobs row (src/rollbacks).
  *
  * ```ts
  * const params = readJobPayload(undoParams, job, 'params');
@@ -22,4 +21,4 @@ const cause: ZodType<UndoCause> = z.union([
 
 const onConflict: ZodType<OnConflict> = z.enum(['keep_later', 'undo_anyway']);
 
-export const undoParams = rollbackParams.extend({ undoCause: cause, onConflict });
+export const undoParams = z.object({ undoCause: cause, onConflict });

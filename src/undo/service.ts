@@ -10,7 +10,7 @@ import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandl
 import { notify } from '../notifications/service.js';
 import { assertRecoverable } from '../snapshots/service.js';
 import { samplePlan, summarizePlan, type RollbackCounts, type SampleRecord, type SkippedContact } from '../rollbacks/plan.js';
-import { presentRollback, stepRollback, withPlanPreview, type RollbackParams } from '../rollbacks/service.js';
+import { firstCheckpoint, insertRollbackJob, presentRollback, rowOf, selectRollbackJob, selectRollbackJobs, stepRollback, withPlanPreview, type RollbackJob, type RollbackSettings } from '../rollbacks/service.js';
 import { countConflicts, selectConflicts, type ConflictRow } from './queries.js';
 import { undoParams } from './payloads.js';
 import { readJobPayload } from '../jobs/payload.js';
@@ -132,7 +132,8 @@ export async function previewUndo(ctx: AppContext, change: ChangeContext, input:
   });
 }
 
-interface UndoParams extends RollbackParams {
+/** What only an undo has (jobs.params): the cause it undoes, and how it meets later changes. The rest is a rollback's (rollback_jobs). */
+interface UndoParams {
   undoCause: UndoCause;
   onConflict: OnConflict;
 }
@@ -164,23 +165,23 @@ export async function requestUndo(ctx: AppContext, change: ChangeContext, input:
   if (resolved.txids.length === 0) throw invalidState('That cause changed nothing that can be undone', { cause: input.cause });
   await assertUndoable(ctx, change, resolved);
   const onConflict = input.onConflict ?? 'keep_later';
-  const params: UndoParams = {
+  const params: UndoParams = { undoCause: input.cause, onConflict };
+  const settings: RollbackSettings = {
     at: (resolved.firstAt ?? change.at).toISOString(),
     scope: { type: 'workspace' },
     resumeAutomations: false,
     cause: planOf(resolved, onConflict),
-    undoCause: input.cause,
-    onConflict,
   };
   const job = await withOneActiveJob(ctx.db, change.workspaceId, () =>
     inTransaction(ctx.db, change, async (tx) => {
       const queued = await insertJob(tx, change, { kind: 'undo', status: 'queued', params: { ...params } });
+      await insertRollbackJob(tx, change.workspaceId, queued.id, settings, firstCheckpoint);
       await recordAudit(tx, change, { action: 'undo.requested', targetType: 'undo', targetId: queued.id, details: { cause: input.cause, onConflict } });
       return queued;
     }),
   );
   ctx.kickJobs();
-  return presentUndo(job, [], 0);
+  return presentUndo(job, await selectRollbackJob(ctx.db, change.workspaceId, job.id), [], 0);
 }
 
 function presentConflict(r: ConflictRow): Conflict {
@@ -207,9 +208,9 @@ const recordKinds: Record<string, string> = {
 };
 const recordKind = (table: string) => recordKinds[table] ?? table;
 
-function presentUndo(job: Job, conflicts: ConflictRow[], conflictCount: number): UndoView {
+function presentUndo(job: Job, writtenBack: RollbackJob, conflicts: ConflictRow[], conflictCount: number): UndoView {
   const params = readJobPayload(undoParams, job, 'params');
-  const run = presentRollback(job, null);
+  const run = presentRollback(job, writtenBack, null);
   return {
     id: job.id,
     cause: params.undoCause,
@@ -237,12 +238,13 @@ async function findUndo(db: Db | Tx, workspaceId: string, id: string): Promise<J
 
 export async function getUndo(db: Db, workspaceId: string, id: string): Promise<UndoView> {
   const job = await findUndo(db, workspaceId, id);
-  return presentUndo(job, await selectConflicts(db, workspaceId, id, -1, conflictsShown), await countConflicts(db, workspaceId, id));
+  return presentUndo(job, await selectRollbackJob(db, workspaceId, id), await selectConflicts(db, workspaceId, id, -1, conflictsShown), await countConflicts(db, workspaceId, id));
 }
 
 export async function listUndos(db: Db, workspaceId: string, page: PageRequest): Promise<Page<UndoView>> {
   const jobs = await listJobs(db, workspaceId, 'undo', page);
-  return { data: jobs.data.map((job) => presentUndo(job, [], 0)), nextCursor: jobs.nextCursor };
+  const rows = await selectRollbackJobs(db, workspaceId, jobs.data.map((j) => j.id));
+  return { data: jobs.data.map((job) => presentUndo(job, rowOf(rows, job), [], 0)), nextCursor: jobs.nextCursor };
 }
 
 /** The conflicts an undo met, in the plan's order, a page at a time. */
@@ -268,7 +270,7 @@ export const undoJobHandler: JobHandler = {
     await sql`DELETE FROM rollback_targets WHERE workspace_id = ${job.workspaceId} AND rollback_id = ${job.id}`.execute(tx);
   },
   async finished(tx, job, change) {
-    const view = presentUndo(job, [], await countConflicts(tx, job.workspaceId, job.id));
+    const view = presentUndo(job, await selectRollbackJob(tx, job.workspaceId, job.id), [], await countConflicts(tx, job.workspaceId, job.id));
     await notify(tx, change, 'undo.finished', {
       undoId: view.id,
       status: view.status,

@@ -221,7 +221,7 @@ describe('undo: durable, one at a time, and refused where it cannot be exact', (
     await deleter.api('POST', '/contacts/delete', { ids });
     const to = now();
     const res = await ws.api('POST', '/undos', { cause: { actorId: deleter.id, from, to } });
-    await sql`UPDATE jobs SET params = jsonb_set(params, '{batchSize}', '2') WHERE workspace_id = ${ws.id} AND id = ${res.body.id}`.execute(app.ctx.db);
+    await sql`UPDATE rollback_jobs SET batch_size = 2 WHERE workspace_id = ${ws.id} AND job_id = ${res.body.id}`.execute(app.ctx.db);
     expect(await app.runJobs(ws.id, { maxSteps: 3 })).toBe(3);
     expect((await ws.api('GET', `/undos/${res.body.id}`)).body.status).toBe('running');
     await app.runJobs(ws.id);
