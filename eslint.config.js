@@ -2,6 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import boundaries from 'eslint-plugin-boundaries';
 import { layering } from './.ci/layering.js';
+import { tableOwnership } from './.ci/table-ownership.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'web/dist/', 'scratch/', '.retrace-data/'] },
@@ -23,4 +24,11 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   layering(boundaries),
+  {
+    // Who owns which table, in the SQL (.ci/table-ownership.js).
+    files: ['src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    plugins: { retrace: { rules: { 'table-ownership': tableOwnership } } },
+    rules: { 'retrace/table-ownership': 'error' },
+  },
 );

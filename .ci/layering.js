@@ -11,8 +11,9 @@
  *   service.ts or an api file listed in `apis` below, never its queries.ts or other
  *   inner files.
  * - orchestrators (recycle-bin, rollbacks, undo, merge, retention, backups, erasure,
- *   held-deletes, deleted-objects): flows across many features' tables (restore, rollback, undo,
- *   merge, purge, backup): they call the features' services and each other's.
+ *   held-deletes, deleted-objects, imports, changes): flows across many features' tables
+ *   (restore, rollback, undo, merge, purge, backup, import, the report of causes): they
+ *   call the features' services and each other's.
  * - wiring (app.ts, cli, seed, maintenance): builds the server and the commands out of
  *   all of them.
  *
@@ -21,9 +22,11 @@
  * without saying why.
  */
 
-const core = ['db', 'http', 'jobs', 'history', 'test-support'];
-const orchestrators = ['recycle-bin', 'rollbacks', 'undo', 'merge', 'retention', 'backups', 'erasure', 'held-deletes', 'deleted-objects'];
-const wiring = ['cli', 'seed', 'maintenance'];
+export const core = ['db', 'http', 'jobs', 'history', 'test-support'];
+// An import writes contacts with their lists, tags and accounts; changes reports every
+// cause's writes across all tables, naming its user, token, automation, form or import.
+export const orchestrators = ['recycle-bin', 'rollbacks', 'undo', 'merge', 'retention', 'backups', 'erasure', 'held-deletes', 'deleted-objects', 'imports', 'changes'];
+export const wiring = ['cli', 'seed', 'maintenance'];
 
 /** Files besides service.ts that a folder exports to the others, on purpose. */
 const apis = [

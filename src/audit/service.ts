@@ -43,6 +43,11 @@ interface AuditRow {
  * join the hash chain after commit (chainPendingEntries): nothing here waits for another
  * write of the workspace.
  */
+/** A new workspace's audit chain: its head, which chaining extends (one chainer at a time holds it). */
+export async function startAuditChain(tx: Tx, workspaceId: string): Promise<void> {
+  await sql`INSERT INTO audit_heads (workspace_id) VALUES (${workspaceId})`.execute(tx);
+}
+
 export async function recordAudit(tx: Tx, change: ChangeContext, ...entries: AuditEntryInput[]): Promise<string[]> {
   if (entries.length === 0) return [];
   // Columns, not rows: a restore writes thousands of entries in one statement (parsing

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { joinContact } from '../contacts/guards.js';
 import type { ChangeContext, Tx } from '../db/database.js';
 import { batchOf, byKeys, lookUp } from '../db/keys.js';
 import type { DeliveredEvent } from '../outbox/consumer.js';
@@ -61,7 +62,7 @@ export async function enrolOnEvents(tx: Tx, change: ChangeContext, events: Deliv
       AND (a.trigger->>'listId' IS NULL OR a.trigger->>'listId' = e->>'listId')
       AND (a.trigger->>'tagId' IS NULL OR a.trigger->>'tagId' = e->>'tagId')
       AND a.created_at <= (e->>'createdAt')::timestamptz AND a.paused_at IS NULL AND a.deleted_at IS NULL
-    JOIN contacts c ON c.workspace_id = ${change.workspaceId} AND c.id = e->>'contactId' AND c.status = 'active'
+    ${joinContact('c', change.workspaceId, sql`e->>'contactId'`, { active: true })}
     ORDER BY a.id, c.id
     ON CONFLICT (workspace_id, automation_id, contact_id) DO NOTHING
     RETURNING contact_id`.execute(tx);

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { joinContact } from '../contacts/guards.js';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
@@ -107,7 +108,7 @@ async function nextDueAutomation(ctx: AppContext, workspaceId: string): Promise<
   const { rows } = await sql<{ automation_id: string }>`
     SELECT e.automation_id FROM enrollments e
     JOIN automations a ON a.workspace_id = e.workspace_id AND a.id = e.automation_id AND a.paused_at IS NULL AND a.deleted_at IS NULL
-    JOIN contacts c ON c.workspace_id = e.workspace_id AND c.id = e.contact_id AND c.status = 'active'
+    ${joinContact('c', sql`e.workspace_id`, sql`e.contact_id`, { active: true })}
     WHERE e.workspace_id = ${workspaceId} AND ${due(ctx.clock.now())}
     ORDER BY e.run_at NULLS FIRST, e.automation_id LIMIT 1`.execute(ctx.db);
   return rows[0]?.automation_id ?? null;
@@ -147,7 +148,7 @@ async function takeDueSteps(tx: Tx, change: ChangeContext, automationId: string)
     FROM enrollments e
     -- a paused or deleted automation advances no enrollment and sends nothing
     JOIN automations a ON a.workspace_id = e.workspace_id AND a.id = e.automation_id AND a.paused_at IS NULL AND a.deleted_at IS NULL
-    JOIN contacts c ON c.workspace_id = e.workspace_id AND c.id = e.contact_id AND c.status = 'active'
+    ${joinContact('c', sql`e.workspace_id`, sql`e.contact_id`, { active: true })}
     WHERE e.workspace_id = ${change.workspaceId} AND e.automation_id = ${automationId} AND ${due(change.at)}
     ORDER BY e.run_at NULLS FIRST, e.contact_id
     LIMIT ${batchSize}

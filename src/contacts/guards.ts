@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import { invalidState, notFound } from '../http/errors.js';
 
@@ -31,4 +31,26 @@ export function ofActiveContact(alias: string) {
   // (workspace, status), guess from no statistics that the workspace has a handful of
   // active contacts, and read them all for each row (db/keys.ts).
   return sql`(SELECT ac_c.status FROM contacts ac_c WHERE ac_c.workspace_id = ${row}.workspace_id AND ac_c.id = ${row}.contact_id) = 'active'`;
+}
+
+/** A key of the join: an SQL expression (`sql\`e.contact_id\``) or a value. */
+type JoinKey = RawBuilder<unknown> | string;
+
+/**
+ * Joins contacts, as `alias`, to the rows of another table by the contact's key: how a
+ * feature reads the contacts its rows name (an enrollment's, a list member's, a
+ * message's) without naming contacts' table itself (.ci/table-ownership.js). `active`
+ * keeps only active contacts; `left` keeps the rows whose contact is missing.
+ */
+export function joinContact(alias: string, workspaceId: JoinKey, contactId: JoinKey, options: { active?: boolean; left?: boolean } = {}) {
+  const c = sql.table(alias);
+  return sql`${sql.raw(options.left ? 'LEFT JOIN' : 'JOIN')} contacts ${c} ON ${c}.workspace_id = ${workspaceId} AND ${c}.id = ${contactId}${options.active ? sql` AND ${c}.status = 'active'` : sql``}`;
+}
+
+/** Which of these contacts are active, each locked (FOR SHARE) against leaving meanwhile. */
+export async function lockActiveContacts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<Set<string>> {
+  const { rows } = await sql<{ id: string }>`
+    SELECT id FROM contacts WHERE workspace_id = ${workspaceId} AND id = ANY(${contactIds}::text[]) AND status = 'active'
+    ORDER BY id FOR SHARE`.execute(tx);
+  return new Set(rows.map((r) => r.id));
 }

@@ -9,7 +9,7 @@ import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
 import { removeFromAllLists } from '../lists/service.js';
 import { unlinkFromAllAccounts } from '../accounts/service.js';
-import { addTagsToContact, requireLiveTags, untagAll } from '../tags/service.js';
+import { addTagsToContact, liveTagIdsOf, requireLiveTags, untagAll } from '../tags/service.js';
 import { detachContactsFromDeals } from '../deals/service.js';
 import { pauseEnrollments } from '../automations/enrollments.js';
 import { lockContact, type ContactStatus } from './guards.js';
@@ -76,9 +76,7 @@ export function presentContact(r: ContactRow): Contact {
 export const contactColumns = sql`
   c.id, c.email, c.first_name, c.last_name, c.phone, c.fields, c.status, c.created_at, c.updated_at,
   c.deleted_at, c.deleted_by, c.archived_at, c.archived_by, c.merged_into,
-  coalesce((SELECT array_agg(ct.tag_id ORDER BY ct.created_at, ct.tag_id) FROM contact_tags ct
-            JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.deleted_at IS NULL
-            WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id AND c.status = 'active'), '{}') AS tag_ids`;
+  CASE WHEN c.status = 'active' THEN ${liveTagIdsOf('c')} ELSE '{}' END AS tag_ids`;
 
 export async function getContact(db: Db | Tx, workspaceId: string, contactId: string): Promise<Contact> {
   const { rows } = await sql<ContactRow>`${prepared}
@@ -350,4 +348,14 @@ export async function setCustomField(tx: Tx, change: ChangeContext, contactIds: 
       AND (c.fields -> ${field}::text) IS DISTINCT FROM ${json}::jsonb
     RETURNING c.id`);
   return rows.map((r) => r.id);
+}
+
+/** How many contacts the workspace has in each status but merged (its usage, GET /workspace). */
+export async function countContactsByStatus(db: Db | Tx, workspaceId: string): Promise<{ active: number; archived: number; deleted: number }> {
+  const { rows } = await sql<{ active: number; archived: number; deleted: number }>`
+    SELECT count(*) FILTER (WHERE status = 'active')::int AS active,
+           count(*) FILTER (WHERE status = 'archived')::int AS archived,
+           count(*) FILTER (WHERE status = 'deleted')::int AS deleted
+    FROM contacts WHERE workspace_id = ${workspaceId}`.execute(db);
+  return rows[0];
 }

@@ -5,7 +5,7 @@ import { batchOf, byKeys, lookUp } from '../db/keys.js';
 import { invalidRequest, invalidState, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
-import { ofActiveContact } from '../contacts/guards.js';
+import { joinContact, lockActiveContacts, ofActiveContact } from '../contacts/guards.js';
 import { moveToBin } from '../deleted-objects/bin.js';
 
 export interface Deal {
@@ -99,11 +99,8 @@ export interface NewDeal {
 
 /** Every id names an active contact of the workspace, each locked against leaving meanwhile; else 400. */
 async function requireActiveContacts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
-  const { rows: found } = await sql<{ id: string }>`
-    SELECT id FROM contacts WHERE workspace_id = ${workspaceId} AND id = ANY(${contactIds}::text[]) AND status = 'active'
-    ORDER BY id FOR SHARE`.execute(tx);
-  if (found.length !== contactIds.length) {
-    const active = new Set(found.map((r) => r.id));
+  const active = await lockActiveContacts(tx, workspaceId, contactIds);
+  if (active.size !== contactIds.length) {
     throw invalidRequest('Every contact of a deal must be an active contact of this workspace', {
       issues: contactIds.filter((id) => !active.has(id)).map((id) => ({ in: 'body', path: ['contactIds'], message: `no active contact ${id}` })),
     });
@@ -341,7 +338,7 @@ export async function projectMendDeals(
       FROM links_after la
       JOIN touched t ON t.id = la.deal_id
       LEFT JOIN planned_status ps ON ps.contact_id = la.contact_id
-      LEFT JOIN contacts c ON c.workspace_id = ${workspaceId} AND c.id = la.contact_id
+      ${joinContact('c', workspaceId, sql`la.contact_id`, { left: true })}
       GROUP BY la.deal_id)
     SELECT count(*) FILTER (WHERE a.any_active IS NOT TRUE)::int AS deleted,
            count(*) FILTER (WHERE a.any_active AND NOT a.primary_active)::int AS repointed

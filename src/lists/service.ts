@@ -7,7 +7,7 @@ import { notFound } from '../http/errors.js';
 import { decodeCursor, pageByTime, toPage, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
-import { ofActiveContact, requireActiveContact } from '../contacts/guards.js';
+import { joinContact, ofActiveContact, requireActiveContact } from '../contacts/guards.js';
 import { moveToBin } from '../deleted-objects/bin.js';
 
 export const membershipStatuses = ['subscribed', 'unsubscribed', 'bounced', 'unconfirmed'] as const;
@@ -170,8 +170,8 @@ export async function listMembers(
   if (list.length === 0) throw notFound('List');
   const { rows } = await sql<ListMember>`
     SELECT m.contact_id AS "contactId", c.email, c.first_name AS "firstName", c.last_name AS "lastName", m.status
-    FROM list_memberships m JOIN contacts c ON c.workspace_id = m.workspace_id AND c.id = m.contact_id
-    WHERE m.workspace_id = ${workspaceId} AND m.list_id = ${listId} AND c.status = 'active'
+    FROM list_memberships m ${joinContact('c', sql`m.workspace_id`, sql`m.contact_id`, { active: true })}
+    WHERE m.workspace_id = ${workspaceId} AND m.list_id = ${listId}
       AND ${request.status === undefined ? sql`true` : sql`m.status = ${request.status}`}
       AND ${after ? sql`m.contact_id > ${after[0]}` : sql`true`}
     ORDER BY m.contact_id LIMIT ${request.limit + 1}`.execute(db);
@@ -206,7 +206,7 @@ export async function setMembershipsOnList(tx: Tx, change: ChangeContext, listId
     INSERT INTO list_memberships (workspace_id, list_id, contact_id, status, created_at, updated_at)
     SELECT k.workspace_id, l.id, c.id, ${status}, ${change.at}, ${change.at}
     FROM ${batchOf(change.workspaceId, contactIds)}
-    JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key AND c.status = 'active'
+    ${joinContact('c', sql`k.workspace_id`, sql`k.key`, { active: true })}
     JOIN lists l ON l.workspace_id = k.workspace_id AND l.id = ${listId} AND l.deleted_at IS NULL
     ON CONFLICT (workspace_id, list_id, contact_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at
       WHERE list_memberships.status IS DISTINCT FROM EXCLUDED.status

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { joinContact } from '../contacts/guards.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
@@ -58,7 +59,7 @@ export async function claimMessages(tx: Tx, change: ChangeContext, claims: Messa
       ON CONFLICT (workspace_id, automation_id, step_index, contact_id) DO NOTHING
       RETURNING id, automation_id, step_index, contact_id, subject)
     SELECT m.id, m.automation_id, m.step_index, m.contact_id, m.subject, c.email AS to
-    FROM claimed m JOIN contacts c ON c.workspace_id = ${change.workspaceId} AND c.id = m.contact_id`.execute(tx);
+    FROM claimed m ${joinContact('c', change.workspaceId, sql`m.contact_id`)}`.execute(tx);
   return rows.map((r) => ({
     id: r.id,
     workspaceId: change.workspaceId,

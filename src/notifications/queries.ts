@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
+import { activeUsersHolding } from '../users/service.js';
 import type { NotificationEvent } from './events.js';
 
 // The notifications module's SQL: webhooks, events, deliveries and their attempts. Every
@@ -75,9 +76,7 @@ export async function insertEventWithDeliveries(
       WHERE w.workspace_id = ${ws} AND ${input.event} = ANY (w.events)
       UNION ALL
       SELECT ${ws}, event.id, 'email', NULL, u.id, u.email, ${change.at}::timestamptz, ${change.at}::timestamptz
-      FROM event, users u
-      WHERE u.workspace_id = ${ws} AND u.deactivated_at IS NULL
-        AND EXISTS (SELECT 1 FROM roles r WHERE r.workspace_id = u.workspace_id AND r.id = u.role_id AND ${input.adminPermission} = ANY (r.permissions))
+      FROM event, (${activeUsersHolding(ws, input.adminPermission)}) u
       RETURNING 1)
     SELECT count(*)::int AS n FROM queued`.execute(tx);
   return rows[0].n;

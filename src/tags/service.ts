@@ -8,7 +8,7 @@ import { invalidRequest, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { emitEvents } from '../outbox/service.js';
-import { requireActiveContact } from '../contacts/guards.js';
+import { joinContact, requireActiveContact } from '../contacts/guards.js';
 import { moveToBin } from '../deleted-objects/bin.js';
 
 export interface Tag {
@@ -27,6 +27,17 @@ const presentTag = (r: TagRow): Tag => ({
   createdAt: r.created_at.toISOString(),
   deletedAt: r.deleted_at?.toISOString() ?? null,
 });
+
+/**
+ * The ids of the live tags on the contact `contact` (an alias of contacts' rows), in the
+ * order they were put on it: how contacts' reads show a contact's tags.
+ */
+export function liveTagIdsOf(contact: string) {
+  const c = sql.table(contact);
+  return sql`coalesce((SELECT array_agg(ct.tag_id ORDER BY ct.created_at, ct.tag_id) FROM contact_tags ct
+            JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.deleted_at IS NULL
+            WHERE ct.workspace_id = ${c}.workspace_id AND ct.contact_id = ${c}.id), '{}')`;
+}
 
 export async function createTag(db: Db, change: ChangeContext, name: string): Promise<Tag> {
   return inTransaction(db, change, async (tx) => {
@@ -115,7 +126,7 @@ export async function addTagToContacts(tx: Tx, change: ChangeContext, tagId: str
     INSERT INTO contact_tags (workspace_id, contact_id, tag_id, created_at)
     SELECT k.workspace_id, c.id, t.id, ${change.at}
     FROM ${batchOf(change.workspaceId, contactIds)}
-    JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key AND c.status = 'active'
+    ${joinContact('c', sql`k.workspace_id`, sql`k.key`, { active: true })}
     JOIN tags t ON t.workspace_id = k.workspace_id AND t.id = ${tagId} AND t.deleted_at IS NULL
     ON CONFLICT DO NOTHING
     RETURNING contact_id`);
@@ -130,7 +141,7 @@ export async function removeTagFromContacts(tx: Tx, change: ChangeContext, tagId
   const { rows } = await byKeys(tx, sql<{ contact_id: string }>`
     DELETE FROM contact_tags ct
     USING ${batchOf(change.workspaceId, contactIds)}
-    JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key AND c.status = 'active'
+    ${joinContact('c', sql`k.workspace_id`, sql`k.key`, { active: true })}
     WHERE ct.workspace_id = k.workspace_id AND ct.contact_id = c.id AND ct.tag_id = ${tagId}
     RETURNING ct.contact_id`);
   return rows.map((r) => r.contact_id);

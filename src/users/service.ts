@@ -42,6 +42,17 @@ const presentUser = (row: UserRow): User => ({
   deactivatedAt: row.deactivated_at?.toISOString() ?? null,
 });
 
+/**
+ * The workspace's users who are not deactivated and whose role holds `permission`
+ * (id, email): whom a notification for that permission's holders goes to.
+ */
+export function activeUsersHolding(workspaceId: string, permission: string) {
+  return sql`
+    SELECT u.id, u.email FROM users u
+    WHERE u.workspace_id = ${workspaceId} AND u.deactivated_at IS NULL
+      AND EXISTS (SELECT 1 FROM roles r WHERE r.workspace_id = u.workspace_id AND r.id = u.role_id AND ${permission} = ANY (r.permissions))`;
+}
+
 export async function createBuiltinRoles(tx: Tx, workspaceId: string): Promise<Record<keyof typeof builtinRoles, string>> {
   const ids = {} as Record<keyof typeof builtinRoles, string>;
   for (const [name, perms] of Object.entries(builtinRoles) as [keyof typeof builtinRoles, readonly Permission[]][]) {

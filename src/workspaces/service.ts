@@ -3,7 +3,8 @@ import type { ChangeContext, Db, Tx } from '../db/database.js';
 import type { Workspaces } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
 import { invalidState, notFound, retentionOutOfRange } from '../http/errors.js';
-import { recordAudit } from '../audit/service.js';
+import { recordAudit, startAuditChain } from '../audit/service.js';
+import { countContactsByStatus } from '../contacts/service.js';
 import { createBuiltinRoles, createUserWithToken, type User } from '../users/service.js';
 import type { Clock } from '../clock.js';
 
@@ -110,16 +111,12 @@ async function findWorkspaceRow(db: Db | Tx, workspaceId: string, lock = false):
 
 export async function getWorkspace(db: Db | Tx, workspaceId: string): Promise<Workspace> {
   const row = await findWorkspaceRow(db, workspaceId);
-  const usage = await sql<{ active: number; archived: number; deleted: number }>`
-    SELECT count(*) FILTER (WHERE status = 'active')::int AS active,
-           count(*) FILTER (WHERE status = 'archived')::int AS archived,
-           count(*) FILTER (WHERE status = 'deleted')::int AS deleted
-    FROM contacts WHERE workspace_id = ${workspaceId}`.execute(db);
+  const usage = await countContactsByStatus(db, workspaceId);
   return {
     id: row.id,
     name: row.name,
     activeContactLimit: row.active_contact_limit,
-    usage: usage.rows[0],
+    usage,
     retention: retentionOf(row),
     massDelete: massDeleteOf(row),
     maxRetention: maxRetentionOf(row),
@@ -146,7 +143,7 @@ export async function createWorkspace(
   return inTransaction(db, change, async (tx) => {
     await sql`INSERT INTO workspaces (id, name, active_contact_limit, created_at)
               VALUES (${workspaceId}, ${input.name}, ${input.activeContactLimit ?? null}, ${at})`.execute(tx);
-    await sql`INSERT INTO audit_heads (workspace_id) VALUES (${workspaceId})`.execute(tx);
+    await startAuditChain(tx, workspaceId);
     const roles = await createBuiltinRoles(tx, workspaceId);
     const { user, token } = await createUserWithToken(tx, workspaceId, { email: input.adminEmail, name: null, roleId: roles.admin });
     await recordAudit(
