@@ -234,10 +234,23 @@ function parseHeader(line: string | undefined): BackupHeader {
   const h = parseLine(line, 1);
   if (h.format !== backupFormat) throw new UnreadableBackup('the file is not a Retrace backup');
   if (typeof h.version !== 'number' || !readableVersions.includes(h.version)) throw new UnreadableBackup(`backup format version ${String(h.version)} is not one this server reads`);
-  for (const field of ['backupId', 'workspaceId', 'snapshotId', 'takenAt', 'createdAt'] as const) {
-    if (typeof h[field] !== 'string' || h[field] === '') throw new UnreadableBackup(`the header has no ${field}`);
-  }
-  return h as unknown as BackupHeader;
+  const text = (field: string): string => {
+    const value = h[field];
+    if (typeof value !== 'string' || value === '') throw new UnreadableBackup(`the header has no ${field}`);
+    return value;
+  };
+  const tables = h.tables;
+  if (!Array.isArray(tables) || !tables.every((t): t is string => typeof t === 'string')) throw new UnreadableBackup('the header has no list of tables');
+  return {
+    format: backupFormat,
+    version: h.version,
+    backupId: text('backupId'),
+    workspaceId: text('workspaceId'),
+    snapshotId: text('snapshotId'),
+    takenAt: text('takenAt'),
+    createdAt: text('createdAt'),
+    tables,
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createReadStream, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
@@ -221,6 +222,13 @@ describe('restoring a backup into an empty database', () => {
       const truncated = path.join(scratch, 'truncated.ndjson.gz');
       writeFileSync(truncated, bytes.subarray(0, bytes.length - 200));
       await expectRefused({ ...files, file: truncated }, /^the backup file (cannot be read: unexpected end of file|ends in the middle of a line)/);
+    });
+
+    it('a header whose list of tables is not a list of names', async () => {
+      const [header, ...rest] = gunzipSync(readFileSync(files.file)).toString('utf8').split('\n');
+      const forged = path.join(scratch, 'forged-header.ndjson.gz');
+      writeFileSync(forged, gzipSync([JSON.stringify({ ...JSON.parse(header), tables: 'contacts' }), ...rest].join('\n')));
+      await expectRefused({ ...files, file: forged }, /^the header has no list of tables$/);
     });
 
     it('a file that is not a backup', async () => {
