@@ -71,7 +71,9 @@ export async function migrate(database: Database, options: { directory?: string;
         await adoptOldRunnerRecords(tx);
         await checkAppliedFiles(tx, files, directory);
       });
-      return await applyPendingFiles(database, conn, applicable);
+      const applied = await applyPendingFiles(database, conn, applicable);
+      await distributeOverCitus(conn);
+      return applied;
     } finally {
       await sql`SELECT pg_advisory_unlock(${sql.lit(migrationLock)})`.execute(conn);
     }
@@ -160,4 +162,57 @@ async function applyPendingFiles(database: Database, conn: Db, files: MigrationF
 async function tableExists(db: Db, table: string): Promise<boolean> {
   const { rows } = await sql<{ found: boolean }>`SELECT to_regclass(${table}) IS NOT NULL AS found`.execute(db);
   return rows[0].found;
+}
+
+/**
+ * Distributed mode (issue 20): on a database with the `citus` extension, every table of a
+ * workspace is distributed by workspace once the files are applied, so that a workspace's
+ * rows live together on one node. `workspaces` is distributed by id, every other table
+ * with a workspace_id column by it, colocated with `workspaces`; tables a later migration
+ * adds are distributed on the next start. One statement at a time, referenced tables
+ * first (a foreign key to a table not yet distributed is refused). Tables without
+ * workspace_id (the runner's own bookkeeping, the test clock) reference nothing
+ * distributed and nothing distributed references them: they stay local to the
+ * coordinator. Without Citus (PGlite, one server) nothing happens. Returns the tables
+ * distributed.
+ */
+export async function distributeOverCitus(conn: Db): Promise<string[]> {
+  const { rows: citus } = await sql<{ found: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS found`.execute(conn);
+  if (!citus[0].found) return [];
+  // The capture triggers run on the workers' shards; Citus refuses triggers on
+  // distributed tables without this, for this session and every later one.
+  const { rows: names } = await sql<{ name: string }>`SELECT current_database() AS name`.execute(conn);
+  await sql`ALTER DATABASE ${sql.id(names[0].name)} SET citus.enable_unsafe_triggers = on`.execute(conn);
+  await sql`SET citus.enable_unsafe_triggers = on`.execute(conn);
+  const { rows: pending } = await sql<{ table: string; references: string[] }>`
+    SELECT c.relname::text AS table,
+           coalesce(array_agg(DISTINCT r.relname::text) FILTER (WHERE r.relname IS NOT NULL AND r.oid <> c.oid), '{}'::text[]) AS references
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+    -- what it depends on: the tables its foreign keys reference and those whose row type
+    -- a column of it has (contact_history.before is a contacts row)
+    LEFT JOIN (
+      SELECT f.conrelid AS dependent, f.confrelid AS dependency FROM pg_constraint f WHERE f.contype = 'f'
+      UNION
+      SELECT a.attrelid, t.typrelid FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid AND t.typrelid <> 0 WHERE NOT a.attisdropped
+    ) d ON d.dependent = c.oid
+    LEFT JOIN pg_class r ON r.oid = d.dependency
+    WHERE c.relkind = 'r' AND NOT c.relispartition
+      AND (c.relname = 'workspaces' OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'workspace_id' AND NOT a.attisdropped))
+      AND NOT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = c.oid)
+    GROUP BY c.relname
+    ORDER BY c.relname`.execute(conn);
+  // Every other table is colocated with workspaces: it goes first, whatever references it.
+  const waiting = new Map(pending.map((row) => [row.table, row.table === 'workspaces' ? row.references : [...row.references, 'workspaces']]));
+  const distributed: string[] = [];
+  while (waiting.size > 0) {
+    const ready = [...waiting].find(([, references]) => references.every((table) => !waiting.has(table)));
+    if (!ready) throw new Error(`Cannot distribute ${[...waiting.keys()].join(', ')}: they depend on each other in a cycle`);
+    const [table] = ready;
+    if (table === 'workspaces') await sql`SELECT create_distributed_table('workspaces', 'id')`.execute(conn);
+    else await sql`SELECT create_distributed_table(${table}, 'workspace_id', colocate_with => 'workspaces')`.execute(conn);
+    waiting.delete(table);
+    distributed.push(table);
+  }
+  return distributed;
 }

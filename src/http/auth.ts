@@ -106,12 +106,16 @@ export async function resolvePrincipal(db: Db, operatorToken: string, header: st
   };
 }
 
-/** Records a token's use; of two requests in the same minute, one writes. */
+/**
+ * Records a token's use; of two requests in the same minute, one writes. The minute's
+ * start is a value, not `excluded.last_used_at - interval`: Citus refuses a function that
+ * is not IMMUTABLE (timestamptz minus interval is STABLE) in ON CONFLICT's WHERE.
+ */
 async function recordTokenUse(db: Db, workspaceId: string, tokenId: string, now: Date): Promise<void> {
   await sql`
     INSERT INTO api_token_use AS u (workspace_id, token_id, last_used_at) VALUES (${workspaceId}, ${tokenId}, ${now})
     ON CONFLICT (workspace_id, token_id) DO UPDATE SET last_used_at = excluded.last_used_at
-    WHERE u.last_used_at <= excluded.last_used_at - make_interval(secs => ${lastUseResolutionMs / 1000})`.execute(db);
+    WHERE u.last_used_at <= ${new Date(now.getTime() - lastUseResolutionMs)}`.execute(db);
 }
 
 /**
