@@ -169,9 +169,9 @@ async function createRollback(ctx: AppContext, change: ChangeContext, params: Ro
   // What the approver is asked to approve: the counts and skips of its preview now, until
   // its own plan (made when it runs) replaces them. The request waits for that preview.
   const previewed = status === 'awaiting_approval' ? await previewPlan(ctx, change, params.scope, planSourceOf(params, change.at), new Date(params.at)) : null;
+  const checkpoint: RollbackCheckpoint = previewed ? { ...firstCheckpoint, counts: previewed.counts, skipped: previewed.skipped } : firstCheckpoint;
   const job = await withOneActiveJob(ctx.db, change.workspaceId, () =>
     inTransaction(ctx.db, change, async (tx) => {
-      const checkpoint: RollbackCheckpoint = previewed ? { ...firstCheckpoint, counts: previewed.counts, skipped: previewed.skipped } : firstCheckpoint;
       const created = await insertJob(tx, change, { kind: 'rollback', status, params: {} });
       await insertRollbackJob(tx, change.workspaceId, created.id, params, checkpoint);
       if (status === 'awaiting_approval') {
@@ -196,7 +196,8 @@ async function createRollback(ctx: AppContext, change: ChangeContext, params: Ro
     }),
   );
   if (status === 'queued') ctx.kickJobs();
-  return present(ctx.db, job);
+  // As written: a rollback just made has its row in hand and no undo yet.
+  return presentRollback(job, { settings: params, checkpoint }, null);
 }
 
 async function present(db: Db | Tx, job: Job): Promise<RollbackView> {
