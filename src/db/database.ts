@@ -5,7 +5,8 @@ import { CompiledQuery, Kysely, PostgresDialect, sql, type ControlledTransaction
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 
-import { prepared, prepareMarkedStatements } from './prepared.js';
+import { sendBeginWithFirstStatement } from './deferred-begin.js';
+import { prepareMarkedStatements } from './prepared.js';
 import type { DB } from './schema.js';
 
 /**
@@ -88,6 +89,7 @@ export async function connectPostgres(url: string, poolSize = 10, applicationNam
   pool.on('connect', (client) => {
     client.on('error', () => {});
     prepareMarkedStatements(client);
+    sendBeginWithFirstStatement(client);
   });
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return {
@@ -116,9 +118,16 @@ export async function connectPostgres(url: string, poolSize = 10, applicationNam
 
 /**
  * kysely-pglite-dialect's driver has no savepoint commands, which Kysely's controlled
- * transactions then skip without a word: they are sent as on a server.
+ * transactions then skip without a word: they are sent as on a server. And it sends every
+ * query by the extended protocol, one statement each: a query without parameters goes by
+ * the simple protocol here, as pg sends it to a server, so that it may hold several
+ * statements (the change context's `SET LOCAL`s) on both engines.
  */
-class PGliteWithSavepoints extends PGliteDialect {
+class PGliteAsOnServer extends PGliteDialect {
+  constructor(private readonly client: PGlite) {
+    super(client);
+  }
+
   override createDriver(): Driver {
     const driver = super.createDriver();
     const command = async (connection: DatabaseConnection, words: string, name: string) => {
@@ -127,9 +136,30 @@ class PGliteWithSavepoints extends PGliteDialect {
     driver.savepoint = (connection, name) => command(connection, 'SAVEPOINT', name);
     driver.rollbackToSavepoint = (connection, name) => command(connection, 'ROLLBACK TO SAVEPOINT', name);
     driver.releaseSavepoint = (connection, name) => command(connection, 'RELEASE SAVEPOINT', name);
+    // The driver hands out one connection object, kept while it lives: changed in place.
+    const acquire = driver.acquireConnection.bind(driver);
+    driver.acquireConnection = async () => {
+      const connection = await acquire();
+      const extended = connection.executeQuery.bind(connection);
+      if (!simpleWhenPlain.has(connection)) {
+        simpleWhenPlain.add(connection);
+        connection.executeQuery = async <R>(query: CompiledQuery) => {
+          if (query.parameters.length > 0) return extended<R>(query);
+          const results = await this.client.exec(query.sql);
+          const last = results.at(-1);
+          return {
+            rows: (last?.rows ?? []) as R[],
+            ...(last?.affectedRows ? { numAffectedRows: BigInt(last.affectedRows) } : {}),
+          };
+        };
+      }
+      return connection;
+    };
     return driver;
   }
 }
+
+const simpleWhenPlain = new WeakSet<DatabaseConnection>();
 
 /** PGlite in dataDir, or in memory when dataDir is undefined. */
 export async function connectPGlite(dataDir: string | undefined): Promise<Database> {
@@ -144,7 +174,7 @@ export async function connectPGlite(dataDir: string | undefined): Promise<Databa
   });
   // PGlite is one connection: the dialect's driver queues every Kysely connection, so a
   // transaction never interleaves with another request's statements.
-  const db = new Kysely<Schema>({ dialect: new PGliteWithSavepoints(client) });
+  const db = new Kysely<Schema>({ dialect: new PGliteAsOnServer(client) });
   return {
     db,
     engine: 'pglite',
@@ -217,14 +247,22 @@ export async function withTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Pr
  * Puts the change context into the transaction's settings, which the capture triggers and
  * the `DEFAULT retrace_now()` of every timestamp column read (a transaction controlled by
  * hand, such as a preview's, that is rolled back, sets it this way).
+ *
+ * As `SET LOCAL`s with literals, in one statement without parameters: on the server it
+ * travels with the transaction's BEGIN (src/db/deferred-begin.ts), and on Citus a
+ * `SET LOCAL` reaches the worker shards' triggers, which `set_config(…, true)` does not
+ * (with `citus.propagate_set_commands = 'local'`).
  */
 export async function applyChangeContext(tx: Tx, ctx: ChangeContext): Promise<void> {
   const cause = causeOf(ctx);
-  await sql`${prepared}SELECT set_config('retrace.now', ${ctx.at.toISOString()}, true),
-                   set_config('retrace.actor', ${ctx.actorId ?? ''}, true),
-                   set_config('retrace.origin', ${ctx.origin}, true),
-                   set_config('retrace.workspace', ${ctx.workspaceId}, true),
-                   set_config('retrace.token', ${ctx.tokenId ?? ''}, true),
-                   set_config('retrace.cause_kind', ${cause.kind}, true),
-                   set_config('retrace.cause_id', ${cause.id ?? ''}, true)`.execute(tx);
+  const settings: [string, string][] = [
+    ['retrace.now', ctx.at.toISOString()],
+    ['retrace.actor', ctx.actorId ?? ''],
+    ['retrace.origin', ctx.origin],
+    ['retrace.workspace', ctx.workspaceId],
+    ['retrace.token', ctx.tokenId ?? ''],
+    ['retrace.cause_kind', cause.kind],
+    ['retrace.cause_id', cause.id ?? ''],
+  ];
+  await sql.raw(settings.map(([name, value]) => `SET LOCAL ${name} = ${pg.escapeLiteral(value)}`).join('; ')).execute(tx);
 }
