@@ -132,21 +132,26 @@ export interface NewContact {
   tags?: string[];
 }
 
-/** Creates a contact inside tx (forms and imports reuse it); a contact.created event follows. */
-export async function insertContact(tx: Tx, change: ChangeContext, input: NewContact): Promise<string> {
+/**
+ * Creates a contact inside tx (forms reuse it); a contact.created event follows. Gives the
+ * row as written, so that a caller need not read it back; its tags are what it was given.
+ */
+export async function insertContact(tx: Tx, change: ChangeContext, input: NewContact): Promise<Contact> {
   const holder = await findHolderOfEmail(tx, change.workspaceId, input.email);
   if (holder) throw emailTaken(holder.id);
   const tags = [...new Set(input.tags ?? [])];
   await requireLiveTags(tx, change.workspaceId, tags);
-  const { rows } = await sql<{ id: string }>`${prepared}
-    INSERT INTO contacts (workspace_id, email, first_name, last_name, phone, fields, created_at, updated_at)
+  // The RETURNING sees no tags yet: they are added below, and only a contact given some
+  // is read again for them (in their order, as every read gives them).
+  const { rows } = await sql<ContactRow>`${prepared}
+    INSERT INTO contacts AS c (workspace_id, email, first_name, last_name, phone, fields, created_at, updated_at)
     VALUES (${change.workspaceId}, ${input.email}, ${input.firstName ?? null}, ${input.lastName ?? null}, ${input.phone ?? null},
             ${JSON.stringify(input.fields ?? {})}::jsonb, ${change.at}, ${change.at})
-    RETURNING id`.execute(tx);
+    RETURNING ${contactColumns}`.execute(tx);
   const contactId = rows[0].id;
   await emitEvents(tx, change, [{ type: 'contact.created', contactId }]);
   await addTagsToContact(tx, change, contactId, tags);
-  return contactId;
+  return tags.length === 0 ? presentContact(rows[0]) : getContact(tx, change.workspaceId, contactId);
 }
 
 /** The unique email index refused a write: another contact holds the email now. */
@@ -170,9 +175,9 @@ async function againIfEmailTakenMeanwhile<T>(write: () => Promise<T>): Promise<T
 export async function createContact(db: Db, change: ChangeContext, input: NewContact): Promise<Contact> {
   return againIfEmailTakenMeanwhile(() =>
     inTransaction(db, change, async (tx) => {
-      const contactId = await insertContact(tx, change, input);
-      await recordAudit(tx, change, { action: 'contact.created', targetType: 'contact', targetId: contactId, details: {} });
-      return getContact(tx, change.workspaceId, contactId);
+      const contact = await insertContact(tx, change, input);
+      await recordAudit(tx, change, { action: 'contact.created', targetType: 'contact', targetId: contact.id, details: {} });
+      return contact;
     }),
   );
 }

@@ -169,7 +169,7 @@ function givenNames(input: Submission): { firstName?: string; lastName?: string 
 async function upsertSubmitter(tx: Tx, change: ChangeContext, input: Submission): Promise<string> {
   const names = givenNames(input);
   const holder = await findHolderOfEmail(tx, change.workspaceId, input.email);
-  if (!holder) return insertContact(tx, change, { email: input.email, ...names });
+  if (!holder) return (await insertContact(tx, change, { email: input.email, ...names })).id;
   // Seed 004: an archived contact who submits a form is restored at once, freeze or not.
   if (holder.status === 'archived') await restoreArchivedContactNow(tx, change, holder.id);
   const current = await getContact(tx, change.workspaceId, holder.id);
