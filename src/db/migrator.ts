@@ -184,6 +184,11 @@ export async function distributeOverCitus(conn: Db): Promise<string[]> {
   const { rows: names } = await sql<{ name: string }>`SELECT current_database() AS name`.execute(conn);
   await sql`ALTER DATABASE ${sql.id(names[0].name)} SET citus.enable_unsafe_triggers = on`.execute(conn);
   await sql`SET citus.enable_unsafe_triggers = on`.execute(conn);
+  // The change context is set with SET LOCAL (applyChangeContext); Citus sends a SET LOCAL
+  // on to the workers a transaction reaches only with this, so that the triggers on their
+  // shards read the same actor, origin, clock and cause as the coordinator.
+  await sql`ALTER DATABASE ${sql.id(names[0].name)} SET citus.propagate_set_commands = 'local'`.execute(conn);
+  await sql`SET citus.propagate_set_commands = 'local'`.execute(conn);
   const { rows: pending } = await sql<{ table: string; references: string[] }>`
     SELECT c.relname::text AS table,
            coalesce(array_agg(DISTINCT r.relname::text) FILTER (WHERE r.relname IS NOT NULL AND r.oid <> c.oid), '{}'::text[]) AS references
