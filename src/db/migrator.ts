@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Migrator, sql, type Migration } from 'kysely';
 import type { Database, Db } from './database.js';
+import { planForCitus } from './keys.js';
 
 /** src/db/migrations: the numbered SQL files, applied in name order. */
 export const migrationsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -179,6 +180,7 @@ async function tableExists(db: Db, table: string): Promise<boolean> {
 export async function distributeOverCitus(conn: Db): Promise<string[]> {
   const { rows: citus } = await sql<{ found: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS found`.execute(conn);
   if (!citus[0].found) return [];
+  planForCitus();
   // The capture triggers run on the workers' shards; Citus refuses triggers on
   // distributed tables without this, for this session and every later one.
   const { rows: names } = await sql<{ name: string }>`SELECT current_database() AS name`.execute(conn);
