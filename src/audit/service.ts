@@ -55,7 +55,7 @@ export async function recordAudit(tx: Tx, change: ChangeContext, ...entries: Aud
   const { rows: inserted } = await sql<{ id: number }>`${prepared}
     INSERT INTO audit_log (workspace_id, at, actor_id, action, target_type, target_id, details, txid)
     SELECT ${change.workspaceId}::text, ${change.at}::timestamptz, ${change.actorId}::text, e.action, e.target_type, e.target_id, e.details::jsonb,
-           txid_current()
+           retrace_txid()
     FROM unnest(${entries.map((e) => e.action)}::text[], ${entries.map((e) => e.targetType ?? null)}::text[],
                 ${entries.map((e) => e.targetId ?? null)}::text[], ${entries.map((e) => JSON.stringify(e.details ?? {}))}::text[])
          WITH ORDINALITY AS e(action, target_type, target_id, details, n)

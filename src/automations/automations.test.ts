@@ -77,7 +77,7 @@ async function simulateRestore(ws: TestWorkspace, contactId: string, listId: str
     await sql`UPDATE contacts SET status = 'active', deleted_at = NULL, deleted_by = NULL
               WHERE workspace_id = ${ws.id} AND id = ${contactId}`.execute(tx);
     await setMembership(tx, change, listId, contactId, 'subscribed');
-    if (options.resume) await resumeEnrollments(tx, ws.id, [contactId]);
+    if (options.resume) await resumeEnrollments(tx, ws.id, [contactId], change.at);
   });
 }
 
@@ -212,10 +212,11 @@ describe('automations', () => {
     const ws = await aWorkspace(app);
     const { automationId, contactId } = await aContactWaitingAtStepTwo(ws);
     // Paused back at step 1 (index 0), as a rollback to before the first send would leave it.
-    await inTransaction(app.ctx.db, changeOf(ws, 'rollback'), async (tx) => {
+    const rollback = changeOf(ws, 'rollback');
+    await inTransaction(app.ctx.db, rollback, async (tx) => {
       await sql`UPDATE enrollments SET step_index = 0, status = 'active' WHERE workspace_id = ${ws.id} AND automation_id = ${automationId}`.execute(tx);
-      await pauseEnrollments(tx, ws.id, [contactId]);
-      await resumeEnrollments(tx, ws.id, [contactId]);
+      await pauseEnrollments(tx, ws.id, [contactId], rollback.at);
+      await resumeEnrollments(tx, ws.id, [contactId], rollback.at);
     });
     await maintain(ws);
     expect(sentIn(ws)).toEqual(['Welcome']);

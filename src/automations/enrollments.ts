@@ -13,10 +13,12 @@ const isFound = sql`e.workspace_id = found.workspace_id AND e.automation_id = fo
 /**
  * Pauses the running enrollments of contacts that leave (deleted, archived, merged),
  * keeping their step so a restore with resumeAutomations can continue where they were.
+ * `at` is the change's time: Citus refuses retrace_now() (its COALESCE is not IMMUTABLE)
+ * in an UPDATE of a distributed table (issue 20).
  */
-export async function pauseEnrollments(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+export async function pauseEnrollments(tx: Tx, workspaceId: string, contactIds: string[], at: Date): Promise<void> {
   await byKeys(tx, sql`
-    UPDATE enrollments e SET resume_status = e.status, status = 'paused', updated_at = retrace_now()
+    UPDATE enrollments e SET resume_status = e.status, status = 'paused', updated_at = ${at}
     FROM (SELECT x.workspace_id, x.automation_id, x.contact_id FROM ${batchOf(workspaceId, contactIds)} ${enrollmentsOf()}
           WHERE x.status IN ('active', 'waiting')) found
     WHERE ${isFound}`);
@@ -26,9 +28,9 @@ export async function pauseEnrollments(tx: Tx, workspaceId: string, contactIds: 
  * Resumes paused enrollments of restored contacts at their saved step. The message ledger
  * (unique per automation, step and contact) keeps any step already sent from sending again.
  */
-export async function resumeEnrollments(tx: Tx, workspaceId: string, contactIds: string[]): Promise<number> {
+export async function resumeEnrollments(tx: Tx, workspaceId: string, contactIds: string[], at: Date): Promise<number> {
   const { rows } = await byKeys(tx, sql`
-    UPDATE enrollments e SET status = e.resume_status, resume_status = NULL, updated_at = retrace_now()
+    UPDATE enrollments e SET status = e.resume_status, resume_status = NULL, updated_at = ${at}
     FROM (SELECT x.workspace_id, x.automation_id, x.contact_id FROM ${batchOf(workspaceId, contactIds)} ${enrollmentsOf()}
           WHERE x.status = 'paused' AND x.resume_status IS NOT NULL) found
     WHERE ${isFound}

@@ -202,7 +202,7 @@ export async function selectTransactions(db: Db | Tx, workspaceId: string, filte
 /** Names this transaction's change set's cause once its id is known (a merge's first audit entry). */
 export async function nameThisChangeSet(tx: Tx, workspaceId: string, cause: { kind: string; id: string }): Promise<void> {
   await sql`UPDATE change_sets SET cause_kind = ${cause.kind}, cause_id = ${cause.id}
-            WHERE workspace_id = ${workspaceId} AND txid = txid_current()`.execute(tx);
+            WHERE workspace_id = ${workspaceId} AND txid = retrace_txid()`.execute(tx);
 }
 
 /**

@@ -235,7 +235,7 @@ export async function detachContacts(tx: Tx, change: ChangeContext, contactIds: 
     await untagAll(tx, change.workspaceId, contactIds);
   }
   const dealsDeleted = await detachContactsFromDeals(tx, change, contactIds, keepRows);
-  await pauseEnrollments(tx, change.workspaceId, contactIds);
+  await pauseEnrollments(tx, change.workspaceId, contactIds, change.at);
   return { dealsDeleted };
 }
 

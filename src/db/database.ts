@@ -264,5 +264,8 @@ export async function applyChangeContext(tx: Tx, ctx: ChangeContext): Promise<vo
     ['retrace.cause_kind', cause.kind],
     ['retrace.cause_id', cause.id ?? ''],
   ];
-  await sql.raw(settings.map(([name, value]) => `SET LOCAL ${name} = ${pg.escapeLiteral(value)}`).join('; ')).execute(tx);
+  // retrace_share_txid (migration 110): on Citus, the coordinator's txid as `retrace.txid`
+  // too, so that history on the workers and the application name the same transaction.
+  const statements = [...settings.map(([name, value]) => `SET LOCAL ${name} = ${pg.escapeLiteral(value)}`), 'SELECT retrace_share_txid()'];
+  await sql.raw(statements.join('; ')).execute(tx);
 }

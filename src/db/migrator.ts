@@ -4,6 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Migrator, sql, type Migration } from 'kysely';
 import type { Database, Db } from './database.js';
+import { planForCitus } from './keys.js';
+import { statementsOf } from './statements.js';
 
 /** src/db/migrations: the numbered SQL files, applied in name order. */
 export const migrationsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -134,12 +136,14 @@ async function checkAppliedFiles(tx: Db, files: MigrationFile[], directory: stri
  * holding Kysely's own lock), so a failing file leaves the ones before it applied.
  */
 async function applyPendingFiles(database: Database, conn: Db, files: MigrationFile[]): Promise<string[]> {
+  const distributed = await hasDistributedTables(conn);
   const migrations: Record<string, Migration> = Object.fromEntries(
     files.map((file) => [
       file.name,
       {
         async up(tx: Db) {
-          await database.execScript(tx, file.script);
+          if (distributed) await runStatementByStatement(tx, file.script);
+          else await database.execScript(tx, file.script);
           await sql`INSERT INTO migration_checksums (name, sha256) VALUES (${file.name}, ${file.sha256})`.execute(tx);
         },
       },
@@ -157,6 +161,25 @@ async function applyPendingFiles(database: Database, conn: Db, files: MigrationF
     if (results.length === 0) return applied;
     applied.push(...results.map((result) => result.migrationName));
   }
+}
+
+/**
+ * Once tables are distributed, Citus refuses a script of several statements that touches
+ * them (`cannot insert multiple commands into a prepared statement`, issue 20): a file's
+ * statements go one at a time, in its transaction. Sequentially, so that a file may create
+ * a function after changing a distributed table (Citus refuses a function's propagation
+ * after a parallel operation on one in the same transaction).
+ */
+async function runStatementByStatement(tx: Db, script: string): Promise<void> {
+  await sql`SET LOCAL citus.multi_shard_modify_mode = 'sequential'`.execute(tx);
+  for (const statement of statementsOf(script)) await sql.raw(statement).execute(tx);
+}
+
+/** Whether Citus has distributed any table of this database (a migrated one, on Citus). */
+async function hasDistributedTables(db: Db): Promise<boolean> {
+  if (!(await tableExists(db, 'pg_dist_partition'))) return false;
+  const { rows } = await sql<{ found: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_dist_partition) AS found`.execute(db);
+  return rows[0].found;
 }
 
 async function tableExists(db: Db, table: string): Promise<boolean> {
@@ -179,11 +202,17 @@ async function tableExists(db: Db, table: string): Promise<boolean> {
 export async function distributeOverCitus(conn: Db): Promise<string[]> {
   const { rows: citus } = await sql<{ found: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS found`.execute(conn);
   if (!citus[0].found) return [];
+  planForCitus();
   // The capture triggers run on the workers' shards; Citus refuses triggers on
   // distributed tables without this, for this session and every later one.
   const { rows: names } = await sql<{ name: string }>`SELECT current_database() AS name`.execute(conn);
   await sql`ALTER DATABASE ${sql.id(names[0].name)} SET citus.enable_unsafe_triggers = on`.execute(conn);
   await sql`SET citus.enable_unsafe_triggers = on`.execute(conn);
+  // The change context is set with SET LOCAL (applyChangeContext); Citus sends a SET LOCAL
+  // on to the workers a transaction reaches only with this, so that the triggers on their
+  // shards read the same actor, origin, clock and cause as the coordinator.
+  await sql`ALTER DATABASE ${sql.id(names[0].name)} SET citus.propagate_set_commands = 'local'`.execute(conn);
+  await sql`SET citus.propagate_set_commands = 'local'`.execute(conn);
   const { rows: pending } = await sql<{ table: string; references: string[] }>`
     SELECT c.relname::text AS table,
            coalesce(array_agg(DISTINCT r.relname::text) FILTER (WHERE r.relname IS NOT NULL AND r.oid <> c.oid), '{}'::text[]) AS references

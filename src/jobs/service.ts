@@ -244,11 +244,23 @@ export const requesterRevoked = 'Not run: the token that requested this job was 
 
 const isRunningInLaneViolation = (error: unknown) => violatesUniqueIndex(error, 'jobs_one_running_per_lane');
 
+/** How many of the oldest claimable jobs one look finds, to claim the first it can. */
+const claimCandidates = 8;
+
 /**
  * Takes the oldest claimable job: a queued one, or a running one whose runner's lease ran
  * out. A queued job of a lane waits while another job of its workspace runs in that lane;
  * two runners claiming two of them at once meet on the unique index of running lane jobs,
- * and the one refused looks again.
+ * and the one refused tries the next.
+ *
+ * In two steps, so that no statement locks rows of more than one workspace (on Citus a
+ * `FOR UPDATE` must stay within one shard; issue 20): a read of the oldest claimable jobs
+ * of every workspace, then, for each in turn, an UPDATE of that one job in its workspace
+ * that claims it only if it is still claimable, skipping it while another transaction
+ * holds it (as `SKIP LOCKED` did in the one statement). A job another runner claimed
+ * between the two steps is not claimable any more, and the next is tried; a look whose
+ * candidates all stay unclaimable, the same as the look before, finds none (they are
+ * locked), as the one statement did.
  */
 async function claimJob(
   db: Db,
@@ -257,27 +269,62 @@ async function claimJob(
   lane: string | null | undefined,
   startedAt: Date,
 ): Promise<{ job: Job; started: boolean } | null> {
+  let missed = '';
   for (;;) {
     const now = new Date();
-    try {
-      // `started`: whether an earlier claim started it (a resumed job), as it was before this one.
-      const { rows } = await sql<JobRow & { started: boolean }>`
-        UPDATE jobs SET status = 'running', lease_owner = ${owner}, lease_until = ${new Date(now.getTime() + leaseMs)},
-                        started_at = coalesce(started_at, ${startedAt})
-        FROM (
-          SELECT j.workspace_id AS claimed_workspace, j.id AS claimed_id, j.started_at IS NOT NULL AS started FROM jobs j
-          WHERE (${workspaceId}::text IS NULL OR j.workspace_id = ${workspaceId})
-            AND (${lane === undefined} OR j.lane IS NOT DISTINCT FROM ${lane ?? null}::text)
-            AND (j.status = 'queued' OR (j.status = 'running' AND (j.lease_until IS NULL OR j.lease_until < ${now})))
-            AND (j.lane IS NULL OR j.status = 'running' OR NOT EXISTS (
-                  SELECT 1 FROM jobs r WHERE r.workspace_id = j.workspace_id AND r.lane = j.lane AND r.status = 'running'))
-          ORDER BY j.created_at LIMIT 1 FOR UPDATE SKIP LOCKED) claimed
-        WHERE jobs.workspace_id = claimed.claimed_workspace AND jobs.id = claimed.claimed_id
-        RETURNING ${jobColumns}, claimed.started`.execute(db);
-      return rows[0] ? { job: toJob(rows[0]), started: rows[0].started } : null;
-    } catch (error) {
-      if (!isRunningInLaneViolation(error)) throw error;
+    const candidates = await claimableJobs(db, workspaceId, lane, now);
+    const looked = candidates.map((c) => `${c.workspace_id}/${c.id}`).join(' ');
+    if (candidates.length === 0 || looked === missed) return null;
+    for (const candidate of candidates) {
+      const claimed = await claimIfClaimable(db, candidate, owner, now, startedAt);
+      if (claimed) return claimed;
     }
+    missed = looked;
+  }
+}
+
+/** The oldest claimable jobs, of one workspace or all, oldest first. */
+async function claimableJobs(db: Db, workspaceId: string | null, lane: string | null | undefined, now: Date): Promise<{ workspace_id: string; id: string }[]> {
+  const { rows } = await sql<{ workspace_id: string; id: string }>`
+    SELECT j.workspace_id, j.id FROM jobs j
+    WHERE (${workspaceId}::text IS NULL OR j.workspace_id = ${workspaceId})
+      AND (${lane === undefined} OR j.lane IS NOT DISTINCT FROM ${lane ?? null}::text)
+      AND (j.status = 'queued' OR (j.status = 'running' AND (j.lease_until IS NULL OR j.lease_until < ${now})))
+      AND (j.lane IS NULL OR j.status = 'running' OR NOT EXISTS (
+            SELECT 1 FROM jobs r WHERE r.workspace_id = j.workspace_id AND r.lane = j.lane AND r.status = 'running'))
+    ORDER BY j.created_at LIMIT ${claimCandidates}`.execute(db);
+  return rows;
+}
+
+/**
+ * Claims one job of one workspace if it is claimable now, with the conditions of
+ * claimableJobs; null when it is not, or another transaction holds it. `started`: whether
+ * an earlier claim started it (a resumed job), as it was before this one.
+ */
+async function claimIfClaimable(
+  db: Db,
+  job: { workspace_id: string; id: string },
+  owner: string,
+  now: Date,
+  startedAt: Date,
+): Promise<{ job: Job; started: boolean } | null> {
+  try {
+    const { rows } = await sql<JobRow & { started: boolean }>`
+      UPDATE jobs SET status = 'running', lease_owner = ${owner}, lease_until = ${new Date(now.getTime() + leaseMs)},
+                      started_at = coalesce(started_at, ${startedAt})
+      FROM (
+        SELECT j.id AS claimed_id, j.started_at IS NOT NULL AS started FROM jobs j
+        WHERE j.workspace_id = ${job.workspace_id} AND j.id = ${job.id}
+          AND (j.status = 'queued' OR (j.status = 'running' AND (j.lease_until IS NULL OR j.lease_until < ${now})))
+          AND (j.lane IS NULL OR j.status = 'running' OR NOT EXISTS (
+                SELECT 1 FROM jobs r WHERE r.workspace_id = ${job.workspace_id} AND r.lane = j.lane AND r.status = 'running'))
+        FOR UPDATE SKIP LOCKED) claimed
+      WHERE jobs.workspace_id = ${job.workspace_id} AND jobs.id = claimed.claimed_id
+      RETURNING ${jobColumns}, claimed.started`.execute(db);
+    return rows[0] ? { job: toJob(rows[0]), started: rows[0].started } : null;
+  } catch (error) {
+    if (isRunningInLaneViolation(error)) return null;
+    throw error;
   }
 }
 

@@ -360,7 +360,7 @@ async function classifyAndReactivate(tx: Tx, change: ChangeContext, ids: string[
     await reactivate(tx, ws, restored, change.at);
     await dropRowsOfDeletedParents(tx, ws, restored);
     // Seed 002: restoring triggers no automation; only an explicit request resumes them.
-    if (options.resumeAutomations) await resumeEnrollments(tx, ws, restored);
+    if (options.resumeAutomations) await resumeEnrollments(tx, ws, restored, change.at);
     await recordAudit(
       tx,
       change,

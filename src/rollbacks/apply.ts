@@ -237,7 +237,7 @@ export async function releaseEmails(
       WHERE live.workspace_id = rt.workspace_id AND live.id = rt.row_key`);
   }
   const stopping = keysOf((r) => r.leaves_active);
-  if (stopping.length > 0) await pauseEnrollments(tx, change.workspaceId, stopping);
+  if (stopping.length > 0) await pauseEnrollments(tx, change.workspaceId, stopping, change.at);
   return { ids, finished: leaving.length, changed };
 }
 
@@ -274,7 +274,7 @@ export async function applyContacts(
   await pauseLeaving(tx, change, rollbackId, batch);
   if (resumeAutomations) {
     const returning = await contactsWhere(tx, change, rollbackId, sql`${batch} AND (rt.image->>'status') = 'active' AND (rt.live IS NULL OR (rt.live->>'status') <> 'active')`);
-    await resumeEnrollments(tx, change.workspaceId, returning);
+    await resumeEnrollments(tx, change.workspaceId, returning, change.at);
   }
   return { ids, changed };
 }
@@ -314,5 +314,5 @@ async function contactsWhere(tx: Tx, change: ChangeContext, rollbackId: string, 
 /** Contacts active now and not at the point stop their automations, keeping their step. */
 async function pauseLeaving(tx: Tx, change: ChangeContext, rollbackId: string, which: RawBuilder<unknown>): Promise<void> {
   const leaving = await contactsWhere(tx, change, rollbackId, sql`${which} AND (rt.live->>'status') = 'active' AND (rt.image IS NULL OR (rt.image->>'status') <> 'active')`);
-  if (leaving.length > 0) await pauseEnrollments(tx, change.workspaceId, leaving);
+  if (leaving.length > 0) await pauseEnrollments(tx, change.workspaceId, leaving, change.at);
 }

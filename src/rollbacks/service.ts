@@ -329,7 +329,7 @@ export function rowOf(rows: Map<string, RollbackJob>, job: Job): RollbackJob {
 }
 
 async function currentTxid(tx: Tx): Promise<string> {
-  const { rows } = await sql<{ txid: string }>`SELECT txid_current()::text AS txid`.execute(tx);
+  const { rows } = await sql<{ txid: string }>`SELECT retrace_txid()::text AS txid`.execute(tx);
   return rows[0].txid;
 }
 
