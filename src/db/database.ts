@@ -136,13 +136,14 @@ class PGliteAsOnServer extends PGliteDialect {
     driver.savepoint = (connection, name) => command(connection, 'SAVEPOINT', name);
     driver.rollbackToSavepoint = (connection, name) => command(connection, 'ROLLBACK TO SAVEPOINT', name);
     driver.releaseSavepoint = (connection, name) => command(connection, 'RELEASE SAVEPOINT', name);
-    // The driver hands out one connection object, kept while it lives: changed in place.
+    // The driver checks a released connection by identity, and hands a queued caller the
+    // one released: it is changed in place, once.
     const acquire = driver.acquireConnection.bind(driver);
     driver.acquireConnection = async () => {
       const connection = await acquire();
-      const extended = connection.executeQuery.bind(connection);
       if (!simpleWhenPlain.has(connection)) {
         simpleWhenPlain.add(connection);
+        const extended = connection.executeQuery.bind(connection);
         connection.executeQuery = async <R>(query: CompiledQuery) => {
           if (query.parameters.length > 0) return extended<R>(query);
           const results = await this.client.exec(query.sql);
