@@ -52,6 +52,8 @@ describe('web UI: point-in-time rollback (seeds 000, 003)', () => {
     await expect(preview.getByTestId('contact-counts').innerText()).resolves.toBe('Contacts\t0\t1\t0\t0');
     const differences = preview.getByRole('table', { name: 'Differences for Amazing Grace Hopper (grace@rollback.example)' });
     const row = (field: string) => differences.locator('tbody tr').filter({ has: page.getByRole('cell', { name: field, exact: true }) });
+    // allInnerTexts reads what is there now: the differences may render after the counts.
+    await row('First name').waitFor();
     expect(await row('First name').locator('td').allInnerTexts()).toEqual(['First name', 'Amazing Grace', '→', 'Grace']);
     expect(await row('Phone').locator('td').allInnerTexts()).toEqual(['Phone', '+1 555 0199', '→', '—']);
     await expect(preview.getByTestId('last-change').innerText()).resolves.toMatch(/^Last changed .+ by admin\d+@example\.com \(you\): the rollback overrides it$/);
