@@ -8,7 +8,7 @@ import { routeModules } from './app.js';
 import { inTransaction, type Tx } from './db/database.js';
 import { buildServer, type RouteModule } from './http/server.js';
 import { insertJob, runPendingJobs, type JobHandler } from './jobs/service.js';
-import { loggableError, wantsPrettyLogs } from './logger.js';
+import { createLogger, loggableError, wantsPrettyLogs } from './logger.js';
 import { SmtpSender, useSender } from './messages/sender.js';
 import { call, capturedLog, operatorToken, testApp, type TestApp } from './test-support/harness.js';
 
@@ -199,6 +199,19 @@ describe('an error in a log line', () => {
     const { stack: _stack, ...shown } = loggableError(error);
     expect(Object.keys(shown).sort()).toEqual(['code', 'command', 'message', 'responseCode', 'type']);
     expect(shown).toMatchObject({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 550 });
+  });
+});
+
+describe('an object given to the logger', () => {
+  it('has its credentials, emails, names and phone numbers redacted, at the top and one level down', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } });
+    const person = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', first_name: 'Ada', last_name: 'Lovelace', phone: '+44 20 7946 0000' };
+    log.info({ ...person, token: 'rt_secret', contact: { ...person, id: 'c1' }, jobId: 'j1' }, 'seen');
+    const line = JSON.parse(lines[0]);
+    const redacted = Object.fromEntries(Object.keys(person).map((key) => [key, '[redacted]']));
+    expect(line).toMatchObject({ ...redacted, token: '[redacted]', contact: { ...redacted, id: 'c1' }, jobId: 'j1', msg: 'seen' });
+    expect(lines[0]).not.toMatch(/Ada|Lovelace|ada@example\.com|7946|rt_secret/);
   });
 });
 

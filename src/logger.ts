@@ -64,6 +64,9 @@ export function loggableError(error: unknown, depth = 0): Record<string, unknown
   return shown;
 }
 
+/** Keys of a logged object whose values are credentials or a person's data: redacted, at the top and one level down. */
+const personalKeys = ['authorization', 'token', 'password', 'email', 'to', 'firstName', 'lastName', 'first_name', 'last_name', 'phone'];
+
 export interface LoggerOptions {
   level: LogLevel;
   /** Where lines go: a stream, or a file descriptor (stdout, 1, by default). */
@@ -92,7 +95,7 @@ export function createLogger(options: LoggerOptions): Logger {
       serializers: { err: loggableError, error: loggableError },
       // Objects someone passes to the logger: their credentials and contact fields go.
       redact: {
-        paths: ['authorization', 'token', 'email', 'to', 'password', '*.authorization', '*.token', '*.email', '*.to', '*.password', '*.headers.authorization', '*.headers.cookie'],
+        paths: [...personalKeys, ...personalKeys.map((key) => `*.${key}`), '*.headers.authorization', '*.headers.cookie'],
         censor: '[redacted]',
       },
       hooks: { streamWrite: masking(options.secrets ?? []) },
