@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { prepared } from '../db/prepared.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
@@ -63,6 +63,16 @@ export async function recordAudit(tx: Tx, change: ChangeContext, ...entries: Aud
     RETURNING id`.execute(tx);
   return inserted.map((r) => String(r.id));
 }
+
+/**
+ * The INSERT of the audit entries a caller's statement computes, for a data-modifying
+ * WITH of that statement: a hot write records its entry without a statement of its own.
+ * `entries` gives rows of (action, target_type, target_id, details jsonb).
+ */
+export const insertAuditEntriesFrom = (change: ChangeContext, entries: RawBuilder<unknown>) => sql`
+  INSERT INTO audit_log (workspace_id, at, actor_id, action, target_type, target_id, details, txid)
+  SELECT ${change.workspaceId}::text, ${change.at}::timestamptz, ${change.actorId}::text, e.action, e.target_type, e.target_id, e.details, retrace_txid()
+  FROM (${entries}) AS e`;
 
 /** Entries chained per statement. */
 const chainBatch = 5000;

@@ -5,8 +5,8 @@ import { inTransaction, violatesUniqueIndex } from '../db/database.js';
 import { batchOf, byKeys, lookUp } from '../db/keys.js';
 import { emailTaken, invalidState, notFound } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
-import { recordAudit } from '../audit/service.js';
-import { emitEvents } from '../outbox/service.js';
+import { insertAuditEntriesFrom, recordAudit } from '../audit/service.js';
+import { insertEventsFrom } from '../outbox/service.js';
 import { removeFromAllLists } from '../lists/service.js';
 import { unlinkFromAllAccounts } from '../accounts/service.js';
 import { addTagsToContact, liveTagIdsOf, requireLiveTags, untagAll } from '../tags/service.js';
@@ -140,16 +140,16 @@ export interface NewContact {
 }
 
 /**
- * Creates a contact inside tx (forms reuse it); a contact.created event follows. Gives the
- * row as written, so that a caller need not read it back; its tags are what it was given.
+ * Creates a contact inside tx (forms reuse it); a contact.created event follows, and with
+ * `audited` its contact.created audit entry. Gives the row as written, so that a caller
+ * need not read it back; its tags are what it was given.
  */
-export async function insertContact(tx: Tx, change: ChangeContext, input: NewContact): Promise<Contact> {
-  const row = (await insertIfEmailFree(tx, change, input)) ?? (await insertIfEmailFree(tx, change, input));
+export async function insertContact(tx: Tx, change: ChangeContext, input: NewContact, { audited = false } = {}): Promise<Contact> {
+  const row = (await insertIfEmailFree(tx, change, input, audited)) ?? (await insertIfEmailFree(tx, change, input, audited));
   if (!row) throw new Error('the email was held and let go twice while one contact was created');
   // After the email's check, as before it: a taken email is the answer even with unknown tags.
   const tags = [...new Set(input.tags ?? [])];
   await requireLiveTags(tx, change.workspaceId, tags);
-  await emitEvents(tx, change, [{ type: 'contact.created', contactId: row.id }]);
   await addTagsToContact(tx, change, row.id, tags);
   // The RETURNING saw no tags yet: only a contact given some is read again for them (in
   // their order, as every read gives them).
@@ -161,18 +161,23 @@ export async function insertContact(tx: Tx, change: ChangeContext, input: NewCon
  * that stopped the INSERT let the email go before it could be named (deleted or merged
  * just then), so that the caller tries once more.
  *
- * The INSERT checks the email itself, without the email lock of findHolderOfEmail: one
- * statement instead of three on the hottest write. A create that races another claim of
- * the email is still answered exactly: the unique index makes it wait for the other and
- * then refuses it, and createContact's retry sees the holder.
+ * The hottest write of all, in one statement: the INSERT checks the email itself, without
+ * the email lock of findHolderOfEmail, and its event and audit entry are written by the
+ * same statement. A create that races another claim of the email is still answered
+ * exactly: the unique index makes it wait for the other and then refuses it, and
+ * createContact's retry sees the holder.
  */
-async function insertIfEmailFree(tx: Tx, change: ChangeContext, input: NewContact): Promise<ContactRow | null> {
+async function insertIfEmailFree(tx: Tx, change: ChangeContext, input: NewContact, audited: boolean): Promise<ContactRow | null> {
   const { rows } = await sql<ContactRow>`${prepared}
-    INSERT INTO contacts AS c (workspace_id, email, first_name, last_name, phone, fields, created_at, updated_at)
-    SELECT ${change.workspaceId}::text, ${input.email}::text, ${input.firstName ?? null}::text, ${input.lastName ?? null}::text,
-           ${input.phone ?? null}::text, ${JSON.stringify(input.fields ?? {})}::jsonb, ${change.at}::timestamptz, ${change.at}::timestamptz
-    WHERE NOT EXISTS (SELECT FROM contacts WHERE ${holdsEmail(change.workspaceId, input.email)})
-    RETURNING ${contactColumns}`.execute(tx);
+    WITH c AS (
+      INSERT INTO contacts (workspace_id, email, first_name, last_name, phone, fields, created_at, updated_at)
+      SELECT ${change.workspaceId}::text, ${input.email}::text, ${input.firstName ?? null}::text, ${input.lastName ?? null}::text,
+             ${input.phone ?? null}::text, ${JSON.stringify(input.fields ?? {})}::jsonb, ${change.at}::timestamptz, ${change.at}::timestamptz
+      WHERE NOT EXISTS (SELECT FROM contacts WHERE ${holdsEmail(change.workspaceId, input.email)})
+      RETURNING *),
+    event AS (${insertEventsFrom(change, sql`SELECT jsonb_build_object('type', 'contact.created', 'contactId', c.id) AS payload FROM c`)})
+    ${audited ? sql`, audit AS (${insertAuditEntriesFrom(change, sql`SELECT 'contact.created' AS action, 'contact' AS target_type, c.id AS target_id, '{}'::jsonb AS details FROM c`)})` : sql``}
+    SELECT ${contactColumns} FROM c`.execute(tx);
   if (rows[0]) return rows[0];
   const holder = await holderOfEmail(tx, change.workspaceId, input.email);
   if (holder) throw emailTaken(holder.id);
@@ -200,9 +205,7 @@ async function againIfEmailTakenMeanwhile<T>(write: () => Promise<T>): Promise<T
 export async function createContact(db: Db, change: ChangeContext, input: NewContact): Promise<Contact> {
   return againIfEmailTakenMeanwhile(() =>
     inTransaction(db, change, async (tx) => {
-      const contact = await insertContact(tx, change, input);
-      await recordAudit(tx, change, { action: 'contact.created', targetType: 'contact', targetId: contact.id, details: {} });
-      return contact;
+      return insertContact(tx, change, input, { audited: true });
     }),
   );
 }

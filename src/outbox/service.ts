@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { prepared } from '../db/prepared.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 
@@ -21,6 +21,16 @@ export async function emitEvents(tx: Tx, change: ChangeContext, events: DomainEv
     FROM jsonb_array_elements(${JSON.stringify(events)}::jsonb) WITH ORDINALITY AS t(e, n)
     ORDER BY n`.execute(tx);
 }
+
+/**
+ * The INSERT of the events a caller's statement computes, for a data-modifying WITH of
+ * that statement (as emitEvents writes them): a hot write emits its event without a
+ * statement of its own. `events` gives rows of (payload jsonb), each a DomainEvent.
+ */
+export const insertEventsFrom = (change: ChangeContext, events: RawBuilder<unknown>) => sql`
+  INSERT INTO outbox (workspace_id, type, origin, payload, created_at)
+  SELECT ${change.workspaceId}::text, e.payload->>'type', ${change.origin}::text, e.payload, ${change.at}::timestamptz
+  FROM (${events}) AS e`;
 
 /** How long a delivered event is kept, for replays and inquiries, before it is pruned. */
 export const deliveredEventDays = 7;
