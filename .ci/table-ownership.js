@@ -83,10 +83,94 @@ export const exceptions = [
   { from: 'snapshots', table: 'workspaces' },
 ];
 
-const sqlWords = /\b(?:FROM|JOIN|UPDATE|INTO|TABLE)\s+([a-z_][a-z0-9_]*)/gi;
-const builderCalls = new Set(['selectFrom', 'insertInto', 'updateTable', 'deleteFrom', 'mergeInto']);
+/** The words after which SQL names a table, or a list of them: `FROM a x, b AS y`. */
+const listWords = new Set(['from', 'join', 'using', 'update', 'into', 'table']);
+/**
+ * Words that are neither a table nor an alias where one could stand: the clause that
+ * follows (`UPDATE t SET`, `FROM t WHERE`), or what makes the word before it no table
+ * (`DO UPDATE SET`, `FOR UPDATE OF c`, `FOR UPDATE SKIP LOCKED`).
+ */
+const notNames = new Set([
+  'select', 'values', 'default', 'set', 'of', 'skip', 'nowait', 'where', 'on', 'using', 'join', 'inner', 'left', 'right', 'full',
+  'cross', 'natural', 'outer', 'group', 'order', 'having', 'window', 'limit', 'offset', 'fetch', 'for', 'union', 'intersect',
+  'except', 'returning', 'with', 'overriding', 'tablesample', 'and', 'or', 'not', 'as', 'only', 'lateral', 'do', 'then', 'end',
+]);
+const builderCalls = new Set(['selectFrom', 'insertInto', 'updateTable', 'deleteFrom', 'mergeInto', 'innerJoin', 'leftJoin', 'rightJoin', 'fullJoin', 'crossJoin']);
 
-const checked = new Set([...core, ...orchestrators, ...wiring]);
+/**
+ * The SQL's tokens: words (lower-cased unless quoted), `(`, `)`, `,`, `.`, and `hole` for
+ * each interpolation; string literals and comments are dropped, so nothing in them is read
+ * as a table.
+ */
+function tokensOf(text) {
+  const tokens = [];
+  const pattern = /(\s+|--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*')|"((?:[^"]|"")*)"|([a-z_][a-z0-9_$]*)|(\u0000)|([(),.])|(.)/giy;
+  for (const m of text.matchAll(pattern)) {
+    if (m[1] !== undefined || m[6] !== undefined) continue;
+    if (m[2] !== undefined) tokens.push({ word: m[2].replaceAll('""', '"'), quoted: true });
+    else if (m[3] !== undefined) tokens.push({ word: m[3].toLowerCase() });
+    else if (m[4] !== undefined) tokens.push({ hole: true });
+    else tokens.push({ punct: m[5] });
+  }
+  return tokens;
+}
+
+/** The index just past the parenthesis that closes the one at `i`. */
+function pastParens(tokens, i) {
+  let depth = 0;
+  for (; i < tokens.length; i++) {
+    if (tokens[i].punct === '(') depth++;
+    else if (tokens[i].punct === ')' && --depth === 0) return i + 1;
+  }
+  return i;
+}
+
+const isName = (t) => t?.word !== undefined && (t.quoted || !notNames.has(t.word));
+
+/**
+ * The tables of the list that starts at `i` (after FROM, JOIN, …): each item, the first
+ * and each after a comma at the same level, is a table (`public.` stripped), a subquery,
+ * a function or an interpolation, with its optional alias and column aliases. A name
+ * qualified by anything but `public` is a column (`EXTRACT(EPOCH FROM m.at)`), not a table.
+ */
+function tablesOfList(tokens, i) {
+  const tables = [];
+  for (;;) {
+    while (tokens[i]?.word === 'only' || tokens[i]?.word === 'lateral') i++;
+    const t = tokens[i];
+    if (t?.punct === '(') i = pastParens(tokens, i);
+    else if (t?.hole) i++;
+    else if (isName(t)) {
+      const parts = [t.word];
+      for (i++; tokens[i]?.punct === '.' && tokens[i + 1]?.word !== undefined; i += 2) parts.push(tokens[i + 1].word);
+      if (parts.length === 1) tables.push(parts[0]);
+      else if (parts.length === 2 && parts[0] === 'public') tables.push(parts[1]);
+      // A function's arguments, or an INSERT's columns.
+      if (tokens[i]?.punct === '(') i = pastParens(tokens, i);
+    } else return tables;
+    if (tokens[i]?.word === 'with' && tokens[i + 1]?.word === 'ordinality') i += 2;
+    if (tokens[i]?.word === 'as') i++;
+    if (isName(tokens[i])) i++;
+    if (tokens[i]?.punct === '(') i = pastParens(tokens, i);
+    if (tokens[i]?.punct !== ',') return tables;
+    i++;
+  }
+}
+
+/** Every table the SQL text names (interpolations marked by U+0000). */
+export function tablesNamedIn(text) {
+  const tokens = tokensOf(text);
+  const tables = new Set();
+  tokens.forEach((t, i) => {
+    if (!t.quoted && listWords.has(t.word)) for (const table of tablesOfList(tokens, i + 1)) tables.add(table);
+  });
+  return tables;
+}
+
+/** The table a Kysely builder's or sql.table's argument names: `'public.contacts as c'` is contacts. */
+const tableOfArgument = (value) => value.trim().split(/\s+/)[0].replace(/^public\./, '');
+
+const unchecked = new Set([...core, ...orchestrators, ...wiring]);
 
 function folderOf(cwd, filename) {
   const parts = path.relative(cwd, filename).split(path.sep);
@@ -97,7 +181,7 @@ export const tableOwnership = {
   meta: { type: 'problem', schema: [], messages: { foreign: "{{folder}}'s SQL names {{table}}, which {{owner}} owns: call {{owner}}'s service.ts (or list the exception, with why, in .ci/table-ownership.js)" } },
   create(context) {
     const folder = folderOf(context.cwd, context.filename);
-    if (!folder || checked.has(folder) || context.filename.endsWith('.test.ts')) return {};
+    if (!folder || unchecked.has(folder) || context.filename.endsWith('.test.ts')) return {};
     const check = (node, table) => {
       const owner = owners[table];
       if (!owner || owner === folder) return;
@@ -108,15 +192,17 @@ export const tableOwnership = {
       TaggedTemplateExpression(node) {
         const tag = node.tag;
         if (tag.type !== 'Identifier' || tag.name !== 'sql') return;
-        const text = node.quasi.quasis.map((q) => q.value.raw).join(' ');
-        for (const match of text.matchAll(sqlWords)) check(node, match[1].toLowerCase());
+        const text = node.quasi.quasis.map((q) => q.value.raw).join(' \u0000 ');
+        for (const table of tablesNamedIn(text)) check(node, table);
       },
       CallExpression(node) {
         const callee = node.callee;
-        const name = callee.type === 'MemberExpression' && callee.property.type === 'Identifier' ? callee.property.name : null;
+        if (callee.type !== 'MemberExpression' || callee.property.type !== 'Identifier') return;
+        const name = callee.property.name;
         const first = node.arguments[0];
-        if (!name || !builderCalls.has(name) || first?.type !== 'Literal' || typeof first.value !== 'string') return;
-        check(node, first.value.split(/\s+/)[0]);
+        if (first?.type !== 'Literal' || typeof first.value !== 'string') return;
+        const sqlTable = name === 'table' && callee.object.type === 'Identifier' && callee.object.name === 'sql';
+        if (sqlTable || builderCalls.has(name)) check(node, tableOfArgument(first.value));
       },
     };
   },
