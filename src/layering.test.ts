@@ -63,10 +63,18 @@ describe('who owns which table, in the SQL (npm run lint)', () => {
     expect(await own('SELECT 1 FROM lists l /* FROM deals */ ORDER BY l.id FOR UPDATE OF l SKIP LOCKED')).toEqual([]);
   });
 
-  it("lets a feature name its own tables and an orchestrator or core name any", async () => {
-    expect(await ownershipErrors('src/lists/probe.ts', probe('SELECT 1 FROM lists l JOIN list_memberships m ON m.list_id = l.id'))).toEqual([]);
+  it("refuses an orchestrator's SQL naming a feature's table, unless the pair is a listed exception", async () => {
+    expect(await ownershipErrors('src/merge/probe.ts', probe('INSERT INTO list_memberships (list_id) SELECT 1'))).toEqual([
+      "merge's SQL names list_memberships, which lists owns: call lists's service.ts (or list the exception, with why, in .ci/table-ownership.js)",
+    ]);
+    expect(await ownershipErrors('src/retention/probe.ts', probe('DELETE FROM contact_history h USING contacts c'))).toHaveLength(2);
     expect(await ownershipErrors('src/rollbacks/probe.ts', probe('UPDATE contacts SET status = 1 FROM deals'))).toEqual([]);
+  });
+
+  it('lets a feature name its own tables, and core and wiring name any', async () => {
+    expect(await ownershipErrors('src/lists/probe.ts', probe('SELECT 1 FROM lists l JOIN list_memberships m ON m.list_id = l.id'))).toEqual([]);
     expect(await ownershipErrors('src/history/probe.ts', probe('SELECT 1 FROM contacts'))).toEqual([]);
+    expect(await ownershipErrors('src/seed/probe.ts', probe('INSERT INTO deals SELECT 1 FROM contacts'))).toEqual([]);
   });
 });
 
