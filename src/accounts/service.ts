@@ -4,6 +4,7 @@ import type { Accounts } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
 import { findOrMakeNamed, renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
+import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -161,6 +162,11 @@ export async function linkAccountPairs(
 /** An import: the live account of each name (case-insensitive), made where missing (db/renames.ts's findOrMakeNamed). */
 export async function accountsNamed(tx: Tx, workspaceId: string, at: Date, names: string[]): Promise<{ ids: Map<string, string>; made: number }> {
   return findOrMakeNamed(tx, 'accounts', workspaceId, at, names);
+}
+
+/** A restore: the links these contacts kept to accounts deleted since go (seed 002: they do not come back). */
+export async function dropLinksOfDeletedAccounts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await dropRowsOfDeletedParent(tx, { table: 'account_contacts', parent: 'accounts', parentKey: 'account_id' }, workspaceId, contactIds);
 }
 
 export async function unlinkFromAllAccounts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {

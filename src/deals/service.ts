@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { batchOf, byKeys, lookUp } from '../db/keys.js';
+import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { invalidRequest, invalidState, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -266,6 +267,11 @@ export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, con
   if (!keepRows) await removeFromAllDeals(tx, ws, contactIds);
   if (affected.length === 0) return [];
   return (await mendDeals(tx, ws, affected.map((r) => r.deal_id), change.at)).deleted;
+}
+
+/** A restore: the links these contacts kept to deals deleted since go (seed 002: they do not come back). */
+export async function dropLinksOfDeletedDeals(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await dropRowsOfDeletedParent(tx, { table: 'deal_contacts', parent: 'deals', parentKey: 'deal_id' }, workspaceId, contactIds);
 }
 
 /** Takes contacts off every deal, live or deleted, without mending the deals (detachContactsFromDeals does that); history keeps the rows. */

@@ -3,6 +3,7 @@ import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
+import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { notFound } from '../http/errors.js';
 import { decodeCursor, pageByTime, toPage, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -198,6 +199,11 @@ export function keptMembershipsOf(workspaceId: string, contactId: string) {
   return sql`SELECT m.list_id AS ref, m.status AS detail, m.created_at AS at
     FROM list_memberships m JOIN lists p ON p.workspace_id = m.workspace_id AND p.id = m.list_id AND p.deleted_at IS NULL
     WHERE m.workspace_id = ${workspaceId} AND m.contact_id = ${contactId}`;
+}
+
+/** A restore: the memberships these contacts kept on lists deleted since go (seed 002: they do not come back). */
+export async function dropMembershipsOfDeletedLists(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await dropRowsOfDeletedParent(tx, { table: 'list_memberships', parent: 'lists', parentKey: 'list_id' }, workspaceId, contactIds);
 }
 
 /** Removes contacts from every list (they are merged away); history keeps the rows. */

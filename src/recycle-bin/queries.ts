@@ -1,11 +1,11 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
-import { batchOf, byKeys, lookUp } from '../db/keys.js';
+import { batchOf, byKeys } from '../db/keys.js';
 import { lockContactsToRestore, nameOrEmailMatches } from '../contacts/service.js';
-import { keptMembershipsOf } from '../lists/service.js';
-import { keptAccountLinksOf } from '../accounts/service.js';
-import { keptDealLinksOf } from '../deals/service.js';
-import { keptTagsOf } from '../tags/service.js';
+import { dropMembershipsOfDeletedLists, keptMembershipsOf } from '../lists/service.js';
+import { dropLinksOfDeletedAccounts, keptAccountLinksOf } from '../accounts/service.js';
+import { dropLinksOfDeletedDeals, keptDealLinksOf } from '../deals/service.js';
+import { dropTagsDeletedSince, keptTagsOf } from '../tags/service.js';
 
 export type RestoreSource = 'deleted' | 'archived';
 
@@ -59,47 +59,19 @@ export async function keptAssociations(db: Db, workspaceId: string, contactId: s
   };
 }
 
-/** The association tables, each with the parent whose deletion keeps its rows from coming back. */
-const associationTables = [
-  { table: 'list_memberships', parent: 'lists', parentKey: 'list_id' },
-  { table: 'account_contacts', parent: 'accounts', parentKey: 'account_id' },
-  { table: 'deal_contacts', parent: 'deals', parentKey: 'deal_id' },
-  { table: 'contact_tags', parent: 'tags', parentKey: 'tag_id' },
-] as const;
-
 /**
  * Seed 002: a restored contact comes back to lists, accounts, deals and tags unless they
  * were deleted. Reactivating it brings back the rows it kept; this removes those whose
  * list, account, deal or tag was deleted meanwhile, so they do not reappear on the deleted
- * record (a deleted list's member count, a deleted deal's contacts). One statement a table.
+ * record (a deleted list's member count, a deleted deal's contacts). Each owner's one
+ * statement (db/associations.ts), in this order.
  */
 export async function dropRowsOfDeletedParents(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   if (contactIds.length === 0) return;
-  // Each contact's rows, then each row's parent, looked up by key (db/keys.ts); the rows
-  // to drop are then deleted by their own key. Unless the workspace has no deleted list
-  // (account, deal, tag) at all, as is usual: then no row can be of one, and the lookups
-  // are not made (5.5 s of a 100,000-contact restore's 11.8 s, with 700,000 rows kept).
-  for (const { table, parent, parentKey } of associationTables) {
-    if (!(await anyDeleted(tx, parent, workspaceId))) continue;
-    await byKeys(tx, sql`
-      DELETE FROM ${sql.table(table)} a
-      USING (SELECT r.* FROM ${batchOf(workspaceId, contactIds)}
-             ${lookUp(table, 'r', sql`r.workspace_id = k.workspace_id AND r.contact_id = k.key`)}
-             ${lookUp(parent, 'p', sql`p.workspace_id = r.workspace_id AND p.id = r.${sql.ref(parentKey)}`)}
-             WHERE p.deleted_at IS NOT NULL) gone
-      WHERE a.workspace_id = gone.workspace_id AND a.contact_id = gone.contact_id AND a.${sql.ref(parentKey)} = gone.${sql.ref(parentKey)}`);
-  }
-}
-
-/**
- * Whether the workspace has a deleted row of `parent`: read from its partial index of
- * deleted rows (migration 050), in that index's order, so that no plan reads the live ones.
- */
-async function anyDeleted(tx: Tx, parent: (typeof associationTables)[number]['parent'], workspaceId: string): Promise<boolean> {
-  const { rows } = await sql<{ id: string }>`
-    SELECT p.id FROM ${sql.table(parent)} p WHERE p.workspace_id = ${workspaceId} AND p.deleted_at IS NOT NULL
-    ORDER BY p.deleted_at, p.id LIMIT 1`.execute(tx);
-  return rows.length > 0;
+  await dropMembershipsOfDeletedLists(tx, workspaceId, contactIds);
+  await dropLinksOfDeletedAccounts(tx, workspaceId, contactIds);
+  await dropLinksOfDeletedDeals(tx, workspaceId, contactIds);
+  await dropTagsDeletedSince(tx, workspaceId, contactIds);
 }
 
 export interface Candidate {

@@ -4,6 +4,7 @@ import type { Tags } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
 import { findOrMakeNamed, renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
+import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { invalidRequest, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -155,6 +156,11 @@ export async function moveContactTags(tx: Tx, workspaceId: string, fromIds: stri
     FROM ${batchOf(workspaceId, fromIds)} JOIN contact_tags t ON t.workspace_id = k.workspace_id AND t.contact_id = k.key
     ORDER BY t.tag_id, t.created_at
     ON CONFLICT DO NOTHING`);
+}
+
+/** A restore: the tags these contacts kept that were deleted since go (seed 002: they do not come back). */
+export async function dropTagsDeletedSince(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await dropRowsOfDeletedParent(tx, { table: 'contact_tags', parent: 'tags', parentKey: 'tag_id' }, workspaceId, contactIds);
 }
 
 export async function untagAll(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
