@@ -128,7 +128,7 @@ const builderCalls = new Set(['selectFrom', 'insertInto', 'updateTable', 'delete
  */
 function tokensOf(text) {
   const tokens = [];
-  const pattern = /(\s+|--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*')|"((?:[^"]|"")*)"|([a-z_][a-z0-9_$]*)|(\u0000)|([(),.])|(.)/giy;
+  const pattern = /(\s+|--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*')|"((?:[^"]|"")*)"|([a-z_][a-z0-9_$]*)|(\uE000)|([(),.])|(.)/giy;
   for (const m of text.matchAll(pattern)) {
     if (m[1] !== undefined || m[6] !== undefined) continue;
     if (m[2] !== undefined) tokens.push({ word: m[2].replaceAll('""', '"'), quoted: true });
@@ -181,7 +181,7 @@ function tablesOfList(tokens, i) {
   }
 }
 
-/** Every table the SQL text names (interpolations marked by U+0000). */
+/** Every table the SQL text names (interpolations marked by U+E000, a private-use character no SQL holds). */
 export function tablesNamedIn(text) {
   const tokens = tokensOf(text);
   const tables = new Set();
@@ -217,7 +217,7 @@ export const tableOwnership = {
       TaggedTemplateExpression(node) {
         const tag = node.tag;
         if (tag.type !== 'Identifier' || tag.name !== 'sql') return;
-        const text = node.quasi.quasis.map((q) => q.value.raw).join(' \u0000 ');
+        const text = node.quasi.quasis.map((q) => q.value.raw).join(' \uE000 ');
         for (const table of tablesNamedIn(text)) check(node, table);
       },
       CallExpression(node) {
