@@ -13,7 +13,8 @@
  * - orchestrators (recycle-bin, rollbacks, undo, merge, retention, backups, erasure,
  *   held-deletes, deleted-objects, imports, changes): flows across many features' tables
  *   (restore, rollback, undo, merge, purge, backup, import, the report of causes): they
- *   call the features' services and each other's.
+ *   call the features' services and each other's. Their SQL, like a feature's, names only
+ *   their own tables (.ci/table-ownership.js, which lists the exceptions).
  * - wiring (app.ts, cli, seed, maintenance): builds the server and the commands out of
  *   all of them.
  *
@@ -23,8 +24,9 @@
  */
 
 export const core = ['db', 'http', 'jobs', 'history', 'test-support'];
-// An import writes contacts with their lists, tags and accounts; changes reports every
-// cause's writes across all tables, naming its user, token, automation, form or import.
+// An import writes contacts with their lists, tags and accounts (by their services);
+// changes reports every cause's writes across all tables, naming its user, token,
+// automation, form or import.
 export const orchestrators = ['recycle-bin', 'rollbacks', 'undo', 'merge', 'retention', 'backups', 'erasure', 'held-deletes', 'deleted-objects', 'imports', 'changes'];
 export const wiring = ['cli', 'seed', 'maintenance'];
 

@@ -2,8 +2,9 @@ import { sql, type Selectable } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import type { Accounts } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
-import { renameLive } from '../db/renames.js';
+import { findOrMakeNamed, renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
+import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -116,6 +117,56 @@ export async function contactAccounts(db: Db, workspaceId: string, contactId: st
     WHERE ac.workspace_id = ${workspaceId} AND ac.contact_id = ${contactId} AND a.deleted_at IS NULL AND ${ofActiveContact('ac')} AND ${paging.pastCursor}
     ORDER BY ac.created_at, ac.account_id LIMIT ${paging.fetch}`.execute(db);
   return paging.page(rows, (r) => r.accountId, ({ accountId, jobTitle }) => ({ accountId, jobTitle }));
+}
+
+/**
+ * The account links a removed contact keeps, set aside, leaving out those of accounts deleted since
+ * (they do not come back with it): rows `(ref, detail, at)`, its account and job title, and when it was linked. A fragment
+ * for the recycle bin, which reads what a restore brings back in one statement.
+ */
+export function keptAccountLinksOf(workspaceId: string, contactId: string) {
+  return sql`SELECT a.account_id AS ref, a.job_title AS detail, a.created_at AS at
+    FROM account_contacts a JOIN accounts p ON p.workspace_id = a.workspace_id AND p.id = a.account_id AND p.deleted_at IS NULL
+    WHERE a.workspace_id = ${workspaceId} AND a.contact_id = ${contactId}`;
+}
+
+/**
+ * A merge: the survivor `toId` is linked to every account `fromIds` are (deleted accounts'
+ * too). Its own link wins (its job title); else the earliest link's.
+ */
+export async function moveAccountLinks(tx: Tx, workspaceId: string, fromIds: string[], toId: string): Promise<void> {
+  await byKeys(tx, sql`
+    INSERT INTO account_contacts (workspace_id, account_id, contact_id, job_title, created_at)
+    SELECT DISTINCT ON (a.account_id) ${workspaceId}, a.account_id, ${toId}, a.job_title, a.created_at
+    FROM ${batchOf(workspaceId, fromIds)} JOIN account_contacts a ON a.workspace_id = k.workspace_id AND a.contact_id = k.key
+    ORDER BY a.account_id, a.created_at
+    ON CONFLICT DO NOTHING`);
+}
+
+/** An import: links contacts to accounts, given as parallel arrays; a job title given replaces the link's, an empty one leaves it. */
+export async function linkAccountPairs(
+  tx: Tx,
+  workspaceId: string,
+  at: Date,
+  l: { contactIds: string[]; accountIds: string[]; jobTitles: (string | null)[] },
+): Promise<void> {
+  if (l.contactIds.length === 0) return;
+  await sql`
+    INSERT INTO account_contacts (workspace_id, account_id, contact_id, job_title, created_at)
+    SELECT ${workspaceId}, l.account_id, l.contact_id, l.job_title, ${at}
+    FROM unnest(${l.contactIds}::text[], ${l.accountIds}::text[], ${l.jobTitles}::text[]) AS l(contact_id, account_id, job_title)
+    ON CONFLICT (workspace_id, account_id, contact_id) DO UPDATE SET job_title = EXCLUDED.job_title
+      WHERE EXCLUDED.job_title IS NOT NULL AND account_contacts.job_title IS DISTINCT FROM EXCLUDED.job_title`.execute(tx);
+}
+
+/** An import: the live account of each name (case-insensitive), made where missing (db/renames.ts's findOrMakeNamed). */
+export async function accountsNamed(tx: Tx, workspaceId: string, at: Date, names: string[]): Promise<{ ids: Map<string, string>; made: number }> {
+  return findOrMakeNamed(tx, 'accounts', workspaceId, at, names);
+}
+
+/** A restore: the links these contacts kept to accounts deleted since go (seed 002: they do not come back). */
+export async function dropLinksOfDeletedAccounts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await dropRowsOfDeletedParent(tx, { table: 'account_contacts', parent: 'accounts', parentKey: 'account_id' }, workspaceId, contactIds);
 }
 
 export async function unlinkFromAllAccounts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {

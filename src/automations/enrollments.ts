@@ -38,6 +38,11 @@ export async function resumeEnrollments(tx: Tx, workspaceId: string, contactIds:
   return rows.length;
 }
 
+/** Contacts gone for good (purged, erased): their enrollments go. */
+export async function forgetEnrollments(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await byKeys(tx, sql`DELETE FROM enrollments e USING ${batchOf(workspaceId, contactIds)} WHERE e.workspace_id = k.workspace_id AND e.contact_id = k.key`);
+}
+
 /**
  * Only a person's own action starts an automation: a user's change or a form submission.
  * Restores and rollbacks put data back and enrol nobody (seed 000: contacts put back on

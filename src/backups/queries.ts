@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import { batchOf, byKeys } from '../db/keys.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
+import { lockContactStatuses } from '../contacts/service.js';
+import { anyWorkspace } from '../workspaces/service.js';
 
 export type BackupStatus = 'exported' | 'verified' | 'failed';
 
@@ -225,8 +227,7 @@ export async function ensureContactKeys(tx: Tx, workspaceId: string, offered: { 
  * touches), so the two never deadlock.
  */
 export async function lockContactsOfKeys(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
-  await byKeys(tx, sql`SELECT c.id FROM ${batchOf(workspaceId, contactIds)} JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key
-            ORDER BY c.id FOR UPDATE OF c`);
+  await lockContactStatuses(tx, workspaceId, contactIds);
 }
 
 /** Destroys the contacts' data keys; the trigger marks the workspace's keyring stale. */
@@ -322,8 +323,7 @@ export async function selectStaleKeyrings(db: Db, workspaceId: string | null): P
  */
 export async function lockedTargetHoldsWorkspace(tx: Tx): Promise<boolean> {
   await sql`SELECT pg_advisory_xact_lock(hashtext('retrace.backup_restore'))`.execute(tx);
-  const { rows } = await sql<{ held: boolean }>`SELECT EXISTS (SELECT 1 FROM workspaces) AS held`.execute(tx);
-  return rows[0].held;
+  return anyWorkspace(tx);
 }
 
 /**

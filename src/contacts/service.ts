@@ -17,6 +17,9 @@ import { searchContacts } from './search.js';
 
 // Searching contacts by name or email (src/contacts/search.ts) is part of contacts' api.
 export { nameOrEmailMatches, searchContacts } from './search.js';
+// Many contacts read and written at once (an import's batches, an export's pages).
+export { countExported, exportFieldNames, exportPage, insertContactBatch, lockHoldersOfEmails, updateContactBatch } from './bulk.js';
+export type { ContactColumns, ExportedContact, ExportFilter } from './bulk.js';
 
 export interface Contact {
   id: string;
@@ -278,16 +281,21 @@ export type Removal = 'delete' | 'archive';
 /** The statuses a removal takes contacts from: a delete takes archived ones too. */
 const removableStatuses: Record<Removal, ContactStatus[]> = { delete: ['active', 'archived'], archive: ['active'] };
 
+/** The status of each of these contacts that exists, locked in id order until the transaction ends. */
+export async function lockContactStatuses(tx: Tx, workspaceId: string, ids: string[]): Promise<Map<string, ContactStatus>> {
+  const { rows } = await byKeys(tx, sql<{ id: string; status: ContactStatus }>`
+    SELECT c.id, c.status FROM ${batchOf(workspaceId, ids)} JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key
+    ORDER BY c.id FOR UPDATE OF c`);
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
 /**
  * Sorts ids (each once) into the contacts the removal would take, locked until the
  * transaction ends, and the rest with why (`not_found`, or the status that prevents it).
  */
 export async function lockRemovable(tx: Tx, workspaceId: string, removal: Removal, ids: string[]): Promise<{ eligible: string[]; skipped: Skipped[] }> {
   const allowed = removableStatuses[removal];
-  const { rows } = await byKeys(tx, sql<{ id: string; status: ContactStatus }>`
-    SELECT c.id, c.status FROM ${batchOf(workspaceId, ids)} JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key
-    ORDER BY c.id FOR UPDATE OF c`);
-  const statusOf = new Map(rows.map((r) => [r.id, r.status]));
+  const statusOf = await lockContactStatuses(tx, workspaceId, ids);
   const eligible: string[] = [];
   const skipped: Skipped[] = [];
   for (const id of ids) {
@@ -322,6 +330,78 @@ export async function applyRemoval(tx: Tx, change: ChangeContext, removal: Remov
     ...eligible.map((id) => ({ action, targetType: 'contact', targetId: id, details: auditDetails })),
     ...dealsDeleted.map((id) => ({ action: 'deal.deleted', targetType: 'deal', targetId: id, details: { reason } })),
   );
+}
+
+/** A merge: the contacts become `merged` into the survivor (seed 004: never to be restored). */
+export async function markMerged(tx: Tx, workspaceId: string, ids: string[], survivorId: string, at: Date): Promise<void> {
+  await byKeys(tx, sql`
+    UPDATE contacts c SET status = 'merged', merged_into = ${survivorId}, merged_at = ${at}, updated_at = ${at}
+    FROM ${batchOf(workspaceId, ids)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
+}
+
+/**
+ * The workspace's next contacts past retention, oldest first, at most `limit`: deleted ones
+ * deleted at or before `deletedBefore`, archived ones archived at or before
+ * `archivedBefore`. Each kind is read down its own partial index (contacts_deleted,
+ * contacts_archived) from its oldest, so a batch reads what it purges, however many
+ * contacts are still within retention.
+ */
+export async function contactsPastRetention(
+  db: Db | Tx,
+  workspaceId: string,
+  before: { deleted: Date; archived: Date },
+  limit: number,
+): Promise<{ id: string; status: 'deleted' | 'archived' }[]> {
+  const { rows } = await sql<{ id: string; status: 'deleted' | 'archived' }>`
+    (SELECT c.workspace_id, c.id, c.status FROM contacts c
+     WHERE c.workspace_id = ${workspaceId} AND c.status = 'deleted' AND c.deleted_at <= ${before.deleted}
+     ORDER BY c.deleted_at LIMIT ${limit})
+    UNION ALL
+    (SELECT c.workspace_id, c.id, c.status FROM contacts c
+     WHERE c.workspace_id = ${workspaceId} AND c.status = 'archived' AND c.archived_at <= ${before.archived}
+     ORDER BY c.archived_at LIMIT ${limit})
+    LIMIT ${limit}`.execute(db);
+  return rows;
+}
+
+/** Contacts gone for good (purged, erased): their rows deleted (their associations went first). */
+export async function deleteContactsForGood(tx: Tx, workspaceId: string, ids: string[]): Promise<void> {
+  await byKeys(tx, sql`DELETE FROM contacts c USING ${batchOf(workspaceId, ids)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
+}
+
+export interface ContactToRestore {
+  id: string;
+  status: ContactStatus;
+  archived_at: Date | null;
+  email: string | null;
+  /** The other active or archived contact now holding its email, if any. */
+  taken_by: string | null;
+}
+
+/** Of these ids, the contacts that exist, locked, each with the other contact now holding its email (a restore's candidates). */
+export async function lockContactsToRestore(tx: Tx, workspaceId: string, ids: string[]): Promise<ContactToRestore[]> {
+  const { rows } = await sql<ContactToRestore>`
+    SELECT c.id, c.status, c.archived_at, c.email,
+           (SELECT o.id FROM contacts o
+            WHERE o.workspace_id = ${workspaceId} AND lower(o.email) = lower(c.email) AND o.status IN ('active', 'archived') AND o.id <> c.id
+            LIMIT 1) AS taken_by
+    FROM ${batchOf(workspaceId, ids)} JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key
+    FOR UPDATE OF c`.execute(tx);
+  return rows;
+}
+
+/** A restore: back to active, with the original created date and the associations they kept; the recycle-bin and archive marks cleared. */
+export async function reactivateContacts(tx: Tx, workspaceId: string, ids: string[], at: Date): Promise<void> {
+  await byKeys(tx, sql`
+    UPDATE contacts c SET status = 'active', deleted_at = NULL, deleted_by = NULL, archived_at = NULL, archived_by = NULL, updated_at = ${at}
+    FROM ${batchOf(workspaceId, ids)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
+}
+
+/** How many of the workspace's contacts are active (its active contact limit counts them). */
+export async function countActiveContacts(tx: Tx, workspaceId: string): Promise<number> {
+  const { rows } = await sql<{ active: number }>`
+    SELECT count(*)::int AS active FROM contacts WHERE workspace_id = ${workspaceId} AND status = 'active'`.execute(tx);
+  return rows[0].active;
 }
 
 /**

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Tx } from './database.js';
 import { invalidState, notFound } from '../http/errors.js';
 
-/** The tables of named, soft-deleted records (`name`, `deleted_at`) that a rename changes. */
+/** The tables of named, soft-deleted records (`name`, `deleted_at`) that a rename changes (and an import finds by name). */
 export type NamedTable = 'lists' | 'accounts' | 'tags';
 
 /**
@@ -26,4 +26,34 @@ export async function renameLive(tx: Tx, change: ChangeContext, table: NamedTabl
   if (current.name === name) return null;
   await sql`UPDATE ${sql.table(table)} SET name = ${name} WHERE workspace_id = ${change.workspaceId} AND id = ${id}`.execute(tx);
   return current.name;
+}
+
+/**
+ * The live tag or account of each name (case-insensitive; the oldest when several share
+ * it), making the missing ones with the name as first written. Answers lower-case name →
+ * id, and how many were made. An import's, by tags' and accounts' services (the statement they share).
+ */
+export async function findOrMakeNamed(
+  tx: Tx,
+  table: Exclude<NamedTable, 'lists'>,
+  workspaceId: string,
+  at: Date,
+  names: string[],
+): Promise<{ ids: Map<string, string>; made: number }> {
+  if (names.length === 0) return { ids: new Map(), made: 0 };
+  const target = sql.table(table);
+  const { rows } = await sql<{ key: string; id: string; made: boolean }>`
+    WITH wanted AS (
+      SELECT DISTINCT ON (lower(w.name)) w.name, lower(w.name) AS key
+      FROM unnest(${names}::text[]) WITH ORDINALITY AS w(name, n) ORDER BY lower(w.name), w.n),
+    found AS (
+      SELECT DISTINCT ON (lower(t.name)) lower(t.name) AS key, t.id FROM ${target} t
+      WHERE t.workspace_id = ${workspaceId} AND t.deleted_at IS NULL AND lower(t.name) IN (SELECT key FROM wanted)
+      ORDER BY lower(t.name), t.created_at, t.id),
+    made AS (
+      INSERT INTO ${target} (workspace_id, name, created_at)
+      SELECT ${workspaceId}, w.name, ${at} FROM wanted w WHERE w.key NOT IN (SELECT key FROM found)
+      RETURNING lower(name) AS key, id)
+    SELECT key, id, false AS made FROM found UNION ALL SELECT key, id, true AS made FROM made`.execute(tx);
+  return { ids: new Map(rows.map((r) => [r.key, r.id])), made: rows.filter((r) => r.made).length };
 }

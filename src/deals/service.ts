@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { batchOf, byKeys, lookUp } from '../db/keys.js';
+import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { invalidRequest, invalidState, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -263,11 +264,19 @@ export async function detachContactsFromDeals(tx: Tx, change: ChangeContext, con
     SELECT d.id AS deal_id FROM ${batchOf(ws, onDeals.map((r) => r.deal_id))} ${lookUp('deals', 'd', dealOfKey('d'), 'FOR UPDATE')}
     WHERE d.deleted_at IS NULL
     ORDER BY d.id`);
-  if (!keepRows) {
-    await byKeys(tx, sql`DELETE FROM deal_contacts dc USING ${batchOf(ws, contactIds)} WHERE dc.workspace_id = k.workspace_id AND dc.contact_id = k.key`);
-  }
+  if (!keepRows) await removeFromAllDeals(tx, ws, contactIds);
   if (affected.length === 0) return [];
   return (await mendDeals(tx, ws, affected.map((r) => r.deal_id), change.at)).deleted;
+}
+
+/** A restore: the links these contacts kept to deals deleted since go (seed 002: they do not come back). */
+export async function dropLinksOfDeletedDeals(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await dropRowsOfDeletedParent(tx, { table: 'deal_contacts', parent: 'deals', parentKey: 'deal_id' }, workspaceId, contactIds);
+}
+
+/** Takes contacts off every deal, live or deleted, without mending the deals (detachContactsFromDeals does that); history keeps the rows. */
+export async function removeFromAllDeals(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await byKeys(tx, sql`DELETE FROM deal_contacts dc USING ${batchOf(workspaceId, contactIds)} WHERE dc.workspace_id = k.workspace_id AND dc.contact_id = k.key`);
 }
 
 /**
@@ -344,6 +353,26 @@ export async function projectMendDeals(
            count(*) FILTER (WHERE a.any_active AND NOT a.primary_active)::int AS repointed
     FROM touched t LEFT JOIN after_by_deal a ON a.deal_id = t.id`.execute(tx);
   return rows[0];
+}
+
+/**
+ * The deal links a removed contact keeps, set aside, leaving out those of deals deleted since
+ * (they do not come back with it): rows `(ref, detail, at)`, its deal (detail NULL), and the deal's creation. A fragment
+ * for the recycle bin, which reads what a restore brings back in one statement.
+ */
+export function keptDealLinksOf(workspaceId: string, contactId: string) {
+  return sql`SELECT d.deal_id AS ref, NULL AS detail, p.created_at AS at
+    FROM deal_contacts d JOIN deals p ON p.workspace_id = d.workspace_id AND p.id = d.deal_id AND p.deleted_at IS NULL
+    WHERE d.workspace_id = ${workspaceId} AND d.contact_id = ${contactId}`;
+}
+
+/** A merge: the survivor `toId` is put on every deal `fromIds` are on (deleted deals too), added at `at`. */
+export async function moveDealLinks(tx: Tx, workspaceId: string, fromIds: string[], toId: string, at: Date): Promise<void> {
+  await byKeys(tx, sql`
+    INSERT INTO deal_contacts (workspace_id, deal_id, contact_id, added_at)
+    SELECT DISTINCT ${workspaceId}, d.deal_id, ${toId}, ${at}::timestamptz
+    FROM ${batchOf(workspaceId, fromIds)} JOIN deal_contacts d ON d.workspace_id = k.workspace_id AND d.contact_id = k.key
+    ON CONFLICT DO NOTHING`);
 }
 
 /**

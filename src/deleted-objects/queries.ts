@@ -4,6 +4,7 @@ import { batchOf, byKeys, lookUp } from '../db/keys.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
 import { ofActiveContact } from '../contacts/guards.js';
 import { containing } from '../db/patterns.js';
+import { forgetPurgedLists } from '../forms/service.js';
 
 /**
  * The kinds of object the bin holds. Each is soft-deleted (`deleted_at`, `deleted_by`,
@@ -135,8 +136,6 @@ export async function removeObjectsForGood(tx: Tx, workspaceId: string, type: Ob
       await sql`DELETE FROM ${sql.table(h.table)} a WHERE a.workspace_id = ${workspaceId} AND a.${sql.ref(h.key)} = ANY(${ids}::text[])`.execute(tx);
     }
   }
-  if (type === 'list') {
-    await sql`UPDATE forms SET list_id = NULL WHERE workspace_id = ${workspaceId} AND list_id = ANY(${ids}::text[])`.execute(tx);
-  }
+  if (type === 'list') await forgetPurgedLists(tx, workspaceId, ids);
   await byKeys(tx, sql`DELETE FROM ${sql.table(table)} o USING ${batchOf(workspaceId, ids)} WHERE o.workspace_id = k.workspace_id AND o.id = k.key`);
 }

@@ -4,7 +4,7 @@ import { inTransaction } from '../db/database.js';
 import { decodeCursor, toPage, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { mendDeals } from '../deals/service.js';
-import { workspacesToPurge } from '../retention/service.js';
+import { retentionDaysOf } from '../workspaces/service.js';
 import {
   dealsWithActiveContacts,
   dueForPurge,
@@ -118,7 +118,7 @@ const purgeBatchSize = 500;
  */
 export async function purgeExpiredObjects(ctx: AppContext, workspaceId: string | null): Promise<number> {
   let purged = 0;
-  for (const ws of await workspacesToPurge(ctx, workspaceId)) {
+  for (const ws of await retentionDaysOf(ctx.db, workspaceId)) {
     for (const type of objectTypes) {
       for (;;) {
         const now = ctx.clock.now();

@@ -97,6 +97,11 @@ export async function findPublicForm(db: Db, formId: string): Promise<{ workspac
   return rows[0] ? { workspaceId: rows[0].workspace_id, listId: rows[0].list_id } : null;
 }
 
+/** Lists purged for good: forms that named one name none from then on (a submission subscribes nobody, as it did while the list was in the bin). */
+export async function forgetPurgedLists(tx: Tx, workspaceId: string, listIds: string[]): Promise<void> {
+  await sql`UPDATE forms SET list_id = NULL WHERE workspace_id = ${workspaceId} AND list_id = ANY(${listIds}::text[])`.execute(tx);
+}
+
 export interface Submission {
   email: string;
   firstName?: string | null;

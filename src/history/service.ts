@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
+import { batchOf, byKeys } from '../db/keys.js';
 import { decodeCursor, toPage, type Page, type PageRequest } from '../http/pagination.js';
 
 export interface FieldChange {
@@ -95,4 +96,17 @@ export async function contactHistory(db: Db, workspaceId: string, contactId: str
     origin: r.origin,
     changes: diffRows(r.before, r.after),
   }));
+}
+
+/**
+ * Contacts gone for good (purged, erased): every history row about them goes, the delete's
+ * own capture included, so no rollback or snapshot brings them back. History is
+ * append-only but for this maintenance (migration 001's history_append_only), switched on
+ * for the rest of the transaction.
+ */
+export async function forgetHistoryOfContacts(tx: Tx, workspaceId: string, ids: string[]): Promise<void> {
+  await sql`SELECT set_config('retrace.history_maintenance', 'on', true)`.execute(tx);
+  // Each id found by contact_history's hash index on id.
+  await byKeys(tx, sql`DELETE FROM contact_history h USING ${batchOf(workspaceId, ids)} WHERE h.id = k.key AND h.workspace_id = k.workspace_id`);
+  await byKeys(tx, sql`DELETE FROM history_entries h USING ${batchOf(workspaceId, ids)} WHERE h.workspace_id = k.workspace_id AND h.contact_id = k.key`);
 }

@@ -1,8 +1,8 @@
 import type { Db } from '../db/database.js';
 import { csvLines } from './csv.js';
-import { countExported, exportFieldNames, exportPage, type ExportedContact, type ExportFilter } from './queries.js';
+import { countExported, exportFieldNames, exportPage, type ExportedContact, type ExportFilter } from '../contacts/service.js';
 
-export type { ExportFilter } from './queries.js';
+export type { ExportFilter } from '../contacts/service.js';
 
 /** Contacts read per statement while exporting. */
 const exportPageSize = 2000;

@@ -1,24 +1,14 @@
 import { v7 as timeOrderedId } from 'uuid';
 import type { ChangeContext, Tx } from '../db/database.js';
-import { isEmailHeldViolation } from '../contacts/service.js';
+import { countActiveContacts, insertContactBatch, isEmailHeldViolation, lockHoldersOfEmails, updateContactBatch, type ContactColumns } from '../contacts/service.js';
+import { lockLiveLists, setMembershipBatch } from '../lists/service.js';
+import { addTagPairs, tagsNamed } from '../tags/service.js';
+import { accountsNamed, linkAccountPairs } from '../accounts/service.js';
 import { getRetention } from '../workspaces/service.js';
 import type { CsvBatch } from './csv.js';
 import type { ColumnPlan } from './mapping.js';
 import { readRow, type BadRow, type LoadableRow } from './rows.js';
-import {
-  addContactTags,
-  claimEmails,
-  countActiveContacts,
-  holdersOfEmails,
-  insertContacts,
-  insertErrors,
-  linkAccounts,
-  liveLists,
-  namedRows,
-  setMemberships,
-  updateContacts,
-  type ContactColumns,
-} from './queries.js';
+import { claimEmails, insertErrors } from './queries.js';
 
 /** What an import (or one batch of it) did. `rows` counts every data row read, loaded or not. */
 export interface ImportCounts {
@@ -62,7 +52,7 @@ export async function loadBatch(tx: Tx, change: ChangeContext, importId: string,
 
   const listIds = plan.columns.flatMap((c) => (c.target.kind === 'list' ? [c.target.listId] : []));
   if (listIds.length > 0) {
-    const live = await liveLists(tx, ws, listIds);
+    const live = await lockLiveLists(tx, ws, listIds);
     rows = keep(rows, bad, (r) => {
       const gone = r.lists.find((m) => !live.has(m.listId));
       return gone ? { line: r.line, reason: 'list_not_found', message: `the list ${gone.listId} was deleted after the upload` } : null;
@@ -133,7 +123,7 @@ interface Written {
  */
 async function writeRows(tx: Tx, change: ChangeContext, plan: ColumnPlan, rows: LoadableRow[]): Promise<Written> {
   const ws = change.workspaceId;
-  const holders = await holdersOfEmails(tx, ws, rows.map((r) => r.emailKey));
+  const holders = await lockHoldersOfEmails(tx, ws, rows.map((r) => r.emailKey));
   const bad: BadRow[] = [];
   let creates: LoadableRow[] = [];
   const updates: { row: LoadableRow; id: string }[] = [];
@@ -154,15 +144,15 @@ async function writeRows(tx: Tx, change: ChangeContext, plan: ColumnPlan, rows: 
   creates = await withinContactLimit(tx, ws, plan, creates, bad);
 
   const loaded = [...creates, ...updates.map((u) => u.row)];
-  const tags = await namedRows(tx, 'tags', ws, change.at, loaded.flatMap((r) => r.tags));
-  const accounts = await namedRows(tx, 'accounts', ws, change.at, loaded.flatMap((r) => (r.account ? [r.account] : [])));
+  const tags = await tagsNamed(tx, ws, change.at, loaded.flatMap((r) => r.tags));
+  const accounts = await accountsNamed(tx, ws, change.at, loaded.flatMap((r) => (r.account ? [r.account] : [])));
 
   // Ids ordered by creation time (UUIDv7), not random: the indexes keyed by contact id
   // (memberships, tags, links and their history) then grow at their ends, as a large
   // import's rows arrive, rather than at random places all over them.
   const createdIds = creates.map(() => timeOrderedId());
-  await insertContacts(tx, ws, change.at, createdIds, { emails: creates.map((r) => r.email), ...contactColumns(creates) });
-  await updateContacts(tx, ws, change.at, updates.map((u) => u.id), contactColumns(updates.map((u) => u.row)));
+  await insertContactBatch(tx, ws, change.at, createdIds, { emails: creates.map((r) => r.email), ...contactColumns(creates) });
+  await updateContactBatch(tx, ws, change.at, updates.map((u) => u.id), contactColumns(updates.map((u) => u.row)));
   const idOf = new Map<LoadableRow, string>([...creates.map((r, i) => [r, createdIds[i]] as const), ...updates.map((u) => [u.row, u.id] as const)]);
 
   const memberships = { contactIds: [] as string[], listIds: [] as string[], statuses: [] as LoadableRow['lists'][number]['status'][] };
@@ -187,13 +177,13 @@ async function writeRows(tx: Tx, change: ChangeContext, plan: ColumnPlan, rows: 
   // No domain events: like a restore's, an import's writes enrol no one in an automation
   // (which acts on user and form events only), and a million rows would be millions of
   // events delivered to nobody. import.finished tells that the import happened.
-  await setMemberships(tx, ws, change.at, memberships);
-  await addContactTags(tx, ws, change.at, tagPairs.contactIds, tagPairs.tagIds);
-  await linkAccounts(tx, ws, change.at, links);
+  await setMembershipBatch(tx, ws, change.at, memberships);
+  await addTagPairs(tx, ws, change.at, tagPairs.contactIds, tagPairs.tagIds);
+  await linkAccountPairs(tx, ws, change.at, links);
   return { created: creates.length, updated: updates.length, bad, tagsCreated: tags.made, accountsCreated: accounts.made };
 }
 
-/** The id namedRows found or made for a name of the batch (it answers every one). */
+/** The id tagsNamed or accountsNamed found or made for a name of the batch (it answers every one). */
 function idOfName(ids: Map<string, string>, name: string): string {
   const id = ids.get(name.toLowerCase());
   if (id === undefined) throw new Error(`no tag or account was found or made for ${JSON.stringify(name)}`);

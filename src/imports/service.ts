@@ -11,7 +11,8 @@ import { findJob, insertJob, listJobs, type Job, type JobHandler, type JobStatus
 import { csvLines, headerOf, readCsvBatch, type CsvHeader, type CsvPosition } from './csv.js';
 import { mappedListIds, planColumns, type ImportMapping, type ImportMode } from './mapping.js';
 import { loadBatch, type ImportCounts } from './load.js';
-import { errorsPage, forgetEmails, liveLists } from './queries.js';
+import { errorsPage, forgetEmails } from './queries.js';
+import { lockLiveLists } from '../lists/service.js';
 import type { BadRow } from './rows.js';
 import { readJobPayload } from '../jobs/payload.js';
 import { importParams, importProgress, type ImportParams, type ImportProgress } from './payloads.js';
@@ -192,7 +193,7 @@ export async function queueImport(
     const change = importChange(ref, ctx.clock.now());
     const job = await inTransaction(ctx.db, change, async (tx) => {
       const listIds = mappedListIds(input.mapping);
-      const live = await liveLists(tx, ref.workspaceId, listIds);
+      const live = await lockLiveLists(tx, ref.workspaceId, listIds);
       const missing = Object.entries(input.mapping.columns).filter(([, t]) => t.startsWith('list:') && !live.has(t.slice('list:'.length)));
       if (missing.length > 0) {
         throw invalidRequest('The mapping names lists the workspace does not have', {

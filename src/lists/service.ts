@@ -3,6 +3,7 @@ import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
+import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { notFound } from '../http/errors.js';
 import { decodeCursor, pageByTime, toPage, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -189,9 +190,61 @@ export async function contactMemberships(db: Db, workspaceId: string, contactId:
   return paging.page(rows, (r) => r.listId, ({ listId, status }) => ({ listId, status }));
 }
 
+/**
+ * The memberships a removed contact keeps, set aside, leaving out those of lists deleted since
+ * (they do not come back with it): rows `(ref, detail, at)`, its list and status, and when it joined. A fragment
+ * for the recycle bin, which reads what a restore brings back in one statement.
+ */
+export function keptMembershipsOf(workspaceId: string, contactId: string) {
+  return sql`SELECT m.list_id AS ref, m.status AS detail, m.created_at AS at
+    FROM list_memberships m JOIN lists p ON p.workspace_id = m.workspace_id AND p.id = m.list_id AND p.deleted_at IS NULL
+    WHERE m.workspace_id = ${workspaceId} AND m.contact_id = ${contactId}`;
+}
+
+/** A restore: the memberships these contacts kept on lists deleted since go (seed 002: they do not come back). */
+export async function dropMembershipsOfDeletedLists(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await dropRowsOfDeletedParent(tx, { table: 'list_memberships', parent: 'lists', parentKey: 'list_id' }, workspaceId, contactIds);
+}
+
 /** Removes contacts from every list (they are merged away); history keeps the rows. */
 export async function removeFromAllLists(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   await byKeys(tx, sql`DELETE FROM list_memberships a USING ${batchOf(workspaceId, contactIds)} WHERE a.workspace_id = k.workspace_id AND a.contact_id = k.key`);
+}
+
+/**
+ * A merge: the survivor `toId` joins every list `fromIds` are on (deleted lists' too, out
+ * of sight with them). Its own membership wins; of the merged contacts' memberships on one
+ * list, a subscribed one wins over the others, then the earliest.
+ */
+export async function moveMemberships(tx: Tx, workspaceId: string, fromIds: string[], toId: string, at: Date): Promise<void> {
+  await byKeys(tx, sql`
+    INSERT INTO list_memberships (workspace_id, list_id, contact_id, status, created_at, updated_at)
+    SELECT DISTINCT ON (m.list_id) ${workspaceId}, m.list_id, ${toId}, m.status, m.created_at, ${at}
+    FROM ${batchOf(workspaceId, fromIds)} JOIN list_memberships m ON m.workspace_id = k.workspace_id AND m.contact_id = k.key
+    ORDER BY m.list_id, (m.status = 'subscribed') DESC, m.created_at
+    ON CONFLICT DO NOTHING`);
+}
+
+/**
+ * Of these lists, the ones live in the workspace, held (FOR SHARE) so none is deleted
+ * before the batch commits.
+ */
+export async function lockLiveLists(db: Db | Tx, workspaceId: string, listIds: string[]): Promise<Set<string>> {
+  if (listIds.length === 0) return new Set();
+  const { rows } = await sql<{ id: string }>`
+    SELECT id FROM lists WHERE workspace_id = ${workspaceId} AND id = ANY(${listIds}::text[]) AND deleted_at IS NULL FOR SHARE`.execute(db);
+  return new Set(rows.map((r) => r.id));
+}
+
+/** An import: sets list statuses, given as parallel arrays, adding memberships where needed; a status already set is not written again. */
+export async function setMembershipBatch(tx: Tx, workspaceId: string, at: Date, m: { contactIds: string[]; listIds: string[]; statuses: MembershipStatus[] }): Promise<void> {
+  if (m.contactIds.length === 0) return;
+  await sql`
+    INSERT INTO list_memberships (workspace_id, list_id, contact_id, status, created_at, updated_at)
+    SELECT ${workspaceId}, m.list_id, m.contact_id, m.status, ${at}, ${at}
+    FROM unnest(${m.contactIds}::text[], ${m.listIds}::text[], ${m.statuses}::text[]) AS m(contact_id, list_id, status)
+    ON CONFLICT (workspace_id, list_id, contact_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at
+      WHERE list_memberships.status IS DISTINCT FROM EXCLUDED.status`.execute(tx);
 }
 
 /**

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { joinContact } from '../contacts/guards.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
+import { batchOf, byKeys } from '../db/keys.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import type { Logger } from '../logger.js';
 import type { OutgoingMessage, Sender } from './sender.js';
@@ -42,6 +43,11 @@ export interface MessageClaim {
   stepIndex: number;
   contactId: string;
   subject: string;
+}
+
+/** Contacts gone for good (purged, erased): the messages sent them go. */
+export async function forgetMessages(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await byKeys(tx, sql`DELETE FROM messages m USING ${batchOf(workspaceId, contactIds)} WHERE m.workspace_id = k.workspace_id AND m.contact_id = k.key`);
 }
 
 /**

@@ -1,7 +1,11 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
-import { batchOf, byKeys, lookUp } from '../db/keys.js';
-import { nameOrEmailMatches } from '../contacts/service.js';
+import { batchOf, byKeys } from '../db/keys.js';
+import { lockContactsToRestore, nameOrEmailMatches } from '../contacts/service.js';
+import { dropMembershipsOfDeletedLists, keptMembershipsOf } from '../lists/service.js';
+import { dropLinksOfDeletedAccounts, keptAccountLinksOf } from '../accounts/service.js';
+import { dropLinksOfDeletedDeals, keptDealLinksOf } from '../deals/service.js';
+import { dropTagsDeletedSince, keptTagsOf } from '../tags/service.js';
 
 export type RestoreSource = 'deleted' | 'archived';
 
@@ -36,22 +40,15 @@ export interface KeptAssociations {
  * reads give them.
  */
 export async function keptAssociations(db: Db, workspaceId: string, contactId: string): Promise<KeptAssociations> {
+  const part = (kind: string, n: number, rows: RawBuilder<unknown>) => sql`SELECT ${sql.lit(kind)} AS kind, x.ref, x.detail, x.at, ${sql.lit(n)} AS part FROM (${rows}) x`;
   const { rows } = await sql<{ kind: 'list' | 'account' | 'deal' | 'tag'; ref: string; detail: string | null }>`
-    SELECT 'list' AS kind, m.list_id AS ref, m.status AS detail, m.created_at AS at, 1 AS part
-    FROM list_memberships m JOIN lists p ON p.workspace_id = m.workspace_id AND p.id = m.list_id AND p.deleted_at IS NULL
-    WHERE m.workspace_id = ${workspaceId} AND m.contact_id = ${contactId}
+    ${part('list', 1, keptMembershipsOf(workspaceId, contactId))}
     UNION ALL
-    SELECT 'account', a.account_id, a.job_title, a.created_at, 2
-    FROM account_contacts a JOIN accounts p ON p.workspace_id = a.workspace_id AND p.id = a.account_id AND p.deleted_at IS NULL
-    WHERE a.workspace_id = ${workspaceId} AND a.contact_id = ${contactId}
+    ${part('account', 2, keptAccountLinksOf(workspaceId, contactId))}
     UNION ALL
-    SELECT 'deal', d.deal_id, NULL, p.created_at, 3
-    FROM deal_contacts d JOIN deals p ON p.workspace_id = d.workspace_id AND p.id = d.deal_id AND p.deleted_at IS NULL
-    WHERE d.workspace_id = ${workspaceId} AND d.contact_id = ${contactId}
+    ${part('deal', 3, keptDealLinksOf(workspaceId, contactId))}
     UNION ALL
-    SELECT 'tag', t.tag_id, NULL, t.created_at, 4
-    FROM contact_tags t JOIN tags p ON p.workspace_id = t.workspace_id AND p.id = t.tag_id AND p.deleted_at IS NULL
-    WHERE t.workspace_id = ${workspaceId} AND t.contact_id = ${contactId}
+    ${part('tag', 4, keptTagsOf(workspaceId, contactId))}
     ORDER BY part, at, ref`.execute(db);
   const of = (kind: string) => rows.filter((r) => r.kind === kind);
   return {
@@ -62,47 +59,19 @@ export async function keptAssociations(db: Db, workspaceId: string, contactId: s
   };
 }
 
-/** The association tables, each with the parent whose deletion keeps its rows from coming back. */
-const associationTables = [
-  { table: 'list_memberships', parent: 'lists', parentKey: 'list_id' },
-  { table: 'account_contacts', parent: 'accounts', parentKey: 'account_id' },
-  { table: 'deal_contacts', parent: 'deals', parentKey: 'deal_id' },
-  { table: 'contact_tags', parent: 'tags', parentKey: 'tag_id' },
-] as const;
-
 /**
  * Seed 002: a restored contact comes back to lists, accounts, deals and tags unless they
  * were deleted. Reactivating it brings back the rows it kept; this removes those whose
  * list, account, deal or tag was deleted meanwhile, so they do not reappear on the deleted
- * record (a deleted list's member count, a deleted deal's contacts). One statement a table.
+ * record (a deleted list's member count, a deleted deal's contacts). Each owner's one
+ * statement (db/associations.ts), in this order.
  */
 export async function dropRowsOfDeletedParents(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
   if (contactIds.length === 0) return;
-  // Each contact's rows, then each row's parent, looked up by key (db/keys.ts); the rows
-  // to drop are then deleted by their own key. Unless the workspace has no deleted list
-  // (account, deal, tag) at all, as is usual: then no row can be of one, and the lookups
-  // are not made (5.5 s of a 100,000-contact restore's 11.8 s, with 700,000 rows kept).
-  for (const { table, parent, parentKey } of associationTables) {
-    if (!(await anyDeleted(tx, parent, workspaceId))) continue;
-    await byKeys(tx, sql`
-      DELETE FROM ${sql.table(table)} a
-      USING (SELECT r.* FROM ${batchOf(workspaceId, contactIds)}
-             ${lookUp(table, 'r', sql`r.workspace_id = k.workspace_id AND r.contact_id = k.key`)}
-             ${lookUp(parent, 'p', sql`p.workspace_id = r.workspace_id AND p.id = r.${sql.ref(parentKey)}`)}
-             WHERE p.deleted_at IS NOT NULL) gone
-      WHERE a.workspace_id = gone.workspace_id AND a.contact_id = gone.contact_id AND a.${sql.ref(parentKey)} = gone.${sql.ref(parentKey)}`);
-  }
-}
-
-/**
- * Whether the workspace has a deleted row of `parent`: read from its partial index of
- * deleted rows (migration 050), in that index's order, so that no plan reads the live ones.
- */
-async function anyDeleted(tx: Tx, parent: (typeof associationTables)[number]['parent'], workspaceId: string): Promise<boolean> {
-  const { rows } = await sql<{ id: string }>`
-    SELECT p.id FROM ${sql.table(parent)} p WHERE p.workspace_id = ${workspaceId} AND p.deleted_at IS NOT NULL
-    ORDER BY p.deleted_at, p.id LIMIT 1`.execute(tx);
-  return rows.length > 0;
+  await dropMembershipsOfDeletedLists(tx, workspaceId, contactIds);
+  await dropLinksOfDeletedAccounts(tx, workspaceId, contactIds);
+  await dropLinksOfDeletedDeals(tx, workspaceId, contactIds);
+  await dropTagsDeletedSince(tx, workspaceId, contactIds);
 }
 
 export interface Candidate {
@@ -119,13 +88,7 @@ export interface Candidate {
  * other contact now holding its email, if any. Locks the contacts being restored.
  */
 export async function candidates(tx: Tx, workspaceId: string, ids: string[]): Promise<Candidate[]> {
-  const { rows: found } = await sql<Omit<Candidate, 'tombstone'>>`
-    SELECT c.id, c.status, c.archived_at, c.email,
-           (SELECT o.id FROM contacts o
-            WHERE o.workspace_id = ${workspaceId} AND lower(o.email) = lower(c.email) AND o.status IN ('active', 'archived') AND o.id <> c.id
-            LIMIT 1) AS taken_by
-    FROM ${batchOf(workspaceId, ids)} JOIN contacts c ON c.workspace_id = k.workspace_id AND c.id = k.key
-    FOR UPDATE OF c`.execute(tx);
+  const found = await lockContactsToRestore(tx, workspaceId, ids);
   const byId = new Map(found.map((c) => [c.id, c]));
   const missing = ids.filter((id) => !byId.has(id));
   const tombstones = new Map<string, string>();
@@ -143,11 +106,12 @@ export async function candidates(tx: Tx, workspaceId: string, ids: string[]): Pr
   });
 }
 
-/** Back to active, with the original created date and the associations it kept; the recycle-bin and archive marks cleared. */
-export async function reactivate(tx: Tx, workspaceId: string, ids: string[], at: Date): Promise<void> {
-  await byKeys(tx, sql`
-    UPDATE contacts c SET status = 'active', deleted_at = NULL, deleted_by = NULL, archived_at = NULL, archived_by = NULL, updated_at = ${at}
-    FROM ${batchOf(workspaceId, ids)} WHERE c.workspace_id = k.workspace_id AND c.id = k.key`);
+/** Contacts gone for good (purged, erased): a tombstone each, without personal data, says why a restore finds nothing. */
+export async function leaveTombstones(tx: Tx, workspaceId: string, ids: string[], reason: 'purged' | 'erased', at: Date): Promise<void> {
+  await sql`
+    INSERT INTO contact_tombstones (workspace_id, contact_id, reason, at)
+    SELECT ${workspaceId}, id, ${reason}, ${at} FROM unnest(${ids}::text[]) AS id
+    ON CONFLICT (workspace_id, contact_id) DO UPDATE SET reason = EXCLUDED.reason, at = EXCLUDED.at`.execute(tx);
 }
 
 // ---------------------------------------------------------------- restore jobs
@@ -309,12 +273,6 @@ export async function fixMatchingContacts(tx: Tx, workspaceId: string, jobId: st
     FROM contacts c
     WHERE c.workspace_id = ${workspaceId} AND ${inSource(job.source, filter)} AND ${removedAt} <= ${job.removed_until}`.execute(tx);
   return Number(result.numAffectedRows ?? 0);
-}
-
-export async function countActiveContacts(tx: Tx, workspaceId: string): Promise<number> {
-  const { rows } = await sql<{ active: number }>`
-    SELECT count(*)::int AS active FROM contacts WHERE workspace_id = ${workspaceId} AND status = 'active'`.execute(tx);
-  return rows[0].active;
 }
 
 /** The job's contacts from position `offset` on, at most `limit` of them. */

@@ -6,7 +6,7 @@ import { AppError, invalidState, notFound } from '../http/errors.js';
 import { cursorTime, decodeCursor, encodeCursor, toPage, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { resumeEnrollments } from '../automations/enrollments.js';
-import { contactColumns, getContact, isEmailHeldViolation, presentContact, searchContacts, type Contact, type ContactRow } from '../contacts/service.js';
+import { contactColumns, countActiveContacts, getContact, isEmailHeldViolation, presentContact, reactivateContacts, searchContacts, type Contact, type ContactRow } from '../contacts/service.js';
 import { liveDealsWithIds, type Deal } from '../deals/service.js';
 import { getRetention } from '../workspaces/service.js';
 import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
@@ -14,7 +14,6 @@ import { notify } from '../notifications/service.js';
 import {
   advanceRestoreJob,
   candidates,
-  countActiveContacts,
   countMatching,
   dropRowsOfDeletedParents,
   fixMatchingContacts,
@@ -26,7 +25,6 @@ import {
   jobContacts,
   keptAssociations,
   markContactsFixed,
-  reactivate,
   selectRestoreJob,
   selectRestoreJobs,
   selectSkipPage,
@@ -39,6 +37,8 @@ import {
 } from './queries.js';
 
 export type { RestoreSource } from './queries.js';
+// Purge and erasure leave a contact's tombstone, which the bin's restores read.
+export { leaveTombstones } from './queries.js';
 
 const dayMs = 86_400_000;
 
@@ -357,7 +357,7 @@ async function classifyAndReactivate(tx: Tx, change: ChangeContext, ids: string[
     }
   }
   if (restored.length > 0) {
-    await reactivate(tx, ws, restored, change.at);
+    await reactivateContacts(tx, ws, restored, change.at);
     await dropRowsOfDeletedParents(tx, ws, restored);
     // Seed 002: restoring triggers no automation; only an explicit request resumes them.
     if (options.resumeAutomations) await resumeEnrollments(tx, ws, restored, change.at);

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { applyChangeContext, inTransaction } from '../db/database.js';
+import { batchOf, byKeys } from '../db/keys.js';
 import { AppError, invalidState, notFound } from '../http/errors.js';
 import type { Page, PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -333,6 +334,17 @@ async function currentTxid(tx: Tx): Promise<string> {
   return rows[0].txid;
 }
 
+/** Contacts gone for good (purged, erased): no unfinished rollback's plan, nor its skips, names them, so none writes them back. */
+export async function forgetRollbackPlansOf(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await byKeys(tx, sql`DELETE FROM rollback_targets t USING ${batchOf(workspaceId, contactIds)} WHERE t.workspace_id = k.workspace_id AND t.contact_id = k.key`);
+  await byKeys(tx, sql`DELETE FROM rollback_skips t USING ${batchOf(workspaceId, contactIds)} WHERE t.workspace_id = k.workspace_id AND t.contact_id = k.key`);
+}
+
+/** A rollback's (or undo's) plan, once it is done or given up. */
+export async function forgetRollbackTargets(tx: Tx, workspaceId: string, rollbackId: string): Promise<void> {
+  await sql`DELETE FROM rollback_targets WHERE workspace_id = ${workspaceId} AND rollback_id = ${rollbackId}`.execute(tx);
+}
+
 async function countPlannedContacts(tx: Tx, workspaceId: string, id: string): Promise<number> {
   const { rows } = await sql<{ n: number }>`
     SELECT count(DISTINCT contact_id)::int AS n FROM rollback_targets
@@ -356,7 +368,7 @@ export const rollbackJobHandler: JobHandler = {
   cause: 'rollback',
   step: (tx, job, change, ctx) => stepRollback(tx, job, change, ctx.config.jobBatchSize),
   async cleanUp(tx, job) {
-    await sql`DELETE FROM rollback_targets WHERE workspace_id = ${job.workspaceId} AND rollback_id = ${job.id}`.execute(tx);
+    await forgetRollbackTargets(tx, job.workspaceId, job.id);
   },
   finished: notifyRollbackFinished,
 };
@@ -445,7 +457,7 @@ async function nextCheckpoint(tx: Tx, job: Job, change: ChangeContext, params: R
         mended && planned
           ? { ...withDealMends(planned, { deleted: mended.deleted.length, repointed: mended.repointed.length }), skipped: progress.counts?.skipped ?? planned.skipped }
           : progress.counts;
-      await sql`DELETE FROM rollback_targets WHERE workspace_id = ${ws} AND rollback_id = ${job.id}`.execute(tx);
+      await forgetRollbackTargets(tx, ws, job.id);
       await recordAudit(
         tx,
         change,

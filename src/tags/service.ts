@@ -2,8 +2,9 @@ import { sql, type Selectable } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import type { Tags } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
-import { renameLive } from '../db/renames.js';
+import { findOrMakeNamed, renameLive } from '../db/renames.js';
 import { batchOf, byKeys } from '../db/keys.js';
+import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { invalidRequest, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -37,6 +38,31 @@ export function liveTagIdsOf(contact: string) {
   return sql`coalesce((SELECT array_agg(ct.tag_id ORDER BY ct.created_at, ct.tag_id) FROM contact_tags ct
             JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.deleted_at IS NULL
             WHERE ct.workspace_id = ${c}.workspace_id AND ct.contact_id = ${c}.id), '{}')`;
+}
+
+/**
+ * The names of the live tags on the contact `contact` (an alias of contacts' rows) if it is
+ * active, joined by ';' in the order they were put on it (as an import takes them); else NULL.
+ */
+export function liveTagNamesOf(contact: string) {
+  const c = sql.table(contact);
+  return sql`(SELECT string_agg(t.name, ';' ORDER BY ct.created_at, t.id) FROM contact_tags ct
+            JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.deleted_at IS NULL
+            WHERE ct.workspace_id = ${c}.workspace_id AND ct.contact_id = ${c}.id AND ${c}.status = 'active')`;
+}
+
+/** An import: adds tags to contacts, given as parallel arrays (a tag a contact has already stays as it is). */
+export async function addTagPairs(tx: Tx, workspaceId: string, at: Date, contactIds: string[], tagIds: string[]): Promise<void> {
+  if (contactIds.length === 0) return;
+  await sql`
+    INSERT INTO contact_tags (workspace_id, contact_id, tag_id, created_at)
+    SELECT ${workspaceId}, t.contact_id, t.tag_id, ${at} FROM unnest(${contactIds}::text[], ${tagIds}::text[]) AS t(contact_id, tag_id)
+    ON CONFLICT DO NOTHING`.execute(tx);
+}
+
+/** An import: the live tag of each name (case-insensitive), made where missing (db/renames.ts's findOrMakeNamed). */
+export async function tagsNamed(tx: Tx, workspaceId: string, at: Date, names: string[]): Promise<{ ids: Map<string, string>; made: number }> {
+  return findOrMakeNamed(tx, 'tags', workspaceId, at, names);
 }
 
 export async function createTag(db: Db, change: ChangeContext, name: string): Promise<Tag> {
@@ -109,6 +135,32 @@ export async function untagContact(db: Db, change: ChangeContext, contactId: str
     if (rows.length === 0) throw notFound('Tag on this contact');
     await recordAudit(tx, change, { action: 'contact.untagged', targetType: 'contact', targetId: contactId, details: { tagId } });
   });
+}
+
+/**
+ * The tags a removed contact keeps, set aside, leaving out those of tags deleted since
+ * (they do not come back with it): rows `(ref, detail, at)`, its tag (detail NULL), and when it was tagged. A fragment
+ * for the recycle bin, which reads what a restore brings back in one statement.
+ */
+export function keptTagsOf(workspaceId: string, contactId: string) {
+  return sql`SELECT t.tag_id AS ref, NULL AS detail, t.created_at AS at
+    FROM contact_tags t JOIN tags p ON p.workspace_id = t.workspace_id AND p.id = t.tag_id AND p.deleted_at IS NULL
+    WHERE t.workspace_id = ${workspaceId} AND t.contact_id = ${contactId}`;
+}
+
+/** A merge: the survivor `toId` gets every tag `fromIds` have (deleted tags' too); a tag it has keeps its own date. */
+export async function moveContactTags(tx: Tx, workspaceId: string, fromIds: string[], toId: string): Promise<void> {
+  await byKeys(tx, sql`
+    INSERT INTO contact_tags (workspace_id, contact_id, tag_id, created_at)
+    SELECT DISTINCT ON (t.tag_id) ${workspaceId}, ${toId}, t.tag_id, t.created_at
+    FROM ${batchOf(workspaceId, fromIds)} JOIN contact_tags t ON t.workspace_id = k.workspace_id AND t.contact_id = k.key
+    ORDER BY t.tag_id, t.created_at
+    ON CONFLICT DO NOTHING`);
+}
+
+/** A restore: the tags these contacts kept that were deleted since go (seed 002: they do not come back). */
+export async function dropTagsDeletedSince(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {
+  await dropRowsOfDeletedParent(tx, { table: 'contact_tags', parent: 'tags', parentKey: 'tag_id' }, workspaceId, contactIds);
 }
 
 export async function untagAll(tx: Tx, workspaceId: string, contactIds: string[]): Promise<void> {

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
@@ -10,7 +9,7 @@ import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandl
 import { notify } from '../notifications/service.js';
 import { assertRecoverable } from '../snapshots/service.js';
 import { samplePlan, summarizePlan, type RollbackCounts, type SampleRecord, type SkippedContact } from '../rollbacks/plan.js';
-import { firstCheckpoint, insertRollbackJob, presentRollback, rowOf, selectRollbackJob, selectRollbackJobs, stepRollback, withPlanPreview, type RollbackJob, type RollbackSettings } from '../rollbacks/service.js';
+import { firstCheckpoint, forgetRollbackTargets, insertRollbackJob, presentRollback, rowOf, selectRollbackJob, selectRollbackJobs, stepRollback, withPlanPreview, type RollbackJob, type RollbackSettings } from '../rollbacks/service.js';
 import { countConflicts, selectConflicts, type ConflictRow } from './queries.js';
 import { undoParams } from './payloads.js';
 import { readJobPayload } from '../jobs/payload.js';
@@ -267,7 +266,7 @@ export const undoJobHandler: JobHandler = {
   cause: 'undo',
   step: (tx, job, change, ctx) => stepRollback(tx, job, change, ctx.config.jobBatchSize),
   async cleanUp(tx, job) {
-    await sql`DELETE FROM rollback_targets WHERE workspace_id = ${job.workspaceId} AND rollback_id = ${job.id}`.execute(tx);
+    await forgetRollbackTargets(tx, job.workspaceId, job.id);
   },
   async finished(tx, job, change) {
     const view = presentUndo(job, await selectRollbackJob(tx, job.workspaceId, job.id), [], await countConflicts(tx, job.workspaceId, job.id));

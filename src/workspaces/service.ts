@@ -89,6 +89,25 @@ export async function getRetention(db: Db | Tx, workspaceId: string): Promise<Re
   return { ...retentionOf(row), activeContactLimit: row.active_contact_limit };
 }
 
+/** Whether the database holds any workspace at all (a backup is restored only into one that holds none). */
+export async function anyWorkspace(tx: Tx): Promise<boolean> {
+  const { rows } = await sql<{ held: boolean }>`SELECT EXISTS (SELECT 1 FROM workspaces) AS held`.execute(tx);
+  return rows[0].held;
+}
+
+export interface WorkspaceRetentionDays {
+  id: string;
+  deleted_days: number;
+  archive_days: number;
+}
+
+/** The workspace (or every one, in id order) with its retention days, for a purge. */
+export async function retentionDaysOf(db: Db | Tx, workspaceId: string | null): Promise<WorkspaceRetentionDays[]> {
+  const { rows } = await sql<WorkspaceRetentionDays>`
+    SELECT id, deleted_days, archive_days FROM workspaces WHERE (${workspaceId}::text IS NULL OR id = ${workspaceId}) ORDER BY id`.execute(db);
+  return rows;
+}
+
 /**
  * The workspace's mass-delete settings (defaults 1,000 contacts, 5 percent, 10 minutes;
  * migration 040), as `PATCH /workspace {massDelete}` writes them: the one reader of them,
