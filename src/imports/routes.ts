@@ -21,7 +21,7 @@ function sendCsv(reply: FastifyReply, fileName: string, content: AsyncIterable<s
 const wantsCsv = (request: FastifyRequest, format: 'json' | 'csv' | undefined) =>
   format === 'csv' || (format === undefined && request.headers.accept !== undefined && /^\s*text\/csv\b/.test(request.headers.accept));
 
-const importSchema = z
+export const importSchema = z
   .object({
     id: z.string(),
     status: z.enum(['awaiting_approval', 'queued', 'running', 'succeeded', 'failed']),
