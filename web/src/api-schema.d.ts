@@ -7678,6 +7678,8 @@ export interface components {
                     max: number;
                 };
             };
+            /** @description The fewest contacts the mass-delete guard’s maxPercent counts at: where the share comes to fewer, maxContacts is the limit */
+            massDeleteMinPercentContacts: number;
         };
         Deal: {
             id: string;
