@@ -136,6 +136,17 @@ describe('health and documentation', () => {
     expect(doc.paths['/api/v1/snapshots'].post.requestBody.required).toBe(false);
     expect(JSON.stringify(doc)).not.toContain('x-optional-body');
   });
+
+  it('shows POST /imports’s multipart body, a mapping object and a binary file, required both', async () => {
+    const doc = JSON.parse((await app.server.inject({ method: 'GET', url: '/api/docs' })).body);
+    const body = doc.paths['/api/v1/imports'].post.requestBody;
+    expect(Object.keys(body.content)).toEqual(['multipart/form-data']);
+    const schema = body.content['multipart/form-data'].schema;
+    expect(schema.required).toEqual(['mapping', 'file']);
+    expect(schema.properties.file).toMatchObject({ type: 'string', format: 'binary' });
+    expect(schema.properties.mapping).toMatchObject({ type: 'object', required: ['columns', 'mode'] });
+    expect(JSON.stringify(doc)).not.toContain('x-multipart-body');
+  });
 });
 
 describe('GET /limits', () => {
