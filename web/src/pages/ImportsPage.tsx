@@ -18,6 +18,8 @@ type Mapping = ImportUpload['mapping'];
 type ListStatus = NonNullable<Mapping['listStatus']>;
 
 const previewRows = 5;
+/** The bad rows an import's panel lists (at most a page, GET /limits pageSize); the CSV download holds them all. */
+const badRowsShown = 100;
 /** The preview reads this much of the file's start: enough for the header and a few rows. */
 const previewBytes = 64 * 1024;
 
@@ -269,7 +271,7 @@ export function ImportsPage() {
 
 /** One import: its progress while it runs, its counts and bad rows at the end, and its undo. */
 function ImportPanel({ id, onDismiss }: { id: string; onDismiss: () => void }) {
-  const { api, token, can } = useSession();
+  const { api, token, can, limits } = useSession();
   const person = useUserNames();
   const queryClient = useQueryClient();
   const [undoing, setUndoing] = useState(false);
@@ -282,7 +284,7 @@ function ImportPanel({ id, onDismiss }: { id: string; onDismiss: () => void }) {
   const finished = isFinished(job.data?.status);
   const errors = useQuery({
     queryKey: ['import', id, 'errors'],
-    queryFn: () => answer(api.GET('/api/v1/imports/{id}/errors', { params: { path: { id }, query: { limit: 100 } } })),
+    queryFn: () => answer(api.GET('/api/v1/imports/{id}/errors', { params: { path: { id }, query: { limit: Math.min(badRowsShown, limits.pageSize) } } })),
     enabled: finished,
   });
   useEffect(() => {
@@ -347,7 +349,7 @@ function ImportPanel({ id, onDismiss }: { id: string; onDismiss: () => void }) {
               ))}
             </tbody>
           </table>
-          {bad.nextCursor && <p className="muted small">The first 100 are shown; download the CSV for all {data.failed}.</p>}
+          {bad.nextCursor && <p className="muted small">The first {bad.data.length} are shown; download the CSV for all {data.failed}.</p>}
         </>
       )}
       {undoing && <UndoFlow cause={{ importId: data.id }} title={`Undo the import of ${data.fileName ?? 'a file'}`} onClose={() => setUndoing(false)} />}
