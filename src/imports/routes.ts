@@ -49,8 +49,8 @@ const badRowSchema = z
   .meta({ id: 'ImportError' });
 
 /**
- * POST /imports's body, as receiveImport reads it: the mapping part (JSON text, as a
- * multipart part that is an object is sent) and the file part.
+ * POST /imports's body, as receiveImport reads it: the mapping part (an object, so
+ * OpenAPI has it sent as JSON text) and the file part.
  */
 const importUpload = z.object({
   mapping: mappingSchema,
