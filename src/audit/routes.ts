@@ -15,7 +15,7 @@ const auditQuery = z.object({
   ...pageQuery,
 });
 
-const auditEntrySchema = z
+export const auditEntrySchema = z
   .object({
     id: z.string(),
     at: timestamp,

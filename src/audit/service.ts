@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { sql, type RawBuilder } from 'kysely';
 import { prepared } from '../db/prepared.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
@@ -5,6 +6,7 @@ import { withTransaction } from '../db/database.js';
 import { byKeys } from '../db/keys.js';
 import { decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { chainHash } from './chain.js';
+import type { auditEntrySchema } from './routes.js';
 
 export interface AuditEntryInput {
   action: string;
@@ -13,17 +15,8 @@ export interface AuditEntryInput {
   details?: Record<string, unknown>;
 }
 
-export interface AuditEntry {
-  id: string;
-  at: string;
-  actorId: string | null;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
-  details: Record<string, unknown>;
-  hash: string;
-  prevHash: string | null;
-}
+/** An entry of the audit log as GET /audit-log answers it (routes.ts auditEntrySchema). */
+export type AuditEntry = z.output<typeof auditEntrySchema>;
 
 interface AuditRow {
   id: number;

@@ -26,7 +26,7 @@ const verificationSchema = z
   .meta({ id: 'BackupVerification' });
 
 /** An exported backup: the workspace as of a snapshot, one file in the backup store. */
-const backupSchema = z
+export const backupSchema = z
   .object({
     id: z.string(),
     snapshotId: z.string(),

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { AppContext } from '../context.js';
@@ -52,35 +53,15 @@ import {
   selectStaleKeyrings,
   updateVerification,
   type BackupRow,
-  type BackupStatus,
   type VerificationFindings,
 } from './queries.js';
+import type { backupSchema } from './routes.js';
 
 /** Rows read from history (or the audit log, or keys) per statement while exporting. */
 export const exportPageSize = 1000;
 
-export interface Backup {
-  id: string;
-  snapshotId: string;
-  takenAt: string;
-  fileName: string;
-  byteSize: number;
-  sha256: string;
-  rowCounts: RowCounts;
-  status: BackupStatus;
-  verifiedAt: string | null;
-  error: string | null;
-  createdBy: string | null;
-  createdAt: string;
-  /** Made by the backup schedule (which removes its oldest beyond its `keep`), not by hand. */
-  scheduled: boolean;
-  /** The file's format version: 1 holds no key check values and records no keyring. */
-  formatVersion: number;
-  /** The keyring the backup was made with: its generation and digest (null: format 1). */
-  keyring: KeyringRecord | null;
-  /** What the last verification found of the keyring against the backup (null: none recorded yet). */
-  verification: VerificationFindings | null;
-}
+/** A backup as GET /backups/:id answers it (routes.ts backupSchema). */
+export type Backup = z.output<typeof backupSchema>;
 
 function presentBackup(row: BackupRow): Backup {
   return {

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
@@ -8,17 +9,10 @@ import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { joinContact, lockActiveContacts, ofActiveContact } from '../contacts/guards.js';
 import { moveToBin } from '../deleted-objects/bin.js';
+import type { dealSchema } from './routes.js';
 
-export interface Deal {
-  id: string;
-  title: string;
-  value: number | null;
-  stage: string | null;
-  contactIds: string[];
-  primaryContactId: string | null;
-  createdAt: string;
-  deletedAt?: string;
-}
+/** A deal as GET /deals/:id answers it: its schema's output (routes.ts dealSchema). */
+export type Deal = z.output<typeof dealSchema>;
 
 interface DealRow {
   id: string;

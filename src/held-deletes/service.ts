@@ -7,7 +7,7 @@ import { notify } from '../notifications/service.js';
 import { applyRemoval, countLiveContacts, lockRemovable, stillRemovedBy, type Removal, type Skipped } from '../contacts/service.js';
 import { restoreContactsNow } from '../recycle-bin/service.js';
 import type { Permission } from '../users/permissions.js';
-import { getMassDeleteSettings, type MassDeleteSettings } from '../workspaces/service.js';
+import { getMassDeleteSettings, minPercentLimit, type MassDeleteSettings } from '../workspaces/service.js';
 import {
   appendHeldRequest,
   contactsRemovedSince,
@@ -38,9 +38,6 @@ export type { HeldStatus } from './queries.js';
  */
 export const heldDeletePermission: Permission = 'users.manage';
 export const undoPermission: Permission = 'contacts.restore';
-
-/** API.md: the percentage limit counts only where it comes to at least this many contacts. */
-export const minPercentLimit = 100;
 
 /** The guard's limit for one actor: maxContacts, or maxPercent of the workspace's contacts where that is smaller and at least 100. */
 export interface RemovalLimit {

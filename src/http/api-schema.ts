@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
+import ts from 'typescript';
 
 /** The web UI's types of the API, generated from the server's OpenAPI document (`npm run gen:api`). */
 export const apiSchemaFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/src/api-schema.d.ts');
@@ -13,8 +14,11 @@ const header = `/**
 
 `;
 
+const blob = ts.factory.createTypeReferenceNode('Blob');
+
 /** The TypeScript that openapi-typescript writes for the document (what apiSchemaFile holds). */
 export async function apiSchemaSource(document: unknown): Promise<string> {
-  const nodes = await openapiTS(document as OpenAPI3, { silent: true });
+  // A file (format binary: POST /imports's file part) is what a browser sends one as: a Blob.
+  const nodes = await openapiTS(document as OpenAPI3, { silent: true, transform: (schema) => (schema.format === 'binary' ? blob : undefined) });
   return header + astToString(nodes);
 }

@@ -1,6 +1,6 @@
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
-import { markOptionalBodies } from './route.js';
+import { markOptionalBodies, withMultipartBody } from './route.js';
 
 /**
  * The OpenAPI document the server serves at /api/docs: every route's request and
@@ -15,7 +15,7 @@ export const swaggerOptions: FastifyDynamicSwaggerOptions = {
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
   },
-  transform: jsonSchemaTransform,
+  transform: (route) => jsonSchemaTransform(withMultipartBody(route)),
   transformObject: (documents) => withoutUnusedSchemas(markOptionalBodies(jsonSchemaTransformObject(documents) as OpenApiDocument)),
 };
 

@@ -44,6 +44,12 @@ interface RouteSpec<B, Q, P, R, A extends Access> {
   tag: string;
   access: A;
   body?: ZodType<B>;
+  /**
+   * A multipart/form-data body that the handler reads itself, part by part
+   * (`request.parts()`, @fastify/multipart): the OpenAPI document shows it, and Fastify
+   * neither parses nor validates it (its stream is the handler's). With `body` never.
+   */
+  multipartBody?: ZodType;
   query?: ZodType<Q>;
   params?: ZodType<P>;
   status?: SuccessStatus;
@@ -216,6 +222,22 @@ export function markOptionalBodies<T extends { paths?: Record<string, Record<str
   return doc;
 }
 
+/**
+ * A route's multipart body rides to the OpenAPI transform under this mark, out of
+ * Fastify's sight (a `body` there would have Fastify validate the stream).
+ */
+const multipartBodyMark = 'x-multipart-body';
+
+/**
+ * A route schema as the OpenAPI transform gets it, its marked multipart body made the
+ * body the document shows, as multipart/form-data: the routes themselves keep no `body`.
+ */
+export function withMultipartBody<T extends { schema?: object }>(route: T): T {
+  if (!route.schema || !(multipartBodyMark in route.schema)) return route;
+  const { [multipartBodyMark]: body, ...schema } = route.schema as Record<string, unknown>;
+  return { ...route, schema: { ...schema, body, consumes: ['multipart/form-data'] } };
+}
+
 /** Path ids are opaque strings; any id that matches nothing is a 404, whatever its form. */
 export const idParams = <K extends string>(...names: K[]) =>
   z.object(Object.fromEntries(names.map((n) => [n, z.string()])) as Record<K, z.ZodString>);
@@ -248,6 +270,7 @@ export function addRoute<B = undefined, Q = undefined, P = undefined, R = unknow
       tags: [spec.tag],
       ...(spec.body ? { body: spec.body } : {}),
       ...(spec.body?.safeParse(undefined).success ? { [optionalBodyMark]: true } : {}),
+      ...(spec.multipartBody ? { [multipartBodyMark]: spec.multipartBody } : {}),
       ...(spec.query ? { querystring: spec.query } : {}),
       ...(spec.params ? { params: spec.params } : {}),
       response: { [status]: spec.response as ZodType, '4xx': errorBody, '5xx': errorBody },

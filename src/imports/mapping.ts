@@ -5,16 +5,6 @@ import { membershipStatuses, type MembershipStatus } from '../lists/service.js';
 export const importModes = ['create', 'update', 'upsert'] as const;
 export type ImportMode = (typeof importModes)[number];
 
-/** The mapping part of POST /imports, as API.md writes it (plus confirmOverage). */
-export interface ImportMapping {
-  columns: Record<string, string>;
-  mode: ImportMode;
-  /** The status a list column's cell gives when it holds no status (`yes`, `x`). */
-  listStatus?: MembershipStatus;
-  /** Create contacts past the workspace's active contact limit, as a restore can. */
-  confirmOverage?: boolean;
-}
-
 /** What a column of the file is loaded into. */
 export type ColumnTarget =
   | { kind: 'email' | 'firstName' | 'lastName' | 'phone' | 'tag' | 'account' | 'jobTitle' }
@@ -38,12 +28,17 @@ export interface ColumnPlan {
   columns: PlannedColumn[];
 }
 
-const mappingSchema = z.strictObject({
-  columns: z.record(z.string().min(1).max(1000), z.string()),
+/** The mapping part of POST /imports, as API.md writes it (plus confirmOverage). */
+export const mappingSchema = z.strictObject({
+  columns: z
+    .record(z.string().min(1).max(1000), z.string())
+    .describe('By CSV header: email, firstName, lastName, phone, fields.<name>, list:<listId>, tag or account (jobTitle with an account)'),
   mode: z.enum(importModes),
-  listStatus: z.enum(membershipStatuses).optional(),
-  confirmOverage: z.boolean().optional(),
+  listStatus: z.enum(membershipStatuses).optional().describe('The status a list column’s cell gives when it holds no status (yes, x)'),
+  confirmOverage: z.boolean().optional().describe('Create contacts past the workspace’s active contact limit, as a restore can'),
 });
+
+export type ImportMapping = z.output<typeof mappingSchema>;
 
 const simpleTargets = new Set(['email', 'firstName', 'lastName', 'phone', 'tag', 'account', 'jobTitle']);
 export const maxFieldNameLength = 100;

@@ -6,7 +6,7 @@ import type { RouteModule } from '../http/server.js';
 import { addRoute, idParams } from '../http/route.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { csvDownload, timestamp } from '../http/responses.js';
-import { importModes } from './mapping.js';
+import { importModes, mappingSchema } from './mapping.js';
 import { exportContactsCsv } from './export.js';
 import { getImport, importErrorsCsv, listImportErrors, listImports } from './service.js';
 import { receiveImport } from './upload.js';
@@ -21,7 +21,7 @@ function sendCsv(reply: FastifyReply, fileName: string, content: AsyncIterable<s
 const wantsCsv = (request: FastifyRequest, format: 'json' | 'csv' | undefined) =>
   format === 'csv' || (format === undefined && request.headers.accept !== undefined && /^\s*text\/csv\b/.test(request.headers.accept));
 
-const importSchema = z
+export const importSchema = z
   .object({
     id: z.string(),
     status: z.enum(['awaiting_approval', 'queued', 'running', 'succeeded', 'failed']),
@@ -48,6 +48,15 @@ const badRowSchema = z
   .object({ line: z.number().int().describe('The file line (line 1 is the header)'), reason: z.string(), message: z.string() })
   .meta({ id: 'ImportError' });
 
+/**
+ * POST /imports's body, as receiveImport reads it: the mapping part (an object, so
+ * OpenAPI has it sent as JSON text) and the file part.
+ */
+const importUpload = z.object({
+  mapping: mappingSchema,
+  file: z.file().describe('The CSV file: UTF-8, its header row first'),
+});
+
 export const importRoutes: RouteModule = (app, ctx) => {
   const tag = 'imports';
 
@@ -57,7 +66,7 @@ export const importRoutes: RouteModule = (app, ctx) => {
     await scope.register(multipart);
     addRoute(scope, ctx, {
       method: 'POST', url: '/imports', summary: 'Import contacts from a CSV file (multipart: a file part and a mapping part), as a background job', tag,
-      access: { user: 'contacts.write' }, status: 202, response: importSchema,
+      access: { user: 'contacts.write' }, status: 202, response: importSchema, multipartBody: importUpload,
       handler: ({ request, change }) => receiveImport(ctx, change, request),
     });
   });

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { AppContext } from '../context.js';
 import type { Config } from '../config.js';
 import type { ChangeContext, Database, Db } from '../db/database.js';
@@ -7,15 +8,16 @@ import { decodeCursor, encodeCursor, type Page } from '../http/pagination.js';
 import { notify } from '../notifications/service.js';
 import { recordAudit } from '../audit/service.js';
 import { DirectoryStore, type FileStore } from '../backups/store.js';
-import { findJob, insertJob, listJobs, type Job, type JobHandler, type JobStatus } from '../jobs/service.js';
+import { findJob, insertJob, listJobs, type Job, type JobHandler } from '../jobs/service.js';
 import { csvLines, headerOf, readCsvBatch, type CsvHeader, type CsvPosition } from './csv.js';
-import { mappedListIds, planColumns, type ImportMapping, type ImportMode } from './mapping.js';
+import { mappedListIds, planColumns, type ImportMapping } from './mapping.js';
 import { loadBatch, type ImportCounts } from './load.js';
 import { errorsPage, forgetEmails } from './queries.js';
 import { lockLiveLists } from '../lists/service.js';
 import type { BadRow } from './rows.js';
 import { readJobPayload } from '../jobs/payload.js';
 import { importParams, importProgress, type ImportParams, type ImportProgress } from './payloads.js';
+import type { importSchema } from './routes.js';
 
 /**
  * Rows read and written per batch: each batch is one transaction with its checkpoint. On
@@ -48,28 +50,8 @@ export function importChange(ref: ImportRef, at: Date): ChangeContext {
 /** The import store: uploaded files, kept from the upload until their import ends. */
 export const importStore = (config: Pick<Config, 'importDir'>): FileStore => new DirectoryStore(config.importDir);
 
-/** GET /imports/:id: API.md's fields, then what the server adds. */
-export interface ImportView {
-  id: string;
-  status: JobStatus;
-  rows: number;
-  created: number;
-  updated: number;
-  failed: number;
-  createdBy: string | null;
-  createdAt: string;
-  finishedAt: string | null;
-  mode: ImportMode;
-  fileName: string | null;
-  byteSize: number;
-  /** How far into the file the import has read (bytes): the progress against byteSize. */
-  bytesRead: number;
-  columns: Record<string, string>;
-  tagsCreated: number;
-  accountsCreated: number;
-  startedAt: string | null;
-  error?: string;
-}
+/** GET /imports/:id: API.md's fields, then what the server adds (routes.ts importSchema). */
+export type ImportView = z.output<typeof importSchema>;
 
 function presentImport(job: Job): ImportView {
   const params = readJobPayload(importParams, job, 'params');

@@ -7,7 +7,7 @@ import { getContact } from '../contacts/service.js';
 import { listMessages } from './service.js';
 
 /** One message of the ledger: sent at most once per (automation, step, contact), ever. */
-const messageSchema = z
+export const messageSchema = z
   .object({
     id: z.string(),
     contactId: z.string(),

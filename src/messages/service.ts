@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { sql } from 'kysely';
 import { joinContact } from '../contacts/guards.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
@@ -6,16 +7,10 @@ import { batchOf, byKeys } from '../db/keys.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import type { Logger } from '../logger.js';
 import type { OutgoingMessage, Sender } from './sender.js';
+import type { messageSchema } from './routes.js';
 
-export interface Message {
-  id: string;
-  contactId: string;
-  automationId: string;
-  stepIndex: number;
-  subject: string;
-  sentAt: string;
-  deliveryStatus: 'pending' | 'delivered' | 'failed';
-}
+/** One message of the ledger as GET /messages answers it (routes.ts messageSchema). */
+export type Message = z.output<typeof messageSchema>;
 
 interface MessageRow {
   id: string;

@@ -48,7 +48,7 @@ const restorableAssociationsSchema = z
   .object({ lists: z.array(z.object({ listId: z.string(), status: z.string() })), accounts: z.array(accountLinkSchema), deals: z.array(dealSchema), tags: z.array(z.string()) })
   .meta({ id: 'RestorableAssociations' });
 
-const skippedContactSchema = z
+export const skippedContactSchema = z
   .object({
     contactId: z.string(),
     reason: z.string().describe('merged, purged, email_taken, frozen, not_deleted, not_archived or not_found'),
@@ -56,7 +56,7 @@ const skippedContactSchema = z
   })
   .meta({ id: 'RestoreSkip' });
 
-const restoreJobSchema = z
+export const restoreJobSchema = z
   .object({
     id: z.string(),
     source: z.enum(['deleted', 'archived']),

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
@@ -35,6 +36,7 @@ import {
   type RestoreJobRow,
   type RestoreSource,
 } from './queries.js';
+import type { restoreJobSchema, skippedContactSchema } from './routes.js';
 
 export type { RestoreSource } from './queries.js';
 // Purge and erasure leave a contact's tombstone, which the bin's restores read.
@@ -136,30 +138,11 @@ export interface RestoreRequest {
   resumeAutomations?: boolean;
 }
 
-export interface SkippedContact {
-  contactId: string;
-  reason: string;
-  takenBy?: string;
-}
+/** A contact a restore job skipped, and why (routes.ts skippedContactSchema). */
+export type SkippedContact = z.output<typeof skippedContactSchema>;
 
-export interface RestoreJobView {
-  id: string;
-  source: RestoreSource;
-  status: Job['status'];
-  requested: number;
-  restored: number;
-  /** The first skipped contacts, in the order the job met them; the rest page from GET /restore-jobs/:id/skipped. */
-  skipped: SkippedContact[];
-  skippedCount: number;
-  /** The cursor of GET /restore-jobs/:id/skipped for the skips after those shown, or null. */
-  skippedNextCursor: string | null;
-  resumeAutomations: boolean;
-  createdBy: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  error?: string;
-}
+/** A restore job as GET /restore-jobs/:id answers it (routes.ts restoreJobSchema). */
+export type RestoreJobView = z.output<typeof restoreJobSchema>;
 
 export const restoreBatchSize = 5000;
 

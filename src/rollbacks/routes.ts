@@ -69,7 +69,7 @@ const previewSchema = z
   .object({ at: timestamp, scope: rollbackScope, counts: countsSchema, sample: z.array(sampleSchema), skipped: z.array(skippedContact) })
   .meta({ id: 'RollbackPreview' });
 
-const rollbackSchema = z
+export const rollbackSchema = z
   .object({
     id: z.string(),
     at: timestamp,

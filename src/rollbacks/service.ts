@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
@@ -26,6 +27,7 @@ import {
 } from './rollback-jobs.js';
 import { personBehind } from '../users/service.js';
 import { tokenStillWorks } from '../http/auth.js';
+import type { rollbackSchema } from './routes.js';
 
 /** Contacts written per batch (with all their association rows): one transaction each. */
 export const rollbackBatchSize = 2000;
@@ -36,27 +38,8 @@ export type { RollbackJob, RollbackSettings } from './rollback-jobs.js';
 // An undo by cause is written back as a rollback, with a rollback_jobs row of its own.
 export { firstCheckpoint, insertRollbackJob, selectRollbackJob, selectRollbackJobs } from './rollback-jobs.js';
 
-export interface RollbackView {
-  id: string;
-  at: string;
-  scope: RollbackScope;
-  status: Job['status'];
-  resumeAutomations: boolean;
-  undoOf: string | null;
-  /** The undo that put back what this rollback wrote, if any. */
-  undoneBy: string | null;
-  /** Where the job is: planning, then writing lists and the like, contacts, and done. */
-  phase: string;
-  counts: RollbackCounts | null;
-  skipped: SkippedContact[];
-  progress: { contactsDone: number; contactsTotal: number };
-  error: string | null;
-  requestedBy: string | null;
-  approvedBy: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+/** A rollback as GET /rollbacks/:id answers it (routes.ts rollbackSchema). */
+export type RollbackView = z.output<typeof rollbackSchema>;
 
 export function presentRollback(job: Job, { settings, checkpoint }: RollbackJob, undoneBy: string | null): RollbackView {
   return {

@@ -11,7 +11,7 @@ const id = z.string().min(1).max(200);
 const time = z.iso.datetime({ offset: true });
 
 /** API.md: `cause` is one of these. A range is inclusive; its end must not come before its start. */
-const causeSchema = z.union([
+export const causeSchema = z.union([
   z.strictObject({ importId: id }),
   z.strictObject({ tokenId: id, from: time, to: time }),
   z.strictObject({ actorId: id, from: time, to: time }),
@@ -24,7 +24,7 @@ const undoBody = z
   .strictObject({ cause: causeSchema, onConflict: z.enum(['keep_later', 'undo_anyway']).optional() })
   .refine((b) => !('from' in b.cause) || Date.parse(b.cause.from) <= Date.parse(b.cause.to), { message: 'cause.from must not be after cause.to', path: ['cause', 'to'] });
 
-const conflictSchema = z
+export const conflictSchema = z
   .object({
     contactId: z.string().nullable(),
     field: z.string().describe('A contact’s field (firstName, status, …), another record’s as listMemberships.status, or * for a row made or removed'),
@@ -37,7 +37,7 @@ const conflictSchema = z
   })
   .meta({ id: 'UndoConflict' });
 
-const previewSchema = z.object({
+export const previewSchema = z.object({
   cause: causeSchema,
   onConflict: z.enum(['keep_later', 'undo_anyway']),
   counts: countsSchema,
@@ -47,7 +47,7 @@ const previewSchema = z.object({
   skipped: z.array(skippedContact),
 });
 
-const undoSchema = z
+export const undoSchema = z
   .object({
     id: z.string(),
     cause: causeSchema,

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
@@ -8,11 +9,12 @@ import { causeTransactions } from '../changes/service.js';
 import { findJob, insertJob, listJobs, withOneActiveJob, type Job, type JobHandler } from '../jobs/service.js';
 import { notify } from '../notifications/service.js';
 import { assertRecoverable } from '../snapshots/service.js';
-import { samplePlan, summarizePlan, type RollbackCounts, type SampleRecord, type SkippedContact } from '../rollbacks/plan.js';
+import { samplePlan, summarizePlan } from '../rollbacks/plan.js';
 import { firstCheckpoint, forgetRollbackTargets, insertRollbackJob, presentRollback, rowOf, selectRollbackJob, selectRollbackJobs, stepRollback, withPlanPreview, type RollbackJob, type RollbackSettings } from '../rollbacks/service.js';
 import { countConflicts, selectConflicts, type ConflictRow } from './queries.js';
 import { undoParams } from './payloads.js';
 import { readJobPayload } from '../jobs/payload.js';
+import type { causeSchema, conflictSchema, previewSchema, undoSchema } from './routes.js';
 
 /**
  * Undo by cause (issue 17): what one cause did — an import, an integration's token or a
@@ -21,34 +23,18 @@ import { readJobPayload } from '../jobs/payload.js';
  * rollback is (src/rollbacks: cause.ts plans it), as a durable job in the workspace's one
  * job slot, and its own writes are a cause of their own: an undo can be undone.
  */
-export type UndoCause =
-  | { importId: string }
-  | { tokenId: string; from: string; to: string }
-  | { actorId: string; from: string; to: string }
-  | { automationId: string; from: string; to: string }
-  | { mergeId: string }
-  | { undoId: string };
+export type UndoCause = z.output<typeof causeSchema>;
 
-export type OnConflict = 'keep_later' | 'undo_anyway';
+/** How an undo meets what others changed since: keeps their later values, or undoes anyway. */
+export type OnConflict = UndoView['onConflict'];
 
 export interface UndoRequest {
   cause: UndoCause;
   onConflict?: OnConflict;
 }
 
-export interface Conflict {
-  contactId: string | null;
-  /** The field: a contact's (firstName, status, …), or another record's as `listMemberships.status`; `*` for a row made or removed. */
-  field: string;
-  causeValue: unknown;
-  laterValue: unknown;
-  laterBy: string | null;
-  laterAt: string | null;
-  /** The record, when it is not the contact itself. */
-  record?: { kind: string; key: string };
-  /** Undone all the same (onConflict undo_anyway). */
-  overridden: boolean;
-}
+/** A field the cause wrote that someone changed since (routes.ts conflictSchema). */
+export type Conflict = z.output<typeof conflictSchema>;
 
 /** Conflicts shown with an undo or its preview; the rest page from GET /undos/:id/conflicts. */
 const conflictsShown = 500;
@@ -102,15 +88,8 @@ const planOf = (resolved: ResolvedCause, onConflict: OnConflict | undefined) => 
   merge: resolved.merge,
 });
 
-export interface UndoPreview {
-  cause: UndoCause;
-  onConflict: OnConflict;
-  counts: RollbackCounts;
-  conflicts: Conflict[];
-  conflictCount: number;
-  sample: SampleRecord[];
-  skipped: SkippedContact[];
-}
+/** What POST /undos/preview answers (routes.ts previewSchema). */
+export type UndoPreview = z.output<typeof previewSchema>;
 
 /** What undoing the cause would do now, made by the plan the undo runs, changing nothing. */
 export async function previewUndo(ctx: AppContext, change: ChangeContext, input: UndoRequest): Promise<UndoPreview> {
@@ -137,23 +116,8 @@ interface UndoParams {
   onConflict: OnConflict;
 }
 
-export interface UndoView {
-  id: string;
-  cause: UndoCause;
-  onConflict: OnConflict;
-  status: Job['status'];
-  phase: string;
-  counts: RollbackCounts | null;
-  conflicts: Conflict[];
-  conflictCount: number;
-  skipped: SkippedContact[];
-  progress: { contactsDone: number; contactsTotal: number };
-  error: string | null;
-  createdBy: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+/** An undo as GET /undos/:id answers it (routes.ts undoSchema). */
+export type UndoView = z.output<typeof undoSchema>;
 
 /**
  * Queues the undo of a cause (one job at a time per workspace, with restores and

@@ -23,7 +23,7 @@ export const userSchema = z
   .meta({ id: 'User' });
 
 /** An integration's API token, never with its secret. */
-const tokenSchema = z
+export const tokenSchema = z
   .object({
     id: z.string(),
     name: z.string(),
@@ -35,7 +35,7 @@ const tokenSchema = z
   })
   .meta({ id: 'IntegrationToken' });
 
-const roleSchema = z
+export const roleSchema = z
   .object({ id: z.string(), name: z.string(), permissions: z.array(permissionSchema), builtin: z.boolean() })
   .meta({ id: 'Role' });
 

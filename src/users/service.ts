@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
@@ -6,23 +7,13 @@ import { AppError, invalidRequest, invalidState, notFound } from '../http/errors
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { builtinRoles, permissions as allPermissions, type Permission } from './permissions.js';
+import type { roleSchema, userSchema } from './routes.js';
 
-export interface User {
-  id: string;
-  email: string;
-  name: string | null;
-  role: string;
-  createdAt: string;
-  /** When the user was deactivated (their tokens stopped working), or null. */
-  deactivatedAt: string | null;
-}
+/** A user of the workspace as the API answers it (routes.ts userSchema). */
+export type User = z.output<typeof userSchema>;
 
-export interface Role {
-  id: string;
-  name: string;
-  permissions: Permission[];
-  builtin: boolean;
-}
+/** A role with its permissions (routes.ts roleSchema). */
+export type Role = z.output<typeof roleSchema>;
 
 interface UserRow {
   id: string;

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction, violatesUniqueIndex } from '../db/database.js';
@@ -6,21 +7,14 @@ import { invalidState, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
 import { assertMayGrant, findRole, type Grantor } from './service.js';
+import type { tokenSchema } from './routes.js';
 
 /**
  * An integration's API token (issue 17 point 2): named, with a role of its own, acting as
  * itself (its changes carry its id as their actor and as their token), until revoked.
  * `createdBy` is the user it belongs to: deactivating them revokes it.
  */
-export interface IntegrationToken {
-  id: string;
-  name: string;
-  role: string;
-  createdAt: string;
-  createdBy: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
+export type IntegrationToken = z.output<typeof tokenSchema>;
 
 interface TokenRow {
   id: string;

@@ -10,7 +10,7 @@ import { snapshotLimits } from '../snapshots/routes.js';
 import { maxBackupsKept } from '../backups/routes.js';
 import { maxPickedObjects } from '../deleted-objects/routes.js';
 import { userSchema } from '../users/routes.js';
-import { createWorkspace, getWorkspace, massDeleteRanges, retentionRanges, updateWorkspaceLimits, updateWorkspaceSettings } from './service.js';
+import { createWorkspace, getWorkspace, massDeleteRanges, minPercentLimit, retentionRanges, updateWorkspaceLimits, updateWorkspaceSettings } from './service.js';
 
 const activeContactLimit = z.number().int().min(0).max(2_147_483_647).nullable();
 
@@ -67,6 +67,7 @@ const limits = {
   backupsKept: maxBackupsKept,
   retentionRanges,
   massDeleteRanges,
+  massDeleteMinPercentContacts: minPercentLimit,
 };
 
 const count = z.number().int();
@@ -82,7 +83,7 @@ const workspaceSchema = z
     retention: z.object({ deletedDays: count, archiveFreezeDays: count, archiveDays: count, pitrHours: count }),
     massDelete: z
       .object({ maxContacts: count, maxPercent: z.number(), windowMinutes: count })
-      .describe('The mass-delete guard: more than maxContacts (or maxPercent of the contacts, where that is at least 100) deleted or archived by one actor within windowMinutes is held'),
+      .describe(`The mass-delete guard: more than maxContacts (or maxPercent of the contacts, where that is at least ${minPercentLimit}) deleted or archived by one actor within windowMinutes is held`),
     maxRetention: z
       .object({ deletedDays: count, archiveDays: count, pitrHours: count })
       .describe('The longest retention the workspace may choose: the operator’s limits, else the server’s ranges'),
@@ -104,6 +105,7 @@ const limitsSchema = z
       .object({ deletedDays: range, archiveFreezeDays: range, archiveDays: range, pitrHours: range })
       .describe('The ranges of PATCH /workspace {retention}; the operator may allow less (GET /workspace maxRetention)'),
     massDeleteRanges: z.object({ maxContacts: range, maxPercent: range, windowMinutes: range }).describe('The ranges of PATCH /workspace {massDelete}'),
+    massDeleteMinPercentContacts: count.describe('The fewest contacts the mass-delete guard’s maxPercent counts at: where the share comes to fewer, maxContacts is the limit'),
   })
   .meta({ id: 'Limits' });
 

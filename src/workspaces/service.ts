@@ -59,6 +59,12 @@ export const retentionRanges = {
   pitrHours: { min: 1, max: 168 },
 } as const;
 
+/**
+ * API.md: the mass-delete guard's percentage limit counts only where it comes to at least
+ * this many contacts (held-deletes' removalLimit); GET /limits names it.
+ */
+export const minPercentLimit = 100;
+
 export const massDeleteRanges = {
   maxContacts: { min: 1, max: 1_000_000 },
   maxPercent: { min: 0.01, max: 100 },

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../clock.js';
 import { createServer } from '../app.js';
 import { aContact, aWorkspace, call, operatorToken, testApp, type TestApp } from '../test-support/harness.js';
+import { removalLimit } from '../held-deletes/service.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -135,6 +136,17 @@ describe('health and documentation', () => {
     expect(doc.paths['/api/v1/snapshots'].post.requestBody.required).toBe(false);
     expect(JSON.stringify(doc)).not.toContain('x-optional-body');
   });
+
+  it('shows POST /imports’s multipart body, a mapping object and a binary file, required both', async () => {
+    const doc = JSON.parse((await app.server.inject({ method: 'GET', url: '/api/docs' })).body);
+    const body = doc.paths['/api/v1/imports'].post.requestBody;
+    expect(Object.keys(body.content)).toEqual(['multipart/form-data']);
+    const schema = body.content['multipart/form-data'].schema;
+    expect(schema.required).toEqual(['mapping', 'file']);
+    expect(schema.properties.file).toMatchObject({ type: 'string', format: 'binary' });
+    expect(schema.properties.mapping).toMatchObject({ type: 'object', required: ['columns', 'mode'] });
+    expect(JSON.stringify(doc)).not.toContain('x-multipart-body');
+  });
 });
 
 describe('GET /limits', () => {
@@ -153,6 +165,7 @@ describe('GET /limits', () => {
       backupsKept: 1000,
       retentionRanges: { deletedDays: { min: 1, max: 365 }, archiveFreezeDays: { min: 0, max: 3649 }, archiveDays: { min: 1, max: 3650 }, pitrHours: { min: 1, max: 168 } },
       massDeleteRanges: { maxContacts: { min: 1, max: 1_000_000 }, maxPercent: { min: 0.01, max: 100 }, windowMinutes: { min: 1, max: 1440 } },
+      massDeleteMinPercentContacts: 100,
     });
     expect((await call(app.server, operatorToken, 'GET', '/limits')).status).toBe(403);
   });
@@ -186,5 +199,13 @@ describe('GET /limits', () => {
     expect((await ws.api('PATCH', '/workspace', { retention: { deletedDays: 1, pitrHours: 1, archiveFreezeDays: 0, archiveDays: 1 } })).status).toBe(200);
     expect((await ws.api('PATCH', '/workspace', { massDelete: { maxContacts: 1_000_000, maxPercent: 100, windowMinutes: 1440 } })).status).toBe(200);
     expect((await ws.api('PATCH', '/workspace', { massDelete: { maxContacts: 1, maxPercent: 0.01, windowMinutes: 1 } })).status).toBe(200);
+  });
+
+  it('names the fewest contacts the mass-delete guard’s share counts at: one fewer and maxContacts is the limit', async () => {
+    const ws = await aWorkspace(app);
+    const { massDeleteMinPercentContacts: least } = (await ws.api('GET', '/limits')).body as { massDeleteMinPercentContacts: number };
+    const settings = { maxContacts: 1000, maxPercent: 10, windowMinutes: 10 };
+    expect(removalLimit(settings, least * 10)).toEqual({ contacts: least, by: 'maxPercent' });
+    expect(removalLimit(settings, least * 10 - 10)).toEqual({ contacts: 1000, by: 'maxContacts' });
   });
 });

@@ -1,4 +1,4 @@
-import type { components } from './api-schema';
+import type { components, paths } from './api-schema';
 import { plural } from './format';
 
 type Schemas = components['schemas'];
@@ -6,8 +6,12 @@ export type CauseSummary = Schemas['CauseSummary'];
 export type Undo = Schemas['Undo'];
 export type UndoCause = Undo['cause'];
 export type UndoConflict = Schemas['UndoConflict'];
-export type ActivityBucket = { at: string; created: number; updated: number; deleted: number };
-export type Bucket = 'minute' | 'hour' | 'day';
+/** How an undo meets what others changed since the cause. */
+export type OnConflict = Undo['onConflict'];
+type ActivityCall = paths['/api/v1/changes/activity']['get'];
+/** One bar of the activity chart: what was created, updated and deleted in its bucket. */
+export type ActivityBucket = ActivityCall['responses'][200]['content']['application/json']['buckets'][number];
+export type Bucket = NonNullable<NonNullable<ActivityCall['parameters']['query']>['bucket']>;
 
 /** The ranges the Activity page offers, and the bucket each is drawn in. */
 export type RangeChoice = '24h' | '7d' | 'custom';

@@ -1964,7 +1964,32 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "multipart/form-data": {
+                        mapping: {
+                            /** @description By CSV header: email, firstName, lastName, phone, fields.<name>, list:<listId>, tag or account (jobTitle with an account) */
+                            columns: {
+                                [key: string]: string;
+                            };
+                            /** @enum {string} */
+                            mode: "create" | "update" | "upsert";
+                            /**
+                             * @description The status a list column’s cell gives when it holds no status (yes, x)
+                             * @enum {string}
+                             */
+                            listStatus?: "subscribed" | "unsubscribed" | "bounced" | "unconfirmed";
+                            /** @description Create contacts past the workspace’s active contact limit, as a restore can */
+                            confirmOverage?: boolean;
+                        };
+                        /**
+                         * Format: binary
+                         * @description The CSV file: UTF-8, its header row first
+                         */
+                        file: Blob;
+                    };
+                };
+            };
             responses: {
                 /** @description Default Response */
                 202: {
@@ -7678,6 +7703,8 @@ export interface components {
                     max: number;
                 };
             };
+            /** @description The fewest contacts the mass-delete guard’s maxPercent counts at: where the share comes to fewer, maxContacts is the limit */
+            massDeleteMinPercentContacts: number;
         };
         Deal: {
             id: string;

@@ -19,7 +19,12 @@ function useCursorPages(resetKey: string) {
   };
 }
 
-export const pageSizes = [25, 50, 100] as const;
+/** The page sizes offered, of those the server takes (GET /limits pageSize). */
+const pageSizeChoices = [25, 50, 100];
+const pageSizesUpTo = (max: number) => {
+  const sizes = pageSizeChoices.filter((size) => size <= max);
+  return sizes.length > 0 ? sizes : [max];
+};
 
 export interface PagedQuery<T> {
   rows: T[];
@@ -39,8 +44,8 @@ export function usePagedQuery<P extends CollectionPath>(
   filter: FilterOf<P>,
   options: { pollWhile?: (rows: ItemOf<P>[]) => boolean } = {},
 ): PagedQuery<ItemOf<P>> {
-  const { api } = useSession();
-  const [pageSize, setPageSize] = useState<number>(50);
+  const { api, limits } = useSession();
+  const [pageSize, setPageSize] = useState<number>(() => Math.min(50, limits.pageSize));
   const pages = useCursorPages(`${path}|${JSON.stringify(filter)}|${pageSize}`);
   const { pollWhile } = options;
   const query = useQuery({
@@ -70,12 +75,13 @@ interface PagerProps {
 }
 
 export function Pager({ pageNumber, nextCursor, onNext, onPrevious, pageSize, onPageSize, shown }: PagerProps) {
+  const { limits } = useSession();
   return (
     <nav className="pager" aria-label="Pages">
       <label className="page-size">
         Rows per page{' '}
         <select value={pageSize} onChange={(event) => onPageSize(Number(event.target.value))}>
-          {pageSizes.map((size) => (
+          {pageSizesUpTo(limits.pageSize).map((size) => (
             <option key={size} value={size}>
               {size}
             </option>

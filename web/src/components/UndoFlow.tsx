@@ -1,7 +1,7 @@
 import { useEffect, useId, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { answer } from '../api';
-import type { UndoCause, UndoConflict } from '../activity';
+import type { OnConflict, UndoCause, UndoConflict } from '../activity';
 import { formatDateTime, plural } from '../format';
 import { useContactLabels, useUserNames } from '../lookups';
 import { fieldLabel, formatValue, isFinishedRollback, skipReasonText } from '../rollback';
@@ -10,8 +10,6 @@ import { useEscape } from './Dialog';
 import { ErrorNotice } from './Notice';
 import { RollbackCountsTable, RollbackSampleList } from './RollbackFigures';
 import { SkippedContactsTable } from './SkippedContacts';
-
-type OnConflict = 'keep_later' | 'undo_anyway';
 
 /** The conflicts an undo meets: what the cause wrote, what is there now, who changed it since and when. */
 export function ConflictsTable({ conflicts, total, labels }: { conflicts: UndoConflict[]; total: number; labels: Map<string, string> }) {

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { allPages, answer, ApiError, type ErrorCode } from '../api';
-import type { components } from '../api-schema';
+import { allPages, answer, ApiError, type ApiClient } from '../api';
+import type { components, paths } from '../api-schema';
 import { ErrorNotice, Notice } from '../components/Notice';
 import { EmptyRow, Pager, usePagedQuery } from '../components/Pager';
 import { UndoFlow } from '../components/UndoFlow';
@@ -12,9 +12,14 @@ import { useSession } from '../session';
 
 type Import = components['schemas']['Import'];
 type Mode = Import['mode'];
-type ListStatus = 'subscribed' | 'unsubscribed' | 'bounced' | 'unconfirmed';
+/** POST /imports's multipart body: the mapping part and the file. */
+type ImportUpload = paths['/api/v1/imports']['post']['requestBody']['content']['multipart/form-data'];
+type Mapping = ImportUpload['mapping'];
+type ListStatus = NonNullable<Mapping['listStatus']>;
 
 const previewRows = 5;
+/** The bad rows an import's panel lists (at most a page, GET /limits pageSize); the CSV download holds them all. */
+const badRowsShown = 100;
 /** The preview reads this much of the file's start: enough for the header and a few rows. */
 const previewBytes = 64 * 1024;
 
@@ -44,20 +49,19 @@ async function readPreview(file: File): Promise<Preview> {
   return { file, headers: rows[0] ?? [], rows: rows.slice(1) };
 }
 
-/** POST /imports: multipart, the mapping part first, then the file (openapi-fetch sends JSON only). */
-async function postImport(token: string, file: File, mapping: object): Promise<Import> {
-  const form = new FormData();
-  form.append('mapping', JSON.stringify(mapping));
-  form.append('file', file, file.name);
-  let response: Response;
-  try {
-    response = await fetch('/api/v1/imports', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  } catch {
-    throw new ApiError(0, 'network', 'The server could not be reached. Check that Retrace is running, then try again.');
-  }
-  const body = (await response.json().catch(() => ({}))) as Import & { error?: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
-  if (!response.ok) throw new ApiError(response.status, body.error?.code ?? 'internal', body.error?.message ?? `The server answered ${response.status}`, body.error?.details ?? {});
-  return body;
+/** POST /imports: multipart, the mapping part first (JSON), then the file under its own name. */
+function postImport(api: ApiClient, file: File, mapping: Mapping): Promise<Import> {
+  return answer(
+    api.POST('/api/v1/imports', {
+      body: { mapping, file },
+      bodySerializer: (body) => {
+        const form = new FormData();
+        form.append('mapping', JSON.stringify(body.mapping));
+        form.append('file', body.file, file.name);
+        return form;
+      },
+    }),
+  );
 }
 
 /** Saves the import's bad rows as a CSV file (GET /imports/:id/errors?format=csv, which needs the token, so not a plain link). */
@@ -78,7 +82,7 @@ async function downloadErrors(token: string, job: Import): Promise<void> {
  * undo it as one cause if it went wrong.
  */
 export function ImportsPage() {
-  const { api, token, limits, can } = useSession();
+  const { api, limits, can } = useSession();
   const queryClient = useQueryClient();
   const lists = useQuery({ queryKey: ['lists'], queryFn: () => allPages(api, limits.pageSize, '/api/v1/lists'), staleTime: 60_000 });
   const [preview, setPreview] = useState<Preview | null>(null);
@@ -108,7 +112,7 @@ export function ImportsPage() {
       if (!preview) throw new Error('Choose a CSV file first.');
       const columns = mappedColumns(preview.headers, targets);
       const usesLists = Object.values(columns).some((t) => t.startsWith('list:'));
-      return postImport(token, preview.file, { columns, mode, ...(usesLists ? { listStatus } : {}) });
+      return postImport(api, preview.file, { columns, mode, ...(usesLists ? { listStatus } : {}) });
     },
     onSuccess: (job) => {
       setFollowed(job.id);
@@ -267,7 +271,7 @@ export function ImportsPage() {
 
 /** One import: its progress while it runs, its counts and bad rows at the end, and its undo. */
 function ImportPanel({ id, onDismiss }: { id: string; onDismiss: () => void }) {
-  const { api, token, can } = useSession();
+  const { api, token, can, limits } = useSession();
   const person = useUserNames();
   const queryClient = useQueryClient();
   const [undoing, setUndoing] = useState(false);
@@ -280,7 +284,7 @@ function ImportPanel({ id, onDismiss }: { id: string; onDismiss: () => void }) {
   const finished = isFinished(job.data?.status);
   const errors = useQuery({
     queryKey: ['import', id, 'errors'],
-    queryFn: () => answer(api.GET('/api/v1/imports/{id}/errors', { params: { path: { id }, query: { limit: 100 } } })),
+    queryFn: () => answer(api.GET('/api/v1/imports/{id}/errors', { params: { path: { id }, query: { limit: Math.min(badRowsShown, limits.pageSize) } } })),
     enabled: finished,
   });
   useEffect(() => {
@@ -345,7 +349,7 @@ function ImportPanel({ id, onDismiss }: { id: string; onDismiss: () => void }) {
               ))}
             </tbody>
           </table>
-          {bad.nextCursor && <p className="muted small">The first 100 are shown; download the CSV for all {data.failed}.</p>}
+          {bad.nextCursor && <p className="muted small">The first {bad.data.length} are shown; download the CSV for all {data.failed}.</p>}
         </>
       )}
       {undoing && <UndoFlow cause={{ importId: data.id }} title={`Undo the import of ${data.fileName ?? 'a file'}`} onClose={() => setUndoing(false)} />}

@@ -113,7 +113,7 @@ function SettingsForm({ workspace }: { workspace: Workspace }) {
           {columns}
           <tbody>{section('massDelete').map(input)}</tbody>
         </table>
-        <p className="muted small">The share counts only where it comes to at least 100 contacts. One request over the number needs a second yes.</p>
+        <p className="muted small">The share counts only where it comes to at least {limits.massDeleteMinPercentContacts} contacts. One request over the number needs a second yes.</p>
         <div className="page-actions">
           <button type="submit" className="button primary" disabled={!changes || save.isPending}>
             {save.isPending ? 'Saving…' : 'Save settings'}
