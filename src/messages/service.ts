@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { joinContact } from '../contacts/guards.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import type { Messages } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import type { Logger } from '../logger.js';
@@ -16,15 +17,10 @@ export interface Message {
   deliveryStatus: 'pending' | 'delivered' | 'failed';
 }
 
-interface MessageRow {
-  id: string;
-  contact_id: string;
-  automation_id: string;
-  step_index: number;
-  subject: string;
-  sent_at: Date;
+/** Its delivery status is one deliverMessages writes (or the column's default, pending). */
+type MessageRow = Pick<Selectable<Messages>, 'id' | 'contact_id' | 'automation_id' | 'step_index' | 'subject' | 'sent_at'> & {
   delivery_status: Message['deliveryStatus'];
-}
+};
 
 const presentMessage = (r: MessageRow): Message => ({
   id: r.id,
