@@ -1,7 +1,8 @@
 import type { z } from 'zod';
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type RawBuilder, type Selectable } from 'kysely';
 import { prepared } from '../db/prepared.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import type { AuditLog, JsonObject } from '../db/schema.js';
 import { withTransaction } from '../db/database.js';
 import { byKeys } from '../db/keys.js';
 import { decodeCursor, toPage, type Page } from '../http/pagination.js';
@@ -18,17 +19,11 @@ export interface AuditEntryInput {
 /** An entry of the audit log as GET /audit-log answers it (routes.ts auditEntrySchema). */
 export type AuditEntry = z.output<typeof auditEntrySchema>;
 
-interface AuditRow {
-  id: number;
-  at: Date;
-  actor_id: string | null;
-  action: string;
-  target_type: string | null;
-  target_id: string | null;
-  details: Record<string, unknown>;
-  hash: string;
-  prev_hash: string | null;
-}
+/** The columns an entry's hash covers, with its id. */
+const hashedColumns = ['id', 'at', 'actor_id', 'action', 'target_type', 'target_id', 'details'] as const;
+/** A chained entry: its hash is set (chain_seq IS NOT NULL), its details an object (recordAudit writes `{}` for none). */
+type AuditRow = Pick<Selectable<AuditLog>, (typeof hashedColumns)[number] | 'prev_hash'> & { hash: string; details: JsonObject };
+const chainedColumns = [...hashedColumns, 'hash', 'prev_hash'] as const;
 
 /**
  * Appends entries to the workspace's audit log inside the caller's transaction, so an
@@ -38,7 +33,7 @@ interface AuditRow {
  */
 /** A new workspace's audit chain: its head, which chaining extends (one chainer at a time holds it). */
 export async function startAuditChain(tx: Tx, workspaceId: string): Promise<void> {
-  await sql`INSERT INTO audit_heads (workspace_id) VALUES (${workspaceId})`.execute(tx);
+  await tx.insertInto('audit_heads').values({ workspace_id: workspaceId }).execute();
 }
 
 export async function recordAudit(tx: Tx, change: ChangeContext, ...entries: AuditEntryInput[]): Promise<string[]> {
@@ -78,20 +73,28 @@ const chainBatch = 5000;
  */
 export async function chainPendingEntries(db: Db, workspaceId: string): Promise<number> {
   return withTransaction(db, async (tx) => {
-    await sql`INSERT INTO audit_heads (workspace_id) VALUES (${workspaceId}) ON CONFLICT (workspace_id) DO NOTHING`.execute(tx);
-    const { rows: heads } = await sql<{ hash: string | null; last_seq: number }>`
-      SELECT hash, last_seq FROM audit_heads WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
-    let prevHash = heads[0].hash;
-    let seq = Number(heads[0].last_seq);
-    const { rows: bounds } = await sql<{ last_id: number | null }>`
-      SELECT max(id) AS last_id FROM audit_log WHERE workspace_id = ${workspaceId} AND chain_seq IS NULL`.execute(tx);
-    const lastId = bounds[0].last_id;
+    await tx.insertInto('audit_heads').values({ workspace_id: workspaceId }).onConflict((oc) => oc.column('workspace_id').doNothing()).execute();
+    const head = await tx.selectFrom('audit_heads').select(['hash', 'last_seq']).where('workspace_id', '=', workspaceId).forUpdate().executeTakeFirstOrThrow();
+    let prevHash = head.hash;
+    let seq = head.last_seq;
+    const { last_id: lastId } = await tx
+      .selectFrom('audit_log')
+      .select((eb) => eb.fn.max<number | null>('id').as('last_id'))
+      .where('workspace_id', '=', workspaceId)
+      .where('chain_seq', 'is', null)
+      .executeTakeFirstOrThrow();
     let chained = 0;
     for (let afterId = 0; lastId !== null; ) {
-      const { rows } = await sql<AuditRow>`
-        SELECT id, at, actor_id, action, target_type, target_id, details FROM audit_log
-        WHERE workspace_id = ${workspaceId} AND chain_seq IS NULL AND id > ${afterId} AND id <= ${lastId}
-        ORDER BY id LIMIT ${chainBatch}`.execute(tx);
+      const rows = await tx
+        .selectFrom('audit_log')
+        .select(hashedColumns)
+        .where('workspace_id', '=', workspaceId)
+        .where('chain_seq', 'is', null)
+        .where('id', '>', afterId)
+        .where('id', '<=', lastId)
+        .orderBy('id')
+        .limit(chainBatch)
+        .execute();
       if (rows.length === 0) break;
       const links = rows.map((row) => {
         const hash = chainHash(prevHash, {
@@ -115,15 +118,16 @@ export async function chainPendingEntries(db: Db, workspaceId: string): Promise<
       chained += links.length;
       afterId = rows[rows.length - 1].id;
     }
-    if (chained > 0) await sql`UPDATE audit_heads SET hash = ${prevHash}, last_seq = ${seq} WHERE workspace_id = ${workspaceId}`.execute(tx);
+    if (chained > 0) await tx.updateTable('audit_heads').set({ hash: prevHash, last_seq: seq }).where('workspace_id', '=', workspaceId).execute();
     return chained;
   });
 }
 
 /** Chains every workspace's pending entries (one workspace's when given): the maintenance pass's part. */
 export async function chainAllPendingEntries(db: Db, workspaceId: string | null): Promise<number> {
-  const { rows } = await sql<{ workspace_id: string }>`
-    SELECT DISTINCT workspace_id FROM audit_log WHERE chain_seq IS NULL AND (${workspaceId}::text IS NULL OR workspace_id = ${workspaceId})`.execute(db);
+  let pending = db.selectFrom('audit_log').select('workspace_id').distinct().where('chain_seq', 'is', null);
+  if (workspaceId !== null) pending = pending.where('workspace_id', '=', workspaceId);
+  const rows = await pending.execute();
   let chained = 0;
   for (const { workspace_id } of rows) chained += await chainPendingEntries(db, workspace_id);
   return chained;
@@ -157,18 +161,14 @@ function presentEntry(row: AuditRow): AuditEntry {
 export async function listAuditEntries(db: Db, workspaceId: string, filter: AuditFilter): Promise<Page<AuditEntry>> {
   const after = decodeCursor(filter.cursor, ['integer']);
   await chainPendingEntries(db, workspaceId);
-  const { rows } = await sql<AuditRow>`
-    SELECT id, at, actor_id, action, target_type, target_id, details, hash, prev_hash
-    FROM audit_log
-    WHERE workspace_id = ${workspaceId} AND chain_seq IS NOT NULL
-      AND (${filter.action ?? null}::text IS NULL OR action = ${filter.action ?? null})
-      AND (${filter.actorId ?? null}::text IS NULL OR actor_id = ${filter.actorId ?? null})
-      AND (${filter.targetId ?? null}::text IS NULL OR target_id = ${filter.targetId ?? null})
-      AND (${filter.from ?? null}::timestamptz IS NULL OR at >= ${filter.from ?? null})
-      AND (${filter.to ?? null}::timestamptz IS NULL OR at <= ${filter.to ?? null})
-      AND (${after?.[0] ?? null}::bigint IS NULL OR id < ${after?.[0] ?? null})
-    ORDER BY id DESC
-    LIMIT ${filter.limit + 1}`.execute(db);
+  let query = db.selectFrom('audit_log').select(chainedColumns).where('workspace_id', '=', workspaceId).where('chain_seq', 'is not', null);
+  if (filter.action !== undefined) query = query.where('action', '=', filter.action);
+  if (filter.actorId !== undefined) query = query.where('actor_id', '=', filter.actorId);
+  if (filter.targetId !== undefined) query = query.where('target_id', '=', filter.targetId);
+  if (filter.from !== undefined) query = query.where('at', '>=', filter.from);
+  if (filter.to !== undefined) query = query.where('at', '<=', filter.to);
+  if (after !== undefined) query = query.where('id', '<', Number(after[0]));
+  const rows = await query.orderBy('id', 'desc').limit(filter.limit + 1).$narrowType<Pick<AuditRow, 'hash' | 'details'>>().execute();
   return toPage(rows, filter.limit, (r) => [r.id], presentEntry);
 }
 
@@ -180,9 +180,14 @@ export type ChainVerdict = { ok: true; entries: number } | { ok: false; brokenAt
  */
 export async function verifyAuditChain(db: Db, workspaceId: string): Promise<ChainVerdict> {
   await chainPendingEntries(db, workspaceId);
-  const { rows } = await sql<AuditRow>`
-    SELECT id, at, actor_id, action, target_type, target_id, details, hash, prev_hash
-    FROM audit_log WHERE workspace_id = ${workspaceId} AND chain_seq IS NOT NULL ORDER BY chain_seq`.execute(db);
+  const rows = await db
+    .selectFrom('audit_log')
+    .select(chainedColumns)
+    .where('workspace_id', '=', workspaceId)
+    .where('chain_seq', 'is not', null)
+    .orderBy('chain_seq')
+    .$narrowType<Pick<AuditRow, 'hash' | 'details'>>()
+    .execute();
   let prevHash: string | null = null;
   for (const row of rows) {
     const expected = chainHash(prevHash, {

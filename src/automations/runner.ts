@@ -96,8 +96,13 @@ export async function runDueSteps(ctx: AppContext, workspaceId: string | null, s
 
 async function workspacesWithDueSteps(ctx: AppContext): Promise<string[]> {
   // Maintenance of every workspace: the one unscoped query finds where there is work.
-  const { rows } = await sql<{ workspace_id: string }>`
-    SELECT DISTINCT workspace_id FROM enrollments WHERE status = 'active' OR (status = 'waiting' AND run_at <= ${ctx.clock.now()})`.execute(ctx.db);
+  const now = ctx.clock.now();
+  const rows = await ctx.db
+    .selectFrom('enrollments')
+    .select('workspace_id')
+    .distinct()
+    .where((eb) => eb.or([eb('status', '=', 'active'), eb.and([eb('status', '=', 'waiting'), eb('run_at', '<=', now)])]))
+    .execute();
   return rows.map((r) => r.workspace_id);
 }
 

@@ -1,4 +1,5 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
+import type { Automations } from '../db/schema.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { invalidRequest, notFound } from '../http/errors.js';
@@ -46,17 +47,10 @@ export interface Enrollment {
   runAt: string | null;
 }
 
-interface AutomationRow {
-  id: string;
-  name: string;
-  trigger: Trigger;
-  steps: Step[];
-  paused_at: Date | null;
-  created_at: Date;
-  deleted_at: Date | null;
-}
-
-const automationColumns = sql`id, name, trigger, steps, paused_at, created_at, deleted_at`;
+const automationColumns = ['id', 'name', 'trigger', 'steps', 'paused_at', 'created_at', 'deleted_at'] as const;
+/** Its trigger and steps are jsonb as createAutomation writes them (the routes' schemas check them). */
+type Definition = { trigger: Trigger; steps: Step[] };
+type AutomationRow = Omit<Pick<Selectable<Automations>, (typeof automationColumns)[number]>, keyof Definition> & Definition;
 
 const presentAutomation = (r: AutomationRow): Automation => ({
   id: r.id,
@@ -86,11 +80,14 @@ async function requireTargets(tx: Tx, workspaceId: string, trigger: Trigger, ste
 export async function createAutomation(db: Db, change: ChangeContext, input: { name: string; trigger: Trigger; steps: Step[] }): Promise<Automation> {
   return inTransaction(db, change, async (tx) => {
     await requireTargets(tx, change.workspaceId, input.trigger, input.steps);
-    const { rows } = await sql<AutomationRow>`
-      INSERT INTO automations (workspace_id, name, trigger, steps, created_at)
-      VALUES (${change.workspaceId}, ${input.name}, ${JSON.stringify(input.trigger)}::jsonb, ${JSON.stringify(input.steps)}::jsonb, ${change.at})
-      RETURNING ${automationColumns}`.execute(tx);
-    const automation = presentAutomation(rows[0]);
+    // jsonb as JSON text: pg would write the steps array as a PostgreSQL array.
+    const row = await tx
+      .insertInto('automations')
+      .values({ workspace_id: change.workspaceId, name: input.name, trigger: JSON.stringify(input.trigger), steps: JSON.stringify(input.steps), created_at: change.at })
+      .returning(automationColumns)
+      .$narrowType<Definition>()
+      .executeTakeFirstOrThrow();
+    const automation = presentAutomation(row);
     await recordAudit(tx, change, {
       action: 'automation.created',
       targetType: 'automation',
@@ -103,17 +100,22 @@ export async function createAutomation(db: Db, change: ChangeContext, input: { n
 
 /** An automation, deleted ones too (with deletedAt). */
 export async function getAutomation(db: Db | Tx, workspaceId: string, automationId: string): Promise<Automation> {
-  const { rows } = await sql<AutomationRow>`
-    SELECT ${automationColumns} FROM automations WHERE workspace_id = ${workspaceId} AND id = ${automationId}`.execute(db);
-  if (!rows[0]) throw notFound('Automation');
-  return presentAutomation(rows[0]);
+  const row = await db
+    .selectFrom('automations')
+    .select(automationColumns)
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', automationId)
+    .$narrowType<Definition>()
+    .executeTakeFirst();
+  if (!row) throw notFound('Automation');
+  return presentAutomation(row);
 }
 
 /** The workspace's automations that are not deleted, oldest first. */
 export async function listAutomations(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Automation>> {
   const after = decodeCursor(page.cursor, ['timestamp', 'text']);
   const { rows } = await sql<AutomationRow & { created_key: string }>`
-    SELECT ${automationColumns}, ${cursorTime('created_at')} AS created_key FROM automations
+    SELECT ${sql.join(automationColumns.map((column) => sql.ref(column)))}, ${cursorTime('created_at')} AS created_key FROM automations
     WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL
       AND (${after?.[0] ?? null}::timestamptz IS NULL OR (created_at, id) > (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
     ORDER BY created_at, id
@@ -131,13 +133,22 @@ export async function listAutomations(db: Db, workspaceId: string, page: { limit
  */
 export async function setAutomationPaused(db: Db, change: ChangeContext, automationId: string, paused: boolean): Promise<Automation> {
   return inTransaction(db, change, async (tx) => {
-    const { rows } = await sql<{ paused_at: Date | null }>`
-      SELECT paused_at FROM automations WHERE workspace_id = ${change.workspaceId} AND id = ${automationId} AND deleted_at IS NULL FOR UPDATE`.execute(tx);
-    if (!rows[0]) throw notFound('Automation');
-    if ((rows[0].paused_at !== null) !== paused) {
-      await sql`
-        UPDATE automations SET paused_at = ${paused ? change.at : null}
-        WHERE workspace_id = ${change.workspaceId} AND id = ${automationId}`.execute(tx);
+    const current = await tx
+      .selectFrom('automations')
+      .select('paused_at')
+      .where('workspace_id', '=', change.workspaceId)
+      .where('id', '=', automationId)
+      .where('deleted_at', 'is', null)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!current) throw notFound('Automation');
+    if ((current.paused_at !== null) !== paused) {
+      await tx
+        .updateTable('automations')
+        .set({ paused_at: paused ? change.at : null })
+        .where('workspace_id', '=', change.workspaceId)
+        .where('id', '=', automationId)
+        .execute();
       await recordAudit(tx, change, { action: paused ? 'automation.paused' : 'automation.resumed', targetType: 'automation', targetId: automationId });
     }
     return getAutomation(tx, change.workspaceId, automationId);
@@ -165,12 +176,9 @@ export async function listEnrollments(
 ): Promise<Page<Enrollment>> {
   await getAutomation(db, workspaceId, automationId);
   const after = decodeCursor(page.cursor, ['text']);
-  const { rows } = await sql<{ contact_id: string; step_index: number; status: EnrollmentStatus; run_at: Date | null }>`
-    SELECT contact_id, step_index, status, run_at FROM enrollments
-    WHERE workspace_id = ${workspaceId} AND automation_id = ${automationId}
-      AND (${after?.[0] ?? null}::text IS NULL OR contact_id > ${after?.[0] ?? null})
-    ORDER BY contact_id
-    LIMIT ${page.limit + 1}`.execute(db);
+  let query = db.selectFrom('enrollments').select(['contact_id', 'step_index', 'status', 'run_at']).where('workspace_id', '=', workspaceId).where('automation_id', '=', automationId);
+  if (after !== undefined) query = query.where('contact_id', '>', String(after[0]));
+  const rows = await query.orderBy('contact_id').limit(page.limit + 1).$narrowType<{ status: EnrollmentStatus }>().execute();
   return toPage(rows, page.limit, (r) => [r.contact_id], (r) => ({
     contactId: r.contact_id,
     stepIndex: r.step_index,

@@ -1,6 +1,7 @@
 import { restoreArchivedContactNow } from '../recycle-bin/service.js';
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import type { Forms } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
 import { AppError, invalidRequest, notFound } from '../http/errors.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
@@ -18,16 +19,8 @@ export interface Form {
   deletedAt: string | null;
 }
 
-interface FormRow {
-  workspace_id: string;
-  id: string;
-  name: string;
-  list_id: string | null;
-  created_at: Date;
-  deleted_at: Date | null;
-}
-
-const formColumns = sql`workspace_id, id, name, list_id, created_at, deleted_at`;
+const formColumns = ['workspace_id', 'id', 'name', 'list_id', 'created_at', 'deleted_at'] as const;
+type FormRow = Pick<Selectable<Forms>, (typeof formColumns)[number]>;
 
 const presentForm = (r: FormRow): Form => ({
   id: r.id,
@@ -48,28 +41,28 @@ async function requireLiveList(tx: Tx, workspaceId: string, listId: string): Pro
 export async function createForm(db: Db, change: ChangeContext, input: { name: string; listId?: string }): Promise<Form> {
   return inTransaction(db, change, async (tx) => {
     if (input.listId !== undefined) await requireLiveList(tx, change.workspaceId, input.listId);
-    const { rows } = await sql<FormRow>`
-      INSERT INTO forms (workspace_id, name, list_id, created_at)
-      VALUES (${change.workspaceId}, ${input.name}, ${input.listId ?? null}, ${change.at})
-      RETURNING ${formColumns}`.execute(tx);
-    await recordAudit(tx, change, { action: 'form.created', targetType: 'form', targetId: rows[0].id, details: { name: input.name, listId: input.listId ?? null } });
-    return presentForm(rows[0]);
+    const form = await tx
+      .insertInto('forms')
+      .values({ workspace_id: change.workspaceId, name: input.name, list_id: input.listId ?? null, created_at: change.at })
+      .returning(formColumns)
+      .executeTakeFirstOrThrow();
+    await recordAudit(tx, change, { action: 'form.created', targetType: 'form', targetId: form.id, details: { name: input.name, listId: input.listId ?? null } });
+    return presentForm(form);
   });
 }
 
 /** A form, deleted ones too (with deletedAt). */
 export async function getForm(db: Db | Tx, workspaceId: string, formId: string): Promise<Form> {
-  const { rows } = await sql<FormRow>`
-    SELECT ${formColumns} FROM forms WHERE workspace_id = ${workspaceId} AND id = ${formId}`.execute(db);
-  if (!rows[0]) throw notFound('Form');
-  return presentForm(rows[0]);
+  const form = await db.selectFrom('forms').select(formColumns).where('workspace_id', '=', workspaceId).where('id', '=', formId).executeTakeFirst();
+  if (!form) throw notFound('Form');
+  return presentForm(form);
 }
 
 /** The workspace's forms that are not deleted, oldest first. */
 export async function listForms(db: Db, workspaceId: string, page: { limit: number; cursor?: string }): Promise<Page<Form>> {
   const after = decodeCursor(page.cursor, ['timestamp', 'text']);
   const { rows } = await sql<FormRow & { created_key: string }>`
-    SELECT ${formColumns}, ${cursorTime('created_at')} AS created_key FROM forms
+    SELECT ${sql.join(formColumns.map((column) => sql.ref(column)))}, ${cursorTime('created_at')} AS created_key FROM forms
     WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL
       AND (${after?.[0] ?? null}::timestamptz IS NULL OR (created_at, id) > (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
     ORDER BY created_at, id
@@ -93,8 +86,8 @@ export async function deleteForm(db: Db, change: ChangeContext, formId: string):
  * (a deleted form takes none). The one lookup not led by a workspace id (index forms_by_id).
  */
 export async function findPublicForm(db: Db, formId: string): Promise<{ workspaceId: string; listId: string | null } | null> {
-  const { rows } = await sql<FormRow>`SELECT ${formColumns} FROM forms WHERE id = ${formId} AND deleted_at IS NULL`.execute(db);
-  return rows[0] ? { workspaceId: rows[0].workspace_id, listId: rows[0].list_id } : null;
+  const form = await db.selectFrom('forms').select(['workspace_id', 'list_id']).where('id', '=', formId).where('deleted_at', 'is', null).executeTakeFirst();
+  return form ? { workspaceId: form.workspace_id, listId: form.list_id } : null;
 }
 
 /** Lists purged for good: forms that named one name none from then on (a submission subscribes nobody, as it did while the list was in the bin). */

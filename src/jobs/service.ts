@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop, setTimeout as delay } from 'node:timers/promises';
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { CauseKind, ChangeContext, Db, Tx } from '../db/database.js';
+import type { JsonObject, Jobs } from '../db/schema.js';
 import { inTransaction, violatesUniqueIndex } from '../db/database.js';
 import { AppError } from '../http/errors.js';
 import { tokenStillWorks } from '../http/auth.js';
@@ -30,23 +31,14 @@ export interface Job<P = Record<string, unknown>, G = Record<string, unknown>> {
   finishedAt: Date | null;
 }
 
-interface JobRow {
-  workspace_id: string;
-  id: string;
-  kind: string;
-  lane: string | null;
-  status: JobStatus;
-  params: Record<string, unknown>;
-  progress: Record<string, unknown>;
-  result: Record<string, unknown> | null;
-  error: string | null;
-  created_by: string | null;
-  token_id: string | null;
-  approved_by: string | null;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-}
+const jobColumns = [
+  'workspace_id', 'id', 'kind', 'lane', 'status', 'params', 'progress', 'result', 'error', 'created_by', 'token_id', 'approved_by', 'created_at', 'started_at', 'finished_at',
+] as const;
+/** The jsonb columns as insertJob and the runner write them (objects), the status one the CHECK allows. */
+type JobShape = { status: JobStatus; params: JsonObject; progress: JsonObject; result: JsonObject | null };
+type JobRow = Omit<Pick<Selectable<Jobs>, (typeof jobColumns)[number]>, keyof JobShape> & JobShape;
+/** jobColumns for the statements that stay `sql` templates (the claim, a batch's lease). */
+const jobColumnList = sql.join(jobColumns.map((column) => sql.ref(column)));
 
 function toJob(r: JobRow): Job {
   return {
@@ -101,18 +93,16 @@ export interface JobHandler {
   finished?(tx: Tx, job: Job, change: ChangeContext): Promise<void>;
 }
 
-const jobColumns = sql`workspace_id, id, kind, lane, status, params, progress, result, error, created_by, token_id, approved_by, created_at, started_at, finished_at`;
-
 export async function findJob(db: Db | Tx, workspaceId: string, jobId: string): Promise<Job | null> {
-  const { rows } = await sql<JobRow>`SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${workspaceId} AND id = ${jobId}`.execute(db);
-  return rows[0] ? toJob(rows[0]) : null;
+  const row = await db.selectFrom('jobs').select(jobColumns).where('workspace_id', '=', workspaceId).where('id', '=', jobId).$narrowType<JobShape>().executeTakeFirst();
+  return row ? toJob(row) : null;
 }
 
 /** Jobs of one kind, newest first, a page at a time. */
 export async function listJobs(db: Db, workspaceId: string, kind: string, page: { limit: number; cursor?: string }): Promise<Page<Job>> {
   const after = decodeCursor(page.cursor, ['timestamp', 'text']);
   const { rows } = await sql<JobRow & { created_key: string }>`
-    SELECT ${jobColumns}, ${cursorTime('created_at')} AS created_key FROM jobs
+    SELECT ${jobColumnList}, ${cursorTime('created_at')} AS created_key FROM jobs
     WHERE workspace_id = ${workspaceId} AND kind = ${kind}
       AND (${after?.[0] ?? null}::timestamptz IS NULL OR (created_at, id) < (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
     ORDER BY created_at DESC, id DESC LIMIT ${page.limit + 1}`.execute(db);
@@ -121,9 +111,15 @@ export async function listJobs(db: Db, workspaceId: string, kind: string, page: 
 
 /** The job queued or running in the workspace's one slot (a restore or rollback), if any. */
 export async function activeJob(db: Db | Tx, workspaceId: string): Promise<Job | null> {
-  const { rows } = await sql<JobRow>`
-    SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${workspaceId} AND status IN ('queued', 'running') AND lane IS NULL`.execute(db);
-  return rows[0] ? toJob(rows[0]) : null;
+  const row = await db
+    .selectFrom('jobs')
+    .select(jobColumns)
+    .where('workspace_id', '=', workspaceId)
+    .where('status', 'in', ['queued', 'running'])
+    .where('lane', 'is', null)
+    .$narrowType<JobShape>()
+    .executeTakeFirst();
+  return row ? toJob(row) : null;
 }
 
 const isOneActiveViolation = (error: unknown) => violatesUniqueIndex(error, 'jobs_one_active_per_workspace');
@@ -161,28 +157,49 @@ export async function insertJob(
     progress?: Record<string, unknown>;
   },
 ): Promise<Job> {
-  const { rows } = await sql<JobRow>`
-    INSERT INTO jobs (workspace_id, id, kind, lane, status, params, progress, created_by, token_id, created_at)
-    VALUES (${change.workspaceId}, coalesce(${input.id ?? null}::text, gen_random_uuid()::text), ${input.kind}, ${input.lane ?? null},
-            ${input.status}, ${JSON.stringify(input.params)}::jsonb,
-            ${JSON.stringify(input.progress ?? {})}::jsonb, ${change.actorId}, ${change.tokenId ?? null}, ${change.at})
-    RETURNING ${jobColumns}`.execute(tx);
-  return toJob(rows[0]);
+  // The jsonb columns go as JSON text; without an id the column's default gives one (a new UUID).
+  const row = await tx
+    .insertInto('jobs')
+    .values({
+      workspace_id: change.workspaceId,
+      ...(input.id === undefined ? {} : { id: input.id }),
+      kind: input.kind,
+      lane: input.lane ?? null,
+      status: input.status,
+      params: JSON.stringify(input.params),
+      progress: JSON.stringify(input.progress ?? {}),
+      created_by: change.actorId,
+      token_id: change.tokenId ?? null,
+      created_at: change.at,
+    })
+    .returning(jobColumns)
+    .$narrowType<JobShape>()
+    .executeTakeFirstOrThrow();
+  return toJob(row);
 }
 
 /** Moves an awaiting job to queued (it then needs the active slot). */
 export async function queueJob(tx: Tx, workspaceId: string, jobId: string, approvedBy: string | null): Promise<void> {
-  await sql`UPDATE jobs SET status = 'queued', approved_by = ${approvedBy}
-            WHERE workspace_id = ${workspaceId} AND id = ${jobId} AND status = 'awaiting_approval'`.execute(tx);
+  await tx
+    .updateTable('jobs')
+    .set({ status: 'queued', approved_by: approvedBy })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', jobId)
+    .where('status', '=', 'awaiting_approval')
+    .execute();
 }
 
 /** Ends an awaiting job without running it (a rejected approval), as failed with why. */
 export async function rejectAwaitingJob(tx: Tx, workspaceId: string, jobId: string, reason: string, at: Date): Promise<boolean> {
-  const { rows } = await sql`
-    UPDATE jobs SET status = 'failed', error = ${reason}, finished_at = ${at}
-    WHERE workspace_id = ${workspaceId} AND id = ${jobId} AND status = 'awaiting_approval'
-    RETURNING id`.execute(tx);
-  return rows.length === 1;
+  const rejected = await tx
+    .updateTable('jobs')
+    .set({ status: 'failed', error: reason, finished_at: at })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', jobId)
+    .where('status', '=', 'awaiting_approval')
+    .returning('id')
+    .executeTakeFirst();
+  return rejected !== undefined;
 }
 
 const leaseMs = 30_000;
@@ -320,7 +337,7 @@ async function claimIfClaimable(
                 SELECT 1 FROM jobs r WHERE r.workspace_id = ${job.workspace_id} AND r.lane = j.lane AND r.status = 'running'))
         FOR UPDATE SKIP LOCKED) claimed
       WHERE jobs.workspace_id = ${job.workspace_id} AND jobs.id = claimed.claimed_id
-      RETURNING ${jobColumns}, claimed.started`.execute(db);
+      RETURNING ${jobColumnList}, claimed.started`.execute(db);
     return rows[0] ? { job: toJob(rows[0]), started: rows[0].started } : null;
   } catch (error) {
     if (isRunningInLaneViolation(error)) return null;
@@ -365,7 +382,7 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
       const change = jobChange(ctx, job, handler);
       const outcome = await retryingConflicts(() => inTransaction(ctx.db, change, async (tx) => {
         const { rows } = await sql<JobRow>`
-          SELECT ${jobColumns} FROM jobs WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner} FOR UPDATE`.execute(tx);
+          SELECT ${jobColumnList} FROM jobs WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner} FOR UPDATE`.execute(tx);
         if (!rows[0] || rows[0].status !== 'running') return null;
         const current = toJob(rows[0]);
         const result = await handler.step(tx, current, change, ctx);
@@ -416,11 +433,15 @@ function jobChange(ctx: AppContext, job: Job, handler: JobHandler | undefined): 
 async function failJob(ctx: AppContext, job: Job, error: string, handler?: JobHandler): Promise<void> {
   const change = jobChange(ctx, job, handler);
   await inTransaction(ctx.db, change, async (tx) => {
-    const { rows } = await sql<JobRow>`
-      UPDATE jobs SET status = 'failed', error = ${error}, finished_at = ${change.at}, lease_owner = NULL, lease_until = NULL
-      WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}
-      RETURNING ${jobColumns}`.execute(tx);
+    const failed = await tx
+      .updateTable('jobs')
+      .set({ status: 'failed', error, finished_at: change.at, lease_owner: null, lease_until: null })
+      .where('workspace_id', '=', job.workspaceId)
+      .where('id', '=', job.id)
+      .returning(jobColumns)
+      .$narrowType<JobShape>()
+      .executeTakeFirst();
     await handler?.cleanUp?.(tx, job, ctx);
-    if (rows[0]) await handler?.finished?.(tx, toJob(rows[0]), change);
+    if (failed) await handler?.finished?.(tx, toJob(failed), change);
   });
 }

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { joinContact } from '../contacts/guards.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import type { Messages } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
 import { batchOf, byKeys } from '../db/keys.js';
 import { cursorTime, decodeCursor, toPage, type Page } from '../http/pagination.js';
@@ -12,15 +13,10 @@ import type { messageSchema } from './routes.js';
 /** One message of the ledger as GET /messages answers it (routes.ts messageSchema). */
 export type Message = z.output<typeof messageSchema>;
 
-interface MessageRow {
-  id: string;
-  contact_id: string;
-  automation_id: string;
-  step_index: number;
-  subject: string;
-  sent_at: Date;
+/** Its delivery status is one deliverMessages writes (or the column's default, pending). */
+type MessageRow = Pick<Selectable<Messages>, 'id' | 'contact_id' | 'automation_id' | 'step_index' | 'subject' | 'sent_at'> & {
   delivery_status: Message['deliveryStatus'];
-}
+};
 
 const presentMessage = (r: MessageRow): Message => ({
   id: r.id,

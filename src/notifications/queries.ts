@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import type { Webhooks } from '../db/schema.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
 import { activeUsersHolding } from '../users/service.js';
 import type { NotificationEvent } from './events.js';
@@ -8,32 +9,27 @@ import type { NotificationEvent } from './events.js';
 // statement is scoped by workspace first; a batch of claimed deliveries finds its event
 // and webhook by primary key (LATERAL), the one plan that needs no statistics.
 
-export interface WebhookRow {
-  id: string;
-  url: string;
-  events: NotificationEvent[];
-  created_by: string | null;
-  created_at: Date;
-}
-
-const webhookColumns = sql`id, url, events, created_by, created_at`;
+const webhookColumns = ['id', 'url', 'events', 'created_by', 'created_at'] as const;
+/** Its events are those the webhooks routes accept (their schema checks each). */
+export type WebhookRow = Pick<Selectable<Webhooks>, (typeof webhookColumns)[number]> & { events: NotificationEvent[] };
 
 export async function insertWebhook(
   tx: Tx,
   change: ChangeContext,
   input: { url: string; events: readonly NotificationEvent[]; secret: string },
 ): Promise<WebhookRow> {
-  const { rows } = await sql<WebhookRow>`
-    INSERT INTO webhooks (workspace_id, url, events, secret, created_by, created_at)
-    VALUES (${change.workspaceId}, ${input.url}, ${[...input.events]}::text[], ${input.secret}, ${change.actorId}, ${change.at})
-    RETURNING ${webhookColumns}`.execute(tx);
-  return rows[0];
+  return tx
+    .insertInto('webhooks')
+    .values({ workspace_id: change.workspaceId, url: input.url, events: [...input.events], secret: input.secret, created_by: change.actorId, created_at: change.at })
+    .returning(webhookColumns)
+    .$narrowType<{ events: NotificationEvent[] }>()
+    .executeTakeFirstOrThrow();
 }
 
 /** A page of the workspace's webhooks, oldest first, past the cursor's (created_at, id). */
 export async function selectWebhooks(db: Db, workspaceId: string, after: CursorKey | undefined, fetch: number): Promise<(WebhookRow & { page_time: string })[]> {
   const { rows } = await sql<WebhookRow & { page_time: string }>`
-    SELECT ${webhookColumns}, ${cursorTime('created_at')} AS page_time FROM webhooks
+    SELECT ${sql.join(webhookColumns.map((column) => sql.ref(column)))}, ${cursorTime('created_at')} AS page_time FROM webhooks
     WHERE workspace_id = ${workspaceId}
       AND (${after?.[0] ?? null}::timestamptz IS NULL OR (created_at, id) > (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
     ORDER BY created_at, id LIMIT ${fetch}`.execute(db);
@@ -41,14 +37,26 @@ export async function selectWebhooks(db: Db, workspaceId: string, after: CursorK
 }
 
 export async function selectWebhook(db: Db | Tx, workspaceId: string, id: string): Promise<WebhookRow | null> {
-  const { rows } = await sql<WebhookRow>`SELECT ${webhookColumns} FROM webhooks WHERE workspace_id = ${workspaceId} AND id = ${id}`.execute(db);
-  return rows[0] ?? null;
+  const row = await db
+    .selectFrom('webhooks')
+    .select(webhookColumns)
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .$narrowType<{ events: NotificationEvent[] }>()
+    .executeTakeFirst();
+  return row ?? null;
 }
 
 /** Removes a webhook with its deliveries and their log (foreign keys cascade). */
 export async function deleteWebhookRow(tx: Tx, workspaceId: string, id: string): Promise<WebhookRow | null> {
-  const { rows } = await sql<WebhookRow>`DELETE FROM webhooks WHERE workspace_id = ${workspaceId} AND id = ${id} RETURNING ${webhookColumns}`.execute(tx);
-  return rows[0] ?? null;
+  const row = await tx
+    .deleteFrom('webhooks')
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .returning(webhookColumns)
+    .$narrowType<{ events: NotificationEvent[] }>()
+    .executeTakeFirst();
+  return row ?? null;
 }
 
 /**
@@ -84,8 +92,7 @@ export async function insertEventWithDeliveries(
 
 /** Workspaces with a delivery due by `now` (the sender's one look across workspaces). */
 export async function selectWorkspacesWithDueDeliveries(db: Db, now: Date): Promise<string[]> {
-  const { rows } = await sql<{ workspace_id: string }>`
-    SELECT DISTINCT workspace_id FROM notification_deliveries WHERE status = 'pending' AND next_attempt_at <= ${now}`.execute(db);
+  const rows = await db.selectFrom('notification_deliveries').select('workspace_id').distinct().where('status', '=', 'pending').where('next_attempt_at', '<=', now).execute();
   return rows.map((r) => r.workspace_id);
 }
 
@@ -183,14 +190,19 @@ export async function recordAttempt(tx: Tx, delivery: ClaimedDelivery, attempt: 
     SELECT workspace_id, id, ${delivery.attempt}, ${attempt.at}, ${attempt.durationMs}, ${attempt.statusCode}, ${attempt.error}, ${attempt.outcome}, ${attempt.nextAttemptAt}
     FROM notification_deliveries WHERE workspace_id = ${ws} AND id = ${delivery.id}
     FOR KEY SHARE`.execute(tx);
-  await sql`
-    UPDATE notification_deliveries
-    SET status = ${attempt.outcome === 'retrying' ? 'pending' : attempt.outcome},
-        next_attempt_at = ${attempt.nextAttemptAt},
-        delivered_at = ${attempt.outcome === 'delivered' ? attempt.at : null},
-        last_error = ${attempt.error},
-        claim_token = NULL
-    WHERE workspace_id = ${ws} AND id = ${delivery.id} AND claim_token = ${delivery.claimToken}`.execute(tx);
+  await tx
+    .updateTable('notification_deliveries')
+    .set({
+      status: attempt.outcome === 'retrying' ? 'pending' : attempt.outcome,
+      next_attempt_at: attempt.nextAttemptAt,
+      delivered_at: attempt.outcome === 'delivered' ? attempt.at : null,
+      last_error: attempt.error,
+      claim_token: null,
+    })
+    .where('workspace_id', '=', ws)
+    .where('id', '=', delivery.id)
+    .where('claim_token', '=', delivery.claimToken)
+    .execute();
 }
 
 export interface DeliveryRow {

@@ -166,8 +166,7 @@ export async function createWorkspace(
   const workspaceId = rows[0].id;
   const change: ChangeContext = { workspaceId, actorId: null, origin: 'system', at };
   return inTransaction(db, change, async (tx) => {
-    await sql`INSERT INTO workspaces (id, name, active_contact_limit, created_at)
-              VALUES (${workspaceId}, ${input.name}, ${input.activeContactLimit ?? null}, ${at})`.execute(tx);
+    await tx.insertInto('workspaces').values({ id: workspaceId, name: input.name, active_contact_limit: input.activeContactLimit ?? null, created_at: at }).execute();
     await startAuditChain(tx, workspaceId);
     const roles = await createBuiltinRoles(tx, workspaceId);
     const { user, token } = await createUserWithToken(tx, workspaceId, { email: input.adminEmail, name: null, roleId: roles.admin });
@@ -232,13 +231,19 @@ export async function updateWorkspaceSettings(db: Db, change: ChangeContext, inp
     const retentionChanges = changedFields(retention, nextRetention);
     const massDeleteChanges = changedFields(massDelete, nextMassDelete);
     if (Object.keys(retentionChanges).length + Object.keys(massDeleteChanges).length === 0) return getWorkspace(tx, change.workspaceId);
-    await sql`
-      UPDATE workspaces SET
-        deleted_days = ${nextRetention.deletedDays}, archive_freeze_days = ${nextRetention.archiveFreezeDays},
-        archive_days = ${nextRetention.archiveDays}, pitr_hours = ${nextRetention.pitrHours},
-        mass_delete_max_contacts = ${nextMassDelete.maxContacts}, mass_delete_max_percent = ${nextMassDelete.maxPercent},
-        mass_delete_window_minutes = ${nextMassDelete.windowMinutes}
-      WHERE id = ${change.workspaceId}`.execute(tx);
+    await tx
+      .updateTable('workspaces')
+      .set({
+        deleted_days: nextRetention.deletedDays,
+        archive_freeze_days: nextRetention.archiveFreezeDays,
+        archive_days: nextRetention.archiveDays,
+        pitr_hours: nextRetention.pitrHours,
+        mass_delete_max_contacts: nextMassDelete.maxContacts,
+        mass_delete_max_percent: nextMassDelete.maxPercent,
+        mass_delete_window_minutes: nextMassDelete.windowMinutes,
+      })
+      .where('id', '=', change.workspaceId)
+      .execute();
     await recordAudit(
       tx,
       change,
@@ -267,8 +272,8 @@ export interface WorkspaceLimitsChange {
  */
 export async function updateWorkspaceLimits(db: Db, clock: Clock, workspaceId: string, input: WorkspaceLimitsChange): Promise<Workspace> {
   const change: ChangeContext = { workspaceId, actorId: null, origin: 'system', at: clock.now() };
-  const { rows: exists } = await sql`SELECT 1 FROM workspaces WHERE id = ${workspaceId}`.execute(db);
-  if (exists.length === 0) throw notFound('Workspace');
+  const exists = await db.selectFrom('workspaces').select('id').where('id', '=', workspaceId).executeTakeFirst();
+  if (!exists) throw notFound('Workspace');
   return inTransaction(db, change, async (tx) => {
     const row = await findWorkspaceRow(tx, workspaceId, true);
     const current = { activeContactLimit: row.active_contact_limit, maxDeletedDays: row.max_deleted_days, maxArchiveDays: row.max_archive_days, maxPitrHours: row.max_pitr_hours };
@@ -290,10 +295,16 @@ export async function updateWorkspaceLimits(db: Db, clock: Clock, workspaceId: s
     }
     const changes = changedFields(current, next);
     if (Object.keys(changes).length === 0) return getWorkspace(tx, workspaceId);
-    await sql`
-      UPDATE workspaces SET active_contact_limit = ${next.activeContactLimit}, max_deleted_days = ${next.maxDeletedDays},
-        max_archive_days = ${next.maxArchiveDays}, max_pitr_hours = ${next.maxPitrHours}
-      WHERE id = ${workspaceId}`.execute(tx);
+    await tx
+      .updateTable('workspaces')
+      .set({
+        active_contact_limit: next.activeContactLimit,
+        max_deleted_days: next.maxDeletedDays,
+        max_archive_days: next.maxArchiveDays,
+        max_pitr_hours: next.maxPitrHours,
+      })
+      .where('id', '=', workspaceId)
+      .execute();
     await recordAudit(tx, change, { action: 'workspace.limits_changed', targetType: 'workspace', targetId: workspaceId, details: { changes } });
     return getWorkspace(tx, workspaceId);
   });
