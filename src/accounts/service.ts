@@ -64,8 +64,8 @@ export async function renameAccount(db: Db, change: ChangeContext, accountId: st
 }
 
 async function requireLiveAccount(tx: Tx, workspaceId: string, accountId: string): Promise<void> {
-  const { rows } = await sql`SELECT 1 FROM accounts WHERE workspace_id = ${workspaceId} AND id = ${accountId} AND deleted_at IS NULL`.execute(tx);
-  if (rows.length === 0) throw notFound('Account');
+  const live = await tx.selectFrom('accounts').select('id').where('workspace_id', '=', workspaceId).where('id', '=', accountId).where('deleted_at', 'is', null).executeTakeFirst();
+  if (!live) throw notFound('Account');
 }
 
 /**
@@ -76,15 +76,19 @@ export async function unlinkContact(db: Db, change: ChangeContext, accountId: st
   await inTransaction(db, change, async (tx) => {
     await requireLiveAccount(tx, change.workspaceId, accountId);
     await requireActiveContact(tx, change.workspaceId, contactId);
-    const { rows } = await sql<{ job_title: string | null }>`
-      DELETE FROM account_contacts WHERE workspace_id = ${change.workspaceId} AND account_id = ${accountId} AND contact_id = ${contactId}
-      RETURNING job_title`.execute(tx);
-    if (!rows[0]) throw notFound('Link of this contact to this account');
+    const removed = await tx
+      .deleteFrom('account_contacts')
+      .where('workspace_id', '=', change.workspaceId)
+      .where('account_id', '=', accountId)
+      .where('contact_id', '=', contactId)
+      .returning('job_title')
+      .executeTakeFirst();
+    if (!removed) throw notFound('Link of this contact to this account');
     await recordAudit(tx, change, {
       action: 'account_contact.removed',
       targetType: 'contact',
       targetId: contactId,
-      details: { accountId, jobTitle: rows[0].job_title },
+      details: { accountId, jobTitle: removed.job_title },
     });
   });
 }
@@ -99,10 +103,11 @@ export async function linkContact(
   return inTransaction(db, change, async (tx) => {
     await requireLiveAccount(tx, change.workspaceId, accountId);
     await requireActiveContact(tx, change.workspaceId, contactId);
-    await sql`
-      INSERT INTO account_contacts (workspace_id, account_id, contact_id, job_title, created_at)
-      VALUES (${change.workspaceId}, ${accountId}, ${contactId}, ${jobTitle}, ${change.at})
-      ON CONFLICT (workspace_id, account_id, contact_id) DO UPDATE SET job_title = EXCLUDED.job_title`.execute(tx);
+    await tx
+      .insertInto('account_contacts')
+      .values({ workspace_id: change.workspaceId, account_id: accountId, contact_id: contactId, job_title: jobTitle, created_at: change.at })
+      .onConflict((oc) => oc.columns(['workspace_id', 'account_id', 'contact_id']).doUpdateSet((eb) => ({ job_title: eb.ref('excluded.job_title') })))
+      .execute();
     await recordAudit(tx, change, { action: 'account_contact.set', targetType: 'contact', targetId: contactId, details: { accountId, jobTitle } });
     return { accountId, contactId, jobTitle };
   });

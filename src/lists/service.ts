@@ -80,8 +80,8 @@ export async function renameList(db: Db, change: ChangeContext, listId: string, 
 }
 
 async function requireLiveList(tx: Tx, workspaceId: string, listId: string): Promise<void> {
-  const { rows } = await sql`SELECT 1 FROM lists WHERE workspace_id = ${workspaceId} AND id = ${listId} AND deleted_at IS NULL`.execute(tx);
-  if (rows.length === 0) throw notFound('List');
+  const live = await tx.selectFrom('lists').select('id').where('workspace_id', '=', workspaceId).where('id', '=', listId).where('deleted_at', 'is', null).executeTakeFirst();
+  if (!live) throw notFound('List');
 }
 
 /**
@@ -97,14 +97,20 @@ export async function setMembership(
 ): Promise<{ listId: string; contactId: string; status: MembershipStatus }> {
   await requireLiveList(tx, change.workspaceId, listId);
   await requireActiveContact(tx, change.workspaceId, contactId);
-  const before = await sql<{ status: MembershipStatus }>`
-    SELECT status FROM list_memberships WHERE workspace_id = ${change.workspaceId} AND list_id = ${listId} AND contact_id = ${contactId}`.execute(tx);
-  const previous = before.rows[0]?.status ?? null;
+  const before = await tx
+    .selectFrom('list_memberships')
+    .select('status')
+    .where('workspace_id', '=', change.workspaceId)
+    .where('list_id', '=', listId)
+    .where('contact_id', '=', contactId)
+    .executeTakeFirst();
+  const previous = before?.status ?? null;
   if (previous === status) return { listId, contactId, status };
-  await sql`
-    INSERT INTO list_memberships (workspace_id, list_id, contact_id, status, created_at, updated_at)
-    VALUES (${change.workspaceId}, ${listId}, ${contactId}, ${status}, ${change.at}, ${change.at})
-    ON CONFLICT (workspace_id, list_id, contact_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`.execute(tx);
+  await tx
+    .insertInto('list_memberships')
+    .values({ workspace_id: change.workspaceId, list_id: listId, contact_id: contactId, status, created_at: change.at, updated_at: change.at })
+    .onConflict((oc) => oc.columns(['workspace_id', 'list_id', 'contact_id']).doUpdateSet((eb) => ({ status: eb.ref('excluded.status'), updated_at: eb.ref('excluded.updated_at') })))
+    .execute();
   if (status === 'subscribed') await emitEvents(tx, change, [{ type: 'list.subscribed', listId, contactId }]);
   await recordAudit(tx, change, {
     action: 'list_membership.set',
@@ -133,15 +139,19 @@ export async function removeMembership(db: Db, change: ChangeContext, listId: st
   await inTransaction(db, change, async (tx) => {
     await requireLiveList(tx, change.workspaceId, listId);
     await requireActiveContact(tx, change.workspaceId, contactId);
-    const { rows } = await sql<{ status: MembershipStatus }>`
-      DELETE FROM list_memberships WHERE workspace_id = ${change.workspaceId} AND list_id = ${listId} AND contact_id = ${contactId}
-      RETURNING status`.execute(tx);
-    if (!rows[0]) throw notFound('Membership of this contact on this list');
+    const removed = await tx
+      .deleteFrom('list_memberships')
+      .where('workspace_id', '=', change.workspaceId)
+      .where('list_id', '=', listId)
+      .where('contact_id', '=', contactId)
+      .returning('status')
+      .executeTakeFirst();
+    if (!removed) throw notFound('Membership of this contact on this list');
     await recordAudit(tx, change, {
       action: 'list_membership.removed',
       targetType: 'contact',
       targetId: contactId,
-      details: { listId, from: rows[0].status },
+      details: { listId, from: removed.status },
     });
   });
 }
@@ -167,8 +177,8 @@ export async function listMembers(
   request: PageRequest & { status?: MembershipStatus },
 ): Promise<Page<ListMember>> {
   const after = decodeCursor(request.cursor, ['text']);
-  const { rows: list } = await sql`SELECT 1 FROM lists WHERE workspace_id = ${workspaceId} AND id = ${listId}`.execute(db);
-  if (list.length === 0) throw notFound('List');
+  const list = await db.selectFrom('lists').select('id').where('workspace_id', '=', workspaceId).where('id', '=', listId).executeTakeFirst();
+  if (!list) throw notFound('List');
   const { rows } = await sql<ListMember>`
     SELECT m.contact_id AS "contactId", c.email, c.first_name AS "firstName", c.last_name AS "lastName", m.status
     FROM list_memberships m ${joinContact('c', sql`m.workspace_id`, sql`m.contact_id`, { active: true })}

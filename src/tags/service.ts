@@ -120,8 +120,8 @@ export async function addTagsToContact(tx: Tx, change: ChangeContext, contactId:
 export async function tagContact(db: Db, change: ChangeContext, contactId: string, tagId: string): Promise<void> {
   await inTransaction(db, change, async (tx) => {
     await requireActiveContact(tx, change.workspaceId, contactId);
-    const { rows } = await sql`SELECT 1 FROM tags WHERE workspace_id = ${change.workspaceId} AND id = ${tagId} AND deleted_at IS NULL`.execute(tx);
-    if (rows.length === 0) throw notFound('Tag');
+    const live = await tx.selectFrom('tags').select('id').where('workspace_id', '=', change.workspaceId).where('id', '=', tagId).where('deleted_at', 'is', null).executeTakeFirst();
+    if (!live) throw notFound('Tag');
     const added = await addTagsToContact(tx, change, contactId, [tagId]);
     if (added.length > 0) await recordAudit(tx, change, { action: 'contact.tagged', targetType: 'contact', targetId: contactId, details: { tagId } });
   });
@@ -130,9 +130,14 @@ export async function tagContact(db: Db, change: ChangeContext, contactId: strin
 export async function untagContact(db: Db, change: ChangeContext, contactId: string, tagId: string): Promise<void> {
   await inTransaction(db, change, async (tx) => {
     await requireActiveContact(tx, change.workspaceId, contactId);
-    const { rows } = await sql`
-      DELETE FROM contact_tags WHERE workspace_id = ${change.workspaceId} AND contact_id = ${contactId} AND tag_id = ${tagId} RETURNING tag_id`.execute(tx);
-    if (rows.length === 0) throw notFound('Tag on this contact');
+    const removed = await tx
+      .deleteFrom('contact_tags')
+      .where('workspace_id', '=', change.workspaceId)
+      .where('contact_id', '=', contactId)
+      .where('tag_id', '=', tagId)
+      .returning('tag_id')
+      .executeTakeFirst();
+    if (!removed) throw notFound('Tag on this contact');
     await recordAudit(tx, change, { action: 'contact.untagged', targetType: 'contact', targetId: contactId, details: { tagId } });
   });
 }
