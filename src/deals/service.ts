@@ -151,10 +151,15 @@ export async function updateDeal(db: Db, change: ChangeContext, dealId: string, 
   const contactIds = input.contactIds && [...new Set(input.contactIds)];
   const ws = change.workspaceId;
   const requireLiveDeal = async (tx: Tx, lock: boolean) => {
-    const { rows } = await sql<{ deleted_at: Date | null }>`
-      SELECT deleted_at FROM deals WHERE workspace_id = ${ws} AND id = ${dealId} ${lock ? sql`FOR UPDATE` : sql``}`.execute(tx);
-    if (!rows[0]) throw notFound('Deal');
-    if (rows[0].deleted_at) throw invalidState('Only live deals can be changed; this one is deleted', { status: 'deleted' });
+    const deal = await tx
+      .selectFrom('deals')
+      .select('deleted_at')
+      .where('workspace_id', '=', ws)
+      .where('id', '=', dealId)
+      .$if(lock, (qb) => qb.forUpdate())
+      .executeTakeFirst();
+    if (!deal) throw notFound('Deal');
+    if (deal.deleted_at) throw invalidState('Only live deals can be changed; this one is deleted', { status: 'deleted' });
   };
   return inTransaction(db, change, async (tx) => {
     await requireLiveDeal(tx, false);

@@ -1,5 +1,6 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type RawBuilder, type Selectable } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+import type { RestoreJobs } from '../db/schema.js';
 import { batchOf, byKeys } from '../db/keys.js';
 import { lockContactsToRestore, nameOrEmailMatches } from '../contacts/service.js';
 import { dropMembershipsOfDeletedLists, keptMembershipsOf } from '../lists/service.js';
@@ -116,23 +117,8 @@ export async function leaveTombstones(tx: Tx, workspaceId: string, ids: string[]
 
 // ---------------------------------------------------------------- restore jobs
 
-/** A restore job's own columns (its status, lease and times are its `jobs` row's). */
-export interface RestoreJobRow {
-  job_id: string;
-  source: RestoreSource;
-  resume_automations: boolean;
-  match_all: boolean;
-  filter_q: string | null;
-  filter_from: Date | null;
-  filter_to: Date | null;
-  removed_until: Date | null;
-  contacts_fixed: boolean;
-  requested: number;
-  next_position: number;
-  restored: number;
-  skipped: number;
-  batch_size: number | null;
-}
+/** A restore job's own columns (its status, lease and times are its `jobs` row's), the source one the CHECK allows. */
+export type RestoreJobRow = Omit<Selectable<RestoreJobs>, 'workspace_id' | 'source'> & { source: RestoreSource };
 
 export interface NewRestoreJob {
   source: RestoreSource;
@@ -145,18 +131,28 @@ export interface NewRestoreJob {
 }
 
 export async function insertRestoreJob(tx: Tx, workspaceId: string, jobId: string, job: NewRestoreJob): Promise<RestoreJobRow> {
-  const { rows } = await sql<RestoreJobRow>`
-    INSERT INTO restore_jobs (workspace_id, job_id, source, resume_automations, match_all, filter_q, filter_from, filter_to,
-                              removed_until, contacts_fixed, requested)
-    VALUES (${workspaceId}, ${jobId}, ${job.source}, ${job.resumeAutomations}, ${job.matchAll}, ${job.filter.q ?? null},
-            ${job.filter.from ?? null}, ${job.filter.to ?? null}, ${job.removedUntil}, ${job.contactsFixed}, ${job.requested})
-    RETURNING *`.execute(tx);
-  return rows[0];
+  return tx
+    .insertInto('restore_jobs')
+    .values({
+      workspace_id: workspaceId,
+      job_id: jobId,
+      source: job.source,
+      resume_automations: job.resumeAutomations,
+      match_all: job.matchAll,
+      filter_q: job.filter.q ?? null,
+      filter_from: job.filter.from ?? null,
+      filter_to: job.filter.to ?? null,
+      removed_until: job.removedUntil,
+      contacts_fixed: job.contactsFixed,
+      requested: job.requested,
+    })
+    .returningAll()
+    .$narrowType<{ source: RestoreSource }>()
+    .executeTakeFirstOrThrow();
 }
 
 export async function selectRestoreJob(db: Db | Tx, workspaceId: string, jobId: string): Promise<RestoreJobRow | undefined> {
-  const { rows } = await sql<RestoreJobRow>`SELECT * FROM restore_jobs WHERE workspace_id = ${workspaceId} AND job_id = ${jobId}`.execute(db);
-  return rows[0];
+  return db.selectFrom('restore_jobs').selectAll().where('workspace_id', '=', workspaceId).where('job_id', '=', jobId).$narrowType<{ source: RestoreSource }>().executeTakeFirst();
 }
 
 export async function selectRestoreJobs(db: Db, workspaceId: string, jobIds: string[]): Promise<Map<string, RestoreJobRow>> {
@@ -194,10 +190,15 @@ export async function selectSkips(db: Db, workspaceId: string, jobIds: string[],
 }
 
 export async function selectSkipPage(db: Db, workspaceId: string, jobId: string, afterPosition: number, limit: number): Promise<(SkippedRow & { position: number })[]> {
-  const { rows } = await sql<{ position: number; contact_id: string; reason: string; taken_by: string | null }>`
-    SELECT position, contact_id, reason, taken_by FROM restore_job_skips
-    WHERE workspace_id = ${workspaceId} AND job_id = ${jobId} AND position > ${afterPosition}
-    ORDER BY position LIMIT ${limit}`.execute(db);
+  const rows = await db
+    .selectFrom('restore_job_skips')
+    .select(['position', 'contact_id', 'reason', 'taken_by'])
+    .where('workspace_id', '=', workspaceId)
+    .where('job_id', '=', jobId)
+    .where('position', '>', afterPosition)
+    .orderBy('position')
+    .limit(limit)
+    .execute();
   return rows.map((r) => ({ position: r.position, ...presentSkip(r) }));
 }
 
@@ -213,15 +214,18 @@ export async function insertSkips(tx: Tx, workspaceId: string, jobId: string, al
 
 /** The checkpoint of a batch: how far the job is, and its figures. */
 export async function advanceRestoreJob(tx: Tx, workspaceId: string, jobId: string, worked: number, restored: number, skipped: number): Promise<RestoreJobRow> {
-  const { rows } = await sql<RestoreJobRow>`
-    UPDATE restore_jobs SET next_position = next_position + ${worked}, restored = restored + ${restored}, skipped = skipped + ${skipped}
-    WHERE workspace_id = ${workspaceId} AND job_id = ${jobId}
-    RETURNING *`.execute(tx);
-  return rows[0];
+  return tx
+    .updateTable('restore_jobs')
+    .set((eb) => ({ next_position: eb('next_position', '+', worked), restored: eb('restored', '+', restored), skipped: eb('skipped', '+', skipped) }))
+    .where('workspace_id', '=', workspaceId)
+    .where('job_id', '=', jobId)
+    .returningAll()
+    .$narrowType<{ source: RestoreSource }>()
+    .executeTakeFirstOrThrow();
 }
 
 export async function markContactsFixed(tx: Tx, workspaceId: string, jobId: string, requested: number): Promise<void> {
-  await sql`UPDATE restore_jobs SET contacts_fixed = true, requested = ${requested} WHERE workspace_id = ${workspaceId} AND job_id = ${jobId}`.execute(tx);
+  await tx.updateTable('restore_jobs').set({ contacts_fixed: true, requested }).where('workspace_id', '=', workspaceId).where('job_id', '=', jobId).execute();
 }
 
 export interface RestoreFigures {
@@ -277,13 +281,18 @@ export async function fixMatchingContacts(tx: Tx, workspaceId: string, jobId: st
 
 /** The job's contacts from position `offset` on, at most `limit` of them. */
 export async function jobContacts(tx: Tx, workspaceId: string, jobId: string, offset: number, limit: number): Promise<string[]> {
-  const { rows } = await sql<{ contact_id: string }>`
-    SELECT contact_id FROM restore_job_contacts
-    WHERE workspace_id = ${workspaceId} AND job_id = ${jobId} AND position >= ${offset}
-    ORDER BY position LIMIT ${limit}`.execute(tx);
+  const rows = await tx
+    .selectFrom('restore_job_contacts')
+    .select('contact_id')
+    .where('workspace_id', '=', workspaceId)
+    .where('job_id', '=', jobId)
+    .where('position', '>=', offset)
+    .orderBy('position')
+    .limit(limit)
+    .execute();
   return rows.map((r) => r.contact_id);
 }
 
 export async function forgetJobContacts(tx: Tx, workspaceId: string, jobId: string): Promise<void> {
-  await sql`DELETE FROM restore_job_contacts WHERE workspace_id = ${workspaceId} AND job_id = ${jobId}`.execute(tx);
+  await tx.deleteFrom('restore_job_contacts').where('workspace_id', '=', workspaceId).where('job_id', '=', jobId).execute();
 }

@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { z, type ZodType } from 'zod';
 import type { Db, Tx } from '../db/database.js';
+import type { RollbackJobs } from '../db/schema.js';
 import { batchOf } from '../db/keys.js';
 import { planChunks, type PlanChunk, type RollbackCounts, type RollbackScope, type SkippedContact } from './plan.js';
 
@@ -57,28 +58,8 @@ const counts: ZodType<RollbackCounts> = z
 
 const skippedContacts: ZodType<SkippedContact[]> = z.array(z.object({ contactId: z.string(), reason: z.string(), takenBy: z.string().optional() }));
 
-interface RollbackJobRow {
-  job_id: string;
-  at: Date;
-  scope_type: 'workspace' | 'contacts';
-  scope_contact_ids: string[] | null;
-  resume_automations: boolean;
-  undo_of: string | null;
-  undo_txids: string[] | null;
-  cause_txids: string[] | null;
-  cause_undo_anyway: boolean | null;
-  cause_merge: boolean | null;
-  batch_size: number | null;
-  phase: string;
-  last_done_id: string;
-  contacts_total: number;
-  contacts_done: number;
-  counts: unknown;
-  plan_counts: unknown;
-  skipped: unknown;
-  txids: string[];
-  planned: string[];
-}
+/** A rollback job's row (selectRollbackJobs reads it by batch, `r.*`), the scope type the CHECK allows. */
+type RollbackJobRow = Omit<Selectable<RollbackJobs>, 'workspace_id' | 'scope_type'> & { scope_type: 'workspace' | 'contacts' };
 
 /** A jsonb column read through its schema: a row that is not what the service writes fails naming it, rather than running on a guess. */
 function parsed<T>(schema: ZodType<T>, value: unknown, jobId: string, column: string): T {
@@ -117,22 +98,46 @@ const json = (value: unknown) => (value === undefined || value === null ? null :
 /** The row of a rollback (or undo) just queued, in the transaction that queues its job. */
 export async function insertRollbackJob(tx: Tx, workspaceId: string, jobId: string, settings: RollbackSettings, checkpoint: RollbackCheckpoint): Promise<void> {
   const contactIds = settings.scope.type === 'contacts' ? settings.scope.contactIds : null;
-  await sql`
-    INSERT INTO rollback_jobs (workspace_id, job_id, at, scope_type, scope_contact_ids, resume_automations, undo_of, undo_txids,
-                               cause_txids, cause_undo_anyway, cause_merge, batch_size, counts, skipped)
-    VALUES (${workspaceId}, ${jobId}, ${settings.at}::timestamptz, ${settings.scope.type}, ${contactIds}::text[], ${settings.resumeAutomations},
-            ${settings.undoOf ?? null}, ${settings.undoTxids ?? null}::text[], ${settings.cause?.txids ?? null}::text[],
-            ${settings.cause?.undoAnyway ?? null}::boolean, ${settings.cause?.merge ?? null}::boolean, ${settings.batchSize ?? null}::integer,
-            ${json(checkpoint.counts)}::jsonb, ${JSON.stringify(checkpoint.skipped)}::jsonb)`.execute(tx);
+  // The jsonb columns go as JSON text, as saveCheckpoint writes them.
+  await tx
+    .insertInto('rollback_jobs')
+    .values({
+      workspace_id: workspaceId,
+      job_id: jobId,
+      at: settings.at,
+      scope_type: settings.scope.type,
+      scope_contact_ids: contactIds,
+      resume_automations: settings.resumeAutomations,
+      undo_of: settings.undoOf ?? null,
+      undo_txids: settings.undoTxids ?? null,
+      cause_txids: settings.cause?.txids ?? null,
+      cause_undo_anyway: settings.cause?.undoAnyway ?? null,
+      cause_merge: settings.cause?.merge ?? null,
+      batch_size: settings.batchSize ?? null,
+      counts: json(checkpoint.counts),
+      skipped: JSON.stringify(checkpoint.skipped),
+    })
+    .execute();
 }
 
 /** The next checkpoint of a rollback, written by the step that reached it. */
 export async function saveCheckpoint(tx: Tx, workspaceId: string, jobId: string, next: RollbackCheckpoint): Promise<void> {
-  await sql`
-    UPDATE rollback_jobs SET phase = ${next.phase}, last_done_id = ${next.lastDoneId}, contacts_total = ${next.contactsTotal},
-           contacts_done = ${next.contactsDone}, counts = ${json(next.counts)}::jsonb, plan_counts = ${json(next.planCounts)}::jsonb,
-           skipped = ${JSON.stringify(next.skipped)}::jsonb, txids = ${next.txids}::text[], planned = ${next.planned}::text[]
-    WHERE workspace_id = ${workspaceId} AND job_id = ${jobId}`.execute(tx);
+  await tx
+    .updateTable('rollback_jobs')
+    .set({
+      phase: next.phase,
+      last_done_id: next.lastDoneId,
+      contacts_total: next.contactsTotal,
+      contacts_done: next.contactsDone,
+      counts: json(next.counts),
+      plan_counts: json(next.planCounts),
+      skipped: JSON.stringify(next.skipped),
+      txids: next.txids,
+      planned: next.planned,
+    })
+    .where('workspace_id', '=', workspaceId)
+    .where('job_id', '=', jobId)
+    .execute();
 }
 
 /** The rows of these rollback (or undo) jobs, by job id. */

@@ -325,7 +325,7 @@ export async function forgetRollbackPlansOf(tx: Tx, workspaceId: string, contact
 
 /** A rollback's (or undo's) plan, once it is done or given up. */
 export async function forgetRollbackTargets(tx: Tx, workspaceId: string, rollbackId: string): Promise<void> {
-  await sql`DELETE FROM rollback_targets WHERE workspace_id = ${workspaceId} AND rollback_id = ${rollbackId}`.execute(tx);
+  await tx.deleteFrom('rollback_targets').where('workspace_id', '=', workspaceId).where('rollback_id', '=', rollbackId).execute();
 }
 
 async function countPlannedContacts(tx: Tx, workspaceId: string, id: string): Promise<number> {

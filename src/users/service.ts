@@ -71,7 +71,7 @@ export async function createUserWithToken(
 
 export async function issueToken(tx: Tx | Db, workspaceId: string, userId: string): Promise<string> {
   const token = newToken(workspaceId);
-  await sql`INSERT INTO api_tokens (workspace_id, user_id, token_hash) VALUES (${workspaceId}, ${userId}, ${hashToken(token)})`.execute(tx);
+  await tx.insertInto('api_tokens').values({ workspace_id: workspaceId, user_id: userId, token_hash: hashToken(token) }).execute();
   return token;
 }
 
@@ -235,7 +235,7 @@ export async function deactivateUser(db: Db, change: ChangeContext, caller: Gran
     if (admins.some((a) => a.id === userId) && admins.length === 1) {
       throw new AppError(409, 'last_admin', 'This is the workspace’s last active admin: make another admin first', { userId });
     }
-    await sql`UPDATE users SET deactivated_at = ${change.at}, deactivated_by = ${change.actorId} WHERE workspace_id = ${ws} AND id = ${userId}`.execute(tx);
+    await tx.updateTable('users').set({ deactivated_at: change.at, deactivated_by: change.actorId }).where('workspace_id', '=', ws).where('id', '=', userId).execute();
     const revoked = await revokeTokensOf(tx, change, userId);
     await recordAudit(tx, change, { action: 'user.deactivated', targetType: 'user', targetId: userId, details: { tokensRevoked: revoked } });
     return getUser(tx, ws, userId);
@@ -276,7 +276,7 @@ export async function changeUserRole(
     if (admins.some((a) => a.id === userId) && admins.length === 1) {
       throw new AppError(409, 'last_admin', 'This is the workspace’s last active admin: make another admin first', { userId });
     }
-    await sql`UPDATE users SET role_id = ${role.id} WHERE workspace_id = ${ws} AND id = ${userId}`.execute(tx);
+    await tx.updateTable('users').set({ role_id: role.id }).where('workspace_id', '=', ws).where('id', '=', userId).execute();
     await recordAudit(tx, change, { action: 'user.role_changed', targetType: 'user', targetId: userId, details: { from: target.role_name, to: role.name } });
     return getUser(tx, ws, userId);
   });
