@@ -274,15 +274,19 @@ export async function selectKeyPage(tx: Tx, workspaceId: string, afterContactId:
  * row. Says which generation of the keys the file will hold.
  */
 export async function lockKeyring(tx: Tx, workspaceId: string): Promise<{ generation: number; written_generation: number | null; written_sha256: string | null }> {
-  await sql`INSERT INTO backup_keyrings (workspace_id) VALUES (${workspaceId}) ON CONFLICT (workspace_id) DO NOTHING`.execute(tx);
-  const { rows } = await sql<{ generation: number; written_generation: number | null; written_sha256: string | null }>`
-    SELECT generation, written_generation, written_sha256 FROM backup_keyrings WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
-  return rows[0];
+  await tx.insertInto('backup_keyrings').values({ workspace_id: workspaceId }).onConflict((oc) => oc.column('workspace_id').doNothing()).execute();
+  return tx.selectFrom('backup_keyrings')
+    .select(['generation', 'written_generation', 'written_sha256'])
+    .where('workspace_id', '=', workspaceId)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
 }
 
 export async function markKeyringWritten(tx: Tx, workspaceId: string, generation: number, sha256: string, at: Date): Promise<void> {
-  await sql`UPDATE backup_keyrings SET written_generation = ${generation}, written_sha256 = ${sha256}, written_at = ${at}
-            WHERE workspace_id = ${workspaceId}`.execute(tx);
+  await tx.updateTable('backup_keyrings')
+    .set({ written_generation: generation, written_sha256: sha256, written_at: at })
+    .where('workspace_id', '=', workspaceId)
+    .execute();
 }
 
 /**
@@ -375,16 +379,23 @@ export interface ExportSchedule {
 }
 
 export async function selectExportSchedule(db: Db | Tx, workspaceId: string): Promise<ExportSchedule> {
-  const { rows } = await sql<{ export_kind: ExportKind | null; keep_count: number | null }>`
-    SELECT export_kind, keep_count FROM backup_schedules WHERE workspace_id = ${workspaceId}`.execute(db);
-  return { kind: rows[0]?.export_kind ?? null, keep: rows[0]?.keep_count ?? null };
+  const row = await db.selectFrom('backup_schedules')
+    .select(['export_kind', 'keep_count'])
+    .where('workspace_id', '=', workspaceId)
+    .$narrowType<{ export_kind: ExportKind | null }>()
+    .executeTakeFirst();
+  return { kind: row?.export_kind ?? null, keep: row?.keep_count ?? null };
 }
 
 /** Sets the schedule; a change of kind starts again from that kind's newest snapshot. Returns the one before. */
 export async function upsertExportSchedule(tx: Tx, workspaceId: string, schedule: ExportSchedule, at: Date, by: string | null): Promise<ExportSchedule> {
-  const { rows } = await sql<{ export_kind: ExportKind | null; keep_count: number | null }>`
-    SELECT export_kind, keep_count FROM backup_schedules WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
-  const old = { kind: rows[0]?.export_kind ?? null, keep: rows[0]?.keep_count ?? null };
+  const row = await tx.selectFrom('backup_schedules')
+    .select(['export_kind', 'keep_count'])
+    .where('workspace_id', '=', workspaceId)
+    .forUpdate()
+    .$narrowType<{ export_kind: ExportKind | null }>()
+    .executeTakeFirst();
+  const old = { kind: row?.export_kind ?? null, keep: row?.keep_count ?? null };
   await sql`
     INSERT INTO backup_schedules (workspace_id, export_kind, keep_count, exported_through, updated_at, updated_by)
     VALUES (${workspaceId}, ${schedule.kind}, ${schedule.keep}, NULL, ${at}, ${by})

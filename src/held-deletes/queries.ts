@@ -53,7 +53,7 @@ export async function insertTally(tx: Tx, workspaceId: string, entry: TallyEntry
 
 /** Forgets what the actor removed so far: after a release its window starts again. */
 export async function forgetTally(tx: Tx, workspaceId: string, actorId: string): Promise<void> {
-  await sql`DELETE FROM mass_delete_tallies WHERE workspace_id = ${workspaceId} AND actor_id = ${actorId}`.execute(tx);
+  await tx.deleteFrom('mass_delete_tallies').where('workspace_id', '=', workspaceId).where('actor_id', '=', actorId).execute();
 }
 
 /**
@@ -150,9 +150,13 @@ export async function appendHeldRequest(
 
 /** The actor's pending held request, if it has one (at most one: a unique index). */
 export async function selectPendingHeldId(tx: Tx, workspaceId: string, actorId: string): Promise<string | undefined> {
-  const { rows } = await sql<{ id: string }>`
-    SELECT id FROM held_deletes WHERE workspace_id = ${workspaceId} AND actor_id = ${actorId} AND status = 'pending'`.execute(tx);
-  return rows[0]?.id;
+  const row = await tx.selectFrom('held_deletes')
+    .select('id')
+    .where('workspace_id', '=', workspaceId)
+    .where('actor_id', '=', actorId)
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  return row?.id;
 }
 
 export async function selectHeld(db: Db | Tx, workspaceId: string, heldId: string): Promise<HeldRow | undefined> {
@@ -164,9 +168,14 @@ export async function selectHeld(db: Db | Tx, workspaceId: string, heldId: strin
 
 /** Locks the held request's row; answers its status. */
 export async function lockHeld(tx: Tx, workspaceId: string, heldId: string): Promise<HeldStatus | undefined> {
-  const { rows } = await sql<{ status: HeldStatus }>`
-    SELECT status FROM held_deletes WHERE workspace_id = ${workspaceId} AND id = ${heldId} FOR UPDATE`.execute(tx);
-  return rows[0]?.status;
+  const row = await tx.selectFrom('held_deletes')
+    .select('status')
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', heldId)
+    .forUpdate()
+    .$narrowType<{ status: HeldStatus }>()
+    .executeTakeFirst();
+  return row?.status;
 }
 
 /** Held requests, newest first, of one status or all. */
