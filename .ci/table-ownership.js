@@ -7,7 +7,11 @@
  * FROM, JOIN, USING, UPDATE, INTO and TABLE list (each item after a comma, `public.`
  * stripped; not aliases, columns, strings or comments), of Kysely's selectFrom,
  * insertInto, updateTable, deleteFrom, mergeInto and joins, and of `sql.table('t')`. A
- * table named by a variable (`sql.table(name)`) is not seen. Core (the store:
+ * table named by a variable is seen where its name is written as a call's first argument
+ * (`lookUp('deals', …)`) or as a `table:` property (the table catalogues' convention:
+ * deleted-objects' binTables, db/associations' Association); a name that reaches SQL any
+ * other way (rollbacks/tables.ts's and backups/file.ts's catalogues of every table, read
+ * by `name`) is not. Core (the store:
  * connections, history, the job runner) and wiring are not checked; which folders those
  * are is .ci/layering.js.
  *
@@ -101,6 +105,10 @@ export const exceptions = [
   // images, contacts' statuses) in one statement, names each cause (its user, token,
   // automation, form or import job) in one, and looks for workspaces with sets to count.
   { from: 'changes', tables: ['contact_history', 'history_entries', 'contacts', 'users', 'api_tokens', 'automations', 'forms', 'jobs', 'workspaces'] },
+  // The bin of deleted objects (deleted-objects/queries.ts binTables) treats the six kinds
+  // alike by their shared columns, as rollbacks/tables.ts does: a delete, a restore and a
+  // purge are each one statement over the kind's table and the association rows it holds.
+  { from: 'deleted-objects', tables: ['lists', 'list_memberships', 'accounts', 'account_contacts', 'deals', 'deal_contacts', 'tags', 'contact_tags', 'forms', 'automations', 'enrollments'] },
   // The bin's removed contacts by its filter (inSource) over contacts: listed and counted,
   // and written into a restore job's contacts (restore_job_contacts) in the same
   // set-based statement that selects them.
@@ -221,13 +229,23 @@ export const tableOwnership = {
         for (const table of tablesNamedIn(text)) check(node, table);
       },
       CallExpression(node) {
-        const callee = node.callee;
-        if (callee.type !== 'MemberExpression' || callee.property.type !== 'Identifier') return;
-        const name = callee.property.name;
         const first = node.arguments[0];
         if (first?.type !== 'Literal' || typeof first.value !== 'string') return;
+        const callee = node.callee;
+        if (callee.type === 'Identifier') {
+          // A helper given a table to look up or write (db/keys.ts lookUp): a name only
+          // where the whole string is one, as a message or a label is not.
+          if (owners[first.value]) check(node, first.value);
+          return;
+        }
+        if (callee.type !== 'MemberExpression' || callee.property.type !== 'Identifier') return;
+        const name = callee.property.name;
         const sqlTable = name === 'table' && callee.object.type === 'Identifier' && callee.object.name === 'sql';
         if (sqlTable || builderCalls.has(name)) check(node, tableOfArgument(first.value));
+      },
+      Property(node) {
+        const key = node.key.type === 'Identifier' ? node.key.name : node.key.value;
+        if (key === 'table' && node.value.type === 'Literal' && typeof node.value.value === 'string') check(node, node.value.value);
       },
     };
   },

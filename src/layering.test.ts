@@ -56,6 +56,17 @@ describe('who owns which table, in the SQL (npm run lint)', () => {
     expect(await foreignTables(code)).toEqual(['accounts', 'contacts', 'deals', 'tags', 'users']);
   });
 
+  it("finds a table given by name to a helper or written as a catalogue's table: property", async () => {
+    const code = [
+      "import { sql } from 'kysely';",
+      "import { lookUp } from '../db/keys.js';",
+      "export const q = sql`SELECT 1 FROM k ${lookUp('contacts', 'c', sql`c.id = k.key`)}`;",
+      "export const catalogue = { deal: { table: 'deals', held: [{ table: 'deal_contacts', key: 'deal_id' }] }, own: { table: 'lists' } };",
+      "export const labels = [lookUp('Contacts are kept', 'x', sql``), { name: 'tags', label: 'accounts' }];",
+    ].join('\n');
+    expect(await foreignTables(code)).toEqual(['contacts', 'deal_contacts', 'deals']);
+  });
+
   it('reads no alias, column, string or comment as a table', async () => {
     const own = (query: string) => foreignTables(probe(query));
     expect(await own('SELECT EXTRACT(EPOCH FROM m.created_at) FROM lists deals, list_memberships AS tags WHERE l.id IS DISTINCT FROM contacts.id')).toEqual([]);
