@@ -82,6 +82,9 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
   } else {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'retrace-e2e-'));
   }
+  // On PGlite, BENCH_LOG_STATEMENTS=1 has the server log each statement over
+  // BENCH_LOG_STATEMENTS_OVER_MS (default 20) itself, to this process's stderr.
+  const statementLog = engine === 'pglite' && process.env.BENCH_LOG_STATEMENTS === '1' ? { RETRACE_LOG_STATEMENTS_OVER_MS: process.env.BENCH_LOG_STATEMENTS_OVER_MS ?? '20' } : {};
   // BENCH_CPU_PROF=<dir> writes the server's CPU profile there when it stops (node --cpu-prof).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'serve', '--no-demo'], {
@@ -92,6 +95,7 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
       HOST: '127.0.0.1',
       RETRACE_ADMIN_TOKEN: operatorToken,
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATABASE_URL: '', RETRACE_DATA_DIR: dataDir }),
+      ...statementLog,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -99,6 +103,7 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
+  if ('RETRACE_LOG_STATEMENTS_OVER_MS' in statementLog) child.stderr?.pipe(process.stderr);
   const base = `http://127.0.0.1:${port}/api/v1`;
   const deadline = Date.now() + 120_000;
   for (;;) {

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { CompiledQuery, Kysely, PostgresDialect, sql, type ControlledTransaction, type DatabaseConnection, type Driver } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, sql, type ControlledTransaction, type DatabaseConnection, type Driver, type KyselyConfig } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 
@@ -15,6 +15,22 @@ import type { DB } from './schema.js';
  * Set-based statements are `sql` templates, whose row types are the caller's word.
  */
 export type Schema = DB;
+
+/**
+ * RETRACE_LOG_STATEMENTS_OVER_MS=<ms>: each statement slower than that, its time and its
+ * text (not its values, which hold personal data), one JSON line on stderr. Profiling
+ * what a run waited on, on PGlite too, which has no statement log of its own
+ * (`npm run bench` passes it on with BENCH_LOG_STATEMENTS).
+ */
+function slowStatementLog(): KyselyConfig['log'] {
+  const over = process.env.RETRACE_LOG_STATEMENTS_OVER_MS;
+  if (!over) return undefined;
+  if (!/^\d+$/.test(over)) throw new Error('RETRACE_LOG_STATEMENTS_OVER_MS must be a number of milliseconds');
+  return (event) => {
+    if (event.queryDurationMillis < Number(over)) return;
+    process.stderr.write(`${JSON.stringify({ at: new Date().toISOString(), statementMs: Math.round(event.queryDurationMillis), sql: event.query.sql.replace(/\s+/g, ' ').slice(0, 400) })}\n`);
+  };
+}
 export type Db = Kysely<Schema>;
 /**
  * A transaction of inTransaction's (or one a preview starts and rolls back): controlled,
@@ -91,7 +107,7 @@ export async function connectPostgres(url: string, poolSize = 10, applicationNam
     prepareMarkedStatements(client);
     sendBeginWithFirstStatement(client);
   });
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), log: slowStatementLog() });
   return {
     db,
     engine: 'postgres',
@@ -175,7 +191,7 @@ export async function connectPGlite(dataDir: string | undefined): Promise<Databa
   });
   // PGlite is one connection: the dialect's driver queues every Kysely connection, so a
   // transaction never interleaves with another request's statements.
-  const db = new Kysely<Schema>({ dialect: new PGliteAsOnServer(client) });
+  const db = new Kysely<Schema>({ dialect: new PGliteAsOnServer(client), log: slowStatementLog() });
   return {
     db,
     engine: 'pglite',
