@@ -84,7 +84,8 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
   }
   // On PGlite, BENCH_LOG_STATEMENTS=1 has the server log each statement over
   // BENCH_LOG_STATEMENTS_OVER_MS (default 20) itself, to this process's stderr.
-  const statementLog = engine === 'pglite' && process.env.BENCH_LOG_STATEMENTS === '1' ? { RETRACE_LOG_STATEMENTS_OVER_MS: process.env.BENCH_LOG_STATEMENTS_OVER_MS ?? '20' } : {};
+  const logStatements = engine === 'pglite' && process.env.BENCH_LOG_STATEMENTS === '1';
+  const statementLog = logStatements ? { RETRACE_LOG_STATEMENTS_OVER_MS: process.env.BENCH_LOG_STATEMENTS_OVER_MS ?? '20' } : {};
   // BENCH_CPU_PROF=<dir> writes the server's CPU profile there when it stops (node --cpu-prof).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'serve', '--no-demo'], {
@@ -103,7 +104,7 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
-  if ('RETRACE_LOG_STATEMENTS_OVER_MS' in statementLog) child.stderr?.pipe(process.stderr);
+  if (logStatements) child.stderr?.pipe(process.stderr);
   const base = `http://127.0.0.1:${port}/api/v1`;
   const deadline = Date.now() + 120_000;
   for (;;) {

@@ -16,21 +16,6 @@ import type { DB } from './schema.js';
  */
 export type Schema = DB;
 
-/**
- * RETRACE_LOG_STATEMENTS_OVER_MS=<ms>: each statement slower than that, its time and its
- * text (not its values, which hold personal data), one JSON line on stderr. Profiling
- * what a run waited on, on PGlite too, which has no statement log of its own
- * (`npm run bench` passes it on with BENCH_LOG_STATEMENTS).
- */
-function slowStatementLog(): KyselyConfig['log'] {
-  const over = process.env.RETRACE_LOG_STATEMENTS_OVER_MS;
-  if (!over) return undefined;
-  if (!/^\d+$/.test(over)) throw new Error('RETRACE_LOG_STATEMENTS_OVER_MS must be a number of milliseconds');
-  return (event) => {
-    if (event.queryDurationMillis < Number(over)) return;
-    process.stderr.write(`${JSON.stringify({ at: new Date().toISOString(), statementMs: Math.round(event.queryDurationMillis), sql: event.query.sql.replace(/\s+/g, ' ').slice(0, 400) })}\n`);
-  };
-}
 export type Db = Kysely<Schema>;
 /**
  * A transaction of inTransaction's (or one a preview starts and rolls back): controlled,
@@ -89,6 +74,23 @@ export interface Database {
 // pg parses int8 as string by default; counts and versions here fit in a JS number.
 pg.types.setTypeParser(20, (value) => Number(value));
 pg.types.setTypeParser(1700, (value) => Number(value));
+
+/**
+ * RETRACE_LOG_STATEMENTS_OVER_MS=<ms>: each statement slower than that, its time and its
+ * text (not its values, which hold personal data), one JSON line on stderr. Profiling
+ * what a run waited on, on PGlite too, which has no statement log of its own
+ * (`npm run bench` passes it on with BENCH_LOG_STATEMENTS).
+ */
+function slowStatementLog(): KyselyConfig['log'] {
+  const over = process.env.RETRACE_LOG_STATEMENTS_OVER_MS;
+  if (!over) return undefined;
+  if (!/^\d+$/.test(over)) throw new Error('RETRACE_LOG_STATEMENTS_OVER_MS must be a number of milliseconds');
+  const overMs = Number(over);
+  return (event) => {
+    if (event.queryDurationMillis < overMs) return;
+    process.stderr.write(`${JSON.stringify({ at: new Date().toISOString(), statementMs: Math.round(event.queryDurationMillis), sql: event.query.sql.replace(/\s+/g, ' ').slice(0, 400) })}\n`);
+  };
+}
 
 /**
  * `applicationName` marks the sessions in pg_stat_activity: a server's job runner names
