@@ -104,7 +104,7 @@ export async function createContext(
     config,
     log,
     kickJobs: () => worker.kick(),
-    jobRunner: { owner: options.jobOwner, stopping: () => worker.isStopping },
+    jobRunner: { owner: options.jobOwner, stopping: () => worker.isStopping, running: () => worker.isRunningJobs },
   };
   return { ctx, worker };
 }

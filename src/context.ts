@@ -16,9 +16,10 @@ export interface AppContext {
   /**
    * How this process runs jobs, when it is a server (src/jobs/runner.ts): the lease owner
    * its jobs get, and whether it is stopping (a SIGTERM), asked before each batch. Every
-   * pass over jobs (the worker's, a maintenance pass's) runs with these.
+   * pass over jobs (the worker's, a maintenance pass's) runs with these; `running` says
+   * whether its worker is running a job now.
    */
-  jobRunner?: { owner?: string; stopping: () => boolean };
+  jobRunner?: { owner?: string; stopping: () => boolean; running: () => boolean };
 }
 
 /**
@@ -28,5 +29,12 @@ export interface AppContext {
  */
 export interface MaintenanceTask {
   name: string;
-  run(ctx: AppContext, workspaceId: string | null): Promise<number>;
+  /**
+   * Housekeeping that nothing waits on (what reads its result does it first, as the audit
+   * log chains before it answers): on PGlite, whose one connection a running job shares, a
+   * background pass leaves it for a later pass while a job runs, and the task stops
+   * between its batches when `yieldNow()` says a job has started.
+   */
+  yieldsToJobs?: boolean;
+  run(ctx: AppContext, workspaceId: string | null, yieldNow: () => boolean): Promise<number>;
 }

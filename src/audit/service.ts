@@ -69,9 +69,11 @@ const chainBatch = 5000;
  * Extends the workspace's hash chain over the entries committed since it was last
  * extended, in id order (what a workspace writes at once is chained in its order). One
  * chainer at a time: it holds the chain head's lock. Stops at the entries that were
- * there when it began, so a stream of writes cannot keep it going. Returns how many it chained.
+ * there when it began, so a stream of writes cannot keep it going, or earlier when
+ * `yieldNow()` says so between statements (what it chained so far commits). Returns how
+ * many it chained.
  */
-export async function chainPendingEntries(db: Db, workspaceId: string): Promise<number> {
+export async function chainPendingEntries(db: Db, workspaceId: string, yieldNow: () => boolean = () => false): Promise<number> {
   return withTransaction(db, async (tx) => {
     await tx.insertInto('audit_heads').values({ workspace_id: workspaceId }).onConflict((oc) => oc.column('workspace_id').doNothing()).execute();
     const head = await tx.selectFrom('audit_heads').select(['hash', 'last_seq']).where('workspace_id', '=', workspaceId).forUpdate().executeTakeFirstOrThrow();
@@ -84,7 +86,7 @@ export async function chainPendingEntries(db: Db, workspaceId: string): Promise<
       .where('chain_seq', 'is', null)
       .executeTakeFirstOrThrow();
     let chained = 0;
-    for (let afterId = 0; lastId !== null; ) {
+    for (let afterId = 0; lastId !== null && !yieldNow(); ) {
       const rows = await tx
         .selectFrom('audit_log')
         .select(hashedColumns)
@@ -124,12 +126,15 @@ export async function chainPendingEntries(db: Db, workspaceId: string): Promise<
 }
 
 /** Chains every workspace's pending entries (one workspace's when given): the maintenance pass's part. */
-export async function chainAllPendingEntries(db: Db, workspaceId: string | null): Promise<number> {
+export async function chainAllPendingEntries(db: Db, workspaceId: string | null, yieldNow: () => boolean = () => false): Promise<number> {
   let pending = db.selectFrom('audit_log').select('workspace_id').distinct().where('chain_seq', 'is', null);
   if (workspaceId !== null) pending = pending.where('workspace_id', '=', workspaceId);
   const rows = await pending.execute();
   let chained = 0;
-  for (const { workspace_id } of rows) chained += await chainPendingEntries(db, workspace_id);
+  for (const { workspace_id } of rows) {
+    if (yieldNow()) break;
+    chained += await chainPendingEntries(db, workspace_id, yieldNow);
+  }
   return chained;
 }
 

@@ -37,12 +37,20 @@ const countBatch = 200;
  * changes counts its workspace's first, and the maintenance pass counts up to `budget`
  * change sets each time, the rest at its next pass. Returns how many it counted. The pass
  * skips sets another counter holds; a read waits for them (`waitForOthers`), or it would
- * answer without what that counter was counting.
+ * answer without what that counter was counting. `yieldNow`, asked before each
+ * transaction, ends the pass early (a job started on PGlite: maintenance/service.ts).
  */
-export async function countChangeSets(db: Db, workspaceId: string | null, budget = Infinity, options: { waitForOthers?: boolean } = {}): Promise<number> {
+export async function countChangeSets(
+  db: Db,
+  workspaceId: string | null,
+  budget = Infinity,
+  options: { waitForOthers?: boolean; yieldNow?: () => boolean } = {},
+): Promise<number> {
+  const yieldNow = options.yieldNow ?? (() => false);
   let counted = 0;
   for (const ws of await workspacesWithPendingCounts(db, workspaceId)) {
     while (counted < budget) {
+      if (yieldNow()) return counted;
       const n = await withTransaction(db, (tx) => countPendingChangeSets(tx, ws, Math.min(countBatch, budget - counted), options.waitForOthers));
       counted += n;
       if (n < countBatch) break;

@@ -63,7 +63,7 @@ async function queue(workspaceId: string, handler: JobHandler, params: Record<st
 /** A worker over the test's database, as `serve` makes one, with RETRACE_JOB_CONCURRENCY set to `concurrency`. */
 function poolOf(concurrency: number, handlers: readonly JobHandler[]): JobWorker {
   const worker: JobWorker = new JobWorker(() => ctx, 0, handlers);
-  const ctx: AppContext = { ...app.ctx, config: { ...app.ctx.config, jobConcurrency: concurrency }, jobRunner: { stopping: () => worker.isStopping } };
+  const ctx: AppContext = { ...app.ctx, config: { ...app.ctx.config, jobConcurrency: concurrency }, jobRunner: { stopping: () => worker.isStopping, running: () => worker.isRunningJobs } };
   return worker;
 }
 
@@ -74,6 +74,36 @@ describe('how many jobs run at once', () => {
     const on = (engine: Database['engine'], concurrency?: number) =>
       jobConcurrency({ database: { ...database, engine }, config: { ...app.ctx.config, jobConcurrency: concurrency } });
     expect([on('postgres'), on('postgres', 7), on('pglite'), on('pglite', 7)]).toEqual([4, 7, 1, 1]);
+  });
+});
+
+describe('whether the worker is running jobs (what yields to them asks)', () => {
+  it('is from the kick for a job just queued, through its batches, until its pass has run out of jobs', async () => {
+    const ws = await aWorkspace(app);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let entered = () => {};
+    const inBatch = new Promise<void>((resolve) => (entered = resolve));
+    const held: JobHandler = {
+      kind: 'test.held',
+      origin: 'system',
+      async step(tx) {
+        entered();
+        await released;
+        await sql`SELECT 1`.execute(tx);
+        return { progress: {}, done: true };
+      },
+    };
+    const worker = poolOf(4, [held]);
+    const before = worker.isRunningJobs;
+    await queue(ws.id, held);
+    worker.kick();
+    const atKick = worker.isRunningJobs;
+    await inBatch;
+    const inside = worker.isRunningJobs;
+    release();
+    await worker.idle();
+    expect([before, atKick, inside, worker.isRunningJobs]).toEqual([false, true, true, false]);
   });
 });
 

@@ -55,16 +55,32 @@ export class JobWorker {
   }
 
   start(pollMs: number): void {
-    this.timer = setInterval(() => this.kick(), pollMs);
+    this.timer = setInterval(() => this.look(false), pollMs);
     this.timer.unref();
     this.kick();
   }
 
+  /** A job was just queued: look for it now. */
   kick(): void {
+    this.look(true);
+  }
+
+  /**
+   * Starts a pass in each lane with room. One that looks because a job was queued counts
+   * as running jobs from its start, so that what yields to jobs (isRunningJobs) makes way
+   * for its claim; one of the poll counts only once it has claimed a job.
+   */
+  private look(jobQueued: boolean): void {
     // A job queued while the server shuts down waits for the next start (it is durable).
     if (this.stopped) return;
     const capacity = jobConcurrency(this.ctx());
-    for (const pool of this.lanes.values()) pool.kick(capacity, this.startDelayMs, () => !this.stopped);
+    for (const pool of this.lanes.values()) pool.kick(capacity, this.startDelayMs, () => !this.stopped, jobQueued);
+  }
+
+  /** Whether a pass of this worker is running a job now, or about to claim one just queued. */
+  get isRunningJobs(): boolean {
+    for (const pool of this.lanes.values()) if (pool.isRunningJobs) return true;
+    return false;
   }
 
   /** Asked to stop: passes end at their next batch boundary. */
@@ -97,6 +113,8 @@ export class JobWorker {
  */
 class LanePool {
   private readonly passes = new Set<Promise<void>>();
+  /** Passes that have claimed a job (or look for one just queued) and not yet run out of jobs. */
+  private readonly working = new Set<Promise<void>>();
   private again = false;
 
   constructor(
@@ -104,27 +122,38 @@ class LanePool {
     private readonly failed: (error: unknown) => void,
   ) {}
 
-  kick(capacity: number, startDelayMs: number, claiming: () => boolean): void {
+  kick(capacity: number, startDelayMs: number, claiming: () => boolean, jobQueued: boolean): void {
     if (this.passes.size >= capacity) {
       this.again = true;
+      // One of them looks again for the job just queued.
+      if (jobQueued) for (const pass of this.passes) this.working.add(pass);
       return;
     }
-    const widen = () => {
-      if (this.passes.size < capacity && claiming()) this.kick(capacity, 0, claiming);
+    const claimed = () => {
+      this.working.add(pass);
+      if (this.passes.size < capacity && claiming()) this.kick(capacity, 0, claiming, true);
     };
-    const pass = (async () => {
+    const pass: Promise<void> = (async () => {
       if (startDelayMs > 0) await delay(startDelayMs);
       do {
         this.again = false;
         try {
-          await this.run(widen);
+          await this.run(claimed);
         } catch (error) {
           this.failed(error);
         }
       } while (this.again && claiming());
     })();
     this.passes.add(pass);
-    void pass.finally(() => this.passes.delete(pass));
+    if (jobQueued) this.working.add(pass);
+    void pass.finally(() => {
+      this.passes.delete(pass);
+      this.working.delete(pass);
+    });
+  }
+
+  get isRunningJobs(): boolean {
+    return this.working.size > 0;
   }
 
   async idle(): Promise<void> {
