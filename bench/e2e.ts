@@ -65,15 +65,27 @@ async function pointBetweenChanges(): Promise<Date> {
 
 const chunks = <T>(items: T[], size: number) => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
-/** Deletes the contacts through POST /contacts/delete, 1,000 ids a request, one request at a time. */
-export async function deleteThroughApi(ws: Workspace): Promise<{ ms: number; rate: number }> {
+/**
+ * Deletes (POST /contacts/delete) or archives (POST /contacts/archive) the contacts, 1,000
+ * ids a request, one request at a time.
+ */
+export async function removeThroughApi(ws: Workspace, removal: 'delete' | 'archive' = 'delete'): Promise<{ ms: number; rate: number }> {
   const { ms } = await timed(async () => {
     for (const ids of chunks(ws.contactIds, 1000)) {
-      const t = await timed(() => ws.admin.post('/contacts/delete', { ids }));
-      if (process.env.BENCH_VERBOSE === '1') console.log(`  delete of ${ids.length}: ${t.ms.toFixed(0)} ms`);
+      const t = await timed(() => ws.admin.post(`/contacts/${removal}`, { ids }));
+      if (process.env.BENCH_VERBOSE === '1') console.log(`  ${removal} of ${ids.length}: ${t.ms.toFixed(0)} ms`);
     }
   });
   return { ms, rate: perSecond(ws.contactIds.length, ms) };
+}
+
+/** A second workspace filled the same way, every contact archived through the API. */
+async function archiveThroughApi(server: RunningServer, contacts: number): Promise<{ ms: number; rate: number }> {
+  const ws = await fillThroughApi(server, contacts, 'e2e-archive');
+  const archived = await removeThroughApi(ws, 'archive');
+  const { usage } = await ws.admin.get<{ usage: { archived: number } }>('/workspace');
+  if (usage.archived !== contacts) throw new Error(`${usage.archived} contacts archived, not ${contacts}`);
+  return archived;
 }
 
 export interface RestoreE2E {
@@ -145,6 +157,9 @@ export interface E2EFigures {
   fillMs: number;
   deleteMs: number;
   deleteRate: number;
+  /** POST /contacts/archive, 1,000 ids a request, in a second workspace filled the same way. */
+  archiveMs: number;
+  archiveRate: number;
   requestMs: number;
   totalMs: number;
   /** Contacts back per second, from the request to the job's end as the client saw it. */
@@ -152,23 +167,29 @@ export interface E2EFigures {
   rollback: RollbackE2E;
 }
 
-/** `npm run bench -- e2e`: fill, delete and restore all through the API of a server of `engine`. */
+/**
+ * `npm run bench -- e2e`: fill, delete and restore all through the API of a server of
+ * `engine`, roll the restore back, and archive as many in a second workspace.
+ */
 export async function benchE2E(engine: 'server' | 'pglite', contacts: number, shared?: RunningServer): Promise<E2EFigures> {
   const server = shared ?? (await startServer(engine, 'e2e'));
   try {
     const ws = await fillThroughApi(server, contacts);
-    const deleted = await deleteThroughApi(ws);
+    const deleted = await removeThroughApi(ws);
     const beforeRestore = await pointBetweenChanges();
     const restored = await restoreAllThroughApi(ws);
     if (restored.restored !== contacts) throw new Error(`the restore brought back ${restored.restored} contacts, not ${contacts}`);
     const rollback = await rollBackRestoreThroughApi(server, ws, beforeRestore);
     if (rollback.removed !== contacts) throw new Error(`the rollback planned ${rollback.removed} contacts back to the bin, not ${contacts}`);
+    const archived = await archiveThroughApi(server, contacts);
     return {
       engine,
       contacts,
       fillMs: ws.fillMs,
       deleteMs: deleted.ms,
       deleteRate: deleted.rate,
+      archiveMs: archived.ms,
+      archiveRate: archived.rate,
       requestMs: restored.requestMs,
       totalMs: restored.totalMs,
       rate: perSecond(contacts, restored.totalMs),
@@ -186,7 +207,7 @@ async function main(): Promise<void> {
   try {
     const ws = await fillThroughApi(server, contacts);
     console.log(`fill ${contacts}: ${(ws.fillMs / 1000).toFixed(1)} s`);
-    const del = await deleteThroughApi(ws);
+    const del = await removeThroughApi(ws);
     console.log(`delete: ${(del.ms / 1000).toFixed(1)} s, ${del.rate}/s`);
     const r = await restoreAllThroughApi(ws);
     console.log(`restore: request ${(r.requestMs / 1000).toFixed(2)} s, total ${(r.totalMs / 1000).toFixed(2)} s, ${r.restored} restored`);

@@ -207,7 +207,7 @@ function reportRollback(engine: EngineName, f: RollbackFigures): void {
 
 function reportE2E(engine: EngineName, f: E2EFigures): void {
   figures.push({ benchmark: 'e2e', engine, figures: f });
-  console.log(`\nend to end — ${f.engine}, ${f.contacts} contacts (3 lists, 2 tags, an account each) made, deleted and restored through the API`);
+  console.log(`\nend to end — ${f.engine}, ${f.contacts} contacts (3 lists, 2 tags, an account each) made, deleted, restored and archived through the API`);
   console.log(`  fill (one CSV import)   ${formatMs(f.fillMs).padStart(9)}`);
   console.log(`  delete, 1,000 a request  ${formatMs(f.deleteMs).padStart(9)}  ${f.deleteRate} contacts/s`);
   console.log(`  restore request answered ${formatMs(f.requestMs).padStart(9)}`);
@@ -216,6 +216,7 @@ function reportE2E(engine: EngineName, f: E2EFigures): void {
   console.log(`    preview                ${formatMs(f.rollback.previewMs).padStart(9)}`);
   console.log(`    approval to plan's end ${formatMs(f.rollback.planMs).padStart(9)}`);
   console.log(`    approval to job's end  ${formatMs(f.rollback.totalMs).padStart(9)}`);
+  console.log(`  archive, 1,000 a request ${formatMs(f.archiveMs).padStart(9)}  ${f.archiveRate} contacts/s (another workspace filled the same way)`);
   console.log(load());
 }
 

@@ -49,6 +49,7 @@ describe(`the benchmarks' smoke run on ${engine}`, () => {
       expect(of('rollback').rowsWritten).toBeGreaterThan(0);
       expect(of('e2e')).toMatchObject({ contacts: 40 });
       expect(of('e2e').totalMs).toBeGreaterThan(0);
+      expect(of('e2e').archiveRate).toBeGreaterThan(0);
       for (const kind of ['emailPrefix', 'name', 'deletedRange']) expect(of('search').kinds[kind].p95).toBeGreaterThan(0);
       expect(of('storage').perChangedContactBefore).toBeGreaterThan(0);
       expect(of('storage').backupBytesPer1000Contacts).toBeGreaterThan(0);
