@@ -39,9 +39,28 @@ const presentDeal = (r: DealRow): Deal => ({
 /** The deal `alias` is the one the batch's row `k` names (db/keys.ts). */
 const dealOfKey = (alias: string) => sql`${sql.table(alias)}.workspace_id = k.workspace_id AND ${sql.table(alias)}.id = k.key`;
 
-/** Some active contact is still on the deal `alias`: looked up for each deal (db/keys.ts). */
-const anyActiveContactOn = (alias: string) =>
-  sql`EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = ${sql.table(alias)}.workspace_id AND dc.deal_id = ${sql.table(alias)}.id AND ${ofActiveContact('dc')} OFFSET 0)`;
+/**
+ * Seed 002's rule for a live deal whose contacts changed, the one place it is written: a
+ * deal with no active contact left is deleted; one whose primary is no longer an active
+ * contact on it is repointed (mendDeals gives it the earliest-added active contact). Over
+ * two facts of the deal, which mendDeals reads from the deal as it is and
+ * projectMendDeals from the deal as a planned change would leave it.
+ */
+const dealRule = (facts: { anyActive: RawBuilder<unknown>; primaryActive: RawBuilder<unknown> }) => ({
+  deleted: sql`NOT (${facts.anyActive})`,
+  repointed: sql`(${facts.anyActive}) AND NOT (${facts.primaryActive})`,
+});
+
+/**
+ * The facts of dealRule for the deal `alias` as it is: each an EXISTS that stops at the
+ * first active contact (looked up for each deal, db/keys.ts).
+ */
+function dealAsItIs(alias: string) {
+  const activeLinkOf = (contact?: RawBuilder<unknown>) => sql`EXISTS (SELECT 1 FROM deal_contacts dc
+    WHERE dc.workspace_id = ${sql.table(alias)}.workspace_id AND dc.deal_id = ${sql.table(alias)}.id
+      ${contact ? sql`AND dc.contact_id = ${contact}` : sql``} AND ${ofActiveContact('dc')} OFFSET 0)`;
+  return dealRule({ anyActive: activeLinkOf(), primaryActive: activeLinkOf(sql.ref(`${alias}.primary_contact_id`)) });
+}
 
 const dealColumns = sql`
   d.id, d.title, d.value, d.stage, d.primary_contact_id, d.created_at, d.deleted_at,
@@ -279,9 +298,9 @@ export async function removeFromAllDeals(tx: Tx, workspaceId: string, contactIds
 }
 
 /**
- * Deals `dealIds` after contacts left them (seed 002's rule): a live deal with no active
- * contact left is deleted; one whose primary is no longer an active contact on it gets
- * the earliest-added active contact it still has as primary. Returns the ids of the
+ * Deals `dealIds` after contacts left them, by dealRule (seed 002): a live deal with no
+ * active contact left is deleted; one whose primary is no longer an active contact on it
+ * gets the earliest-added active contact it still has as primary. Returns the ids of the
  * deals deleted and of those given a new primary.
  */
 export async function mendDeals(tx: Tx, workspaceId: string, dealIds: string[], at: Date): Promise<{ deleted: string[]; repointed: string[] }> {
@@ -289,7 +308,7 @@ export async function mendDeals(tx: Tx, workspaceId: string, dealIds: string[], 
   const { rows: orphaned } = await byKeys(tx, sql<{ id: string }>`
     UPDATE deals d SET deleted_at = ${at}, deleted_by = retrace_actor(), updated_at = ${at}
     FROM (SELECT x.workspace_id, x.id FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'x', dealOfKey('x'), 'FOR UPDATE')}
-          WHERE x.deleted_at IS NULL AND NOT ${anyActiveContactOn('x')}) found
+          WHERE x.deleted_at IS NULL AND ${dealAsItIs('x').deleted}) found
     WHERE d.workspace_id = found.workspace_id AND d.id = found.id
     RETURNING d.id`);
   const { rows: repointed } = await byKeys(tx, sql<{ id: string }>`
@@ -298,10 +317,7 @@ export async function mendDeals(tx: Tx, workspaceId: string, dealIds: string[], 
         ORDER BY dc.added_seq LIMIT 1),
       updated_at = ${at}
     FROM (SELECT x.workspace_id, x.id FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'x', dealOfKey('x'), 'FOR UPDATE')}
-          WHERE x.deleted_at IS NULL
-            AND NOT EXISTS (SELECT 1 FROM deal_contacts dc
-                            WHERE dc.workspace_id = x.workspace_id AND dc.deal_id = x.id AND dc.contact_id = x.primary_contact_id AND ${ofActiveContact('dc')}
-                            OFFSET 0)) found
+          WHERE x.deleted_at IS NULL AND ${dealAsItIs('x').repointed}) found
     WHERE d.workspace_id = found.workspace_id AND d.id = found.id
     RETURNING d.id`);
   return { deleted: orphaned.map((r) => r.id), repointed: repointed.map((r) => r.id) };
@@ -315,14 +331,16 @@ export async function mendDeals(tx: Tx, workspaceId: string, dealIds: string[], 
  * - statuses: `(contact_id, status)` rows, the contacts whose status the change sets;
  * - links: `(deal_id, contact_id, image)` rows, the deal links it writes (image NULL: removed).
  *
- * The same rule as mendDeals: a deal with no active contact left is deleted; one whose
- * primary is no longer an active contact on it is repointed.
+ * dealRule, as mendDeals applies it, over facts gathered per deal in one pass (an EXISTS
+ * per deal over the planned rows, which are not indexed, would read them all for each).
  */
 export async function projectMendDeals(
   tx: Tx,
   workspaceId: string,
   planned: { statuses: RawBuilder<unknown>; links: RawBuilder<unknown> },
 ): Promise<{ deleted: number; repointed: number }> {
+  // A deal none of whose links the change leaves has no row in after_by_deal.
+  const rule = dealRule({ anyActive: sql`coalesce(a.any_active, false)`, primaryActive: sql`coalesce(a.primary_active, false)` });
   const { rows } = await sql<{ deleted: number; repointed: number }>`
     WITH planned_status AS (${planned.statuses}),
     planned_links AS (${planned.links}),
@@ -348,8 +366,8 @@ export async function projectMendDeals(
       LEFT JOIN planned_status ps ON ps.contact_id = la.contact_id
       ${joinContact('c', workspaceId, sql`la.contact_id`, { left: true })}
       GROUP BY la.deal_id)
-    SELECT count(*) FILTER (WHERE a.any_active IS NOT TRUE)::int AS deleted,
-           count(*) FILTER (WHERE a.any_active AND NOT a.primary_active)::int AS repointed
+    SELECT count(*) FILTER (WHERE ${rule.deleted})::int AS deleted,
+           count(*) FILTER (WHERE ${rule.repointed})::int AS repointed
     FROM touched t LEFT JOIN after_by_deal a ON a.deal_id = t.id`.execute(tx);
   return rows[0];
 }
