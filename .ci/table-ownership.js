@@ -8,10 +8,10 @@
  * stripped; not aliases, columns, strings or comments), of Kysely's selectFrom,
  * insertInto, updateTable, deleteFrom, mergeInto and joins, and of `sql.table('t')`. A
  * table named by a variable is seen where its name is written as a call's first argument
- * (`lookUp('deals', …)`) or as a `table:` property (the table catalogues' convention:
- * deleted-objects' binTables, db/associations' Association); a name that reaches SQL any
- * other way (rollbacks/tables.ts's and backups/file.ts's catalogues of every table, read
- * by `name`) is not. Core (the store:
+ * (`lookUp('deals', …)`) or as a `table:` or `tableName:` property (the table catalogues'
+ * convention: deleted-objects' binTables, db/associations' Association, rollbacks/tables.ts's
+ * rolledBackTables, backups/file.ts's backupTables); a name that reaches SQL any other way
+ * is not, so a catalogue of tables keeps to that convention. Core (the store:
  * connections, history, the job runner) and wiring are not checked; which folders those
  * are is .ci/layering.js.
  *
@@ -87,11 +87,12 @@ export const exceptions = [
   // (core), it would have to name snapshots'. Its passes look across every workspace for
   // those due, with their retention settings, in one statement.
   { from: 'snapshots', tables: ['contact_history', 'history_entries', 'workspaces'] },
-  // The store's row-image work over every table a rollback writes back (rollbacks/tables.ts):
-  // its plan reads history's images and each row as it is now, set-based over all tables
-  // at once, and apply writes contacts' images, marks email holders and finds the deals of
-  // the contacts it wrote (for deals' mendDeals) joined to rollback_targets in one pass.
-  { from: 'rollbacks', tables: ['contact_history', 'history_entries', 'contacts', 'deals', 'deal_contacts'] },
+  // The store's row-image work over every table a rollback writes back (rollbacks/tables.ts's
+  // rolledBackTables): its plan reads history's images and each row as it is now, set-based
+  // over all tables at once; apply writes each table's images back (upserts, deletes, soft
+  // deletes by the catalogue's keys) joined to rollback_targets, marks email holders and
+  // finds the deals of the contacts it wrote (for deals' mendDeals) in one pass.
+  { from: 'rollbacks', tables: ['contact_history', 'history_entries', 'contacts', 'deals', 'deal_contacts', 'lists', 'list_memberships', 'accounts', 'account_contacts', 'tags', 'contact_tags'] },
   // An undo's plan (rollbacks/cause.ts) reads its cause's change sets and audit entries and
   // writes the undo's conflicts in the statements that plan it; a rollback's undo is found
   // by its job's status in the statement that reads it.
@@ -245,7 +246,7 @@ export const tableOwnership = {
       },
       Property(node) {
         const key = node.key.type === 'Identifier' ? node.key.name : node.key.value;
-        if (key === 'table' && node.value.type === 'Literal' && typeof node.value.value === 'string') check(node, node.value.value);
+        if ((key === 'table' || key === 'tableName') && node.value.type === 'Literal' && typeof node.value.value === 'string') check(node, node.value.value);
       },
     };
   },

@@ -56,15 +56,16 @@ describe('who owns which table, in the SQL (npm run lint)', () => {
     expect(await foreignTables(code)).toEqual(['accounts', 'contacts', 'deals', 'tags', 'users']);
   });
 
-  it("finds a table given by name to a helper or written as a catalogue's table: property", async () => {
+  it("finds a table given by name to a helper or written as a catalogue's table: or tableName: property", async () => {
     const code = [
       "import { sql } from 'kysely';",
       "import { lookUp } from '../db/keys.js';",
       "export const q = sql`SELECT 1 FROM k ${lookUp('contacts', 'c', sql`c.id = k.key`)}`;",
       "export const catalogue = { deal: { table: 'deals', held: [{ table: 'deal_contacts', key: 'deal_id' }] }, own: { table: 'lists' } };",
+      "export const rolledBack = [{ tableName: 'account_contacts', keyColumns: ['account_id'] }];",
       "export const labels = [lookUp('Contacts are kept', 'x', sql``), { name: 'tags', label: 'accounts' }];",
     ].join('\n');
-    expect(await foreignTables(code)).toEqual(['contacts', 'deal_contacts', 'deals']);
+    expect(await foreignTables(code)).toEqual(['account_contacts', 'contacts', 'deal_contacts', 'deals']);
   });
 
   it('reads no alias, column, string or comment as a table', async () => {

@@ -8,7 +8,7 @@ import { recordChangedSincePlan, type ChangedRow } from './skips.js';
 
 /** The plan's rows of one rollback that a step writes: not skipped, and `which` holds. */
 function planned(change: ChangeContext, rollbackId: string, table: RolledBackTable, which: RawBuilder<unknown>) {
-  return sql`rt.workspace_id = ${change.workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name = ${table.name}
+  return sql`rt.workspace_id = ${change.workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name = ${table.tableName}
     AND rt.skip_reason IS NULL AND ${which}`;
 }
 
@@ -18,9 +18,9 @@ async function writeImages(tx: Tx, change: ChangeContext, rollbackId: string, ta
   const list = sql.join(columns.map((c) => sql.ref(c)));
   const settable = columns.filter((c) => c !== 'workspace_id' && !table.primaryKey.includes(c));
   await sql`
-    INSERT INTO ${sql.table(table.name)} (${list})
+    INSERT INTO ${sql.table(table.tableName)} (${list})
     SELECT ${sql.join(columns.map((c) => sql`img.${sql.ref(c)}`))}
-    FROM rollback_targets rt CROSS JOIN LATERAL jsonb_populate_record(NULL::${sql.table(table.name)}, rt.image) img
+    FROM rollback_targets rt CROSS JOIN LATERAL jsonb_populate_record(NULL::${sql.table(table.tableName)}, rt.image) img
     WHERE ${planned(change, rollbackId, table, sql`rt.image IS NOT NULL AND ${which}`)}
     -- rows locked in key order, as a contact delete locks deals: no deadlock between them
     ORDER BY rt.row_key
@@ -47,12 +47,12 @@ async function removeAbsent(tx: Tx, change: ChangeContext, rollbackId: string, t
   const keys = sql.join(['workspace_id', ...table.primaryKey].map((c) => sql`live.${sql.ref(c)}`));
   const isFound = sql.join(['workspace_id', ...table.primaryKey].map((c) => sql`t.${sql.ref(c)} = found.${sql.ref(c)}`), sql` AND `);
   const found = (still: RawBuilder<unknown>) =>
-    sql`(SELECT ${keys} FROM ${absent} ${lookUp(table.name, 'live', sql`live.workspace_id = rt.workspace_id AND ${keyMatches(table)}`, 'FOR UPDATE')}
+    sql`(SELECT ${keys} FROM ${absent} ${lookUp(table.tableName, 'live', sql`live.workspace_id = rt.workspace_id AND ${keyMatches(table)}`, 'FOR UPDATE')}
          WHERE ${still}) found`;
   if (table.removal === 'hard') {
-    await byKeys(tx, sql`DELETE FROM ${sql.table(table.name)} t USING ${found(sql`true`)} WHERE ${isFound}`);
+    await byKeys(tx, sql`DELETE FROM ${sql.table(table.tableName)} t USING ${found(sql`true`)} WHERE ${isFound}`);
   } else if (table.removal === 'soft') {
-    await byKeys(tx, sql`UPDATE ${sql.table(table.name)} t SET deleted_at = ${change.at} FROM ${found(sql`live.deleted_at IS NULL`)} WHERE ${isFound}`);
+    await byKeys(tx, sql`UPDATE ${sql.table(table.tableName)} t SET deleted_at = ${change.at} FROM ${found(sql`live.deleted_at IS NULL`)} WHERE ${isFound}`);
   } else {
     // Created after the point: to the recycle bin, from which it can still be restored.
     await byKeys(tx, sql`
@@ -82,10 +82,10 @@ async function lockChangedSincePlan(
     SELECT rt.row_key, rt.contact_id
     FROM ${fenced(sql`SELECT rt.workspace_id, rt.row_key, rt.contact_id, ${expected} AS seen FROM rollback_targets rt WHERE ${planned(change, rollbackId, table, which)} ORDER BY rt.row_key`, 'rt')}
     LEFT JOIN LATERAL (
-      SELECT live AS row, true AS found FROM ${sql.table(table.name)} live
+      SELECT live AS row, true AS found FROM ${sql.table(table.tableName)} live
       WHERE live.workspace_id = rt.workspace_id AND ${keyMatches(table)} OFFSET 0 FOR UPDATE) now ON true
     WHERE CASE WHEN rt.seen IS NULL THEN now.found IS NOT NULL
-               ELSE now.found IS NULL OR jsonb_populate_record(NULL::${sql.table(table.name)}, rt.seen) IS DISTINCT FROM now.row END`.execute(tx);
+               ELSE now.found IS NULL OR jsonb_populate_record(NULL::${sql.table(table.tableName)}, rt.seen) IS DISTINCT FROM now.row END`.execute(tx);
   return rows;
 }
 
@@ -98,13 +98,13 @@ async function latestChanges(tx: Tx, workspaceId: string, table: RolledBackTable
     table === contactsTable
       ? sql`SELECT h.at, h.actor_id, h.origin FROM contact_history h WHERE h.id = k.key AND h.workspace_id = k.workspace_id ORDER BY h.version DESC LIMIT 1`
       : sql`SELECT h.at, h.actor_id, h.origin FROM history_entries h
-            WHERE h.workspace_id = k.workspace_id AND h.table_name = ${table.name} AND h.row_key = k.key ORDER BY h.version DESC LIMIT 1`;
+            WHERE h.workspace_id = k.workspace_id AND h.table_name = ${table.tableName} AND h.row_key = k.key ORDER BY h.version DESC LIMIT 1`;
   const { rows: found } = await sql<{ key: string; at: Date | null; actor_id: string | null; origin: string | null }>`
     SELECT k.key, last.at, last.actor_id, last.origin FROM ${batchOf(workspaceId, keys)} LEFT JOIN LATERAL (${last}) last ON true ORDER BY k.n`.execute(tx);
   const byKey = new Map(found.map((f) => [f.key, f]));
   return rows.map((r) => {
     const f = byKey.get(r.row_key);
-    return { tableName: table.name, rowKey: r.row_key, contactId: r.contact_id, at: f?.at ?? null, actorId: f?.actor_id ?? null, origin: f?.origin ?? null };
+    return { tableName: table.tableName, rowKey: r.row_key, contactId: r.contact_id, at: f?.at ?? null, actorId: f?.actor_id ?? null, origin: f?.origin ?? null };
   });
 }
 
@@ -154,7 +154,7 @@ async function skipParentsChangedSincePlan(tx: Tx, change: ChangeContext, rollba
     if (rows.length === 0) continue;
     await sql`
       UPDATE rollback_targets rt SET skip_reason = 'changed_since_plan'
-      WHERE rt.workspace_id = ${change.workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name = ${table.name}
+      WHERE rt.workspace_id = ${change.workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.table_name = ${table.tableName}
         AND rt.row_key = ANY(${rows.map((r) => r.rowKey)}::text[])`.execute(tx);
     changed.push(...rows);
   }
@@ -183,7 +183,7 @@ async function associationTablesPlannedFor(tx: Tx, change: ChangeContext, rollba
     WHERE rt.workspace_id = ${change.workspaceId} AND rt.rollback_id = ${rollbackId} AND rt.contact_id = ANY(${contactIds}::text[])
       AND rt.table_name <> 'contacts' AND rt.skip_reason IS NULL`.execute(tx);
   const planned = new Set(rows.map((r) => r.table_name));
-  return associationTables.filter((t) => planned.has(t.name));
+  return associationTables.filter((t) => planned.has(t.tableName));
 }
 
 /**

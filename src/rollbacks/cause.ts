@@ -195,8 +195,8 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
                        WHERE NOT (nxt.version IS NULL AND sp.last_version = sp.first_version) AND o.workspace_id = ${workspaceId} AND o.version > sp.first_version AND ${others}
                        ORDER BY o.version DESC LIMIT 1) later ON true`);
   await markCleanContacts(tx, workspaceId, plan);
-  const tables = rolledBackTables.filter((t) => t !== contactsTable).map((t) => t.name);
-  const associations = associationTables.map((t) => t.name);
+  const tables = rolledBackTables.filter((t) => t !== contactsTable).map((t) => t.tableName);
+  const associations = associationTables.map((t) => t.tableName);
   await sql`
     INSERT INTO undo_ends
     WITH sets AS (${sets}),

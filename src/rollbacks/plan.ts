@@ -35,7 +35,7 @@ export type PlanUse = { kind: 'run' } | { kind: 'preview'; sampleSize: number };
  * it mended (the only rows outside its contacts that it writes).
  */
 function tablesIn(scope: RollbackScope, source: SpanSource): RolledBackTable[] {
-  return rolledBackTables.filter((t) => scope.type === 'workspace' || t.perContact || (source.kind === 'undo' && t.name === 'deals'));
+  return rolledBackTables.filter((t) => scope.type === 'workspace' || t.perContact || (source.kind === 'undo' && t.tableName === 'deals'));
 }
 
 /**
@@ -193,7 +193,7 @@ function contactRows(workspaceId: string, scope: RollbackScope, source: SpanSour
 async function otherRows(tx: Tx, workspaceId: string, scope: RollbackScope, source: SpanSource, tables: RolledBackTable[], use: PlanUse): Promise<RawBuilder<unknown>> {
   const dealsToo = source.kind === 'undo' ? sql`OR h.table_name = 'deals'` : sql``;
   const inScope = scope.type === 'contacts' ? sql`AND (h.contact_id = ANY(${scope.contactIds}::text[]) ${dealsToo})` : sql``;
-  const tableNames = tables.map((t) => t.name);
+  const tableNames = tables.map((t) => t.tableName);
   if (source.kind === 'asOf') {
     const readsBefore = await historyCompleteAfter(tx, workspaceId, source.at);
     // Only rows written after T can differ from T, and every such row's latest version,
@@ -221,7 +221,7 @@ async function otherRows(tx: Tx, workspaceId: string, scope: RollbackScope, sour
   // is now, looked up by its primary key (it may have changed since).
   const live = sql`CASE h.table_name ${sql.join(
     tables.map(
-      (table) => sql`WHEN ${table.name} THEN (SELECT to_jsonb(live.*) FROM ${sql.table(table.name)} live
+      (table) => sql`WHEN ${table.tableName} THEN (SELECT to_jsonb(live.*) FROM ${sql.table(table.tableName)} live
                       WHERE live.workspace_id = ${workspaceId} AND ${keyMatches(table, 'h.row_key')})`,
     ),
     sql` `,
@@ -267,7 +267,7 @@ function unchanged(tables: RolledBackTable[]) {
   const goneNow = (table: RolledBackTable) =>
     table.removal === 'soft' ? sql`p.live->>'deleted_at' IS NOT NULL` : table.removal === 'contact' ? sql`NOT ${holdsEmail('p.live')}` : sql`false`;
   const gone = sql`CASE p.table_name ${sql.join(
-    tables.map((table) => sql`WHEN ${table.name} THEN ${goneNow(table)}`),
+    tables.map((table) => sql`WHEN ${table.tableName} THEN ${goneNow(table)}`),
     sql` `,
   )} END`;
   return sql`(p.image IS NOT DISTINCT FROM p.live OR (p.image IS NULL AND (p.live IS NULL OR ${gone})))`;
@@ -390,7 +390,7 @@ async function countPlan(tx: Tx, workspaceId: string, rollbackId: string): Promi
   const byTable = new Map(rows.map((r) => [r.table_name, r as typeof r & { leave: number }]));
   const counts: Record<string, Figures> = {};
   for (const table of rolledBackTables) {
-    const r = byTable.get(table.name);
+    const r = byTable.get(table.tableName);
     if (table === contactsTable) {
       const total = r ? r.add + r.change + r.remove : 0;
       const revive = r?.revive ?? 0;
