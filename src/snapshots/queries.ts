@@ -1,68 +1,73 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type RawBuilder, type Selectable, type SqlBool } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+import type { Snapshots, SnapshotSettings } from '../db/schema.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
 
 export type SnapshotKind = 'hourly' | 'weekly' | 'monthly' | 'manual';
 
-export interface SnapshotRow {
-  id: string;
-  taken_at: Date;
+/** A snapshot as its functions return it (snapshotColumns): its row, with taken_at to the microsecond for cursors. */
+export type SnapshotRow = Pick<Selectable<Snapshots>, 'id' | 'taken_at' | 'label' | 'expires_at' | 'created_by' | 'created_at'> & {
   kind: SnapshotKind;
-  label: string | null;
-  expires_at: Date | null;
-  created_by: string | null;
-  created_at: Date;
-  /** taken_at to the microsecond, for cursors */
   taken_key: string;
-}
+};
 
-export interface ScheduleRow {
-  hourly_enabled: boolean;
-  hourly_keep_hours: number;
-  weekly_enabled: boolean;
-  weekly_keep_days: number;
-  monthly_enabled: boolean;
-  monthly_keep_days: number;
-}
+const scheduleColumns = ['hourly_enabled', 'hourly_keep_hours', 'weekly_enabled', 'weekly_keep_days', 'monthly_enabled', 'monthly_keep_days'] as const;
 
-const snapshotColumns = sql`s.id, s.taken_at, s.kind, s.label, s.expires_at, s.created_by, s.created_at, ${cursorTime('s.taken_at')} AS taken_key`;
+/** A workspace's snapshot schedule, as its snapshot_settings row holds it. */
+export type ScheduleRow = Pick<Selectable<SnapshotSettings>, (typeof scheduleColumns)[number]>;
+
+/** SnapshotRow's columns: unqualified, so an INSERT's RETURNING (which takes no alias in the builder) names them too. */
+const snapshotColumns = ['id', 'taken_at', 'kind', 'label', 'expires_at', 'created_by', 'created_at', cursorTime('taken_at').as('taken_key')] as const;
 
 /** Over `snapshots s`: not deleted and not past its expiry (the expire task may not have run yet). */
-const retained = (now: Date) => sql`s.deleted_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ${now})`;
+const retained = (now: Date) => sql<SqlBool>`s.deleted_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ${now})`;
 
 /** One page of the workspace's retained snapshots, newest first. */
 export async function selectSnapshots(db: Db, workspaceId: string, now: Date, limit: number, after: CursorKey | undefined): Promise<SnapshotRow[]> {
-  const { rows } = await sql<SnapshotRow>`
-    SELECT ${snapshotColumns} FROM snapshots s
-    WHERE s.workspace_id = ${workspaceId} AND ${retained(now)}
-      AND (${after?.[0] ?? null}::timestamptz IS NULL OR (s.taken_at, s.id) < (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
-    ORDER BY s.taken_at DESC, s.id DESC
-    LIMIT ${limit}`.execute(db);
-  return rows;
+  let query = db.selectFrom('snapshots as s').select(snapshotColumns).where('s.workspace_id', '=', workspaceId).where(retained(now));
+  if (after) query = query.where(sql<SqlBool>`(s.taken_at, s.id) < (${after[0]}::timestamptz, ${after[1]}::text)`);
+  return query.orderBy('s.taken_at', 'desc').orderBy('s.id', 'desc').limit(limit).$narrowType<{ kind: SnapshotKind }>().execute();
 }
 
 export async function selectSnapshot(db: Db | Tx, workspaceId: string, id: string, now: Date): Promise<SnapshotRow | undefined> {
-  const { rows } = await sql<SnapshotRow>`
-    SELECT ${snapshotColumns} FROM snapshots s
-    WHERE s.workspace_id = ${workspaceId} AND s.id = ${id} AND ${retained(now)}`.execute(db);
-  return rows[0];
+  return db
+    .selectFrom('snapshots as s')
+    .select(snapshotColumns)
+    .where('s.workspace_id', '=', workspaceId)
+    .where('s.id', '=', id)
+    .where(retained(now))
+    .$narrowType<{ kind: SnapshotKind }>()
+    .executeTakeFirst();
 }
 
 export async function insertManualSnapshot(tx: Tx, workspaceId: string, input: { takenAt: Date; expiresAt: Date; label: string | null; createdBy: string | null }): Promise<SnapshotRow> {
-  const { rows } = await sql<SnapshotRow>`
-    INSERT INTO snapshots AS s (workspace_id, taken_at, kind, label, expires_at, created_by, created_at)
-    VALUES (${workspaceId}, ${input.takenAt}, 'manual', ${input.label}, ${input.expiresAt}, ${input.createdBy}, ${input.takenAt})
-    RETURNING ${snapshotColumns}`.execute(tx);
-  return rows[0];
+  return tx
+    .insertInto('snapshots')
+    .values({
+      workspace_id: workspaceId,
+      taken_at: input.takenAt,
+      kind: 'manual',
+      label: input.label,
+      expires_at: input.expiresAt,
+      created_by: input.createdBy,
+      created_at: input.takenAt,
+    })
+    .returning(snapshotColumns)
+    .$narrowType<{ kind: SnapshotKind }>()
+    .executeTakeFirstOrThrow();
 }
 
 /** Marks a retained snapshot deleted; its row stays as a tombstone until it would have expired. */
 export async function markSnapshotDeleted(tx: Tx, workspaceId: string, id: string, now: Date, deletedBy: string | null): Promise<SnapshotRow | undefined> {
-  const { rows } = await sql<SnapshotRow>`
-    UPDATE snapshots s SET deleted_at = ${now}, deleted_by = ${deletedBy}
-    WHERE s.workspace_id = ${workspaceId} AND s.id = ${id} AND ${retained(now)}
-    RETURNING ${snapshotColumns}`.execute(tx);
-  return rows[0];
+  return tx
+    .updateTable('snapshots as s')
+    .set({ deleted_at: now, deleted_by: deletedBy })
+    .where('s.workspace_id', '=', workspaceId)
+    .where('s.id', '=', id)
+    .where(retained(now))
+    .returning(snapshotColumns)
+    .$narrowType<{ kind: SnapshotKind }>()
+    .executeTakeFirst();
 }
 
 /**
@@ -71,16 +76,12 @@ export async function markSnapshotDeleted(tx: Tx, workspaceId: string, id: strin
  * tells a pass running now that it must not mark itself complete).
  */
 export async function markPinsReleased(tx: Tx, workspaceId: string): Promise<void> {
-  await sql`UPDATE history_compactions SET released = true, last_run_at = '-infinity'
-            WHERE workspace_id = ${workspaceId}`.execute(tx);
+  await tx.updateTable('history_compactions').set({ released: true, last_run_at: '-infinity' }).where('workspace_id', '=', workspaceId).execute();
 }
 
 /** The workspace's schedule row, or undefined when it has the defaults. */
 export async function selectSchedule(db: Db | Tx, workspaceId: string): Promise<ScheduleRow | undefined> {
-  const { rows } = await sql<ScheduleRow>`
-    SELECT hourly_enabled, hourly_keep_hours, weekly_enabled, weekly_keep_days, monthly_enabled, monthly_keep_days
-    FROM snapshot_settings WHERE workspace_id = ${workspaceId}`.execute(db);
-  return rows[0];
+  return db.selectFrom('snapshot_settings').select(scheduleColumns).where('workspace_id', '=', workspaceId).executeTakeFirst();
 }
 
 /**
@@ -88,26 +89,20 @@ export async function selectSchedule(db: Db | Tx, workspaceId: string): Promise<
  * take turns; written with the defaults first if the workspace had none.
  */
 export async function lockSchedule(tx: Tx, workspaceId: string, defaults: ScheduleRow): Promise<ScheduleRow> {
-  await sql`
-    INSERT INTO snapshot_settings (workspace_id, hourly_enabled, hourly_keep_hours, weekly_enabled, weekly_keep_days,
-                                   monthly_enabled, monthly_keep_days)
-    VALUES (${workspaceId}, ${defaults.hourly_enabled}, ${defaults.hourly_keep_hours}, ${defaults.weekly_enabled},
-            ${defaults.weekly_keep_days}, ${defaults.monthly_enabled}, ${defaults.monthly_keep_days})
-    ON CONFLICT (workspace_id) DO NOTHING`.execute(tx);
-  const { rows } = await sql<ScheduleRow>`
-    SELECT hourly_enabled, hourly_keep_hours, weekly_enabled, weekly_keep_days, monthly_enabled, monthly_keep_days
-    FROM snapshot_settings WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
-  return rows[0];
+  await tx
+    .insertInto('snapshot_settings')
+    .values({ workspace_id: workspaceId, ...defaults })
+    .onConflict((oc) => oc.column('workspace_id').doNothing())
+    .execute();
+  return tx.selectFrom('snapshot_settings').select(scheduleColumns).where('workspace_id', '=', workspaceId).forUpdate().executeTakeFirstOrThrow();
 }
 
 export async function updateSchedule(tx: Tx, workspaceId: string, s: ScheduleRow, at: Date, by: string | null): Promise<void> {
-  await sql`
-    UPDATE snapshot_settings SET
-      hourly_enabled = ${s.hourly_enabled}, hourly_keep_hours = ${s.hourly_keep_hours},
-      weekly_enabled = ${s.weekly_enabled}, weekly_keep_days = ${s.weekly_keep_days},
-      monthly_enabled = ${s.monthly_enabled}, monthly_keep_days = ${s.monthly_keep_days},
-      updated_at = ${at}, updated_by = ${by}
-    WHERE workspace_id = ${workspaceId}`.execute(tx);
+  await tx
+    .updateTable('snapshot_settings')
+    .set({ ...s, updated_at: at, updated_by: by })
+    .where('workspace_id', '=', workspaceId)
+    .execute();
 }
 
 /**
@@ -116,8 +111,13 @@ export async function updateSchedule(tx: Tx, workspaceId: string, s: ScheduleRow
  * what it pinned.
  */
 export async function reexpireScheduled(tx: Tx, workspaceId: string, kind: SnapshotKind, keep: RawBuilder<unknown>, now: Date): Promise<void> {
-  await sql`UPDATE snapshots SET expires_at = taken_at + ${keep}
-            WHERE workspace_id = ${workspaceId} AND kind = ${kind} AND expires_at > ${now}`.execute(tx);
+  await tx
+    .updateTable('snapshots')
+    .set({ expires_at: sql<Date>`taken_at + ${keep}` })
+    .where('workspace_id', '=', workspaceId)
+    .where('kind', '=', kind)
+    .where('expires_at', '>', now)
+    .execute();
 }
 
 /**
@@ -188,23 +188,26 @@ export async function insertDueBoundaries(tx: Tx, workspaceId: string, now: Date
     FROM (${dueBoundaries(workspaceId, now, defaults)}) d
     ORDER BY d.taken_at
     ON CONFLICT DO NOTHING
-    RETURNING ${snapshotColumns}`.execute(tx);
+    RETURNING ${sql.join(snapshotColumns.map((c) => (typeof c === 'string' ? sql.ref(c) : c)))}`.execute(tx);
   return rows;
 }
 
 export async function workspacesWithExpiredSnapshots(db: Db, workspaceId: string | null, now: Date): Promise<string[]> {
-  const { rows } = await sql<{ workspace_id: string }>`
-    SELECT DISTINCT workspace_id FROM snapshots
-    WHERE (${workspaceId}::text IS NULL OR workspace_id = ${workspaceId}) AND expires_at <= ${now}
-    ORDER BY workspace_id`.execute(db);
+  let query = db.selectFrom('snapshots').select('workspace_id').distinct();
+  if (workspaceId !== null) query = query.where('workspace_id', '=', workspaceId);
+  const rows = await query.where('expires_at', '<=', now).orderBy('workspace_id').execute();
   return rows.map((r) => r.workspace_id);
 }
 
 /** Removes the workspace's expired snapshots; returns those that were still retained (not deleted). */
 export async function deleteExpiredSnapshots(tx: Tx, workspaceId: string, now: Date): Promise<SnapshotRow[]> {
-  const { rows } = await sql<SnapshotRow & { deleted_at: Date | null }>`
-    DELETE FROM snapshots s WHERE s.workspace_id = ${workspaceId} AND s.expires_at <= ${now}
-    RETURNING ${snapshotColumns}, s.deleted_at`.execute(tx);
+  const rows = await tx
+    .deleteFrom('snapshots')
+    .where('workspace_id', '=', workspaceId)
+    .where('expires_at', '<=', now)
+    .returning([...snapshotColumns, 'deleted_at'])
+    .$narrowType<{ kind: SnapshotKind }>()
+    .execute();
   return rows.filter((r) => r.deleted_at === null);
 }
 
@@ -225,18 +228,21 @@ export async function retainedPointsAround(db: Db | Tx, workspaceId: string, at:
 
 /** All the workspace's retained snapshots, newest first (a few hundred at most with the default schedule). */
 export async function selectRetainedSnapshots(db: Db | Tx, workspaceId: string, now: Date): Promise<SnapshotRow[]> {
-  const { rows } = await sql<SnapshotRow>`
-    SELECT ${snapshotColumns} FROM snapshots s
-    WHERE s.workspace_id = ${workspaceId} AND ${retained(now)}
-    ORDER BY s.taken_at DESC, s.id DESC`.execute(db);
-  return rows;
+  return db
+    .selectFrom('snapshots as s')
+    .select(snapshotColumns)
+    .where('s.workspace_id', '=', workspaceId)
+    .where(retained(now))
+    .orderBy('s.taken_at', 'desc')
+    .orderBy('s.id', 'desc')
+    .$narrowType<{ kind: SnapshotKind }>()
+    .execute();
 }
 
 /** How far the workspace's history has been compacted, if ever. */
 export async function selectCompactedThrough(db: Db | Tx, workspaceId: string): Promise<Date | null> {
-  const { rows } = await sql<{ compacted_through: Date }>`
-    SELECT compacted_through FROM history_compactions WHERE workspace_id = ${workspaceId}`.execute(db);
-  return rows[0]?.compacted_through ?? null;
+  const row = await db.selectFrom('history_compactions').select('compacted_through').where('workspace_id', '=', workspaceId).executeTakeFirst();
+  return row?.compacted_through ?? null;
 }
 
 /**
@@ -266,22 +272,29 @@ export async function workspacesDueForCompaction(db: Db, workspaceId: string | n
  * is marked incomplete (released) until completeCompaction.
  */
 export async function startCompaction(tx: Tx, workspaceId: string, through: Date, now: Date): Promise<{ since: Date | null }> {
-  const { rows } = await sql<{ compacted_through: Date; released: boolean }>`
-    SELECT compacted_through, released FROM history_compactions WHERE workspace_id = ${workspaceId} FOR UPDATE`.execute(tx);
-  const previous = rows[0];
-  await sql`
-    INSERT INTO history_compactions (workspace_id, compacted_through, last_run_at, released)
-    VALUES (${workspaceId}, ${through}, ${now}, true)
-    ON CONFLICT (workspace_id) DO UPDATE SET
-      compacted_through = greatest(history_compactions.compacted_through, EXCLUDED.compacted_through),
-      last_run_at = EXCLUDED.last_run_at, released = true`.execute(tx);
+  const previous = await tx
+    .selectFrom('history_compactions')
+    .select(['compacted_through', 'released'])
+    .where('workspace_id', '=', workspaceId)
+    .forUpdate()
+    .executeTakeFirst();
+  await tx
+    .insertInto('history_compactions')
+    .values({ workspace_id: workspaceId, compacted_through: through, last_run_at: now, released: true })
+    .onConflict((oc) =>
+      oc.column('workspace_id').doUpdateSet((eb) => ({
+        compacted_through: eb.fn<Date>('greatest', ['history_compactions.compacted_through', 'excluded.compacted_through']),
+        last_run_at: eb.ref('excluded.last_run_at'),
+        released: true,
+      })),
+    )
+    .execute();
   return { since: previous && !previous.released ? previous.compacted_through : null };
 }
 
 /** A pass got to the end: the next one may be incremental, unless pins were released (or another pass started) meanwhile. */
 export async function completeCompaction(tx: Tx, workspaceId: string, startedAt: Date): Promise<void> {
-  await sql`UPDATE history_compactions SET released = false
-            WHERE workspace_id = ${workspaceId} AND last_run_at = ${startedAt}`.execute(tx);
+  await tx.updateTable('history_compactions').set({ released: false }).where('workspace_id', '=', workspaceId).where('last_run_at', '=', startedAt).execute();
 }
 
 /**
