@@ -7,16 +7,6 @@ import { versionsOfContact } from '../db/keys.js';
  * capture triggers with its actor, token, origin and cause. History rows belong to theirs
  * by (workspace_id, txid) and carry its `at`. This module owns the table.
  */
-export interface ChangeSetRow {
-  txid: string;
-  at: Date;
-  actor_id: string | null;
-  token_id: string | null;
-  origin: string;
-  cause_kind: string;
-  cause_id: string | null;
-  counts: Counts | null;
-}
 
 /** What a change set did: for each table, how many rows it created, updated, deleted, … */
 export type Counts = Record<string, Record<string, number>>;
@@ -187,22 +177,29 @@ export async function selectActivity(db: Db, workspaceId: string, filter: Change
 
 /** The transactions of the change sets the filter takes, oldest first: what an undo of that cause reverts. */
 export async function selectTransactions(db: Db | Tx, workspaceId: string, filter: ChangeFilter & { txid?: string }): Promise<{ txid: string; at: Date }[]> {
-  const { rows } = await sql<{ txid: string; at: Date }>`
-    SELECT cs.txid::text AS txid, cs.at FROM change_sets cs
-    WHERE cs.workspace_id = ${workspaceId} AND cs.at >= ${filter.from} AND cs.at <= ${filter.to}
-      AND (${filter.txid ?? null}::bigint IS NULL OR cs.txid = ${filter.txid ?? null}::bigint)
-      AND (${filter.actorId ?? null}::text IS NULL OR cs.actor_id = ${filter.actorId ?? null})
-      AND (${filter.tokenId ?? null}::text IS NULL OR cs.token_id = ${filter.tokenId ?? null})
-      AND (${filter.causeKind ?? null}::text IS NULL OR cs.cause_kind = ${filter.causeKind ?? null})
-      AND (${filter.causeId ?? null}::text IS NULL OR cs.cause_id = ${filter.causeId ?? null})
-    ORDER BY cs.at, cs.txid`.execute(db);
-  return rows;
+  let query = db
+    .selectFrom('change_sets as cs')
+    .select((eb) => [eb.cast<string>('cs.txid', 'text').as('txid'), 'cs.at'])
+    .where('cs.workspace_id', '=', workspaceId)
+    .where('cs.at', '>=', filter.from)
+    .where('cs.at', '<=', filter.to);
+  if (filter.txid !== undefined) query = query.where('cs.txid', '=', sql<number>`${filter.txid}::bigint`);
+  if (filter.actorId !== undefined) query = query.where('cs.actor_id', '=', filter.actorId);
+  if (filter.tokenId !== undefined) query = query.where('cs.token_id', '=', filter.tokenId);
+  if (filter.causeKind !== undefined) query = query.where('cs.cause_kind', '=', filter.causeKind);
+  if (filter.causeId !== undefined) query = query.where('cs.cause_id', '=', filter.causeId);
+  // By cs.txid, the bigint: a bare `txid` would be the text selected under that name.
+  return query.orderBy('cs.at').orderBy('cs.txid').execute();
 }
 
 /** Names this transaction's change set's cause once its id is known (a merge's first audit entry). */
 export async function nameThisChangeSet(tx: Tx, workspaceId: string, cause: { kind: string; id: string }): Promise<void> {
-  await sql`UPDATE change_sets SET cause_kind = ${cause.kind}, cause_id = ${cause.id}
-            WHERE workspace_id = ${workspaceId} AND txid = retrace_txid()`.execute(tx);
+  await tx
+    .updateTable('change_sets')
+    .set({ cause_kind: cause.kind, cause_id: cause.id })
+    .where('workspace_id', '=', workspaceId)
+    .where('txid', '=', sql<number>`retrace_txid()`)
+    .execute();
 }
 
 /**
