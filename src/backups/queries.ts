@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Selectable, type SqlBool } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+import type { Backups } from '../db/schema.js';
 import { batchOf, byKeys } from '../db/keys.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
 import { lockContactStatuses } from '../contacts/service.js';
@@ -7,40 +8,28 @@ import { anyWorkspace } from '../workspaces/service.js';
 
 export type BackupStatus = 'exported' | 'verified' | 'failed';
 
-export interface BackupRow {
-  id: string;
-  snapshot_id: string;
-  taken_at: Date;
-  file_name: string;
-  byte_size: number;
-  sha256: string;
-  row_counts: Record<string, number>;
-  status: BackupStatus;
-  verified_at: Date | null;
-  error: string | null;
-  created_by: string | null;
-  created_at: Date;
-  scheduled: boolean;
-  format_version: number;
-  keyring_generation: number | null;
-  keyring_sha256: string | null;
-  verification: VerificationFindings | null;
-  /** created_at to the microsecond, for cursors */
-  created_key: string;
-}
-
-/** What the last verification found of the keyring against the backup (see verifyBackup). */
-export interface VerificationFindings {
+/**
+ * What the last verification found of the keyring against the backup (see verifyBackup).
+ * A type alias, not an interface: only an alias is a Json value, which $narrowType needs.
+ */
+export type VerificationFindings = {
   keysChecked: boolean;
   shreddedContacts: number;
   missingKeys: { count: number; contactIds: string[] };
   mismatchedKeys: { count: number; contactIds: string[] };
   keyring: 'same' | 'other_generation' | 'altered' | 'not_recorded';
-}
+};
 
-const backupColumns = sql`b.id, b.snapshot_id, b.taken_at, b.file_name, b.byte_size, b.sha256, b.row_counts, b.status,
-  b.verified_at, b.error, b.created_by, b.created_at, b.scheduled, b.format_version, b.keyring_generation, b.keyring_sha256,
-  b.verification, ${cursorTime('b.created_at')} AS created_key`;
+/** The jsonb columns as insertBackup and updateVerification write them, the status one the CHECK allows. */
+type BackupShape = { row_counts: Record<string, number>; status: BackupStatus; verification: VerificationFindings | null };
+
+/** A backup as its functions return it (backupColumns): its row, with created_at to the microsecond for cursors. */
+export type BackupRow = Omit<Selectable<Backups>, 'workspace_id' | keyof BackupShape> & BackupShape & { created_key: string };
+
+const backupColumns = [
+  'id', 'snapshot_id', 'taken_at', 'file_name', 'byte_size', 'sha256', 'row_counts', 'status', 'verified_at', 'error', 'created_by', 'created_at',
+  'scheduled', 'format_version', 'keyring_generation', 'keyring_sha256', 'verification', cursorTime('created_at').as('created_key'),
+] as const;
 
 // ---------------------------------------------------------------- the backups record
 
@@ -62,31 +51,39 @@ export async function insertBackup(
     keyring: { generation: number; sha256: string };
   },
 ): Promise<BackupRow> {
-  const { rows } = await sql<BackupRow>`
-    INSERT INTO backups AS b (workspace_id, id, snapshot_id, taken_at, file_name, byte_size, sha256, row_counts, status, created_by, created_at, scheduled,
-                              format_version, keyring_generation, keyring_sha256)
-    VALUES (${workspaceId}, ${input.id}, ${input.snapshotId}, ${input.takenAt}, ${input.fileName}, ${input.byteSize}, ${input.sha256},
-            ${JSON.stringify(input.rowCounts)}::jsonb, 'exported', ${input.createdBy}, ${input.createdAt}, ${input.scheduled},
-            ${input.formatVersion}, ${input.keyring.generation}, ${input.keyring.sha256})
-    RETURNING ${backupColumns}`.execute(tx);
-  return rows[0];
+  return tx
+    .insertInto('backups')
+    .values({
+      workspace_id: workspaceId,
+      id: input.id,
+      snapshot_id: input.snapshotId,
+      taken_at: input.takenAt,
+      file_name: input.fileName,
+      byte_size: input.byteSize,
+      sha256: input.sha256,
+      row_counts: JSON.stringify(input.rowCounts),
+      status: 'exported',
+      created_by: input.createdBy,
+      created_at: input.createdAt,
+      scheduled: input.scheduled,
+      format_version: input.formatVersion,
+      keyring_generation: input.keyring.generation,
+      keyring_sha256: input.keyring.sha256,
+    })
+    .returning(backupColumns)
+    .$narrowType<BackupShape>()
+    .executeTakeFirstOrThrow();
 }
 
 /** One page of the workspace's backups, newest first. */
 export async function selectBackups(db: Db, workspaceId: string, limit: number, after: CursorKey | undefined): Promise<BackupRow[]> {
-  const { rows } = await sql<BackupRow>`
-    SELECT ${backupColumns} FROM backups b
-    WHERE b.workspace_id = ${workspaceId}
-      AND (${after?.[0] ?? null}::timestamptz IS NULL OR (b.created_at, b.id) < (${after?.[0] ?? null}::timestamptz, ${after?.[1] ?? null}::text))
-    ORDER BY b.created_at DESC, b.id DESC
-    LIMIT ${limit}`.execute(db);
-  return rows;
+  let query = db.selectFrom('backups as b').select(backupColumns).where('b.workspace_id', '=', workspaceId);
+  if (after) query = query.where(sql<SqlBool>`(b.created_at, b.id) < (${after[0]}::timestamptz, ${after[1]}::text)`);
+  return query.orderBy('b.created_at', 'desc').orderBy('b.id', 'desc').limit(limit).$narrowType<BackupShape>().execute();
 }
 
 export async function selectBackup(db: Db | Tx, workspaceId: string, id: string): Promise<BackupRow | undefined> {
-  const { rows } = await sql<BackupRow>`
-    SELECT ${backupColumns} FROM backups b WHERE b.workspace_id = ${workspaceId} AND b.id = ${id}`.execute(db);
-  return rows[0];
+  return db.selectFrom('backups').select(backupColumns).where('workspace_id', '=', workspaceId).where('id', '=', id).$narrowType<BackupShape>().executeTakeFirst();
 }
 
 /** The verdict of a verification: verified (error cleared) or failed with why, and what it found of the keyring. */
@@ -96,20 +93,23 @@ export async function updateVerification(
   id: string,
   verdict: { ok: boolean; error: string | null; at: Date; findings: VerificationFindings | null },
 ): Promise<BackupRow | undefined> {
-  const findings = verdict.findings === null ? null : JSON.stringify(verdict.findings);
-  const { rows } = await sql<BackupRow>`
-    UPDATE backups b SET status = ${verdict.ok ? 'verified' : 'failed'}, verified_at = ${verdict.at}, error = ${verdict.error},
-      verification = ${findings}::jsonb
-    WHERE b.workspace_id = ${workspaceId} AND b.id = ${id}
-    RETURNING ${backupColumns}`.execute(tx);
-  return rows[0];
+  return tx
+    .updateTable('backups')
+    .set({
+      status: verdict.ok ? 'verified' : 'failed',
+      verified_at: verdict.at,
+      error: verdict.error,
+      verification: verdict.findings === null ? null : JSON.stringify(verdict.findings),
+    })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .returning(backupColumns)
+    .$narrowType<BackupShape>()
+    .executeTakeFirst();
 }
 
 export async function deleteBackupRow(tx: Tx, workspaceId: string, id: string): Promise<BackupRow | undefined> {
-  const { rows } = await sql<BackupRow>`
-    DELETE FROM backups b WHERE b.workspace_id = ${workspaceId} AND b.id = ${id}
-    RETURNING ${backupColumns}`.execute(tx);
-  return rows[0];
+  return tx.deleteFrom('backups').where('workspace_id', '=', workspaceId).where('id', '=', id).returning(backupColumns).$narrowType<BackupShape>().executeTakeFirst();
 }
 
 // ---------------------------------------------------------------- the workspace as of T
@@ -248,21 +248,18 @@ export async function selectDestroyedKeysAmong(tx: Tx, workspaceId: string, cont
 
 /** One page of the ids of contacts whose keys were destroyed, in id order after `afterContactId`. */
 export async function selectDestroyedKeyPage(tx: Tx, workspaceId: string, afterContactId: string | null, limit: number): Promise<string[]> {
-  const { rows } = await sql<{ contact_id: string }>`
-    SELECT contact_id FROM backup_destroyed_keys
-    WHERE workspace_id = ${workspaceId} AND (${afterContactId}::text IS NULL OR contact_id > ${afterContactId})
-    ORDER BY contact_id
-    LIMIT ${limit}`.execute(tx);
+  let query = tx.selectFrom('backup_destroyed_keys').select('contact_id').where('workspace_id', '=', workspaceId);
+  if (afterContactId !== null) query = query.where('contact_id', '>', afterContactId);
+  const rows = await query.orderBy('contact_id').limit(limit).execute();
   return rows.map((r) => r.contact_id);
 }
 
 /** One page of the workspace's keys, in contact id order after `afterContactId`. */
 export async function selectKeyPage(tx: Tx, workspaceId: string, afterContactId: string | null, limit: number): Promise<{ contact_id: string; key: Buffer }[]> {
-  const { rows } = await sql<{ contact_id: string; key: Buffer | Uint8Array }>`
-    SELECT contact_id, key FROM backup_keys
-    WHERE workspace_id = ${workspaceId} AND (${afterContactId}::text IS NULL OR contact_id > ${afterContactId})
-    ORDER BY contact_id
-    LIMIT ${limit}`.execute(tx);
+  let query = tx.selectFrom('backup_keys').select(['contact_id', 'key']).where('workspace_id', '=', workspaceId);
+  if (afterContactId !== null) query = query.where('contact_id', '>', afterContactId);
+  const rows = await query.orderBy('contact_id').limit(limit).execute();
+  // PGlite reads bytea as a Uint8Array, the pg driver as a Buffer.
   return rows.map((r) => ({ contact_id: r.contact_id, key: Buffer.from(r.key) }));
 }
 
@@ -303,18 +300,19 @@ export async function markKeyringUnwritten(db: Db, workspaceId: string, ofContac
 
 /** Whether the workspace's keyring row says its file is older than its keys (in this transaction's view). */
 export async function keyringIsStale(tx: Tx, workspaceId: string): Promise<boolean> {
-  const { rows } = await sql<{ stale: boolean }>`
-    SELECT written_generation IS DISTINCT FROM generation AS stale FROM backup_keyrings WHERE workspace_id = ${workspaceId}`.execute(tx);
-  return rows[0]?.stale ?? false;
+  const row = await tx
+    .selectFrom('backup_keyrings')
+    .select((eb) => eb('written_generation', 'is distinct from', eb.ref('generation')).$castTo<boolean>().as('stale'))
+    .where('workspace_id', '=', workspaceId)
+    .executeTakeFirst();
+  return row?.stale ?? false;
 }
 
 /** Workspaces (one, or all when null) whose keyring file is older than their keys. */
 export async function selectStaleKeyrings(db: Db, workspaceId: string | null): Promise<string[]> {
-  const { rows } = await sql<{ workspace_id: string }>`
-    SELECT workspace_id FROM backup_keyrings
-    WHERE (${workspaceId}::text IS NULL OR workspace_id = ${workspaceId})
-      AND written_generation IS DISTINCT FROM generation
-    ORDER BY workspace_id`.execute(db);
+  let query = db.selectFrom('backup_keyrings').select('workspace_id');
+  if (workspaceId !== null) query = query.where('workspace_id', '=', workspaceId);
+  const rows = await query.whereRef('written_generation', 'is distinct from', 'generation').orderBy('workspace_id').execute();
   return rows.map((r) => r.workspace_id);
 }
 
@@ -396,12 +394,23 @@ export async function upsertExportSchedule(tx: Tx, workspaceId: string, schedule
     .$narrowType<{ export_kind: ExportKind | null }>()
     .executeTakeFirst();
   const old = { kind: row?.export_kind ?? null, keep: row?.keep_count ?? null };
-  await sql`
-    INSERT INTO backup_schedules (workspace_id, export_kind, keep_count, exported_through, updated_at, updated_by)
-    VALUES (${workspaceId}, ${schedule.kind}, ${schedule.keep}, NULL, ${at}, ${by})
-    ON CONFLICT (workspace_id) DO UPDATE SET export_kind = EXCLUDED.export_kind, keep_count = EXCLUDED.keep_count,
-      updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
-      exported_through = CASE WHEN backup_schedules.export_kind IS NOT DISTINCT FROM EXCLUDED.export_kind THEN backup_schedules.exported_through END`.execute(tx);
+  await tx
+    .insertInto('backup_schedules')
+    .values({ workspace_id: workspaceId, export_kind: schedule.kind, keep_count: schedule.keep, exported_through: null, updated_at: at, updated_by: by })
+    .onConflict((oc) =>
+      oc.column('workspace_id').doUpdateSet((eb) => ({
+        export_kind: eb.ref('excluded.export_kind'),
+        keep_count: eb.ref('excluded.keep_count'),
+        updated_at: eb.ref('excluded.updated_at'),
+        updated_by: eb.ref('excluded.updated_by'),
+        exported_through: eb
+          .case()
+          .when('backup_schedules.export_kind', 'is not distinct from', eb.ref('excluded.export_kind'))
+          .then(eb.ref('backup_schedules.exported_through'))
+          .end(),
+      })),
+    )
+    .execute();
   return old;
 }
 
@@ -444,7 +453,9 @@ export async function selectDueExports(
 }
 
 export async function markExported(db: Db, workspaceId: string, takenAt: Date): Promise<void> {
-  await sql`
-    UPDATE backup_schedules SET exported_through = greatest(exported_through, ${takenAt}::timestamptz)
-    WHERE workspace_id = ${workspaceId}`.execute(db);
+  await db
+    .updateTable('backup_schedules')
+    .set((eb) => ({ exported_through: eb.fn<Date>('greatest', ['exported_through', eb.val(takenAt)]) }))
+    .where('workspace_id', '=', workspaceId)
+    .execute();
 }
