@@ -97,11 +97,20 @@ export const exceptions = [
   // writes the undo's conflicts in the statements that plan it; a rollback's undo is found
   // by its job's status in the statement that reads it.
   { from: 'rollbacks', tables: ['change_sets', 'audit_log', 'undo_conflicts', 'jobs'] },
-  // A backup is every table's rows as of a time (from history's images) with the audit
-  // chain and the snapshot schedule; its restore writes them back and moves the sequences
-  // (deal_contacts', audit_log's) and the audit head past them. A contact's data key is
-  // made only while the contact exists, in the statement that makes it.
-  { from: 'backups', tables: ['contact_history', 'history_entries', 'contacts', 'audit_log', 'audit_heads', 'deal_contacts', 'snapshot_settings', 'snapshots'] },
+  // A backup is every table's rows as of a time (from history's images; backups/file.ts's
+  // catalogue backupTables) with the audit chain and the snapshot schedule; its restore
+  // writes each table's rows back in the catalogue's order, row images by the table's own
+  // row type, and moves the sequences (deal_contacts', audit_log's) and the audit head past
+  // them. A contact's data key is made only while the contact exists, in the statement that
+  // makes it.
+  {
+    from: 'backups',
+    tables: [
+      'contact_history', 'history_entries', 'contacts', 'audit_log', 'audit_heads', 'deal_contacts', 'snapshot_settings', 'snapshots',
+      'workspaces', 'roles', 'users', 'api_tokens', 'lists', 'accounts', 'deals', 'tags', 'forms', 'automations',
+      'list_memberships', 'account_contacts', 'contact_tags', 'enrollments', 'messages',
+    ],
+  },
   // The report of causes counts each change set's writes across every table (history's
   // images, contacts' statuses) in one statement, names each cause (its user, token,
   // automation, form or import job) in one, and looks for workspaces with sets to count.

@@ -30,40 +30,40 @@ export const backupFormatVersion = 2;
 const readableVersions: readonly number[] = [1, 2];
 
 export interface BackupTable {
-  name: string;
+  tableName: string;
   /** Rows belong to one contact and are sealed with its key. */
   person: boolean;
 }
 
 /** Every table a backup holds, in the order it is written and loaded (foreign keys first). */
 export const backupTables: readonly BackupTable[] = [
-  { name: 'workspaces', person: false },
-  { name: 'roles', person: false },
-  { name: 'users', person: false },
-  { name: 'api_tokens', person: false },
-  { name: 'lists', person: false },
-  { name: 'accounts', person: false },
-  { name: 'deals', person: false },
-  { name: 'tags', person: false },
-  { name: 'forms', person: false },
-  { name: 'automations', person: false },
-  { name: 'contacts', person: true },
-  { name: 'list_memberships', person: true },
-  { name: 'account_contacts', person: true },
-  { name: 'deal_contacts', person: true },
-  { name: 'contact_tags', person: true },
-  { name: 'enrollments', person: true },
-  { name: 'messages', person: true },
+  { tableName: 'workspaces', person: false },
+  { tableName: 'roles', person: false },
+  { tableName: 'users', person: false },
+  { tableName: 'api_tokens', person: false },
+  { tableName: 'lists', person: false },
+  { tableName: 'accounts', person: false },
+  { tableName: 'deals', person: false },
+  { tableName: 'tags', person: false },
+  { tableName: 'forms', person: false },
+  { tableName: 'automations', person: false },
+  { tableName: 'contacts', person: true },
+  { tableName: 'list_memberships', person: true },
+  { tableName: 'account_contacts', person: true },
+  { tableName: 'deal_contacts', person: true },
+  { tableName: 'contact_tags', person: true },
+  { tableName: 'enrollments', person: true },
+  { tableName: 'messages', person: true },
   // Not captured by history: the schedule as it is at export, and the audit chain up to T.
-  { name: 'snapshot_settings', person: false },
-  { name: 'audit_log', person: false },
+  { tableName: 'snapshot_settings', person: false },
+  { tableName: 'audit_log', person: false },
 ];
 
-const tableIndex = new Map(backupTables.map((t, i) => [t.name, i]));
+const tableIndex = new Map(backupTables.map((t, i) => [t.tableName, i]));
 
 export type RowCounts = Record<string, number>;
 
-export const zeroCounts = (): RowCounts => Object.fromEntries(backupTables.map((t) => [t.name, 0]));
+export const zeroCounts = (): RowCounts => Object.fromEntries(backupTables.map((t) => [t.tableName, 0]));
 
 export interface BackupHeader {
   format: typeof backupFormat;
@@ -300,10 +300,10 @@ export async function readBackup(source: Readable, keyring: Keyring): Promise<Ba
       if (index < position) throw new UnreadableBackup(`line ${lineNo}: ${String(value.t)} comes after a table loaded later`);
       position = index;
       const table = backupTables[index];
-      counts[table.name] += 1;
+      counts[table.tableName] += 1;
       if (table.person) {
-        if (typeof value.c !== 'string' || typeof value.e !== 'string') throw new UnreadableBackup(`line ${lineNo}: a ${table.name} row is not sealed`);
-        if (checked && typeof value.k !== 'string') throw new UnreadableBackup(`line ${lineNo}: a ${table.name} row has no key check value`);
+        if (typeof value.c !== 'string' || typeof value.e !== 'string') throw new UnreadableBackup(`line ${lineNo}: a ${table.tableName} row is not sealed`);
+        if (checked && typeof value.k !== 'string') throw new UnreadableBackup(`line ${lineNo}: a ${table.tableName} row has no key check value`);
         const key = keyring.keys.get(value.c);
         if (!key) {
           yield keyring.shredded.has(value.c) ? { kind: 'shredded', table, contactId: value.c } : { kind: 'keyless', table, contactId: value.c, why: 'missing' };
@@ -315,15 +315,15 @@ export async function readBackup(source: Readable, keyring: Keyring): Promise<Ba
         }
         let row: unknown;
         try {
-          row = openRow(key, header.workspaceId, table.name, value.c, value.e);
+          row = openRow(key, header.workspaceId, table.tableName, value.c, value.e);
         } catch {
-          throw new UnreadableBackup(`line ${lineNo}: a ${table.name} row of contact ${value.c} does not decrypt with its key`);
+          throw new UnreadableBackup(`line ${lineNo}: a ${table.tableName} row of contact ${value.c} does not decrypt with its key`);
         }
         if (!isRecord(row) || row.workspace_id !== header.workspaceId) throw new UnreadableBackup(`line ${lineNo}: the row is not of this workspace`);
         yield { kind: 'row', table, contactId: value.c, row };
       } else {
-        if (!isRecord(value.r)) throw new UnreadableBackup(`line ${lineNo}: a ${table.name} row is not an object`);
-        const owner = table.name === 'workspaces' ? value.r.id : value.r.workspace_id;
+        if (!isRecord(value.r)) throw new UnreadableBackup(`line ${lineNo}: a ${table.tableName} row is not an object`);
+        const owner = table.tableName === 'workspaces' ? value.r.id : value.r.workspace_id;
         if (owner !== header.workspaceId) throw new UnreadableBackup(`line ${lineNo}: the row is not of this workspace`);
         yield { kind: 'row', table, contactId: null, row: value.r };
       }
@@ -331,8 +331,8 @@ export async function readBackup(source: Readable, keyring: Keyring): Promise<Ba
     if (!trailer) throw new UnreadableBackup('the file ends before the end of the backup (truncated)');
     const declared = isRecord(trailer.counts) ? trailer.counts : {};
     for (const table of backupTables) {
-      if (declared[table.name] !== counts[table.name]) {
-        throw new UnreadableBackup(`the file holds ${counts[table.name]} ${table.name} rows, its end says ${String(declared[table.name])}`);
+      if (declared[table.tableName] !== counts[table.tableName]) {
+        throw new UnreadableBackup(`the file holds ${counts[table.tableName]} ${table.tableName} rows, its end says ${String(declared[table.tableName])}`);
       }
     }
     if (checked) {

@@ -40,11 +40,11 @@ async function dumpWorkspace(db: Db, workspaceId: string, lastAuditId: number): 
     await sql`SELECT set_config('TimeZone', 'UTC', true)`.execute(tx);
     const dump: Dump = {};
     for (const table of backupTables) {
-      const owner = table.name === 'workspaces' ? sql`x.id` : sql`x.workspace_id`;
-      const onlyChain = table.name === 'audit_log' ? sql`AND x.id <= ${lastAuditId}` : sql``;
+      const owner = table.tableName === 'workspaces' ? sql`x.id` : sql`x.workspace_id`;
+      const onlyChain = table.tableName === 'audit_log' ? sql`AND x.id <= ${lastAuditId}` : sql``;
       const { rows } = await sql<{ row: Record<string, unknown> }>`
-        SELECT to_jsonb(x) AS row FROM ${sql.table(table.name)} x WHERE ${owner} = ${workspaceId} ${onlyChain}`.execute(tx);
-      dump[table.name] = rows.map((r) => r.row).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+        SELECT to_jsonb(x) AS row FROM ${sql.table(table.tableName)} x WHERE ${owner} = ${workspaceId} ${onlyChain}`.execute(tx);
+      dump[table.tableName] = rows.map((r) => r.row).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
     }
     return dump;
   });
@@ -91,7 +91,7 @@ describe('restoring a backup into an empty database', () => {
     const snapshot = (await ws.api('POST', '/snapshots', { label: 'T' })).body;
     const chainEnd = await lastAuditId(app.ctx.db, ws.id);
     const atSnapshot = await dumpWorkspace(app.ctx.db, ws.id, chainEnd);
-    for (const table of backupTables) expect(atSnapshot[table.name].length, table.name).toBeGreaterThan(0);
+    for (const table of backupTables) expect(atSnapshot[table.tableName].length, table.tableName).toBeGreaterThan(0);
     expect(atSnapshot.messages).toHaveLength(4);
     expect(atSnapshot.enrollments).toHaveLength(4);
     // Changes after the snapshot, which the backup must not hold.
@@ -111,7 +111,7 @@ describe('restoring a backup into an empty database', () => {
     expect(summary.restored).toEqual(backup.rowCounts);
     expect(Object.values(summary.skipped).every((n) => n === 0)).toBe(true);
     const restored = await dumpWorkspace(target.db, ws.id, chainEnd);
-    for (const table of backupTables) expect(restored[table.name], table.name).toEqual(atSnapshot[table.name]);
+    for (const table of backupTables) expect(restored[table.tableName], table.tableName).toEqual(atSnapshot[table.tableName]);
   });
 
   it('keeps the audit chain verifiable, records backup.restored on it, and captures the rows in history with origin backup', async () => {
@@ -172,9 +172,9 @@ describe('restoring a backup into an empty database', () => {
     ]);
     // Nowhere but in the audit log (by id only, as in the live database) is she named.
     const dump = await dumpWorkspace(target.db, ws.id, Number.MAX_SAFE_INTEGER);
-    for (const table of backupTables.filter((t) => t.name !== 'audit_log')) {
-      const text = JSON.stringify(dump[table.name]);
-      expect(text.includes(ada.id) || text.includes('Lovelace') || text.includes('analytical.test'), table.name).toBe(false);
+    for (const table of backupTables.filter((t) => t.tableName !== 'audit_log')) {
+      const text = JSON.stringify(dump[table.tableName]);
+      expect(text.includes(ada.id) || text.includes('Lovelace') || text.includes('analytical.test'), table.tableName).toBe(false);
     }
     const { rows: history } = await sql<{ n: number }>`
       SELECT count(*)::int AS n FROM history WHERE workspace_id = ${ws.id} AND (contact_id = ${ada.id} OR after::text LIKE ${'%' + 'Lovelace' + '%'})`.execute(target.db);

@@ -112,7 +112,7 @@ export async function restoreBackup(
       let batchTable: BackupTable | undefined;
       let batch: Record<string, unknown>[] = [];
       const flush = async () => {
-        if (batchTable) await insertRowImages(tx, batchTable.name, batch);
+        if (batchTable) await insertRowImages(tx, batchTable.tableName, batch);
         batch = [];
       };
       for await (const entry of reading.entries) {
@@ -121,12 +121,12 @@ export async function restoreBackup(
           batchTable = entry.table;
         }
         if (entry.kind !== 'row') {
-          skipped[entry.table.name] += 1;
+          skipped[entry.table.tableName] += 1;
           missingContacts.add(entry.contactId);
           if (entry.kind === 'keyless') keyless.add(entry.contactId);
           continue;
         }
-        restored[entry.table.name] += 1;
+        restored[entry.table.tableName] += 1;
         batch.push(entry.row);
       }
       await flush();

@@ -144,7 +144,7 @@ export async function createBackup(
     snapshotId: snapshot.id,
     takenAt: snapshot.takenAt,
     createdAt: change.at.toISOString(),
-    tables: backupTables.map((t) => t.name),
+    tables: backupTables.map((t) => t.tableName),
   };
   const store = backupStore(ctx.config);
   const counts = zeroCounts();
@@ -258,43 +258,43 @@ async function* exportLines(
   const at = new Date(header.takenAt);
   yield headerLine(header);
   for (const table of backupTables) {
-    if (table.name === 'snapshot_settings') {
+    if (table.tableName === 'snapshot_settings') {
       const settings = await selectSnapshotSettingsRow(ctx.db, ws);
       if (settings) {
-        counts[table.name] += 1;
-        yield rowLine(table.name, settings);
+        counts[table.tableName] += 1;
+        yield rowLine(table.tableName, settings);
       }
       continue;
     }
-    if (table.name === 'audit_log') {
+    if (table.tableName === 'audit_log') {
       await chainPendingEntries(ctx.db, ws);
       const lastSeq = await selectLastAuditSeqAsOf(ctx.db, ws, at);
       for (let afterSeq = 0; lastSeq !== null; ) {
         const page = await selectAuditPage(ctx.db, ws, afterSeq, lastSeq, pageSize);
         if (page.length === 0) break;
-        counts[table.name] += page.length;
-        yield page.map((entry) => rowLine(table.name, entry.row)).join('');
+        counts[table.tableName] += page.length;
+        yield page.map((entry) => rowLine(table.tableName, entry.row)).join('');
         afterSeq = page[page.length - 1].seq;
       }
       continue;
     }
     for (let beforeKey: string | null = null; ; ) {
-      const page = await selectRowsAsOf(ctx.db, ws, table.name, at, beforeKey, pageSize);
+      const page = await selectRowsAsOf(ctx.db, ws, table.tableName, at, beforeKey, pageSize);
       if (page.length === 0) break;
       beforeKey = page[page.length - 1].row_key;
       const present = page.filter((r) => r.op !== 'delete' && r.after !== null);
       let lines: string[];
       if (table.person) {
-        const keys = await keysOf(ctx, change, present.map((r) => ownerOf(table.name, r.contact_id)));
+        const keys = await keysOf(ctx, change, present.map((r) => ownerOf(table.tableName, r.contact_id)));
         lines = present.flatMap((r) => {
-          const contactId = ownerOf(table.name, r.contact_id);
+          const contactId = ownerOf(table.tableName, r.contact_id);
           const key = keys.get(contactId);
-          return key ? [sealedLine(table.name, contactId, keyCheck(ws, contactId, key), sealRow(key, ws, table.name, contactId, r.after))] : [];
+          return key ? [sealedLine(table.tableName, contactId, keyCheck(ws, contactId, key), sealRow(key, ws, table.tableName, contactId, r.after))] : [];
         });
       } else {
-        lines = present.map((r) => rowLine(table.name, r.after));
+        lines = present.map((r) => rowLine(table.tableName, r.after));
       }
-      counts[table.name] += lines.length;
+      counts[table.tableName] += lines.length;
       yield lines.join('');
       if (page.length < pageSize) break;
     }
@@ -429,8 +429,8 @@ async function checkBackupFile(ctx: AppContext, workspaceId: string, row: Backup
       await reading.close();
     }
     for (const table of backupTables) {
-      if (reading.counts[table.name] !== (row.row_counts[table.name] ?? 0)) {
-        return { ok: false, error: `the file holds ${reading.counts[table.name]} ${table.name} rows, the record says ${row.row_counts[table.name] ?? 0}`, findings: null };
+      if (reading.counts[table.tableName] !== (row.row_counts[table.tableName] ?? 0)) {
+        return { ok: false, error: `the file holds ${reading.counts[table.tableName]} ${table.tableName} rows, the record says ${row.row_counts[table.tableName] ?? 0}`, findings: null };
       }
     }
     const keysChecked = reading.keyring !== null;
