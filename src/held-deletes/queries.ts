@@ -27,10 +27,15 @@ export async function removedSince(tx: Tx, workspaceId: string, actorId: string,
 
 /** The contacts the actor deleted or archived after `since`, in the order it did. */
 export async function contactsRemovedSince(tx: Tx, workspaceId: string, actorId: string, since: Date): Promise<string[]> {
-  const { rows } = await sql<{ contact_ids: string[] }>`
-    SELECT contact_ids FROM mass_delete_tallies
-    WHERE workspace_id = ${workspaceId} AND actor_id = ${actorId} AND at > ${since}
-    ORDER BY at, id`.execute(tx);
+  const rows = await tx
+    .selectFrom('mass_delete_tallies')
+    .select('contact_ids')
+    .where('workspace_id', '=', workspaceId)
+    .where('actor_id', '=', actorId)
+    .where('at', '>', since)
+    .orderBy('at')
+    .orderBy('id')
+    .execute();
   return rows.flatMap((r) => r.contact_ids);
 }
 
@@ -45,10 +50,19 @@ export interface TallyEntry {
 }
 
 export async function insertTally(tx: Tx, workspaceId: string, entry: TallyEntry): Promise<void> {
-  await sql`
-    INSERT INTO mass_delete_tallies (workspace_id, actor_id, token_id, removal, at, contact_ids, removed, base)
-    VALUES (${workspaceId}, ${entry.actorId}, ${entry.tokenId}, ${entry.removal}, ${entry.at}, ${entry.contactIds}::text[], ${entry.contactIds.length},
-            ${entry.base})`.execute(tx);
+  await tx
+    .insertInto('mass_delete_tallies')
+    .values({
+      workspace_id: workspaceId,
+      actor_id: entry.actorId,
+      token_id: entry.tokenId,
+      removal: entry.removal,
+      at: entry.at,
+      contact_ids: entry.contactIds,
+      removed: entry.contactIds.length,
+      base: entry.base,
+    })
+    .execute();
 }
 
 /** Forgets what the actor removed so far: after a release its window starts again. */
@@ -126,12 +140,22 @@ export interface NewHeld {
 }
 
 export async function insertHeld(tx: Tx, workspaceId: string, held: NewHeld): Promise<string> {
-  const { rows } = await sql<{ id: string }>`
-    INSERT INTO held_deletes (workspace_id, actor_id, token_id, held_at, removed_in_window, limit_contacts, limit_by, window_minutes, window_from)
-    VALUES (${workspaceId}, ${held.actorId}, ${held.tokenId}, ${held.heldAt}, ${held.removedInWindow}, ${held.limit}, ${held.limitBy},
-            ${held.windowMinutes}, ${held.windowFrom})
-    RETURNING id`.execute(tx);
-  return rows[0].id;
+  const row = await tx
+    .insertInto('held_deletes')
+    .values({
+      workspace_id: workspaceId,
+      actor_id: held.actorId,
+      token_id: held.tokenId,
+      held_at: held.heldAt,
+      removed_in_window: held.removedInWindow,
+      limit_contacts: held.limit,
+      limit_by: held.limitBy,
+      window_minutes: held.windowMinutes,
+      window_from: held.windowFrom,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
 }
 
 /** Adds a request after the held request's others. */
@@ -190,10 +214,14 @@ export async function selectHeldPage(db: Db, workspaceId: string, status: HeldSt
 
 /** The held request's requests, in the order they came. */
 export async function selectHeldRequests(tx: Tx, workspaceId: string, heldId: string): Promise<{ removal: Removal; contact_ids: string[] }[]> {
-  const { rows } = await sql<{ removal: Removal; contact_ids: string[] }>`
-    SELECT removal, contact_ids FROM held_delete_requests
-    WHERE workspace_id = ${workspaceId} AND held_id = ${heldId} ORDER BY position`.execute(tx);
-  return rows;
+  return tx
+    .selectFrom('held_delete_requests')
+    .select(['removal', 'contact_ids'])
+    .where('workspace_id', '=', workspaceId)
+    .where('held_id', '=', heldId)
+    .orderBy('position')
+    .$narrowType<{ removal: Removal }>()
+    .execute();
 }
 
 export async function markDecided(
@@ -202,8 +230,17 @@ export async function markDecided(
   heldId: string,
   decision: { status: 'released' | 'rejected'; by: string | null; at: Date; undo: boolean | null; outcome: HeldOutcome | null },
 ): Promise<void> {
-  await sql`
-    UPDATE held_deletes SET status = ${decision.status}, decided_by = ${decision.by}, decided_at = ${decision.at}, undo = ${decision.undo},
-                            outcome = ${decision.outcome === null ? null : JSON.stringify(decision.outcome)}::jsonb
-    WHERE workspace_id = ${workspaceId} AND id = ${heldId}`.execute(tx);
+  // The outcome (jsonb) goes as JSON text.
+  await tx
+    .updateTable('held_deletes')
+    .set({
+      status: decision.status,
+      decided_by: decision.by,
+      decided_at: decision.at,
+      undo: decision.undo,
+      outcome: decision.outcome === null ? null : JSON.stringify(decision.outcome),
+    })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', heldId)
+    .execute();
 }
