@@ -241,8 +241,15 @@ export async function moveMemberships(tx: Tx, workspaceId: string, fromIds: stri
  */
 export async function lockLiveLists(db: Db | Tx, workspaceId: string, listIds: string[]): Promise<Set<string>> {
   if (listIds.length === 0) return new Set();
-  const { rows } = await sql<{ id: string }>`
-    SELECT id FROM lists WHERE workspace_id = ${workspaceId} AND id = ANY(${listIds}::text[]) AND deleted_at IS NULL FOR SHARE`.execute(db);
+  // The ids go as one array parameter (= any), not one each: one statement text however many lists.
+  const rows = await db
+    .selectFrom('lists')
+    .select('id')
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', (eb) => eb.fn.any(eb.val(listIds)))
+    .where('deleted_at', 'is', null)
+    .forShare()
+    .execute();
   return new Set(rows.map((r) => r.id));
 }
 
