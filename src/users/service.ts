@@ -58,8 +58,13 @@ export async function createUserWithToken(
   workspaceId: string,
   input: { email: string; name: string | null; roleId: string },
 ): Promise<{ user: User; token: string }> {
-  const existing = await sql`SELECT 1 FROM users WHERE workspace_id = ${workspaceId} AND lower(email) = lower(${input.email})`.execute(tx);
-  if (existing.rows.length > 0) throw new AppError(409, 'invalid_state', 'A user with this email already exists', { email: input.email });
+  const existing = await tx
+    .selectFrom('users')
+    .select((eb) => eb.lit(1).as('held'))
+    .where('workspace_id', '=', workspaceId)
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(input.email)])))
+    .executeTakeFirst();
+  if (existing) throw new AppError(409, 'invalid_state', 'A user with this email already exists', { email: input.email });
   const { id: userId } = await tx
     .insertInto('users')
     .values({ workspace_id: workspaceId, email: input.email, name: input.name, role_id: input.roleId })
@@ -99,9 +104,12 @@ export async function signedInUser(
   db: Db,
   principal: { workspaceId: string; ownerId: string; roleId: string; roleName: string; permissions: ReadonlySet<Permission> },
 ): Promise<SignedInUser> {
-  const { rows } = await sql<{ id: string; email: string; name: string | null }>`
-    SELECT u.id, u.email, u.name FROM users u WHERE u.workspace_id = ${principal.workspaceId} AND u.id = ${principal.ownerId}`.execute(db);
-  const row = rows[0];
+  const row = await db
+    .selectFrom('users')
+    .select(['id', 'email', 'name'])
+    .where('workspace_id', '=', principal.workspaceId)
+    .where('id', '=', principal.ownerId)
+    .executeTakeFirst();
   if (!row) throw notFound('User');
   return {
     user: { id: row.id, email: row.email, name: row.name },
@@ -119,12 +127,20 @@ export async function listUsers(db: Db, workspaceId: string, request: PageReques
   return paging.page(rows, (r) => r.id, presentUser);
 }
 
+/** What a role is answered with; its permissions are the Permission names the routes validate before they are written. */
+const roleColumns = ['id', 'name', 'permissions', 'builtin'] as const;
+
 /** A role by name (case-insensitive) or id; unknown roles are bad input. */
 export async function findRole(tx: Tx, workspaceId: string, role: string): Promise<Role> {
-  const { rows } = await sql<Role>`
-    SELECT id, name, permissions, builtin FROM roles WHERE workspace_id = ${workspaceId} AND (lower(name) = lower(${role}) OR id = ${role})`.execute(tx);
-  if (!rows[0]) throw invalidRequest(`No role named ${role}`, { issues: [{ in: 'body', path: ['role'], message: 'unknown role' }] });
-  return rows[0];
+  const found = await tx
+    .selectFrom('roles')
+    .select(roleColumns)
+    .where('workspace_id', '=', workspaceId)
+    .where((eb) => eb.or([eb(eb.fn('lower', ['name']), '=', eb.fn('lower', [eb.val(role)])), eb('id', '=', role)]))
+    .$narrowType<{ permissions: Permission[] }>()
+    .executeTakeFirst();
+  if (!found) throw invalidRequest(`No role named ${role}`, { issues: [{ in: 'body', path: ['role'], message: 'unknown role' }] });
+  return found;
 }
 
 /** Who grants: the caller's role and what it holds. */
@@ -181,14 +197,22 @@ export async function listRoles(db: Db, workspaceId: string, request: PageReques
 export async function createRole(db: Db, change: ChangeContext, grantor: Grantor, input: { name: string; permissions: Permission[] }): Promise<Role> {
   assertMayGrant(grantor, input);
   return inTransaction(db, change, async (tx) => {
-    const taken = await sql`SELECT 1 FROM roles WHERE workspace_id = ${change.workspaceId} AND lower(name) = lower(${input.name})`.execute(tx);
-    if (taken.rows.length > 0) throw new AppError(409, 'invalid_state', `A role named ${input.name} already exists`, { name: input.name });
+    const taken = await tx
+      .selectFrom('roles')
+      .select((eb) => eb.lit(1).as('held'))
+      .where('workspace_id', '=', change.workspaceId)
+      .where((eb) => eb(eb.fn('lower', ['name']), '=', eb.fn('lower', [eb.val(input.name)])))
+      .executeTakeFirst();
+    if (taken) throw new AppError(409, 'invalid_state', `A role named ${input.name} already exists`, { name: input.name });
     const permissions = [...new Set(input.permissions)];
-    const { rows } = await sql<Role>`
-      INSERT INTO roles (workspace_id, name, permissions) VALUES (${change.workspaceId}, ${input.name}, ${sql.val(permissions)}::text[])
-      RETURNING id, name, permissions, builtin`.execute(tx);
-    await recordAudit(tx, change, { action: 'role.created', targetType: 'role', targetId: rows[0].id, details: { name: input.name, permissions } });
-    return rows[0];
+    const role = await tx
+      .insertInto('roles')
+      .values({ workspace_id: change.workspaceId, name: input.name, permissions })
+      .returning(roleColumns)
+      .$narrowType<{ permissions: Permission[] }>()
+      .executeTakeFirstOrThrow();
+    await recordAudit(tx, change, { action: 'role.created', targetType: 'role', targetId: role.id, details: { name: input.name, permissions } });
+    return role;
   });
 }
 
@@ -284,10 +308,15 @@ export async function changeUserRole(
 
 /** Revokes every live token a user holds or created; answers how many. */
 async function revokeTokensOf(tx: Tx, change: ChangeContext, userId: string): Promise<number> {
-  const { rows } = await sql`
-    UPDATE api_tokens SET revoked_at = ${change.at}, revoked_by = ${change.actorId}
-    WHERE workspace_id = ${change.workspaceId} AND user_id = ${userId} AND revoked_at IS NULL RETURNING id`.execute(tx);
-  return rows.length;
+  const revoked = await tx
+    .updateTable('api_tokens')
+    .set({ revoked_at: change.at, revoked_by: change.actorId })
+    .where('workspace_id', '=', change.workspaceId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .execute();
+  return revoked.length;
 }
 
 /**

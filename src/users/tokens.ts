@@ -68,14 +68,22 @@ export async function createIntegrationToken(
       const ws = change.workspaceId;
       const role = await findRole(tx, ws, input.role);
       assertMayGrant(caller, role);
-      const taken = await sql`SELECT 1 FROM api_tokens WHERE workspace_id = ${ws} AND lower(name) = lower(${input.name}) AND revoked_at IS NULL`.execute(tx);
-      if (taken.rows.length > 0) throw nameTaken(input.name);
+      const taken = await tx
+        .selectFrom('api_tokens')
+        .select((eb) => eb.lit(1).as('held'))
+        .where('workspace_id', '=', ws)
+        .where((eb) => eb(eb.fn('lower', ['name']), '=', eb.fn('lower', [eb.val(input.name)])))
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (taken) throw nameTaken(input.name);
       const secret = newToken(ws);
-      const { rows } = await sql<{ id: string }>`
-        INSERT INTO api_tokens (workspace_id, user_id, token_hash, name, role_id)
-        VALUES (${ws}, ${caller.ownerId}, ${hashToken(secret)}, ${input.name}, ${role.id}) RETURNING id`.execute(tx);
-      await recordAudit(tx, change, { action: 'token.created', targetType: 'token', targetId: rows[0].id, details: { name: input.name, role: role.name } });
-      return { token: await findToken(tx, ws, rows[0].id), secret };
+      const { id } = await tx
+        .insertInto('api_tokens')
+        .values({ workspace_id: ws, user_id: caller.ownerId, token_hash: hashToken(secret), name: input.name, role_id: role.id })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await recordAudit(tx, change, { action: 'token.created', targetType: 'token', targetId: id, details: { name: input.name, role: role.name } });
+      return { token: await findToken(tx, ws, id), secret };
     });
   } catch (error) {
     if (violatesUniqueIndex(error, 'api_tokens_live_name')) throw nameTaken(input.name);
@@ -101,10 +109,15 @@ export async function revokeIntegrationToken(db: Db, change: ChangeContext, toke
   return inTransaction(db, change, async (tx) => {
     const ws = change.workspaceId;
     const current = await findToken(tx, ws, tokenId);
-    const { rows } = await sql`
-      UPDATE api_tokens SET revoked_at = ${change.at}, revoked_by = ${change.actorId}
-      WHERE workspace_id = ${ws} AND id = ${tokenId} AND revoked_at IS NULL RETURNING id`.execute(tx);
-    if (rows.length === 0) throw invalidState('This token is already revoked', { revokedAt: current.revokedAt });
+    const revoked = await tx
+      .updateTable('api_tokens')
+      .set({ revoked_at: change.at, revoked_by: change.actorId })
+      .where('workspace_id', '=', ws)
+      .where('id', '=', tokenId)
+      .where('revoked_at', 'is', null)
+      .returning('id')
+      .executeTakeFirst();
+    if (!revoked) throw invalidState('This token is already revoked', { revokedAt: current.revokedAt });
     await recordAudit(tx, change, { action: 'token.revoked', targetType: 'token', targetId: tokenId, details: { name: current.name } });
     return findToken(tx, ws, tokenId);
   });
