@@ -6,10 +6,16 @@ export type ContactStatus = 'active' | 'archived' | 'deleted' | 'merged';
 
 /** The contact's status, locking its row; 404 when it does not exist in the workspace. */
 export async function lockContact(tx: Tx | Db, workspaceId: string, contactId: string): Promise<ContactStatus> {
-  const { rows } = await sql<{ status: ContactStatus }>`
-    SELECT status FROM contacts WHERE workspace_id = ${workspaceId} AND id = ${contactId} FOR UPDATE`.execute(tx);
-  if (!rows[0]) throw notFound('Contact');
-  return rows[0].status;
+  const row = await tx
+    .selectFrom('contacts')
+    .select('status')
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', contactId)
+    .forUpdate()
+    .$narrowType<{ status: ContactStatus }>()
+    .executeTakeFirst();
+  if (!row) throw notFound('Contact');
+  return row.status;
 }
 
 /** Associations are only made with active contacts: 404 if missing, 409 otherwise. */
@@ -49,8 +55,15 @@ export function joinContact(alias: string, workspaceId: JoinKey, contactId: Join
 
 /** Which of these contacts are active, each locked (FOR SHARE) against leaving meanwhile. */
 export async function lockActiveContacts(tx: Tx, workspaceId: string, contactIds: string[]): Promise<Set<string>> {
-  const { rows } = await sql<{ id: string }>`
-    SELECT id FROM contacts WHERE workspace_id = ${workspaceId} AND id = ANY(${contactIds}::text[]) AND status = 'active'
-    ORDER BY id FOR SHARE`.execute(tx);
+  // The ids go as one array parameter (= any), not one each: one statement text however many contacts.
+  const rows = await tx
+    .selectFrom('contacts')
+    .select('id')
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', (eb) => eb.fn.any(eb.val(contactIds)))
+    .where('status', '=', 'active')
+    .orderBy('id')
+    .forShare()
+    .execute();
   return new Set(rows.map((r) => r.id));
 }

@@ -399,9 +399,13 @@ export async function reactivateContacts(tx: Tx, workspaceId: string, ids: strin
 
 /** How many of the workspace's contacts are active (its active contact limit counts them). */
 export async function countActiveContacts(tx: Tx, workspaceId: string): Promise<number> {
-  const { rows } = await sql<{ active: number }>`
-    SELECT count(*)::int AS active FROM contacts WHERE workspace_id = ${workspaceId} AND status = 'active'`.execute(tx);
-  return rows[0].active;
+  const { active } = await tx
+    .selectFrom('contacts')
+    .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('active'))
+    .where('workspace_id', '=', workspaceId)
+    .where('status', '=', 'active')
+    .executeTakeFirstOrThrow();
+  return active;
 }
 
 /**
