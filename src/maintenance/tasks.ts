@@ -37,7 +37,7 @@ export const maintenanceTasks: MaintenanceTask[] = [
   // these), before compaction may take the history away.
   { name: 'changeSets', yieldsToJobs: true, run: (ctx, workspaceId, yieldNow) => countChangeSets(ctx.db, workspaceId, countedPerPass, { yieldNow }) },
   // History no recoverable point needs: after the snapshots that pin it are settled.
-  { name: 'compactedHistory', yieldsToJobs: true, run: (ctx, workspaceId) => compactHistory(ctx, workspaceId) },
+  { name: 'compactedHistory', yieldsToJobs: true, run: (ctx, workspaceId, yieldNow) => compactHistory(ctx, workspaceId, { yieldNow }) },
   // The newest snapshot of the kind a workspace exports goes to the backup store: last,
   // as the slowest, and one whose store fails holds up no other work.
   { name: 'scheduledBackups', run: exportScheduledSnapshots },

@@ -331,15 +331,18 @@ export const compactionBatchSize = 5000;
  * at each retained snapshot's takenAt, and everything inside the window. A pass examines only the rows written since
  * the last complete pass, or all history after a snapshot stopped pinning (or when the
  * last pass did not finish). A workspace with a restore or rollback queued or running is
- * left for the next pass, since the job reads history as it goes. Returns how many
- * entries were removed.
+ * left for the next pass, since the job reads history as it goes; `yieldNow`, asked
+ * between batches, leaves the rest for the next pass too (a job started on PGlite:
+ * maintenance/service.ts). Returns how many entries were removed.
  */
-export async function compactHistory(ctx: AppContext, workspaceId: string | null, options: { batchSize?: number } = {}): Promise<number> {
+export async function compactHistory(ctx: AppContext, workspaceId: string | null, options: { batchSize?: number; yieldNow?: () => boolean } = {}): Promise<number> {
   const batchSize = options.batchSize ?? compactionBatchSize;
+  const yieldNow = options.yieldNow ?? (() => false);
   const now = ctx.clock.now();
   let removed = 0;
   // Per workspace, in batches: each batch is one short transaction.
   for (const { workspace_id: ws, through } of await workspacesDueForCompaction(ctx.db, workspaceId, now)) {
+    if (yieldNow()) break;
     if (await activeJob(ctx.db, ws)) continue;
     const change: ChangeContext = { workspaceId: ws, actorId: null, origin: 'system', at: now };
     const { since } = await inTransaction(ctx.db, change, (tx) => startCompaction(tx, ws, through, now));
@@ -362,6 +365,8 @@ export async function compactHistory(ctx: AppContext, workspaceId: string | null
         finished = true;
         break;
       }
+      // A job started elsewhere (maintenance/service.ts): left incomplete, as above.
+      if (yieldNow()) break;
     }
     await inTransaction(ctx.db, change, (tx) => (finished ? completeCompaction(tx, ws, now) : markPinsReleased(tx, ws)));
   }
