@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { equalsIgnoringCase } from '../db/patterns.js';
 import { inTransaction } from '../db/database.js';
 import { hashToken, newToken } from '../http/auth.js';
 import { AppError, invalidRequest, invalidState, notFound } from '../http/errors.js';
@@ -62,7 +63,7 @@ export async function createUserWithToken(
     .selectFrom('users')
     .select((eb) => eb.lit(1).as('held'))
     .where('workspace_id', '=', workspaceId)
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(input.email)])))
+    .where(equalsIgnoringCase('email', input.email))
     .executeTakeFirst();
   if (existing) throw new AppError(409, 'invalid_state', 'A user with this email already exists', { email: input.email });
   const { id: userId } = await tx
@@ -136,7 +137,7 @@ export async function findRole(tx: Tx, workspaceId: string, role: string): Promi
     .selectFrom('roles')
     .select(roleColumns)
     .where('workspace_id', '=', workspaceId)
-    .where((eb) => eb.or([eb(eb.fn('lower', ['name']), '=', eb.fn('lower', [eb.val(role)])), eb('id', '=', role)]))
+    .where((eb) => eb.or([equalsIgnoringCase('name', role), eb('id', '=', role)]))
     .$narrowType<{ permissions: Permission[] }>()
     .executeTakeFirst();
   if (!found) throw invalidRequest(`No role named ${role}`, { issues: [{ in: 'body', path: ['role'], message: 'unknown role' }] });
@@ -201,7 +202,7 @@ export async function createRole(db: Db, change: ChangeContext, grantor: Grantor
       .selectFrom('roles')
       .select((eb) => eb.lit(1).as('held'))
       .where('workspace_id', '=', change.workspaceId)
-      .where((eb) => eb(eb.fn('lower', ['name']), '=', eb.fn('lower', [eb.val(input.name)])))
+      .where(equalsIgnoringCase('name', input.name))
       .executeTakeFirst();
     if (taken) throw new AppError(409, 'invalid_state', `A role named ${input.name} already exists`, { name: input.name });
     const permissions = [...new Set(input.permissions)];

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
+import { equalsIgnoringCase } from '../db/patterns.js';
 import { inTransaction, violatesUniqueIndex } from '../db/database.js';
 import { hashToken, newToken } from '../http/auth.js';
 import { invalidState, notFound } from '../http/errors.js';
@@ -72,7 +73,7 @@ export async function createIntegrationToken(
         .selectFrom('api_tokens')
         .select((eb) => eb.lit(1).as('held'))
         .where('workspace_id', '=', ws)
-        .where((eb) => eb(eb.fn('lower', ['name']), '=', eb.fn('lower', [eb.val(input.name)])))
+        .where(equalsIgnoringCase('name', input.name))
         .where('revoked_at', 'is', null)
         .executeTakeFirst();
       if (taken) throw nameTaken(input.name);
