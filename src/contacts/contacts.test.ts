@@ -206,6 +206,33 @@ describe('searching more contacts than a search reads in order', () => {
     expect((await ids('q=filler7%40')).data).toEqual([]);
   });
 
+  it('keeps every search text exact when one statement renames contacts of two workspaces, and one that changes only their status leaves them be', async () => {
+    // The search index follows a bulk rename (an import's update, an undo, a rollback) in
+    // one statement per workspace (migration 112): each renamed text is the new one, the
+    // untouched contacts keep theirs, and a status-only update rewrites none.
+    const other = await aWorkspace(app);
+    await aContact(other, { email: 'bulk-other@example.com', firstName: 'Before' });
+    const textsNotMatching = async () => {
+      const { rows } = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM contact_search s JOIN contacts c ON c.workspace_id = s.workspace_id AND c.id = s.contact_id
+        WHERE s.workspace_id IN (${ws.id}, ${other.id}) AND s.search_text <> contact_search_text(c.email, c.first_name, c.last_name)`.execute(app.ctx.db);
+      return rows[0].n;
+    };
+    await sql`
+      UPDATE contacts SET first_name = CASE WHEN workspace_id = ${ws.id} THEN 'Bulkrenamed' ELSE 'Elsewhere' END
+      WHERE (workspace_id = ${ws.id} AND email LIKE 'filler24%') OR (workspace_id = ${other.id} AND email = 'bulk-other@example.com')`.execute(app.ctx.db);
+    expect(await textsNotMatching()).toBe(0);
+    expect((await ids('q=bulkrenamed&limit=500')).data.length).toBe(1 + 10 + 100);
+    expect((await other.api('GET', '/contacts?q=elsewhere')).body.data.map((c: any) => c.email)).toEqual(['bulk-other@example.com']);
+    expect((await other.api('GET', '/contacts?q=before')).body.data).toEqual([]);
+
+    const { rows: before } = await sql<{ ctid: string }>`SELECT ctid::text FROM contact_search WHERE workspace_id = ${ws.id} ORDER BY contact_id`.execute(app.ctx.db);
+    await sql`UPDATE contacts SET updated_at = updated_at + interval '1 second' WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    const { rows: after } = await sql<{ ctid: string }>`SELECT ctid::text FROM contact_search WHERE workspace_id = ${ws.id} ORDER BY contact_id`.execute(app.ctx.db);
+    expect(after).toEqual(before);
+    expect(await textsNotMatching()).toBe(0);
+  });
+
   it('finds a common match within the first contacts read, newest first', async () => {
     const page = await ids('q=filler&limit=3');
     expect(page.data.map((c: any) => c.lastName)).toEqual(['Number 2500', 'Number 2499', 'Number 2498']);
