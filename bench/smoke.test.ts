@@ -44,6 +44,7 @@ describe(`the benchmarks' smoke run on ${engine}`, () => {
       const of = (name: string) => run.figures.find((f) => f.benchmark === name)?.figures ?? {};
       expect(of('restore').restoreMs).toBeGreaterThan(0);
       expect(of('history').capturedMedianMs).toBeGreaterThan(0);
+      expect(of('history').captureOffMedianMs).toBeGreaterThan(0);
       expect(of('imports').created).toBe(200);
       expect(of('undo').binned).toBe(180);
       expect(of('rollback').rowsWritten).toBeGreaterThan(0);
