@@ -57,6 +57,7 @@ export const owners = {
   change_sets: 'changes',
   import_emails: 'imports',
   import_errors: 'imports',
+  import_batch_parts: 'imports',
   held_deletes: 'held-deletes',
   held_delete_requests: 'held-deletes',
   mass_delete_tallies: 'held-deletes',

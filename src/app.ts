@@ -27,6 +27,7 @@ import { rollbackRoutes } from './rollbacks/routes.js';
 import { backupRoutes } from './backups/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
 import { importRoutes } from './imports/routes.js';
+import { defaultImportParts } from './imports/service.js';
 import { changeRoutes } from './changes/routes.js';
 import { undoRoutes } from './undo/routes.js';
 import { heldDeleteRoutes } from './held-deletes/routes.js';
@@ -60,17 +61,19 @@ export const routeModules: RouteModule[] = [
 ];
 
 /**
- * Connections a server keeps to PostgreSQL: ten for requests and maintenance, and two per
- * job it may run at once (a job's batch holds one; a lane of imports beside the slot's
- * jobs), so a full pool of jobs never leaves requests waiting for a connection.
+ * Connections a server keeps to PostgreSQL: ten for requests and maintenance, and for each
+ * job it may run at once, one for the slot's job and one for each part of an import's
+ * batch (a lane of imports beside the slot's jobs; an import's step and its parts do not
+ * hold connections at the same time), so a full pool of jobs never leaves requests
+ * waiting for a connection.
  */
 const requestConnections = 10;
 
 export async function openDatabase(
-  config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'jobConcurrency'>>,
+  config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'jobConcurrency' | 'importParts'>>,
   options: { applicationName?: string } = {},
 ): Promise<Database> {
-  const poolSize = requestConnections + 2 * (config.jobConcurrency ?? defaultJobConcurrency);
+  const poolSize = requestConnections + (1 + (config.importParts ?? defaultImportParts)) * (config.jobConcurrency ?? defaultJobConcurrency);
   const database = config.databaseUrl ? await connectPostgres(config.databaseUrl, poolSize, options.applicationName) : await connectPGlite(config.dataDir);
   await migrate(database);
   return database;

@@ -37,6 +37,13 @@ export interface Config {
    * workspace. PGlite has one connection and runs one job at a time whatever this says.
    */
   jobConcurrency?: number;
+  /**
+   * Into how many parts an import cuts each batch on PostgreSQL, each loaded by its own
+   * transaction on its own connection, side by side (RETRACE_IMPORT_PARTS, default 2: the
+   * work of one batch is the database's, and this lets more of its cores do it). 1 loads
+   * each batch in the job's one transaction. PGlite has one connection and always does.
+   */
+  importParts?: number;
   adminToken: string;
   /** Whether the operator token was generated (and so must be printed once). */
   adminTokenGenerated: boolean;
@@ -89,6 +96,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runnerId: env.RETRACE_RUNNER_ID || `${os.hostname()}:${env.DATABASE_URL ? `port ${Number(env.PORT ?? 3000)}` : dataDir}`,
     ...(env.RETRACE_JOB_BATCH_SIZE ? { jobBatchSize: wholeNumber('RETRACE_JOB_BATCH_SIZE', env.RETRACE_JOB_BATCH_SIZE, 'contacts') } : {}),
     ...(env.RETRACE_JOB_CONCURRENCY ? { jobConcurrency: wholeNumber('RETRACE_JOB_CONCURRENCY', env.RETRACE_JOB_CONCURRENCY, 'jobs') } : {}),
+    ...(env.RETRACE_IMPORT_PARTS ? { importParts: wholeNumber('RETRACE_IMPORT_PARTS', env.RETRACE_IMPORT_PARTS, 'parts') } : {}),
     adminToken,
     adminTokenGenerated: !env.RETRACE_ADMIN_TOKEN,
     testClock: env.RETRACE_TEST_CLOCK === '1',

@@ -398,8 +398,8 @@ export async function reactivateContacts(tx: Tx, workspaceId: string, ids: strin
 }
 
 /** How many of the workspace's contacts are active (its active contact limit counts them). */
-export async function countActiveContacts(tx: Tx, workspaceId: string): Promise<number> {
-  const { active } = await tx
+export async function countActiveContacts(db: Db | Tx, workspaceId: string): Promise<number> {
+  const { active } = await db
     .selectFrom('contacts')
     .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('active'))
     .where('workspace_id', '=', workspaceId)

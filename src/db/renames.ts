@@ -32,6 +32,11 @@ export async function renameLive(tx: Tx, change: ChangeContext, table: NamedTabl
  * The live tag or account of each name (case-insensitive; the oldest when several share
  * it), making the missing ones with the name as first written. Answers lower-case name →
  * id, and how many were made. An import's, by tags' and accounts' services (the statement they share).
+ *
+ * Names are not unique, so two transactions that met the same new name at once (the parts
+ * of an import's batch, loaded side by side) would each make it. The names are looked up
+ * first; only when one is missing does the maker take the workspace's lock on making that
+ * table's names, held to its commit, and look again, now seeing what the other made.
  */
 export async function findOrMakeNamed(
   tx: Tx,
@@ -42,14 +47,20 @@ export async function findOrMakeNamed(
 ): Promise<{ ids: Map<string, string>; made: number }> {
   if (names.length === 0) return { ids: new Map(), made: 0 };
   const target = sql.table(table);
-  const { rows } = await sql<{ key: string; id: string; made: boolean }>`
-    WITH wanted AS (
+  const wanted = sql`
+    wanted AS (
       SELECT DISTINCT ON (lower(w.name)) w.name, lower(w.name) AS key
       FROM unnest(${names}::text[]) WITH ORDINALITY AS w(name, n) ORDER BY lower(w.name), w.n),
     found AS (
       SELECT DISTINCT ON (lower(t.name)) lower(t.name) AS key, t.id FROM ${target} t
       WHERE t.workspace_id = ${workspaceId} AND t.deleted_at IS NULL AND lower(t.name) IN (SELECT key FROM wanted)
-      ORDER BY lower(t.name), t.created_at, t.id),
+      ORDER BY lower(t.name), t.created_at, t.id)`;
+  const { rows: known } = await sql<{ key: string; id: string }>`WITH ${wanted} SELECT key, id FROM found`.execute(tx);
+  const ids = new Map(known.map((r) => [r.key, r.id]));
+  if (names.every((name) => ids.has(name.toLowerCase()))) return { ids, made: 0 };
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${workspaceId} || ':making-names:' || ${table}, 0))`.execute(tx);
+  const { rows } = await sql<{ key: string; id: string; made: boolean }>`
+    WITH ${wanted},
     made AS (
       INSERT INTO ${target} (workspace_id, name, created_at)
       SELECT ${workspaceId}, w.name, ${at} FROM wanted w WHERE w.key NOT IN (SELECT key FROM found)

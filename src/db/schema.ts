@@ -315,6 +315,15 @@ export interface HistoryEntries {
   workspace_id: string;
 }
 
+export interface ImportBatchParts {
+  batch_offset: number;
+  import_id: string;
+  outcome: Json;
+  part: number;
+  parts: number;
+  workspace_id: string;
+}
+
 export interface ImportEmails {
   email: string;
   import_id: string;
@@ -662,6 +671,7 @@ export interface DB {
   history: History;
   history_compactions: HistoryCompactions;
   history_entries: HistoryEntries;
+  import_batch_parts: ImportBatchParts;
   import_emails: ImportEmails;
   import_errors: ImportErrors;
   jobs: Jobs;

@@ -4,7 +4,8 @@ import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { aContact, aWorkspace, commitWhileWaitedOn, postImportAs, testApp, testConfig, type TestApp, type TestWorkspace, type Upload } from '../test-support/harness.js';
-import { importBatchSize } from './service.js';
+import { importBatchSize, importJobHandler } from './service.js';
+import { runPendingJobs, type JobHandler } from '../jobs/service.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -251,6 +252,84 @@ describe('POST /imports', () => {
     expect(done).toMatchObject({ status: 'succeeded', rows: total, created: total - 1, failed: 1, bytesRead: done.byteSize });
     expect(await errorsOf(ws, done.id)).toEqual([{ line: batch + 501, reason: 'duplicate_email' }]);
     expect((await ws.api('GET', '/workspace')).body.usage.active).toBe(total - 1);
+  });
+
+  it('loads each row once, and makes a new tag once, when a batch is tried again after its step failed', async () => {
+    const ws = await aWorkspace(app);
+    const rows = [['Email', 'First', 'Tag']];
+    for (let i = 0; i < 40; i += 1) rows.push([`again${i}@import.test`, `A${i}`, 'Fresh']);
+    rows.push(['not an email', 'X', 'Fresh']);
+    const res = await postImport(ws.adminToken, { csv: csvOf(rows), mapping: { mode: 'create', columns: { Email: 'email', First: 'firstName', Tag: 'tag' } } });
+    let failed = 0;
+    // On PostgreSQL the batch's parts have committed when its step fails; the runner
+    // tries the batch again, as after a serialization failure.
+    const failingOnce: JobHandler = {
+      ...importJobHandler,
+      async step(tx, job, change, ctx) {
+        if (failed === 0) {
+          failed += 1;
+          throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+        }
+        return importJobHandler.step(tx, job, change, ctx);
+      },
+    };
+    await runPendingJobs(app.ctx, [failingOnce], { workspaceId: ws.id });
+    expect(failed).toBe(1);
+    expect((await ws.api('GET', `/imports/${res.body.id}`)).body).toMatchObject({ status: 'succeeded', rows: 41, created: 40, updated: 0, failed: 1, tagsCreated: 1 });
+    expect(await errorsOf(ws, res.body.id)).toEqual([{ line: 42, reason: 'invalid_email' }]);
+    expect((await ws.api('GET', '/tags')).body.data.map((t: { name: string }) => t.name)).toEqual(['Fresh']);
+    expect((await contactsOf(ws)).length).toBe(40);
+    const { rows: notes } = await sql`SELECT 1 FROM import_batch_parts WHERE workspace_id = ${ws.id}`.execute(app.ctx.db);
+    expect(notes).toEqual([]);
+  });
+
+  it('finishes in its step the part of a batch whose connection was lost, loading each row once', async () => {
+    const ws = await aWorkspace(app);
+    const rows = [['Email', 'First']];
+    for (let i = 0; i < 30; i += 1) rows.push([`cut${i}@import.test`, `C${i}`]);
+    const res = await postImport(ws.adminToken, { csv: csvOf(rows), mapping: { mode: 'create', columns: { Email: 'email', First: 'firstName' } } });
+    const cut: unknown[] = [];
+    const keepingOn: JobHandler = {
+      ...importJobHandler,
+      prepare: async (job, change, ctx) => {
+        try {
+          await importJobHandler.prepare?.(job, change, ctx);
+        } catch (error) {
+          cut.push(error);
+        }
+      },
+    };
+    if (app.ctx.database.engine === 'pglite') {
+      // One connection: no parts; the step loads the batch whole.
+      expect(await runPendingJobs(app.ctx, [keepingOn], { workspaceId: ws.id, maxSteps: 1 })).toBe(1);
+      expect(cut).toEqual([]);
+    } else {
+      const { rows: at } = await sql<{ offset: string }>`SELECT progress->>'offset' AS offset FROM jobs WHERE workspace_id = ${ws.id} AND id = ${res.body.id}`.execute(app.ctx.db);
+      await app.ctx.database.withScriptSession(async (session) => {
+        // The second part waits on its hold, and its connection is ended there.
+        await session.exec(`BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('${ws.id}:${res.body.id}:${at[0].offset}:1', 0))`);
+        const running = runPendingJobs(app.ctx, [keepingOn], { workspaceId: ws.id, maxSteps: 1 });
+        let ended = false;
+        for (let tries = 0; tries < 200 && !ended; tries += 1) {
+          await session.exec('SELECT pg_stat_clear_snapshot()');
+          const [waiting] = await session.rows<{ ended: boolean | null }>(
+            `SELECT bool_or(pg_terminate_backend(pid)) AS ended FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%'`,
+          );
+          ended = waiting.ended === true;
+          if (!ended) await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        expect(ended).toBe(true);
+        await session.exec('COMMIT');
+        expect(await running).toBe(1);
+      });
+      expect(cut).toHaveLength(1);
+    }
+    expect((await ws.api('GET', `/imports/${res.body.id}`)).body).toMatchObject({ status: 'running', rows: 30, created: 30, failed: 0 });
+    await app.runJobs(ws.id);
+    expect((await ws.api('GET', `/imports/${res.body.id}`)).body).toMatchObject({ status: 'succeeded', rows: 30, created: 30, failed: 0 });
+    expect(await errorsOf(ws, res.body.id)).toEqual([]);
+    expect((await contactsOf(ws)).map((c) => c.email).sort()).toEqual(rows.slice(1).map((r) => r[0]).sort());
   });
 
   it('writes the import.created and import.finished audit entries, not one per row, and history with origin import', async () => {

@@ -1,5 +1,5 @@
 import { v7 as timeOrderedId } from 'uuid';
-import type { ChangeContext, Tx } from '../db/database.js';
+import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { countActiveContacts, insertContactBatch, isEmailHeldViolation, lockHoldersOfEmails, updateContactBatch, type ContactColumns } from '../contacts/service.js';
 import { lockLiveLists, setMembershipBatch } from '../lists/service.js';
 import { addTagPairs, tagsNamed } from '../tags/service.js';
@@ -20,16 +20,22 @@ export interface ImportCounts {
   accountsCreated: number;
 }
 
+/** A batch as read by the plan, before the database: the rows to load and the bad ones. */
+export interface ReadBatch {
+  /** The data rows it counts in `rows`, loaded or not. */
+  records: number;
+  rows: LoadableRow[];
+  bad: BadRow[];
+}
+
 /**
- * Loads one batch of the file in the caller's transaction: reads each row by the plan,
- * drops the bad ones (each noted with its line and reason), and writes the rest
- * set-based. A bad row writes nothing; it never stops the others.
+ * Reads each row of a batch by the plan, noting the bad ones with their line and reason:
+ * everything that needs no database, a duplicate email within the batch included.
  */
-export async function loadBatch(tx: Tx, change: ChangeContext, importId: string, plan: ColumnPlan, batch: CsvBatch): Promise<ImportCounts> {
-  const ws = change.workspaceId;
+export function readBatch(plan: ColumnPlan, batch: CsvBatch): ReadBatch {
   const bad: BadRow[] = batch.unreadable.map((u) => ({ line: u.line, reason: 'unreadable_csv', message: `the row cannot be read as CSV: ${u.message}` }));
   const firstLineOf = new Map<string, number>();
-  let rows: LoadableRow[] = [];
+  const rows: LoadableRow[] = [];
   for (const record of batch.records) {
     const row = readRow(plan, record);
     if ('reason' in row) {
@@ -44,6 +50,70 @@ export async function loadBatch(tx: Tx, change: ChangeContext, importId: string,
     firstLineOf.set(row.emailKey, row.line);
     rows.push(row);
   }
+  spellNamesAsFirstWritten(rows);
+  return { records: batch.records.length + batch.unreadable.length, rows, bad };
+}
+
+/**
+ * Writes each tag and account name of the rows as the batch first wrote it (names match
+ * case-insensitively): a name new to the workspace is made with that spelling, whichever
+ * part of the batch makes it.
+ */
+function spellNamesAsFirstWritten(rows: LoadableRow[]): void {
+  const tags = new Map<string, string>();
+  const accounts = new Map<string, string>();
+  const firstSpelling = (spellings: Map<string, string>, name: string) => {
+    const key = name.toLowerCase();
+    const first = spellings.get(key);
+    if (first !== undefined) return first;
+    spellings.set(key, name);
+    return name;
+  };
+  for (const row of rows) {
+    row.tags = row.tags.map((name) => firstSpelling(tags, name));
+    if (row.account !== null) row.account = firstSpelling(accounts, row.account);
+  }
+}
+
+/**
+ * The read batch cut into `count` parts by email, each email's rows in one part, so that
+ * parts loaded side by side never meet on a contact or an email. The first part carries
+ * the batch's row count and the bad rows found so far. The same batch is always cut the
+ * same way, as a part loaded again after a crash must be.
+ */
+export function partsByEmail(read: ReadBatch, count: number): ReadBatch[] {
+  const parts: ReadBatch[] = Array.from({ length: count }, (_, i) => (i === 0 ? { ...read, rows: [] } : { records: 0, rows: [], bad: [] }));
+  for (const row of read.rows) parts[partOfEmail(row.emailKey, count)].rows.push(row);
+  return parts;
+}
+
+/** FNV-1a of the email, modulo the parts: stable across processes and versions of Node. */
+function partOfEmail(emailKey: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < emailKey.length; i += 1) {
+    hash ^= emailKey.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % count;
+}
+
+/**
+ * How the contact limit is checked for a part: `check` counts the active contacts in the
+ * part's transaction (exact, in line order); `fits` says the caller found room under it
+ * for every row of the batch, as the parts loaded side by side must: each alone would not
+ * see the others' uncommitted contacts.
+ */
+export type LimitCheck = 'check' | 'fits';
+
+/**
+ * Loads a read batch (or a part of one) in the caller's transaction: the emails earlier
+ * batches had are duplicates, the rows of lists deleted since the upload are bad, and the
+ * rest are written set-based. A bad row writes nothing; it never stops the others.
+ */
+export async function loadRows(tx: Tx, change: ChangeContext, importId: string, plan: ColumnPlan, read: ReadBatch, limit: LimitCheck): Promise<ImportCounts> {
+  const ws = change.workspaceId;
+  const bad = [...read.bad];
+  let rows = read.rows;
   const earlier = await claimEmails(tx, ws, importId, rows.map((r) => r.emailKey), rows.map((r) => r.line));
   rows = keep(rows, bad, (r) => {
     const firstLine = earlier.get(r.emailKey);
@@ -59,11 +129,11 @@ export async function loadBatch(tx: Tx, change: ChangeContext, importId: string,
     });
   }
 
-  const written = await writeRetryingOnEmailIndex(tx, () => writeRows(tx, change, plan, rows));
+  const written = await writeRetryingOnEmailIndex(tx, () => writeRows(tx, change, plan, rows, limit));
   bad.push(...written.bad);
   await insertErrors(tx, ws, importId, bad);
   return {
-    rows: batch.records.length + batch.unreadable.length,
+    rows: read.records,
     created: written.created,
     updated: written.updated,
     failed: bad.length,
@@ -71,6 +141,15 @@ export async function loadBatch(tx: Tx, change: ChangeContext, importId: string,
     accountsCreated: written.accountsCreated,
   };
 }
+
+/** The counts of a batch's parts added up. */
+export function addCounts(counts: ImportCounts[]): ImportCounts {
+  const total: ImportCounts = { rows: 0, created: 0, updated: 0, failed: 0, tagsCreated: 0, accountsCreated: 0 };
+  for (const c of counts) for (const name of countNames) total[name] += c[name];
+  return total;
+}
+
+export const countNames = ['rows', 'created', 'updated', 'failed', 'tagsCreated', 'accountsCreated'] as const;
 
 const duplicate = (row: LoadableRow, firstLine: number): BadRow => ({
   line: row.line,
@@ -121,7 +200,7 @@ interface Written {
  * limit), then writes: new contacts in one statement, changed ones in another, then
  * memberships, tags and account links, one statement each.
  */
-async function writeRows(tx: Tx, change: ChangeContext, plan: ColumnPlan, rows: LoadableRow[]): Promise<Written> {
+async function writeRows(tx: Tx, change: ChangeContext, plan: ColumnPlan, rows: LoadableRow[], limit: LimitCheck): Promise<Written> {
   const ws = change.workspaceId;
   const holders = await lockHoldersOfEmails(tx, ws, rows.map((r) => r.emailKey));
   const bad: BadRow[] = [];
@@ -141,7 +220,7 @@ async function writeRows(tx: Tx, change: ChangeContext, plan: ColumnPlan, rows: 
       creates.push(row);
     }
   }
-  creates = await withinContactLimit(tx, ws, plan, creates, bad);
+  if (limit === 'check') creates = await withinContactLimit(tx, ws, plan, creates, bad);
 
   const loaded = [...creates, ...updates.map((u) => u.row)];
   const tags = await tagsNamed(tx, ws, change.at, loaded.flatMap((r) => r.tags));
@@ -199,18 +278,25 @@ function contactColumns(rows: LoadableRow[]): Omit<ContactColumns, 'emails'> {
   };
 }
 
+/** The workspace's active contact limit and its active contacts, or null when no limit applies to the import (none is set, or its mapping confirmed the overage). */
+export async function contactRoom(db: Db | Tx, ws: string, plan: ColumnPlan): Promise<{ limit: number; active: number } | null> {
+  if (plan.confirmOverage) return null;
+  const { activeContactLimit: limit } = await getRetention(db, ws);
+  return limit === null ? null : { limit, active: await countActiveContacts(db, ws) };
+}
+
 /**
  * The rows that fit under the workspace's active contact limit, in line order; the rest
  * are bad rows (contact_limit_exceeded), unless the mapping confirmed the overage.
  */
 async function withinContactLimit(tx: Tx, ws: string, plan: ColumnPlan, creates: LoadableRow[], bad: BadRow[]): Promise<LoadableRow[]> {
-  if (creates.length === 0 || plan.confirmOverage) return creates;
-  const { activeContactLimit: limit } = await getRetention(tx, ws);
-  if (limit === null) return creates;
-  const active = await countActiveContacts(tx, ws);
-  const room = Math.max(0, limit - active);
-  for (const row of creates.slice(room)) {
+  if (creates.length === 0) return creates;
+  const room = await contactRoom(tx, ws, plan);
+  if (room === null) return creates;
+  const { limit, active } = room;
+  const fit = Math.max(0, limit - active);
+  for (const row of creates.slice(fit)) {
     bad.push({ line: row.line, reason: 'contact_limit_exceeded', message: `the workspace has ${active} active contacts of its limit of ${limit}` });
   }
-  return creates.slice(0, room);
+  return creates.slice(0, fit);
 }

@@ -56,3 +56,16 @@ export const importProgress: ZodType<ImportProgress> = z.object({
   accountsCreated: count,
   phase: z.enum(['loading', 'finishing']),
 });
+
+/** What a part of a batch did, and where its batch ends (the same for every part of it): import_batch_parts.outcome. */
+export interface PartOutcome {
+  counts: ImportCounts;
+  end: CsvPosition;
+  done: boolean;
+}
+
+export const partOutcome: ZodType<PartOutcome> = z.object({
+  counts: z.object({ rows: count, created: count, updated: count, failed: count, tagsCreated: count, accountsCreated: count }),
+  end: z.object({ offset: z.number(), newlines: z.number() }),
+  done: z.boolean(),
+});

@@ -11,6 +11,7 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import type { BadRow } from './rows.js';
+import { partOutcome, type PartOutcome } from './payloads.js';
 
 /**
  * Notes each email (lower case) as the import's, with its line, and answers the emails
@@ -63,4 +64,57 @@ export async function errorsPage(db: Db, workspaceId: string, importId: string, 
     WHERE workspace_id = ${workspaceId} AND import_id = ${importId} AND line > ${afterLine}
     ORDER BY line LIMIT ${limit}`.execute(db);
   return rows;
+}
+
+/** What a part of a batch did, as it noted it (import_batch_parts). */
+export interface PartNote {
+  part: number;
+  parts: number;
+  outcome: PartOutcome;
+}
+
+
+/**
+ * Holds the part of the batch at `batchOffset` for this transaction (another transaction
+ * loading the same part waits here until this one ends), and answers whether it is noted
+ * as loaded already.
+ */
+export async function holdPart(tx: Tx, workspaceId: string, importId: string, batchOffset: number, part: number): Promise<boolean> {
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${workspaceId}:${importId}:${batchOffset}:${part}`}, 0))`.execute(tx);
+  const noted = await tx
+    .selectFrom('import_batch_parts')
+    .select('part')
+    .where('workspace_id', '=', workspaceId)
+    .where('import_id', '=', importId)
+    .where('batch_offset', '=', batchOffset)
+    .where('part', '=', part)
+    .executeTakeFirst();
+  return noted !== undefined;
+}
+
+export async function notePart(tx: Tx, workspaceId: string, importId: string, batchOffset: number, note: PartNote): Promise<void> {
+  await tx
+    .insertInto('import_batch_parts')
+    .values({ workspace_id: workspaceId, import_id: importId, batch_offset: batchOffset, part: note.part, parts: note.parts, outcome: JSON.stringify(note.outcome) })
+    .execute();
+}
+
+/** The parts of the batch at `batchOffset` noted as loaded, by part. */
+export async function notedParts(tx: Tx, workspaceId: string, importId: string, batchOffset: number): Promise<PartNote[]> {
+  const rows = await tx
+    .selectFrom('import_batch_parts')
+    .select(['part', 'parts', 'outcome'])
+    .where('workspace_id', '=', workspaceId)
+    .where('import_id', '=', importId)
+    .where('batch_offset', '=', batchOffset)
+    .orderBy('part')
+    .execute();
+  return rows.map((r) => ({ part: r.part, parts: r.parts, outcome: partOutcome.parse(r.outcome) }));
+}
+
+/** Removes the notes of the batch at `batchOffset`, or of every batch of the import. */
+export async function forgetParts(tx: Tx, workspaceId: string, importId: string, batchOffset?: number): Promise<void> {
+  let notes = tx.deleteFrom('import_batch_parts').where('workspace_id', '=', workspaceId).where('import_id', '=', importId);
+  if (batchOffset !== undefined) notes = notes.where('batch_offset', '=', batchOffset);
+  await notes.execute();
 }

@@ -8,15 +8,15 @@ import { decodeCursor, encodeCursor, type Page } from '../http/pagination.js';
 import { notify } from '../notifications/service.js';
 import { recordAudit } from '../audit/service.js';
 import { DirectoryStore, type FileStore } from '../backups/store.js';
-import { findJob, insertJob, listJobs, type Job, type JobHandler } from '../jobs/service.js';
+import { findJob, holdRunningJob, insertJob, listJobs, type Job, type JobHandler } from '../jobs/service.js';
 import { csvLines, headerOf, readCsvBatch, type CsvHeader, type CsvPosition } from './csv.js';
-import { mappedListIds, planColumns, type ImportMapping } from './mapping.js';
-import { loadBatch, type ImportCounts } from './load.js';
-import { errorsPage, forgetEmails } from './queries.js';
+import { mappedListIds, planColumns, type ColumnPlan, type ImportMapping } from './mapping.js';
+import { addCounts, contactRoom, countNames, loadRows, partsByEmail, readBatch, type ImportCounts, type ReadBatch } from './load.js';
+import { errorsPage, forgetEmails, forgetParts, holdPart, notedParts, notePart } from './queries.js';
 import { lockLiveLists } from '../lists/service.js';
 import type { BadRow } from './rows.js';
 import { readJobPayload } from '../jobs/payload.js';
-import { importParams, importProgress, type ImportParams, type ImportProgress } from './payloads.js';
+import { importParams, importProgress, type ImportParams, type ImportProgress, type PartOutcome } from './payloads.js';
 import type { importSchema } from './routes.js';
 
 /**
@@ -250,12 +250,30 @@ const forgetPerStep = 50_000;
  * offset and line after the batch's last row), so a crash resumes after the last batch
  * committed and loads no row twice. Once the file is read, the work data goes, then the
  * file, and `import.finished` is written.
+ *
+ * On PostgreSQL the batch is loaded before its step, in parts side by side (`prepare`,
+ * loadInParts); the step then adds up what the parts noted. Whatever no part noted (a
+ * batch that needs the contact limit counted in line order, PGlite, a part a crash cut
+ * short) the step loads itself, one part after another in its own transaction.
  */
 export const importJobHandler: JobHandler = {
   kind: importKind,
   origin: 'import',
   lane: importLane,
   changeOf: importChange,
+  async prepare(job, change, ctx) {
+    const parts = importParts(ctx);
+    const progress = readJobPayload(importProgress, job, 'progress');
+    if (parts === 1 || progress.phase !== 'loading') return;
+    const params = readJobPayload(importParams, job, 'params');
+    const batch = await readStoredBatch(ctx, params.fileName, progress, batchSize(ctx));
+    const read = readBatch(params.plan, batch);
+    // Parts side by side cannot count the contact limit in line order: the batch is
+    // loaded by its step unless every row of it fits.
+    const room = await contactRoom(ctx.db, job.workspaceId, params.plan);
+    if (room !== null && room.limit - room.active < read.rows.length) return;
+    await loadInParts(ctx.db, change, job.id, params.plan, progress.offset, partsByEmail(read, parts), { end: batch.end, done: batch.done });
+  },
   async step(tx, job, change, ctx) {
     const params = readJobPayload(importParams, job, 'params');
     const progress = readJobPayload(importProgress, job, 'progress');
@@ -266,15 +284,28 @@ export const importJobHandler: JobHandler = {
       await recordAudit(tx, change, { action: 'import.finished', targetType: 'import', targetId: job.id, details: { status: 'succeeded', ...counts } });
       return { progress: { ...progress }, done: true, result: { ...counts } };
     }
-    const batch = await readStoredBatch(ctx, params.fileName, progress, ctx.config.jobBatchSize ?? importBatchSize[ctx.database.engine]);
-    const outcome = await loadBatch(tx, change, job.id, params.plan, batch);
-    const next: ImportProgress = { ...add(progress, outcome), ...batch.end, phase: batch.done ? 'finishing' : 'loading' };
+    const noted = await notedParts(tx, job.workspaceId, job.id, progress.offset);
+    let batchEnd: Pick<PartOutcome, 'end' | 'done'>;
+    const counts = noted.map((n) => n.outcome.counts);
+    if (noted.length > 0 && noted.length === noted[0].parts) {
+      batchEnd = noted[0].outcome;
+    } else {
+      const batch = await readStoredBatch(ctx, params.fileName, progress, batchSize(ctx));
+      const parts = partsByEmail(readBatch(params.plan, batch), noted[0]?.parts ?? 1);
+      for (const [index, part] of parts.entries()) {
+        if (!noted.some((n) => n.part === index)) counts.push(await loadRows(tx, change, job.id, params.plan, part, 'check'));
+      }
+      batchEnd = { end: batch.end, done: batch.done };
+    }
+    if (noted.length > 0) await forgetParts(tx, job.workspaceId, job.id, progress.offset);
+    const next: ImportProgress = { ...add(progress, addCounts(counts)), ...batchEnd.end, phase: batchEnd.done ? 'finishing' : 'loading' };
     return { progress: { ...next }, done: false };
   },
   async cleanUp(tx, job, ctx) {
     const params = readJobPayload(importParams, job, 'params');
     const progress = readJobPayload(importProgress, job, 'progress');
     await forgetEmails(tx, job.workspaceId, job.id, Number.MAX_SAFE_INTEGER);
+    await forgetParts(tx, job.workspaceId, job.id);
     await importStore(ctx.config).remove(params.fileName);
     await recordAudit(tx, importChange(job, ctx.clock.now()), {
       action: 'import.finished',
@@ -301,8 +332,6 @@ export const importJobHandler: JobHandler = {
   },
 };
 
-const countNames = ['rows', 'created', 'updated', 'failed', 'tagsCreated', 'accountsCreated'] as const;
-
 function finalCounts(progress: ImportProgress): ImportCounts {
   const counts = {} as ImportCounts;
   for (const name of countNames) counts[name] = progress[name];
@@ -313,6 +342,40 @@ function add(progress: ImportProgress, batch: ImportCounts): ImportProgress {
   const next = { ...progress };
   for (const name of countNames) next[name] += batch[name];
   return next;
+}
+
+const batchSize = (ctx: AppContext) => ctx.config.jobBatchSize ?? importBatchSize[ctx.database.engine];
+
+/** The parts each batch is cut into: PGlite's one connection loads a batch whole. */
+const importParts = (ctx: AppContext) => (ctx.database.engine === 'pglite' ? 1 : (ctx.config.importParts ?? defaultImportParts));
+/** Parts of a batch on PostgreSQL when RETRACE_IMPORT_PARTS does not say (config.ts). */
+export const defaultImportParts = 2;
+
+/**
+ * Loads the parts of the batch at `batchOffset` side by side, each in its own transaction
+ * on its own connection, noting in it what it did. A part another runner's pass has
+ * noted, or is loading (it waits for that one to end), is left; so is every part once the
+ * job's checkpoint has moved past this batch. Waits for every part before answering, so
+ * that no part is still running when the step looks at them, or when a failed one is
+ * tried again.
+ */
+async function loadInParts(db: Db, change: ChangeContext, importId: string, plan: ColumnPlan, batchOffset: number, parts: ReadBatch[], batchEnd: Pick<PartOutcome, 'end' | 'done'>): Promise<void> {
+  const ws = change.workspaceId;
+  const loaded = await Promise.allSettled(
+    parts.map((part, index) =>
+      inTransaction(db, change, async (tx) => {
+        // The job's checkpoint is held still while the part loads (its step waits), and
+        // must still be this batch's.
+        const job = await holdRunningJob(tx, ws, importId);
+        if (!job || readJobPayload(importProgress, job, 'progress').offset !== batchOffset) return;
+        if (await holdPart(tx, ws, importId, batchOffset, index)) return;
+        const counts = await loadRows(tx, change, importId, plan, part, 'fits');
+        await notePart(tx, ws, importId, batchOffset, { part: index, parts: parts.length, outcome: { counts, ...batchEnd } });
+      }),
+    ),
+  );
+  const failed = loaded.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 async function readStoredBatch(ctx: AppContext, fileName: string, from: CsvPosition, max: number) {

@@ -82,6 +82,14 @@ export interface JobHandler {
   changeOf?(job: Job, at: Date): ChangeContext;
   /** What the job's changes are attributed to (the job itself, by its id), so that they can be undone as one cause. */
   cause?: CauseKind;
+  /**
+   * Work of the next step done before the step's transaction, in transactions of its own
+   * on connections of its own (an import's batch, loaded in parts side by side), given the
+   * job as the last step left it. The step then finds that work committed and counts it.
+   * Whatever this commits must be findable by the step on its own, as after a crash
+   * between the two, and running it again must not repeat it.
+   */
+  prepare?(job: Job, change: ChangeContext, ctx: AppContext): Promise<void>;
   step(tx: Tx, job: Job, change: ChangeContext, ctx: AppContext): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }>;
   /** Removes the work data a failed job leaves behind, in the transaction that marks it failed. */
   cleanUp?(tx: Tx, job: Job, ctx: AppContext): Promise<void>;
@@ -95,6 +103,24 @@ export interface JobHandler {
 
 export async function findJob(db: Db | Tx, workspaceId: string, jobId: string): Promise<Job | null> {
   const row = await db.selectFrom('jobs').select(jobColumns).where('workspace_id', '=', workspaceId).where('id', '=', jobId).$narrowType<JobShape>().executeTakeFirst();
+  return row ? toJob(row) : null;
+}
+
+/**
+ * The job while it is running, held for the caller's transaction as a row its foreign
+ * keys point at is (FOR KEY SHARE): the job's next step, which locks it FOR UPDATE, waits
+ * for the transaction to end, and other holders do not.
+ */
+export async function holdRunningJob(tx: Tx, workspaceId: string, jobId: string): Promise<Job | null> {
+  const row = await tx
+    .selectFrom('jobs')
+    .select(jobColumns)
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', jobId)
+    .where('status', '=', 'running')
+    .forKeyShare()
+    .$narrowType<JobShape>()
+    .executeTakeFirst();
   return row ? toJob(row) : null;
 }
 
@@ -380,24 +406,27 @@ async function runClaimedJob(ctx: AppContext, handler: JobHandler, claimed: Job,
       await yieldToEventLoop();
       if (steps >= budget || stopping()) break;
       const change = jobChange(ctx, job, handler);
-      const outcome = await retryingConflicts(() => inTransaction(ctx.db, change, async (tx) => {
-        const { rows } = await sql<JobRow>`
-          SELECT ${jobColumnList} FROM jobs WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner} FOR UPDATE`.execute(tx);
-        if (!rows[0] || rows[0].status !== 'running') return null;
-        const current = toJob(rows[0]);
-        const result = await handler.step(tx, current, change, ctx);
-        await sql`
-          UPDATE jobs SET progress = ${JSON.stringify(result.progress)}::jsonb,
-                          lease_until = ${new Date(Date.now() + leaseMs)},
-                          status = ${result.done ? 'succeeded' : 'running'},
-                          result = ${result.done ? JSON.stringify(result.result ?? {}) : null}::jsonb,
-                          finished_at = ${result.done ? change.at : null}
-          WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}`.execute(tx);
-        if (result.done) {
-          await handler.finished?.(tx, { ...current, status: 'succeeded', progress: result.progress, result: result.result ?? {}, finishedAt: change.at }, change);
-        }
-        return { ...current, progress: result.progress, done: result.done };
-      }));
+      const outcome = await retryingConflicts(async () => {
+        await handler.prepare?.(job, change, ctx);
+        return inTransaction(ctx.db, change, async (tx) => {
+          const { rows } = await sql<JobRow>`
+            SELECT ${jobColumnList} FROM jobs WHERE workspace_id = ${job.workspaceId} AND id = ${job.id} AND lease_owner = ${owner} FOR UPDATE`.execute(tx);
+          if (!rows[0] || rows[0].status !== 'running') return null;
+          const current = toJob(rows[0]);
+          const result = await handler.step(tx, current, change, ctx);
+          await sql`
+            UPDATE jobs SET progress = ${JSON.stringify(result.progress)}::jsonb,
+                            lease_until = ${new Date(Date.now() + leaseMs)},
+                            status = ${result.done ? 'succeeded' : 'running'},
+                            result = ${result.done ? JSON.stringify(result.result ?? {}) : null}::jsonb,
+                            finished_at = ${result.done ? change.at : null}
+            WHERE workspace_id = ${job.workspaceId} AND id = ${job.id}`.execute(tx);
+          if (result.done) {
+            await handler.finished?.(tx, { ...current, status: 'succeeded', progress: result.progress, result: result.result ?? {}, finishedAt: change.at }, change);
+          }
+          return { ...current, progress: result.progress, done: result.done };
+        });
+      });
       if (!outcome) return steps;
       steps += 1;
       job = outcome;
