@@ -55,9 +55,10 @@ export async function findOrMakeNamed(
       SELECT DISTINCT ON (lower(t.name)) lower(t.name) AS key, t.id FROM ${target} t
       WHERE t.workspace_id = ${workspaceId} AND t.deleted_at IS NULL AND lower(t.name) IN (SELECT key FROM wanted)
       ORDER BY lower(t.name), t.created_at, t.id)`;
-  const { rows: known } = await sql<{ key: string; id: string }>`WITH ${wanted} SELECT key, id FROM found`.execute(tx);
-  const ids = new Map(known.map((r) => [r.key, r.id]));
-  if (names.every((name) => ids.has(name.toLowerCase()))) return { ids, made: 0 };
+  const { rows: known } = await sql<{ key: string; id: string | null }>`WITH ${wanted} SELECT w.key, f.id FROM wanted w LEFT JOIN found f ON f.key = w.key`.execute(tx);
+  const ids = new Map<string, string>();
+  for (const r of known) if (r.id !== null) ids.set(r.key, r.id);
+  if (ids.size === known.length) return { ids, made: 0 };
   await sql`SELECT pg_advisory_xact_lock(hashtextextended(${workspaceId} || ':making-names:' || ${table}, 0))`.execute(tx);
   const { rows } = await sql<{ key: string; id: string; made: boolean }>`
     WITH ${wanted},

@@ -45,6 +45,11 @@ describe('the parts of a batch', () => {
     expect(again.map((p) => p.rows.map((r) => r.email))).toEqual(parts.map((p) => p.rows.map((r) => r.email)));
   });
 
+  it('put each email in the part its FNV-1a hash names, the same in every process', () => {
+    const fixed = readBatch(plan, batchOf(['ana@example.com', 'bo@example.com', 'cy@example.com', 'dee@example.com'].map((e) => [e, '', ''])));
+    expect(partsByEmail(fixed, 3).map((p) => p.rows.map((r) => r.email))).toEqual([['cy@example.com'], ['dee@example.com'], ['ana@example.com', 'bo@example.com']]);
+  });
+
   it('keep rows in line order within a part, and cut into one part, are the batch', () => {
     const [whole] = partsByEmail(read(), 1);
     expect(whole).toEqual(read());

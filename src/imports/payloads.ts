@@ -27,6 +27,12 @@ const plan: ZodType<ColumnPlan> = z.object({
   columns: z.array(z.object({ index: z.number().int(), header: z.string(), target })),
 });
 
+/** How an import's batches are cut (rows a batch, parts a batch), fixed when it is queued. */
+export interface ImportCut {
+  rows: number;
+  parts: number;
+}
+
 export const importParams = z.object({
   /** The uploaded file's name in the import store. */
   fileName: z.string(),
@@ -34,6 +40,8 @@ export const importParams = z.object({
   byteSize: z.number(),
   mapping,
   plan,
+  /** Absent from imports queued before batches were cut into parts. */
+  cut: z.object({ rows: z.number().int().positive(), parts: z.number().int().positive() }).optional(),
 });
 export type ImportParams = z.infer<typeof importParams>;
 

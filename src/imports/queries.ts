@@ -73,7 +73,6 @@ export interface PartNote {
   outcome: PartOutcome;
 }
 
-
 /**
  * Holds the part of the batch at `batchOffset` for this transaction (another transaction
  * loading the same part waits here until this one ends), and answers whether it is noted
@@ -92,6 +91,7 @@ export async function holdPart(tx: Tx, workspaceId: string, importId: string, ba
   return noted !== undefined;
 }
 
+/** Notes what a part of the batch at `batchOffset` loaded, in the part's transaction. */
 export async function notePart(tx: Tx, workspaceId: string, importId: string, batchOffset: number, note: PartNote): Promise<void> {
   await tx
     .insertInto('import_batch_parts')

@@ -16,7 +16,7 @@ import { errorsPage, forgetEmails, forgetParts, holdPart, notedParts, notePart }
 import { lockLiveLists } from '../lists/service.js';
 import type { BadRow } from './rows.js';
 import { readJobPayload } from '../jobs/payload.js';
-import { importParams, importProgress, type ImportParams, type ImportProgress, type PartOutcome } from './payloads.js';
+import { importParams, importProgress, type ImportCut, type ImportParams, type ImportProgress, type PartOutcome } from './payloads.js';
 import type { importSchema } from './routes.js';
 
 /**
@@ -182,7 +182,8 @@ export async function queueImport(
           issues: missing.map(([header, t]) => ({ in: 'body', path: ['mapping', 'columns', header], message: `no list ${t.slice('list:'.length)}` })),
         });
       }
-      const params: ImportParams = { fileName: input.stored.fileName, originalName: input.originalName, byteSize: input.stored.byteSize, mapping: input.mapping, plan };
+      const cut = { rows: batchSize(ctx), parts: importParts(ctx) };
+      const params: ImportParams = { fileName: input.stored.fileName, originalName: input.originalName, byteSize: input.stored.byteSize, mapping: input.mapping, plan, cut };
       const { dataOffset, newlines } = input.stored.header;
       const progress: ImportProgress = { offset: dataOffset, newlines, phase: 'loading', rows: 0, created: 0, updated: 0, failed: 0, tagsCreated: 0, accountsCreated: 0 };
       const queued = await insertJob(tx, change, { id: ref.id, kind: importKind, lane: importLane, status: 'queued', params: { ...params }, progress: { ...progress } });
@@ -262,20 +263,18 @@ export const importJobHandler: JobHandler = {
   lane: importLane,
   changeOf: importChange,
   async prepare(job, change, ctx) {
-    const parts = importParts(ctx);
-    const progress = readJobPayload(importProgress, job, 'progress');
-    if (parts === 1 || progress.phase !== 'loading') return;
     const params = readJobPayload(importParams, job, 'params');
-    const key = `${job.workspaceId}:${job.id}`;
-    const ahead = readAhead.get(key);
-    readAhead.delete(key);
-    const { batch, read } = (ahead?.offset === progress.offset ? await ahead.batch : null) ?? (await readPlannedBatch(ctx, params, progress));
+    const progress = readJobPayload(importProgress, job, 'progress');
+    const cut = cutOf(ctx, params);
+    // PGlite's one connection would wait for itself: there a batch is always loaded whole.
+    if (cut.parts === 1 || ctx.database.engine === 'pglite' || progress.phase !== 'loading') return;
+    const { batch, read } = (await takeReadAhead(job, progress)) ?? (await readPlannedBatch(ctx, params, progress));
     // Parts side by side cannot count the contact limit in line order: the batch is
     // loaded by its step unless every row of it fits.
     const room = await contactRoom(ctx.db, job.workspaceId, params.plan);
     if (room !== null && room.limit - room.active < read.rows.length) return;
-    if (!batch.done) readAhead.set(key, { offset: batch.end.offset, batch: readPlannedBatch(ctx, params, batch.end).catch(() => null) });
-    await loadInParts(ctx.db, change, job.id, params.plan, progress.offset, partsByEmail(read, parts), { end: batch.end, done: batch.done });
+    if (!batch.done) readAhead.set(aheadKey(job), { offset: batch.end.offset, batch: readPlannedBatch(ctx, params, batch.end).catch(() => null), at: Date.now() });
+    await loadInParts(ctx, change, { importId: job.id, plan: params.plan, batchOffset: progress.offset, parts: partsByEmail(read, cut.parts), batchEnd: { end: batch.end, done: batch.done } });
   },
   async step(tx, job, change, ctx) {
     const params = readJobPayload(importParams, job, 'params');
@@ -290,11 +289,13 @@ export const importJobHandler: JobHandler = {
     const noted = await notedParts(tx, job.workspaceId, job.id, progress.offset);
     let batchEnd: Pick<PartOutcome, 'end' | 'done'>;
     const counts = noted.map((n) => n.outcome.counts);
-    if (noted.length > 0 && noted.length === noted[0].parts) {
+    const cut = cutOf(ctx, params);
+    if (noted.length > 0 && noted.length === cut.parts) {
       batchEnd = noted[0].outcome;
     } else {
-      const batch = await readStoredBatch(ctx, params.fileName, progress, batchSize(ctx));
-      const parts = partsByEmail(readBatch(params.plan, batch), noted[0]?.parts ?? 1);
+      // Cut as the parts were, when some were loaded; else the batch is one part.
+      const { batch, read } = await readPlannedBatch(ctx, params, progress);
+      const parts = partsByEmail(read, noted.length > 0 ? cut.parts : 1);
       for (const [index, part] of parts.entries()) {
         if (!noted.some((n) => n.part === index)) counts.push(await loadRows(tx, change, job.id, params.plan, part, 'check'));
       }
@@ -306,10 +307,14 @@ export const importJobHandler: JobHandler = {
   },
   async cleanUp(tx, job, ctx) {
     const params = readJobPayload(importParams, job, 'params');
-    const progress = readJobPayload(importProgress, job, 'progress');
+    const checkpoint = readJobPayload(importProgress, job, 'progress');
+    // Parts of the batch after the checkpoint that committed have loaded their rows: the
+    // import's counts say so.
+    const noted = checkpoint.phase === 'loading' ? await notedParts(tx, job.workspaceId, job.id, checkpoint.offset) : [];
+    const progress = add(checkpoint, addCounts(noted.map((n) => n.outcome.counts)));
     await forgetEmails(tx, job.workspaceId, job.id, Number.MAX_SAFE_INTEGER);
     await forgetParts(tx, job.workspaceId, job.id);
-    readAhead.delete(`${job.workspaceId}:${job.id}`);
+    readAhead.delete(aheadKey(job));
     await importStore(ctx.config).remove(params.fileName);
     await recordAudit(tx, importChange(job, ctx.clock.now()), {
       action: 'import.finished',
@@ -317,6 +322,7 @@ export const importJobHandler: JobHandler = {
       targetId: job.id,
       details: { status: 'failed', ...finalCounts(progress) },
     });
+    return { ...progress };
   },
   // Admins are told (src/notifications), in the transaction that ends the import.
   async finished(tx, job, change) {
@@ -352,10 +358,21 @@ function add(progress: ImportProgress, batch: ImportCounts): ImportProgress {
  * The next batch of each import loading in parts, read while the parts of the batch before
  * it load: otherwise the reading (csv-parse and the row checks, about a tenth of an
  * import on the server) is all that runs between two batches' parts. The next prepare
- * takes it when it starts where that batch starts; a read that failed is read again, and
- * one no prepare takes is dropped with the job (cleanUp) or replaced.
+ * takes it when it starts where that batch starts; a read that failed is read again. One
+ * no prepare takes (the job failed, stopped, or went to another runner) is dropped by the
+ * next prepare once it is older than readAheadKeptMs, or with the job (cleanUp).
  */
-const readAhead = new Map<string, { offset: number; batch: Promise<PlannedBatch | null> }>();
+const readAhead = new Map<string, { offset: number; batch: Promise<PlannedBatch | null>; at: number }>();
+const readAheadKeptMs = 60_000;
+const aheadKey = (job: Job) => `${job.workspaceId}:${job.id}`;
+
+async function takeReadAhead(job: Job, from: CsvPosition): Promise<PlannedBatch | null> {
+  const now = Date.now();
+  for (const [key, ahead] of readAhead) if (now - ahead.at > readAheadKeptMs) readAhead.delete(key);
+  const ahead = readAhead.get(aheadKey(job));
+  readAhead.delete(aheadKey(job));
+  return ahead?.offset === from.offset ? ahead.batch : null;
+}
 
 interface PlannedBatch {
   batch: CsvBatch;
@@ -363,7 +380,7 @@ interface PlannedBatch {
 }
 
 async function readPlannedBatch(ctx: AppContext, params: ImportParams, from: CsvPosition): Promise<PlannedBatch> {
-  const batch = await readStoredBatch(ctx, params.fileName, from, batchSize(ctx));
+  const batch = await readStoredBatch(ctx, params.fileName, from, cutOf(ctx, params).rows);
   return { batch, read: readBatch(params.plan, batch) };
 }
 
@@ -371,22 +388,39 @@ const batchSize = (ctx: AppContext) => ctx.config.jobBatchSize ?? importBatchSiz
 
 /** The parts each batch is cut into: PGlite's one connection loads a batch whole. */
 const importParts = (ctx: AppContext) => (ctx.database.engine === 'pglite' ? 1 : (ctx.config.importParts ?? defaultImportParts));
+
+/**
+ * How the import's batches are cut: fixed when it is queued, so that a batch some parts
+ * of which were loaded is cut the same way by whichever server resumes it, whatever its
+ * settings. An import queued before parts existed loads each batch whole.
+ */
+const cutOf = (ctx: AppContext, params: ImportParams): ImportCut => params.cut ?? { rows: batchSize(ctx), parts: 1 };
 /** Parts of a batch on PostgreSQL when RETRACE_IMPORT_PARTS does not say (config.ts). */
 export const defaultImportParts = 2;
 
+/** A batch cut into parts, to load side by side. */
+interface PartedBatch {
+  importId: string;
+  plan: ColumnPlan;
+  /** Where the batch starts: the job's checkpoint. */
+  batchOffset: number;
+  parts: ReadBatch[];
+  batchEnd: Pick<PartOutcome, 'end' | 'done'>;
+}
+
 /**
- * Loads the parts of the batch at `batchOffset` side by side, each in its own transaction
- * on its own connection, noting in it what it did. A part another runner's pass has
- * noted, or is loading (it waits for that one to end), is left; so is every part once the
- * job's checkpoint has moved past this batch. Waits for every part before answering, so
- * that no part is still running when the step looks at them, or when a failed one is
- * tried again.
+ * Loads the parts of a batch side by side, each in its own transaction on its own
+ * connection, noting in it what it did. A part another runner's pass has noted, or is
+ * loading (it waits for that one to end), is left; so is every part once the job's
+ * checkpoint has moved past this batch. A part that fails (a lost connection, a deadlock)
+ * is logged and left to the step, which loads what no part noted. Waits for every part
+ * before answering, so that none is still running when the step looks at them.
  */
-async function loadInParts(db: Db, change: ChangeContext, importId: string, plan: ColumnPlan, batchOffset: number, parts: ReadBatch[], batchEnd: Pick<PartOutcome, 'end' | 'done'>): Promise<void> {
+async function loadInParts(ctx: AppContext, change: ChangeContext, { importId, plan, batchOffset, parts, batchEnd }: PartedBatch): Promise<void> {
   const ws = change.workspaceId;
   const loaded = await Promise.allSettled(
     parts.map((part, index) =>
-      inTransaction(db, change, async (tx) => {
+      inTransaction(ctx.db, change, async (tx) => {
         // The job's checkpoint is held still while the part loads (its step waits), and
         // must still be this batch's.
         const job = await holdRunningJob(tx, ws, importId);
@@ -397,8 +431,9 @@ async function loadInParts(db: Db, change: ChangeContext, importId: string, plan
       }),
     ),
   );
-  const failed = loaded.find((p): p is PromiseRejectedResult => p.status === 'rejected');
-  if (failed) throw failed.reason;
+  for (const [index, outcome] of loaded.entries()) {
+    if (outcome.status === 'rejected') ctx.log.warn({ err: outcome.reason, workspaceId: ws, importId, batchOffset, part: index }, 'an import part failed; its step loads it');
+  }
 }
 
 async function readStoredBatch(ctx: AppContext, fileName: string, from: CsvPosition, max: number) {

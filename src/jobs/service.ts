@@ -91,8 +91,12 @@ export interface JobHandler {
    */
   prepare?(job: Job, change: ChangeContext, ctx: AppContext): Promise<void>;
   step(tx: Tx, job: Job, change: ChangeContext, ctx: AppContext): Promise<{ progress: Record<string, unknown>; done: boolean; result?: Record<string, unknown> }>;
-  /** Removes the work data a failed job leaves behind, in the transaction that marks it failed. */
-  cleanUp?(tx: Tx, job: Job, ctx: AppContext): Promise<void>;
+  /**
+   * Removes the work data a failed job leaves behind, in the transaction that marks it
+   * failed. Answers the job's progress as it ends when that work data held some of it
+   * (the counts of an import's parts loaded after its last checkpoint), else nothing.
+   */
+  cleanUp?(tx: Tx, job: Job, ctx: AppContext): Promise<Record<string, unknown> | void>;
   /**
    * Called in the transaction that ends the job, succeeded or failed (after cleanUp),
    * with the job as it ends (status, result or error, finishedAt): what it does there
@@ -107,9 +111,9 @@ export async function findJob(db: Db | Tx, workspaceId: string, jobId: string): 
 }
 
 /**
- * The job while it is running, held for the caller's transaction as a row its foreign
- * keys point at is (FOR KEY SHARE): the job's next step, which locks it FOR UPDATE, waits
- * for the transaction to end, and other holders do not.
+ * The job while it is running, held for the caller's transaction (FOR SHARE): the job's
+ * next step (FOR UPDATE) and its end as failed (an UPDATE) wait for the transaction to
+ * end; other holders do not.
  */
 export async function holdRunningJob(tx: Tx, workspaceId: string, jobId: string): Promise<Job | null> {
   const row = await tx
@@ -118,7 +122,7 @@ export async function holdRunningJob(tx: Tx, workspaceId: string, jobId: string)
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', jobId)
     .where('status', '=', 'running')
-    .forKeyShare()
+    .forShare()
     .$narrowType<JobShape>()
     .executeTakeFirst();
   return row ? toJob(row) : null;
@@ -470,7 +474,18 @@ async function failJob(ctx: AppContext, job: Job, error: string, handler?: JobHa
       .returning(jobColumns)
       .$narrowType<JobShape>()
       .executeTakeFirst();
-    await handler?.cleanUp?.(tx, job, ctx);
-    if (failed) await handler?.finished?.(tx, toJob(failed), change);
+    const progress = await handler?.cleanUp?.(tx, job, ctx);
+    const ended =
+      failed && progress
+        ? await tx
+            .updateTable('jobs')
+            .set({ progress: JSON.stringify(progress) })
+            .where('workspace_id', '=', job.workspaceId)
+            .where('id', '=', job.id)
+            .returning(jobColumns)
+            .$narrowType<JobShape>()
+            .executeTakeFirstOrThrow()
+        : failed;
+    if (ended) await handler?.finished?.(tx, toJob(ended), change);
   });
 }
