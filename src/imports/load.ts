@@ -142,15 +142,6 @@ export async function loadRows(tx: Tx, change: ChangeContext, importId: string, 
   };
 }
 
-/** The counts of a batch's parts added up. */
-export function addCounts(counts: ImportCounts[]): ImportCounts {
-  const total: ImportCounts = { rows: 0, created: 0, updated: 0, failed: 0, tagsCreated: 0, accountsCreated: 0 };
-  for (const c of counts) for (const name of countNames) total[name] += c[name];
-  return total;
-}
-
-export const countNames = ['rows', 'created', 'updated', 'failed', 'tagsCreated', 'accountsCreated'] as const;
-
 const duplicate = (row: LoadableRow, firstLine: number): BadRow => ({
   line: row.line,
   reason: 'duplicate_email',

@@ -69,6 +69,7 @@ export async function errorsPage(db: Db, workspaceId: string, importId: string, 
 /** What a part of a batch did, as it noted it (import_batch_parts). */
 export interface PartNote {
   part: number;
+  /** The parts its batch was cut into, kept with the note for whoever reads the table: the step takes the cut from the import's params. */
   parts: number;
   outcome: PartOutcome;
 }

@@ -11,7 +11,7 @@ import { DirectoryStore, type FileStore } from '../backups/store.js';
 import { findJob, holdRunningJob, insertJob, listJobs, type Job, type JobHandler } from '../jobs/service.js';
 import { csvLines, headerOf, readCsvBatch, type CsvBatch, type CsvHeader, type CsvPosition } from './csv.js';
 import { mappedListIds, planColumns, type ColumnPlan, type ImportMapping } from './mapping.js';
-import { addCounts, contactRoom, countNames, loadRows, partsByEmail, readBatch, type ImportCounts, type ReadBatch } from './load.js';
+import { contactRoom, loadRows, partsByEmail, readBatch, type ImportCounts, type ReadBatch } from './load.js';
 import { errorsPage, forgetEmails, forgetParts, holdPart, notedParts, notePart } from './queries.js';
 import { lockLiveLists } from '../lists/service.js';
 import type { BadRow } from './rows.js';
@@ -266,13 +266,16 @@ export const importJobHandler: JobHandler = {
     const params = readJobPayload(importParams, job, 'params');
     const progress = readJobPayload(importProgress, job, 'progress');
     const cut = cutOf(ctx, params);
-    // PGlite's one connection would wait for itself: there a batch is always loaded whole.
-    if (cut.parts === 1 || ctx.database.engine === 'pglite' || progress.phase !== 'loading') return;
-    const { batch, read } = (await takeReadAhead(job, progress)) ?? (await readPlannedBatch(ctx, params, progress));
+    if (cut.parts === 1 || progress.phase !== 'loading') return;
+    const planned = (await takeReadAhead(job, progress)) ?? (await readPlannedBatch(ctx, params, progress));
+    const { batch, read } = planned;
     // Parts side by side cannot count the contact limit in line order: the batch is
-    // loaded by its step unless every row of it fits.
+    // loaded by its step (which takes it as read here) unless every row of it fits.
     const room = await contactRoom(ctx.db, job.workspaceId, params.plan);
-    if (room !== null && room.limit - room.active < read.rows.length) return;
+    if (room !== null && room.limit - room.active < read.rows.length) {
+      readAhead.set(aheadKey(job), { offset: progress.offset, batch: Promise.resolve(planned), at: Date.now() });
+      return;
+    }
     if (!batch.done) readAhead.set(aheadKey(job), { offset: batch.end.offset, batch: readPlannedBatch(ctx, params, batch.end).catch(() => null), at: Date.now() });
     await loadInParts(ctx, change, { importId: job.id, plan: params.plan, batchOffset: progress.offset, parts: partsByEmail(read, cut.parts), batchEnd: { end: batch.end, done: batch.done } });
   },
@@ -294,7 +297,7 @@ export const importJobHandler: JobHandler = {
       batchEnd = noted[0].outcome;
     } else {
       // Cut as the parts were, when some were loaded; else the batch is one part.
-      const { batch, read } = await readPlannedBatch(ctx, params, progress);
+      const { batch, read } = (await takeReadAhead(job, progress)) ?? (await readPlannedBatch(ctx, params, progress));
       const parts = partsByEmail(read, noted.length > 0 ? cut.parts : 1);
       for (const [index, part] of parts.entries()) {
         if (!noted.some((n) => n.part === index)) counts.push(await loadRows(tx, change, job.id, params.plan, part, 'check'));
@@ -302,7 +305,7 @@ export const importJobHandler: JobHandler = {
       batchEnd = { end: batch.end, done: batch.done };
     }
     if (noted.length > 0) await forgetParts(tx, job.workspaceId, job.id, progress.offset);
-    const next: ImportProgress = { ...add(progress, addCounts(counts)), ...batchEnd.end, phase: batchEnd.done ? 'finishing' : 'loading' };
+    const next: ImportProgress = { ...add(progress, counts), ...batchEnd.end, phase: batchEnd.done ? 'finishing' : 'loading' };
     return { progress: { ...next }, done: false };
   },
   async cleanUp(tx, job, ctx) {
@@ -311,7 +314,7 @@ export const importJobHandler: JobHandler = {
     // Parts of the batch after the checkpoint that committed have loaded their rows: the
     // import's counts say so.
     const noted = checkpoint.phase === 'loading' ? await notedParts(tx, job.workspaceId, job.id, checkpoint.offset) : [];
-    const progress = add(checkpoint, addCounts(noted.map((n) => n.outcome.counts)));
+    const progress = add(checkpoint, noted.map((n) => n.outcome.counts));
     await forgetEmails(tx, job.workspaceId, job.id, Number.MAX_SAFE_INTEGER);
     await forgetParts(tx, job.workspaceId, job.id);
     readAhead.delete(aheadKey(job));
@@ -342,15 +345,18 @@ export const importJobHandler: JobHandler = {
   },
 };
 
+const countNames = ['rows', 'created', 'updated', 'failed', 'tagsCreated', 'accountsCreated'] as const;
+
 function finalCounts(progress: ImportProgress): ImportCounts {
   const counts = {} as ImportCounts;
   for (const name of countNames) counts[name] = progress[name];
   return counts;
 }
 
-function add(progress: ImportProgress, batch: ImportCounts): ImportProgress {
+/** The progress with what a batch's parts (or the batch whole) did added to it. */
+function add(progress: ImportProgress, parts: ImportCounts[]): ImportProgress {
   const next = { ...progress };
-  for (const name of countNames) next[name] += batch[name];
+  for (const part of parts) for (const name of countNames) next[name] += part[name];
   return next;
 }
 
@@ -358,7 +364,8 @@ function add(progress: ImportProgress, batch: ImportCounts): ImportProgress {
  * The next batch of each import loading in parts, read while the parts of the batch before
  * it load: otherwise the reading (csv-parse and the row checks, about a tenth of an
  * import on the server) is all that runs between two batches' parts. The next prepare
- * takes it when it starts where that batch starts; a read that failed is read again. One
+ * takes it when it starts where that batch starts (and a step takes the batch its prepare
+ * read and left to it, near the contact limit); a read that failed is read again. One
  * no prepare takes (the job failed, stopped, or went to another runner) is dropped by the
  * next prepare once it is older than readAheadKeptMs, or with the job (cleanUp).
  */
@@ -386,7 +393,7 @@ async function readPlannedBatch(ctx: AppContext, params: ImportParams, from: Csv
 
 const batchSize = (ctx: AppContext) => ctx.config.jobBatchSize ?? importBatchSize[ctx.database.engine];
 
-/** The parts each batch is cut into: PGlite's one connection loads a batch whole. */
+/** The parts each batch is cut into: PGlite's one connection would wait for itself, so there a batch is loaded whole. */
 const importParts = (ctx: AppContext) => (ctx.database.engine === 'pglite' ? 1 : (ctx.config.importParts ?? defaultImportParts));
 
 /**
