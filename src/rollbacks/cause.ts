@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../db/database.js';
 import { associationTables, contactsTable, rolledBackTables } from './tables.js';
 import { analyzeWorkTable, versionsOfContact, withPlannerOff } from '../db/keys.js';
+import type { PlanUse } from './plan.js';
 
 /**
  * The plan of an undo by cause (issue 17): the rows one cause wrote — the change sets of
@@ -147,6 +148,18 @@ const stillHere = (alias: string) =>
   sql.raw(`((${alias}.l->>'deleted_at') IS NULL AND (${alias}.table_name <> 'contacts' OR (${alias}.l->>'status') IN ('active', 'archived')))`);
 
 /**
+ * Over the contacts' pass of planCauseUndo: a contact the cause made (`sp`), that nobody
+ * wrote since (no next version, `nxt`) and that is still in its place (`live`). With no
+ * list membership, tag, account or deal link written by anyone else after the cause's
+ * last write to it (its latest row in history_entries, found by the contact index, is the
+ * cause's own) it is clean: it goes to the bin as the cause left it, and the rows the
+ * cause made for it are set aside with it there, as every plan leaves a binned contact's
+ * rows, so they need not be read. A contact whose rows someone changed since goes the
+ * whole way: such a change may be a conflict.
+ */
+const madeAndLeft = sql`(sp.first_op = 'insert' AND nxt.version IS NULL AND coalesce(live.here, false))`;
+
+/**
  * Writes the plan of undoing the change sets `plan.txids` into rollback_targets (rows of
  * `undoId`) and its conflicts into undo_conflicts. Contacts are read from their own
  * history store, the other tables from history_entries; each reads only the versions of
@@ -162,16 +175,18 @@ const stillHere = (alias: string) =>
  * rows are not read at all (undo_clean): at 100,000 contacts with four rows each, reading,
  * sorting and deciding those rows was most of the plan.
  */
-export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string, plan: CausePlan): Promise<number> {
+export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string, plan: CausePlan, use: PlanUse): Promise<number> {
   const sets = sql`SELECT cs.workspace_id, cs.at, cs.txid FROM change_sets cs
     WHERE cs.workspace_id = ${workspaceId} AND cs.txid = ANY(${plan.txids}::bigint[])`;
   const others = sql`o.txid <> ALL(${plan.txids}::bigint[])`;
   const whole = sql`ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING`;
   await sql`CREATE TEMP TABLE undo_ends (table_name text, row_key text, contact_id text, b jsonb, a jsonb, l jsonb, later_at timestamptz, later_by text, untouched boolean NOT NULL) ON COMMIT DROP`.execute(tx);
+  await sql`CREATE TEMP TABLE undo_clean (id text NOT NULL) ON COMMIT DROP`.execute(tx);
   // A contact's versions are one or two rows by the hash index on id: read by an index
   // scan, not a bitmap built for each (the planner without statistics expects hundreds).
+  // A clean contact (below) goes to the plan at once, the bin, and to undo_clean; the
+  // others to undo_ends, to be decided field by field.
   await withPlannerOff(tx, ['enable_bitmapscan'], sql`
-    INSERT INTO undo_ends
     WITH sets AS (${sets}),
     versions AS (
       SELECT v.id, v.version, v.op, v.before FROM sets s
@@ -181,20 +196,35 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
       SELECT DISTINCT ON (id) id, version AS first_version, op AS first_op, before AS first_before,
         last_value(version) OVER w AS last_version, last_value(op) OVER w AS last_op
       FROM versions WINDOW w AS (PARTITION BY id ORDER BY version ${whole})
-      ORDER BY id, version)
-    SELECT 'contacts'::text, sp.id, sp.id,
-      CASE WHEN sp.first_op = 'insert' THEN NULL ELSE to_jsonb(sp.first_before) END,
-      -- nobody wrote the contact since (untouched): as the cause left it is as it is now, not stored twice
-      CASE WHEN sp.last_op = 'delete' OR nxt.version IS NULL THEN NULL ELSE to_jsonb(nxt.before) END,
-      live.image, later.at, later.actor_id, nxt.version IS NULL
-    FROM spans sp
-    LEFT JOIN LATERAL (SELECT n.version, n.before FROM ${versionsOfContact(sql.ref('sp.id'))} n
-                       WHERE n.workspace_id = ${workspaceId} AND n.version > sp.last_version ORDER BY n.version LIMIT 1) nxt ON true
-    LEFT JOIN LATERAL (SELECT to_jsonb(c) AS image FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = sp.id OFFSET 0) live ON true
-    LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM ${versionsOfContact(sql.ref('sp.id'))} o
-                       WHERE NOT (nxt.version IS NULL AND sp.last_version = sp.first_version) AND o.workspace_id = ${workspaceId} AND o.version > sp.first_version AND ${others}
-                       ORDER BY o.version DESC LIMIT 1) later ON true`);
-  await markCleanContacts(tx, workspaceId, plan);
+      ORDER BY id, version),
+    ends AS (
+      SELECT sp.id,
+        CASE WHEN sp.first_op = 'insert' THEN NULL ELSE to_jsonb(sp.first_before) END AS b,
+        -- nobody wrote the contact since (untouched): as the cause left it is as it is now, not stored twice
+        CASE WHEN sp.last_op = 'delete' OR nxt.version IS NULL THEN NULL ELSE to_jsonb(nxt.before) END AS a,
+        live.image AS l, later.at AS later_at, later.actor_id AS later_by, nxt.version IS NULL AS untouched,
+        ${madeAndLeft} AND (last.txid IS NULL OR last.txid = ANY(${plan.txids}::bigint[])) AS clean
+      FROM spans sp
+      LEFT JOIN LATERAL (SELECT n.version, n.before FROM ${versionsOfContact(sql.ref('sp.id'))} n
+                         WHERE n.workspace_id = ${workspaceId} AND n.version > sp.last_version ORDER BY n.version LIMIT 1) nxt ON true
+      LEFT JOIN LATERAL (SELECT ${liveContact(use)} AS image, c.status IN ('active', 'archived') AND c.deleted_at IS NULL AS here
+                         FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = sp.id OFFSET 0) live ON true
+      LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM ${versionsOfContact(sql.ref('sp.id'))} o
+                         WHERE NOT (nxt.version IS NULL AND sp.last_version = sp.first_version) AND o.workspace_id = ${workspaceId} AND o.version > sp.first_version AND ${others}
+                         ORDER BY o.version DESC LIMIT 1) later ON true
+      -- the latest row of the contact's lists, tags, accounts and deals, looked at only
+      -- for a contact the cause made and nobody wrote since (a one-time filter otherwise)
+      LEFT JOIN LATERAL (SELECT h.txid FROM history_entries h
+                         WHERE ${madeAndLeft} AND h.workspace_id = ${workspaceId} AND h.contact_id = sp.id
+                         ORDER BY h.version DESC LIMIT 1) last ON true),
+    binned AS (
+      INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
+      SELECT ${workspaceId}, ${undoId}, 'contacts', e.id, e.id, NULL, e.l FROM ends e WHERE e.clean
+      RETURNING row_key),
+    marked AS (INSERT INTO undo_clean SELECT b.row_key FROM binned b)
+    INSERT INTO undo_ends
+    SELECT 'contacts'::text, e.id, e.id, e.b, e.a, e.l, e.later_at, e.later_by, e.untouched FROM ends e WHERE NOT e.clean`);
+  await sql`ANALYZE undo_clean`.execute(tx);
   const tables = rolledBackTables.filter((t) => t !== contactsTable).map((t) => t.tableName);
   const associations = associationTables.map((t) => t.tableName);
   await sql`
@@ -226,7 +256,6 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
                          AND o.workspace_id = ${workspaceId} AND o.table_name = sp.table_name AND o.row_key = sp.row_key
                          AND o.version > sp.first_version AND ${others}
                        ORDER BY o.version DESC LIMIT 1) later ON true`.execute(tx);
-  await binCleanContacts(tx, workspaceId, undoId);
   await analyzeWorkTable(tx, 'undo_ends', ['table_name', 'row_key', 'contact_id', 'untouched']);
   // Seed 002: a deal a contact's leaving deleted, or whose primary passed on, is not
   // given back with the contact. Only an unmerge puts a deal's primary back (the merge
@@ -245,35 +274,16 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
 }
 
 /**
- * undo_clean: the contacts the cause made that nobody wrote since, still in their place,
- * of which no list membership, tag, account or deal link was written by anyone else after
- * the cause's last write to them (each contact's latest row in history_entries, found by
- * the contact index, is the cause's own). Such a contact goes to the bin as the cause left
- * it; the rows the cause made for it are set aside with it, as every plan leaves a binned
- * contact's rows, so they need not be read. A contact whose rows someone changed since
- * goes the whole way: such a change may be a conflict.
+ * The live row of a contact (`c`) the cause made (`sp.first_op`) and nobody wrote since
+ * (no next version, `nxt`), as undo_ends keeps it. Such a contact goes to the bin or, if
+ * already gone, is left alone: what decides it and what a preview shows of it (its place,
+ * who it is) are these fields, so a preview keeps only them. A run keeps the whole row,
+ * which its apply compares with the row it locks. At 100,000 imported contacts the whole
+ * rows were 46 MB of jsonb, made and written in the preview only to be thrown away.
  */
-async function markCleanContacts(tx: Tx, workspaceId: string, plan: CausePlan): Promise<void> {
-  await sql`CREATE TEMP TABLE undo_clean (id text PRIMARY KEY) ON COMMIT DROP`.execute(tx);
-  await sql`
-    INSERT INTO undo_clean
-    SELECT e.row_key FROM (SELECT e.row_key FROM undo_ends e
-                           WHERE e.table_name = 'contacts' AND e.b IS NULL AND e.l IS NOT NULL AND e.untouched AND ${stillHere('e')} OFFSET 0) e
-    LEFT JOIN LATERAL (SELECT h.txid FROM history_entries h
-                       WHERE h.workspace_id = ${workspaceId} AND h.contact_id = e.row_key ORDER BY h.version DESC LIMIT 1) last ON true
-    WHERE last.txid IS NULL OR last.txid = ANY(${plan.txids}::bigint[])`.execute(tx);
-  await sql`ANALYZE undo_clean`.execute(tx);
-}
-
-/**
- * A clean contact (undo_clean) goes to the bin as it is: planned at once, with the row as
- * it is now, and taken out of undo_ends, so that deciding field by field reads only the
- * rows that may have something to decide (at 100,000 imported contacts, a tenth of them).
- */
-async function binCleanContacts(tx: Tx, workspaceId: string, undoId: string): Promise<void> {
-  await sql`
-    INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
-    SELECT ${workspaceId}, ${undoId}, 'contacts', e.row_key, e.row_key, NULL, e.l
-    FROM undo_ends e WHERE e.table_name = 'contacts' AND e.row_key IN (SELECT u.id FROM undo_clean u)`.execute(tx);
-  await sql`DELETE FROM undo_ends e WHERE e.table_name = 'contacts' AND e.row_key IN (SELECT u.id FROM undo_clean u)`.execute(tx);
+function liveContact(use: PlanUse): RawBuilder<unknown> {
+  if (use.kind === 'run') return sql`to_jsonb(c)`;
+  return sql`CASE WHEN sp.first_op = 'insert' AND nxt.version IS NULL
+    THEN jsonb_build_object('status', c.status, 'deleted_at', c.deleted_at, 'email', c.email, 'first_name', c.first_name, 'last_name', c.last_name)
+    ELSE to_jsonb(c) END`;
 }

@@ -57,7 +57,7 @@ export async function planRollback(
 ): Promise<void> {
   if (source.kind === 'cause') {
     await planSettings(tx);
-    await planCauseUndo(tx, workspaceId, rollbackId, source);
+    await planCauseUndo(tx, workspaceId, rollbackId, source, use);
     await finishPlan(tx, workspaceId, rollbackId, source);
     return;
   }
