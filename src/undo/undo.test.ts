@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { aContact, aWorkspace, postImportAs, testApp, type TestApp, type TestWorkspace } from '../test-support/harness.js';
+import { laterWritesHashedAtLeast } from '../rollbacks/cause.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -162,6 +163,43 @@ describe('undo of an import', () => {
     expect((await ws.api('GET', `/contacts/${relisted.id}/lists`)).body.data).toEqual([{ listId: news, status: 'unsubscribed' }]);
     const vip = (await ws.api('GET', '/tags')).body.data.find((t: { name: string }) => t.name === 'vip').id;
     expect((await contact(ws, clean.id)).tags).toEqual([vip]);
+  });
+
+  it('decides each contact the same when others wrote far more after it than it wrote, each contact then looked up one by one', async () => {
+    const ws = await aWorkspace(app);
+    const news = (await ws.api('POST', '/lists', { name: 'News' })).body.id;
+    const csv = 'Email,News\nclean@busy-since.test,subscribed\nrelisted@busy-since.test,subscribed\nrenamed@busy-since.test,subscribed\n';
+    const res = await postImportAs(app, ws.adminToken, { csv, mapping: { mode: 'create', columns: { Email: 'email', News: `list:${news}` } } });
+    await app.runJobs(ws.id);
+    const made = (await ws.api('GET', '/contacts?q=busy-since&limit=10')).body.data as any[];
+    const [clean, relisted, renamed] = ['clean', 'relisted', 'renamed'].map((name) => made.find((x) => x.email === `${name}@busy-since.test`));
+    // More contacts and list memberships written since than the import's three versions,
+    // past the number read at once (laterWritesHashedAtLeast): each contact is looked up.
+    // The changes that matter come after them, beyond what was read.
+    const since = laterWritesHashedAtLeast + 10;
+    await sql`INSERT INTO contacts (workspace_id, email) SELECT ${ws.id}, 'busy' || i || '@later.test' FROM generate_series(1, ${since}::int) i`.execute(app.ctx.db);
+    await sql`INSERT INTO list_memberships (workspace_id, list_id, contact_id, status)
+      SELECT workspace_id, ${news}, id, 'subscribed' FROM contacts WHERE workspace_id = ${ws.id} AND email LIKE '%@later.test'`.execute(app.ctx.db);
+    const colleague = await ws.userWithRole('manager');
+    await colleague.api('PUT', `/lists/${news}/contacts/${relisted.id}`, { status: 'unsubscribed' });
+    await colleague.api('PATCH', `/contacts/${renamed.id}`, { firstName: 'Renamed since' });
+
+    const cause = { importId: res.body.id };
+    const preview = (await ws.api('POST', '/undos/preview', { cause })).body;
+    expect(preview.counts.contacts).toEqual({ revive: 0, revert: 0, remove: 2 });
+    const conflicts = (c: any[]) => c.map((x) => [x.contactId, x.field, x.causeValue, x.laterValue]).sort();
+    const expected = [
+      [relisted.id, 'listMemberships.status', 'subscribed', 'unsubscribed'],
+      [renamed.id, 'firstName', null, 'Renamed since'],
+    ].sort();
+    expect(conflicts(preview.conflicts)).toEqual(expected);
+    const undo = await undone(ws, cause);
+    expect(conflicts(undo.conflicts)).toEqual(expected);
+    expect((await contact(ws, clean.id)).status).toBe('deleted');
+    expect((await contact(ws, relisted.id)).status).toBe('deleted');
+    expect(await contact(ws, renamed.id)).toMatchObject({ status: 'active', firstName: 'Renamed since' });
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM contacts WHERE workspace_id = ${ws.id} AND email LIKE '%@later.test' AND status = 'active'`.execute(app.ctx.db);
+    expect(rows[0].n).toBe(since);
   });
 
   it('leaves the tags and accounts it made while their contacts are in the bin, so a restore brings the contacts back with them', async () => {
