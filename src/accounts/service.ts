@@ -119,7 +119,7 @@ export async function contactAccounts(db: Db, workspaceId: string, contactId: st
   const { rows } = await sql<{ accountId: string; jobTitle: string | null; page_time: string }>`
     SELECT ac.account_id AS "accountId", ac.job_title AS "jobTitle", ${paging.pageTime}
     FROM account_contacts ac JOIN accounts a ON a.workspace_id = ac.workspace_id AND a.id = ac.account_id
-    WHERE ac.workspace_id = ${workspaceId} AND ac.contact_id = ${contactId} AND a.deleted_at IS NULL AND ${ofActiveContact('ac')} AND ${paging.pastCursor}
+    WHERE ac.workspace_id = ${workspaceId} AND ac.contact_id = ${contactId} AND a.deleted_at IS NULL AND ${ofActiveContact('ac', workspaceId)} AND ${paging.pastCursor}
     ORDER BY ac.created_at, ac.account_id LIMIT ${paging.fetch}`.execute(db);
   return paging.page(rows, (r) => r.accountId, ({ accountId, jobTitle }) => ({ accountId, jobTitle }));
 }

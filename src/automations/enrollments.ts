@@ -1,14 +1,15 @@
 import { sql } from 'kysely';
 import { joinContact } from '../contacts/guards.js';
 import type { ChangeContext, Tx } from '../db/database.js';
-import { batchOf, byKeys, lookUp } from '../db/keys.js';
+import { batchOf, byKeys, keptToWorkspace, lookUp } from '../db/keys.js';
 import type { DeliveredEvent } from '../outbox/consumer.js';
 
 /** The enrollments of each contact of the batch `k`, as `x` (db/keys.ts). */
 const enrollmentsOf = () => lookUp('enrollments', 'x', sql`x.workspace_id = k.workspace_id AND x.contact_id = k.key`, 'FOR UPDATE');
 
-/** The enrollment `e` is the one `found` names. */
-const isFound = sql`e.workspace_id = found.workspace_id AND e.automation_id = found.automation_id AND e.contact_id = found.contact_id`;
+/** The enrollment `e` is the one `found` names (kept to the workspace on Citus: keptToWorkspace). */
+const isFound = (workspaceId: string) =>
+  sql`${keptToWorkspace('e', workspaceId)} AND e.workspace_id = found.workspace_id AND e.automation_id = found.automation_id AND e.contact_id = found.contact_id`;
 
 /**
  * Pauses the running enrollments of contacts that leave (deleted, archived, merged),
@@ -21,7 +22,7 @@ export async function pauseEnrollments(tx: Tx, workspaceId: string, contactIds: 
     UPDATE enrollments e SET resume_status = e.status, status = 'paused', updated_at = ${at}
     FROM (SELECT x.workspace_id, x.automation_id, x.contact_id FROM ${batchOf(workspaceId, contactIds)} ${enrollmentsOf()}
           WHERE x.status IN ('active', 'waiting')) found
-    WHERE ${isFound}`);
+    WHERE ${isFound(workspaceId)}`);
 }
 
 /**
@@ -33,7 +34,7 @@ export async function resumeEnrollments(tx: Tx, workspaceId: string, contactIds:
     UPDATE enrollments e SET status = e.resume_status, resume_status = NULL, updated_at = ${at}
     FROM (SELECT x.workspace_id, x.automation_id, x.contact_id FROM ${batchOf(workspaceId, contactIds)} ${enrollmentsOf()}
           WHERE x.status = 'paused' AND x.resume_status IS NOT NULL) found
-    WHERE ${isFound}
+    WHERE ${isFound(workspaceId)}
     RETURNING e.contact_id`);
   return rows.length;
 }

@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+import { currentTxid } from '../db/database.js';
 import { versionsOfContact } from '../db/keys.js';
 
 /**
@@ -192,13 +193,17 @@ export async function selectTransactions(db: Db | Tx, workspaceId: string, filte
   return query.orderBy('cs.at').orderBy('cs.txid').execute();
 }
 
-/** Names this transaction's change set's cause once its id is known (a merge's first audit entry). */
+/**
+ * Names this transaction's change set's cause once its id is known (a merge's first audit
+ * entry). The txid is read first (currentTxid: Citus refuses it in an UPDATE).
+ */
 export async function nameThisChangeSet(tx: Tx, workspaceId: string, cause: { kind: string; id: string }): Promise<void> {
+  const txid = await currentTxid(tx);
   await tx
     .updateTable('change_sets')
     .set({ cause_kind: cause.kind, cause_id: cause.id })
     .where('workspace_id', '=', workspaceId)
-    .where('txid', '=', sql<number>`retrace_txid()`)
+    .where('txid', '=', sql<number>`${txid}::bigint`)
     .execute();
 }
 

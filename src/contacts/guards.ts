@@ -30,13 +30,15 @@ export async function requireActiveContact(tx: Tx, workspaceId: string, contactI
  * association rows, set aside with it, so a restore only has to bring the contact back;
  * every read of associations shows only those of active contacts.
  */
-export function ofActiveContact(alias: string) {
+export function ofActiveContact(alias: string, workspaceId: string) {
   const row = sql.table(alias);
   // The contact's status looked up by its primary key for each row, and compared after:
   // with the status among the lookup's conditions, the planner may take the index by
   // (workspace, status), guess from no statistics that the workspace has a handful of
-  // active contacts, and read them all for each row (db/keys.ts).
-  return sql`(SELECT ac_c.status FROM contacts ac_c WHERE ac_c.workspace_id = ${row}.workspace_id AND ac_c.id = ${row}.contact_id) = 'active'`;
+  // active contacts, and read them all for each row (db/keys.ts). The workspace is the
+  // row's, as a constant: Citus sends a statement whole to its workspace's node only when
+  // every table in it is kept to the workspace by one (issue 20).
+  return sql`(SELECT ac_c.status FROM contacts ac_c WHERE ac_c.workspace_id = ${workspaceId} AND ac_c.id = ${row}.contact_id) = 'active'`;
 }
 
 /** A key of the join: an SQL expression (`sql\`e.contact_id\``) or a value. */

@@ -75,15 +75,17 @@ export function presentContact(r: ContactRow): Contact {
   };
 }
 
-/** The columns of a contact as presented, for `FROM contacts c`. */
-export const contactColumns = sql`
+const ownColumns = sql`
   c.id, c.email, c.first_name, c.last_name, c.phone, c.fields, c.status, c.created_at, c.updated_at,
-  c.deleted_at, c.deleted_by, c.archived_at, c.archived_by, c.merged_into,
-  CASE WHEN c.status = 'active' THEN ${liveTagIdsOf('c')} ELSE '{}' END AS tag_ids`;
+  c.deleted_at, c.deleted_by, c.archived_at, c.archived_by, c.merged_into`;
+
+/** The columns of a contact as presented, for `FROM contacts c` of the workspace `workspaceId`. */
+export const contactColumns = (workspaceId: string) =>
+  sql`${ownColumns}, CASE WHEN c.status = 'active' THEN ${liveTagIdsOf('c', workspaceId)} ELSE '{}' END AS tag_ids`;
 
 export async function getContact(db: Db | Tx, workspaceId: string, contactId: string): Promise<Contact> {
   const { rows } = await sql<ContactRow>`${prepared}
-    SELECT ${contactColumns} FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = ${contactId}`.execute(db);
+    SELECT ${contactColumns(workspaceId)} FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = ${contactId}`.execute(db);
   if (!rows[0]) throw notFound('Contact');
   return presentContact(rows[0]);
 }
@@ -102,7 +104,7 @@ export async function listContacts(db: Db, workspaceId: string, query: ContactQu
   const rows = await searchContacts<ContactRow & { created_key: string }>(db, {
     workspaceId,
     q: query.q,
-    columns: sql`${contactColumns}, ${cursorTime('c.created_at')} AS created_key`,
+    columns: sql`${contactColumns(workspaceId)}, ${cursorTime('c.created_at')} AS created_key`,
     // After the cursor as a plain row comparison, so that the index starts there.
     scope: sql`c.status = ${query.status}
       AND ${after ? sql`(c.created_at, c.id) < (${after[0]}::timestamptz, ${after[1]}::text)` : sql`true`}`,
@@ -180,7 +182,9 @@ async function insertIfEmailFree(tx: Tx, change: ChangeContext, input: NewContac
       RETURNING *),
     event AS (${insertEventsFrom(change, sql`SELECT jsonb_build_object('type', 'contact.created', 'contactId', c.id) AS payload FROM c`)})
     ${audited ? sql`, audit AS (${insertAuditEntriesFrom(change, sql`SELECT 'contact.created' AS action, 'contact' AS target_type, c.id AS target_id, '{}'::jsonb AS details FROM c`)})` : sql``}
-    SELECT ${contactColumns} FROM c`.execute(tx);
+    -- a contact made by this statement has no tags yet (nor could a subquery here see
+    -- them); Citus refuses a correlated subquery over a CTE, so none is asked
+    SELECT ${ownColumns}, '{}'::text[] AS tag_ids FROM c`.execute(tx);
   if (rows[0]) return rows[0];
   const holder = await holderOfEmail(tx, change.workspaceId, input.email);
   if (holder) throw emailTaken(holder.id);

@@ -263,6 +263,17 @@ export async function withTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Pr
 }
 
 /**
+ * This transaction's id as history records it (retrace_txid(): the coordinator's on
+ * Citus), read on its own: Citus refuses the function inside an UPDATE of a distributed
+ * table (its inlined COALESCE is not IMMUTABLE), so a statement that needs it takes it as
+ * a parameter.
+ */
+export async function currentTxid(tx: Tx): Promise<string> {
+  const { rows } = await sql<{ txid: string }>`SELECT retrace_txid()::text AS txid`.execute(tx);
+  return rows[0].txid;
+}
+
+/**
  * Puts the change context into the transaction's settings, which the capture triggers and
  * the `DEFAULT retrace_now()` of every timestamp column read (a transaction controlled by
  * hand, such as a preview's, that is rolled back, sets it this way).

@@ -44,6 +44,17 @@ export function planForCitus(): void {
 const fence = () => sql.raw(fenceThePlanner ? ' OFFSET 0' : '');
 
 /**
+ * The row `alias` kept to the workspace by a constant, on Citus only: there a statement is
+ * sent whole to the workspace's node only when every table in it is (an UPDATE's target
+ * too, which is not joined to the batch through a fence). On one server the constant is
+ * left out: without statistics the planner takes the workspace's rows for a handful and
+ * reads them all for each key (issue 15; src/recycle-bin/scale.test.ts counts the reads).
+ */
+export function keptToWorkspace(alias: string, workspaceId: string): RawBuilder<unknown> {
+  return fenceThePlanner ? sql`true` : sql`${sql.ref(`${alias}.workspace_id`)} = ${workspaceId}`;
+}
+
+/**
  * Any set of rows (a work table's slice, a subquery) made the driving side of a join in
  * the same way: behind `OFFSET 0`, so its conditions on the workspace are not carried over
  * to the table it is joined to. `rows` must select `workspace_id` for the join.

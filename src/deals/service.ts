@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
-import { batchOf, byKeys, lookUp } from '../db/keys.js';
+import { batchOf, byKeys, keptToWorkspace, lookUp } from '../db/keys.js';
 import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { invalidRequest, invalidState, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
@@ -37,6 +37,9 @@ const presentDeal = (r: DealRow): Deal => ({
 });
 
 /** The deal `alias` is the one the batch's row `k` names (db/keys.ts). */
+/** The deal `d` is the one `found` names (kept to the workspace on Citus: keptToWorkspace). */
+const isFoundDeal = (workspaceId: string) => sql`${keptToWorkspace('d', workspaceId)} AND d.workspace_id = found.workspace_id AND d.id = found.id`;
+
 const dealOfKey = (alias: string) => sql`${sql.table(alias)}.workspace_id = k.workspace_id AND ${sql.table(alias)}.id = k.key`;
 
 /**
@@ -55,20 +58,21 @@ const dealRule = (facts: { anyActive: RawBuilder<unknown>; primaryActive: RawBui
  * The facts of dealRule for the deal `alias` as it is: each an EXISTS that stops at the
  * first active contact (looked up for each deal, db/keys.ts).
  */
-function dealAsItIs(alias: string) {
+function dealAsItIs(alias: string, workspaceId: string) {
   const activeLinkOf = (contact?: RawBuilder<unknown>) => sql`EXISTS (SELECT 1 FROM deal_contacts dc
-    WHERE dc.workspace_id = ${sql.table(alias)}.workspace_id AND dc.deal_id = ${sql.table(alias)}.id
-      ${contact ? sql`AND dc.contact_id = ${contact}` : sql``} AND ${ofActiveContact('dc')} OFFSET 0)`;
+    WHERE dc.workspace_id = ${workspaceId} AND dc.deal_id = ${sql.table(alias)}.id
+      ${contact ? sql`AND dc.contact_id = ${contact}` : sql``} AND ${ofActiveContact('dc', workspaceId)} OFFSET 0)`;
   return dealRule({ anyActive: activeLinkOf(), primaryActive: activeLinkOf(sql.ref(`${alias}.primary_contact_id`)) });
 }
 
-const dealColumns = sql`
+/** The columns of a deal as presented, for `FROM deals d` of the workspace `workspaceId` (its workspace a constant on each table: issue 20). */
+const dealColumns = (workspaceId: string) => sql`
   d.id, d.title, d.value, d.stage, d.primary_contact_id, d.created_at, d.deleted_at,
   coalesce((SELECT array_agg(dc.contact_id ORDER BY dc.added_seq) FROM deal_contacts dc
-            WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND ${ofActiveContact('dc')}), '{}') AS contact_ids`;
+            WHERE dc.workspace_id = ${workspaceId} AND dc.deal_id = d.id AND ${ofActiveContact('dc', workspaceId)}), '{}') AS contact_ids`;
 
 export async function getDeal(db: Db | Tx, workspaceId: string, dealId: string): Promise<Deal> {
-  const { rows } = await sql<DealRow>`SELECT ${dealColumns} FROM deals d WHERE d.workspace_id = ${workspaceId} AND d.id = ${dealId}`.execute(db);
+  const { rows } = await sql<DealRow>`SELECT ${dealColumns(workspaceId)} FROM deals d WHERE d.workspace_id = ${workspaceId} AND d.id = ${dealId}`.execute(db);
   if (!rows[0]) throw notFound('Deal');
   return presentDeal(rows[0]);
 }
@@ -76,7 +80,7 @@ export async function getDeal(db: Db | Tx, workspaceId: string, dealId: string):
 export async function listDeals(db: Db, workspaceId: string, request: PageRequest): Promise<Page<Deal>> {
   const paging = pageByTime(request, 'd.created_at', 'd.id');
   const { rows } = await sql<DealRow & { page_time: string }>`
-    SELECT ${dealColumns}, ${paging.pageTime} FROM deals d
+    SELECT ${dealColumns(workspaceId)}, ${paging.pageTime} FROM deals d
     WHERE d.workspace_id = ${workspaceId} AND d.deleted_at IS NULL AND ${paging.pastCursor} ORDER BY d.created_at, d.id LIMIT ${paging.fetch}`.execute(db);
   return paging.page(rows, (r) => r.id, presentDeal);
 }
@@ -85,10 +89,10 @@ export async function listDeals(db: Db, workspaceId: string, request: PageReques
 export async function contactDeals(db: Db, workspaceId: string, contactId: string, request: PageRequest): Promise<Page<Deal>> {
   const paging = pageByTime(request, 'd.created_at', 'd.id');
   const { rows } = await sql<DealRow & { page_time: string }>`
-    SELECT ${dealColumns}, ${paging.pageTime} FROM deals d
+    SELECT ${dealColumns(workspaceId)}, ${paging.pageTime} FROM deals d
     WHERE d.workspace_id = ${workspaceId} AND d.deleted_at IS NULL AND ${paging.pastCursor}
       AND EXISTS (SELECT 1 FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND dc.contact_id = ${contactId}
-                  AND ${ofActiveContact('dc')})
+                  AND ${ofActiveContact('dc', workspaceId)})
     ORDER BY d.created_at, d.id LIMIT ${paging.fetch}`.execute(db);
   return paging.page(rows, (r) => r.id, presentDeal);
 }
@@ -97,7 +101,7 @@ export async function contactDeals(db: Db, workspaceId: string, contactId: strin
 export async function liveDealsWithIds(db: Db | Tx, workspaceId: string, dealIds: string[]): Promise<Deal[]> {
   if (dealIds.length === 0) return [];
   const { rows } = await sql<DealRow>`
-    SELECT ${dealColumns} FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'd', dealOfKey('d'))}
+    SELECT ${dealColumns(workspaceId)} FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'd', dealOfKey('d'))}
     WHERE d.deleted_at IS NULL
     ORDER BY d.created_at, d.id`.execute(db);
   return rows.map(presentDeal);
@@ -308,17 +312,17 @@ export async function mendDeals(tx: Tx, workspaceId: string, dealIds: string[], 
   const { rows: orphaned } = await byKeys(tx, sql<{ id: string }>`
     UPDATE deals d SET deleted_at = ${at}, deleted_by = retrace_actor(), updated_at = ${at}
     FROM (SELECT x.workspace_id, x.id FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'x', dealOfKey('x'), 'FOR UPDATE')}
-          WHERE x.deleted_at IS NULL AND ${dealAsItIs('x').deleted}) found
-    WHERE d.workspace_id = found.workspace_id AND d.id = found.id
+          WHERE x.deleted_at IS NULL AND ${dealAsItIs('x', workspaceId).deleted}) found
+    WHERE ${isFoundDeal(workspaceId)}
     RETURNING d.id`);
   const { rows: repointed } = await byKeys(tx, sql<{ id: string }>`
     UPDATE deals d SET primary_contact_id = (
-        SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = d.workspace_id AND dc.deal_id = d.id AND ${ofActiveContact('dc')}
+        SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = ${workspaceId} AND dc.deal_id = d.id AND ${ofActiveContact('dc', workspaceId)}
         ORDER BY dc.added_seq LIMIT 1),
       updated_at = ${at}
     FROM (SELECT x.workspace_id, x.id FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'x', dealOfKey('x'), 'FOR UPDATE')}
-          WHERE x.deleted_at IS NULL AND ${dealAsItIs('x').repointed}) found
-    WHERE d.workspace_id = found.workspace_id AND d.id = found.id
+          WHERE x.deleted_at IS NULL AND ${dealAsItIs('x', workspaceId).repointed}) found
+    WHERE ${isFoundDeal(workspaceId)}
     RETURNING d.id`);
   return { deleted: orphaned.map((r) => r.id), repointed: repointed.map((r) => r.id) };
 }
@@ -402,7 +406,7 @@ export async function handOverPrimaryContact(tx: Tx, workspaceId: string, fromId
     FROM (SELECT x.workspace_id, x.id FROM ${batchOf(workspaceId, fromIds)}
           ${lookUp('deals', 'x', sql`x.workspace_id = k.workspace_id AND x.primary_contact_id = k.key`, 'FOR UPDATE')}
           WHERE x.deleted_at IS NULL) found
-    WHERE d.workspace_id = found.workspace_id AND d.id = found.id`);
+    WHERE ${isFoundDeal(workspaceId)}`);
 }
 
 /** Contacts gone for good (purged, erased, left out of a backup's restore): no deal, live or deleted, names them as primary. */

@@ -96,7 +96,7 @@ export async function dealsWithActiveContacts(tx: Tx, workspaceId: string, dealI
   const { rows } = await byKeys(tx, sql<{ id: string }>`
     SELECT DISTINCT dc.deal_id AS id FROM ${batchOf(workspaceId, dealIds)}
     ${lookUp('deal_contacts', 'dc', sql`dc.workspace_id = k.workspace_id AND dc.deal_id = k.key`)}
-    WHERE ${ofActiveContact('dc')}`);
+    WHERE ${ofActiveContact('dc', workspaceId)}`);
   return new Set(rows.map((r) => r.id));
 }
 

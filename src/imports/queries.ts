@@ -36,15 +36,15 @@ export async function claimEmails(tx: Tx, workspaceId: string, importId: string,
 }
 
 /**
- * Removes up to `limit` of the import's noted emails; answers how many went. The rows are
- * picked down the primary key and removed by their physical address (ctid), so neither
- * half can become a scan of the table.
+ * Removes up to `limit` of the import's noted emails; answers how many went. The emails
+ * are picked down the primary key and removed by it, so neither half can become a scan
+ * of the table. (By key, not by physical address: Citus refuses a ctid there.)
  */
 export async function forgetEmails(tx: Tx, workspaceId: string, importId: string, limit: number): Promise<number> {
   const result = await sql`
     DELETE FROM import_emails
-    WHERE ctid = ANY(ARRAY(
-      SELECT ctid FROM import_emails WHERE workspace_id = ${workspaceId} AND import_id = ${importId} ORDER BY email LIMIT ${limit}))`.execute(tx);
+    WHERE workspace_id = ${workspaceId} AND import_id = ${importId} AND email = ANY(ARRAY(
+      SELECT email FROM import_emails WHERE workspace_id = ${workspaceId} AND import_id = ${importId} ORDER BY email LIMIT ${limit}))`.execute(tx);
   return Number(result.numAffectedRows ?? 0);
 }
 

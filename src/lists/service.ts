@@ -49,7 +49,7 @@ export async function createList(db: Db, change: ChangeContext, name: string): P
 export async function getList(db: Db | Tx, workspaceId: string, listId: string): Promise<List> {
   const { rows } = await sql<ListRow>`
     SELECT l.id, l.name, l.created_at, l.deleted_at,
-           (SELECT count(*)::int FROM list_memberships m WHERE m.workspace_id = l.workspace_id AND m.list_id = l.id AND ${ofActiveContact('m')}) AS member_count
+           (SELECT count(*)::int FROM list_memberships m WHERE m.workspace_id = ${workspaceId} AND m.list_id = l.id AND ${ofActiveContact('m', workspaceId)}) AS member_count
     FROM lists l WHERE l.workspace_id = ${workspaceId} AND l.id = ${listId}`.execute(db);
   if (!rows[0]) throw notFound('List');
   return presentList(rows[0]);
@@ -59,7 +59,7 @@ export async function listLists(db: Db, workspaceId: string, request: PageReques
   const paging = pageByTime(request, 'l.created_at', 'l.id');
   const { rows } = await sql<ListRow & { page_time: string }>`
     SELECT l.id, l.name, l.created_at, l.deleted_at, count(m.contact_id)::int AS member_count, ${paging.pageTime}
-    FROM lists l LEFT JOIN list_memberships m ON m.workspace_id = l.workspace_id AND m.list_id = l.id AND ${ofActiveContact('m')}
+    FROM lists l LEFT JOIN list_memberships m ON m.workspace_id = l.workspace_id AND m.list_id = l.id AND ${ofActiveContact('m', workspaceId)}
     WHERE l.workspace_id = ${workspaceId} AND l.deleted_at IS NULL AND ${paging.pastCursor}
     GROUP BY l.workspace_id, l.id ORDER BY l.created_at, l.id LIMIT ${paging.fetch}`.execute(db);
   return paging.page(rows, (r) => r.id, presentList);
@@ -195,7 +195,7 @@ export async function contactMemberships(db: Db, workspaceId: string, contactId:
   const { rows } = await sql<{ listId: string; status: MembershipStatus; page_time: string }>`
     SELECT m.list_id AS "listId", m.status, ${paging.pageTime}
     FROM list_memberships m JOIN lists l ON l.workspace_id = m.workspace_id AND l.id = m.list_id
-    WHERE m.workspace_id = ${workspaceId} AND m.contact_id = ${contactId} AND l.deleted_at IS NULL AND ${ofActiveContact('m')} AND ${paging.pastCursor}
+    WHERE m.workspace_id = ${workspaceId} AND m.contact_id = ${contactId} AND l.deleted_at IS NULL AND ${ofActiveContact('m', workspaceId)} AND ${paging.pastCursor}
     ORDER BY m.created_at, m.list_id LIMIT ${paging.fetch}`.execute(db);
   return paging.page(rows, (r) => r.listId, ({ listId, status }) => ({ listId, status }));
 }

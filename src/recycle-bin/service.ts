@@ -59,7 +59,7 @@ async function listRemoved(db: Db, workspaceId: string, source: RestoreSource, q
   const rows = await searchContacts<ContactRow & { removed_key: string; removed_at: Date }>(db, {
     workspaceId,
     q: query.q,
-    columns: sql`${contactColumns}, ${sql.ref(column)} AS removed_at, ${cursorTime(column)} AS removed_key`,
+    columns: sql`${contactColumns(workspaceId)}, ${sql.ref(column)} AS removed_at, ${cursorTime(column)} AS removed_key`,
     // After the cursor as a plain row comparison, so that the index starts there.
     scope: sql`${inSource(source, { from: query.from, to: query.to })}
       AND ${after ? sql`(${sql.ref(column)}, c.id) < (${after[0]}::timestamptz, ${after[1]}::text)` : sql`true`}`,

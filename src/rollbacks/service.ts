@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
-import { applyChangeContext, inTransaction } from '../db/database.js';
+import { applyChangeContext, currentTxid, inTransaction } from '../db/database.js';
 import { batchOf, byKeys } from '../db/keys.js';
 import { AppError, invalidState, notFound } from '../http/errors.js';
 import type { Page, PageRequest } from '../http/pagination.js';
@@ -310,11 +310,6 @@ export function rowOf(rows: Map<string, RollbackJob>, job: Job): RollbackJob {
   const row = rows.get(job.id);
   if (!row) throw new Error(`${job.kind} job ${job.id} has no rollback_jobs row`);
   return row;
-}
-
-async function currentTxid(tx: Tx): Promise<string> {
-  const { rows } = await sql<{ txid: string }>`SELECT retrace_txid()::text AS txid`.execute(tx);
-  return rows[0].txid;
 }
 
 /** Contacts gone for good (purged, erased): no unfinished rollback's plan, nor its skips, names them, so none writes them back. */

@@ -30,14 +30,17 @@ const presentTag = (r: TagRow): Tag => ({
 });
 
 /**
- * The ids of the live tags on the contact `contact` (an alias of contacts' rows), in the
- * order they were put on it: how contacts' reads show a contact's tags.
+ * The ids of the live tags on the contact `contact` (an alias of contacts' rows of
+ * `workspaceId`), in the order they were put on it: how contacts' reads show a contact's
+ * tags. The workspace is a constant on each table, as on the contacts read: Citus sends
+ * such a statement whole to its workspace's node, and refuses this correlated subquery
+ * under a FROM of subqueries otherwise (issue 20).
  */
-export function liveTagIdsOf(contact: string) {
+export function liveTagIdsOf(contact: string, workspaceId: string) {
   const c = sql.table(contact);
   return sql`coalesce((SELECT array_agg(ct.tag_id ORDER BY ct.created_at, ct.tag_id) FROM contact_tags ct
-            JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.deleted_at IS NULL
-            WHERE ct.workspace_id = ${c}.workspace_id AND ct.contact_id = ${c}.id), '{}')`;
+            JOIN tags t ON t.workspace_id = ${workspaceId} AND t.id = ct.tag_id AND t.deleted_at IS NULL
+            WHERE ct.workspace_id = ${workspaceId} AND ct.contact_id = ${c}.id), '{}')`;
 }
 
 /**

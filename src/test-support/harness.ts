@@ -305,16 +305,26 @@ export async function commitWhileWaitedOn<T>(app: TestApp, write: string, other:
     return other();
   }
   return app.ctx.database.withScriptSession(async (session) => {
-    await session.exec(`BEGIN; ${write}`);
+    const [{ citus }] = await session.rows<{ citus: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus");
+    // On Citus the statement waits on a worker, for a lock of a shard: its wait is seen in
+    // citus_lock_waits, under the statement the coordinator was sent.
+    const blockedStatements = citus
+      ? `SELECT count(*)::int AS n FROM citus_lock_waits WHERE ltrim(blocked_statement, E' \\n') LIKE '${waiting}%'`
+      : `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND ltrim(query, E' \\n') LIKE '${waiting}%'`;
+    try {
+      await session.exec(`BEGIN; ${write}`);
+    } catch (error) {
+      // The session goes back to the pool: not inside the transaction the write aborted.
+      await session.exec('ROLLBACK');
+      throw error;
+    }
     const result = other();
     result.catch(() => {}); // awaited by the caller; not an unhandled rejection meanwhile
     for (let tries = 0; tries < 200; tries += 1) {
       // pg_stat_activity is read once per transaction unless its snapshot is dropped.
       await session.exec('SELECT pg_stat_clear_snapshot()');
-      const [blocked] = await session.rows<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND ltrim(query, E' \\n') LIKE '${waiting}%'`,
-      );
+      const [blocked] = await session.rows<{ n: number }>(blockedStatements);
       if (blocked.n > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
