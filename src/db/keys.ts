@@ -131,5 +131,7 @@ export async function analyzeWorkTable(tx: Tx, table: string, columns: readonly 
  * second (issue 15).
  */
 export function versionsOfContact(id: RawBuilder<unknown> | ReturnType<typeof sql.ref>): RawBuilder<unknown> {
-  return sql`(SELECT o.workspace_id, o.id, o.version, o.op, o.before, o.txid, o.at, o.actor_id, o.origin FROM contact_history o WHERE o.id = ${id} OFFSET 0)`;
+  // On Citus without the fence (as every fence there): the workspace outside reaches the
+  // table, and the statement goes to the workspace's node.
+  return sql`(SELECT o.workspace_id, o.id, o.version, o.op, o.before, o.txid, o.at, o.actor_id, o.origin FROM contact_history o WHERE o.id = ${id}${fence()})`;
 }
