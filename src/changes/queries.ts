@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import { currentTxid } from '../db/database.js';
-import { keptToWorkspace, versionsOfContact } from '../db/keys.js';
+import { keptToWorkspace, versionsOfContact, workspaceIn } from '../db/keys.js';
 
 /**
  * Change sets (migration 016): one per write transaction and workspace, recorded by the
@@ -19,8 +19,8 @@ export type Counts = Record<string, Record<string, number>>;
  * and after (the next version's `before`, or the live row): to the bin is `deleted`, to the
  * archive `archived`, back to active `restored`, into a survivor `merged`; any other an
  * update. Rows of other tables: a `deleted_at` set is `deleted`, cleared `restored`.
- * Returns how many change sets it counted. The workspace is a constant on each table read
- * (Citus sends the statement whole to its node; issue 20).
+ * Returns how many change sets it counted. On Citus the workspace is a constant on each
+ * table read (workspaceIn, keptToWorkspace: the statement goes whole to its node).
  */
 export async function countPendingChangeSets(tx: Tx, workspaceId: string, limit: number, waitForOthers = false): Promise<number> {
   const { rows } = await sql<{ n: number }>`
@@ -38,7 +38,7 @@ export async function countPendingChangeSets(tx: Tx, workspaceId: string, limit:
              ELSE 'updated' END AS change
       FROM pending p
       CROSS JOIN LATERAL (SELECT h.table_name, h.op, h.before, h.after FROM history_entries h
-                          WHERE h.workspace_id = ${workspaceId} AND h.at = p.at AND h.txid = p.txid OFFSET 0) h),
+                          WHERE h.workspace_id = ${workspaceIn('p', workspaceId)} AND h.at = p.at AND h.txid = p.txid OFFSET 0) h),
     contact_changes AS (
       SELECT p.txid, 'contacts'::text AS table_name,
         CASE WHEN v.op = 'insert' THEN 'created'
@@ -50,11 +50,11 @@ export async function countPendingChangeSets(tx: Tx, workspaceId: string, limit:
              ELSE 'updated' END AS change
       FROM pending p
       CROSS JOIN LATERAL (SELECT v.id, v.op, v.version, (v.before).status AS before_status FROM contact_history v
-                          WHERE v.workspace_id = ${workspaceId} AND v.at = p.at AND v.txid = p.txid OFFSET 0) v
+                          WHERE v.workspace_id = ${workspaceIn('p', workspaceId)} AND v.at = p.at AND v.txid = p.txid OFFSET 0) v
       LEFT JOIN LATERAL (SELECT (n.before).status AS status FROM ${versionsOfContact(sql.ref('v.id'))} n
-                         WHERE n.workspace_id = ${workspaceId} AND n.version > v.version
+                         WHERE n.workspace_id = ${workspaceIn('p', workspaceId)} AND n.version > v.version
                          ORDER BY n.version LIMIT 1) nxt ON true
-      LEFT JOIN LATERAL (SELECT l.status FROM contacts l WHERE l.workspace_id = ${workspaceId} AND l.id = v.id OFFSET 0) live ON true),
+      LEFT JOIN LATERAL (SELECT l.status FROM contacts l WHERE l.workspace_id = ${workspaceIn('p', workspaceId)} AND l.id = v.id OFFSET 0) live ON true),
     by_change AS (
       SELECT txid, table_name, change, count(*)::int AS n FROM (SELECT * FROM entries UNION ALL SELECT * FROM contact_changes) c
       GROUP BY txid, table_name, change),

@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+import { workspaceIn } from '../db/keys.js';
 import { invalidState, notFound } from '../http/errors.js';
 
 export type ContactStatus = 'active' | 'archived' | 'deleted' | 'merged';
@@ -35,10 +36,9 @@ export function ofActiveContact(alias: string, workspaceId: string) {
   // The contact's status looked up by its primary key for each row, and compared after:
   // with the status among the lookup's conditions, the planner may take the index by
   // (workspace, status), guess from no statistics that the workspace has a handful of
-  // active contacts, and read them all for each row (db/keys.ts). The workspace is the
-  // row's, as a constant: Citus sends a statement whole to its workspace's node only when
-  // every table in it is kept to the workspace by one (issue 20).
-  return sql`(SELECT ac_c.status FROM contacts ac_c WHERE ac_c.workspace_id = ${workspaceId} AND ac_c.id = ${row}.contact_id) = 'active'`;
+  // active contacts, and read them all for each row (db/keys.ts). On Citus the workspace
+  // is a constant (workspaceIn; issue 20).
+  return sql`(SELECT ac_c.status FROM contacts ac_c WHERE ac_c.workspace_id = ${workspaceIn(alias, workspaceId)} AND ac_c.id = ${row}.contact_id) = 'active'`;
 }
 
 /** A key of the join: an SQL expression (`sql\`e.contact_id\``) or a value. */

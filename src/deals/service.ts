@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
-import { batchOf, byKeys, keptToWorkspace, lookUp } from '../db/keys.js';
+import { batchOf, byKeys, keptToWorkspace, lookUp, workspaceIn } from '../db/keys.js';
 import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { invalidRequest, invalidState, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
@@ -60,16 +60,16 @@ const dealRule = (facts: { anyActive: RawBuilder<unknown>; primaryActive: RawBui
  */
 function dealAsItIs(alias: string, workspaceId: string) {
   const activeLinkOf = (contact?: RawBuilder<unknown>) => sql`EXISTS (SELECT 1 FROM deal_contacts dc
-    WHERE dc.workspace_id = ${workspaceId} AND dc.deal_id = ${sql.table(alias)}.id
+    WHERE dc.workspace_id = ${workspaceIn(alias, workspaceId)} AND dc.deal_id = ${sql.table(alias)}.id
       ${contact ? sql`AND dc.contact_id = ${contact}` : sql``} AND ${ofActiveContact('dc', workspaceId)} OFFSET 0)`;
   return dealRule({ anyActive: activeLinkOf(), primaryActive: activeLinkOf(sql.ref(`${alias}.primary_contact_id`)) });
 }
 
-/** The columns of a deal as presented, for `FROM deals d` of the workspace `workspaceId` (its workspace a constant on each table: issue 20). */
+/** The columns of a deal as presented, for `FROM deals d` of the workspace `workspaceId` (a constant there on Citus: workspaceIn). */
 const dealColumns = (workspaceId: string) => sql`
   d.id, d.title, d.value, d.stage, d.primary_contact_id, d.created_at, d.deleted_at,
   coalesce((SELECT array_agg(dc.contact_id ORDER BY dc.added_seq) FROM deal_contacts dc
-            WHERE dc.workspace_id = ${workspaceId} AND dc.deal_id = d.id AND ${ofActiveContact('dc', workspaceId)}), '{}') AS contact_ids`;
+            WHERE dc.workspace_id = ${workspaceIn('d', workspaceId)} AND dc.deal_id = d.id AND ${ofActiveContact('dc', workspaceId)}), '{}') AS contact_ids`;
 
 export async function getDeal(db: Db | Tx, workspaceId: string, dealId: string): Promise<Deal> {
   const { rows } = await sql<DealRow>`SELECT ${dealColumns(workspaceId)} FROM deals d WHERE d.workspace_id = ${workspaceId} AND d.id = ${dealId}`.execute(db);
@@ -317,7 +317,7 @@ export async function mendDeals(tx: Tx, workspaceId: string, dealIds: string[], 
     RETURNING d.id`);
   const { rows: repointed } = await byKeys(tx, sql<{ id: string }>`
     UPDATE deals d SET primary_contact_id = (
-        SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = ${workspaceId} AND dc.deal_id = d.id AND ${ofActiveContact('dc', workspaceId)}
+        SELECT dc.contact_id FROM deal_contacts dc WHERE dc.workspace_id = ${workspaceIn('d', workspaceId)} AND dc.deal_id = d.id AND ${ofActiveContact('dc', workspaceId)}
         ORDER BY dc.added_seq LIMIT 1),
       updated_at = ${at}
     FROM (SELECT x.workspace_id, x.id FROM ${batchOf(workspaceId, dealIds)} ${lookUp('deals', 'x', dealOfKey('x'), 'FOR UPDATE')}

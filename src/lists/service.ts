@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { renameLive } from '../db/renames.js';
-import { batchOf, byKeys } from '../db/keys.js';
+import { batchOf, byKeys, workspaceIn } from '../db/keys.js';
 import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { notFound } from '../http/errors.js';
 import { decodeCursor, pageByTime, toPage, type Page, type PageRequest } from '../http/pagination.js';
@@ -49,7 +49,7 @@ export async function createList(db: Db, change: ChangeContext, name: string): P
 export async function getList(db: Db | Tx, workspaceId: string, listId: string): Promise<List> {
   const { rows } = await sql<ListRow>`
     SELECT l.id, l.name, l.created_at, l.deleted_at,
-           (SELECT count(*)::int FROM list_memberships m WHERE m.workspace_id = ${workspaceId} AND m.list_id = l.id AND ${ofActiveContact('m', workspaceId)}) AS member_count
+           (SELECT count(*)::int FROM list_memberships m WHERE m.workspace_id = ${workspaceIn('l', workspaceId)} AND m.list_id = l.id AND ${ofActiveContact('m', workspaceId)}) AS member_count
     FROM lists l WHERE l.workspace_id = ${workspaceId} AND l.id = ${listId}`.execute(db);
   if (!rows[0]) throw notFound('List');
   return presentList(rows[0]);

@@ -3,7 +3,7 @@ import type { ChangeContext, Db, Tx } from '../db/database.js';
 import type { Tags } from '../db/schema.js';
 import { inTransaction } from '../db/database.js';
 import { findOrMakeNamed, renameLive } from '../db/renames.js';
-import { batchOf, byKeys } from '../db/keys.js';
+import { batchOf, byKeys, workspaceIn } from '../db/keys.js';
 import { dropRowsOfDeletedParent } from '../db/associations.js';
 import { invalidRequest, notFound } from '../http/errors.js';
 import { pageByTime, type Page, type PageRequest } from '../http/pagination.js';
@@ -32,15 +32,15 @@ const presentTag = (r: TagRow): Tag => ({
 /**
  * The ids of the live tags on the contact `contact` (an alias of contacts' rows of
  * `workspaceId`), in the order they were put on it: how contacts' reads show a contact's
- * tags. The workspace is a constant on each table, as on the contacts read: Citus sends
- * such a statement whole to its workspace's node, and refuses this correlated subquery
- * under a FROM of subqueries otherwise (issue 20).
+ * tags. On Citus the workspace is a constant here (workspaceIn): it sends such a statement
+ * whole to its workspace's node, and refuses this correlated subquery under a FROM of
+ * subqueries otherwise (issue 20).
  */
 export function liveTagIdsOf(contact: string, workspaceId: string) {
   const c = sql.table(contact);
   return sql`coalesce((SELECT array_agg(ct.tag_id ORDER BY ct.created_at, ct.tag_id) FROM contact_tags ct
-            JOIN tags t ON t.workspace_id = ${workspaceId} AND t.id = ct.tag_id AND t.deleted_at IS NULL
-            WHERE ct.workspace_id = ${workspaceId} AND ct.contact_id = ${c}.id), '{}')`;
+            JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.deleted_at IS NULL
+            WHERE ct.workspace_id = ${workspaceIn(contact, workspaceId)} AND ct.contact_id = ${c}.id), '{}')`;
 }
 
 /**
