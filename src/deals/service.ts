@@ -36,10 +36,10 @@ const presentDeal = (r: DealRow): Deal => ({
   ...(r.deleted_at ? { deletedAt: r.deleted_at.toISOString() } : {}),
 });
 
-/** The deal `alias` is the one the batch's row `k` names (db/keys.ts). */
 /** The deal `d` is the one `found` names (kept to the workspace on Citus: keptToWorkspace). */
 const isFoundDeal = (workspaceId: string) => sql`${keptToWorkspace('d', workspaceId)} AND d.workspace_id = found.workspace_id AND d.id = found.id`;
 
+/** The deal `alias` is the one the batch's row `k` names (db/keys.ts). */
 const dealOfKey = (alias: string) => sql`${sql.table(alias)}.workspace_id = k.workspace_id AND ${sql.table(alias)}.id = k.key`;
 
 /**

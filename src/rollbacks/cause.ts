@@ -148,16 +148,6 @@ const stillHere = (alias: string) =>
   sql.raw(`((${alias}.l->>'deleted_at') IS NULL AND (${alias}.table_name <> 'contacts' OR (${alias}.l->>'status') IN ('active', 'archived')))`);
 
 /**
- * Over the contacts' pass of planCauseUndo: a contact the cause made (`sp`), that nobody
- * wrote since (no next version, `nxt`) and that is still in its place (`live`). With no
- * list membership, tag, account or deal link written by anyone else after the cause's
- * last write to it (its latest row in history_entries, found by the contact index, is the
- * cause's own) it is clean: it goes to the bin as the cause left it, and the rows the
- * cause made for it are set aside with it there, as every plan leaves a binned contact's
- * rows, so they need not be read. A contact whose rows someone changed since goes the
- * whole way: such a change may be a conflict.
- */
-/**
  * Over the contacts' pass: someone other than the cause may have written the contact
  * `sp` (its row, in `later_versions`, or its lists, tags, accounts and deals, in
  * `later_entries`) after the cause's first write. Those writes are read once by version
@@ -172,7 +162,29 @@ const laterWritten = (writes: 'later_versions' | 'later_entries') =>
   sql`((SELECT count(*) FROM ${sql.table(writes)}) > (SELECT n FROM later_cap) OR sp.id IN (SELECT w.contact_id FROM ${sql.table(writes)} w))`;
 export const laterWritesHashedAtLeast = 1_000;
 
-const madeAndLeft = sql`(sp.first_op = 'insert' AND nxt.version IS NULL AND coalesce(live.here, false))`;
+/**
+ * The contacts of the rows of `table` (as `o`) of the workspace that others (`others`,
+ * over `o`) wrote after the cause's first write (`later_cap`), up to one past its cap.
+ */
+const laterWrites = (table: 'contact_history' | 'history_entries', contact: RawBuilder<unknown>, workspaceId: string, others: RawBuilder<unknown>) => sql`
+      SELECT ${contact} AS contact_id FROM ${sql.table(table)} o
+      WHERE o.workspace_id = ${workspaceId} AND o.version > (SELECT since FROM later_cap) AND ${contact} IS NOT NULL AND ${others}
+      LIMIT (SELECT n + 1 FROM later_cap)`;
+
+/** Over the contacts' pass: a contact the cause made (`sp`) and nobody wrote since (no next version, `nxt`). */
+const madeAndUntouched = sql`(sp.first_op = 'insert' AND nxt.version IS NULL)`;
+
+/**
+ * Over the contacts' pass of planCauseUndo: a contact the cause made (`sp`), that nobody
+ * wrote since (no next version, `nxt`) and that is still in its place (`live`). With no
+ * list membership, tag, account or deal link written by anyone else after the cause's
+ * last write to it (its latest row in history_entries, found by the contact index, is the
+ * cause's own) it is clean: it goes to the bin as the cause left it, and the rows the
+ * cause made for it are set aside with it there, as every plan leaves a binned contact's
+ * rows, so they need not be read. A contact whose rows someone changed since goes the
+ * whole way: such a change may be a conflict.
+ */
+const madeAndLeft = sql`(${madeAndUntouched} AND coalesce(live.here, false))`;
 
 /**
  * Writes the plan of undoing the change sets `plan.txids` into rollback_targets (rows of
@@ -217,14 +229,8 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
     -- what others wrote after the cause's first write, by the primary key: only a contact
     -- found here can have a next version or a later change (laterWritten)
     later_cap AS (SELECT greatest(count(*), ${laterWritesHashedAtLeast}) AS n, min(v.version) AS since FROM versions v),
-    later_versions AS MATERIALIZED (
-      SELECT o.id AS contact_id FROM contact_history o
-      WHERE o.workspace_id = ${workspaceId} AND o.version > (SELECT since FROM later_cap) AND ${others}
-      LIMIT (SELECT n + 1 FROM later_cap)),
-    later_entries AS MATERIALIZED (
-      SELECT o.contact_id FROM history_entries o
-      WHERE o.workspace_id = ${workspaceId} AND o.version > (SELECT since FROM later_cap) AND o.contact_id IS NOT NULL AND ${others}
-      LIMIT (SELECT n + 1 FROM later_cap)),
+    later_versions AS MATERIALIZED (${laterWrites('contact_history', sql`o.id`, workspaceId, others)}),
+    later_entries AS MATERIALIZED (${laterWrites('history_entries', sql`o.contact_id`, workspaceId, others)}),
     ends AS (
       SELECT sp.id,
         CASE WHEN sp.first_op = 'insert' THEN NULL ELSE to_jsonb(sp.first_before) END AS b,
@@ -311,7 +317,7 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
  */
 function liveContact(use: PlanUse): RawBuilder<unknown> {
   if (use.kind === 'run') return sql`to_jsonb(c)`;
-  return sql`CASE WHEN sp.first_op = 'insert' AND nxt.version IS NULL
+  return sql`CASE WHEN ${madeAndUntouched}
     THEN jsonb_build_object('status', c.status, 'deleted_at', c.deleted_at, 'email', c.email, 'first_name', c.first_name, 'last_name', c.last_name)
     ELSE to_jsonb(c) END`;
 }
