@@ -6,6 +6,8 @@ import { sql } from 'kysely';
 import { aContact, aWorkspace, commitWhileWaitedOn, postImportAs, testApp, testConfig, type TestApp, type TestWorkspace, type Upload } from '../test-support/harness.js';
 import { importBatchSize, importJobHandler } from './service.js';
 import { runPendingJobs, type JobHandler } from '../jobs/service.js';
+import { inTransaction, type ChangeContext } from '../db/database.js';
+import { claimEmails, forgetEmails } from './queries.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -565,5 +567,24 @@ describe('telling admins', () => {
     expect(rows.map((r) => JSON.parse(r.body))).toEqual([
       expect.objectContaining({ event: 'import.finished', data: expect.objectContaining({ importId: res.body.id, status: 'succeeded', rows: 2, created: 1, failed: 1 }) }),
     ]);
+  });
+});
+
+describe('an import’s noted emails', () => {
+  it('are forgotten a step’s limit at a time, first down the key, leaving another import’s', async () => {
+    const ws = await aWorkspace(app);
+    const change: ChangeContext = { workspaceId: ws.id, actorId: null, origin: 'system', at: app.clock.now() };
+    const ours = ['g', 'c', 'e', 'a', 'f', 'b', 'd'].map((n) => `${n}@noted.test`);
+    const noted = (importId: string) => sql<{ email: string }>`SELECT email FROM import_emails WHERE workspace_id = ${ws.id} AND import_id = ${importId} ORDER BY email`.execute(app.ctx.db);
+    await inTransaction(app.ctx.db, change, async (tx) => {
+      await claimEmails(tx, ws.id, 'ours', ours, ours.map((_, i) => i + 2));
+      await claimEmails(tx, ws.id, 'theirs', ['a@noted.test', 'h@noted.test'], [2, 3]);
+    });
+    expect(await inTransaction(app.ctx.db, change, (tx) => forgetEmails(tx, ws.id, 'ours', 3))).toBe(3);
+    expect((await noted('ours')).rows.map((r) => r.email)).toEqual(['d', 'e', 'f', 'g'].map((n) => `${n}@noted.test`));
+    expect(await inTransaction(app.ctx.db, change, (tx) => forgetEmails(tx, ws.id, 'ours', Number.MAX_SAFE_INTEGER))).toBe(4);
+    expect(await inTransaction(app.ctx.db, change, (tx) => forgetEmails(tx, ws.id, 'ours', 3))).toBe(0);
+    expect((await noted('ours')).rows).toEqual([]);
+    expect((await noted('theirs')).rows.map((r) => r.email)).toEqual(['a@noted.test', 'h@noted.test']);
   });
 });

@@ -36,15 +36,19 @@ export async function claimEmails(tx: Tx, workspaceId: string, importId: string,
 }
 
 /**
- * Removes up to `limit` of the import's noted emails; answers how many went. The emails
- * are picked down the primary key and removed by it, so neither half can become a scan
- * of the table. (By key, not by physical address: Citus refuses a ctid there.)
+ * Removes up to `limit` of the import's noted emails; answers how many went. The first
+ * `limit` emails down the primary key end at the greatest of them, and the rows up to it
+ * are removed as one range of that key, so neither half can become a scan of the table.
+ * (Not `email = ANY(those emails)`: the planner checked that array against every row of
+ * the import, 50,000 × 50,000 comparisons a step; not by physical address, which Citus
+ * refuses.)
  */
 export async function forgetEmails(tx: Tx, workspaceId: string, importId: string, limit: number): Promise<number> {
   const result = await sql`
     DELETE FROM import_emails
-    WHERE workspace_id = ${workspaceId} AND import_id = ${importId} AND email = ANY(ARRAY(
-      SELECT email FROM import_emails WHERE workspace_id = ${workspaceId} AND import_id = ${importId} ORDER BY email LIMIT ${limit}))`.execute(tx);
+    WHERE workspace_id = ${workspaceId} AND import_id = ${importId} AND email <= (
+      SELECT max(email) FROM (
+        SELECT email FROM import_emails WHERE workspace_id = ${workspaceId} AND import_id = ${importId} ORDER BY email LIMIT ${limit}) AS first)`.execute(tx);
   return Number(result.numAffectedRows ?? 0);
 }
 
