@@ -167,10 +167,12 @@ async function takeDueSteps(tx: Tx, change: ChangeContext, automationId: string)
   );
   const claimed = await claimMessages(tx, change, transitions.flatMap((t) => (t.claim ? [t.claim] : [])));
   await applyDataSteps(tx, change, automationId, transitions);
+  // Typed arrays, not text cast in the statement: Citus refuses a STABLE cast (text to
+  // timestamptz) over a joined row's column in an UPDATE.
   await sql`
-    UPDATE enrollments e SET
-      step_index = (t->>'stepIndex')::int, status = t->>'status', run_at = (t->>'runAt')::timestamptz, updated_at = ${change.at}
-    FROM jsonb_array_elements(${JSON.stringify(transitions)}::jsonb) AS x(t)
-    WHERE e.workspace_id = ${change.workspaceId} AND e.automation_id = t->>'automationId' AND e.contact_id = t->>'contactId'`.execute(tx);
+    UPDATE enrollments e SET step_index = t.step_index, status = t.status, run_at = t.run_at, updated_at = ${change.at}
+    FROM unnest(${transitions.map((t) => t.contactId)}::text[], ${transitions.map((t) => t.stepIndex)}::int[],
+                ${transitions.map((t) => t.status)}::text[], ${transitions.map((t) => t.runAt)}::timestamptz[]) AS t(contact_id, step_index, status, run_at)
+    WHERE e.workspace_id = ${change.workspaceId} AND e.automation_id = ${automationId} AND e.contact_id = t.contact_id`.execute(tx);
   return { taken: rows.length, claimed };
 }

@@ -23,12 +23,16 @@ export type VerificationFindings = {
 /** The jsonb columns as insertBackup and updateVerification write them, the status one the CHECK allows. */
 type BackupShape = { row_counts: Record<string, number>; status: BackupStatus; verification: VerificationFindings | null };
 
-/** A backup as its functions return it (backupColumns): its row, with created_at to the microsecond for cursors. */
-export type BackupRow = Omit<Selectable<Backups>, 'workspace_id' | keyof BackupShape> & BackupShape & { created_key: string };
+/** A backup as its functions return it (backupColumns). */
+export type BackupRow = Omit<Selectable<Backups>, 'workspace_id' | keyof BackupShape> & BackupShape;
 
+/** A backup of a page of them: with created_at to the microsecond, for cursors. */
+export type ListedBackupRow = BackupRow & { created_key: string };
+
+/** Plain columns only: Citus refuses a function that is not IMMUTABLE, such as the cursor's to_char, in a RETURNING. */
 const backupColumns = [
   'id', 'snapshot_id', 'taken_at', 'file_name', 'byte_size', 'sha256', 'row_counts', 'status', 'verified_at', 'error', 'created_by', 'created_at',
-  'scheduled', 'format_version', 'keyring_generation', 'keyring_sha256', 'verification', cursorTime('created_at').as('created_key'),
+  'scheduled', 'format_version', 'keyring_generation', 'keyring_sha256', 'verification',
 ] as const;
 
 // ---------------------------------------------------------------- the backups record
@@ -76,8 +80,8 @@ export async function insertBackup(
 }
 
 /** One page of the workspace's backups, newest first. */
-export async function selectBackups(db: Db, workspaceId: string, limit: number, after: CursorKey | undefined): Promise<BackupRow[]> {
-  let query = db.selectFrom('backups as b').select(backupColumns).where('b.workspace_id', '=', workspaceId);
+export async function selectBackups(db: Db, workspaceId: string, limit: number, after: CursorKey | undefined): Promise<ListedBackupRow[]> {
+  let query = db.selectFrom('backups as b').select([...backupColumns, cursorTime('created_at').as('created_key')]).where('b.workspace_id', '=', workspaceId);
   if (after) query = query.where(sql<SqlBool>`(b.created_at, b.id) < (${after[0]}::timestamptz, ${after[1]}::text)`);
   return query.orderBy('b.created_at', 'desc').orderBy('b.id', 'desc').limit(limit).$narrowType<BackupShape>().execute();
 }

@@ -43,6 +43,9 @@ export function planForCitus(): void {
 }
 const fence = () => sql.raw(fenceThePlanner ? ' OFFSET 0' : '');
 
+/** Whether this process serves a Citus database (distributed mode, set by the migrator). */
+export const inDistributedMode = (): boolean => !fenceThePlanner;
+
 /**
  * The workspace a correlated lookup is keyed by: the outer row `alias`'s column, as the
  * plans on one server were measured with; on Citus the constant, since there a statement

@@ -99,13 +99,22 @@ export async function contactHistory(db: Db, workspaceId: string, contactId: str
 }
 
 /**
+ * Lets this transaction remove history (migration 001's history_append_only allows it
+ * while `retrace.history_maintenance` is on). A `SET LOCAL`, not `set_config(…, true)`:
+ * on Citus only the first reaches the triggers of the worker shards (issue 20).
+ */
+export async function allowHistoryMaintenance(tx: Tx): Promise<void> {
+  await sql`SET LOCAL retrace.history_maintenance = 'on'`.execute(tx);
+}
+
+/**
  * Contacts gone for good (purged, erased): every history row about them goes, the delete's
  * own capture included, so no rollback or snapshot brings them back. History is
  * append-only but for this maintenance (migration 001's history_append_only), switched on
  * for the rest of the transaction.
  */
 export async function forgetHistoryOfContacts(tx: Tx, workspaceId: string, ids: string[]): Promise<void> {
-  await sql`SELECT set_config('retrace.history_maintenance', 'on', true)`.execute(tx);
+  await allowHistoryMaintenance(tx);
   // Each id found by contact_history's hash index on id.
   await byKeys(tx, sql`DELETE FROM contact_history h USING ${batchOf(workspaceId, ids)} WHERE h.id = k.key AND h.workspace_id = k.workspace_id`);
   await byKeys(tx, sql`DELETE FROM history_entries h USING ${batchOf(workspaceId, ids)} WHERE h.workspace_id = k.workspace_id AND h.contact_id = k.key`);

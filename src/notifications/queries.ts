@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import type { Webhooks } from '../db/schema.js';
+import { workspaceIn } from '../db/keys.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
 import { activeUsersHolding } from '../users/service.js';
 import type { NotificationEvent } from './events.js';
@@ -147,8 +148,8 @@ export async function claimDueDeliveries(db: Db, workspaceId: string, now: Date,
       RETURNING d.workspace_id, d.id, d.event_id, d.channel, d.webhook_id, d.email, d.attempts)
     SELECT c.workspace_id, c.id, c.event_id, e.event, e.body, e.at AS event_at, c.channel, w.url, w.secret, c.email, c.attempts
     FROM claimed c
-    CROSS JOIN LATERAL (SELECT event, body, at FROM notification_events WHERE workspace_id = c.workspace_id AND id = c.event_id) e
-    LEFT JOIN LATERAL (SELECT url, secret FROM webhooks WHERE workspace_id = c.workspace_id AND id = c.webhook_id) w ON true
+    CROSS JOIN LATERAL (SELECT event, body, at FROM notification_events WHERE workspace_id = ${workspaceIn('c', workspaceId)} AND id = c.event_id) e
+    LEFT JOIN LATERAL (SELECT url, secret FROM webhooks WHERE workspace_id = ${workspaceIn('c', workspaceId)} AND id = c.webhook_id) w ON true
     ORDER BY c.id`.execute(db);
   return rows.map((r) => ({
     workspaceId: r.workspace_id,

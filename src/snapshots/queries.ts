@@ -2,29 +2,36 @@ import { sql, type RawBuilder, type Selectable, type SqlBool } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import type { Snapshots, SnapshotSettings } from '../db/schema.js';
 import { cursorTime, type CursorKey } from '../http/pagination.js';
+import { inDistributedMode, workspaceIn } from '../db/keys.js';
 
 export type SnapshotKind = 'hourly' | 'weekly' | 'monthly' | 'manual';
 
-/** A snapshot as its functions return it (snapshotColumns): its row, with taken_at to the microsecond for cursors. */
+/** A snapshot as its functions return it (snapshotColumns). */
 export type SnapshotRow = Pick<Selectable<Snapshots>, 'id' | 'taken_at' | 'label' | 'expires_at' | 'created_by' | 'created_at'> & {
   kind: SnapshotKind;
-  taken_key: string;
 };
+
+/** A snapshot of a page of them: with taken_at to the microsecond, for cursors. */
+export type ListedSnapshotRow = SnapshotRow & { taken_key: string };
 
 const scheduleColumns = ['hourly_enabled', 'hourly_keep_hours', 'weekly_enabled', 'weekly_keep_days', 'monthly_enabled', 'monthly_keep_days'] as const;
 
 /** A workspace's snapshot schedule, as its snapshot_settings row holds it. */
 export type ScheduleRow = Pick<Selectable<SnapshotSettings>, (typeof scheduleColumns)[number]>;
 
-/** SnapshotRow's columns: unqualified, so an INSERT's RETURNING (which takes no alias in the builder) names them too. */
-const snapshotColumns = ['id', 'taken_at', 'kind', 'label', 'expires_at', 'created_by', 'created_at', cursorTime('taken_at').as('taken_key')] as const;
+/**
+ * SnapshotRow's columns: unqualified, so an INSERT's RETURNING (which takes no alias in
+ * the builder) names them too. Plain columns only: Citus refuses a function that is not
+ * IMMUTABLE, such as the cursor's to_char, in a RETURNING.
+ */
+const snapshotColumns = ['id', 'taken_at', 'kind', 'label', 'expires_at', 'created_by', 'created_at'] as const;
 
 /** Over `snapshots s`: not deleted and not past its expiry (the expire task may not have run yet). */
 const retained = (now: Date) => sql<SqlBool>`s.deleted_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ${now})`;
 
 /** One page of the workspace's retained snapshots, newest first. */
-export async function selectSnapshots(db: Db, workspaceId: string, now: Date, limit: number, after: CursorKey | undefined): Promise<SnapshotRow[]> {
-  let query = db.selectFrom('snapshots as s').select(snapshotColumns).where('s.workspace_id', '=', workspaceId).where(retained(now));
+export async function selectSnapshots(db: Db, workspaceId: string, now: Date, limit: number, after: CursorKey | undefined): Promise<ListedSnapshotRow[]> {
+  let query = db.selectFrom('snapshots as s').select([...snapshotColumns, cursorTime('taken_at').as('taken_key')]).where('s.workspace_id', '=', workspaceId).where(retained(now));
   if (after) query = query.where(sql<SqlBool>`(s.taken_at, s.id) < (${after[0]}::timestamptz, ${after[1]}::text)`);
   return query.orderBy('s.taken_at', 'desc').orderBy('s.id', 'desc').limit(limit).$narrowType<{ kind: SnapshotKind }>().execute();
 }
@@ -106,6 +113,13 @@ export async function updateSchedule(tx: Tx, workspaceId: string, s: ScheduleRow
 }
 
 /**
+ * `at` plus `keep`, counted on the UTC clock the schedule's boundaries are set by (a day is
+ * 24 hours whatever the session's time zone). IMMUTABLE, where `timestamptz + interval`
+ * is STABLE, which Citus refuses over a column in an UPDATE.
+ */
+const utcPlus = (at: RawBuilder<unknown>, keep: RawBuilder<unknown>) => sql<Date>`((${at} AT TIME ZONE 'UTC') + ${keep}) AT TIME ZONE 'UTC'`;
+
+/**
  * A new retention for the kind's snapshots not yet expired (deleted ones too: their
  * tombstones follow). An expired one stays expired: compaction may already have dropped
  * what it pinned.
@@ -113,7 +127,7 @@ export async function updateSchedule(tx: Tx, workspaceId: string, s: ScheduleRow
 export async function reexpireScheduled(tx: Tx, workspaceId: string, kind: SnapshotKind, keep: RawBuilder<unknown>, now: Date): Promise<void> {
   await tx
     .updateTable('snapshots')
-    .set({ expires_at: sql<Date>`taken_at + ${keep}` })
+    .set({ expires_at: utcPlus(sql.ref('taken_at'), keep) })
     .where('workspace_id', '=', workspaceId)
     .where('kind', '=', kind)
     .where('expires_at', '>', now)
@@ -133,8 +147,10 @@ export async function reexpireScheduled(tx: Tx, workspaceId: string, kind: Snaps
  * Columns: workspace_id, taken_at, kind, expires_at.
  */
 export function dueBoundaries(workspaceId: string | null, now: Date, defaults: ScheduleRow): RawBuilder<unknown> {
+  // Of one workspace, on Citus its lookups keyed by the constant (db/keys.ts workspaceIn).
+  const workspaceOf = (alias: string) => (workspaceId === null ? sql.ref(`${alias}.workspace_id`) : workspaceIn(alias, workspaceId));
   return sql`
-    SELECT k.workspace_id, b.taken_at, k.kind, b.taken_at + k.keep AS expires_at
+    SELECT k.workspace_id, b.taken_at, k.kind, ${utcPlus(sql.ref('b.taken_at'), sql.ref('k.keep'))} AS expires_at
     FROM (
       SELECT w.id AS workspace_id,
              greatest(${now}::timestamptz - make_interval(hours => w.pitr_hours), w.created_at,
@@ -148,7 +164,7 @@ export function dueBoundaries(workspaceId: string | null, now: Date, defaults: S
       FROM workspaces w
       LEFT JOIN snapshot_settings st ON st.workspace_id = w.id
       LEFT JOIN history_compactions c ON c.workspace_id = w.id
-      WHERE (${workspaceId}::text IS NULL OR w.id = ${workspaceId})
+      WHERE ${workspaceId === null ? sql`true` : sql`w.id = ${workspaceId}`}
     ) sch
     CROSS JOIN LATERAL (VALUES
       ('hourly', sch.hourly_enabled, make_interval(hours => sch.hourly_keep_hours), interval '1 hour',
@@ -164,18 +180,26 @@ export function dueBoundaries(workspaceId: string | null, now: Date, defaults: S
     CROSS JOIN LATERAL (SELECT sch.workspace_id, k0.kind, k0.keep, k0.step, k0.latest,
                                greatest(sch.earliest, ${now}::timestamptz - k0.keep,
                                         (SELECT max(x.taken_at) + interval '1 microsecond' FROM snapshots x
-                                         WHERE x.workspace_id = sch.workspace_id AND x.kind = k0.kind AND x.kind <> 'manual')) AS earliest) k
+                                         WHERE x.workspace_id = ${workspaceOf('sch')} AND x.kind = k0.kind AND x.kind <> 'manual')) AS earliest) k
     -- Walks back from the latest boundary, in UTC wall time (month steps need it).
     CROSS JOIN LATERAL generate_series(k.latest, k.earliest AT TIME ZONE 'UTC', -k.step) AS g(utc)
     CROSS JOIN LATERAL (SELECT g.utc AT TIME ZONE 'UTC' AS taken_at) b
     WHERE k0.enabled
       AND b.taken_at >= sch.earliest
-      AND b.taken_at + k.keep > ${now}
+      AND ${utcPlus(sql.ref('b.taken_at'), sql.ref('k.keep'))} > ${now}
       AND NOT EXISTS (SELECT 1 FROM snapshots x
-                      WHERE x.workspace_id = k.workspace_id AND x.kind = k.kind AND x.taken_at = b.taken_at)`;
+                      WHERE x.workspace_id = ${workspaceOf('k')} AND x.kind = k.kind AND x.taken_at = b.taken_at)`;
 }
 
 export async function workspacesWithDueBoundaries(db: Db, workspaceId: string | null, now: Date, defaults: ScheduleRow): Promise<string[]> {
+  if (workspaceId === null && inDistributedMode()) {
+    // Citus refuses the statement's correlated lookups across workspaces: each is asked.
+    const found: string[] = [];
+    for (const { id } of await db.selectFrom('workspaces').select('id').orderBy('id').execute()) {
+      found.push(...(await workspacesWithDueBoundaries(db, id, now, defaults)));
+    }
+    return found;
+  }
   const { rows } = await sql<{ workspace_id: string }>`
     SELECT DISTINCT d.workspace_id FROM (${dueBoundaries(workspaceId, now, defaults)}) d ORDER BY d.workspace_id`.execute(db);
   return rows.map((r) => r.workspace_id);

@@ -6,6 +6,7 @@ import { AppError, notFound } from '../http/errors.js';
 import { decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { recordAudit, type AuditEntryInput } from '../audit/service.js';
 import { activeJob } from '../jobs/service.js';
+import { allowHistoryMaintenance } from '../history/service.js';
 import { getRetention } from '../workspaces/service.js';
 import {
   compactWrittenBetween,
@@ -351,7 +352,7 @@ export async function compactHistory(ctx: AppContext, workspaceId: string | null
     for (;;) {
       const batch = await inTransaction(ctx.db, change, async (tx) => {
         if (await activeJob(tx, ws)) return null;
-        await sql`SELECT set_config('retrace.history_maintenance', 'on', true)`.execute(tx);
+        await allowHistoryMaintenance(tx);
         const result = await pass(tx, ws, through, now);
         if (result.removed > 0) {
           await recordAudit(tx, change, { action: 'history.compacted', targetType: 'workspace', targetId: ws, details: { removed: result.removed, through: through.toISOString() } });
