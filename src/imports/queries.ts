@@ -15,8 +15,9 @@ import { partOutcome, type PartOutcome } from './payloads.js';
 
 /**
  * Notes each email (lower case) as the import's, with its line, and answers the emails
- * an earlier batch noted already, with their lines. The statement's snapshot does not see
- * its own inserts, so what it reads is exactly the earlier batches'. Each email is looked
+ * an earlier batch noted already, with their lines: those noted by another line. (On one
+ * server the statement's snapshot does not see its own inserts; Citus runs the insert
+ * first, and the lookup then finds each new email under its own line.) Each email is looked
  * up by the primary key (a LATERAL … LIMIT 1 the planner cannot turn into a scan of the
  * import's emails, which it would think one row without statistics).
  */
@@ -31,7 +32,8 @@ export async function claimEmails(tx: Tx, workspaceId: string, importId: string,
     SELECT g.email, e.line FROM given g
     CROSS JOIN LATERAL (
       SELECT e.line FROM import_emails e
-      WHERE e.workspace_id = ${workspaceId} AND e.import_id = ${importId} AND e.email = g.email LIMIT 1) e`.execute(tx);
+      WHERE e.workspace_id = ${workspaceId} AND e.import_id = ${importId} AND e.email = g.email LIMIT 1) e
+    WHERE e.line <> g.line`.execute(tx);
   return new Map(rows.map((r) => [r.email, r.line]));
 }
 

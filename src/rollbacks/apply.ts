@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { ChangeContext, Tx } from '../db/database.js';
-import { batchOf, byKeys, fenced, lookUp } from '../db/keys.js';
+import { batchOf, byKeys, fenced, keptToWorkspace, lookUp, workspaceIn } from '../db/keys.js';
 import { pauseEnrollments, resumeEnrollments } from '../automations/enrollments.js';
 import { mendDeals } from '../deals/service.js';
 import { associationTables, columnsOf, contactsTable, dealsTable, holdsEmail, keyMatches, parentTables, type RolledBackTable } from './tables.js';
@@ -45,9 +45,9 @@ function plannedRows(change: ChangeContext, rollbackId: string, table: RolledBac
 async function removeAbsent(tx: Tx, change: ChangeContext, rollbackId: string, table: RolledBackTable, which: RawBuilder<unknown>): Promise<void> {
   const absent = plannedRows(change, rollbackId, table, sql`rt.image IS NULL AND ${which}`);
   const keys = sql.join(['workspace_id', ...table.primaryKey].map((c) => sql`live.${sql.ref(c)}`));
-  const isFound = sql.join(['workspace_id', ...table.primaryKey].map((c) => sql`t.${sql.ref(c)} = found.${sql.ref(c)}`), sql` AND `);
+  const isFound = sql`${keptToWorkspace('t', change.workspaceId)} AND ${sql.join(['workspace_id', ...table.primaryKey].map((c) => sql`t.${sql.ref(c)} = found.${sql.ref(c)}`), sql` AND `)}`;
   const found = (still: RawBuilder<unknown>) =>
-    sql`(SELECT ${keys} FROM ${absent} ${lookUp(table.tableName, 'live', sql`live.workspace_id = rt.workspace_id AND ${keyMatches(table)}`, 'FOR UPDATE')}
+    sql`(SELECT ${keys} FROM ${absent} ${lookUp(table.tableName, 'live', sql`live.workspace_id = ${workspaceIn('rt', change.workspaceId)} AND ${keyMatches(table)}`, 'FOR UPDATE')}
          WHERE ${still}) found`;
   if (table.removal === 'hard') {
     await byKeys(tx, sql`DELETE FROM ${sql.table(table.tableName)} t USING ${found(sql`true`)} WHERE ${isFound}`);
@@ -83,7 +83,7 @@ async function lockChangedSincePlan(
     FROM ${fenced(sql`SELECT rt.workspace_id, rt.row_key, rt.contact_id, ${expected} AS seen FROM rollback_targets rt WHERE ${planned(change, rollbackId, table, which)} ORDER BY rt.row_key`, 'rt')}
     LEFT JOIN LATERAL (
       SELECT live AS row, true AS found FROM ${sql.table(table.tableName)} live
-      WHERE live.workspace_id = rt.workspace_id AND ${keyMatches(table)} OFFSET 0 FOR UPDATE) now ON true
+      WHERE live.workspace_id = ${workspaceIn('rt', change.workspaceId)} AND ${keyMatches(table)} OFFSET 0 FOR UPDATE) now ON true
     WHERE CASE WHEN rt.seen IS NULL THEN now.found IS NOT NULL
                ELSE now.found IS NULL OR jsonb_populate_record(NULL::${sql.table(table.tableName)}, rt.seen) IS DISTINCT FROM now.row END`.execute(tx);
   return rows;
@@ -234,7 +234,7 @@ export async function releaseEmails(
     await byKeys(tx, sql`
       UPDATE contacts live SET status = 'deleted'
       FROM ${plannedRows(change, rollbackId, contactsTable, among(movingEmail))}
-      WHERE live.workspace_id = rt.workspace_id AND live.id = rt.row_key`);
+      WHERE ${keptToWorkspace('live', change.workspaceId)} AND live.workspace_id = rt.workspace_id AND live.id = rt.row_key`);
   }
   const stopping = keysOf((r) => r.leaves_active);
   if (stopping.length > 0) await pauseEnrollments(tx, change.workspaceId, stopping, change.at);

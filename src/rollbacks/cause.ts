@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../db/database.js';
 import { associationTables, contactsTable, rolledBackTables } from './tables.js';
-import { analyzeWorkTable, versionsOfContact, withPlannerOff } from '../db/keys.js';
+import { analyzeWorkTable, inDistributedMode, versionsOfContact, withPlannerOff, workspaceIn } from '../db/keys.js';
 import type { PlanUse } from './plan.js';
 
 /**
@@ -215,12 +215,12 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
   // scan, not a bitmap built for each (the planner without statistics expects hundreds).
   // A clean contact (below) goes to the plan at once, the bin, and to undo_clean; the
   // others to undo_ends, to be decided field by field.
-  await withPlannerOff(tx, ['enable_bitmapscan'], sql`
-    WITH sets AS (${sets}),
+  const contactEnds = sql`
+    sets AS (${sets}),
     versions AS (
       SELECT v.id, v.version, v.op, v.before FROM sets s
       CROSS JOIN LATERAL (SELECT v.id, v.version, v.op, v.before FROM contact_history v
-                          WHERE v.workspace_id = s.workspace_id AND v.at = s.at AND v.txid = s.txid OFFSET 0) v),
+                          WHERE v.workspace_id = ${workspaceIn('s', workspaceId)} AND v.at = s.at AND v.txid = s.txid OFFSET 0) v),
     spans AS (
       SELECT DISTINCT ON (id) id, version AS first_version, op AS first_op, before AS first_before,
         last_value(version) OVER w AS last_version, last_value(op) OVER w AS last_op
@@ -250,14 +250,27 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
       -- for a contact the cause made and nobody wrote since (a one-time filter otherwise)
       LEFT JOIN LATERAL (SELECT h.txid FROM history_entries h
                          WHERE ${madeAndLeft} AND ${laterWritten('later_entries')} AND h.workspace_id = ${workspaceId} AND h.contact_id = sp.id
-                         ORDER BY h.version DESC LIMIT 1) last ON true),
-    binned AS (
-      INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
-      SELECT ${workspaceId}, ${undoId}, 'contacts', e.id, e.id, NULL, e.l FROM ends e WHERE e.clean
-      RETURNING row_key),
-    marked AS (INSERT INTO undo_clean SELECT b.row_key FROM binned b)
+                         ORDER BY h.version DESC LIMIT 1) last ON true)`;
+  const toBin = (e: RawBuilder<unknown>) => sql`
+    INSERT INTO rollback_targets (workspace_id, rollback_id, table_name, row_key, contact_id, image, live)
+    SELECT ${workspaceId}, ${undoId}, 'contacts', e.id, e.id, NULL, e.l FROM ${e} e WHERE e.clean`;
+  const toDecide = (e: RawBuilder<unknown>) => sql`
     INSERT INTO undo_ends
-    SELECT 'contacts'::text, e.id, e.id, e.b, e.a, e.l, e.later_at, e.later_by, e.untouched FROM ends e WHERE NOT e.clean`);
+    SELECT 'contacts'::text, e.id, e.id, e.b, e.a, e.l, e.later_at, e.later_by, e.untouched FROM ${e} e WHERE NOT e.clean`;
+  if (inDistributedMode()) {
+    // On Citus a statement writes either the workspace's shards or local tables: the
+    // contacts' pass is read into one of its own, then each part goes where it belongs.
+    await sql`CREATE TEMP TABLE undo_contact_ends ON COMMIT DROP AS WITH ${contactEnds} SELECT * FROM ends`.execute(tx);
+    await toBin(sql`undo_contact_ends`).execute(tx);
+    await sql`INSERT INTO undo_clean SELECT e.id FROM undo_contact_ends e WHERE e.clean`.execute(tx);
+    await toDecide(sql`undo_contact_ends`).execute(tx);
+  } else {
+    await withPlannerOff(tx, ['enable_bitmapscan'], sql`
+      WITH ${contactEnds},
+      binned AS (${toBin(sql`ends`)} RETURNING row_key),
+      marked AS (INSERT INTO undo_clean SELECT b.row_key FROM binned b)
+      ${toDecide(sql`ends`)}`);
+  }
   await sql`ANALYZE undo_clean`.execute(tx);
   const tables = rolledBackTables.filter((t) => t !== contactsTable).map((t) => t.tableName);
   const associations = associationTables.map((t) => t.tableName);
@@ -267,7 +280,7 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
     entries AS (
       SELECT h.table_name, h.row_key, h.contact_id, h.version, h.before, h.after FROM sets s
       CROSS JOIN LATERAL (SELECT h.table_name, h.row_key, h.contact_id, h.version, h.before, h.after FROM history_entries h
-                          WHERE h.workspace_id = s.workspace_id AND h.at = s.at AND h.txid = s.txid AND h.table_name = ANY(${tables}::text[]) OFFSET 0) h
+                          WHERE h.workspace_id = ${workspaceIn('s', workspaceId)} AND h.at = s.at AND h.txid = s.txid AND h.table_name = ANY(${tables}::text[]) OFFSET 0) h
       -- the rows of a clean contact stay with it in the bin: nothing to decide. (IN under
       -- NOT is a hashed subplan: one probe of a hash table per entry, not of an index.)
       WHERE NOT (h.table_name = ANY(${associations}::text[]) AND h.contact_id IN (SELECT u.id FROM undo_clean u))),

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../db/database.js';
-import { analyzeWorkTable, fenced, lookUp, versionsOfContact } from '../db/keys.js';
+import { analyzeWorkTable, fenced, lookUp, versionsOfContact, workspaceIn } from '../db/keys.js';
 import { historyCompleteAfter } from '../snapshots/service.js';
 import { diffRows } from '../history/service.js';
 import { contactsTable, holdsEmail, keyMatches, rolledBackTables, type RolledBackTable } from './tables.js';
@@ -291,7 +291,7 @@ async function markSkips(tx: Tx, workspaceId: string, rollbackId: string, option
       SELECT p.table_name, p.row_key
       -- a contact sent to the bin holds its email now (one gone already is not planned): not merged
       FROM ${fenced(sql`SELECT rt.workspace_id, rt.table_name, rt.row_key, rt.contact_id FROM rollback_targets rt WHERE ${target} AND NOT (rt.table_name = 'contacts' AND rt.image IS NULL)`, 'p')}
-      ${lookUp('contacts', 'c', sql`c.workspace_id = p.workspace_id AND c.id = p.contact_id`)}
+      ${lookUp('contacts', 'c', sql`c.workspace_id = ${workspaceIn('p', workspaceId)} AND c.id = p.contact_id`)}
       WHERE c.status = 'merged'`.execute(tx);
     if (merged.length > 0) await sql`
       UPDATE rollback_targets rt SET skip_reason = 'merged'
@@ -312,12 +312,12 @@ async function markSkips(tx: Tx, workspaceId: string, rollbackId: string, option
       FROM ${wantsEmail}
       CROSS JOIN LATERAL (
         SELECT h.id FROM contacts h
-        WHERE h.workspace_id = w.workspace_id AND lower(h.email) = w.email AND h.status IN ('active', 'archived') AND h.id <> w.row_key
+        WHERE h.workspace_id = ${workspaceIn('w', workspaceId)} AND lower(h.email) = w.email AND h.status IN ('active', 'archived') AND h.id <> w.row_key
         OFFSET 0) holder
       -- the holder keeps the email unless the plan takes it away from it
       WHERE NOT EXISTS (
         SELECT 1 FROM rollback_targets o
-        WHERE o.workspace_id = w.workspace_id AND o.rollback_id = w.rollback_id AND o.table_name = 'contacts' AND o.row_key = holder.id
+        WHERE o.workspace_id = ${workspaceIn('w', workspaceId)} AND o.rollback_id = w.rollback_id AND o.table_name = 'contacts' AND o.row_key = holder.id
           AND o.skip_reason IS NULL
           AND (o.image IS NULL OR NOT ${holdsEmail('o.image')} OR lower(o.image->>'email') <> w.email))) taken
     WHERE ${target} AND rt.table_name = 'contacts' AND rt.row_key = taken.row_key`.execute(tx);

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { ChangeContext, Db, Tx } from '../db/database.js';
 import { applyChangeContext, currentTxid, inTransaction } from '../db/database.js';
-import { batchOf, byKeys } from '../db/keys.js';
+import { batchOf, byKeys, inDistributedMode } from '../db/keys.js';
 import { AppError, invalidState, notFound } from '../http/errors.js';
 import type { Page, PageRequest } from '../http/pagination.js';
 import { recordAudit } from '../audit/service.js';
@@ -92,7 +92,8 @@ export async function previewRollback(ctx: AppContext, change: ChangeContext, in
  * Makes the plan of `source` in a transaction that is then rolled back, and reads from it
  * what `read` reads: a preview changes nothing and shows exactly what the job would do
  * now. The plan goes to temporary tables of the same shape, which the unqualified names
- * resolve to first in the transaction: the same code, without logging rows thrown away.
+ * resolve to first in the transaction: the same code, without logging rows thrown away
+ * (on one server; on Citus, below, the tables themselves).
  */
 export async function withPlanPreview<R>(
   ctx: AppContext,
@@ -105,8 +106,12 @@ export async function withPlanPreview<R>(
   try {
     await applyChangeContext(tx, change);
     const id = `preview-${randomUUID()}`;
-    await sql`CREATE TEMP TABLE rollback_targets (LIKE rollback_targets INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
-    if (source.kind === 'cause') await sql`CREATE TEMP TABLE undo_conflicts (LIKE undo_conflicts INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
+    // On Citus the plan stays in the distributed tables, rolled back all the same: a
+    // statement there cannot join a local table to the workspace's shards.
+    if (!inDistributedMode()) {
+      await sql`CREATE TEMP TABLE rollback_targets (LIKE rollback_targets INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
+      if (source.kind === 'cause') await sql`CREATE TEMP TABLE undo_conflicts (LIKE undo_conflicts INCLUDING DEFAULTS) ON COMMIT DROP`.execute(tx);
+    }
     await planRollback(tx, change.workspaceId, id, scope, source, { kind: 'preview', sampleSize });
     return await read(tx, id);
   } finally {
