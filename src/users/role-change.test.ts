@@ -146,7 +146,8 @@ describe('four eyes and promotions', () => {
     const member = await ws.userWithRole('member');
     const id = await requestFullRollback(ws);
     await app.ctx.db.transaction().execute(async (tx) => {
-      await sql`SELECT set_config('retrace.now', ${app.clock.now().toISOString()}, true)`.execute(tx);
+      // SET LOCAL, which reaches Citus's worker shards (set_config(…, true) does not).
+      await sql.raw(`SET LOCAL retrace.now = '${app.clock.now().toISOString()}'`).execute(tx);
       await sql`UPDATE users SET role_id = (SELECT id FROM roles WHERE workspace_id = ${ws.id} AND name = 'admin') WHERE workspace_id = ${ws.id} AND id = ${member.id}`.execute(tx);
     });
     const refused = await member.api('POST', `/rollbacks/${id}/approve`);
