@@ -8,12 +8,18 @@ afterAll(async () => {
   for (const database of opened) await database.close();
 });
 
-/** A fresh database, migrated up to and including `last`: on the run's server when the suite runs there, else PGlite. */
+/**
+ * A fresh database, migrated up to and including `last`: on the run's server when the
+ * suite runs there, else PGlite. On a Citus coordinator, a plain database of the
+ * coordinator: these migrations upgrade databases made before Retrace ran on Citus, and
+ * a distributed one holds no data from before them (migrations-after-distribution.citus-test.ts
+ * covers what a migration written since must do there).
+ */
 let databases = 0;
 async function migratedUpTo(last: string): Promise<Database> {
   const runUrl = process.env.RETRACE_TEST_DATABASE;
   databases += 1;
-  const database = runUrl ? await connectPostgres(await createRunDatabase(runUrl, `migrations_${process.pid}_${databases}`), 2) : await connectPGlite(undefined);
+  const database = runUrl ? await connectPostgres(await createRunDatabase(runUrl, `migrations_${process.pid}_${databases}`, { plain: true }), 2) : await connectPGlite(undefined);
   opened.push(database);
   await migrate(database);
   // Undo the later migrations' bookkeeping so migrate() applies them again, as on an older database.

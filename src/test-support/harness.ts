@@ -55,9 +55,11 @@ export async function oneConnectionDatabase(): Promise<{ database: Database; rel
 
 /**
  * Creates a database on the run's server named after the run's with `suffix`, and gives
- * its URL; the run's teardown drops every database named after it.
+ * its URL; the run's teardown drops every database named after it. On a Citus
+ * coordinator it is distributed over the workers, unless `plain` asks for one database
+ * of the coordinator alone, without the extension (as a database from before Citus is).
  */
-export async function createRunDatabase(runUrl: string, suffix: string): Promise<string> {
+export async function createRunDatabase(runUrl: string, suffix: string, options: { plain?: boolean } = {}): Promise<string> {
   const url = new URL(runUrl);
   url.pathname = `${url.pathname}_${suffix}`;
   const name = url.pathname.slice(1);
@@ -65,7 +67,7 @@ export async function createRunDatabase(runUrl: string, suffix: string): Promise
   await admin.connect();
   try {
     const workers = await citusWorkers(admin);
-    if (workers === null) {
+    if (workers === null || options.plain) {
       await admin.query(`CREATE DATABASE ${name}`);
     } else {
       // A Citus coordinator: the workers get the database too (propagated), and each
