@@ -4,6 +4,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createRunDatabase, testDatabase } from '../test-support/harness.js';
 import { withTransaction } from './database.js';
+import { inDistributedMode } from './keys.js';
 import { sendBeginWithFirstStatement } from './deferred-begin.js';
 
 describe('transactions (withTransaction, inTransaction)', () => {
@@ -56,7 +57,10 @@ describe('transactions (withTransaction, inTransaction)', () => {
         await sql`INSERT INTO workspaces (id, name) VALUES (${lost}, 'lost')`.execute(tx);
         await sql.raw(`SET LOCAL retrace.probe_a = 'one'; SELECT 1 / 0`).execute(tx);
       }),
-    ).rejects.toThrow(/division by zero/);
+      // Citus 13.2 reports a statement that fails after a SET LOCAL it sent to a worker in
+      // the same query string as the lost connection to that worker; the transaction
+      // is rolled back all the same (below).
+    ).rejects.toThrow(inDistributedMode() ? /failure on connection marked as essential/ : /division by zero/);
     expect(await db.selectFrom('workspaces').select('id').where('id', '=', lost).execute()).toEqual([]);
   });
 });
