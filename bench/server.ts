@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { createDatabase, dropDatabase } from '../src/db/new-database.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const defaultServerUrl = 'postgres://postgres@127.0.0.1:5432/test';
@@ -60,8 +61,9 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
   let databaseUrl: string | undefined;
   let dataDir: string | undefined;
   if (engine === 'server') {
-    await onServer(serverUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await onServer(serverUrl, `CREATE DATABASE ${dbName}`);
+    // On a Citus coordinator, a database distributed over its workers (src/db/new-database.ts).
+    await dropDatabase(serverUrl, dbName);
+    databaseUrl = await createDatabase(serverUrl, dbName);
     // BENCH_AUTO_EXPLAIN=<ms> logs the plan, with its actual rows and times, of every
     // statement of the server's sessions slower than that to PostgreSQL's log: profiling
     // what the user waited on, as the server ran it, without statistics made for the run.
@@ -76,9 +78,6 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
     // BENCH_LOG_STATEMENTS=1 logs every statement the server sends, with its duration, and
     // nothing more: where a run's time went, at next to no cost to the run.
     if (process.env.BENCH_LOG_STATEMENTS === '1') await onServer(serverUrl, `ALTER DATABASE ${dbName} SET log_min_duration_statement = 0`);
-    const url = new URL(serverUrl);
-    url.pathname = `/${dbName}`;
-    databaseUrl = url.toString();
   } else {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'retrace-e2e-'));
   }
@@ -129,7 +128,7 @@ export async function startServer(engine: 'server' | 'pglite', name: string, env
       }
       // BENCH_KEEP=1 leaves the database behind to look at its plans afterwards.
       if (process.env.BENCH_KEEP === '1') return;
-      if (engine === 'server') await onServer(serverUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      if (engine === 'server') await dropDatabase(serverUrl, dbName);
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };

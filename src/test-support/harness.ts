@@ -2,12 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse, RouteOptions } from 'fastify';
-import pg from 'pg';
 import { sql } from 'kysely';
 import { TestClock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { AppContext } from '../context.js';
 import { connectPGlite, connectPostgres, migrate, type Database } from '../db/database.js';
+import { createDatabase } from '../db/new-database.js';
 import { createServer, routeModules } from '../app.js';
 import { buildServer } from '../http/server.js';
 import { JobWorker } from '../jobs/worker.js';
@@ -61,60 +61,7 @@ export async function oneConnectionDatabase(): Promise<{ database: Database; rel
  */
 export async function createRunDatabase(runUrl: string, suffix: string, options: { plain?: boolean } = {}): Promise<string> {
   const url = new URL(runUrl);
-  url.pathname = `${url.pathname}_${suffix}`;
-  const name = url.pathname.slice(1);
-  const admin = new pg.Client({ connectionString: process.env.RETRACE_TEST_SERVER ?? runUrl });
-  await admin.connect();
-  try {
-    const workers = await citusWorkers(admin);
-    if (workers === null || options.plain) {
-      await admin.query(`CREATE DATABASE ${name}`);
-    } else {
-      // A Citus coordinator: the workers get the database too (propagated), and each
-      // node the extension in it; the new database's coordinator then registers itself
-      // and the workers, as in the server's own database.
-      await admin.query('SET citus.enable_create_database_propagation = on');
-      await admin.query(`CREATE DATABASE ${name}`);
-      for (const worker of workers) await onDatabase(workerUrl(url, worker), ['CREATE EXTENSION IF NOT EXISTS citus']);
-      await onDatabase(url.toString(), [
-        'CREATE EXTENSION IF NOT EXISTS citus',
-        `SELECT citus_set_coordinator_host(${pg.escapeLiteral(url.hostname)}, ${Number(url.port || 5432)})`,
-        ...workers.map((worker) => `SELECT citus_add_node(${pg.escapeLiteral(worker.nodename)}, ${worker.nodeport})`),
-      ]);
-    }
-  } finally {
-    await admin.end();
-  }
-  return url.toString();
-}
-
-interface CitusWorker {
-  nodename: string;
-  nodeport: number;
-}
-
-/** The worker nodes when `admin` is connected to a Citus coordinator, else null. */
-async function citusWorkers(admin: pg.Client): Promise<CitusWorker[] | null> {
-  const { rows } = await admin.query<{ found: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS found");
-  if (!rows[0].found) return null;
-  return (await admin.query<CitusWorker>("SELECT nodename, nodeport FROM pg_dist_node WHERE noderole = 'primary' AND groupid <> 0 ORDER BY nodeid")).rows;
-}
-
-function workerUrl(url: URL, worker: CitusWorker): string {
-  const at = new URL(url);
-  at.hostname = worker.nodename;
-  at.port = String(worker.nodeport);
-  return at.toString();
-}
-
-async function onDatabase(url: string, statements: string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    for (const statement of statements) await client.query(statement);
-  } finally {
-    await client.end();
-  }
+  return createDatabase(process.env.RETRACE_TEST_SERVER ?? runUrl, `${url.pathname.slice(1)}_${suffix}`, options);
 }
 
 /** The worker's backup and key stores: a temporary directory of its own. */
