@@ -51,7 +51,7 @@ export async function countPendingChangeSets(tx: Tx, workspaceId: string, limit:
       FROM pending p
       CROSS JOIN LATERAL (SELECT v.id, v.op, v.version, (v.before).status AS before_status FROM contact_history v
                           WHERE v.workspace_id = ${workspaceIn('p', workspaceId)} AND v.at = p.at AND v.txid = p.txid OFFSET 0) v
-      LEFT JOIN LATERAL (SELECT (n.before).status AS status FROM ${versionsOfContact(sql.ref('v.id'))} n
+      LEFT JOIN LATERAL (SELECT (n.before).status AS status FROM ${versionsOfContact(sql.ref('v.id'), workspaceId)} n
                          WHERE n.workspace_id = ${workspaceIn('p', workspaceId)} AND n.version > v.version
                          ORDER BY n.version LIMIT 1) nxt ON true
       LEFT JOIN LATERAL (SELECT l.status FROM contacts l WHERE l.workspace_id = ${workspaceIn('p', workspaceId)} AND l.id = v.id OFFSET 0) live ON true),

@@ -239,11 +239,11 @@ export async function planCauseUndo(tx: Tx, workspaceId: string, undoId: string,
         live.image AS l, later.at AS later_at, later.actor_id AS later_by, nxt.version IS NULL AS untouched,
         ${madeAndLeft} AND (last.txid IS NULL OR last.txid = ANY(${plan.txids}::bigint[])) AS clean
       FROM spans sp
-      LEFT JOIN LATERAL (SELECT n.version, n.before FROM ${versionsOfContact(sql.ref('sp.id'))} n
+      LEFT JOIN LATERAL (SELECT n.version, n.before FROM ${versionsOfContact(sql.ref('sp.id'), workspaceId)} n
                          WHERE ${laterWritten('later_versions')} AND n.workspace_id = ${workspaceId} AND n.version > sp.last_version ORDER BY n.version LIMIT 1) nxt ON true
       LEFT JOIN LATERAL (SELECT ${liveContact(use)} AS image, c.status IN ('active', 'archived') AND c.deleted_at IS NULL AS here
                          FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.id = sp.id OFFSET 0) live ON true
-      LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM ${versionsOfContact(sql.ref('sp.id'))} o
+      LEFT JOIN LATERAL (SELECT o.at, o.actor_id FROM ${versionsOfContact(sql.ref('sp.id'), workspaceId)} o
                          WHERE NOT (nxt.version IS NULL AND sp.last_version = sp.first_version) AND ${laterWritten('later_versions')} AND o.workspace_id = ${workspaceId} AND o.version > sp.first_version AND ${others}
                          ORDER BY o.version DESC LIMIT 1) later ON true
       -- the latest row of the contact's lists, tags, accounts and deals, looked at only

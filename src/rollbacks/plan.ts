@@ -448,7 +448,7 @@ export async function samplePlan(tx: Tx, workspaceId: string, rollbackId: string
       ORDER BY rt.row_key COLLATE "C" LIMIT ${limit}) rt
     -- looked up for the sampled contacts only
     LEFT JOIN LATERAL (
-      SELECT h.at, h.actor_id, h.origin FROM ${versionsOfContact(sql.ref('rt.row_key'))} h
+      SELECT h.at, h.actor_id, h.origin FROM ${versionsOfContact(sql.ref('rt.row_key'), workspaceId)} h
       WHERE h.workspace_id = ${workspaceId}
       ORDER BY h.version DESC LIMIT 1) last ON true
     ORDER BY rt.row_key COLLATE "C"`.execute(tx);
