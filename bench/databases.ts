@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { openDatabase } from '../src/app.js';
-import { onServer } from './server.js';
+import { createDatabase, dropDatabase } from '../src/db/new-database.js';
 import { connectPGlite, migrate, type Database } from '../src/db/database.js';
 
 /** A migrated database for one benchmark, and how to get rid of it afterwards. */
@@ -25,21 +25,19 @@ export async function serverDatabase(name: string): Promise<BenchDatabase> {
   }
   const serverUrl = process.env.BENCH_SERVER_URL ?? defaultServerUrl;
   const dbName = `retrace_bench_${process.pid}_${name}`;
-  await onServer(serverUrl, `CREATE DATABASE ${dbName}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${dbName}`;
+  const databaseUrl = await createDatabase(serverUrl, dbName);
   try {
-    const database = await openDatabase({ databaseUrl: url.toString(), dataDir: '' });
+    const database = await openDatabase({ databaseUrl, dataDir: '' });
     return {
       database,
       version: await versionOf(database),
       async dispose() {
         await database.close();
-        await onServer(serverUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        await dropDatabase(serverUrl, dbName);
       },
     };
   } catch (error) {
-    await onServer(serverUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await dropDatabase(serverUrl, dbName);
     throw error;
   }
 }

@@ -38,7 +38,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Runs one statement (CREATE or DROP DATABASE) on the server at `serverUrl`, in a connection of its own. */
+/** Runs one statement (ALTER, CREATE or DROP DATABASE) on the server at `serverUrl`, in a connection of its own. */
 export async function onServer(serverUrl: string, statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
